@@ -1,0 +1,36 @@
+# Thin wrapper over CMake/CTest. `make demo` and `make test` install missing Debian
+# packages first (scripts/install-deps.sh, needs root), configure, build, then run.
+BUILD_DIR ?= build
+BUILD_TYPE ?= Release
+JOBS ?= $(shell nproc)
+CMAKE_FLAGS ?=
+SPEC ?= examples/tiny.toml
+
+.PHONY: all deps configure build test demo corpus clean
+
+all: build
+
+deps:
+	@scripts/install-deps.sh
+
+$(BUILD_DIR)/build.ninja:
+	cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) $(CMAKE_FLAGS)
+
+configure: $(BUILD_DIR)/build.ninja
+
+build: configure
+	cmake --build $(BUILD_DIR) -j $(JOBS)
+
+corpus: build
+	@scripts/prepare-corpus.sh $(BUILD_DIR)/tessera
+
+test: deps
+	@$(MAKE) --no-print-directory build
+	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) --timeout 300
+
+demo: deps
+	@$(MAKE) --no-print-directory corpus
+	$(BUILD_DIR)/tessera train --spec $(SPEC)
+
+clean:
+	rm -rf $(BUILD_DIR)

@@ -1,0 +1,26 @@
+// Subcommands of the `tessera` executable. Each add_* registers its subcommands on the
+// app; the callback they install stores the command's exit code in *exit_code.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <string>
+
+#include "core/status.h"
+
+namespace tessera::cli {
+
+struct GlobalOptions {
+  std::string home;       // --home: wallets and node state (default $TESSERA_HOME or ~/.tessera)
+  std::string log_level = "info";
+};
+
+void add_wallet_commands(CLI::App& app, const GlobalOptions& global, int* exit_code);
+void add_data_commands(CLI::App& app, const GlobalOptions& global, int* exit_code);
+void add_train_command(CLI::App& app, const GlobalOptions& global, int* exit_code);
+void add_info_command(CLI::App& app, const GlobalOptions& global, int* exit_code);
+
+// Prints "error: <message>" to stderr and returns 1 for a non-OK status, else 0.
+int report(const Status& status);
+
+}  // namespace tessera::cli

@@ -1,0 +1,29 @@
+#include <cstdio>
+
+#include "cli/commands.h"
+#include "kernels/device.h"
+#include "model/config.h"
+
+namespace tessera::cli {
+
+int report(const Status& status) {
+  if (status.ok()) return 0;
+  std::fprintf(stderr, "error: %s\n", status.message().c_str());
+  return 1;
+}
+
+void add_info_command(CLI::App& app, const GlobalOptions&, int* exit_code) {
+  auto* cmd = app.add_subcommand("info", "Show the build, devices and model presets");
+  cmd->callback([exit_code] {
+    std::printf("tessera %s\n", TESSERA_VERSION);
+    std::printf("%s\n", kernels::describe_devices().c_str());
+    std::printf("model presets:\n");
+    for (const auto& name : model::preset_names()) {
+      auto config = model::preset(name);
+      std::printf("  %s\n", config->describe().c_str());
+    }
+    *exit_code = 0;
+  });
+}
+
+}  // namespace tessera::cli

@@ -1,0 +1,81 @@
+#include "core/file_io.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+namespace tessera {
+
+namespace {
+std::string errno_text() { return std::strerror(errno); }
+}  // namespace
+
+Status fsync_directory(const std::filesystem::path& dir) {
+  int fd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY);
+  if (fd < 0) return IoError("open directory " + dir.string() + ": " + errno_text());
+  int rc = ::fsync(fd);
+  std::string err = rc != 0 ? errno_text() : "";
+  ::close(fd);
+  if (rc != 0) return IoError("fsync directory " + dir.string() + ": " + err);
+  return Status::Ok();
+}
+
+Status write_file_atomic(const std::filesystem::path& path, std::string_view contents,
+                         unsigned mode) {
+  const std::filesystem::path tmp =
+      path.string() + ".tmp." + std::to_string(static_cast<long>(::getpid()));
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+  if (fd < 0) return IoError("create " + tmp.string() + ": " + errno_text());
+  if (::fchmod(fd, mode) != 0) {
+    std::string err = errno_text();
+    ::close(fd);
+    ::unlink(tmp.c_str());
+    return IoError("chmod " + tmp.string() + ": " + err);
+  }
+  const char* p = contents.data();
+  std::size_t left = contents.size();
+  while (left > 0) {
+    ssize_t n = ::write(fd, p, left);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      std::string err = errno_text();
+      ::close(fd);
+      ::unlink(tmp.c_str());
+      return IoError("write " + tmp.string() + ": " + err);
+    }
+    p += n;
+    left -= static_cast<std::size_t>(n);
+  }
+  if (::fsync(fd) != 0) {
+    std::string err = errno_text();
+    ::close(fd);
+    ::unlink(tmp.c_str());
+    return IoError("fsync " + tmp.string() + ": " + err);
+  }
+  ::close(fd);
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    std::string err = errno_text();
+    ::unlink(tmp.c_str());
+    return IoError("rename " + tmp.string() + " -> " + path.string() + ": " + err);
+  }
+  return fsync_directory(path.parent_path());
+}
+
+Result<std::string> read_file(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    if (!std::filesystem::exists(path)) return NotFound("no such file: " + path.string());
+    return IoError("cannot open " + path.string() + ": " + errno_text());
+  }
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  if (in.bad()) return IoError("read " + path.string() + " failed");
+  return ss.str();
+}
+
+}  // namespace tessera

@@ -1,0 +1,23 @@
+// File helpers shared by every module that persists data.
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <string_view>
+
+#include "core/status.h"
+
+namespace tessera {
+
+// Crash-safe replace: writes `path.tmp.<pid>`, fsyncs it, renames it over `path`, then
+// fsyncs the directory. After a crash `path` holds either the old or the new contents.
+// `mode` is applied to the temporary file before any byte is written.
+Status write_file_atomic(const std::filesystem::path& path, std::string_view contents,
+                         unsigned mode = 0644);
+
+Result<std::string> read_file(const std::filesystem::path& path);
+
+// fsync of a directory, so that a rename inside it is durable.
+Status fsync_directory(const std::filesystem::path& dir);
+
+}  // namespace tessera

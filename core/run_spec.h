@@ -1,0 +1,108 @@
+// RunSpec: everything that defines a training run, read from a TOML file
+// (examples/*.toml; every key is documented in docs/run-spec.md).
+//
+// Parsing is strict: unknown sections or keys, wrong types and out-of-range values are
+// errors that name the file, the line, the key and the offending value. Keys that are
+// absent take the defaults below.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+
+#include "core/status.h"
+
+namespace tessera {
+
+struct ModelSpec {
+  std::string preset = "tiny";  // nano | tiny | small | gpt2-124m
+  // Optional overrides of the preset; 0 means "take the preset's value".
+  int n_layer = 0;
+  int n_head = 0;
+  int d_model = 0;
+  int context_length = 0;
+  int vocab_size = 0;
+  int shards = 1;  // parameter shards S (a miner may train a subset)
+};
+
+struct DataSpec {
+  std::string dir = "data/fortunes";  // holds train_*.bin and val_*.bin (llm.c shards)
+  int page_tokens = 4096;             // a page: a contiguous span of the training split
+  int pages_per_window = 4;           // pages assigned to each miner per window
+};
+
+struct ScheduleSpec {
+  int blocks_per_window = 20;
+  int tempo = 100;             // blocks per epoch
+  int block_time_ms = 12000;   // the embedded node's block interval
+  int submission_grace_blocks = 2;
+};
+
+struct TrainSpec {
+  int inner_steps = 10;   // H: inner AdamW steps per window
+  int batch_size = 8;
+  int seq_len = 128;
+  double lr = 3e-3;
+  double min_lr_ratio = 0.1;  // cosine schedule floor, as a fraction of lr
+  int warmup_steps = 20;
+  double weight_decay = 0.1;
+  double beta1 = 0.9;
+  double beta2 = 0.95;
+  double grad_clip = 1.0;
+  int baseline_steps = 600;   // `tessera train` default length
+  int eval_every = 100;       // steps between validation evaluations (0 = only at the end)
+  int eval_batches = 8;
+};
+
+struct OuterSpec {
+  std::string optimizer = "nesterov";  // sgd | nesterov
+  double lr = 0.7;
+  double momentum = 0.9;
+};
+
+struct CodecSpec {
+  std::string transform = "dct";  // none | dct
+  int topk = 32;                  // values kept per chunk
+  int chunk_1d = 4096;            // max elements of a 1-D chunk
+  int block_2d = 64;              // max side of a 2-D block
+  std::string quant = "int2";     // fp16 | int8 | int4 | int2 | sign
+  double ef_beta = 0.95;          // error-feedback decay
+};
+
+struct ValidatorSpec {
+  int eval_batch_size = 8;
+  double eval_lr = 1.0;        // η_eval: step size a delta is applied with for evaluation
+  int windows_per_weights = 4;
+  double score_ema = 0.2;      // weight of the newest window in the moving average
+  double overlap_threshold = 0.9;
+  std::int64_t max_payload_bytes = 16 << 20;
+};
+
+struct EmissionSpec {
+  double owner_share = 0.18;
+  double miner_share = 0.41;
+  double validator_share = 0.41;
+  double tao_per_block = 1.0;
+};
+
+struct RunSpec {
+  std::string name = "run";
+  std::uint64_t seed = 1;
+  ModelSpec model;
+  DataSpec data;
+  ScheduleSpec schedule;
+  TrainSpec train;
+  OuterSpec outer;
+  CodecSpec codec;
+  ValidatorSpec validator;
+  EmissionSpec emission;
+
+  std::string source;  // where it was read from (for messages)
+  std::string text;    // the exact TOML text (hashed when a subnet stores its spec)
+};
+
+// Parses TOML text. `source` names the origin in error messages.
+Result<RunSpec> parse_run_spec(const std::string& text, const std::string& source = "<spec>");
+Result<RunSpec> load_run_spec(const std::filesystem::path& path);
+
+}  // namespace tessera

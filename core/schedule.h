@@ -1,0 +1,57 @@
+// Window and epoch arithmetic. Time is counted in chain blocks.
+//
+// window(b)  = b / blocks_per_window; window w spans blocks [w·bpw, (w+1)·bpw).
+// Epochs follow subtensor: subnet `netuid` with tempo T runs its epoch at every block b
+// with (b + netuid + 1) mod (T + 1) == 0, so subnets do not all run on the same block.
+// Tempo 0 means "never".
+#pragma once
+
+#include <cstdint>
+
+namespace tessera {
+
+using Block = std::uint64_t;
+using WindowIndex = std::uint64_t;
+
+struct WindowSchedule {
+  std::uint64_t blocks_per_window = 1;
+
+  WindowIndex window_of(Block block) const { return block / blocks_per_window; }
+  Block first_block(WindowIndex w) const { return w * blocks_per_window; }
+  Block last_block(WindowIndex w) const { return (w + 1) * blocks_per_window - 1; }
+  // Blocks left in the window that contains `block`, counting `block` itself.
+  std::uint64_t blocks_left(Block block) const {
+    return blocks_per_window - block % blocks_per_window;
+  }
+  // A submission for window `w` is accepted while the current window is `w` or, with a
+  // grace of `grace_blocks`, in the first blocks of `w + 1`.
+  bool accepts(WindowIndex w, Block now, std::uint64_t grace_blocks) const {
+    const WindowIndex current = window_of(now);
+    if (current == w) return true;
+    return current == w + 1 && now - first_block(w + 1) < grace_blocks;
+  }
+};
+
+struct EpochSchedule {
+  std::uint16_t netuid = 0;
+  std::uint16_t tempo = 360;
+
+  bool is_epoch_block(Block block) const {
+    if (tempo == 0) return false;
+    return (block + netuid + 1) % (static_cast<std::uint64_t>(tempo) + 1) == 0;
+  }
+  // Blocks until the next epoch block strictly after `block` (tempo 0: never → UINT64_MAX).
+  std::uint64_t blocks_until_next_epoch(Block block) const {
+    if (tempo == 0) return UINT64_MAX;
+    const std::uint64_t period = static_cast<std::uint64_t>(tempo) + 1;
+    const std::uint64_t phase = (block + netuid + 1) % period;
+    return phase == 0 ? period : period - phase;
+  }
+  // Number of epoch blocks in [0, block].
+  std::uint64_t epochs_through(Block block) const {
+    if (tempo == 0) return 0;
+    return (block + netuid + 1) / (static_cast<std::uint64_t>(tempo) + 1);
+  }
+};
+
+}  // namespace tessera

@@ -1,0 +1,71 @@
+// End-to-end checks of the real `tessera` executable, started as a user would.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <nlohmann/json.hpp>
+
+#include "tests/test_util.h"
+
+namespace tessera {
+namespace {
+
+std::string tessera_cmd(const testing::TempDir& home, const std::string& args) {
+  return std::string(TESSERA_BINARY) + " --home " + home.path().string() + " " + args;
+}
+
+TEST(Cli, WalletCreateThenShow) {
+  testing::TempDir home;
+  auto created = testing::run_command(tessera_cmd(home, "wallet create --name miner1"));
+  ASSERT_EQ(created.exit_code, 0) << created.output;
+  EXPECT_NE(created.output.find("hotkey"), std::string::npos);
+  struct stat st {};
+  ASSERT_EQ(::stat((home / "wallets/miner1/hotkey").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  auto shown = testing::run_command(tessera_cmd(home, "wallet show --name miner1"));
+  ASSERT_EQ(shown.exit_code, 0) << shown.output;
+  // The hotkey line printed at creation is the one shown later.
+  auto line = created.output.substr(created.output.find("hotkey"));
+  line = line.substr(0, line.find('\n'));
+  EXPECT_NE(shown.output.find(line), std::string::npos);
+}
+
+TEST(Cli, WalletErrorsAreClearAndNonZero) {
+  testing::TempDir home;
+  auto missing = testing::run_command(tessera_cmd(home, "wallet show --name ghost"));
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_NE(missing.output.find("error: no wallet 'ghost'"), std::string::npos) << missing.output;
+  ASSERT_EQ(testing::run_command(tessera_cmd(home, "wallet create --name w")).exit_code, 0);
+  ::chmod((home / "wallets/w/coldkey").c_str(), 0640);
+  auto unsafe = testing::run_command(tessera_cmd(home, "wallet show --name w"));
+  EXPECT_EQ(unsafe.exit_code, 1);
+  EXPECT_NE(unsafe.output.find("mode 0640"), std::string::npos) << unsafe.output;
+}
+
+TEST(Cli, DataPrepareThenTrainPrintsJson) {
+  testing::TempDir home;
+  testing::write_text(home / "corpus.txt", testing::synthetic_text(40000, 9));
+  auto prep = testing::run_command(tessera_cmd(home, "data prepare --input " + (home / "corpus.txt").string() +
+                                                         " --out " + (home / "data").string()));
+  ASSERT_EQ(prep.exit_code, 0) << prep.output;
+  testing::write_text(home / "spec.toml", "[model]\npreset = \"nano\"\n[train]\nseq_len = 32\nbatch_size = 4\n"
+                                          "eval_batches = 2\n[data]\ndir = \"" + (home / "data").string() + "\"\n");
+  auto train = testing::run_command(tessera_cmd(home, "train --spec " + (home / "spec.toml").string() +
+                                                          " --steps 5 --threads 1 --json 2>/dev/null"));
+  ASSERT_EQ(train.exit_code, 0) << train.output;
+  auto json = nlohmann::json::parse(train.output.substr(train.output.find('{')));
+  EXPECT_EQ(json["steps"], 5);
+  for (const char* key : {"final_train_loss", "final_val_loss", "tokens_per_second"}) {
+    EXPECT_TRUE(json.contains(key)) << key;
+  }
+}
+
+TEST(Cli, BadSpecNamesKeyAndExitsNonZero) {
+  testing::TempDir home;
+  testing::write_text(home / "bad.toml", "[train]\ninner_steps = 0\n");
+  auto r = testing::run_command(tessera_cmd(home, "train --spec " + (home / "bad.toml").string()));
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.output.find("train.inner_steps = 0"), std::string::npos) << r.output;
+}
+
+}  // namespace
+}  // namespace tessera

@@ -1,0 +1,42 @@
+#include "core/schedule.h"
+
+#include <gtest/gtest.h>
+
+namespace tessera {
+namespace {
+
+TEST(WindowSchedule, WindowsPartitionBlocks) {
+  WindowSchedule s{20};
+  EXPECT_EQ(s.window_of(0), 0u);
+  EXPECT_EQ(s.window_of(19), 0u);
+  EXPECT_EQ(s.window_of(20), 1u);
+  EXPECT_EQ(s.first_block(3), 60u);
+  EXPECT_EQ(s.last_block(3), 79u);
+  EXPECT_EQ(s.blocks_left(60), 20u);
+  EXPECT_EQ(s.blocks_left(79), 1u);
+}
+
+TEST(WindowSchedule, AcceptsCurrentWindowAndGrace) {
+  WindowSchedule s{10};
+  EXPECT_TRUE(s.accepts(2, 25, 2));
+  EXPECT_TRUE(s.accepts(2, 31, 2));   // first two blocks of window 3
+  EXPECT_FALSE(s.accepts(2, 32, 2));
+  EXPECT_FALSE(s.accepts(3, 25, 2));  // future window
+  EXPECT_FALSE(s.accepts(1, 25, 2));  // stale
+}
+
+TEST(EpochSchedule, FollowsSubtensorPhase) {
+  EpochSchedule e{1, 10};  // epochs where (b + 2) % 11 == 0
+  EXPECT_TRUE(e.is_epoch_block(9));
+  EXPECT_TRUE(e.is_epoch_block(20));
+  EXPECT_FALSE(e.is_epoch_block(10));
+  EXPECT_EQ(e.blocks_until_next_epoch(9), 11u);
+  EXPECT_EQ(e.blocks_until_next_epoch(10), 10u);
+  EXPECT_EQ(e.epochs_through(8), 0u);
+  EXPECT_EQ(e.epochs_through(9), 1u);
+  EXPECT_EQ(e.epochs_through(20), 2u);
+  EXPECT_FALSE(EpochSchedule({1, 0}).is_epoch_block(9));
+}
+
+}  // namespace
+}  // namespace tessera

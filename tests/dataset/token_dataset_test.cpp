@@ -1,0 +1,73 @@
+#include "dataset/token_dataset.h"
+
+#include <gtest/gtest.h>
+
+#include <set>
+
+namespace tessera::dataset {
+namespace {
+
+TEST(AssignPages, DeterministicDistinctAndInRange) {
+  auto a = assign_pages(1234, 7, 3, 16, 1000);
+  auto b = assign_pages(1234, 7, 3, 16, 1000);
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_EQ(*a, *b);
+  std::set<std::uint64_t> unique(a->begin(), a->end());
+  EXPECT_EQ(unique.size(), 16u);
+  for (auto p : *a) EXPECT_LT(p, 1000u);
+  EXPECT_NE(*a, *assign_pages(1234, 8, 3, 16, 1000));  // another window
+  EXPECT_NE(*a, *assign_pages(1234, 7, 4, 16, 1000));  // another miner
+  EXPECT_NE(*a, *assign_pages(1235, 7, 3, 16, 1000));  // another run
+  EXPECT_EQ(pages_digest(*a), pages_digest(*b));
+  EXPECT_NE(pages_digest(*a), pages_digest(*assign_pages(1234, 8, 3, 16, 1000)));
+}
+
+TEST(AssignPages, UniformOverPages) {
+  // 20000 draws of 5 pages over 50 pages: each page expected 2000 times.
+  const std::uint64_t num_pages = 50;
+  std::vector<int> counts(num_pages, 0);
+  for (std::uint64_t w = 0; w < 20000; ++w) {
+    auto pages = assign_pages(99, w, w % 64, 5, num_pages);
+    ASSERT_TRUE(pages.ok());
+    for (auto p : *pages) ++counts[p];
+  }
+  double chi2 = 0;
+  for (int c : counts) chi2 += (c - 2000.0) * (c - 2000.0) / 2000.0;
+  EXPECT_LT(chi2, 100.0) << "49 degrees of freedom; p < 1e-5 above ~100";
+}
+
+TEST(AssignPages, Errors) {
+  EXPECT_FALSE(assign_pages(1, 1, 1, 11, 10).ok());
+  EXPECT_FALSE(assign_pages(1, 1, 1, 1, 0).ok());
+  EXPECT_TRUE(assign_pages(1, 1, 1, 10, 10).ok());
+}
+
+TEST(TokenDataset, BatchesAreShiftedWindowsFromThePages) {
+  std::vector<std::uint16_t> tokens(1000);
+  for (std::size_t i = 0; i < tokens.size(); ++i) tokens[i] = static_cast<std::uint16_t>(i % 251);
+  auto ds = TokenDataset::from_tokens(tokens);
+  EXPECT_EQ(ds.num_pages(100), 10u);
+  auto [x, y] = ds.sample_from_pages({3, 7}, 100, 5, 32, 20);
+  EXPECT_EQ(x.sizes(), (std::vector<std::int64_t>{32, 20}));
+  for (std::int64_t b = 0; b < 32; ++b) {
+    EXPECT_TRUE(torch::equal(x[b].slice(0, 1), y[b].slice(0, 0, 19)));
+  }
+  // Same seed → same batch; different seed → different batch.
+  EXPECT_TRUE(torch::equal(ds.sample_batch(1, 4, 16).first, ds.sample_batch(1, 4, 16).first));
+  EXPECT_FALSE(torch::equal(ds.sample_batch(1, 4, 16).first, ds.sample_batch(2, 4, 16).first));
+}
+
+TEST(TokenDataset, PageSamplingStaysInsideAssignedPages) {
+  std::vector<std::uint16_t> tokens(1000);
+  for (std::size_t i = 0; i < tokens.size(); ++i) tokens[i] = static_cast<std::uint16_t>(i / 100);  // token = page id
+  auto ds = TokenDataset::from_tokens(tokens);
+  auto [x, y] = ds.sample_from_pages({2, 6}, 100, 11, 64, 50);
+  auto values = std::get<0>(torch::_unique(torch::cat({x.flatten(), y.flatten()})));
+  EXPECT_EQ(values.numel(), 2);
+  std::set<std::int64_t> seen;
+  for (std::int64_t i = 0; i < values.numel(); ++i) seen.insert(values[i].item<std::int64_t>());
+  EXPECT_EQ(seen, (std::set<std::int64_t>{2, 6}));
+}
+
+}  // namespace
+}  // namespace tessera::dataset

@@ -1,0 +1,59 @@
+#include "tests/test_util.h"
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <cstdio>
+#include <fstream>
+#include <random>
+#include <stdexcept>
+
+namespace tessera::testing {
+
+TempDir::TempDir() {
+  std::string templ = (std::filesystem::temp_directory_path() / "tessera-test-XXXXXX").string();
+  if (!::mkdtemp(templ.data())) throw std::runtime_error("mkdtemp failed");
+  path_ = templ;
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  std::filesystem::remove_all(path_, ec);
+}
+
+void write_text(const std::filesystem::path& path, const std::string& contents) {
+  std::ofstream out(path, std::ios::binary);
+  out << contents;
+}
+
+std::string synthetic_text(std::size_t bytes, unsigned seed) {
+  static const char* subjects[] = {"the cat", "a dog", "my friend", "the old man", "a small bird", "the teacher"};
+  static const char* verbs[] = {"sees", "likes", "finds", "follows", "reads", "builds"};
+  static const char* objects[] = {"the red ball", "a long road", "the river", "a quiet house", "the garden", "a book"};
+  std::mt19937 rng(seed);
+  std::string out;
+  while (out.size() < bytes) {
+    out += subjects[rng() % 6];
+    out += ' ';
+    out += verbs[rng() % 6];
+    out += ' ';
+    out += objects[rng() % 6];
+    out += (rng() % 4 == 0) ? ".\n%\n" : ". ";
+  }
+  out.resize(bytes);
+  return out;
+}
+
+CommandResult run_command(const std::string& command_line) {
+  CommandResult result;
+  FILE* pipe = ::popen((command_line + " 2>&1").c_str(), "r");
+  if (!pipe) return result;
+  std::array<char, 4096> buf{};
+  while (std::size_t n = std::fread(buf.data(), 1, buf.size(), pipe)) result.output.append(buf.data(), n);
+  int status = ::pclose(pipe);
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return result;
+}
+
+}  // namespace tessera::testing

@@ -1,0 +1,34 @@
+#include "trainer/optim.h"
+
+namespace tessera::trainer {
+
+std::unique_ptr<torch::optim::AdamW> make_adamw(const model::GPT& model, const TrainSpec& spec) {
+  std::vector<torch::Tensor> decay, no_decay;
+  for (const auto& [name, p] : model->named_params()) (p.dim() >= 2 ? decay : no_decay).push_back(p);
+  auto options = [&](double weight_decay) {
+    return std::make_unique<torch::optim::AdamWOptions>(
+        torch::optim::AdamWOptions(spec.lr).betas({spec.beta1, spec.beta2}).eps(1e-8).weight_decay(weight_decay));
+  };
+  std::vector<torch::optim::OptimizerParamGroup> groups;
+  groups.emplace_back(decay, options(spec.weight_decay));
+  groups.emplace_back(no_decay, options(0.0));
+  return std::make_unique<torch::optim::AdamW>(std::move(groups), torch::optim::AdamWOptions(spec.lr));
+}
+
+void set_learning_rate(torch::optim::Optimizer& optimizer, double lr) {
+  for (auto& group : optimizer.param_groups()) {
+    static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
+  }
+}
+
+double evaluate_loss(model::GPT& model, const std::vector<std::pair<torch::Tensor, torch::Tensor>>& batches) {
+  torch::NoGradGuard no_grad;
+  const bool was_training = model->is_training();
+  model->eval();
+  double total = 0.0;
+  for (const auto& [x, y] : batches) total += model->loss(x, y).item<double>();
+  if (was_training) model->train();
+  return batches.empty() ? 0.0 : total / static_cast<double>(batches.size());
+}
+
+}  // namespace tessera::trainer
