@@ -16,8 +16,7 @@ TEST(Blake2b256, IncrementalMatchesOneShot) {
 }
 
 TEST(Hex, RoundTripAndRejectsBadInput) {
-  std::string raw = "\x00\x01\xfe\xff";
-  raw.push_back('\0');
+  const std::string raw("\x00\x01\xfe\xff\x00", 5);
   auto hex = to_hex(std::span(reinterpret_cast<const std::uint8_t*>(raw.data()), raw.size()));
   EXPECT_EQ(hex, "0001feff00");
   EXPECT_EQ(*from_hex(hex), raw);

@@ -30,7 +30,7 @@ TEST(PrepareCorpus, SplitsEachFileSkipsBinaryAndSymlinks) {
   EXPECT_EQ(report->files_used, 2u);
   EXPECT_EQ(report->files_skipped, 2u);
   EXPECT_EQ(report->train_tokens + report->val_tokens, 30000u);
-  EXPECT_NEAR(static_cast<double>(report->val_tokens), 3000.0, 200.0);
+  EXPECT_NEAR(static_cast<double>(report->val_tokens), 3000.0, 800.0);  // cut at a line boundary in each file
   auto train = TokenDataset::load(out.path(), "train");
   auto val = TokenDataset::load(out.path(), "val");
   ASSERT_TRUE(train.ok() && val.ok());
