@@ -6,12 +6,12 @@
 #include <deque>
 #include <nlohmann/json.hpp>
 #include <numeric>
-#include <thread>
 
 #include "core/interrupt.h"
 #include "core/rng.h"
 #include "dataset/token_dataset.h"
 #include "model/gpt.h"
+#include "model/runtime.h"
 #include "trainer/lr_schedule.h"
 #include "trainer/optim.h"
 
@@ -56,8 +56,7 @@ Result<BaselineResult> train_baseline(const RunSpec& spec, const BaselineOptions
     }
   }
 
-  torch::set_num_threads(options.threads > 0 ? options.threads
-                                             : static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
+  model::configure_cpu_threads(options.threads);
   const long steps = options.steps > 0 ? options.steps : ts.baseline_steps;
   model::GPT gpt = model::make_gpt(config, spec.seed);
   gpt->train();
