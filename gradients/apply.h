@@ -1,0 +1,30 @@
+// Applying a decoded delta to model parameters with an undo log, so a validator can test
+// a delta and restore the model bit for bit: the log saves the values each write
+// replaced (sparse updates: the touched slots; dense updates: the whole tensor) and
+// restore() copies them back — no subtraction, so no rounding.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <vector>
+
+#include "core/status.h"
+#include "gradients/codec.h"
+
+namespace tessera::gradients {
+
+struct UndoLog {
+  struct Entry {
+    std::uint32_t param_index;
+    torch::Tensor flat_index;  // sparse: touched slots
+    torch::Tensor saved;       // sparse: old values; dense: old tensor
+  };
+  std::vector<Entry> entries;
+};
+
+// params[i] += alpha · update_i for every tensor of `delta`; params must be float32,
+// contiguous, on the CPU, and match the delta's indices. Returns the undo log.
+Result<UndoLog> apply_delta(const std::vector<torch::Tensor>& params, const DecodedDelta& delta, float alpha);
+void undo_delta(const std::vector<torch::Tensor>& params, const UndoLog& log);
+
+}  // namespace tessera::gradients

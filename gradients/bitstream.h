@@ -1,0 +1,41 @@
+// Little-endian, LSB-first bit packing for the codec's sections.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace tessera::gradients {
+
+class BitWriter {
+ public:
+  void write(std::uint64_t value, unsigned bits);  // bits <= 57
+  void write_unary_one() { write(1, 1); }
+  // Pads to a byte boundary with zero bits and returns the bytes.
+  std::string finish();
+  std::uint64_t bit_count() const { return bits_written_; }
+
+ private:
+  std::string bytes_;
+  std::uint64_t acc_ = 0;
+  unsigned acc_bits_ = 0;
+  std::uint64_t bits_written_ = 0;
+};
+
+class BitReader {
+ public:
+  explicit BitReader(std::string_view bytes) : bytes_(bytes) {}
+  // Returns false when the stream is exhausted.
+  bool read(unsigned bits, std::uint64_t* value);
+  std::uint64_t position() const { return pos_; }
+  std::uint64_t size_bits() const { return bytes_.size() * 8; }
+
+ private:
+  std::string_view bytes_;
+  std::uint64_t pos_ = 0;
+};
+
+// Bytes needed for `bits` bits.
+inline std::uint64_t bytes_for_bits(std::uint64_t bits) { return (bits + 7) / 8; }
+
+}  // namespace tessera::gradients

@@ -1,0 +1,30 @@
+// Error feedback: E ← β·E + Δ; msg = encode(E); E ← E − decode(msg). What the codec drops
+// stays in E and is sent in later windows: nothing is lost, only delayed.
+#pragma once
+
+#include <vector>
+
+#include "gradients/codec.h"
+
+namespace tessera::gradients {
+
+class ErrorFeedback {
+ public:
+  explicit ErrorFeedback(double beta) : beta_(beta) {}
+
+  // Accumulates `delta` (one tensor per parameter, in order, for the given indices),
+  // encodes the buffer and subtracts what the receiver will decode.
+  Result<EncodedDelta> step(const std::vector<IndexedTensor>& delta, const CodecSettings& settings);
+
+  // The residual buffer of a parameter (undefined until it was first stepped).
+  torch::Tensor buffer(std::uint32_t param_index) const;
+  const std::vector<std::pair<std::uint32_t, torch::Tensor>>& buffers() const { return buffers_; }
+  void restore(std::vector<std::pair<std::uint32_t, torch::Tensor>> buffers) { buffers_ = std::move(buffers); }
+
+ private:
+  torch::Tensor& slot(std::uint32_t param_index, const torch::Tensor& like);
+  double beta_;
+  std::vector<std::pair<std::uint32_t, torch::Tensor>> buffers_;  // sorted by index
+};
+
+}  // namespace tessera::gradients

@@ -1,0 +1,253 @@
+#include "gradients/codec.h"
+
+#include <gtest/gtest.h>
+
+#include <functional>
+
+#include "gradients/apply.h"
+#include "gradients/bitstream.h"
+#include "gradients/elias_fano.h"
+#include "gradients/error_feedback.h"
+#include "gradients/quantize.h"
+#include "proto/delta.pb.h"
+
+namespace tessera::gradients {
+namespace {
+
+std::vector<std::vector<std::int64_t>> shapes() { return {{256, 128}, {384}, {128, 512}, {100}}; }
+
+std::vector<IndexedTensor> random_delta(std::uint64_t seed) {
+  torch::manual_seed(seed);
+  std::vector<IndexedTensor> out;
+  std::uint32_t i = 0;
+  for (const auto& s : shapes()) out.push_back({i++, torch::randn(s) * 1e-3});
+  return out;
+}
+
+
+TEST(EliasFano, RoundTripAndFixedLength) {
+  std::vector<std::uint32_t> pos = {0, 5, 6, 100, 4095};
+  BitWriter w;
+  elias_fano_encode(pos.data(), 5, 4096, &w);
+  EXPECT_EQ(w.bit_count(), elias_fano_bits(5, 4096));
+  auto bytes = w.finish();
+  BitReader r(bytes);
+  std::vector<std::uint32_t> back(5);
+  ASSERT_TRUE(elias_fano_decode(&r, 5, 4096, back.data()).ok());
+  EXPECT_EQ(back, pos);
+  EXPECT_EQ(elias_fano_bits(32, 4096), 287u);  // 32·7 + 32 + 31, vs 384 for 12-bit packing
+}
+
+TEST(Quantize, Bf16AndHalfConversions) {
+  EXPECT_EQ(bf16_to_float(float_to_bf16(1.0f)), 1.0f);
+  EXPECT_NEAR(bf16_to_float(float_to_bf16(3.14159f)), 3.14159f, 0.02f);
+  EXPECT_EQ(half_to_float(float_to_half(0.5f)), 0.5f);
+}
+
+TEST(Codec, GeometryUsesDivisorsAndScaledK) {
+  CodecSettings s;
+  auto g = *chunk_geometry({256, 128}, s);
+  EXPECT_TRUE(g.two_d);
+  EXPECT_EQ(g.block_rows, 64);
+  EXPECT_EQ(g.block_cols, 64);
+  EXPECT_EQ(g.num_chunks(), 8);
+  g = *chunk_geometry({96, 50}, s);
+  EXPECT_EQ(g.block_rows, 48);
+  EXPECT_EQ(g.block_cols, 50);
+  g = *chunk_geometry({10000}, s);
+  EXPECT_EQ(g.num_chunks(), 3);
+  EXPECT_EQ(g.chunk_size(2), 10000 - 2 * 4096);
+  EXPECT_EQ(values_per_chunk(4096, true, s), 32u);
+  EXPECT_EQ(values_per_chunk(384, false, s), 3u);
+  EXPECT_EQ(values_per_chunk(1, false, s), 1u);
+}
+
+TEST(Codec, RoundTripMatchesEncoderReconstructionForEveryPreset) {
+  for (const char* preset : {"fp16-k32", "int8-k32", "int4-k32", "int2-k32", "sign-k32", "sign-k8", "int2-k32-none"}) {
+    auto settings = *CodecSettings::from_preset(preset);
+    auto encoded = encode_delta(random_delta(1), settings);
+    ASSERT_TRUE(encoded.ok()) << preset << ": " << encoded.status().to_string();
+    auto decoded = decode_delta(encoded->bytes, shapes(), settings);
+    ASSERT_TRUE(decoded.ok()) << preset << ": " << decoded.status().to_string();
+    ASSERT_EQ(decoded->tensors.size(), 4u);
+    for (std::size_t i = 0; i < 4; ++i) {
+      const auto shape = shapes()[i];
+      EXPECT_TRUE(torch::equal(decoded->tensors[i].to_dense(shape), encoded->reconstruction.tensors[i].to_dense(shape)))
+          << preset << " tensor " << i;
+    }
+  }
+}
+
+TEST(Codec, Fp16WithoutTransformKeepsTheLargestValuesExactlyEnough) {
+  auto settings = *CodecSettings::from_preset("fp16-k32-none");
+  auto x = torch::zeros({4096});
+  x[7] = 0.5;
+  x[4000] = -0.25;
+  auto encoded = encode_delta({{0, x}}, settings);
+  ASSERT_TRUE(encoded.ok());
+  auto d = decode_delta(encoded->bytes, {{4096}}, settings);
+  ASSERT_TRUE(d.ok());
+  EXPECT_TRUE(torch::equal(d->tensors[0].to_dense({4096}), x));
+}
+
+TEST(Codec, DeterministicBytes) {
+  auto settings = *CodecSettings::from_preset("int2-k32");
+  EXPECT_EQ(encode_delta(random_delta(3), settings)->bytes, encode_delta(random_delta(3), settings)->bytes);
+  EXPECT_NE(encode_delta(random_delta(3), settings)->bytes, encode_delta(random_delta(4), settings)->bytes);
+}
+
+TEST(Codec, CompressesDefaultPresetByTwoOrdersOfMagnitude) {
+  auto settings = *CodecSettings::from_preset("int2-k32");
+  torch::manual_seed(0);
+  auto big = torch::randn({1024, 1024});
+  auto encoded = encode_delta({{0, big}}, settings);
+  ASSERT_TRUE(encoded.ok());
+  const double ratio = 1024.0 * 1024 * 4 / static_cast<double>(encoded->bytes.size());
+  EXPECT_GT(ratio, 300.0) << encoded->bytes.size() << " bytes";
+}
+
+TEST(ErrorFeedback, NothingIsLostOnlyDelayed) {
+  auto settings = *CodecSettings::from_preset("sign-k8");
+  ErrorFeedback ef(0.9);
+  auto delta = random_delta(5);
+  torch::Tensor before = torch::zeros(shapes()[0]);
+  for (int step = 0; step < 3; ++step) {
+    auto encoded = ef.step(delta, settings);
+    ASSERT_TRUE(encoded.ok());
+    auto decoded = *decode_delta(encoded->bytes, shapes(), settings);
+    // Invariant: E_new = β·E_old + Δ − decode(msg).
+    auto expected = before * 0.9 + delta[0].value - decoded.tensors[0].to_dense(shapes()[0]);
+    EXPECT_TRUE(torch::allclose(ef.buffer(0), expected, 1e-6, 1e-9)) << "step " << step;
+    before = ef.buffer(0).clone();
+  }
+}
+
+TEST(Apply, UndoRestoresBitForBit) {
+  for (const char* preset : {"int2-k32", "int2-k32-none"}) {
+    auto settings = *CodecSettings::from_preset(preset);
+    auto encoded = encode_delta(random_delta(6), settings);
+    auto decoded = *decode_delta(encoded->bytes, shapes(), settings);
+    torch::manual_seed(9);
+    std::vector<torch::Tensor> params;
+    for (const auto& s : shapes()) params.push_back(torch::randn(s));
+    std::vector<torch::Tensor> original;
+    for (const auto& p : params) original.push_back(p.clone());
+    auto log = apply_delta(params, decoded, 1.7f);
+    ASSERT_TRUE(log.ok());
+    EXPECT_FALSE(torch::equal(params[0], original[0]));
+    EXPECT_TRUE(torch::allclose(params[2], original[2] + 1.7 * decoded.tensors[2].to_dense(shapes()[2])));
+    undo_delta(params, *log);
+    for (std::size_t i = 0; i < params.size(); ++i) EXPECT_TRUE(torch::equal(params[i], original[i])) << preset << i;
+  }
+}
+
+// ---- hostile payloads -------------------------------------------------------------
+
+struct Attack {
+  const char* name;
+  std::function<void(proto::DeltaPayload&)> mutate;
+  const char* fragment;
+};
+
+TEST(Decode, RejectsEveryMaliciousPayloadWithItsOwnReason) {
+  auto settings = *CodecSettings::from_preset("int8-k32");
+  const std::string good = encode_delta(random_delta(7), settings)->bytes;
+  proto::DeltaPayload base;
+  ASSERT_TRUE(base.ParseFromString(good));
+  auto flip_first_index_byte = [](proto::TensorDelta* t, char value) {
+    std::string s = t->indices();
+    s[0] = value;
+    t->set_indices(s);
+  };
+  std::vector<Attack> attacks = {
+      {"format version", [](auto& p) { p.set_format_version(2); }, "format version 2"},
+      {"transform", [](auto& p) { p.set_transform(proto::TRANSFORM_NONE); }, "transform"},
+      {"unknown transform", [](auto& p) { p.set_transform(static_cast<proto::Transform>(9)); }, "transform"},
+      {"quant", [](auto& p) { p.set_quant(proto::QUANT_SIGN); }, "quantisation"},
+      {"topk", [](auto& p) { p.set_topk(4096); }, "topk 4096"},
+      {"chunk_1d", [](auto& p) { p.set_chunk_1d(16); }, "chunk_1d 16"},
+      {"block_2d", [](auto& p) { p.set_block_2d(8); }, "block_2d 8"},
+      {"no tensors", [](auto& p) { p.clear_tensors(); }, "no tensors"},
+      {"param index out of range", [](auto& p) { p.mutable_tensors(3)->set_param_index(40); }, "out of range"},
+      {"duplicate tensor", [](auto& p) { p.mutable_tensors(1)->set_param_index(0); }, "strictly increasing parameter order"},
+      {"rank", [](auto& p) { p.mutable_tensors(0)->add_shape(1); }, "rank 3"},
+      {"dimension", [](auto& p) { p.mutable_tensors(0)->set_shape(0, 255); }, "dimension 0 is 255"},
+      {"geometry", [](auto& p) { p.mutable_tensors(0)->set_block_rows(32); }, "chunk geometry 32x64"},
+      {"short indices", [](auto& p) { p.mutable_tensors(0)->mutable_indices()->pop_back(); }, "index section"},
+      {"long indices", [](auto& p) { p.mutable_tensors(0)->mutable_indices()->push_back('\0'); }, "index section"},
+      {"short values", [](auto& p) { p.mutable_tensors(2)->mutable_values()->pop_back(); }, "value section"},
+      {"long scales", [](auto& p) { p.mutable_tensors(1)->mutable_scales()->append("xx"); }, "scale section"},
+      {"index order", [&](auto& p) { flip_first_index_byte(p.mutable_tensors(0), '\x7f'); }, "chunk 0"},
+      {"index high bits", [](auto& p) {
+         auto* t = p.mutable_tensors(0);
+         std::string s = t->indices();
+         // All-ones high part: more than k positions, or positions out of order.
+         for (std::size_t i = 32 * 7 / 8; i < 36; ++i) s[i] = '\xff';
+         t->set_indices(s);
+       }, "chunk 0"},
+      {"nan scale", [](auto& p) {
+         auto* t = p.mutable_tensors(0);
+         std::string s = t->scales();
+         s[0] = '\xc0';
+         s[1] = '\x7f';  // bf16 0x7fc0 = NaN
+         t->set_scales(s);
+       }, "non-finite scale"},
+      {"inf scale", [](auto& p) {
+         auto* t = p.mutable_tensors(0);
+         std::string s = t->scales();
+         s[0] = '\x80';
+         s[1] = '\x7f';  // bf16 0x7f80 = +inf
+         t->set_scales(s);
+       }, "non-finite scale"},
+      {"negative scale", [](auto& p) {
+         auto* t = p.mutable_tensors(0);
+         std::string s = t->scales();
+         s[0] = '\x80';
+         s[1] = '\xbf';  // bf16 0xbf80 = -1
+         t->set_scales(s);
+       }, "negative scale"},
+      {"int8 code 255", [](auto& p) {
+         auto* t = p.mutable_tensors(0);
+         std::string s = t->values();
+         s[0] = '\xff';
+         t->set_values(s);
+       }, "int8 code 255 out of range"},
+      {"padding bits", [](auto& p) {
+         auto* t = p.mutable_tensors(1);  // 384-element bias: 3 values → 24 bits, no padding; use index stream
+         std::string s = t->indices();
+         s.back() = static_cast<char>(s.back() | 0x80);
+         t->set_indices(s);
+       }, "tensor 1"},
+  };
+  ASSERT_GE(attacks.size(), 20u);
+  for (const auto& attack : attacks) {
+    proto::DeltaPayload p = base;
+    attack.mutate(p);
+    std::string bytes;
+    ASSERT_TRUE(p.SerializeToString(&bytes));
+    auto r = decode_delta(bytes, shapes(), settings);
+    ASSERT_FALSE(r.ok()) << attack.name;
+    EXPECT_NE(r.status().message().find(attack.fragment), std::string::npos)
+        << attack.name << ": " << r.status().message();
+  }
+}
+
+TEST(Decode, RejectsGarbageOversizeAndWrongModel) {
+  auto settings = *CodecSettings::from_preset("int2-k32");
+  EXPECT_NE(decode_delta("\xff\xff\xff\xff garbage", shapes(), settings).status().message().find("not a valid"),
+            std::string::npos);
+  const std::string good = encode_delta(random_delta(8), settings)->bytes;
+  DecodeLimits small;
+  small.max_payload_bytes = 100;
+  EXPECT_NE(decode_delta(good, shapes(), settings, small).status().message().find("exceeds the cap"), std::string::npos);
+  EXPECT_FALSE(decode_delta(good, {{256, 128}}, settings).ok());  // model with fewer parameters
+  for (std::size_t cut = 0; cut < good.size(); cut += 97) {
+    EXPECT_FALSE(decode_delta(good.substr(0, cut), shapes(), settings).ok()) << "truncated at " << cut;
+  }
+  auto nan = random_delta(8);
+  nan[1].value[3] = NAN;
+  EXPECT_FALSE(encode_delta(nan, settings).ok());
+}
+
+}  // namespace
+}  // namespace tessera::gradients
