@@ -159,6 +159,14 @@ TEST(Decode, RejectsEveryMaliciousPayloadWithItsOwnReason) {
     s[0] = value;
     t->set_indices(s);
   };
+  // Overwrites tensor 0's first bf16 scale (little-endian) with `bits`.
+  auto set_first_scale = [](proto::DeltaPayload& p, std::uint16_t bits) {
+    auto* t = p.mutable_tensors(0);
+    std::string s = t->scales();
+    s[0] = static_cast<char>(bits & 0xff);
+    s[1] = static_cast<char>(bits >> 8);
+    t->set_scales(s);
+  };
   std::vector<Attack> attacks = {
       {"format version", [](auto& p) { p.set_format_version(2); }, "format version 2"},
       {"transform", [](auto& p) { p.set_transform(proto::TRANSFORM_NONE); }, "transform"},
@@ -185,27 +193,9 @@ TEST(Decode, RejectsEveryMaliciousPayloadWithItsOwnReason) {
          for (std::size_t i = 32 * 7 / 8; i < 36; ++i) s[i] = '\xff';
          t->set_indices(s);
        }, "chunk 0"},
-      {"nan scale", [](auto& p) {
-         auto* t = p.mutable_tensors(0);
-         std::string s = t->scales();
-         s[0] = '\xc0';
-         s[1] = '\x7f';  // bf16 0x7fc0 = NaN
-         t->set_scales(s);
-       }, "non-finite scale"},
-      {"inf scale", [](auto& p) {
-         auto* t = p.mutable_tensors(0);
-         std::string s = t->scales();
-         s[0] = '\x80';
-         s[1] = '\x7f';  // bf16 0x7f80 = +inf
-         t->set_scales(s);
-       }, "non-finite scale"},
-      {"negative scale", [](auto& p) {
-         auto* t = p.mutable_tensors(0);
-         std::string s = t->scales();
-         s[0] = '\x80';
-         s[1] = '\xbf';  // bf16 0xbf80 = -1
-         t->set_scales(s);
-       }, "negative scale"},
+      {"nan scale", [&](auto& p) { set_first_scale(p, 0x7fc0); }, "non-finite scale"},
+      {"inf scale", [&](auto& p) { set_first_scale(p, 0x7f80); }, "non-finite scale"},
+      {"negative scale", [&](auto& p) { set_first_scale(p, 0xbf80); }, "negative scale"},  // bf16 -1
       {"int8 code 255", [](auto& p) {
          auto* t = p.mutable_tensors(0);
          std::string s = t->values();
