@@ -33,7 +33,7 @@ double best_seconds(int reps, Fn&& fn) {
   return best;
 }
 
-Status run_codec_bench(const std::string& spec_path, const std::vector<std::string>& presets, bool json) {
+Status run_codec_bench(const std::string& spec_path, const std::vector<std::string>& presets, int reps, bool json) {
   TESSERA_ASSIGN_OR_RETURN(RunSpec spec, load_run_spec(spec_path));
   TESSERA_ASSIGN_OR_RETURN(model::ModelConfig config, model::resolve_config(spec.model));
   TESSERA_ASSIGN_OR_RETURN(auto train, dataset::TokenDataset::load(spec.data.dir, "train"));
@@ -83,7 +83,7 @@ Status run_codec_bench(const std::string& spec_path, const std::vector<std::stri
     TESSERA_ASSIGN_OR_RETURN(auto settings, gradients::CodecSettings::from_preset(name));
     std::string bytes;
     gradients::DecodedDelta recon;
-    const double encode_s = best_seconds(3, [&] {
+    const double encode_s = best_seconds(reps, [&] {
       auto e = encode_delta(delta, settings);
       bytes = e->bytes;
       recon = std::move(e->reconstruction);
@@ -91,7 +91,7 @@ Status run_codec_bench(const std::string& spec_path, const std::vector<std::stri
     std::vector<torch::Tensor> params;
     for (const auto& t : start) params.push_back(t.clone());
     Status decode_status;
-    const double decode_apply_s = best_seconds(3, [&] {
+    const double decode_apply_s = best_seconds(reps, [&] {
       auto d = gradients::decode_delta(bytes, shapes, settings);
       if (!d.ok()) {
         decode_status = d.status();
@@ -151,8 +151,10 @@ void add_bench_commands(CLI::App& app, const GlobalOptions&, int* exit_code) {
   auto* codec = bench->add_subcommand("codec", "Delta codec: compression ratio, throughput vs memcpy, error");
   codec->add_option("--spec", spec_path, "Run spec whose model and corpus give the delta");
   codec->add_option("--presets", presets, "Codec presets, e.g. int2-k32 sign-k8 fp16-k32-none");
+  static int reps = 5;
+  codec->add_option("--reps", reps, "Timed repetitions per preset (the best is reported)")->check(CLI::Range(1, 100000));
   codec->add_flag("--json", json, "Print JSON");
-  codec->callback([exit_code] { *exit_code = report(run_codec_bench(spec_path, presets, json)); });
+  codec->callback([exit_code] { *exit_code = report(run_codec_bench(spec_path, presets, reps, json)); });
 }
 
 }  // namespace tessera::cli

@@ -1,5 +1,10 @@
 #include "gradients/bitstream.h"
 
+#include <bit>
+#include <cstring>
+
+static_assert(std::endian::native == std::endian::little, "the bit reader assumes a little-endian host");
+
 namespace tessera::gradients {
 
 void BitWriter::write(std::uint64_t value, unsigned bits) {
@@ -24,18 +29,39 @@ std::string BitWriter::finish() {
   return std::move(bytes_);
 }
 
+unsigned BitReader::peek(std::uint64_t* value) const {
+  const std::uint64_t left = size_bits() - pos_;
+  const unsigned n = left < 57 ? static_cast<unsigned>(left) : 57u;
+  const std::size_t byte = pos_ / 8;
+  std::uint64_t word = 0;
+  if (byte + 8 <= bytes_.size()) {
+    std::memcpy(&word, bytes_.data() + byte, 8);  // little-endian hosts (checked at build)
+  } else {
+    for (std::size_t i = byte; i < bytes_.size(); ++i) {
+      word |= static_cast<std::uint64_t>(static_cast<std::uint8_t>(bytes_[i])) << (8 * (i - byte));
+    }
+  }
+  word >>= pos_ % 8;
+  *value = n == 0 ? 0 : (word & ((1ULL << n) - 1));
+  return n;
+}
+
 bool BitReader::read(unsigned bits, std::uint64_t* value) {
   if (pos_ + bits > size_bits()) return false;
-  std::uint64_t out = 0;
-  for (unsigned got = 0; got < bits;) {
-    const std::uint64_t byte = static_cast<std::uint8_t>(bytes_[pos_ / 8]);
-    const unsigned offset = pos_ % 8;
-    const unsigned take = std::min(8 - offset, bits - got);
-    out |= ((byte >> offset) & ((1u << take) - 1)) << got;
-    got += take;
-    pos_ += take;
+  std::uint64_t word = 0;
+  peek(&word);
+  *value = bits == 0 ? 0 : (word & ((1ULL << bits) - 1));
+  pos_ += bits;
+  return true;
+}
+
+bool BitReader::rest_is_zero() {
+  while (remaining() > 0) {
+    std::uint64_t word = 0;
+    const unsigned n = peek(&word);
+    if (word != 0) return false;
+    pos_ += n;
   }
-  *value = out;
   return true;
 }
 

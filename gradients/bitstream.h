@@ -25,8 +25,14 @@ class BitWriter {
 class BitReader {
  public:
   explicit BitReader(std::string_view bytes) : bytes_(bytes) {}
-  // Returns false when the stream is exhausted.
+  // Reads `bits` (<= 57) bits; returns false when fewer remain.
   bool read(unsigned bits, std::uint64_t* value);
+  // The next min(57, remaining) bits without consuming them; returns how many.
+  unsigned peek(std::uint64_t* value) const;
+  void skip(std::uint64_t bits) { pos_ += bits; }
+  std::uint64_t remaining() const { return size_bits() - pos_; }
+  // True when every bit left is zero (consumes them).
+  bool rest_is_zero();
   std::uint64_t position() const { return pos_; }
   std::uint64_t size_bits() const { return bytes_.size() * 8; }
 

@@ -1,12 +1,14 @@
 #include "gradients/codec.h"
 
 #include <cmath>
-#include <map>
-#include <mutex>
+#include <cstring>
 
 #include "gradients/bitstream.h"
 #include "gradients/elias_fano.h"
 #include "gradients/quantize.h"
+#include "kernels/dct.h"
+#include "kernels/numeric.h"
+#include "kernels/quantize.h"
 #include "kernels/topk.h"
 #include "proto/delta.pb.h"
 
@@ -126,58 +128,42 @@ torch::Tensor TensorUpdate::to_dense(at::IntArrayRef shape) const {
 
 namespace {
 
-// Orthonormal DCT-II matrix of size n (cached; shared by encoder and decoder).
-torch::Tensor dct_matrix(std::int64_t n) {
-  static std::mutex mu;
-  static std::map<std::int64_t, torch::Tensor> cache;
-  std::lock_guard<std::mutex> lock(mu);
-  auto it = cache.find(n);
-  if (it != cache.end()) return it->second;
-  auto m = torch::empty({n, n}, torch::kDouble);
-  auto* p = m.data_ptr<double>();
-  for (std::int64_t k = 0; k < n; ++k) {
-    const double c = k == 0 ? std::sqrt(1.0 / n) : std::sqrt(2.0 / n);
-    for (std::int64_t i = 0; i < n; ++i) p[k * n + i] = c * std::cos(M_PI * (2.0 * i + 1.0) * k / (2.0 * n));
-  }
-  auto f = m.to(torch::kFloat);
-  cache.emplace(n, f);
-  return f;
-}
-
 bool transformed(const ChunkGeometry& g, const CodecSettings& s) {
   return s.transform == Transform::kDct && g.two_d;
 }
 
-// Tensor → chunk-major [num_chunks·chunk_len] float buffer (DCT applied when enabled).
-torch::Tensor to_chunks(const torch::Tensor& t, const ChunkGeometry& g, const CodecSettings& s) {
-  auto x = t.detach().to(torch::kFloat).contiguous();
-  if (!g.two_d) return x.view({-1});
-  auto blocks = x.view({g.rows / g.block_rows, g.block_rows, g.cols / g.block_cols, g.block_cols})
-                    .permute({0, 2, 1, 3});
-  if (transformed(g, s)) {
-    blocks = torch::matmul(torch::matmul(dct_matrix(g.block_rows), blocks), dct_matrix(g.block_cols).t());
+kernels::QuantKind kind_of(Quant q) { return static_cast<kernels::QuantKind>(static_cast<int>(q)); }
+
+// True when every value is finite: an OR over "exponent bits all set", which vectorises.
+bool all_finite(const float* x, std::int64_t n) {
+  std::uint32_t bad = 0;
+  for (std::int64_t i = 0; i < n; ++i) {
+    std::uint32_t bits;
+    std::memcpy(&bits, x + i, 4);
+    bad |= static_cast<std::uint32_t>((bits & 0x7f800000u) == 0x7f800000u);
   }
-  return blocks.contiguous().view({-1});
+  return bad == 0;
 }
 
-// Inverse of to_chunks.
-torch::Tensor from_chunks(const torch::Tensor& chunks, const ChunkGeometry& g, const CodecSettings& s,
-                          at::IntArrayRef shape) {
-  if (!g.two_d) return chunks.view(shape);
-  auto blocks = chunks.view({g.rows / g.block_rows, g.cols / g.block_cols, g.block_rows, g.block_cols});
-  if (transformed(g, s)) {
-    blocks = torch::matmul(torch::matmul(dct_matrix(g.block_rows).t(), blocks), dct_matrix(g.block_cols));
-  }
-  return blocks.permute({0, 2, 1, 3}).contiguous().view(shape);
-}
-
-// Flat parameter index of position `pos` in chunk `c`.
-std::int64_t param_index_of(const ChunkGeometry& g, std::int64_t c, std::int64_t pos) {
-  if (!g.two_d) return c * g.block_cols + pos;
+// Tensor data → chunk-major float buffer: 1-D tensors are used in place, 2-D tensors are
+// gathered block by block (and DCT-transformed when enabled).
+const float* to_chunks(const float* src, const ChunkGeometry& g, const CodecSettings& s, std::vector<float>* scratch) {
+  if (!g.two_d) return src;
+  scratch->resize(static_cast<std::size_t>(g.numel()));
+  float* out = scratch->data();
   const std::int64_t blocks_per_row = g.cols / g.block_cols;
-  const std::int64_t br = c / blocks_per_row, bc = c % blocks_per_row;
-  const std::int64_t r = pos / g.block_cols, col = pos % g.block_cols;
-  return (br * g.block_rows + r) * g.cols + bc * g.block_cols + col;
+  const std::size_t row_bytes = sizeof(float) * static_cast<std::size_t>(g.block_cols);
+  for (std::int64_t c = 0; c < g.num_chunks(); ++c) {
+    const std::int64_t br = c / blocks_per_row, bc = c % blocks_per_row;
+    const float* first = src + br * g.block_rows * g.cols + bc * g.block_cols;
+    for (std::int64_t r = 0; r < g.block_rows; ++r) std::memcpy(out + r * g.block_cols, first + r * g.cols, row_bytes);
+    out += g.chunk_len();
+  }
+  if (transformed(g, s)) {
+    kernels::dct_blocks_cpu(scratch->data(), static_cast<std::size_t>(g.num_chunks()), static_cast<int>(g.block_rows),
+                            static_cast<int>(g.block_cols), false);
+  }
+  return scratch->data();
 }
 
 struct ChunkPlan {
@@ -199,42 +185,102 @@ ChunkPlan plan_chunks(const ChunkGeometry& g, const CodecSettings& s) {
   return plan;
 }
 
-// Sparse (chunk, position, value) → the parameter-space update.
+// Sparse (chunk, position, value) → the parameter-space update. Shared by the encoder
+// (its reconstruction) and the decoder, so both yield the same floats.
 TensorUpdate build_update(std::uint32_t param_index, const ChunkGeometry& g, const CodecSettings& s,
                           const ChunkPlan& plan, const std::vector<std::uint32_t>& positions,
                           const std::vector<float>& values, at::IntArrayRef shape) {
   TensorUpdate u;
   u.param_index = param_index;
+  const std::int64_t blocks_per_row = g.two_d ? g.cols / g.block_cols : 1;
   if (transformed(g, s)) {
-    auto coeffs = torch::zeros({g.num_chunks() * g.chunk_len()}, torch::kFloat);
-    auto* cp = coeffs.data_ptr<float>();
+    // Inverse DCT of each sparse coefficient block, written straight into the tensor.
+    u.dense = torch::empty(shape, torch::kFloat);
+    float* out = u.dense.data_ptr<float>();
+    std::vector<float> block(static_cast<std::size_t>(g.chunk_len()));
     for (std::size_t c = 0; c < plan.ks.size(); ++c) {
-      for (std::uint32_t i = 0; i < plan.ks[c]; ++i) {
-        cp[static_cast<std::int64_t>(c) * g.chunk_len() + positions[plan.offsets[c] + i]] = values[plan.offsets[c] + i];
+      std::fill(block.begin(), block.end(), 0.0f);
+      for (std::uint32_t i = 0; i < plan.ks[c]; ++i) block[positions[plan.offsets[c] + i]] = values[plan.offsets[c] + i];
+      kernels::dct_blocks_cpu(block.data(), 1, static_cast<int>(g.block_rows), static_cast<int>(g.block_cols), true);
+      const std::int64_t br = static_cast<std::int64_t>(c) / blocks_per_row;
+      const std::int64_t bc = static_cast<std::int64_t>(c) % blocks_per_row;
+      float* first = out + br * g.block_rows * g.cols + bc * g.block_cols;
+      for (std::int64_t r = 0; r < g.block_rows; ++r) {
+        std::memcpy(first + r * g.cols, block.data() + r * g.block_cols, sizeof(float) * static_cast<std::size_t>(g.block_cols));
       }
     }
-    u.dense = from_chunks(coeffs, g, s, shape);
     return u;
   }
-  // Sorted flat indices: for 2-D, chunk order is not flat order, so sort by index.
-  std::vector<std::pair<std::int64_t, float>> entries;
-  entries.reserve(plan.total);
-  for (std::size_t c = 0; c < plan.ks.size(); ++c) {
-    for (std::uint32_t i = 0; i < plan.ks[c]; ++i) {
-      entries.emplace_back(param_index_of(g, static_cast<std::int64_t>(c), positions[plan.offsets[c] + i]),
-                           values[plan.offsets[c] + i]);
-    }
-  }
-  std::sort(entries.begin(), entries.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
-  u.flat_index = torch::empty({static_cast<std::int64_t>(entries.size())}, torch::kLong);
-  u.values = torch::empty({static_cast<std::int64_t>(entries.size())}, torch::kFloat);
+  u.flat_index = torch::empty({static_cast<std::int64_t>(plan.total)}, torch::kLong);
+  u.values = torch::empty({static_cast<std::int64_t>(plan.total)}, torch::kFloat);
   auto* ip = u.flat_index.data_ptr<std::int64_t>();
   auto* vp = u.values.data_ptr<float>();
-  for (std::size_t i = 0; i < entries.size(); ++i) {
-    ip[i] = entries[i].first;
-    vp[i] = entries[i].second;
+  if (!g.two_d) {
+    for (std::size_t c = 0; c < plan.ks.size(); ++c) {
+      for (std::uint32_t i = 0; i < plan.ks[c]; ++i) {
+        *ip++ = static_cast<std::int64_t>(c) * g.block_cols + positions[plan.offsets[c] + i];
+        *vp++ = values[plan.offsets[c] + i];
+      }
+    }
+    return u;
+  }
+  // 2-D: chunk order is not flat order. Within a band of blocks sharing rows, emit row by
+  // row, and in each row the blocks left to right — a linear merge, positions being
+  // sorted inside each block.
+  std::vector<std::uint32_t> cursor(static_cast<std::size_t>(blocks_per_row));
+  for (std::int64_t br = 0; br < g.rows / g.block_rows; ++br) {
+    std::fill(cursor.begin(), cursor.end(), 0u);
+    for (std::int64_t r = 0; r < g.block_rows; ++r) {
+      for (std::int64_t bc = 0; bc < blocks_per_row; ++bc) {
+        const std::size_t c = static_cast<std::size_t>(br * blocks_per_row + bc);
+        const std::uint32_t* pos = positions.data() + plan.offsets[c];
+        const float* val = values.data() + plan.offsets[c];
+        std::uint32_t& i = cursor[static_cast<std::size_t>(bc)];
+        for (; i < plan.ks[c] && pos[i] / g.block_cols == r; ++i) {
+          *ip++ = (br * g.block_rows + r) * g.cols + bc * g.block_cols + pos[i] % g.block_cols;
+          *vp++ = val[i];
+        }
+      }
+    }
   }
   return u;
+}
+
+// Reads plan.total fixed-width codes, rejecting codes outside the quantiser's range and
+// fp16 codes that are not finite numbers.
+Status read_codes(Quant q, const ChunkPlan& plan, BitReader* in, std::uint16_t* codes) {
+  const unsigned bits = bits_per_value(q);
+  const unsigned max_code = kernels::quant_max_code(kind_of(q));
+  for (std::size_t c = 0; c < plan.ks.size(); ++c) {
+    for (std::uint32_t i = 0; i < plan.ks[c]; ++i) {
+      std::uint64_t code = 0;
+      if (!in->read(bits, &code)) return Corrupted("value section truncated");
+      if (code > max_code) {
+        return Corrupted("chunk " + std::to_string(c) + ": " + quant_name(q) + " code " + std::to_string(code) +
+                         " out of range");
+      }
+      if (q == Quant::kFp16 && (code & 0x7c00u) == 0x7c00u) {
+        return Corrupted("chunk " + std::to_string(c) + ": non-finite fp16 value");
+      }
+      codes[plan.offsets[c] + i] = static_cast<std::uint16_t>(code);
+    }
+  }
+  return Status::Ok();
+}
+
+// Reads the bf16 scales, rejecting non-finite and negative ones.
+Status read_scales(Quant q, const ChunkPlan& plan, BitReader* in, std::uint16_t* out) {
+  const std::size_t per_chunk = scales_per_chunk(q);
+  for (std::size_t j = 0; j < plan.ks.size() * per_chunk; ++j) {
+    std::uint64_t raw = 0;
+    if (!in->read(16, &raw)) return Corrupted("scale section truncated");
+    const float s = kernels::bf16_to_f32(static_cast<std::uint16_t>(raw));
+    const std::string chunk = "chunk " + std::to_string(per_chunk ? j / per_chunk : 0);
+    if (!std::isfinite(s)) return Corrupted(chunk + ": non-finite scale");
+    if (s < 0) return Corrupted(chunk + ": negative scale " + std::to_string(s));
+    out[j] = static_cast<std::uint16_t>(raw);
+  }
+  return Status::Ok();
 }
 
 proto::Transform to_proto(Transform t) { return t == Transform::kDct ? proto::TRANSFORM_DCT : proto::TRANSFORM_NONE; }
@@ -251,31 +297,40 @@ Result<EncodedDelta> encode_delta(const std::vector<IndexedTensor>& tensors, con
   payload.set_chunk_1d(settings.chunk_1d);
   payload.set_block_2d(settings.block_2d);
   EncodedDelta out;
+  std::vector<float> scratch, selected, recon;
+  std::vector<std::uint32_t> positions;
+  std::vector<std::uint16_t> codes, scale_bits;
   std::int64_t previous = -1;
   for (const auto& [param_index, value] : tensors) {
     if (static_cast<std::int64_t>(param_index) <= previous) {
       return InvalidArgument("tensors must be given in strictly increasing parameter order");
     }
     previous = param_index;
-    if (!torch::isfinite(value).all().item<bool>()) {
+    const torch::Tensor data = value.detach().to(torch::kFloat).contiguous();
+    if (!all_finite(data.data_ptr<float>(), data.numel())) {
       return InvalidArgument("parameter " + std::to_string(param_index) + " has non-finite values");
     }
     const std::vector<std::int64_t> shape(value.sizes().begin(), value.sizes().end());
     TESSERA_ASSIGN_OR_RETURN(ChunkGeometry g, chunk_geometry(shape, settings));
     const ChunkPlan plan = plan_chunks(g, settings);
-    auto chunks = to_chunks(value, g, settings);
-    std::vector<std::uint32_t> positions(plan.total);
-    std::vector<float> selected(plan.total), recon(plan.total);
-    kernels::topk_chunks_cpu(chunks.data_ptr<float>(), static_cast<std::size_t>(chunks.numel()),
-                             static_cast<std::size_t>(g.chunk_len()), plan.ks.data(), plan.offsets.data(),
-                             positions.data(), selected.data());
+    const float* chunks = to_chunks(data.data_ptr<float>(), g, settings, &scratch);
+    positions.resize(plan.total);
+    selected.resize(plan.total);
+    recon.resize(plan.total);
+    codes.resize(plan.total);
+    scale_bits.resize(plan.ks.size() * scales_per_chunk(settings.quant));
+    kernels::topk_chunks_cpu(chunks, static_cast<std::size_t>(g.numel()), static_cast<std::size_t>(g.chunk_len()),
+                             plan.ks.data(), plan.offsets.data(), positions.data(), selected.data());
+    kernels::quantize_chunks_cpu(kind_of(settings.quant), selected.data(), plan.ks.size(), plan.ks.data(),
+                                 plan.offsets.data(), codes.data(), scale_bits.data(), recon.data());
     BitWriter indices, values, scales;
     for (std::size_t c = 0; c < plan.ks.size(); ++c) {
       elias_fano_encode(positions.data() + plan.offsets[c], plan.ks[c],
                         static_cast<std::uint32_t>(g.chunk_size(static_cast<std::int64_t>(c))), &indices);
-      quantize_chunk(settings.quant, selected.data() + plan.offsets[c], plan.ks[c], &values, &scales,
-                     recon.data() + plan.offsets[c]);
     }
+    const unsigned value_bits = bits_per_value(settings.quant);
+    for (auto code : codes) values.write(code, value_bits);
+    for (auto b : scale_bits) scales.write(b, 16);
     auto* t = payload.add_tensors();
     t->set_param_index(param_index);
     for (auto d : shape) t->add_shape(static_cast<std::uint32_t>(d));
@@ -367,22 +422,21 @@ Result<DecodedDelta> decode_delta(std::string_view bytes, const std::vector<std:
 
     std::vector<std::uint32_t> positions(plan.total);
     std::vector<float> values(plan.total);
+    std::vector<std::uint16_t> codes(plan.total), scale_words(plan.ks.size() * scales_per_chunk(expected.quant));
     BitReader index_in(t.indices()), value_in(t.values()), scale_in(t.scales());
     for (std::size_t c = 0; c < plan.ks.size(); ++c) {
-      const std::string chunk_where = where + " chunk " + std::to_string(c);
       Status st = elias_fano_decode(&index_in, plan.ks[c],
                                     static_cast<std::uint32_t>(g.chunk_size(static_cast<std::int64_t>(c))),
                                     positions.data() + plan.offsets[c]);
-      if (!st.ok()) return st.with_context(chunk_where);
-      st = dequantize_chunk(expected.quant, plan.ks[c], &value_in, &scale_in, values.data() + plan.offsets[c]);
-      if (!st.ok()) return st.with_context(chunk_where);
+      if (!st.ok()) return st.with_context(where + " chunk " + std::to_string(c));
     }
+    TESSERA_RETURN_IF_ERROR(read_codes(expected.quant, plan, &value_in, codes.data()).with_context(where));
+    TESSERA_RETURN_IF_ERROR(read_scales(expected.quant, plan, &scale_in, scale_words.data()).with_context(where));
+    kernels::dequantize_chunks_cpu(kind_of(expected.quant), codes.data(), scale_words.data(), plan.ks.size(),
+                                   plan.ks.data(), plan.offsets.data(), values.data());
     // Padding bits must be zero so that one delta has exactly one encoding.
     for (auto* reader : {&index_in, &value_in, &scale_in}) {
-      std::uint64_t bit = 0;
-      while (reader->read(1, &bit)) {
-        if (bit) return Corrupted(where + ": non-zero padding bits");
-      }
+      if (!reader->rest_is_zero()) return Corrupted(where + ": non-zero padding bits");
     }
     out.tensors.push_back(build_update(t.param_index(), g, expected, plan, positions, values, shape));
   }

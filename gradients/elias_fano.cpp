@@ -1,5 +1,8 @@
 #include "gradients/elias_fano.h"
 
+#include <algorithm>
+#include <bit>
+
 namespace tessera::gradients {
 
 unsigned elias_fano_low_bits(std::uint32_t k, std::uint32_t u) {
@@ -15,6 +18,13 @@ std::uint64_t elias_fano_bits(std::uint32_t k, std::uint32_t u) {
   return static_cast<std::uint64_t>(k) * l + k + max_high;
 }
 
+namespace {
+void write_zeros(BitWriter* out, std::uint64_t n) {
+  for (; n >= 57; n -= 57) out->write(0, 57);
+  out->write(0, static_cast<unsigned>(n));
+}
+}  // namespace
+
 void elias_fano_encode(const std::uint32_t* positions, std::uint32_t k, std::uint32_t u, BitWriter* out) {
   const unsigned l = elias_fano_low_bits(k, u);
   for (std::uint32_t i = 0; i < k; ++i) out->write(positions[i], l);
@@ -24,11 +34,11 @@ void elias_fano_encode(const std::uint32_t* positions, std::uint32_t k, std::uin
   std::uint64_t prev = 0;
   for (std::uint32_t i = 0; i < k; ++i) {
     const std::uint64_t high = positions[i] >> l;
-    for (std::uint64_t z = prev; z < high; ++z) out->write(0, 1);
+    write_zeros(out, high - prev);
     out->write(1, 1);
     prev = high;
   }
-  for (std::uint64_t z = prev; z < max_high; ++z) out->write(0, 1);
+  write_zeros(out, max_high - prev);
 }
 
 Status elias_fano_decode(BitReader* in, std::uint32_t k, std::uint32_t u, std::uint32_t* positions) {
@@ -39,15 +49,22 @@ Status elias_fano_decode(BitReader* in, std::uint32_t k, std::uint32_t u, std::u
     if (!in->read(l, &low)) return Corrupted("index stream truncated in the low bits");
     positions[i] = static_cast<std::uint32_t>(low);
   }
-  std::uint64_t high = 0, zeros_read = 0;
+  // High parts: runs of zeros ended by a one, read 57 bits at a time.
+  std::uint64_t high = 0;
   for (std::uint32_t i = 0; i < k;) {
-    std::uint64_t bit = 0;
-    if (!in->read(1, &bit)) return Corrupted("index stream truncated in the high bits");
-    if (bit == 0) {
-      ++high;
-      if (++zeros_read > max_high) return Corrupted("index high part exceeds the chunk");
+    std::uint64_t word = 0;
+    const unsigned avail = in->peek(&word);
+    if (avail == 0) return Corrupted("index stream truncated in the high bits");
+    if (word == 0) {
+      high += avail;
+      if (high > max_high) return Corrupted("index high part exceeds the chunk");
+      in->skip(avail);
       continue;
     }
+    const unsigned zeros = static_cast<unsigned>(std::countr_zero(word));
+    high += zeros;
+    if (high > max_high) return Corrupted("index high part exceeds the chunk");
+    in->skip(zeros + 1);
     const std::uint64_t pos = (high << l) | positions[i];
     if (pos >= u) return Corrupted("index " + std::to_string(pos) + " out of range for a chunk of " + std::to_string(u));
     if (i > 0 && pos <= positions[i - 1]) {
@@ -57,10 +74,15 @@ Status elias_fano_decode(BitReader* in, std::uint32_t k, std::uint32_t u, std::u
     positions[i] = static_cast<std::uint32_t>(pos);
     ++i;
   }
-  for (; zeros_read < max_high; ++zeros_read) {
-    std::uint64_t bit = 0;
-    if (!in->read(1, &bit)) return Corrupted("index stream truncated in the padding");
-    if (bit != 0) return Corrupted("index stream has more than k positions in a chunk");
+  // The zeros after the last one, up to max_high.
+  for (std::uint64_t left = max_high - high; left > 0;) {
+    std::uint64_t word = 0;
+    const unsigned avail = in->peek(&word);
+    if (avail == 0) return Corrupted("index stream truncated in the padding");
+    const unsigned take = static_cast<unsigned>(std::min<std::uint64_t>(left, avail));
+    if (take < 64 && (word & ((1ULL << take) - 1)) != 0) return Corrupted("index stream has more than k positions in a chunk");
+    in->skip(take);
+    left -= take;
   }
   return Status::Ok();
 }

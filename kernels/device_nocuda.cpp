@@ -1,6 +1,8 @@
 // Built when nvcc is absent: the CUDA entry points exist and report "unavailable".
 #include "kernels/axpy.h"
+#include "kernels/dct.h"
 #include "kernels/device.h"
+#include "kernels/quantize.h"
 #include "kernels/scatter.h"
 #include "kernels/topk.h"
 
@@ -16,5 +18,15 @@ bool topk_chunks_cuda(const float*, std::size_t, std::size_t, const std::uint32_
 }
 bool scatter_apply_cuda(float*, const std::int64_t*, const float*, std::size_t, float, float*) { return false; }
 bool scatter_restore_cuda(float*, const std::int64_t*, const float*, std::size_t) { return false; }
+
+bool dct_blocks_cuda(float*, std::size_t, int, int, bool) { return false; }
+bool quantize_chunks_cuda(QuantKind, const float*, std::size_t, const std::uint32_t*, const std::size_t*,
+                          std::uint16_t*, std::uint16_t*, float*) {
+  return false;
+}
+bool dequantize_chunks_cuda(QuantKind, const std::uint16_t*, const std::uint16_t*, std::size_t,
+                            const std::uint32_t*, const std::size_t*, float*) {
+  return false;
+}
 
 }  // namespace tessera::kernels

@@ -1,0 +1,74 @@
+#include <algorithm>
+#include <numeric>
+#include <vector>
+
+#include "kernels/quantize_impl.h"
+
+namespace tessera::kernels {
+
+unsigned quant_scales_per_chunk(QuantKind kind) {
+  switch (kind) {
+    case QuantKind::kFp16: return 0;
+    case QuantKind::kInt2: return 2;
+    default: return 1;
+  }
+}
+
+unsigned quant_bits_per_value(QuantKind kind) {
+  switch (kind) {
+    case QuantKind::kFp16: return 16;
+    case QuantKind::kInt8: return 8;
+    case QuantKind::kInt4: return 4;
+    case QuantKind::kInt2: return 2;
+    case QuantKind::kSign: return 1;
+  }
+  return 0;
+}
+
+unsigned quant_max_code(QuantKind kind) {
+  switch (kind) {
+    case QuantKind::kFp16: return 0xffff;
+    case QuantKind::kInt8: return 254;
+    case QuantKind::kInt4: return 14;
+    case QuantKind::kInt2: return 3;
+    case QuantKind::kSign: return 1;
+  }
+  return 0;
+}
+
+void quantize_chunks_cpu(QuantKind kind, const float* values, std::size_t chunks, const std::uint32_t* ks,
+                         const std::size_t* offsets, std::uint16_t* codes, std::uint16_t* scales, float* recon) {
+  const unsigned s = quant_scales_per_chunk(kind);
+  std::vector<unsigned char> high;
+  std::vector<std::uint32_t> order;
+  for (std::size_t c = 0; c < chunks; ++c) {
+    const float* v = values + offsets[c];
+    const std::uint32_t k = ks[c];
+    if (kind == QuantKind::kInt2) {
+      // The median-rank split in O(k): nth_element by (|v|, position).
+      high.assign(k, 1);
+      order.resize(k);
+      std::iota(order.begin(), order.end(), 0u);
+      const std::uint32_t low_count = k / 2;
+      if (low_count > 0) {
+        auto smaller = [v](std::uint32_t a, std::uint32_t b) {
+          const float fa = detail::abs_f(v[a]), fb = detail::abs_f(v[b]);
+          return fa < fb || (fa == fb && a < b);
+        };
+        std::nth_element(order.begin(), order.begin() + (low_count - 1), order.end(), smaller);
+        for (std::uint32_t r = 0; r < low_count; ++r) high[order[r]] = 0;
+      }
+    }
+    detail::quantize_one(kind, v, k, high.data(), codes + offsets[c], scales + c * s, recon + offsets[c]);
+  }
+}
+
+void dequantize_chunks_cpu(QuantKind kind, const std::uint16_t* codes, const std::uint16_t* scales,
+                           std::size_t chunks, const std::uint32_t* ks, const std::size_t* offsets, float* out) {
+  const unsigned s = quant_scales_per_chunk(kind);
+  for (std::size_t c = 0; c < chunks; ++c) {
+    detail::dequantize_one(kind, codes + offsets[c], scales + c * s, ks[c], out + offsets[c]);
+  }
+}
+
+}  // namespace tessera::kernels

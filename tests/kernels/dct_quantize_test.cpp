@@ -1,0 +1,266 @@
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <numeric>
+#include <random>
+#include <vector>
+
+#include "kernels/dct.h"
+#include "kernels/device.h"
+#include "kernels/numeric.h"
+#include "kernels/quantize.h"
+#include "kernels/topk.h"
+#ifdef TESSERA_HAVE_CUDA
+#include <cuda_runtime.h>
+#endif
+
+namespace tessera::kernels {
+namespace {
+
+// Brute-force top-k: full sort by (|v| desc, position asc), then by position.
+std::vector<std::uint32_t> reference_topk(const float* chunk, std::size_t len, std::size_t k) {
+  std::vector<std::uint32_t> order(len);
+  std::iota(order.begin(), order.end(), 0u);
+  std::sort(order.begin(), order.end(), [chunk](std::uint32_t a, std::uint32_t b) {
+    const float fa = std::fabs(chunk[a]), fb = std::fabs(chunk[b]);
+    return fa > fb || (fa == fb && a < b);
+  });
+  order.resize(k);
+  std::sort(order.begin(), order.end());
+  return order;
+}
+
+TEST(TopkCpu, MatchesBruteForceWithTiesAndOddSizes) {
+  std::mt19937 rng(11);
+  // Few distinct magnitudes (many ties), skewed data, and lengths that are not multiples of 16.
+  for (int trial = 0; trial < 60; ++trial) {
+    const std::size_t chunk_len = std::vector<std::size_t>{4096, 1000, 64, 17, 5}[trial % 5];
+    const std::size_t n = chunk_len * 3 - (trial % 7);
+    const std::uint32_t k = std::vector<std::uint32_t>{32, 1, 8, 200, 4}[trial % 5];
+    std::vector<float> data(n);
+    std::uniform_int_distribution<int> small(-4, 4);
+    std::normal_distribution<float> normal;
+    for (std::size_t i = 0; i < n; ++i) {
+      data[i] = trial % 3 == 0 ? static_cast<float>(small(rng)) : normal(rng) * (1.0f + static_cast<float>(i % 97));
+    }
+    std::vector<std::uint32_t> ks;
+    std::vector<std::size_t> offsets;
+    std::size_t total = 0;
+    for (std::size_t c = 0; c * chunk_len < n; ++c) {
+      offsets.push_back(total);
+      ks.push_back(static_cast<std::uint32_t>(std::min<std::size_t>(k, std::min(chunk_len, n - c * chunk_len))));
+      total += ks.back();
+    }
+    std::vector<std::uint32_t> pos(total);
+    std::vector<float> val(total);
+    topk_chunks_cpu(data.data(), n, chunk_len, ks.data(), offsets.data(), pos.data(), val.data());
+    for (std::size_t c = 0; c < ks.size(); ++c) {
+      const std::size_t len = std::min(chunk_len, n - c * chunk_len);
+      const auto want = reference_topk(data.data() + c * chunk_len, len, ks[c]);
+      for (std::uint32_t i = 0; i < ks[c]; ++i) {
+        ASSERT_EQ(pos[offsets[c] + i], want[i]) << "trial " << trial << " chunk " << c << " rank " << i;
+        ASSERT_EQ(val[offsets[c] + i], data[c * chunk_len + want[i]]);
+      }
+    }
+  }
+}
+
+// Naive double-precision 2-D DCT-II from the definition.
+std::vector<double> reference_dct(const std::vector<float>& x, int rows, int cols) {
+  std::vector<double> out(x.size());
+  for (int k = 0; k < rows; ++k) {
+    for (int l = 0; l < cols; ++l) {
+      double sum = 0;
+      for (int i = 0; i < rows; ++i) {
+        for (int j = 0; j < cols; ++j) {
+          sum += x[i * cols + j] * std::cos(M_PI * (2 * i + 1) * k / (2.0 * rows)) *
+                 std::cos(M_PI * (2 * j + 1) * l / (2.0 * cols));
+        }
+      }
+      const double ak = k == 0 ? std::sqrt(1.0 / rows) : std::sqrt(2.0 / rows);
+      const double al = l == 0 ? std::sqrt(1.0 / cols) : std::sqrt(2.0 / cols);
+      out[k * cols + l] = ak * al * sum;
+    }
+  }
+  return out;
+}
+
+TEST(DctCpu, MatchesDefinitionAndInvertsExactlyEnough) {
+  std::mt19937 rng(5);
+  std::normal_distribution<float> normal;
+  for (auto [rows, cols] : std::vector<std::pair<int, int>>{{8, 8}, {64, 64}, {48, 16}, {3, 64}, {1, 7}}) {
+    const int blocks = 3;
+    std::vector<float> x(static_cast<std::size_t>(blocks * rows * cols));
+    for (auto& v : x) v = normal(rng);
+    std::vector<float> y = x;
+    dct_blocks_cpu(y.data(), blocks, rows, cols, false);
+    for (int b = 0; b < blocks; ++b) {
+      std::vector<float> block(x.begin() + b * rows * cols, x.begin() + (b + 1) * rows * cols);
+      const auto want = reference_dct(block, rows, cols);
+      for (int i = 0; i < rows * cols; ++i) ASSERT_NEAR(y[b * rows * cols + i], want[i], 2e-4) << rows << "x" << cols;
+    }
+    dct_blocks_cpu(y.data(), blocks, rows, cols, true);
+    for (std::size_t i = 0; i < x.size(); ++i) ASSERT_NEAR(y[i], x[i], 2e-5);
+  }
+}
+
+TEST(DctCpu, SparseInverseEqualsDenseInverse) {
+  // The decoder's case: a few coefficients set. Zero-skipping must not change the result.
+  std::vector<float> coeffs(64 * 64, 0.0f);
+  coeffs[0] = 1.5f;
+  coeffs[64 * 3 + 7] = -2.0f;
+  coeffs[64 * 63 + 63] = 0.25f;
+  std::vector<float> got = coeffs;
+  dct_blocks_cpu(got.data(), 1, 64, 64, true);
+  const float* c = dct_matrix(64);
+  for (int i = 0; i < 64; ++i) {
+    for (int j = 0; j < 64; ++j) {
+      double want = 1.5 * c[0 * 64 + i] * c[0 * 64 + j] - 2.0 * c[3 * 64 + i] * c[7 * 64 + j] +
+                    0.25 * c[63 * 64 + i] * c[63 * 64 + j];
+      ASSERT_NEAR(got[i * 64 + j], want, 1e-6);
+    }
+  }
+}
+
+TEST(Numeric, HalfConversionRoundsToNearestEvenForEveryHalf) {
+  // Every finite half round-trips; midpoints between neighbours round to the even one.
+  for (std::uint32_t h = 0; h < 0x10000; ++h) {
+    if ((h & 0x7c00u) == 0x7c00u) continue;
+    const float f = f16_to_f32(static_cast<std::uint16_t>(h));
+    ASSERT_EQ(f32_to_f16(f), static_cast<std::uint16_t>(h)) << h;
+    if ((h & 0x7fffu) < 0x7bffu) {
+      const float next = f16_to_f32(static_cast<std::uint16_t>(h + 1));
+      const float mid = (f + next) / 2;  // exact in float32
+      const std::uint16_t even = (h & 1u) ? static_cast<std::uint16_t>(h + 1) : static_cast<std::uint16_t>(h);
+      ASSERT_EQ(f32_to_f16(mid), even) << h;
+    }
+  }
+  EXPECT_EQ(f32_to_f16(70000.0f), 0x7c00);
+  EXPECT_EQ(f32_to_f16(-1e-9f), 0x8000);
+  EXPECT_EQ(f16_to_f32(0x3c00), 1.0f);
+}
+
+struct Chunks {
+  std::vector<float> values;
+  std::vector<std::uint32_t> ks;
+  std::vector<std::size_t> offsets;
+};
+
+Chunks make_chunks() {
+  Chunks c;
+  std::mt19937 rng(9);
+  std::normal_distribution<float> normal;
+  for (std::uint32_t k : {32u, 1u, 7u, 32u, 2u}) {
+    c.offsets.push_back(c.values.size());
+    c.ks.push_back(k);
+    for (std::uint32_t i = 0; i < k; ++i) c.values.push_back(normal(rng) * 0.01f);
+  }
+  c.values[3] = -c.values[4];  // equal magnitudes: ties in the int2 rank split
+  return c;
+}
+
+TEST(QuantizeCpu, ReconstructionEqualsDequantizedCodesForEveryKind) {
+  const Chunks c = make_chunks();
+  for (auto kind : {QuantKind::kFp16, QuantKind::kInt8, QuantKind::kInt4, QuantKind::kInt2, QuantKind::kSign}) {
+    const std::size_t n = c.values.size();
+    std::vector<std::uint16_t> codes(n), scales(c.ks.size() * quant_scales_per_chunk(kind));
+    std::vector<float> recon(n), out(n);
+    quantize_chunks_cpu(kind, c.values.data(), c.ks.size(), c.ks.data(), c.offsets.data(), codes.data(), scales.data(),
+                        recon.data());
+    dequantize_chunks_cpu(kind, codes.data(), scales.data(), c.ks.size(), c.ks.data(), c.offsets.data(), out.data());
+    for (std::size_t i = 0; i < n; ++i) {
+      ASSERT_EQ(out[i], recon[i]) << static_cast<int>(kind) << " value " << i;
+      ASSERT_LE(codes[i], quant_max_code(kind));
+      ASSERT_EQ(std::signbit(out[i]) || out[i] == 0.0f, std::signbit(c.values[i]) || out[i] == 0.0f);
+    }
+  }
+}
+
+TEST(QuantizeCpu, Int2SplitsAtTheMedianRankAndUsesBinMeans) {
+  const std::vector<float> v = {0.1f, -0.4f, 0.2f, -0.3f};
+  const std::uint32_t k = 4;
+  const std::size_t off = 0;
+  std::vector<std::uint16_t> codes(4), scales(2);
+  std::vector<float> recon(4);
+  quantize_chunks_cpu(QuantKind::kInt2, v.data(), 1, &k, &off, codes.data(), scales.data(), recon.data());
+  EXPECT_EQ(codes, (std::vector<std::uint16_t>{0, 3, 0, 3}));
+  EXPECT_EQ(scales[0], f32_to_bf16(0.15f));
+  EXPECT_EQ(scales[1], f32_to_bf16(0.35f));
+  EXPECT_EQ(recon[1], -bf16_to_f32(f32_to_bf16(0.35f)));
+}
+
+#ifdef TESSERA_HAVE_CUDA
+template <typename T>
+T* to_device(const std::vector<T>& host) {
+  T* d = nullptr;
+  cudaMalloc(&d, std::max<std::size_t>(1, host.size()) * sizeof(T));
+  cudaMemcpy(d, host.data(), host.size() * sizeof(T), cudaMemcpyHostToDevice);
+  return d;
+}
+template <typename T>
+std::vector<T> to_host(const T* d, std::size_t n) {
+  std::vector<T> host(n);
+  cudaMemcpy(host.data(), d, n * sizeof(T), cudaMemcpyDeviceToHost);
+  return host;
+}
+#endif
+
+TEST(DctCuda, MatchesCpuReference) {
+  if (cuda_device_count() == 0) GTEST_SKIP() << "no CUDA device: " << describe_devices();
+#ifdef TESSERA_HAVE_CUDA
+  std::mt19937 rng(2);
+  std::normal_distribution<float> normal;
+  for (bool inverse : {false, true}) {
+    std::vector<float> x(5 * 64 * 32);
+    for (auto& v : x) v = normal(rng);
+    std::vector<float> cpu = x;
+    dct_blocks_cpu(cpu.data(), 5, 64, 32, inverse);
+    float* d = to_device(x);
+    ASSERT_TRUE(dct_blocks_cuda(d, 5, 64, 32, inverse));
+    const auto gpu = to_host(d, x.size());
+    cudaFree(d);
+    for (std::size_t i = 0; i < x.size(); ++i) ASSERT_NEAR(gpu[i], cpu[i], 1e-4);
+  }
+#endif
+}
+
+TEST(QuantizeCuda, MatchesCpuReferenceBitForBit) {
+  if (cuda_device_count() == 0) GTEST_SKIP() << "no CUDA device: " << describe_devices();
+#ifdef TESSERA_HAVE_CUDA
+  const Chunks c = make_chunks();
+  for (auto kind : {QuantKind::kFp16, QuantKind::kInt8, QuantKind::kInt4, QuantKind::kInt2, QuantKind::kSign}) {
+    const std::size_t n = c.values.size(), ns = c.ks.size() * quant_scales_per_chunk(kind);
+    std::vector<std::uint16_t> codes(n), scales(ns);
+    std::vector<float> recon(n);
+    quantize_chunks_cpu(kind, c.values.data(), c.ks.size(), c.ks.data(), c.offsets.data(), codes.data(), scales.data(),
+                        recon.data());
+    auto* dv = to_device(c.values);
+    auto* dk = to_device(c.ks);
+    auto* doff = to_device(c.offsets);
+    auto* dc = to_device(std::vector<std::uint16_t>(n));
+    auto* ds = to_device(std::vector<std::uint16_t>(std::max<std::size_t>(ns, 1)));
+    auto* dr = to_device(std::vector<float>(n));
+    ASSERT_TRUE(quantize_chunks_cuda(kind, dv, c.ks.size(), dk, doff, dc, ds, dr));
+    EXPECT_EQ(to_host(dc, n), codes);
+    EXPECT_EQ(to_host(ds, ns), scales);
+    EXPECT_EQ(to_host(dr, n), recon);
+    ASSERT_TRUE(dequantize_chunks_cuda(kind, dc, ds, c.ks.size(), dk, doff, dr));
+    EXPECT_EQ(to_host(dr, n), recon);
+    for (void* p : std::initializer_list<void*>{dv, dk, doff, dc, ds, dr}) cudaFree(p);
+  }
+#endif
+}
+
+TEST(KernelsCuda, EntryPointsReportUnavailableWithoutDevice) {
+  if (cuda_device_count() > 0) GTEST_SKIP() << "a GPU is present";
+  float x = 0;
+  std::uint32_t k = 1;
+  std::size_t off = 0;
+  std::uint16_t code = 0, scale = 0;
+  EXPECT_FALSE(dct_blocks_cuda(&x, 1, 1, 1, false));
+  EXPECT_FALSE(quantize_chunks_cuda(QuantKind::kSign, &x, 1, &k, &off, &code, &scale, &x));
+  EXPECT_FALSE(dequantize_chunks_cuda(QuantKind::kSign, &code, &scale, 1, &k, &off, &x));
+}
+
+}  // namespace
+}  // namespace tessera::kernels

@@ -1,0 +1,71 @@
+#include "trainer/inner_loop.h"
+
+#include <chrono>
+#include <cmath>
+
+#include "core/rng.h"
+#include "trainer/lr_schedule.h"
+#include "trainer/optim.h"
+
+namespace tessera::trainer {
+
+Status load_parameters(model::GPT& model, const std::vector<torch::Tensor>& values) {
+  auto params = model->named_params();
+  if (params.size() != values.size()) {
+    return InvalidArgument("checkpoint holds " + std::to_string(values.size()) + " tensors, the model has " +
+                           std::to_string(params.size()));
+  }
+  torch::NoGradGuard no_grad;
+  for (std::size_t i = 0; i < params.size(); ++i) {
+    if (params[i].second.sizes() != values[i].sizes()) {
+      return InvalidArgument("tensor " + params[i].first + " has shape " + c10::str(values[i].sizes()) +
+                             ", the model's is " + c10::str(params[i].second.sizes()));
+    }
+    params[i].second.copy_(values[i]);
+  }
+  return Status::Ok();
+}
+
+std::vector<torch::Tensor> snapshot_parameters(const model::GPT& model) {
+  std::vector<torch::Tensor> out;
+  for (const auto& [name, p] : model->named_params()) out.push_back(p.detach().clone());
+  return out;
+}
+
+Result<InnerResult> InnerLoop::run(model::GPT& model, torch::optim::Optimizer& optimizer,
+                                   const std::vector<torch::Tensor>& start, const dataset::TokenDataset& train,
+                                   const std::vector<std::uint64_t>& pages, std::uint64_t window,
+                                   std::uint64_t uid) const {
+  const TrainSpec& ts = spec->train;
+  const auto t0 = std::chrono::steady_clock::now();
+  TESSERA_RETURN_IF_ERROR(load_parameters(model, start));
+  model->train();
+  const long horizon = total_steps > 0 ? total_steps : ts.baseline_steps;
+  CosineSchedule schedule{ts.lr, ts.min_lr_ratio, ts.warmup_steps, horizon};
+  InnerResult result;
+  for (int step = 0; step < ts.inner_steps; ++step) {
+    const std::uint64_t seed = Rng::derive("tessera/inner-batch", spec->seed, window, uid * 65536 + step).next_u64();
+    auto [x, y] = train.sample_from_pages(pages, static_cast<std::uint64_t>(spec->data.page_tokens), seed,
+                                          ts.batch_size, ts.seq_len);
+    set_learning_rate(optimizer, schedule.at(static_cast<long>(window) * ts.inner_steps + step));
+    optimizer.zero_grad();
+    auto loss = model->loss(x, y);
+    loss.backward();
+    torch::nn::utils::clip_grad_norm_(model->parameters(), ts.grad_clip);
+    optimizer.step();
+    const double value = loss.item<double>();
+    if (!std::isfinite(value)) {
+      return Internal("inner training diverged: loss " + std::to_string(value) + " at window " +
+                      std::to_string(window) + " step " + std::to_string(step) + " (lower train.lr?)");
+    }
+    if (step == 0) result.first_loss = value;
+    result.last_loss = value;
+  }
+  torch::NoGradGuard no_grad;
+  const auto params = model->named_params();
+  for (std::size_t i = 0; i < params.size(); ++i) result.delta.push_back(start[i] - params[i].second.detach());
+  result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return result;
+}
+
+}  // namespace tessera::trainer

@@ -1,0 +1,43 @@
+// One window of local training, as a miner does it (DESIGN.md §1, step 2): start from
+// the shared checkpoint, run H = train.inner_steps AdamW steps on batches drawn only
+// from the window's assigned pages, and return the pseudo-gradient Δ = θ_start − θ_end.
+// The inner optimizer's state persists across windows (DiLoCo); the learning rate
+// follows the spec's warm-up + cosine schedule over the run's global inner step.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <cstdint>
+#include <vector>
+
+#include "core/run_spec.h"
+#include "core/status.h"
+#include "dataset/token_dataset.h"
+#include "model/gpt.h"
+
+namespace tessera::trainer {
+
+struct InnerResult {
+  std::vector<torch::Tensor> delta;  // one float32 tensor per parameter, θ_start − θ_end
+  double first_loss = 0.0;           // training loss of the first inner step
+  double last_loss = 0.0;            // training loss of the last inner step
+  double seconds = 0.0;
+};
+
+struct InnerLoop {
+  const RunSpec* spec = nullptr;
+  long total_steps = 0;  // schedule horizon (windows × H); 0: the spec's baseline_steps
+
+  // Loads `start` into `model`, trains on `pages` and returns Δ. `window` seeds the
+  // batch draw together with the run seed and `uid`.
+  Result<InnerResult> run(model::GPT& model, torch::optim::Optimizer& optimizer, const std::vector<torch::Tensor>& start,
+                          const dataset::TokenDataset& train, const std::vector<std::uint64_t>& pages,
+                          std::uint64_t window, std::uint64_t uid) const;
+};
+
+// Copies `values` into the model's parameters (same order as named_params()).
+Status load_parameters(model::GPT& model, const std::vector<torch::Tensor>& values);
+// Detached clones of the model's parameters.
+std::vector<torch::Tensor> snapshot_parameters(const model::GPT& model);
+
+}  // namespace tessera::trainer
