@@ -150,7 +150,7 @@ void add_bench_commands(CLI::App& app, const GlobalOptions&, int* exit_code) {
   static bool json = false;
   auto* codec = bench->add_subcommand("codec", "Delta codec: compression ratio, throughput vs memcpy, error");
   codec->add_option("--spec", spec_path, "Run spec whose model and corpus give the delta");
-  codec->add_option("--presets", presets, "Codec presets, e.g. int2-k32 sign-k8 fp16-k32-none");
+  codec->add_option("--presets", presets, "Codec presets, e.g. int2-k32 sign-k8 int2-k32-dct");
   static int reps = 5;
   codec->add_option("--reps", reps, "Timed repetitions per preset (the best is reported)")->check(CLI::Range(1, 100000));
   codec->add_flag("--json", json, "Print JSON");

@@ -55,13 +55,13 @@ struct TrainSpec {
 };
 
 struct OuterSpec {
-  std::string optimizer = "nesterov";  // sgd | nesterov
-  double lr = 0.7;
-  double momentum = 0.9;
+  std::string optimizer = "sgd";  // sgd | nesterov (docs/codec.md: EF replaces momentum)
+  double lr = 1.0;
+  double momentum = 0.0;
 };
 
 struct CodecSpec {
-  std::string transform = "dct";  // none | dct
+  std::string transform = "none";  // none | dct
   int topk = 32;                  // values kept per chunk
   int chunk_1d = 4096;            // max elements of a 1-D chunk
   int block_2d = 64;              // max side of a 2-D block

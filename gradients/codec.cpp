@@ -52,9 +52,10 @@ Result<CodecSettings> CodecSettings::from_spec(const CodecSpec& spec) {
 Result<CodecSettings> CodecSettings::from_preset(const std::string& name) {
   CodecSettings s;
   std::string rest = name;
-  if (rest.size() > 5 && rest.substr(rest.size() - 5) == "-none") {
-    s.transform = Transform::kNone;
-    rest = rest.substr(0, rest.size() - 5);
+  s.transform = Transform::kNone;
+  if (rest.size() > 4 && rest.substr(rest.size() - 4) == "-dct") {
+    s.transform = Transform::kDct;
+    rest = rest.substr(0, rest.size() - 4);
   }
   const auto dash = rest.find("-k");
   if (dash == std::string::npos) return InvalidArgument("codec preset '" + name + "' must look like int2-k32");
@@ -69,7 +70,7 @@ Result<CodecSettings> CodecSettings::from_preset(const std::string& name) {
 }
 
 std::string CodecSettings::name() const {
-  return std::string(quant_name(quant)) + "-k" + std::to_string(topk) + (transform == Transform::kNone ? "-none" : "");
+  return std::string(quant_name(quant)) + "-k" + std::to_string(topk) + (transform == Transform::kDct ? "-dct" : "");
 }
 
 std::int64_t ChunkGeometry::num_chunks() const {

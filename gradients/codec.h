@@ -23,14 +23,14 @@ enum class Transform { kNone = 1, kDct = 2 };
 enum class Quant { kFp16 = 1, kInt8 = 2, kInt4 = 3, kInt2 = 4, kSign = 5 };
 
 struct CodecSettings {
-  Transform transform = Transform::kDct;
+  Transform transform = Transform::kNone;
   Quant quant = Quant::kInt2;
   std::uint32_t topk = 32;
   std::uint32_t chunk_1d = 4096;
   std::uint32_t block_2d = 64;
 
   static Result<CodecSettings> from_spec(const CodecSpec& spec);
-  // "int2-k32", "sign-k8", "fp16-k32", optionally with "-none" for no transform.
+  // "int2-k32", "sign-k8", "fp16-k32", optionally with "-dct" for the 2-D DCT.
   static Result<CodecSettings> from_preset(const std::string& name);
   std::string name() const;
 };

@@ -63,7 +63,7 @@ TEST(Codec, GeometryUsesDivisorsAndScaledK) {
 }
 
 TEST(Codec, RoundTripMatchesEncoderReconstructionForEveryPreset) {
-  for (const char* preset : {"fp16-k32", "int8-k32", "int4-k32", "int2-k32", "sign-k32", "sign-k8", "int2-k32-none"}) {
+  for (const char* preset : {"fp16-k32", "int8-k32", "int4-k32", "int2-k32", "sign-k32", "sign-k8", "int2-k32-dct"}) {
     auto settings = *CodecSettings::from_preset(preset);
     auto encoded = encode_delta(random_delta(1), settings);
     ASSERT_TRUE(encoded.ok()) << preset << ": " << encoded.status().to_string();
@@ -79,7 +79,7 @@ TEST(Codec, RoundTripMatchesEncoderReconstructionForEveryPreset) {
 }
 
 TEST(Codec, Fp16WithoutTransformKeepsTheLargestValuesExactlyEnough) {
-  auto settings = *CodecSettings::from_preset("fp16-k32-none");
+  auto settings = *CodecSettings::from_preset("fp16-k32-dct");
   auto x = torch::zeros({4096});
   x[7] = 0.5;
   x[4000] = -0.25;
@@ -123,7 +123,7 @@ TEST(ErrorFeedback, NothingIsLostOnlyDelayed) {
 }
 
 TEST(Apply, UndoRestoresBitForBit) {
-  for (const char* preset : {"int2-k32", "int2-k32-none"}) {
+  for (const char* preset : {"int2-k32", "int2-k32-dct"}) {
     auto settings = *CodecSettings::from_preset(preset);
     auto encoded = encode_delta(random_delta(6), settings);
     auto decoded = *decode_delta(encoded->bytes, shapes(), settings);
@@ -154,10 +154,25 @@ TEST(Decode, RejectsEveryMaliciousPayloadWithItsOwnReason) {
   const std::string good = encode_delta(random_delta(7), settings)->bytes;
   proto::DeltaPayload base;
   ASSERT_TRUE(base.ParseFromString(good));
-  auto flip_first_index_byte = [](proto::TensorDelta* t, char value) {
-    std::string s = t->indices();
-    s[0] = value;
-    t->set_indices(s);
+  // Rewrites chunk 0 of a tensor so that all its k positions are 0 (low bits zero, all
+  // ones first in the high part) — same section length, positions not increasing.
+  auto duplicate_first_chunk_positions = [&settings](proto::TensorDelta* t) {
+    const auto g = *chunk_geometry(shapes()[t->param_index()], settings);
+    const std::uint32_t k = values_per_chunk(g.chunk_size(0), g.two_d, settings);
+    const auto u = static_cast<std::uint32_t>(g.chunk_size(0));
+    const std::uint64_t chunk_bits = elias_fano_bits(k, u);
+    BitWriter w;
+    const unsigned low = elias_fano_low_bits(k, u);
+    for (std::uint32_t i = 0; i < k; ++i) w.write(0, low);
+    for (std::uint32_t i = 0; i < k; ++i) w.write(1, 1);
+    for (std::uint64_t b = w.bit_count(); b < chunk_bits; ++b) w.write(0, 1);
+    BitReader rest(t->indices());
+    rest.skip(chunk_bits);
+    std::uint64_t bit = 0;
+    while (rest.read(1, &bit)) w.write(bit, 1);
+    std::string bytes = w.finish();
+    bytes.resize(t->indices().size());
+    t->set_indices(bytes);
   };
   // Overwrites tensor 0's first bf16 scale (little-endian) with `bits`.
   auto set_first_scale = [](proto::DeltaPayload& p, std::uint16_t bits) {
@@ -169,7 +184,7 @@ TEST(Decode, RejectsEveryMaliciousPayloadWithItsOwnReason) {
   };
   std::vector<Attack> attacks = {
       {"format version", [](auto& p) { p.set_format_version(2); }, "format version 2"},
-      {"transform", [](auto& p) { p.set_transform(proto::TRANSFORM_NONE); }, "transform"},
+      {"transform", [](auto& p) { p.set_transform(proto::TRANSFORM_DCT); }, "transform"},
       {"unknown transform", [](auto& p) { p.set_transform(static_cast<proto::Transform>(9)); }, "transform"},
       {"quant", [](auto& p) { p.set_quant(proto::QUANT_SIGN); }, "quantisation"},
       {"topk", [](auto& p) { p.set_topk(4096); }, "topk 4096"},
@@ -185,7 +200,7 @@ TEST(Decode, RejectsEveryMaliciousPayloadWithItsOwnReason) {
       {"long indices", [](auto& p) { p.mutable_tensors(0)->mutable_indices()->push_back('\0'); }, "index section"},
       {"short values", [](auto& p) { p.mutable_tensors(2)->mutable_values()->pop_back(); }, "value section"},
       {"long scales", [](auto& p) { p.mutable_tensors(1)->mutable_scales()->append("xx"); }, "scale section"},
-      {"index order", [&](auto& p) { flip_first_index_byte(p.mutable_tensors(0), '\x7f'); }, "chunk 0"},
+      {"index order", [&](auto& p) { duplicate_first_chunk_positions(p.mutable_tensors(0)); }, "not strictly increasing"},
       {"index high bits", [](auto& p) {
          auto* t = p.mutable_tensors(0);
          std::string s = t->indices();
