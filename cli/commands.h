@@ -20,6 +20,7 @@ void add_data_commands(CLI::App& app, const GlobalOptions& global, int* exit_cod
 void add_train_command(CLI::App& app, const GlobalOptions& global, int* exit_code);
 void add_info_command(CLI::App& app, const GlobalOptions& global, int* exit_code);
 void add_bench_commands(CLI::App& app, const GlobalOptions& global, int* exit_code);
+void add_chain_commands(CLI::App& app, const GlobalOptions& global, int* exit_code);
 
 // Prints "error: <message>" to stderr and returns 1 for a non-OK status, else 0.
 int report(const Status& status);
