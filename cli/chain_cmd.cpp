@@ -1,9 +1,15 @@
 // `tessera chain …`: the embedded ledger node and its tools.
 //   chain yuma-check --vectors FILE [--json]   evaluate Yuma Consensus test vectors
 #include <cstdio>
+#include <map>
 
+#include "chain-bridge/client.h"
+#include "chain-bridge/node.h"
 #include "chain-bridge/yuma_vectors.h"
 #include "cli/commands.h"
+#include "core/file_io.h"
+#include "core/interrupt.h"
+#include "core/run_spec.h"
 
 namespace tessera::cli {
 
@@ -32,9 +38,154 @@ Status run_yuma_check(const std::string& path, bool json, int* failed) {
   *failed = static_cast<int>(results.size() - passed);
   return Status::Ok();
 }
+std::string hex(const std::string& raw) {
+  return to_hex(std::span(reinterpret_cast<const std::uint8_t*>(raw.data()), raw.size()));
+}
+
+// --fund NAME=TAO: the wallet's coldkey (creating the wallet if needed) gets TAO at genesis.
+Status add_funding(const std::filesystem::path& home, const std::string& item, chain::Genesis* genesis) {
+  const auto eq = item.find('=');
+  if (eq == std::string::npos || eq == 0) return InvalidArgument("--fund '" + item + "' must be NAME=TAO");
+  const std::string name = item.substr(0, eq);
+  TESSERA_ASSIGN_OR_RETURN(std::uint64_t rao, chain::parse_tao(item.substr(eq + 1)));
+  auto wallet = load_wallet(home, name);
+  if (!wallet.ok() && wallet.status().code() == StatusCode::kNotFound) wallet = create_wallet(home, name);
+  if (!wallet.ok()) return wallet.status();
+  genesis->balances.push_back({chain::key_of(wallet->coldkey.public_key()), rao});
+  return Status::Ok();
+}
+
+Status run_chain_start(const GlobalOptions& global, const std::string& listen, const std::string& data_dir,
+                       int block_time_ms, std::uint64_t snapshot_every, const std::vector<std::string>& fund,
+                       const std::string& genesis_file) {
+  const auto home = home_path(global);
+  chain::NodeOptions opt;
+  opt.listen = listen;
+  opt.data_dir = data_dir.empty() ? home / "chain" : std::filesystem::path(data_dir);
+  opt.block_time_ms = block_time_ms;
+  opt.snapshot_every = snapshot_every;
+  if (!genesis_file.empty()) {
+    TESSERA_ASSIGN_OR_RETURN(std::string text, read_file(genesis_file));
+    TESSERA_ASSIGN_OR_RETURN(opt.genesis, chain::Genesis::from_json(text));
+  }
+  for (const auto& f : fund) TESSERA_RETURN_IF_ERROR(add_funding(home, f, &opt.genesis));
+  install_interrupt_handler();
+  TESSERA_ASSIGN_OR_RETURN(auto node, chain::ChainNode::open(opt));
+  return node->run();
+}
+
+Result<std::unique_ptr<chain::ChainClient>> connect(const std::string& address) {
+  return chain::connect_embedded_chain(address.empty() ? chain::default_chain_address() : address);
+}
+
+Status run_subnet_create(const GlobalOptions& global, const std::string& address, const std::string& spec_path,
+                         const std::string& wallet_name) {
+  TESSERA_ASSIGN_OR_RETURN(std::string text, read_file(spec_path));
+  TESSERA_RETURN_IF_ERROR(parse_run_spec(text, spec_path).status());
+  TESSERA_ASSIGN_OR_RETURN(Wallet w, load_wallet(home_path(global), wallet_name));
+  TESSERA_ASSIGN_OR_RETURN(auto client, connect(address));
+  TESSERA_ASSIGN_OR_RETURN(std::uint32_t netuid, client->create_subnet(w.coldkey, text));
+  std::printf("created subnet %u (owner %s, spec %s)\n", netuid, w.name.c_str(), spec_path.c_str());
+  std::printf("netuid %u\n", netuid);
+  return Status::Ok();
+}
+
+Status run_subnet_show(const std::string& address, std::uint32_t netuid, bool json) {
+  TESSERA_ASSIGN_OR_RETURN(auto client, connect(address));
+  TESSERA_ASSIGN_OR_RETURN(proto::SubnetReply s, client->subnet(netuid));
+  if (json) {
+    nlohmann::json j = {{"netuid", s.netuid()}, {"owner", hex(s.owner())}, {"block", s.block()},
+                        {"spec_hash", hex(s.spec_hash())}, {"locked_rao", s.locked()},
+                        {"pending_emission_rao", s.pending_emission()}, {"last_epoch_block", s.last_epoch_block()},
+                        {"tempo", s.params().tempo()}, {"max_uids", s.params().max_uids()},
+                        {"commit_reveal", s.params().commit_reveal()}, {"neurons", nlohmann::json::array()}};
+    for (const auto& n : s.neurons()) {
+      j["neurons"].push_back({{"uid", n.uid()}, {"hotkey", hex(n.hotkey())}, {"coldkey", hex(n.coldkey())},
+                              {"stake_rao", n.stake()}, {"address", n.address()},
+                              {"consensus", n.consensus_u16() / 65535.0}, {"incentive", n.incentive_u16() / 65535.0},
+                              {"dividends", n.dividends_u16() / 65535.0},
+                              {"validator_trust", n.validator_trust_u16() / 65535.0},
+                              {"validator_permit", n.validator_permit()}, {"last_emission_rao", n.last_emission()},
+                              {"total_earned_rao", n.total_earned()}, {"last_update", n.last_update()},
+                              {"registration_block", n.registration_block()}});
+    }
+    std::printf("%s\n", j.dump(2).c_str());
+    return Status::Ok();
+  }
+  std::printf("subnet %u at block %llu — owner %s…, tempo %u, %d/%u uids, commit-reveal %s, pending %s\n",
+              s.netuid(), static_cast<unsigned long long>(s.block()), hex(s.owner()).substr(0, 8).c_str(),
+              s.params().tempo(), s.neurons_size(), s.params().max_uids(), s.params().commit_reveal() ? "on" : "off",
+              chain::format_tao(s.pending_emission()).c_str());
+  std::printf("%4s %-10s %14s %6s %9s %9s %9s %4s %16s %7s  %s\n", "uid", "hotkey", "stake", "cons", "incentive",
+              "dividends", "trust", "vp", "earned", "updated", "endpoint");
+  for (const auto& n : s.neurons()) {
+    std::printf("%4u %-10s %14s %6.3f %9.4f %9.4f %9.4f %4s %16s %7llu  %s\n", n.uid(), hex(n.hotkey()).substr(0, 8).c_str(),
+                chain::format_tao(n.stake()).c_str(), n.consensus_u16() / 65535.0, n.incentive_u16() / 65535.0,
+                n.dividends_u16() / 65535.0, n.validator_trust_u16() / 65535.0, n.validator_permit() ? "yes" : "-",
+                chain::format_tao(n.total_earned()).c_str(), static_cast<unsigned long long>(n.last_update()),
+                n.address().empty() ? "-" : n.address().c_str());
+  }
+  return Status::Ok();
+}
+
+Status run_subnet_register(const GlobalOptions& global, const std::string& address, std::uint32_t netuid,
+                           const std::string& wallet_name) {
+  TESSERA_ASSIGN_OR_RETURN(Wallet w, load_wallet(home_path(global), wallet_name));
+  TESSERA_ASSIGN_OR_RETURN(auto client, connect(address));
+  TESSERA_ASSIGN_OR_RETURN(std::uint32_t uid, client->register_hotkey(w.coldkey, w.hotkey.public_key(), netuid));
+  std::printf("registered hotkey %s… of wallet %s on subnet %u as uid %u\n", w.hotkey.public_hex().substr(0, 8).c_str(),
+              w.name.c_str(), netuid, uid);
+  return Status::Ok();
+}
+
+Status run_stake_add(const GlobalOptions& global, const std::string& address, std::uint32_t netuid,
+                     const std::string& wallet_name, const std::string& amount) {
+  TESSERA_ASSIGN_OR_RETURN(std::uint64_t rao, chain::parse_tao(amount));
+  TESSERA_ASSIGN_OR_RETURN(Wallet w, load_wallet(home_path(global), wallet_name));
+  TESSERA_ASSIGN_OR_RETURN(auto client, connect(address));
+  TESSERA_ASSIGN_OR_RETURN(auto inc, client->add_stake(w.coldkey, w.hotkey.public_key(), netuid, rao));
+  std::printf("staked %s to %s… on subnet %u (block %llu)\n", chain::format_tao(rao).c_str(),
+              w.hotkey.public_hex().substr(0, 8).c_str(), netuid, static_cast<unsigned long long>(inc.block));
+  return Status::Ok();
+}
+
+Status run_balance(const GlobalOptions& global, const std::string& address, const std::string& wallet_name, bool json) {
+  TESSERA_ASSIGN_OR_RETURN(Wallet w, load_wallet(home_path(global), wallet_name));
+  TESSERA_ASSIGN_OR_RETURN(auto client, connect(address));
+  TESSERA_ASSIGN_OR_RETURN(auto cold, client->account(w.coldkey.public_key()));
+  TESSERA_ASSIGN_OR_RETURN(auto hot, client->account(w.hotkey.public_key()));
+  if (json) {
+    std::printf("%s\n", nlohmann::json{{"wallet", w.name}, {"block", cold.block()}, {"coldkey_rao", cold.balance()},
+                                        {"hotkey_rao", hot.balance()}}.dump().c_str());
+  } else {
+    std::printf("wallet %s at block %llu\n  coldkey %s…  %s\n  hotkey  %s…  %s\n", w.name.c_str(),
+                static_cast<unsigned long long>(cold.block()), w.coldkey.public_hex().substr(0, 8).c_str(),
+                chain::format_tao(cold.balance()).c_str(), w.hotkey.public_hex().substr(0, 8).c_str(),
+                chain::format_tao(hot.balance()).c_str());
+  }
+  return Status::Ok();
+}
+
+Status run_transfer(const GlobalOptions& global, const std::string& address, const std::string& wallet_name,
+                    const std::string& to, const std::string& amount) {
+  TESSERA_ASSIGN_OR_RETURN(std::uint64_t rao, chain::parse_tao(amount));
+  TESSERA_ASSIGN_OR_RETURN(Wallet w, load_wallet(home_path(global), wallet_name));
+  PublicKey dest;
+  if (auto named = load_wallet(home_path(global), to); named.ok()) {
+    dest = named->coldkey.public_key();
+  } else {
+    TESSERA_ASSIGN_OR_RETURN(dest, public_key_from_hex(to));
+  }
+  TESSERA_ASSIGN_OR_RETURN(auto client, connect(address));
+  TESSERA_ASSIGN_OR_RETURN(auto inc, client->transfer(w.coldkey, dest, rao));
+  std::printf("sent %s to %s (block %llu)\n", chain::format_tao(rao).c_str(), to.c_str(),
+              static_cast<unsigned long long>(inc.block));
+  return Status::Ok();
+}
+
 }  // namespace
 
-void add_chain_commands(CLI::App& app, const GlobalOptions&, int* exit_code) {
+void add_chain_commands(CLI::App& app, const GlobalOptions& global, int* exit_code) {
   auto* chain = app.add_subcommand("chain", "The embedded ledger node and consensus tools");
   chain->require_subcommand(1);
 
@@ -48,6 +199,72 @@ void add_chain_commands(CLI::App& app, const GlobalOptions&, int* exit_code) {
     *exit_code = report(run_yuma_check(vectors, json, &failed));
     if (*exit_code == 0 && failed > 0) *exit_code = 1;
   });
+
+  static std::string chain_address;  // shared by the client commands
+  auto* start = chain->add_subcommand("start", "Run the embedded ledger node (blocks, gRPC ChainService)");
+  static std::string listen = "127.0.0.1:7700", data_dir, genesis_file;
+  static int block_time_ms = 12000;
+  static std::uint64_t snapshot_every = 100;
+  static std::vector<std::string> fund;
+  start->add_option("--listen", listen, "gRPC address");
+  start->add_option("--data-dir", data_dir, "Block log and snapshots (default <home>/chain)");
+  start->add_option("--block-time-ms", block_time_ms, "Block interval in milliseconds")->check(CLI::Range(10, 3600000));
+  start->add_option("--snapshot-every", snapshot_every, "Blocks between state snapshots")->check(CLI::Range(1, 1000000));
+  start->add_option("--fund", fund, "NAME=TAO: fund wallet NAME's coldkey at genesis (creates the wallet if missing)");
+  start->add_option("--genesis", genesis_file, "Genesis JSON (chain_name, subnet_lock_cost_rao, balances)");
+  start->callback([&global, exit_code] {
+    *exit_code = report(run_chain_start(global, listen, data_dir, block_time_ms, snapshot_every, fund, genesis_file));
+  });
+
+  auto* subnet = app.add_subcommand("subnet", "Create and inspect subnets on the chain");
+  subnet->require_subcommand(1);
+  subnet->add_option("--chain", chain_address, "Chain node address (default $TESSERA_CHAIN or 127.0.0.1:7700)");
+  auto* create = subnet->add_subcommand("create", "Create a subnet from a run spec (locks the subnet cost)");
+  static std::string spec_path, owner;
+  create->add_option("--spec", spec_path, "Run spec TOML")->required();
+  create->add_option("--wallet", owner, "Owner wallet (its coldkey pays the lock)")->required();
+  create->callback([&global, exit_code] { *exit_code = report(run_subnet_create(global, chain_address, spec_path, owner)); });
+  auto* show = subnet->add_subcommand("show", "Print a subnet's metagraph");
+  static std::uint32_t netuid = 0;
+  static bool show_json = false;
+  show->add_option("--netuid", netuid, "Subnet id")->required();
+  show->add_flag("--json", show_json, "JSON output");
+  show->callback([exit_code] { *exit_code = report(run_subnet_show(chain_address, netuid, show_json)); });
+  auto* reg = subnet->add_subcommand("register", "Burned registration of a wallet's hotkey");
+  static std::string reg_wallet;
+  reg->add_option("--netuid", netuid, "Subnet id")->required();
+  reg->add_option("--wallet", reg_wallet, "Wallet (coldkey pays, hotkey is registered)")->required();
+  reg->callback([&global, exit_code] { *exit_code = report(run_subnet_register(global, chain_address, netuid, reg_wallet)); });
+
+  auto* stake = app.add_subcommand("stake", "Stake TAO to a hotkey");
+  stake->require_subcommand(1);
+  auto* add = stake->add_subcommand("add", "Move TAO from a wallet's coldkey to its hotkey's stake on a subnet");
+  static std::string stake_wallet, stake_amount;
+  add->add_option("--chain", chain_address, "Chain node address");
+  add->add_option("--netuid", netuid, "Subnet id")->required();
+  add->add_option("--wallet", stake_wallet, "Wallet")->required();
+  add->add_option("--amount", stake_amount, "TAO")->required();
+  add->callback([&global, exit_code] {
+    *exit_code = report(run_stake_add(global, chain_address, netuid, stake_wallet, stake_amount));
+  });
+
+  CLI::App* wallet = app.get_subcommand("wallet");
+  auto* balance = wallet->add_subcommand("balance", "Balances of a wallet's coldkey and hotkey, read from the chain");
+  static std::string balance_name;
+  static bool balance_json = false;
+  balance->add_option("--name", balance_name, "Wallet name")->required();
+  balance->add_option("--chain", chain_address, "Chain node address");
+  balance->add_flag("--json", balance_json, "JSON output");
+  balance->callback([&global, exit_code] {
+    *exit_code = report(run_balance(global, chain_address, balance_name, balance_json));
+  });
+  auto* transfer = wallet->add_subcommand("transfer", "Send TAO from a wallet's coldkey");
+  static std::string from, to, amount;
+  transfer->add_option("--name", from, "Sending wallet")->required();
+  transfer->add_option("--to", to, "Receiving wallet name or hex public key")->required();
+  transfer->add_option("--amount", amount, "TAO")->required();
+  transfer->add_option("--chain", chain_address, "Chain node address");
+  transfer->callback([&global, exit_code] { *exit_code = report(run_transfer(global, chain_address, from, to, amount)); });
 }
 
 }  // namespace tessera::cli

@@ -4,6 +4,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include <filesystem>
 #include <string>
 
 #include "core/status.h"
@@ -21,6 +22,9 @@ void add_train_command(CLI::App& app, const GlobalOptions& global, int* exit_cod
 void add_info_command(CLI::App& app, const GlobalOptions& global, int* exit_code);
 void add_bench_commands(CLI::App& app, const GlobalOptions& global, int* exit_code);
 void add_chain_commands(CLI::App& app, const GlobalOptions& global, int* exit_code);
+
+// --home, else $TESSERA_HOME, else ~/.tessera.
+std::filesystem::path home_path(const GlobalOptions& global);
 
 // Prints "error: <message>" to stderr and returns 1 for a non-OK status, else 0.
 int report(const Status& status);

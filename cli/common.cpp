@@ -1,6 +1,7 @@
 #include <cstdio>
 
 #include "cli/commands.h"
+#include "core/identity.h"
 #include "kernels/device.h"
 #include "model/config.h"
 
@@ -26,4 +27,10 @@ void add_info_command(CLI::App& app, const GlobalOptions&, int* exit_code) {
   });
 }
 
+}  // namespace tessera::cli
+
+namespace tessera::cli {
+std::filesystem::path home_path(const GlobalOptions& global) {
+  return global.home.empty() ? default_tessera_home() : std::filesystem::path(global.home);
+}
 }  // namespace tessera::cli

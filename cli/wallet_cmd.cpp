@@ -6,10 +6,6 @@
 namespace tessera::cli {
 
 namespace {
-std::filesystem::path home_of(const GlobalOptions& global) {
-  return global.home.empty() ? default_tessera_home() : std::filesystem::path(global.home);
-}
-
 void print_wallet(const Wallet& wallet, const std::filesystem::path& home) {
   std::printf("wallet   %s\n", wallet.name.c_str());
   std::printf("folder   %s\n", wallet_dir(home, wallet.name).c_str());
@@ -26,7 +22,7 @@ void add_wallet_commands(CLI::App& app, const GlobalOptions& global, int* exit_c
   auto* create = wallet->add_subcommand("create", "Create a new wallet with fresh keys (files mode 0600)");
   create->add_option("--name", create_name, "Wallet name")->required();
   create->callback([&global, exit_code] {
-    const auto home = home_of(global);
+    const auto home = home_path(global);
     auto w = create_wallet(home, create_name);
     if (!w.ok()) {
       *exit_code = report(w.status());
@@ -40,7 +36,7 @@ void add_wallet_commands(CLI::App& app, const GlobalOptions& global, int* exit_c
   auto* show = wallet->add_subcommand("show", "Show a wallet's public keys");
   show->add_option("--name", show_name, "Wallet name")->required();
   show->callback([&global, exit_code] {
-    const auto home = home_of(global);
+    const auto home = home_path(global);
     auto w = load_wallet(home, show_name);
     if (!w.ok()) {
       *exit_code = report(w.status());

@@ -1,0 +1,134 @@
+#include "chain-bridge/block_log.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "core/file_io.h"
+
+namespace tessera::chain {
+
+namespace {
+constexpr std::uint32_t kRecordMagic = 0x4b4c4254;    // "TBLK"
+constexpr std::uint32_t kSnapshotMagic = 0x50534e54;  // "TNSP"
+constexpr std::size_t kHeader = 16;
+constexpr std::uint32_t kMaxRecord = 256u << 20;
+
+void put_u32(std::string* out, std::uint32_t v) {
+  for (int i = 0; i < 4; ++i) out->push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+}
+void put_u64(std::string* out, std::uint64_t v) {
+  for (int i = 0; i < 8; ++i) out->push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+}
+std::uint64_t get_le(const char* p, int n) {
+  std::uint64_t v = 0;
+  for (int i = 0; i < n; ++i) v |= static_cast<std::uint64_t>(static_cast<std::uint8_t>(p[i])) << (8 * i);
+  return v;
+}
+std::string checksum(std::string_view payload) {
+  const Hash256 h = blake2b_256(payload);
+  return std::string(reinterpret_cast<const char*>(h.data()), 8);
+}
+Status errno_status(const std::string& what) { return IoError(what + ": " + std::strerror(errno)); }
+}  // namespace
+
+BlockLog::BlockLog(BlockLog&& o) noexcept : fd_(o.fd_), path_(std::move(o.path_)) { o.fd_ = -1; }
+BlockLog& BlockLog::operator=(BlockLog&& o) noexcept {
+  if (this != &o) {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = o.fd_;
+    path_ = std::move(o.path_);
+    o.fd_ = -1;
+  }
+  return *this;
+}
+BlockLog::~BlockLog() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+Result<BlockLog> BlockLog::open(const std::filesystem::path& path, std::vector<proto::Block>* blocks,
+                                std::uint64_t* truncated) {
+  std::string data;
+  if (std::filesystem::exists(path)) {
+    TESSERA_ASSIGN_OR_RETURN(data, read_file(path));
+  }
+  std::size_t pos = 0;
+  blocks->clear();
+  while (pos + kHeader <= data.size()) {
+    const char* h = data.data() + pos;
+    if (get_le(h, 4) != kRecordMagic) break;
+    const auto len = static_cast<std::uint32_t>(get_le(h + 4, 4));
+    if (len > kMaxRecord || pos + kHeader + len > data.size()) break;
+    const std::string_view payload(data.data() + pos + kHeader, len);
+    if (checksum(payload) != std::string_view(h + 8, 8)) break;
+    proto::Block b;
+    if (!b.ParseFromArray(payload.data(), static_cast<int>(payload.size()))) break;
+    blocks->push_back(std::move(b));
+    pos += kHeader + len;
+  }
+  BlockLog log;
+  log.path_ = path;
+  log.fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  if (log.fd_ < 0) return errno_status("opening block log " + path.string());
+  if (truncated) *truncated = data.size() - pos;
+  if (pos < data.size()) {
+    if (::ftruncate(log.fd_, static_cast<off_t>(pos)) != 0) return errno_status("truncating the torn tail of " + path.string());
+    if (::fsync(log.fd_) != 0) return errno_status("fsync " + path.string());
+  }
+  TESSERA_RETURN_IF_ERROR(fsync_directory(path.parent_path().empty() ? "." : path.parent_path()));
+  return log;
+}
+
+Status BlockLog::append(const proto::Block& block) {
+  std::string payload;
+  if (!block.SerializeToString(&payload)) return Internal("serialising block " + std::to_string(block.height()) + " failed");
+  std::string record;
+  put_u32(&record, kRecordMagic);
+  put_u32(&record, static_cast<std::uint32_t>(payload.size()));
+  record += checksum(payload);
+  record += payload;
+  std::size_t done = 0;
+  while (done < record.size()) {
+    const ssize_t n = ::write(fd_, record.data() + done, record.size() - done);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return errno_status("appending block " + std::to_string(block.height()) + " to " + path_.string());
+    }
+    done += static_cast<std::size_t>(n);
+  }
+  if (::fdatasync(fd_) != 0) return errno_status("fdatasync " + path_.string());
+  return Status::Ok();
+}
+
+Status write_snapshot(const std::filesystem::path& path, const Snapshot& s) {
+  std::string out;
+  put_u32(&out, kSnapshotMagic);
+  put_u64(&out, s.height);
+  out += s.head_hash;
+  put_u64(&out, s.ledger.size());
+  out += s.ledger;
+  out += checksum(out);
+  return write_file_atomic(path, out, 0600);
+}
+
+Result<Snapshot> read_snapshot(const std::filesystem::path& path) {
+  if (!std::filesystem::exists(path)) return NotFound("no snapshot at " + path.string());
+  TESSERA_ASSIGN_OR_RETURN(std::string data, read_file(path));
+  if (data.size() < 4 + 8 + 32 + 8 + 8) return Corrupted("snapshot " + path.string() + " is truncated");
+  if (get_le(data.data(), 4) != kSnapshotMagic) return Corrupted("snapshot " + path.string() + " has a bad magic number");
+  const std::string_view body(data.data(), data.size() - 8);
+  if (checksum(body) != std::string_view(data.data() + data.size() - 8, 8)) {
+    return Corrupted("snapshot " + path.string() + " fails its checksum");
+  }
+  Snapshot s;
+  s.height = get_le(data.data() + 4, 8);
+  s.head_hash = data.substr(12, 32);
+  const std::uint64_t len = get_le(data.data() + 44, 8);
+  if (52 + len + 8 != data.size()) return Corrupted("snapshot " + path.string() + " has a bad length");
+  s.ledger = data.substr(52, len);
+  return s;
+}
+
+}  // namespace tessera::chain

@@ -1,0 +1,243 @@
+#include "chain-bridge/client.h"
+
+#include <grpcpp/grpcpp.h>
+
+#include <cstdlib>
+
+#include "proto/chain.grpc.pb.h"
+
+namespace tessera::chain {
+
+namespace {
+
+Status from_grpc(const grpc::Status& st, const std::string& what) {
+  if (st.ok()) return Status::Ok();
+  if (st.error_code() == grpc::StatusCode::NOT_FOUND) return NotFound(st.error_message());
+  if (st.error_code() == grpc::StatusCode::UNAVAILABLE || st.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
+    return IoError(what + ": chain node unreachable (" + st.error_message() + ")");
+  }
+  return Internal(what + ": " + st.error_message());
+}
+
+Result<std::uint32_t> parse_number_after(const std::string& result, const std::string& prefix) {
+  if (result.rfind(prefix, 0) != 0) return Internal("unexpected chain result '" + result + "'");
+  return static_cast<std::uint32_t>(std::stoul(result.substr(prefix.size())));
+}
+
+class EmbeddedChain final : public ChainClient {
+ public:
+  explicit EmbeddedChain(std::shared_ptr<grpc::Channel> channel)
+      : channel_(std::move(channel)), stub_(proto::ChainService::NewStub(channel_)) {}
+
+  Result<HeadInfo> head() override {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    proto::HeadReply r;
+    TESSERA_RETURN_IF_ERROR(from_grpc(stub_->GetHead(&ctx, proto::Empty(), &r), "reading the chain head"));
+    return HeadInfo{r.height(), r.hash(), r.chain_id(), r.total_issuance()};
+  }
+
+  Result<proto::AccountReply> account(const PublicKey& key) override {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    proto::AccountRequest req;
+    req.set_account(key_of(key));
+    proto::AccountReply r;
+    TESSERA_RETURN_IF_ERROR(from_grpc(stub_->GetAccount(&ctx, req, &r), "reading an account"));
+    return r;
+  }
+
+  Result<proto::SubnetReply> subnet(std::uint32_t netuid) override {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    proto::SubnetRequest req;
+    req.set_netuid(netuid);
+    proto::SubnetReply r;
+    TESSERA_RETURN_IF_ERROR(from_grpc(stub_->GetSubnet(&ctx, req, &r), "reading subnet " + std::to_string(netuid)));
+    return r;
+  }
+
+  Result<std::optional<CheckpointInfo>> checkpoint(std::uint32_t netuid, std::optional<std::uint64_t> window) override {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    proto::CheckpointRequest req;
+    req.set_netuid(netuid);
+    if (window) req.set_window(*window);
+    else req.set_latest(true);
+    proto::CheckpointReply r;
+    TESSERA_RETURN_IF_ERROR(from_grpc(stub_->GetCheckpoint(&ctx, req, &r), "reading a checkpoint announcement"));
+    if (!r.found()) return std::optional<CheckpointInfo>();
+    return std::optional<CheckpointInfo>(CheckpointInfo{r.window(), r.hash(), r.address(), r.block()});
+  }
+
+  Result<Included> submit(const Keypair& signer, const proto::Call& call) override {
+    TESSERA_ASSIGN_OR_RETURN(HeadInfo h, head());
+    TESSERA_ASSIGN_OR_RETURN(proto::AccountReply acc, account(signer.public_key()));
+    const proto::Extrinsic ex = make_extrinsic(signer, h.chain_id, acc.nonce(), call);
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(120));
+    proto::SubmitReply r;
+    TESSERA_RETURN_IF_ERROR(from_grpc(stub_->Submit(&ctx, ex, &r), "submitting an extrinsic"));
+    if (!r.accepted()) return FailedPrecondition("chain rejected the extrinsic: " + r.reason());
+    return Included{r.block(), r.result()};
+  }
+
+  Status watch_blocks(const std::function<bool(const HeadInfo&)>& on_block, std::chrono::milliseconds deadline) override {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + deadline);
+    proto::WatchRequest req;
+    TESSERA_ASSIGN_OR_RETURN(HeadInfo h, head());
+    req.set_from_height(h.height);
+    auto reader = stub_->WatchBlocks(&ctx, req);
+    proto::HeadReply r;
+    while (reader->Read(&r)) {
+      if (!on_block({r.height(), r.hash(), r.chain_id(), r.total_issuance()})) {
+        ctx.TryCancel();
+        break;
+      }
+    }
+    const grpc::Status st = reader->Finish();
+    if (st.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED || st.error_code() == grpc::StatusCode::CANCELLED) {
+      return Status::Ok();
+    }
+    return from_grpc(st, "watching blocks");
+  }
+
+ private:
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<proto::ChainService::Stub> stub_;
+};
+
+}  // namespace
+
+Result<Included> ChainClient::transfer(const Keypair& from, const PublicKey& to, std::uint64_t rao) {
+  proto::Call call;
+  call.mutable_transfer()->set_to(key_of(to));
+  call.mutable_transfer()->set_amount(rao);
+  return submit(from, call);
+}
+
+Result<std::uint32_t> ChainClient::create_subnet(const Keypair& owner, const std::string& spec_toml,
+                                                 const proto::SubnetParams& params) {
+  proto::Call call;
+  call.mutable_create_subnet()->set_spec_toml(spec_toml);
+  *call.mutable_create_subnet()->mutable_params() = params;
+  TESSERA_ASSIGN_OR_RETURN(Included inc, submit(owner, call));
+  return parse_number_after(inc.result, "netuid ");
+}
+
+Result<std::uint32_t> ChainClient::register_hotkey(const Keypair& coldkey, const PublicKey& hotkey, std::uint32_t netuid) {
+  proto::Call call;
+  call.mutable_register_()->set_netuid(netuid);
+  call.mutable_register_()->set_hotkey(key_of(hotkey));
+  TESSERA_ASSIGN_OR_RETURN(Included inc, submit(coldkey, call));
+  return parse_number_after(inc.result, "uid ");
+}
+
+Result<Included> ChainClient::serve(const Keypair& hotkey, std::uint32_t netuid, const std::string& address,
+                                    const std::string& curve_public_key) {
+  proto::Call call;
+  call.mutable_serve()->set_netuid(netuid);
+  call.mutable_serve()->set_address(address);
+  call.mutable_serve()->set_curve_public_key(curve_public_key);
+  return submit(hotkey, call);
+}
+
+Result<Included> ChainClient::set_weights(const Keypair& hotkey, std::uint32_t netuid,
+                                          const std::vector<std::uint32_t>& uids,
+                                          const std::vector<std::uint32_t>& values, std::uint64_t version_key) {
+  proto::Call call;
+  auto* w = call.mutable_set_weights();
+  w->set_netuid(netuid);
+  for (auto u : uids) w->add_uids(u);
+  for (auto v : values) w->add_values(v);
+  w->set_version_key(version_key);
+  return submit(hotkey, call);
+}
+
+Result<Included> ChainClient::commit_weights(const Keypair& hotkey, std::uint32_t netuid, const std::string& commit_hash) {
+  proto::Call call;
+  call.mutable_commit_weights()->set_netuid(netuid);
+  call.mutable_commit_weights()->set_commit_hash(commit_hash);
+  return submit(hotkey, call);
+}
+
+Result<Included> ChainClient::reveal_weights(const Keypair& hotkey, std::uint32_t netuid,
+                                             const std::vector<std::uint32_t>& uids,
+                                             const std::vector<std::uint32_t>& values, const std::string& salt,
+                                             std::uint64_t version_key) {
+  proto::Call call;
+  auto* r = call.mutable_reveal_weights();
+  r->set_netuid(netuid);
+  for (auto u : uids) r->add_uids(u);
+  for (auto v : values) r->add_values(v);
+  r->set_salt(salt);
+  r->set_version_key(version_key);
+  return submit(hotkey, call);
+}
+
+Result<Included> ChainClient::announce_checkpoint(const Keypair& signer, std::uint32_t netuid, std::uint64_t window,
+                                                  const std::string& hash, const std::string& address) {
+  proto::Call call;
+  auto* a = call.mutable_announce_checkpoint();
+  a->set_netuid(netuid);
+  a->set_window(window);
+  a->set_hash(hash);
+  a->set_address(address);
+  return submit(signer, call);
+}
+
+Result<Included> ChainClient::add_stake(const Keypair& coldkey, const PublicKey& hotkey, std::uint32_t netuid,
+                                        std::uint64_t rao) {
+  proto::Call call;
+  call.mutable_add_stake()->set_netuid(netuid);
+  call.mutable_add_stake()->set_hotkey(key_of(hotkey));
+  call.mutable_add_stake()->set_amount(rao);
+  return submit(coldkey, call);
+}
+
+Result<Included> ChainClient::set_subnet_params(const Keypair& owner, std::uint32_t netuid,
+                                                const proto::SubnetParams& params) {
+  proto::Call call;
+  call.mutable_set_subnet_params()->set_netuid(netuid);
+  *call.mutable_set_subnet_params()->mutable_params() = params;
+  return submit(owner, call);
+}
+
+Result<std::unique_ptr<ChainClient>> connect_embedded_chain(const std::string& address,
+                                                            std::chrono::milliseconds timeout) {
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(64 << 20);
+  auto channel = grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
+  if (!channel->WaitForConnected(std::chrono::system_clock::now() + timeout)) {
+    return IoError("cannot reach the chain node at " + address + " (is `tessera chain start` running?)");
+  }
+  return std::unique_ptr<ChainClient>(new EmbeddedChain(channel));
+}
+
+std::string default_chain_address() {
+  const char* env = std::getenv("TESSERA_CHAIN");
+  return env != nullptr && *env != '\0' ? env : "127.0.0.1:7700";
+}
+
+Result<std::uint64_t> parse_tao(const std::string& text) {
+  const auto dot = text.find('.');
+  const std::string whole = text.substr(0, dot);
+  const std::string frac = dot == std::string::npos ? "" : text.substr(dot + 1);
+  auto digits = [](const std::string& s) { return s.find_first_not_of("0123456789") == std::string::npos; };
+  if ((whole.empty() && frac.empty()) || !digits(whole) || !digits(frac) || frac.size() > 9 || whole.size() > 9) {
+    return InvalidArgument("'" + text + "' is not a TAO amount (e.g. 12.5, at most 9 decimals)");
+  }
+  std::uint64_t rao = whole.empty() ? 0 : std::stoull(whole) * kRaoPerTao;
+  if (!frac.empty()) rao += std::stoull(frac + std::string(9 - frac.size(), '0'));
+  return rao;
+}
+
+std::string format_tao(std::uint64_t rao) {
+  std::string frac = std::to_string(rao % kRaoPerTao);
+  frac = std::string(9 - frac.size(), '0') + frac;
+  while (!frac.empty() && frac.back() == '0') frac.pop_back();
+  return std::to_string(rao / kRaoPerTao) + (frac.empty() ? "" : "." + frac) + " TAO";
+}
+
+}  // namespace tessera::chain

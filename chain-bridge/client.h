@@ -1,0 +1,84 @@
+// ChainClient: the only chain API the roles use (DESIGN.md §5). EmbeddedChain talks to
+// `tessera chain start` over gRPC; a Subtensor client can implement the same interface.
+// Writes sign an extrinsic with the caller's key and return once the chain has included
+// it in a durable block (or the reason it was rejected).
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "chain-bridge/ledger.h"
+#include "core/identity.h"
+#include "core/status.h"
+#include "proto/chain.pb.h"
+
+namespace tessera::chain {
+
+struct HeadInfo {
+  std::uint64_t height = 0;
+  std::string hash;  // raw 32 bytes
+  std::string chain_id;
+  std::uint64_t total_issuance = 0;
+};
+
+struct CheckpointInfo {
+  std::uint64_t window = 0;
+  std::string hash;  // raw 32 bytes
+  std::string address;
+  std::uint64_t block = 0;
+};
+
+struct Included {
+  std::uint64_t block = 0;
+  std::string result;  // e.g. "uid 3"
+};
+
+class ChainClient {
+ public:
+  virtual ~ChainClient() = default;
+  virtual Result<HeadInfo> head() = 0;
+  virtual Result<proto::AccountReply> account(const PublicKey& key) = 0;
+  virtual Result<proto::SubnetReply> subnet(std::uint32_t netuid) = 0;  // params, spec and metagraph
+  virtual Result<std::optional<CheckpointInfo>> checkpoint(std::uint32_t netuid, std::optional<std::uint64_t> window) = 0;
+  // Signs `call` with `signer` (fetching its nonce) and submits it.
+  virtual Result<Included> submit(const Keypair& signer, const proto::Call& call) = 0;
+  // Calls `on_block` for every new head until it returns false or the deadline passes.
+  virtual Status watch_blocks(const std::function<bool(const HeadInfo&)>& on_block,
+                              std::chrono::milliseconds deadline) = 0;
+
+  // Conveniences over submit().
+  Result<Included> transfer(const Keypair& from, const PublicKey& to, std::uint64_t rao);
+  Result<std::uint32_t> create_subnet(const Keypair& owner, const std::string& spec_toml,
+                                      const proto::SubnetParams& params = {});
+  // Burned registration of `hotkey` paid by `coldkey`; returns the uid.
+  Result<std::uint32_t> register_hotkey(const Keypair& coldkey, const PublicKey& hotkey, std::uint32_t netuid);
+  Result<Included> serve(const Keypair& hotkey, std::uint32_t netuid, const std::string& address,
+                         const std::string& curve_public_key);
+  Result<Included> set_weights(const Keypair& hotkey, std::uint32_t netuid, const std::vector<std::uint32_t>& uids,
+                               const std::vector<std::uint32_t>& values, std::uint64_t version_key = 0);
+  Result<Included> commit_weights(const Keypair& hotkey, std::uint32_t netuid, const std::string& commit_hash);
+  Result<Included> reveal_weights(const Keypair& hotkey, std::uint32_t netuid, const std::vector<std::uint32_t>& uids,
+                                  const std::vector<std::uint32_t>& values, const std::string& salt,
+                                  std::uint64_t version_key = 0);
+  Result<Included> announce_checkpoint(const Keypair& signer, std::uint32_t netuid, std::uint64_t window,
+                                       const std::string& hash, const std::string& address);
+  Result<Included> add_stake(const Keypair& coldkey, const PublicKey& hotkey, std::uint32_t netuid, std::uint64_t rao);
+  Result<Included> set_subnet_params(const Keypair& owner, std::uint32_t netuid, const proto::SubnetParams& params);
+};
+
+// Connects to a `tessera chain start` node ("host:port"); checks that it answers.
+Result<std::unique_ptr<ChainClient>> connect_embedded_chain(const std::string& address,
+                                                            std::chrono::milliseconds timeout = std::chrono::seconds(5));
+
+// The node address the CLI uses by default: $TESSERA_CHAIN, else 127.0.0.1:7700.
+std::string default_chain_address();
+
+// "12.5" → rao; rejects negative, non-numeric and more than 9 decimals.
+Result<std::uint64_t> parse_tao(const std::string& text);
+std::string format_tao(std::uint64_t rao);
+
+}  // namespace tessera::chain

@@ -1,0 +1,381 @@
+#include "chain-bridge/node.h"
+
+#include <grpcpp/grpcpp.h>
+#include <spdlog/spdlog.h>
+
+#include <thread>
+
+#include "core/file_io.h"
+#include "core/interrupt.h"
+#include "proto/chain.grpc.pb.h"
+
+namespace tessera::chain {
+
+namespace {
+
+std::uint64_t now_ms() {
+  return static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count());
+}
+
+std::string raw(const Hash256& h) { return std::string(reinterpret_cast<const char*>(h.data()), h.size()); }
+std::string hex(const std::string& s) {
+  return to_hex(std::span(reinterpret_cast<const std::uint8_t*>(s.data()), s.size()));
+}
+
+proto::HeadReply head_reply(const Ledger& l, const Head& h) {
+  proto::HeadReply r;
+  r.set_height(h.height);
+  r.set_hash(h.hash);
+  r.set_timestamp_ms(h.timestamp_ms);
+  r.set_chain_id(l.state().chain_id);
+  r.set_total_issuance(l.state().total_issuance);
+  return r;
+}
+
+void fill_params(const SubnetHyper& h, proto::SubnetParams* p) {
+  p->set_tempo(h.tempo);
+  p->set_kappa_u16(h.kappa_u16);
+  p->set_bonds_moving_average(h.bonds_moving_average);
+  p->set_max_uids(h.max_uids);
+  p->set_immunity_period(h.immunity_period);
+  p->set_weights_rate_limit(h.weights_rate_limit);
+  p->set_commit_reveal(h.commit_reveal);
+  p->set_reveal_delay(h.reveal_delay);
+  p->set_reveal_window(h.reveal_window);
+  p->set_registration_burn(h.registration_burn);
+  p->set_max_validators(h.max_validators);
+  p->set_yuma3(h.yuma3);
+  p->set_emission_per_block(h.emission_per_block);
+  p->set_owner_cut_ppm(h.owner_cut_ppm);
+  p->set_aggregator_hotkey(h.aggregator_hotkey);
+  p->set_bonds_penalty_u16(h.bonds_penalty_u16);
+  p->set_liquid_alpha(h.liquid_alpha);
+}
+
+class Service final : public proto::ChainService::Service {
+ public:
+  explicit Service(ChainNode* node) : node_(node) {}
+
+  grpc::Status Submit(grpc::ServerContext* ctx, const proto::Extrinsic* req, proto::SubmitReply* reply) override {
+    auto future = node_->submit(*req);
+    while (future.wait_for(std::chrono::milliseconds(100)) != std::future_status::ready) {
+      if (ctx->IsCancelled()) return grpc::Status(grpc::StatusCode::CANCELLED, "client went away");
+    }
+    *reply = future.get();
+    return grpc::Status::OK;
+  }
+
+  grpc::Status GetAccount(grpc::ServerContext*, const proto::AccountRequest* req, proto::AccountReply* reply) override {
+    node_->read([&](const Ledger& l, const Head& h) {
+      if (const Account* a = l.account(req->account())) {
+        reply->set_balance(a->balance);
+        reply->set_nonce(a->nonce);
+      }
+      reply->set_block(h.height);
+      return 0;
+    });
+    return grpc::Status::OK;
+  }
+
+  grpc::Status GetHead(grpc::ServerContext*, const proto::Empty*, proto::HeadReply* reply) override {
+    *reply = node_->read([](const Ledger& l, const Head& h) { return head_reply(l, h); });
+    return grpc::Status::OK;
+  }
+
+  grpc::Status GetSubnet(grpc::ServerContext*, const proto::SubnetRequest* req, proto::SubnetReply* reply) override {
+    const bool found = node_->read([&](const Ledger& l, const Head& h) {
+      const SubnetState* s = l.subnet(req->netuid());
+      if (s == nullptr) return false;
+      reply->set_netuid(s->netuid);
+      reply->set_owner(s->owner);
+      fill_params(s->hyper, reply->mutable_params());
+      reply->set_spec_toml(s->spec_toml);
+      reply->set_spec_hash(s->spec_hash);
+      reply->set_locked(s->locked);
+      reply->set_pending_emission(s->pending_emission);
+      reply->set_block(h.height);
+      reply->set_last_epoch_block(s->last_epoch_block);
+      for (std::size_t i = 0; i < s->neurons.size(); ++i) {
+        const auto& n = s->neurons[i];
+        auto* out = reply->add_neurons();
+        out->set_uid(static_cast<std::uint32_t>(i));
+        out->set_hotkey(n.hotkey);
+        out->set_coldkey(n.coldkey);
+        out->set_stake(n.stake);
+        out->set_address(n.address);
+        out->set_curve_public_key(n.curve_key);
+        out->set_consensus_u16(n.consensus);
+        out->set_incentive_u16(n.incentive);
+        out->set_dividends_u16(n.dividends);
+        out->set_validator_trust_u16(n.trust);
+        out->set_last_emission(n.last_emission);
+        out->set_total_earned(n.total_earned);
+        out->set_last_update(n.last_update);
+        out->set_registration_block(n.registration_block);
+        out->set_validator_permit(n.validator_permit);
+      }
+      return true;
+    });
+    if (!found) return grpc::Status(grpc::StatusCode::NOT_FOUND, "unknown subnet " + std::to_string(req->netuid()));
+    return grpc::Status::OK;
+  }
+
+  grpc::Status GetCheckpoint(grpc::ServerContext*, const proto::CheckpointRequest* req,
+                             proto::CheckpointReply* reply) override {
+    const bool subnet = node_->read([&](const Ledger& l, const Head&) {
+      const SubnetState* s = l.subnet(req->netuid());
+      if (s == nullptr) return false;
+      const CheckpointAnnouncement* a = nullptr;
+      if (req->latest()) {
+        if (!s->checkpoints.empty()) a = &s->checkpoints.rbegin()->second;
+      } else if (auto it = s->checkpoints.find(req->window()); it != s->checkpoints.end()) {
+        a = &it->second;
+      }
+      if (a != nullptr) {
+        reply->set_found(true);
+        reply->set_window(a->window);
+        reply->set_hash(a->hash);
+        reply->set_address(a->address);
+        reply->set_announcer(a->announcer);
+        reply->set_block(a->block);
+      }
+      return true;
+    });
+    if (!subnet) return grpc::Status(grpc::StatusCode::NOT_FOUND, "unknown subnet " + std::to_string(req->netuid()));
+    return grpc::Status::OK;
+  }
+
+  grpc::Status GetCommit(grpc::ServerContext*, const proto::CommitRequest* req, proto::CommitReply* reply) override {
+    node_->read([&](const Ledger& l, const Head&) {
+      if (const SubnetState* s = l.subnet(req->netuid())) {
+        if (auto it = s->commits.find(req->hotkey()); it != s->commits.end()) {
+          reply->set_found(true);
+          reply->set_commit_hash(it->second.hash);
+          reply->set_block(it->second.block);
+        }
+      }
+      return 0;
+    });
+    return grpc::Status::OK;
+  }
+
+  grpc::Status WatchBlocks(grpc::ServerContext* ctx, const proto::WatchRequest* req,
+                           grpc::ServerWriter<proto::HeadReply>* writer) override {
+    std::uint64_t seen = req->from_height();
+    while (!ctx->IsCancelled()) {
+      const Head h = node_->wait_for_block_after(seen, std::chrono::milliseconds(500));
+      if (h.height <= seen) continue;
+      seen = h.height;
+      const auto reply = node_->read([](const Ledger& l, const Head& head) { return head_reply(l, head); });
+      if (!writer->Write(reply)) break;
+    }
+    return grpc::Status::OK;
+  }
+
+ private:
+  ChainNode* node_;
+};
+
+}  // namespace
+
+ChainNode::~ChainNode() { stop(); }
+
+Result<std::unique_ptr<ChainNode>> ChainNode::open(const NodeOptions& options) {
+  std::unique_ptr<ChainNode> node(new ChainNode());
+  node->options_ = options;
+  std::error_code ec;
+  std::filesystem::create_directories(options.data_dir, ec);
+  if (ec) return IoError("cannot create " + options.data_dir.string() + ": " + ec.message());
+  if (options.block_time_ms < 10) return InvalidArgument("--block-time-ms must be at least 10");
+  if (options.snapshot_every == 0) return InvalidArgument("--snapshot-every must be at least 1");
+
+  const auto genesis_path = options.data_dir / "genesis.json";
+  Genesis genesis = options.genesis;
+  if (std::filesystem::exists(genesis_path)) {
+    TESSERA_ASSIGN_OR_RETURN(std::string text, read_file(genesis_path));
+    TESSERA_ASSIGN_OR_RETURN(genesis, Genesis::from_json(text));
+    if (genesis.id() != options.genesis.id() && !options.genesis.balances.empty()) {
+      spdlog::warn("{} already holds a chain; its genesis is kept and the new funding flags are ignored",
+                   options.data_dir.string());
+    }
+  } else {
+    TESSERA_RETURN_IF_ERROR(write_file_atomic(genesis_path, genesis.to_json(), 0600));
+  }
+  node->ledger_ = Ledger::from_genesis(genesis);
+  TESSERA_ASSIGN_OR_RETURN(std::string genesis_hash, from_hex(genesis.id()));
+  node->head_ = {0, genesis_hash, 0};
+
+  std::vector<proto::Block> blocks;
+  std::uint64_t cut = 0;
+  TESSERA_ASSIGN_OR_RETURN(node->log_, BlockLog::open(options.data_dir / "blocks.log", &blocks, &cut));
+  if (cut > 0) spdlog::warn("block log: cut {} bytes of an unfinished block at the end (never acknowledged)", cut);
+
+  // Snapshot, if it matches the log.
+  std::uint64_t start = 0;
+  auto snap = read_snapshot(options.data_dir / "snapshot.bin");
+  if (snap.ok()) {
+    if (snap->height <= blocks.size() && snap->height > 0 &&
+        raw(block_hash(blocks[snap->height - 1])) == snap->head_hash) {
+      TESSERA_ASSIGN_OR_RETURN(node->ledger_, Ledger::deserialize(snap->ledger));
+      const auto& b = blocks[snap->height - 1];
+      node->head_ = {snap->height, snap->head_hash, b.timestamp_ms()};
+      start = snap->height;
+    } else {
+      spdlog::warn("snapshot at height {} does not match the block log; replaying from genesis", snap->height);
+    }
+  } else if (snap.status().code() != StatusCode::kNotFound) {
+    spdlog::warn("{}; replaying from genesis", snap.status().message());
+  }
+  // Replay.
+  for (std::size_t i = 0; i < blocks.size(); ++i) {
+    const auto& b = blocks[i];
+    if (b.height() != i + 1) return Corrupted("block log: record " + std::to_string(i) + " holds height " + std::to_string(b.height()));
+    if (i < start) continue;
+    if (b.parent_hash() != node->head_.hash) {
+      return Corrupted("block log: block " + std::to_string(b.height()) + " does not extend the previous block");
+    }
+    for (const auto& ex : b.extrinsics()) {
+      auto r = node->ledger_.apply(ex, b.height());
+      if (!r.ok()) return Corrupted("block log: block " + std::to_string(b.height()) + " replays an invalid extrinsic: " + r.status().message());
+    }
+    node->ledger_.end_block(b.height());
+    if (raw(node->ledger_.state_hash()) != b.state_hash()) {
+      return Corrupted("block log: state after block " + std::to_string(b.height()) + " differs from the recorded state hash");
+    }
+    node->head_ = {b.height(), raw(block_hash(b)), b.timestamp_ms()};
+    ++node->replayed_;
+  }
+  spdlog::info("chain {} at height {} (snapshot {}, replayed {} blocks)", genesis.id().substr(0, 16), node->head_.height,
+               start, node->replayed_);
+  return node;
+}
+
+std::string ChainNode::chain_id() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return ledger_.state().chain_id;
+}
+
+Head ChainNode::head() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return head_;
+}
+
+Head ChainNode::wait_for_block_after(std::uint64_t height, std::chrono::milliseconds timeout) const {
+  std::unique_lock<std::mutex> lock(mu_);
+  block_cv_.wait_for(lock, timeout, [&] { return head_.height > height || stopping_; });
+  return head_;
+}
+
+std::future<proto::SubmitReply> ChainNode::submit(const proto::Extrinsic& ex) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto p = std::make_unique<Pending>();
+  auto future = p->reply.get_future();
+  if (stopping_) {
+    proto::SubmitReply r;
+    r.set_reason("node is shutting down");
+    p->reply.set_value(r);
+    return future;
+  }
+  auto result = ledger_.apply(ex, head_.height + 1);
+  if (!result.ok()) {
+    proto::SubmitReply r;
+    r.set_reason(result.status().message());
+    p->reply.set_value(r);
+    return future;
+  }
+  p->ex = ex;
+  p->result = *result;
+  pending_.push_back(std::move(p));
+  return future;
+}
+
+Status ChainNode::produce_block() {
+  std::unique_lock<std::mutex> lock(mu_);
+  proto::Block b;
+  b.set_height(head_.height + 1);
+  b.set_parent_hash(head_.hash);
+  b.set_timestamp_ms(std::max(now_ms(), head_.timestamp_ms));
+  for (const auto& p : pending_) *b.add_extrinsics() = p->ex;
+  ledger_.end_block(b.height());
+  b.set_state_hash(raw(ledger_.state_hash()));
+  TESSERA_RETURN_IF_ERROR(log_.append(b));
+  head_ = {b.height(), raw(block_hash(b)), b.timestamp_ms()};
+  if (b.height() % options_.snapshot_every == 0) {
+    Status st = write_snapshot(options_.data_dir / "snapshot.bin", {head_.height, head_.hash, ledger_.serialize()});
+    if (!st.ok()) spdlog::warn("snapshot at height {} failed: {}", head_.height, st.message());
+  }
+  for (auto& p : pending_) {
+    proto::SubmitReply r;
+    r.set_accepted(true);
+    r.set_block(head_.height);
+    r.set_block_hash(head_.hash);
+    r.set_result(p->result);
+    p->reply.set_value(r);
+  }
+  if (!pending_.empty()) spdlog::debug("block {}: {} extrinsics", head_.height, pending_.size());
+  pending_.clear();
+  lock.unlock();
+  block_cv_.notify_all();
+  return Status::Ok();
+}
+
+Status ChainNode::run() {
+  Service service(this);
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort(options_.listen, grpc::InsecureServerCredentials(), &port);
+  builder.RegisterService(&service);
+  builder.SetMaxReceiveMessageSize(4 << 20);
+  server_ = builder.BuildAndStart();
+  if (!server_ || port == 0) return IoError("cannot listen on " + options_.listen + " (address in use?)");
+  spdlog::info("chain node listening on {} ({} ms blocks), data in {}", options_.listen, options_.block_time_ms,
+               options_.data_dir.string());
+  std::printf("chain node ready on %s at height %llu, chain id %s\n", options_.listen.c_str(),
+              static_cast<unsigned long long>(head().height), chain_id().c_str());
+  std::fflush(stdout);
+  auto next = std::chrono::steady_clock::now();
+  Status result = Status::Ok();
+  while (true) {
+    next += std::chrono::milliseconds(options_.block_time_ms);
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      block_cv_.wait_until(lock, next, [&] { return stopping_; });
+      if (stopping_) break;
+    }
+    if (interrupted()) break;
+    Status st = produce_block();
+    if (!st.ok()) {
+      // The block is not durable: stop without acknowledging anything of it.
+      spdlog::error("cannot write block: {}", st.message());
+      result = st;
+      break;
+    }
+    if (std::chrono::steady_clock::now() > next + std::chrono::milliseconds(options_.block_time_ms)) {
+      next = std::chrono::steady_clock::now();  // fell behind (slow disk): do not burst
+    }
+  }
+  stop();
+  return result;
+}
+
+void ChainNode::stop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stopping_ && !server_) return;
+    stopping_ = true;
+    for (auto& p : pending_) {
+      proto::SubmitReply r;
+      r.set_reason("node stopped before the extrinsic was included");
+      p->reply.set_value(r);
+    }
+    pending_.clear();
+  }
+  block_cv_.notify_all();
+  if (server_) {
+    server_->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(500));
+    server_.reset();
+  }
+}
+
+}  // namespace tessera::chain

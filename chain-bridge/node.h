@@ -1,0 +1,83 @@
+// The embedded ledger node (`tessera chain start`): produces a block every block_time,
+// serves the gRPC ChainService, keeps the block log and snapshots, and on start-up
+// restores the state from the latest snapshot plus a replay of the blocks after it —
+// checking every block's parent hash and state hash on the way.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <filesystem>
+#include <future>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "chain-bridge/block_log.h"
+#include "chain-bridge/ledger.h"
+
+namespace grpc {
+class Server;
+}
+
+namespace tessera::chain {
+
+struct NodeOptions {
+  std::filesystem::path data_dir;
+  Genesis genesis;               // used when data_dir holds no chain yet
+  int block_time_ms = 12000;
+  std::uint64_t snapshot_every = 100;
+  std::string listen = "127.0.0.1:7700";
+};
+
+struct Head {
+  std::uint64_t height = 0;
+  std::string hash;  // 32 raw bytes
+  std::uint64_t timestamp_ms = 0;
+};
+
+class ChainNode {
+ public:
+  static Result<std::unique_ptr<ChainNode>> open(const NodeOptions& options);
+  ~ChainNode();
+
+  // Serves and produces blocks until stop() or an interrupt (SIGINT/SIGTERM).
+  Status run();
+  void stop();
+
+  Head head() const;
+  std::string chain_id() const;
+  std::uint64_t replayed_blocks() const { return replayed_; }
+
+  // For the gRPC service.
+  struct Pending {
+    proto::Extrinsic ex;
+    std::promise<proto::SubmitReply> reply;
+    std::string result;
+  };
+  std::future<proto::SubmitReply> submit(const proto::Extrinsic& ex);
+  template <typename Fn>
+  auto read(Fn&& fn) const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return fn(ledger_, head_);
+  }
+  // Blocks until the head passes `height` or `timeout`; returns the head.
+  Head wait_for_block_after(std::uint64_t height, std::chrono::milliseconds timeout) const;
+
+ private:
+  ChainNode() = default;
+  Status produce_block();
+
+  NodeOptions options_;
+  mutable std::mutex mu_;
+  mutable std::condition_variable block_cv_;
+  Ledger ledger_;
+  Head head_;
+  BlockLog log_;
+  std::deque<std::unique_ptr<Pending>> pending_;
+  std::uint64_t replayed_ = 0;
+  bool stopping_ = false;
+  std::unique_ptr<grpc::Server> server_;
+};
+
+}  // namespace tessera::chain
