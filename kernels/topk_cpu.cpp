@@ -7,6 +7,9 @@
 #include <cmath>
 #include <functional>
 #include <vector>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "kernels/topk.h"
 
@@ -21,46 +24,116 @@ struct Entry {
   std::uint32_t pos;
 };
 
-__attribute__((target_clones("arch=x86-64-v3", "default")))
+// max |x| of each group of 16. A plain loop would be a serial chain of maxss (GCC may
+// not reorder a float max reduction), so the lanes are kept explicitly.
 void group_maxima(const float* x, std::size_t groups, float* out) {
+#if defined(__SSE2__)
+  const __m128 abs_mask = _mm_castsi128_ps(_mm_set1_epi32(0x7fffffff));
   for (std::size_t g = 0; g < groups; ++g) {
-    float m = 0.0f;
-    for (std::size_t i = 0; i < kGroup; ++i) m = std::max(m, std::fabs(x[g * kGroup + i]));
-    out[g] = m;
+    const float* p = x + g * kGroup;
+    const __m128 a = _mm_and_ps(_mm_loadu_ps(p), abs_mask), b = _mm_and_ps(_mm_loadu_ps(p + 4), abs_mask);
+    const __m128 c = _mm_and_ps(_mm_loadu_ps(p + 8), abs_mask), d = _mm_and_ps(_mm_loadu_ps(p + 12), abs_mask);
+    __m128 m = _mm_max_ps(_mm_max_ps(a, b), _mm_max_ps(c, d));
+    m = _mm_max_ps(m, _mm_shuffle_ps(m, m, _MM_SHUFFLE(1, 0, 3, 2)));
+    m = _mm_max_ps(m, _mm_shuffle_ps(m, m, _MM_SHUFFLE(2, 3, 0, 1)));
+    out[g] = _mm_cvtss_f32(m);
   }
+#else
+  for (std::size_t g = 0; g < groups; ++g) {
+    float lanes[4] = {0, 0, 0, 0};
+    for (std::size_t i = 0; i < kGroup; ++i) lanes[i % 4] = std::max(lanes[i % 4], std::fabs(x[g * kGroup + i]));
+    out[g] = std::max(std::max(lanes[0], lanes[1]), std::max(lanes[2], lanes[3]));
+  }
+#endif
 }
 
 struct Scratch {
-  std::vector<float> maxima, sorted;
-  std::vector<Entry> candidates;
+  std::vector<float> maxima, sample;
+  std::vector<Entry> candidates, ties;
 };
+
+std::size_t count_at_least(const float* v, std::size_t n, float t) {
+  std::size_t count = 0;
+  for (std::size_t i = 0; i < n; ++i) count += v[i] >= t ? 1 : 0;
+  return count;
+}
+
+// A lower bound on the k-th largest of `maxima` that is as tight as cheaply possible:
+// the largest value of an evenly spaced sample (sorted) with at least k maxima >= it.
+// Exact nth_element on the sample only; counting runs over all maxima (vectorised).
+float maxima_bound(const std::vector<float>& maxima, std::size_t k, std::vector<float>* sample) {
+  const std::size_t g = maxima.size();
+  constexpr std::size_t kSample = 32;
+  if (g <= 2 * kSample) {
+    *sample = maxima;
+    std::nth_element(sample->begin(), sample->begin() + static_cast<std::ptrdiff_t>(k - 1), sample->end(),
+                     std::greater<float>());
+    return (*sample)[k - 1];
+  }
+  sample->clear();
+  for (std::size_t i = 0; i < kSample; ++i) sample->push_back(maxima[i * g / kSample]);
+  std::sort(sample->begin(), sample->end(), std::greater<float>());
+  // Binary search for the smallest sample index whose value still has >= k maxima above.
+  std::size_t lo = 0, hi = kSample - 1;
+  if (count_at_least(maxima.data(), g, (*sample)[hi]) < k) return 0.0f;  // fall back: everything qualifies
+  while (lo < hi) {
+    const std::size_t mid = (lo + hi) / 2;
+    if (count_at_least(maxima.data(), g, (*sample)[mid]) >= k) hi = mid;
+    else lo = mid + 1;
+  }
+  return (*sample)[lo];
+}
 
 void select_chunk(const float* chunk, std::size_t len, std::size_t k, Scratch* s, std::uint32_t* positions,
                   float* values) {
   if (k == 0) return;
   auto& cand = s->candidates;
+  auto& ties = s->ties;
   cand.clear();
+  ties.clear();
   const std::size_t groups = len / kGroup;
+  // Values above the bound are candidates; values equal to it only matter in position
+  // order, so at most k of them are kept (this keeps all-zero chunks cheap).
+  auto visit = [&](std::size_t i, float bound) {
+    const float m = std::fabs(chunk[i]);
+    if (m > bound) cand.push_back({m, static_cast<std::uint32_t>(i)});
+    else if (m == bound && ties.size() < k) ties.push_back({m, static_cast<std::uint32_t>(i)});
+  };
   if (groups >= k && groups >= 4) {
     s->maxima.resize(groups);
     group_maxima(chunk, groups, s->maxima.data());
-    s->sorted = s->maxima;
-    std::nth_element(s->sorted.begin(), s->sorted.begin() + static_cast<std::ptrdiff_t>(k - 1), s->sorted.end(),
-                     std::greater<float>());
-    const float bound = s->sorted[k - 1];
+    const float bound = maxima_bound(s->maxima, k, &s->sample);
+#if defined(__SSE2__)
+    const __m128 b = _mm_set1_ps(bound);
+    const __m128 abs_mask = _mm_castsi128_ps(_mm_set1_epi32(0x7fffffff));
+#endif
     for (std::size_t g = 0; g < groups; ++g) {
       if (s->maxima[g] < bound) continue;
-      for (std::size_t i = g * kGroup; i < (g + 1) * kGroup; ++i) {
-        const float m = std::fabs(chunk[i]);
-        if (m >= bound) cand.push_back({m, static_cast<std::uint32_t>(i)});
+#if defined(__SSE2__)
+      unsigned gt = 0, eq = 0;
+      for (unsigned q = 0; q < 4; ++q) {
+        const __m128 v = _mm_and_ps(_mm_loadu_ps(chunk + g * kGroup + 4 * q), abs_mask);
+        gt |= static_cast<unsigned>(_mm_movemask_ps(_mm_cmpgt_ps(v, b))) << (4 * q);
+        eq |= static_cast<unsigned>(_mm_movemask_ps(_mm_cmpeq_ps(v, b))) << (4 * q);
       }
+      for (unsigned bits = gt | eq; bits != 0; bits &= bits - 1) {
+        const unsigned j = static_cast<unsigned>(__builtin_ctz(bits));
+        const auto i = static_cast<std::uint32_t>(g * kGroup + j);
+        if (gt >> j & 1u) cand.push_back({std::fabs(chunk[i]), i});
+        else if (ties.size() < k) ties.push_back({bound, i});
+      }
+#else
+      for (std::size_t i = g * kGroup; i < (g + 1) * kGroup; ++i) visit(i, bound);
+#endif
     }
-    for (std::size_t i = groups * kGroup; i < len; ++i) {
-      const float m = std::fabs(chunk[i]);
-      if (m >= bound) cand.push_back({m, static_cast<std::uint32_t>(i)});
-    }
+    for (std::size_t i = groups * kGroup; i < len; ++i) visit(i, bound);
   } else {
     for (std::size_t i = 0; i < len; ++i) cand.push_back({std::fabs(chunk[i]), static_cast<std::uint32_t>(i)});
+  }
+  if (cand.size() < k) {
+    // All values above the bound are in; the lowest positions among the ties fill up.
+    const std::size_t need = k - cand.size();
+    cand.insert(cand.end(), ties.begin(), ties.begin() + static_cast<std::ptrdiff_t>(std::min(need, ties.size())));
   }
   if (cand.size() > k) {
     auto better = [](const Entry& a, const Entry& b) { return a.mag > b.mag || (a.mag == b.mag && a.pos < b.pos); };
