@@ -11,21 +11,27 @@ void BitWriter::write(std::uint64_t value, unsigned bits) {
   if (bits == 0) return;
   value &= (bits == 64) ? ~0ULL : ((1ULL << bits) - 1);
   acc_ |= value << acc_bits_;
-  acc_bits_ += bits;
   bits_written_ += bits;
-  while (acc_bits_ >= 8) {
-    bytes_.push_back(static_cast<char>(acc_ & 0xff));
-    acc_ >>= 8;
-    acc_bits_ -= 8;
+  if (acc_bits_ + bits < 64) {
+    acc_bits_ += bits;
+    return;
   }
+  // A full 64-bit word: append it at once and keep the bits that did not fit.
+  char word[8];
+  for (int i = 0; i < 8; ++i) word[i] = static_cast<char>((acc_ >> (8 * i)) & 0xff);
+  bytes_.append(word, 8);
+  const unsigned used = 64 - acc_bits_;
+  acc_ = used < 64 ? value >> used : 0;
+  acc_bits_ = acc_bits_ + bits - 64;
 }
 
 std::string BitWriter::finish() {
-  if (acc_bits_ > 0) {
+  while (acc_bits_ > 0) {
     bytes_.push_back(static_cast<char>(acc_ & 0xff));
-    acc_ = 0;
-    acc_bits_ = 0;
+    acc_ >>= 8;
+    acc_bits_ = acc_bits_ > 8 ? acc_bits_ - 8 : 0;
   }
+  acc_ = 0;
   return std::move(bytes_);
 }
 

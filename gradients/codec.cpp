@@ -227,19 +227,34 @@ TensorUpdate build_update(std::uint32_t param_index, const ChunkGeometry& g, con
   }
   // 2-D: chunk order is not flat order. Within a band of blocks sharing rows, emit row by
   // row, and in each row the blocks left to right — a linear merge, positions being
-  // sorted inside each block.
+  // sorted inside each block. Block-local rows and columns are found by stepping (no
+  // division per entry).
+  const std::uint32_t bcols = static_cast<std::uint32_t>(g.block_cols);
+  std::vector<std::uint32_t> rows(plan.total), cols(plan.total);
+  for (std::size_t c = 0; c < plan.ks.size(); ++c) {
+    std::uint32_t row = 0, base = 0;
+    for (std::uint32_t i = 0; i < plan.ks[c]; ++i) {
+      const std::uint32_t pos = positions[plan.offsets[c] + i];
+      while (pos >= base + bcols) {
+        base += bcols;
+        ++row;
+      }
+      rows[plan.offsets[c] + i] = row;
+      cols[plan.offsets[c] + i] = pos - base;
+    }
+  }
   std::vector<std::uint32_t> cursor(static_cast<std::size_t>(blocks_per_row));
   for (std::int64_t br = 0; br < g.rows / g.block_rows; ++br) {
     std::fill(cursor.begin(), cursor.end(), 0u);
     for (std::int64_t r = 0; r < g.block_rows; ++r) {
+      const std::int64_t row_base = (br * g.block_rows + r) * g.cols;
       for (std::int64_t bc = 0; bc < blocks_per_row; ++bc) {
         const std::size_t c = static_cast<std::size_t>(br * blocks_per_row + bc);
-        const std::uint32_t* pos = positions.data() + plan.offsets[c];
-        const float* val = values.data() + plan.offsets[c];
+        const std::size_t off = plan.offsets[c];
         std::uint32_t& i = cursor[static_cast<std::size_t>(bc)];
-        for (; i < plan.ks[c] && pos[i] / g.block_cols == r; ++i) {
-          *ip++ = (br * g.block_rows + r) * g.cols + bc * g.block_cols + pos[i] % g.block_cols;
-          *vp++ = val[i];
+        for (; i < plan.ks[c] && rows[off + i] == static_cast<std::uint32_t>(r); ++i) {
+          *ip++ = row_base + bc * g.block_cols + cols[off + i];
+          *vp++ = values[off + i];
         }
       }
     }

@@ -53,8 +53,14 @@ struct Scratch {
 };
 
 std::size_t count_at_least(const float* v, std::size_t n, float t) {
-  std::size_t count = 0;
-  for (std::size_t i = 0; i < n; ++i) count += v[i] >= t ? 1 : 0;
+  std::size_t count = 0, i = 0;
+#if defined(__SSE2__)
+  // Bits set in a 4-bit mask (x86-64 baseline has no popcnt instruction).
+  static constexpr std::uint8_t kBits[16] = {0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4};
+  const __m128 tv = _mm_set1_ps(t);
+  for (; i + 4 <= n; i += 4) count += kBits[_mm_movemask_ps(_mm_cmpge_ps(_mm_loadu_ps(v + i), tv))];
+#endif
+  for (; i < n; ++i) count += v[i] >= t ? 1 : 0;
   return count;
 }
 
@@ -130,17 +136,36 @@ void select_chunk(const float* chunk, std::size_t len, std::size_t k, Scratch* s
   } else {
     for (std::size_t i = 0; i < len; ++i) cand.push_back({std::fabs(chunk[i]), static_cast<std::uint32_t>(i)});
   }
+  // `cand` and `ties` are in position order.
   if (cand.size() < k) {
     // All values above the bound are in; the lowest positions among the ties fill up.
-    const std::size_t need = k - cand.size();
-    cand.insert(cand.end(), ties.begin(), ties.begin() + static_cast<std::ptrdiff_t>(std::min(need, ties.size())));
+    const std::size_t need = std::min(k - cand.size(), ties.size());
+    const std::size_t mid = cand.size();
+    cand.insert(cand.end(), ties.begin(), ties.begin() + static_cast<std::ptrdiff_t>(need));
+    std::inplace_merge(cand.begin(), cand.begin() + static_cast<std::ptrdiff_t>(mid), cand.end(),
+                       [](const Entry& a, const Entry& b) { return a.pos < b.pos; });
   }
   if (cand.size() > k) {
-    auto better = [](const Entry& a, const Entry& b) { return a.mag > b.mag || (a.mag == b.mag && a.pos < b.pos); };
-    std::nth_element(cand.begin(), cand.begin() + static_cast<std::ptrdiff_t>(k - 1), cand.end(), better);
-    cand.resize(k);
+    // The k-th largest magnitude t; keep everything above t and the first of those equal
+    // to t, walking in position order so the output stays sorted.
+    auto& mags = s->sample;
+    mags.clear();
+    for (const auto& e : cand) mags.push_back(e.mag);
+    std::nth_element(mags.begin(), mags.begin() + static_cast<std::ptrdiff_t>(k - 1), mags.end(), std::greater<float>());
+    const float t = mags[k - 1];
+    std::size_t above = 0;
+    for (const auto& e : cand) above += e.mag > t ? 1 : 0;
+    std::size_t equal_left = k - above, out = 0;
+    for (const auto& e : cand) {
+      if (e.mag > t || (e.mag == t && equal_left > 0)) {
+        if (e.mag == t && !(e.mag > t)) --equal_left;
+        positions[out] = e.pos;
+        values[out] = chunk[e.pos];
+        ++out;
+      }
+    }
+    return;
   }
-  std::sort(cand.begin(), cand.end(), [](const Entry& a, const Entry& b) { return a.pos < b.pos; });
   for (std::size_t j = 0; j < k; ++j) {
     positions[j] = cand[j].pos;
     values[j] = chunk[cand[j].pos];
