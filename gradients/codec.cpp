@@ -225,14 +225,16 @@ TensorUpdate build_update(std::uint32_t param_index, const ChunkGeometry& g, con
     }
     return u;
   }
-  // 2-D: chunk order is not flat order. Within a band of blocks sharing rows, emit row by
-  // row, and in each row the blocks left to right — a linear merge, positions being
-  // sorted inside each block. Block-local rows and columns are found by stepping (no
-  // division per entry).
+  // 2-D: chunk order is not flat order. A counting sort by parameter row puts entries in
+  // flat order: visiting chunks band by band and left to right, each row's bucket fills
+  // by block column and then by position (sorted inside each block). Block-local rows
+  // and columns are found by stepping, without a division per entry.
   const std::uint32_t bcols = static_cast<std::uint32_t>(g.block_cols);
   std::vector<std::uint32_t> rows(plan.total), cols(plan.total);
+  std::vector<std::uint32_t> bucket(static_cast<std::size_t>(g.rows) + 1, 0);
   for (std::size_t c = 0; c < plan.ks.size(); ++c) {
-    std::uint32_t row = 0, base = 0;
+    const auto first_row = static_cast<std::uint32_t>((static_cast<std::int64_t>(c) / blocks_per_row) * g.block_rows);
+    std::uint32_t row = first_row, base = 0;
     for (std::uint32_t i = 0; i < plan.ks[c]; ++i) {
       const std::uint32_t pos = positions[plan.offsets[c] + i];
       while (pos >= base + bcols) {
@@ -241,22 +243,19 @@ TensorUpdate build_update(std::uint32_t param_index, const ChunkGeometry& g, con
       }
       rows[plan.offsets[c] + i] = row;
       cols[plan.offsets[c] + i] = pos - base;
+      ++bucket[row + 1];
     }
   }
-  std::vector<std::uint32_t> cursor(static_cast<std::size_t>(blocks_per_row));
-  for (std::int64_t br = 0; br < g.rows / g.block_rows; ++br) {
-    std::fill(cursor.begin(), cursor.end(), 0u);
-    for (std::int64_t r = 0; r < g.block_rows; ++r) {
-      const std::int64_t row_base = (br * g.block_rows + r) * g.cols;
-      for (std::int64_t bc = 0; bc < blocks_per_row; ++bc) {
-        const std::size_t c = static_cast<std::size_t>(br * blocks_per_row + bc);
-        const std::size_t off = plan.offsets[c];
-        std::uint32_t& i = cursor[static_cast<std::size_t>(bc)];
-        for (; i < plan.ks[c] && rows[off + i] == static_cast<std::uint32_t>(r); ++i) {
-          *ip++ = row_base + bc * g.block_cols + cols[off + i];
-          *vp++ = values[off + i];
-        }
-      }
+  for (std::size_t r = 1; r < bucket.size(); ++r) bucket[r] += bucket[r - 1];
+  std::int64_t* idx = ip;
+  float* val = vp;
+  for (std::size_t c = 0; c < plan.ks.size(); ++c) {
+    const std::int64_t col0 = (static_cast<std::int64_t>(c) % blocks_per_row) * g.block_cols;
+    for (std::uint32_t i = 0; i < plan.ks[c]; ++i) {
+      const std::size_t e = plan.offsets[c] + i;
+      const std::uint32_t slot = bucket[rows[e]]++;
+      idx[slot] = static_cast<std::int64_t>(rows[e]) * g.cols + col0 + cols[e];
+      val[slot] = values[e];
     }
   }
   return u;

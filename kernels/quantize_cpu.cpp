@@ -40,23 +40,33 @@ void quantize_chunks_cpu(QuantKind kind, const float* values, std::size_t chunks
                          const std::size_t* offsets, std::uint16_t* codes, std::uint16_t* scales, float* recon) {
   const unsigned s = quant_scales_per_chunk(kind);
   std::vector<unsigned char> high;
-  std::vector<std::uint32_t> order;
+  std::vector<float> mags;
   for (std::size_t c = 0; c < chunks; ++c) {
     const float* v = values + offsets[c];
     const std::uint32_t k = ks[c];
     if (kind == QuantKind::kInt2) {
-      // The median-rank split in O(k): nth_element by (|v|, position).
+      // The median-rank split in O(k): the floor(k/2) smallest (|v|, position) form the
+      // low bin. t = the largest magnitude in it; everything below t is low, and of the
+      // values equal to t the lowest positions fill the bin.
       high.assign(k, 1);
-      order.resize(k);
-      std::iota(order.begin(), order.end(), 0u);
       const std::uint32_t low_count = k / 2;
       if (low_count > 0) {
-        auto smaller = [v](std::uint32_t a, std::uint32_t b) {
-          const float fa = detail::abs_f(v[a]), fb = detail::abs_f(v[b]);
-          return fa < fb || (fa == fb && a < b);
-        };
-        std::nth_element(order.begin(), order.begin() + (low_count - 1), order.end(), smaller);
-        for (std::uint32_t r = 0; r < low_count; ++r) high[order[r]] = 0;
+        mags.resize(k);
+        for (std::uint32_t i = 0; i < k; ++i) mags[i] = detail::abs_f(v[i]);
+        std::nth_element(mags.begin(), mags.begin() + (low_count - 1), mags.end());
+        const float t = mags[low_count - 1];
+        std::uint32_t below = 0;
+        for (std::uint32_t i = 0; i < k; ++i) below += detail::abs_f(v[i]) < t ? 1 : 0;
+        std::uint32_t equal_left = low_count - below;
+        for (std::uint32_t i = 0; i < k; ++i) {
+          const float m = detail::abs_f(v[i]);
+          if (m < t) {
+            high[i] = 0;
+          } else if (m == t && equal_left > 0) {
+            high[i] = 0;
+            --equal_left;
+          }
+        }
       }
     }
     detail::quantize_one(kind, v, k, high.data(), codes + offsets[c], scales + c * s, recon + offsets[c]);

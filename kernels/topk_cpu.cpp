@@ -108,7 +108,18 @@ void select_chunk(const float* chunk, std::size_t len, std::size_t k, Scratch* s
   if (groups >= k && groups >= 4) {
     s->maxima.resize(groups);
     group_maxima(chunk, groups, s->maxima.data());
-    const float bound = maxima_bound(s->maxima, k, &s->sample);
+    float bound = maxima_bound(s->maxima, k, &s->sample);
+    // Tighten to the exact k-th largest group maximum: only the maxima at or above the
+    // sampled bound can be it, usually a little over k of them.
+    auto& top = s->sample;
+    top.clear();
+    for (float m : s->maxima) {
+      if (m >= bound) top.push_back(m);
+    }
+    if (top.size() > k) {
+      std::nth_element(top.begin(), top.begin() + static_cast<std::ptrdiff_t>(k - 1), top.end(), std::greater<float>());
+      bound = top[k - 1];
+    }
 #if defined(__SSE2__)
     const __m128 b = _mm_set1_ps(bound);
     const __m128 abs_mask = _mm_castsi128_ps(_mm_set1_epi32(0x7fffffff));
