@@ -219,6 +219,7 @@ void add_chain_commands(CLI::App& app, const GlobalOptions& global, int* exit_co
   auto* subnet = app.add_subcommand("subnet", "Create and inspect subnets on the chain");
   subnet->require_subcommand(1);
   subnet->add_option("--chain", chain_address, "Chain node address (default $TESSERA_CHAIN or 127.0.0.1:7700)");
+  subnet->fallthrough();  // `subnet create ... --chain ADDR` works too
   auto* create = subnet->add_subcommand("create", "Create a subnet from a run spec (locks the subnet cost)");
   static std::string spec_path, owner;
   create->add_option("--spec", spec_path, "Run spec TOML")->required();

@@ -107,6 +107,18 @@ TEST(ChainNode, SurvivesKill9WithoutLosingAcknowledgedTransfers) {
   auto t = (*again)->transfer(alice->coldkey, bob.public_key(), 1);
   EXPECT_TRUE(t.ok()) << t.status().to_string();
   EXPECT_GT(t->block, head.height);
+  // Block watching: three consecutive new heads, in order.
+  std::vector<std::uint64_t> seen;
+  auto watched = (*again)->watch_blocks(
+      [&](const HeadInfo& h) {
+        seen.push_back(h.height);
+        return seen.size() < 3;
+      },
+      std::chrono::seconds(5));
+  EXPECT_TRUE(watched.ok()) << watched.to_string();
+  ASSERT_EQ(seen.size(), 3u);
+  EXPECT_LT(seen[0], seen[1]);
+  EXPECT_LT(seen[1], seen[2]);
   kill(pid, SIGTERM);
   int status = 0;
   waitpid(pid, &status, 0);
