@@ -1,0 +1,122 @@
+// The submission channel (DESIGN.md §4, docs/protocol.md). A validator binds a ZeroMQ
+// ROUTER with CURVE encryption; miners connect a DEALER with the validator's public key
+// and send [SignedHeader, payload]. Every check runs before the payload is decoded:
+// frame count, header and payload size caps (ZMQ_MAXMSGSIZE drops frames more than 1 MiB
+// over the caps before they are buffered), header parse, ed25519 signature, registration of
+// (netuid, uid, hotkey), window (with grace), nonce replay, payload size and hash,
+// per-hotkey rate limit, and queue space. Accepted submissions go into a bounded queue
+// (backpressure: REJECT_BUSY when full) and are answered with a signed receipt; each
+// reject is answered with its code and a readable reason, and counted.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include "core/identity.h"
+#include "core/schedule.h"
+#include "core/status.h"
+#include "proto/net.pb.h"
+
+namespace tessera::net {
+
+// A CURVE key pair (raw 32-byte keys).
+struct CurveKeys {
+  std::string public_key, secret_key;
+  static Result<CurveKeys> generate();
+};
+
+struct Submission {
+  proto::SubmissionHeader header;
+  std::string signed_header;  // frame 1 as received (for verdicts and audits)
+  std::string payload;
+  std::uint64_t received_ms = 0;
+};
+
+struct ServerOptions {
+  std::string bind = "tcp://127.0.0.1:0";  // port 0: pick one (see SubmissionServer::endpoint)
+  std::uint32_t netuid = 0;
+  std::size_t max_header_bytes = 4096;
+  std::size_t max_payload_bytes = 16u << 20;
+  std::size_t queue_capacity = 256;
+  std::uint32_t max_per_hotkey_per_window = 4;
+  WindowSchedule schedule;
+  std::uint64_t grace_blocks = 2;
+  // The chain view: the uid a hotkey holds on the subnet (nullopt: not registered), and
+  // the current block.
+  std::function<std::optional<std::uint32_t>(const std::string& hotkey)> uid_of;
+  std::function<std::uint64_t()> current_block;
+};
+
+struct ServerStats {
+  std::uint64_t received = 0, accepted = 0;
+  std::map<int, std::uint64_t> rejected;  // by proto::RejectCode
+};
+
+class SubmissionServer {
+ public:
+  // Binds and starts the receive thread. `identity` signs receipts.
+  static Result<std::unique_ptr<SubmissionServer>> start(const ServerOptions& options, const Keypair& identity,
+                                                         const CurveKeys& curve);
+  ~SubmissionServer();
+  void stop();
+
+  std::string endpoint() const { return endpoint_; }  // actual bound address
+  // Next accepted submission, in arrival order (nullopt after the timeout).
+  std::optional<Submission> pop(std::chrono::milliseconds timeout);
+  ServerStats stats() const;
+  std::size_t queued() const;
+
+ private:
+  SubmissionServer() = default;
+  void run();
+  proto::Reply check(const std::vector<std::string>& frames, Submission* out);
+
+  ServerOptions options_;
+  Keypair identity_;
+  void* context_ = nullptr;
+  void* socket_ = nullptr;
+  std::string endpoint_;
+  std::thread thread_;
+  std::atomic<bool> stopping_{false};
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Submission> queue_;
+  ServerStats stats_;
+  std::map<std::string, std::uint64_t> last_nonce_;                               // by hotkey
+  std::map<std::pair<std::string, std::uint64_t>, std::uint32_t> per_window_;  // (hotkey, window) → count
+};
+
+// Builds frame 1: the serialised header signed by `hotkey`.
+std::string sign_header(const proto::SubmissionHeader& header, const Keypair& hotkey);
+// Verifies a receipt's signature against the validator's hotkey.
+bool verify_receipt(const proto::Reply& reply, const PublicKey& validator);
+
+class SubmissionClient {
+ public:
+  // Connects a DEALER to `endpoint`, authenticating the server by its CURVE public key.
+  static Result<std::unique_ptr<SubmissionClient>> connect(const std::string& endpoint,
+                                                           const std::string& server_public_key);
+  ~SubmissionClient();
+  // Sends raw frames (tests use this to send malformed input) and waits for the reply.
+  Result<proto::Reply> send_frames(const std::vector<std::string>& frames, std::chrono::milliseconds timeout);
+  // Fills payload_hash/payload_size, signs and sends.
+  Result<proto::Reply> submit(proto::SubmissionHeader header, const std::string& payload, const Keypair& hotkey,
+                              std::chrono::milliseconds timeout = std::chrono::seconds(10));
+
+ private:
+  SubmissionClient() = default;
+  void* context_ = nullptr;
+  void* socket_ = nullptr;
+};
+
+const char* reject_name(proto::RejectCode code);
+
+}  // namespace tessera::net
