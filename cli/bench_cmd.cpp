@@ -9,7 +9,12 @@
 #include "core/rng.h"
 #include "core/run_spec.h"
 #include "dataset/token_dataset.h"
+#include <zmq.h>
+
+#include <thread>
+
 #include "gradients/apply.h"
+#include "net/submission.h"
 #include "gradients/codec.h"
 #include "model/gpt.h"
 #include "model/runtime.h"
@@ -157,6 +162,117 @@ Status run_codec_bench(const std::string& spec_path, const std::vector<std::stri
   }
   return Status::Ok();
 }
+// Raw ZeroMQ request/reply round trips (DEALER → ROUTER over TCP loopback, no CURVE, no
+// checks) with the same frames as a submission: the transport's own limit.
+Result<double> raw_zmq_seconds(const std::string& header, const std::string& payload, int count) {
+  void* ctx = zmq_ctx_new();
+  void* router = zmq_socket(ctx, ZMQ_ROUTER);
+  void* dealer = zmq_socket(ctx, ZMQ_DEALER);
+  const int linger = 0;
+  zmq_setsockopt(router, ZMQ_LINGER, &linger, sizeof linger);
+  zmq_setsockopt(dealer, ZMQ_LINGER, &linger, sizeof linger);
+  if (zmq_bind(router, "tcp://127.0.0.1:0") != 0) return IoError("raw zmq bind failed");
+  char endpoint[256];
+  std::size_t len = sizeof endpoint;
+  zmq_getsockopt(router, ZMQ_LAST_ENDPOINT, endpoint, &len);
+  zmq_connect(dealer, endpoint);
+  std::thread server([&] {
+    for (int i = 0; i < count; ++i) {
+      std::vector<std::string> frames;
+      int more = 1;
+      while (more) {
+        zmq_msg_t m;
+        zmq_msg_init(&m);
+        zmq_msg_recv(&m, router, 0);
+        frames.emplace_back(static_cast<const char*>(zmq_msg_data(&m)), zmq_msg_size(&m));
+        more = zmq_msg_more(&m);
+        zmq_msg_close(&m);
+      }
+      zmq_send(router, frames[0].data(), frames[0].size(), ZMQ_SNDMORE);
+      zmq_send(router, "ok", 2, 0);
+    }
+  });
+  const auto t0 = Clock::now();
+  char buf[64];
+  for (int i = 0; i < count; ++i) {
+    zmq_send(dealer, header.data(), header.size(), ZMQ_SNDMORE);
+    zmq_send(dealer, payload.data(), payload.size(), 0);
+    zmq_recv(dealer, buf, sizeof buf, 0);
+  }
+  const double s = since(t0);
+  server.join();
+  zmq_close(dealer);
+  zmq_close(router);
+  zmq_ctx_term(ctx);
+  return s;
+}
+
+Status run_net_bench(int count, bool json) {
+  TESSERA_ASSIGN_OR_RETURN(auto curve, net::CurveKeys::generate());
+  const Keypair validator = Keypair::generate(), miner = Keypair::generate();
+  const std::string miner_key(reinterpret_cast<const char*>(miner.public_key().data()), 32);
+  nlohmann::json rows = nlohmann::json::array();
+  for (std::size_t size : {std::size_t{16} << 10, std::size_t{256} << 10, std::size_t{4} << 20}) {
+    net::ServerOptions o;
+    o.netuid = 1;
+    o.max_payload_bytes = size + 1024;
+    o.queue_capacity = static_cast<std::size_t>(count) + 1;
+    o.max_per_hotkey_per_window = static_cast<std::uint32_t>(count) + 1;
+    o.uid_of = [&](const std::string& k) -> std::optional<std::uint32_t> {
+      if (k == miner_key) return 0u;
+      return std::nullopt;
+    };
+    o.current_block = [] { return std::uint64_t{0}; };
+    TESSERA_ASSIGN_OR_RETURN(auto server, net::SubmissionServer::start(o, validator, curve));
+    TESSERA_ASSIGN_OR_RETURN(auto client, net::SubmissionClient::connect(server->endpoint(), curve.public_key));
+    const std::string payload(size, 'x');
+    std::thread consumer([&] {
+      for (int i = 0; i < count; ++i) server->pop(std::chrono::seconds(30));
+    });
+    proto::SubmissionHeader h;
+    h.set_netuid(1);
+    h.set_window(0);
+    h.set_uid(0);
+    h.set_codec("int2-k32");
+    const auto t0 = Clock::now();
+    int accepted = 0;
+    for (int i = 0; i < count; ++i) {
+      h.set_nonce(static_cast<std::uint64_t>(i) + 1);
+      auto r = client->submit(h, payload, miner);
+      if (r.ok() && r->accepted()) ++accepted;
+    }
+    const double sub_s = since(t0);
+    consumer.join();
+    h.set_nonce(1);
+    const std::string header = net::sign_header(h, miner);
+    TESSERA_ASSIGN_OR_RETURN(double raw_s, raw_zmq_seconds(header, payload, count));
+    const double mb = static_cast<double>(size) * count / 1e6;
+    rows.push_back({{"payload_bytes", size},
+                    {"submissions", count},
+                    {"accepted", accepted},
+                    {"submission_mb_per_s", mb / sub_s},
+                    {"submissions_per_s", count / sub_s},
+                    {"raw_zmq_mb_per_s", mb / raw_s},
+                    {"raw_zmq_messages_per_s", count / raw_s},
+                    {"vs_raw_zmq", raw_s / sub_s}});
+    if (accepted != count) return Internal("only " + std::to_string(accepted) + " of " + std::to_string(count) + " accepted");
+  }
+  nlohmann::json out = {{"bench", "net"},
+                        {"transport", "tcp loopback"},
+                        {"pattern", "one client, request/reply per submission (CURVE + checks vs plain ZeroMQ)"},
+                        {"sizes", rows}};
+  if (json) {
+    std::printf("%s\n", out.dump(2).c_str());
+  } else {
+    for (const auto& r : rows) {
+      std::printf("%9zu B  submissions %8.1f MB/s %8.0f /s   raw zmq %8.1f MB/s   ratio %.2f\n",
+                  r["payload_bytes"].get<std::size_t>(), r["submission_mb_per_s"].get<double>(),
+                  r["submissions_per_s"].get<double>(), r["raw_zmq_mb_per_s"].get<double>(),
+                  r["vs_raw_zmq"].get<double>());
+    }
+  }
+  return Status::Ok();
+}
 }  // namespace
 
 void add_bench_commands(CLI::App& app, const GlobalOptions&, int* exit_code) {
@@ -172,6 +288,13 @@ void add_bench_commands(CLI::App& app, const GlobalOptions&, int* exit_code) {
   codec->add_option("--reps", reps, "Timed repetitions per preset (the best is reported)")->check(CLI::Range(1, 100000));
   codec->add_flag("--json", json, "Print JSON");
   codec->callback([exit_code] { *exit_code = report(run_codec_bench(spec_path, presets, reps, json)); });
+
+  auto* netb = bench->add_subcommand("net", "Submission channel throughput against raw ZeroMQ, loopback");
+  static int net_count = 200;
+  static bool net_json = false;
+  netb->add_option("--count", net_count, "Submissions per message size")->check(CLI::Range(1, 100000));
+  netb->add_flag("--json", net_json, "Print JSON");
+  netb->callback([exit_code] { *exit_code = report(run_net_bench(net_count, net_json)); });
 }
 
 }  // namespace tessera::cli
