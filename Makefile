@@ -6,7 +6,7 @@ JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 SPEC ?= examples/tiny.toml
 
-.PHONY: all deps configure build test demo corpus clean
+.PHONY: all deps configure build test demo corpus clean fuzz
 
 all: build
 
@@ -32,5 +32,12 @@ demo: deps
 	@$(MAKE) --no-print-directory corpus
 	$(BUILD_DIR)/tessera train --spec $(SPEC)
 
+# libFuzzer targets in build-fuzz/ (clang-14, ASan); run them with bench/fuzz.sh.
+fuzz: deps
+	cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTESSERA_FUZZ=ON -DTESSERA_CUDA=OFF \
+	  -DCMAKE_C_COMPILER=clang-14 -DCMAKE_CXX_COMPILER=clang++-14 \
+	  -DCMAKE_CXX_FLAGS="-fsanitize=fuzzer-no-link,address" -DCMAKE_C_FLAGS="-fsanitize=fuzzer-no-link,address"
+	cmake --build build-fuzz -j $(JOBS) --target fuzz_submission fuzz_delta
+
 clean:
-	rm -rf $(BUILD_DIR)
+	rm -rf $(BUILD_DIR) build-fuzz

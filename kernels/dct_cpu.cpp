@@ -28,8 +28,13 @@ namespace {
 
 // out[r][:] = Σ_j coef[r][j] · in[j][:] for r < out_rows, skipping zero coefficients;
 // rows of `in` listed as zero in `in_zero` are skipped too. in/out have `cols` columns.
+#if defined(__clang__)
+#define TESSERA_MULTIVERSION  // clang does not multiversion templates
+#else
+#define TESSERA_MULTIVERSION __attribute__((target_clones("arch=x86-64-v3", "default")))
+#endif
 template <int COLS>
-__attribute__((target_clones("arch=x86-64-v3", "default")))
+TESSERA_MULTIVERSION
 void combine_rows(const float* coef, int coef_stride, const float* in, float* out, int out_rows, int in_rows,
                   int cols_dynamic, const unsigned char* in_zero) {
   const int cols = COLS > 0 ? COLS : cols_dynamic;

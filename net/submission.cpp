@@ -104,7 +104,7 @@ Result<std::unique_ptr<SubmissionServer>> SubmissionServer::start(const ServerOp
   if (!options.uid_of || !options.current_block) return InvalidArgument("submission server needs uid_of and current_block");
   std::unique_ptr<SubmissionServer> s(new SubmissionServer());
   s->options_ = options;
-  s->identity_ = identity;
+  s->checker_ = std::make_unique<SubmissionChecker>(options, identity);
   s->context_ = zmq_ctx_new();
   s->socket_ = zmq_socket(s->context_, ZMQ_ROUTER);
   const int one = 1, linger = 0;
@@ -153,7 +153,12 @@ void SubmissionServer::run() {
     std::vector<std::string> body(frames.begin() + 1, frames.end());
     if (too_many) body.emplace_back();  // force the frame-count reject
     Submission sub;
-    proto::Reply reply = check(body, &sub);
+    std::size_t queued_now = 0;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      queued_now = queue_.size();
+    }
+    proto::Reply reply = checker_->check(body, queued_now, &sub);
     {
       std::lock_guard<std::mutex> lock(mu_);
       ++stats_.received;
@@ -169,7 +174,8 @@ void SubmissionServer::run() {
   }
 }
 
-proto::Reply SubmissionServer::check(const std::vector<std::string>& frames, Submission* out) {
+proto::Reply SubmissionChecker::check(const std::vector<std::string>& frames, std::size_t queue_size,
+                                      Submission* out) {
   using proto::RejectCode;
   if (frames.size() != 2) {
     return reject(proto::REJECT_BAD_FRAMES, "expected 2 frames [header, payload], got " + std::to_string(frames.size()));
@@ -216,7 +222,6 @@ proto::Reply SubmissionServer::check(const std::vector<std::string>& frames, Sub
                                                   std::to_string(block) + " (current window " +
                                                   std::to_string(options_.schedule.window_of(block)) + ")");
   }
-  std::lock_guard<std::mutex> lock(mu_);
   auto last = last_nonce_.find(h.hotkey());
   if (last != last_nonce_.end() && h.nonce() <= last->second) {
     return reject(proto::REJECT_REPLAY, "nonce " + std::to_string(h.nonce()) + " is not above the last accepted " +
@@ -230,7 +235,7 @@ proto::Reply SubmissionServer::check(const std::vector<std::string>& frames, Sub
     return reject(proto::REJECT_RATE_LIMITED, "more than " + std::to_string(options_.max_per_hotkey_per_window) +
                                                   " submissions from this hotkey in window " + std::to_string(h.window()));
   }
-  if (queue_.size() >= options_.queue_capacity) {
+  if (queue_size >= options_.queue_capacity) {
     return reject(proto::REJECT_BUSY, "receive queue full (" + std::to_string(options_.queue_capacity) + "); retry");
   }
   ++count;
@@ -247,7 +252,7 @@ proto::Reply SubmissionServer::check(const std::vector<std::string>& frames, Sub
   receipt.set_header_hash(raw_hash(signed_header.header()));
   receipt.set_validator_hotkey(std::string(reinterpret_cast<const char*>(identity_.public_key().data()), 32));
   receipt.set_received_ms(out->received_ms);
-  receipt.set_queue_position(queue_.size());
+  receipt.set_queue_position(queue_size);
   proto::Reply r;
   r.set_accepted(true);
   receipt.SerializeToString(r.mutable_receipt());

@@ -60,6 +60,21 @@ struct ServerStats {
   std::map<int, std::uint64_t> rejected;  // by proto::RejectCode
 };
 
+// The checks of one received message, without sockets (the server and the fuzz target
+// use it). Keeps the replay and rate-limit state; `queue_size` is the receive queue's
+// current length, for the backpressure check. Thread-compatible (the server serialises).
+class SubmissionChecker {
+ public:
+  SubmissionChecker(ServerOptions options, Keypair identity) : options_(std::move(options)), identity_(identity) {}
+  proto::Reply check(const std::vector<std::string>& frames, std::size_t queue_size, Submission* out);
+
+ private:
+  ServerOptions options_;
+  Keypair identity_;
+  std::map<std::string, std::uint64_t> last_nonce_;                            // by hotkey
+  std::map<std::pair<std::string, std::uint64_t>, std::uint32_t> per_window_;  // (hotkey, window) → count
+};
+
 class SubmissionServer {
  public:
   // Binds and starts the receive thread. `identity` signs receipts.
@@ -77,10 +92,9 @@ class SubmissionServer {
  private:
   SubmissionServer() = default;
   void run();
-  proto::Reply check(const std::vector<std::string>& frames, Submission* out);
 
   ServerOptions options_;
-  Keypair identity_;
+  std::unique_ptr<SubmissionChecker> checker_;
   void* context_ = nullptr;
   void* socket_ = nullptr;
   std::string endpoint_;
@@ -90,8 +104,6 @@ class SubmissionServer {
   std::condition_variable cv_;
   std::deque<Submission> queue_;
   ServerStats stats_;
-  std::map<std::string, std::uint64_t> last_nonce_;                               // by hotkey
-  std::map<std::pair<std::string, std::uint64_t>, std::uint32_t> per_window_;  // (hotkey, window) → count
 };
 
 // Builds frame 1: the serialised header signed by `hotkey`.
