@@ -4,20 +4,14 @@
 
 #include <cstdlib>
 
+#include "net/grpc.h"
 #include "proto/chain.grpc.pb.h"
 
 namespace tessera::chain {
 
 namespace {
 
-Status from_grpc(const grpc::Status& st, const std::string& what) {
-  if (st.ok()) return Status::Ok();
-  if (st.error_code() == grpc::StatusCode::NOT_FOUND) return NotFound(st.error_message());
-  if (st.error_code() == grpc::StatusCode::UNAVAILABLE || st.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
-    return IoError(what + ": chain node unreachable (" + st.error_message() + ")");
-  }
-  return Internal(what + ": " + st.error_message());
-}
+using net::from_grpc;
 
 Result<std::uint32_t> parse_number_after(const std::string& result, const std::string& prefix) {
   if (result.rfind(prefix, 0) != 0) return Internal("unexpected chain result '" + result + "'");
@@ -31,7 +25,7 @@ class EmbeddedChain final : public ChainClient {
 
   Result<HeadInfo> head() override {
     grpc::ClientContext ctx;
-    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    net::set_deadline(&ctx, std::chrono::seconds(10));
     proto::HeadReply r;
     TESSERA_RETURN_IF_ERROR(from_grpc(stub_->GetHead(&ctx, proto::Empty(), &r), "reading the chain head"));
     return HeadInfo{r.height(), r.hash(), r.chain_id(), r.total_issuance()};
@@ -39,7 +33,7 @@ class EmbeddedChain final : public ChainClient {
 
   Result<proto::AccountReply> account(const PublicKey& key) override {
     grpc::ClientContext ctx;
-    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    net::set_deadline(&ctx, std::chrono::seconds(10));
     proto::AccountRequest req;
     req.set_account(key_of(key));
     proto::AccountReply r;
@@ -49,7 +43,7 @@ class EmbeddedChain final : public ChainClient {
 
   Result<proto::SubnetReply> subnet(std::uint32_t netuid) override {
     grpc::ClientContext ctx;
-    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    net::set_deadline(&ctx, std::chrono::seconds(10));
     proto::SubnetRequest req;
     req.set_netuid(netuid);
     proto::SubnetReply r;
@@ -59,7 +53,7 @@ class EmbeddedChain final : public ChainClient {
 
   Result<std::optional<CheckpointInfo>> checkpoint(std::uint32_t netuid, std::optional<std::uint64_t> window) override {
     grpc::ClientContext ctx;
-    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    net::set_deadline(&ctx, std::chrono::seconds(10));
     proto::CheckpointRequest req;
     req.set_netuid(netuid);
     if (window) req.set_window(*window);
@@ -75,7 +69,7 @@ class EmbeddedChain final : public ChainClient {
     TESSERA_ASSIGN_OR_RETURN(proto::AccountReply acc, account(signer.public_key()));
     const proto::Extrinsic ex = make_extrinsic(signer, h.chain_id, acc.nonce(), call);
     grpc::ClientContext ctx;
-    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(120));
+    net::set_deadline(&ctx, std::chrono::seconds(120));
     proto::SubmitReply r;
     TESSERA_RETURN_IF_ERROR(from_grpc(stub_->Submit(&ctx, ex, &r), "submitting an extrinsic"));
     if (!r.accepted()) return FailedPrecondition("chain rejected the extrinsic: " + r.reason());
@@ -84,7 +78,7 @@ class EmbeddedChain final : public ChainClient {
 
   Status watch_blocks(const std::function<bool(const HeadInfo&)>& on_block, std::chrono::milliseconds deadline) override {
     grpc::ClientContext ctx;
-    ctx.set_deadline(std::chrono::system_clock::now() + deadline);
+    net::set_deadline(&ctx, deadline);
     proto::WatchRequest req;
     TESSERA_ASSIGN_OR_RETURN(HeadInfo h, head());
     req.set_from_height(h.height);
@@ -206,13 +200,11 @@ Result<Included> ChainClient::set_subnet_params(const Keypair& owner, std::uint3
 
 Result<std::unique_ptr<ChainClient>> connect_embedded_chain(const std::string& address,
                                                             std::chrono::milliseconds timeout) {
-  grpc::ChannelArguments args;
-  args.SetMaxReceiveMessageSize(64 << 20);
-  auto channel = grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
-  if (!channel->WaitForConnected(std::chrono::system_clock::now() + timeout)) {
+  auto channel = net::connect_channel(address, 64 << 20, timeout);
+  if (!channel.ok()) {
     return IoError("cannot reach the chain node at " + address + " (is `tessera chain start` running?)");
   }
-  return std::unique_ptr<ChainClient>(new EmbeddedChain(channel));
+  return std::unique_ptr<ChainClient>(new EmbeddedChain(*channel));
 }
 
 std::string default_chain_address() {

@@ -7,6 +7,7 @@
 
 #include "core/file_io.h"
 #include "core/interrupt.h"
+#include "net/grpc.h"
 #include "proto/chain.grpc.pb.h"
 
 namespace tessera::chain {
@@ -19,9 +20,6 @@ std::uint64_t now_ms() {
 }
 
 std::string raw(const Hash256& h) { return std::string(reinterpret_cast<const char*>(h.data()), h.size()); }
-std::string hex(const std::string& s) {
-  return to_hex(std::span(reinterpret_cast<const std::uint8_t*>(s.data()), s.size()));
-}
 
 proto::HeadReply head_reply(const Ledger& l, const Head& h) {
   proto::HeadReply r;
@@ -322,13 +320,7 @@ Status ChainNode::produce_block() {
 
 Status ChainNode::run() {
   Service service(this);
-  grpc::ServerBuilder builder;
-  int port = 0;
-  builder.AddListeningPort(options_.listen, grpc::InsecureServerCredentials(), &port);
-  builder.RegisterService(&service);
-  builder.SetMaxReceiveMessageSize(4 << 20);
-  server_ = builder.BuildAndStart();
-  if (!server_ || port == 0) return IoError("cannot listen on " + options_.listen + " (address in use?)");
+  TESSERA_ASSIGN_OR_RETURN(server_, net::GrpcServer::start({options_.listen, 4 << 20}, {&service}));
   spdlog::info("chain node listening on {} ({} ms blocks), data in {}", options_.listen, options_.block_time_ms,
                options_.data_dir.string());
   std::printf("chain node ready on %s at height %llu, chain id %s\n", options_.listen.c_str(),
@@ -373,7 +365,7 @@ void ChainNode::stop() {
   }
   block_cv_.notify_all();
   if (server_) {
-    server_->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(500));
+    server_->stop();
     server_.reset();
   }
 }

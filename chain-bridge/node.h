@@ -16,8 +16,8 @@
 #include "chain-bridge/block_log.h"
 #include "chain-bridge/ledger.h"
 
-namespace grpc {
-class Server;
+namespace tessera::net {
+class GrpcServer;
 }
 
 namespace tessera::chain {
@@ -77,7 +77,7 @@ class ChainNode {
   std::deque<std::unique_ptr<Pending>> pending_;
   std::uint64_t replayed_ = 0;
   bool stopping_ = false;
-  std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<net::GrpcServer> server_;
 };
 
 }  // namespace tessera::chain
