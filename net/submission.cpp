@@ -125,6 +125,16 @@ Result<std::unique_ptr<SubmissionServer>> SubmissionServer::start(const ServerOp
   std::size_t len = sizeof endpoint;
   zmq_getsockopt(s->socket_, ZMQ_LAST_ENDPOINT, endpoint, &len);
   s->endpoint_ = endpoint;
+  // Transport events (drops, failed handshakes) are counted through a socket monitor.
+  const std::string monitor_address = "inproc://submission-monitor-" + std::to_string(reinterpret_cast<std::uintptr_t>(s.get()));
+  if (zmq_socket_monitor(s->socket_, monitor_address.c_str(),
+                         ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
+                             ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) != 0) {
+    return zmq_error("monitoring the submission socket");
+  }
+  s->monitor_ = zmq_socket(s->context_, ZMQ_PAIR);
+  zmq_setsockopt(s->monitor_, ZMQ_LINGER, &linger, sizeof linger);
+  if (zmq_connect(s->monitor_, monitor_address.c_str()) != 0) return zmq_error("connecting the socket monitor");
   s->thread_ = std::thread([p = s.get()] { p->run(); });
   return s;
 }
@@ -134,17 +144,31 @@ SubmissionServer::~SubmissionServer() { stop(); }
 void SubmissionServer::stop() {
   if (stopping_.exchange(true)) return;
   if (thread_.joinable()) thread_.join();
+  if (monitor_) zmq_close(monitor_);
   if (socket_) zmq_close(socket_);
   if (context_) zmq_ctx_term(context_);
-  socket_ = context_ = nullptr;
+  socket_ = context_ = monitor_ = nullptr;
   cv_.notify_all();
 }
 
 void SubmissionServer::run() {
   std::vector<std::string> frames;
   while (!stopping_) {
-    zmq_pollitem_t item{socket_, 0, ZMQ_POLLIN, 0};
-    if (zmq_poll(&item, 1, 100) <= 0) continue;
+    zmq_pollitem_t items[2] = {{socket_, 0, ZMQ_POLLIN, 0}, {monitor_, 0, ZMQ_POLLIN, 0}};
+    if (zmq_poll(items, 2, 100) <= 0) continue;
+    if (items[1].revents & ZMQ_POLLIN) {
+      // Monitor messages: [u16 event, u32 value][endpoint].
+      std::vector<std::string> event;
+      bool extra = false;
+      if (receive_message(monitor_, &event, 2, &extra) && !event.empty() && event[0].size() >= 2) {
+        const auto id = static_cast<std::uint16_t>(static_cast<std::uint8_t>(event[0][0]) |
+                                                   (static_cast<std::uint8_t>(event[0][1]) << 8));
+        std::lock_guard<std::mutex> lock(mu_);
+        if (id == ZMQ_EVENT_DISCONNECTED) ++stats_.dropped_peers;
+        else ++stats_.failed_handshakes;
+      }
+    }
+    if (!(items[0].revents & ZMQ_POLLIN)) continue;
     bool too_many = false;
     // identity + header + payload; a fourth frame means a wrong frame count.
     if (!receive_message(socket_, &frames, 4, &too_many)) continue;

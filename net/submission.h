@@ -57,6 +57,9 @@ struct ServerOptions {
 
 struct ServerStats {
   std::uint64_t received = 0, accepted = 0;
+  // Peers the transport dropped: oversized frames (ZMQ_MAXMSGSIZE), failed CURVE
+  // handshakes, broken connections.
+  std::uint64_t dropped_peers = 0, failed_handshakes = 0;
   std::map<int, std::uint64_t> rejected;  // by proto::RejectCode
 };
 
@@ -97,6 +100,7 @@ class SubmissionServer {
   std::unique_ptr<SubmissionChecker> checker_;
   void* context_ = nullptr;
   void* socket_ = nullptr;
+  void* monitor_ = nullptr;  // PAIR end of the socket monitor
   std::string endpoint_;
   std::thread thread_;
   std::atomic<bool> stopping_{false};

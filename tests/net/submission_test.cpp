@@ -183,6 +183,17 @@ TEST(Submission, HostilePeersDoNotCrashOrStallTheReceiver) {
     auto r = huge->send_frames({"h", std::string(4 << 20, 'x')}, std::chrono::milliseconds(800));
     EXPECT_FALSE(r.ok());
   }
+  {
+    // A client with the wrong server key fails the CURVE handshake; both are reported.
+    auto wrong = SubmissionClient::connect(h.server->endpoint(), CurveKeys::generate()->public_key);
+    ASSERT_TRUE(wrong.ok());
+    EXPECT_FALSE((*wrong)->send_frames({"h", "p"}, std::chrono::milliseconds(500)).ok());
+  }
+  for (int i = 0; i < 50 && (h.server->stats().dropped_peers == 0 || h.server->stats().failed_handshakes == 0); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_GE(h.server->stats().dropped_peers, 1u);
+  EXPECT_GE(h.server->stats().failed_handshakes, 1u);
   // The receiver still serves honest peers.
   auto c = h.client();
   auto r = c->submit(h.header(0, 1), "payload", h.miners[0]);
