@@ -14,10 +14,9 @@ torch::Tensor& ErrorFeedback::slot(std::uint32_t param_index, const torch::Tenso
 }
 
 torch::Tensor ErrorFeedback::buffer(std::uint32_t param_index) const {
-  for (const auto& [i, t] : buffers_) {
-    if (i == param_index) return t;
-  }
-  return {};
+  auto it = std::lower_bound(buffers_.begin(), buffers_.end(), param_index,
+                             [](const auto& entry, std::uint32_t i) { return entry.first < i; });
+  return it != buffers_.end() && it->first == param_index ? it->second : torch::Tensor();
 }
 
 Result<EncodedDelta> ErrorFeedback::step(const std::vector<IndexedTensor>& delta, const CodecSettings& settings) {
