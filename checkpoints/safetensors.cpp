@@ -1,0 +1,127 @@
+#include "checkpoints/safetensors.h"
+
+#include <cstring>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "core/file_io.h"
+
+namespace tessera::checkpoints {
+
+namespace {
+constexpr std::uint64_t kMaxHeader = 100u << 20;  // the reference implementation's cap
+}
+
+Result<std::string> encode_safetensors(const NamedTensors& tensors, const std::map<std::string, std::string>& metadata) {
+  nlohmann::ordered_json header;
+  if (!metadata.empty()) header["__metadata__"] = metadata;
+  std::uint64_t offset = 0;
+  std::set<std::string> names;
+  for (const auto& [name, t] : tensors) {
+    if (name.empty() || name == "__metadata__") return InvalidArgument("invalid tensor name '" + name + "'");
+    if (!names.insert(name).second) return InvalidArgument("tensor name '" + name + "' repeated");
+    if (t.scalar_type() != torch::kFloat) return InvalidArgument("tensor " + name + " is not float32");
+    const std::uint64_t bytes = static_cast<std::uint64_t>(t.numel()) * 4;
+    header[name] = {{"dtype", "F32"}, {"shape", t.sizes().vec()}, {"data_offsets", {offset, offset + bytes}}};
+    offset += bytes;
+  }
+  std::string json = header.dump();
+  while (json.size() % 8 != 0) json.push_back(' ');
+  std::string out;
+  out.reserve(8 + json.size() + offset);
+  const std::uint64_t n = json.size();
+  for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>((n >> (8 * i)) & 0xff));
+  out += json;
+  for (const auto& [name, t] : tensors) {
+    const torch::Tensor c = t.detach().contiguous().cpu();
+    out.append(reinterpret_cast<const char*>(c.data_ptr<float>()), static_cast<std::size_t>(c.numel()) * 4);
+  }
+  return out;
+}
+
+Result<SafetensorsFile> decode_safetensors(std::string_view bytes) {
+  if (bytes.size() < 8) return Corrupted("safetensors: file shorter than its 8-byte header length");
+  std::uint64_t n = 0;
+  for (int i = 0; i < 8; ++i) n |= static_cast<std::uint64_t>(static_cast<std::uint8_t>(bytes[i])) << (8 * i);
+  if (n > kMaxHeader || n > bytes.size() - 8) {
+    return Corrupted("safetensors: header length " + std::to_string(n) + " exceeds the file or the 100 MB cap");
+  }
+  nlohmann::json header;
+  try {
+    header = nlohmann::json::parse(bytes.substr(8, n));
+  } catch (const std::exception& e) {
+    return Corrupted(std::string("safetensors: header is not JSON: ") + e.what());
+  }
+  if (!header.is_object()) return Corrupted("safetensors: header is not a JSON object");
+  const std::string_view data = bytes.substr(8 + n);
+  SafetensorsFile out;
+  struct Entry {
+    std::uint64_t begin, end;
+    std::string name;
+    std::vector<std::int64_t> shape;
+  };
+  std::vector<Entry> entries;
+  for (const auto& [name, v] : header.items()) {
+    if (name == "__metadata__") {
+      if (!v.is_object()) return Corrupted("safetensors: __metadata__ is not an object");
+      for (const auto& [k, m] : v.items()) {
+        if (!m.is_string()) return Corrupted("safetensors: metadata value of '" + k + "' is not a string");
+        out.metadata[k] = m.get<std::string>();
+      }
+      continue;
+    }
+    try {
+      const std::string dtype = v.at("dtype").get<std::string>();
+      if (dtype != "F32") return InvalidArgument("safetensors: tensor " + name + " has dtype " + dtype + " (only F32)");
+      Entry e{v.at("data_offsets").at(0).get<std::uint64_t>(), v.at("data_offsets").at(1).get<std::uint64_t>(), name,
+              v.at("shape").get<std::vector<std::int64_t>>()};
+      if (v.at("data_offsets").size() != 2) return Corrupted("safetensors: tensor " + name + ": data_offsets needs 2 values");
+      std::uint64_t numel = 1;
+      for (auto d : e.shape) {
+        if (d < 0 || (d > 0 && numel > (std::uint64_t{1} << 40) / static_cast<std::uint64_t>(d))) {
+          return Corrupted("safetensors: tensor " + name + " has a bad shape");
+        }
+        numel *= static_cast<std::uint64_t>(d);
+      }
+      if (e.end < e.begin || e.end > data.size()) {
+        return Corrupted("safetensors: tensor " + name + " byte range [" + std::to_string(e.begin) + ", " +
+                         std::to_string(e.end) + ") is outside the " + std::to_string(data.size()) + " data bytes");
+      }
+      if (e.end - e.begin != numel * 4) {
+        return Corrupted("safetensors: tensor " + name + " holds " + std::to_string(e.end - e.begin) +
+                         " bytes, its shape needs " + std::to_string(numel * 4));
+      }
+      entries.push_back(std::move(e));
+    } catch (const nlohmann::json::exception& ex) {
+      return Corrupted("safetensors: tensor " + name + ": " + ex.what());
+    }
+  }
+  std::sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) { return a.begin < b.begin; });
+  std::uint64_t expected = 0;
+  for (const auto& e : entries) {
+    if (e.begin != expected) return Corrupted("safetensors: tensor " + e.name + " overlaps or leaves a gap before it");
+    expected = e.end;
+  }
+  if (expected != data.size()) return Corrupted("safetensors: " + std::to_string(data.size() - expected) + " trailing bytes");
+  for (const auto& e : entries) {
+    auto t = torch::empty(e.shape, torch::kFloat);
+    std::memcpy(t.data_ptr<float>(), data.data() + e.begin, e.end - e.begin);
+    out.tensors.emplace_back(e.name, std::move(t));
+  }
+  return out;
+}
+
+Status write_safetensors(const std::filesystem::path& path, const NamedTensors& tensors,
+                         const std::map<std::string, std::string>& metadata) {
+  TESSERA_ASSIGN_OR_RETURN(std::string bytes, encode_safetensors(tensors, metadata));
+  return write_file_atomic(path, bytes, 0644);
+}
+
+Result<SafetensorsFile> read_safetensors(const std::filesystem::path& path) {
+  TESSERA_ASSIGN_OR_RETURN(std::string bytes, read_file(path));
+  auto r = decode_safetensors(bytes);
+  if (!r.ok()) return r.status().with_context(path.string());
+  return r;
+}
+
+}  // namespace tessera::checkpoints
