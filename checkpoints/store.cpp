@@ -1,0 +1,211 @@
+#include "checkpoints/store.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <nlohmann/json.hpp>
+
+#include "core/file_io.h"
+#include "core/hash.h"
+
+namespace tessera::checkpoints {
+
+namespace fs = std::filesystem;
+
+namespace {
+constexpr std::string_view kSignDomain{"tessera-checkpoint/1\0", 21};
+
+std::string hex(std::span<const std::uint8_t> b) { return to_hex(b); }
+
+nlohmann::ordered_json canonical_json(const Manifest& m) {
+  nlohmann::ordered_json j;
+  j["format"] = "tessera-checkpoint/1";
+  j["run_id"] = m.run_id;
+  j["window"] = m.window;
+  j["parent"] = m.parent;
+  j["model"] = m.model;
+  j["outer"] = m.outer;
+  j["accepted"] = nlohmann::ordered_json::array();
+  for (const auto& a : m.accepted) {
+    j["accepted"].push_back({{"uid", a.uid}, {"hotkey", a.hotkey}, {"payload_hash", a.payload_hash}, {"score", a.score}});
+  }
+  j["tensors"] = nlohmann::ordered_json::array();
+  for (const auto& t : m.tensors) j["tensors"].push_back({{"name", t.name}, {"shape", t.shape}, {"hash", t.hash}});
+  return j;
+}
+
+bool valid_hash(const std::string& h) {
+  return h.size() == 64 && h.find_first_not_of("0123456789abcdef") == std::string::npos;
+}
+}  // namespace
+
+std::string tensor_hash(const torch::Tensor& t) {
+  const torch::Tensor c = t.detach().contiguous().cpu();
+  const Hash256 h = blake2b_256(std::string_view(reinterpret_cast<const char*>(c.data_ptr<float>()),
+                                                 static_cast<std::size_t>(c.numel()) * 4));
+  return hex(h);
+}
+
+std::string Manifest::canonical() const { return canonical_json(*this).dump(); }
+
+std::string Manifest::content_hash() const { return hex(blake2b_256(canonical())); }
+
+std::string Manifest::to_json() const {
+  auto j = canonical_json(*this);
+  j["signer"] = signer;
+  j["signature"] = signature;
+  return j.dump(2);
+}
+
+Result<Manifest> Manifest::from_json(const std::string& text) {
+  Manifest m;
+  try {
+    const auto j = nlohmann::json::parse(text);
+    if (j.at("format") != "tessera-checkpoint/1") return Corrupted("manifest: unknown format");
+    m.run_id = j.at("run_id").get<std::string>();
+    m.window = j.at("window").get<std::uint64_t>();
+    m.parent = j.at("parent").get<std::string>();
+    m.model = j.at("model").get<std::string>();
+    m.outer = j.at("outer").get<std::string>();
+    for (const auto& a : j.at("accepted")) {
+      m.accepted.push_back({a.at("uid").get<std::uint32_t>(), a.at("hotkey").get<std::string>(),
+                            a.at("payload_hash").get<std::string>(), a.at("score").get<double>()});
+    }
+    for (const auto& t : j.at("tensors")) {
+      m.tensors.push_back({t.at("name").get<std::string>(), t.at("shape").get<std::vector<std::int64_t>>(),
+                           t.at("hash").get<std::string>()});
+    }
+    m.signer = j.at("signer").get<std::string>();
+    m.signature = j.at("signature").get<std::string>();
+  } catch (const std::exception& e) {
+    return Corrupted(std::string("manifest: ") + e.what());
+  }
+  return m;
+}
+
+Result<CheckpointStore> CheckpointStore::open(const fs::path& root, Retention retention) {
+  std::error_code ec;
+  fs::create_directories(root / "objects", ec);
+  if (!ec) fs::create_directories(root / "tmp", ec);
+  if (ec) return IoError("cannot create checkpoint store " + root.string() + ": " + ec.message());
+  // Half-written checkpoints of a crashed writer never reached objects/: drop them.
+  for (const auto& e : fs::directory_iterator(root / "tmp")) fs::remove_all(e.path(), ec);
+  CheckpointStore s;
+  s.root_ = root;
+  s.retention_ = retention;
+  return s;
+}
+
+Result<std::string> CheckpointStore::put(const NamedTensors& tensors, Manifest m, const Keypair& signer) {
+  m.tensors.clear();
+  for (const auto& [name, t] : tensors) {
+    if (t.scalar_type() != torch::kFloat) return InvalidArgument("tensor " + name + " is not float32");
+    m.tensors.push_back({name, t.sizes().vec(), tensor_hash(t)});
+  }
+  const std::string hash = m.content_hash();
+  const Hash256 raw = blake2b_256(m.canonical());
+  const Signature sig = signer.sign(std::string(kSignDomain) + std::string(reinterpret_cast<const char*>(raw.data()), 32));
+  m.signer = signer.public_hex();
+  m.signature = hex(sig);
+  const fs::path final_dir = root_ / "objects" / hash;
+  if (!fs::exists(final_dir)) {
+    static std::atomic<std::uint64_t> counter{0};
+    const fs::path staging = root_ / "tmp" / (hash + "." + std::to_string(::getpid()) + "." + std::to_string(counter++));
+    std::error_code ec;
+    fs::create_directories(staging, ec);
+    if (ec) return IoError("cannot create " + staging.string() + ": " + ec.message());
+    TESSERA_RETURN_IF_ERROR(write_safetensors(staging / "model.safetensors", tensors, {{"checkpoint", hash}}));
+    TESSERA_RETURN_IF_ERROR(write_file_atomic(staging / "manifest.json", m.to_json(), 0644));
+    TESSERA_RETURN_IF_ERROR(fsync_directory(staging));
+    fs::rename(staging, final_dir, ec);
+    if (ec) {
+      fs::remove_all(staging, ec);
+      if (!fs::exists(final_dir)) return IoError("cannot move checkpoint into " + final_dir.string());
+    }
+    TESSERA_RETURN_IF_ERROR(fsync_directory(root_ / "objects"));
+  }
+  TESSERA_RETURN_IF_ERROR(write_file_atomic(root_ / "latest", hash + "\n", 0644));
+  TESSERA_RETURN_IF_ERROR(apply_retention());
+  return hash;
+}
+
+Result<Checkpoint> CheckpointStore::get(const std::string& hash) const {
+  if (!valid_hash(hash)) return InvalidArgument("'" + hash + "' is not a checkpoint hash (64 hex digits)");
+  const fs::path dir = root_ / "objects" / hash;
+  if (!fs::exists(dir)) return NotFound("no checkpoint " + hash.substr(0, 16) + "… in " + root_.string());
+  TESSERA_ASSIGN_OR_RETURN(std::string text, read_file(dir / "manifest.json"));
+  TESSERA_ASSIGN_OR_RETURN(Manifest m, Manifest::from_json(text));
+  if (m.content_hash() != hash) return Corrupted("checkpoint " + hash.substr(0, 16) + "…: manifest does not hash to its name");
+  TESSERA_ASSIGN_OR_RETURN(PublicKey signer, public_key_from_hex(m.signer));
+  TESSERA_ASSIGN_OR_RETURN(std::string sig_raw, from_hex(m.signature));
+  if (sig_raw.size() != 64) return Corrupted("checkpoint " + hash.substr(0, 16) + "…: bad signature length");
+  Signature sig;
+  std::copy(sig_raw.begin(), sig_raw.end(), sig.begin());
+  const Hash256 raw = blake2b_256(m.canonical());
+  if (!verify_signature(signer, std::string(kSignDomain) + std::string(reinterpret_cast<const char*>(raw.data()), 32), sig)) {
+    return Corrupted("checkpoint " + hash.substr(0, 16) + "…: signature does not verify");
+  }
+  TESSERA_ASSIGN_OR_RETURN(SafetensorsFile file, read_safetensors(dir / "model.safetensors"));
+  if (file.tensors.size() != m.tensors.size()) {
+    return Corrupted("checkpoint " + hash.substr(0, 16) + "…: manifest lists " + std::to_string(m.tensors.size()) +
+                     " tensors, the file holds " + std::to_string(file.tensors.size()));
+  }
+  for (std::size_t i = 0; i < m.tensors.size(); ++i) {
+    const auto& want = m.tensors[i];
+    const auto& [name, t] = file.tensors[i];
+    if (name != want.name || t.sizes().vec() != want.shape) {
+      return Corrupted("checkpoint " + hash.substr(0, 16) + "…: tensor " + want.name + " missing or reshaped");
+    }
+    if (tensor_hash(t) != want.hash) {
+      return Corrupted("checkpoint " + hash.substr(0, 16) + "…: tensor " + name + " does not match its hash");
+    }
+  }
+  return Checkpoint{std::move(m), std::move(file.tensors), hash};
+}
+
+Result<std::string> CheckpointStore::latest() const {
+  if (!fs::exists(root_ / "latest")) return NotFound("checkpoint store " + root_.string() + " is empty");
+  TESSERA_ASSIGN_OR_RETURN(std::string text, read_file(root_ / "latest"));
+  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
+  if (!valid_hash(text)) return Corrupted(root_.string() + "/latest does not hold a checkpoint hash");
+  return text;
+}
+
+std::vector<std::string> CheckpointStore::list() const {
+  std::vector<std::string> out;
+  for (const auto& e : fs::directory_iterator(root_ / "objects")) {
+    const std::string name = e.path().filename().string();
+    if (valid_hash(name)) out.push_back(name);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+Status CheckpointStore::apply_retention() {
+  // (window, hash) of every stored checkpoint, newest first.
+  std::vector<std::pair<std::uint64_t, std::string>> all;
+  for (const auto& h : list()) {
+    auto text = read_file(root_ / "objects" / h / "manifest.json");
+    if (!text.ok()) continue;
+    auto m = Manifest::from_json(*text);
+    if (m.ok()) all.emplace_back(m->window, h);
+  }
+  std::sort(all.begin(), all.end(), std::greater<>());
+  auto latest_hash = latest();
+  for (std::size_t i = 0; i < all.size(); ++i) {
+    const auto& [window, h] = all[i];
+    const bool keep = i < retention_.keep_last || (retention_.keep_every > 0 && window % retention_.keep_every == 0) ||
+                      (latest_hash.ok() && *latest_hash == h);
+    if (keep) continue;
+    // Rename out of objects/ first, so a crash never leaves a half-deleted checkpoint there.
+    const fs::path doomed = root_ / "tmp" / (h + ".delete");
+    std::error_code ec;
+    fs::rename(root_ / "objects" / h, doomed, ec);
+    if (!ec) fs::remove_all(doomed, ec);
+  }
+  return fsync_directory(root_ / "objects");
+}
+
+}  // namespace tessera::checkpoints

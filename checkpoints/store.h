@@ -1,0 +1,88 @@
+// Content-addressed checkpoint store (DESIGN.md §4). A checkpoint is a folder
+// `<root>/objects/<hash>/` holding `model.safetensors` and `manifest.json`; `<hash>` is the
+// BLAKE2b-256 (hex) of the manifest's canonical bytes, and the manifest lists every
+// tensor's shape and BLAKE2b-256, so the hash covers the whole model. `<root>/latest`
+// names the newest checkpoint.
+//
+// Writes are crash-safe: the folder is built under `<root>/tmp/`, every file fsynced,
+// then renamed into `objects/` and the directory fsynced; `latest` is replaced
+// atomically. After a crash at any moment `objects/` holds only complete checkpoints
+// (leftovers in `tmp/` are removed on open). Reads verify the content hash, every tensor
+// hash and the aggregator's signature, and name what does not match.
+#pragma once
+
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "checkpoints/safetensors.h"
+#include "core/identity.h"
+#include "core/status.h"
+
+namespace tessera::checkpoints {
+
+struct AcceptedEntry {
+  std::uint32_t uid = 0;
+  std::string hotkey;        // hex
+  std::string payload_hash;  // hex
+  double score = 0.0;
+};
+
+struct TensorEntry {
+  std::string name;
+  std::vector<std::int64_t> shape;
+  std::string hash;  // hex BLAKE2b-256 of the float32 little-endian bytes
+};
+
+struct Manifest {
+  std::string run_id;
+  std::uint64_t window = 0;
+  std::string parent;  // hex hash of the previous checkpoint ("" for the initial one)
+  std::vector<AcceptedEntry> accepted;
+  std::string model;  // model description / preset
+  std::string outer;  // outer optimizer and its hyperparameters
+  std::vector<TensorEntry> tensors;
+  std::string signer;     // hex ed25519 public key of the aggregator
+  std::string signature;  // hex, over "tessera-checkpoint/1\0" || content hash bytes
+
+  // Deterministic JSON of every field but signer and signature.
+  std::string canonical() const;
+  std::string content_hash() const;  // hex BLAKE2b-256 of canonical()
+  std::string to_json() const;       // canonical fields + signer + signature
+  static Result<Manifest> from_json(const std::string& text);
+};
+
+struct Checkpoint {
+  Manifest manifest;
+  NamedTensors tensors;
+  std::string hash;
+};
+
+struct Retention {
+  std::size_t keep_last = 8;    // the newest N by window
+  std::uint64_t keep_every = 0;  // and every checkpoint whose window is a multiple of M (0: none)
+};
+
+class CheckpointStore {
+ public:
+  static Result<CheckpointStore> open(const std::filesystem::path& root, Retention retention = {});
+
+  // Fills the tensor entries, signs with `signer`, writes, updates `latest`, applies the
+  // retention; returns the content hash. Storing an existing hash is a no-op.
+  Result<std::string> put(const NamedTensors& tensors, Manifest manifest, const Keypair& signer);
+  // Loads and verifies a checkpoint.
+  Result<Checkpoint> get(const std::string& hash) const;
+  Result<std::string> latest() const;  // NotFound when empty
+  std::vector<std::string> list() const;  // stored hashes
+  const std::filesystem::path& root() const { return root_; }
+
+ private:
+  Status apply_retention();
+  std::filesystem::path root_;
+  Retention retention_;
+};
+
+std::string tensor_hash(const torch::Tensor& t);
+
+}  // namespace tessera::checkpoints

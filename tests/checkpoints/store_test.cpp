@@ -1,0 +1,125 @@
+#include "checkpoints/store.h"
+
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <set>
+
+#include "core/file_io.h"
+
+#include "tests/test_util.h"
+
+namespace tessera::checkpoints {
+namespace {
+
+NamedTensors model(float v) {
+  return {{"wte.weight", torch::full({64, 32}, v)}, {"ln_f.bias", torch::arange(32).to(torch::kFloat) * v}};
+}
+
+Manifest manifest(std::uint64_t window, std::string parent = "") {
+  Manifest m;
+  m.run_id = "tiny-fortunes";
+  m.window = window;
+  m.parent = std::move(parent);
+  m.model = "tiny";
+  m.outer = "sgd lr 1";
+  m.accepted.push_back({3, std::string(64, 'a'), std::string(64, 'b'), 0.25});
+  return m;
+}
+
+TEST(CheckpointStore, PutGetVerifiesAndPointsLatest) {
+  testing::TempDir dir;
+  auto store = CheckpointStore::open(dir.path());
+  ASSERT_TRUE(store.ok());
+  const Keypair aggregator = Keypair::generate();
+  auto h0 = store->put(model(1.0f), manifest(0), aggregator);
+  ASSERT_TRUE(h0.ok()) << h0.status().to_string();
+  auto h1 = store->put(model(2.0f), manifest(1, *h0), aggregator);
+  ASSERT_TRUE(h1.ok());
+  EXPECT_NE(*h0, *h1);
+  EXPECT_EQ(*store->latest(), *h1);
+  auto c = store->get(*h1);
+  ASSERT_TRUE(c.ok()) << c.status().to_string();
+  EXPECT_EQ(c->manifest.parent, *h0);
+  EXPECT_EQ(c->manifest.signer, aggregator.public_hex());
+  EXPECT_TRUE(torch::equal(c->tensors[0].second, model(2.0f)[0].second));
+  // Same content → same hash (content addressing, deterministic manifest).
+  EXPECT_EQ(*store->put(model(2.0f), manifest(1, *h0), aggregator), *h1);
+  EXPECT_EQ(store->get("zz").status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(store->get(std::string(64, '0')).status().code(), StatusCode::kNotFound);
+}
+
+TEST(CheckpointStore, CorruptionIsDetectedAndNamed) {
+  testing::TempDir dir;
+  auto store = *CheckpointStore::open(dir.path());
+  const auto hash = *store.put(model(1.5f), manifest(4), Keypair::generate());
+  const auto file = dir.path() / "objects" / hash / "model.safetensors";
+  {  // flip one byte near the end: inside ln_f.bias
+    std::fstream f(file, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekg(-3, std::ios::end);
+    char ch = 0;
+    f.read(&ch, 1);
+    f.seekp(-3, std::ios::end);
+    ch = static_cast<char>(ch ^ 0x40);
+    f.write(&ch, 1);
+  }
+  auto r = store.get(hash);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("tensor ln_f.bias does not match its hash"), std::string::npos) << r.status().message();
+  // A tampered manifest no longer hashes to its folder name.
+  const auto mpath = dir.path() / "objects" / hash / "manifest.json";
+  std::string text = *read_file(mpath);
+  text.replace(text.find("tiny-fortunes"), 4, "evil");
+  testing::write_text(mpath, text);
+  r = store.get(hash);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("does not hash to its name"), std::string::npos) << r.status().message();
+}
+
+TEST(CheckpointStore, RetentionKeepsTheLastNAndEveryMth) {
+  testing::TempDir dir;
+  auto store = *CheckpointStore::open(dir.path(), Retention{3, 5});
+  const Keypair k = Keypair::generate();
+  std::vector<std::string> hashes;
+  for (std::uint64_t w = 0; w < 12; ++w) hashes.push_back(*store.put(model(static_cast<float>(w)), manifest(w), k));
+  auto kept = store.list();
+  std::set<std::string> want = {hashes[0], hashes[5], hashes[10], hashes[9], hashes[11]};
+  EXPECT_EQ(std::set<std::string>(kept.begin(), kept.end()), want);
+  EXPECT_EQ(*store.latest(), hashes[11]);
+}
+
+TEST(CheckpointStore, KillDuringWritesLeavesOnlyCompleteCheckpoints) {
+  testing::TempDir dir;
+  for (int round = 0; round < 4; ++round) {
+    const pid_t pid = fork();
+    if (pid == 0) {
+      auto store = *CheckpointStore::open(dir.path(), Retention{1000, 0});
+      const Keypair k = Keypair::generate();
+      for (std::uint64_t w = 0;; ++w) {
+        NamedTensors big = {{"w", torch::full({256, 256}, static_cast<float>(w + 1000 * round))}};
+        if (!store.put(big, manifest(w + 1000 * static_cast<std::uint64_t>(round)), k).ok()) _exit(2);
+      }
+    }
+    usleep(static_cast<useconds_t>(150000 + 37000 * round));
+    kill(pid, SIGKILL);
+    waitpid(pid, nullptr, 0);
+  }
+  auto store = CheckpointStore::open(dir.path(), Retention{1000, 0});
+  ASSERT_TRUE(store.ok());
+  const auto all = store->list();
+  ASSERT_GT(all.size(), 2u);
+  for (const auto& h : all) {
+    auto c = store->get(h);
+    EXPECT_TRUE(c.ok()) << h << ": " << c.status().to_string();
+  }
+  auto latest = store->latest();
+  ASSERT_TRUE(latest.ok());
+  EXPECT_TRUE(store->get(*latest).ok());
+  EXPECT_TRUE(std::filesystem::is_empty(dir.path() / "tmp"));  // staging leftovers removed on open
+}
+
+}  // namespace
+}  // namespace tessera::checkpoints
