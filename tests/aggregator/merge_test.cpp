@@ -1,0 +1,137 @@
+#include "aggregator/merge.h"
+
+#include <gtest/gtest.h>
+
+#include "aggregator/outer.h"
+#include "core/hash.h"
+
+namespace tessera::aggregator {
+namespace {
+
+const std::vector<std::vector<std::int64_t>> kShapes = {{8, 6}, {10}};
+
+gradients::TensorUpdate sparse(std::uint32_t param, std::vector<std::int64_t> idx, std::vector<float> vals) {
+  gradients::TensorUpdate u;
+  u.param_index = param;
+  u.flat_index = torch::tensor(idx, torch::kLong);
+  u.values = torch::tensor(vals, torch::kFloat);
+  return u;
+}
+
+gradients::TensorUpdate dense(std::uint32_t param, torch::Tensor t) {
+  gradients::TensorUpdate u;
+  u.param_index = param;
+  u.dense = std::move(t);
+  return u;
+}
+
+std::vector<gradients::DecodedDelta> deltas() {
+  torch::manual_seed(5);
+  std::vector<gradients::DecodedDelta> d(3);
+  d[0].tensors = {sparse(0, {0, 5, 47}, {1.0f, -2.0f, 0.5f}), sparse(1, {3}, {4.0f})};
+  d[1].tensors = {sparse(0, {5, 6}, {3.0f, 1.0f}), sparse(1, {0}, {3.0f})};
+  d[2].tensors = {dense(0, torch::randn({8, 6}) * 10), sparse(1, {3, 9}, {-1.0f, 2.0f})};  // the large one
+  return d;
+}
+
+// The same merge written with dense tensor arithmetic.
+std::vector<torch::Tensor> reference(const std::vector<gradients::DecodedDelta>& ds) {
+  std::vector<double> norms;
+  for (const auto& d : ds) norms.push_back(delta_norm(d));
+  std::vector<double> sorted = norms;
+  std::sort(sorted.begin(), sorted.end());
+  const double median = sorted[sorted.size() / 2];  // odd count
+  std::vector<torch::Tensor> sum, count;
+  for (const auto& s : kShapes) {
+    sum.push_back(torch::zeros(s, torch::kDouble));
+    count.push_back(torch::zeros(s, torch::kDouble));
+  }
+  for (std::size_t k = 0; k < ds.size(); ++k) {
+    const double scale = norms[k] > median ? median / norms[k] : 1.0;
+    for (const auto& u : ds[k].tensors) {
+      const auto shape = kShapes[u.param_index];
+      auto full = u.to_dense(shape).to(torch::kDouble);
+      auto mask = u.is_dense() ? torch::ones(shape, torch::kDouble)
+                               : torch::zeros({full.numel()}, torch::kDouble).index_fill_(0, u.flat_index, 1.0).view(shape);
+      sum[u.param_index] += full * scale;
+      count[u.param_index] += mask;
+    }
+  }
+  std::vector<torch::Tensor> out;
+  for (std::size_t i = 0; i < sum.size(); ++i) out.push_back((sum[i] / count[i].clamp_min(1.0)).to(torch::kFloat));
+  return out;
+}
+
+std::vector<const gradients::DecodedDelta*> ptrs(const std::vector<gradients::DecodedDelta>& ds) {
+  std::vector<const gradients::DecodedDelta*> p;
+  for (const auto& d : ds) p.push_back(&d);
+  return p;
+}
+
+TEST(Merge, MatchesADenseReferenceWithMedianClipAndPerCoordinateMean) {
+  const auto ds = deltas();
+  MergeStats stats;
+  auto merged = merge_deltas(ptrs(ds), kShapes, true, &stats);
+  ASSERT_TRUE(merged.ok()) << merged.status().to_string();
+  const auto want = reference(ds);
+  for (std::size_t i = 0; i < want.size(); ++i) {
+    EXPECT_TRUE(torch::allclose((*merged)[i], want[i], 1e-5, 1e-6)) << "parameter " << i;
+  }
+  EXPECT_EQ(stats.deltas, 3u);
+  EXPECT_EQ(stats.clipped, 1u);  // only the large dense delta
+  // A coordinate chosen by one (unclipped) miner is not diluted by the others' zeros.
+  EXPECT_FLOAT_EQ((*merged)[1][0].item<float>(), 3.0f);
+}
+
+TEST(Merge, RejectsUpdatesThatDoNotFitTheModel) {
+  std::vector<gradients::DecodedDelta> bad(1);
+  bad[0].tensors = {sparse(1, {10}, {1.0f})};
+  auto r = merge_deltas(ptrs(bad), kShapes);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("does not fit"), std::string::npos);
+  bad[0].tensors = {sparse(7, {0}, {1.0f})};
+  EXPECT_FALSE(merge_deltas(ptrs(bad), kShapes).ok());
+}
+
+std::string digest(const std::vector<torch::Tensor>& ts) {
+  Blake2b256 h;
+  for (const auto& t : ts) {
+    if (!t.defined()) continue;
+    h.update(std::string_view(reinterpret_cast<const char*>(t.data_ptr<float>()), static_cast<std::size_t>(t.numel()) * 4));
+  }
+  return to_hex(h.finish());
+}
+
+TEST(Merge, IsBitIdenticalAcrossThreadCounts) {
+  const auto ds = deltas();
+  torch::set_num_threads(1);
+  const auto a = digest(*merge_deltas(ptrs(ds), kShapes));
+  torch::set_num_threads(2);
+  const auto b = digest(*merge_deltas(ptrs(ds), kShapes));
+  torch::set_num_threads(1);
+  EXPECT_EQ(a, b);
+}
+
+TEST(OuterOptimizer, ResumesFromSavedMomentumBitForBit) {
+  OuterSpec spec{"nesterov", 0.7, 0.9};
+  auto make_params = [] { return std::vector<torch::Tensor>{torch::ones({8, 6}), torch::zeros({10})}; };
+  const auto ds = deltas();
+  const auto g = *merge_deltas(ptrs(ds), kShapes);
+  auto p1 = make_params();
+  auto o1 = *OuterOptimizer::from_spec(spec);
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(o1.step(p1, g).ok());
+  auto p2 = make_params();
+  auto o2 = *OuterOptimizer::from_spec(spec);
+  for (int i = 0; i < 2; ++i) ASSERT_TRUE(o2.step(p2, g).ok());
+  std::vector<torch::Tensor> saved;
+  for (const auto& m : o2.momentum_buffers()) saved.push_back(m.clone());
+  auto o3 = *OuterOptimizer::from_spec(spec);  // a restarted aggregator
+  ASSERT_TRUE(o3.restore(saved, p2).ok());
+  ASSERT_TRUE(o3.step(p2, g).ok());
+  for (std::size_t i = 0; i < p1.size(); ++i) EXPECT_TRUE(torch::equal(p1[i], p2[i])) << i;
+  EXPECT_FALSE(OuterOptimizer::from_spec({"adam", 1, 0}).ok());
+  EXPECT_FALSE(o3.restore({torch::zeros({3})}, p2).ok());
+}
+
+}  // namespace
+}  // namespace tessera::aggregator
