@@ -137,32 +137,34 @@ Result<Checkpoint> CheckpointStore::get(const std::string& hash) const {
   if (!fs::exists(dir)) return NotFound("no checkpoint " + hash.substr(0, 16) + "… in " + root_.string());
   TESSERA_ASSIGN_OR_RETURN(std::string text, read_file(dir / "manifest.json"));
   TESSERA_ASSIGN_OR_RETURN(Manifest m, Manifest::from_json(text));
-  if (m.content_hash() != hash) return Corrupted("checkpoint " + hash.substr(0, 16) + "…: manifest does not hash to its name");
+  TESSERA_ASSIGN_OR_RETURN(SafetensorsFile file, read_safetensors(dir / "model.safetensors"));
+  TESSERA_RETURN_IF_ERROR(verify_checkpoint(m, hash, file.tensors));
+  return Checkpoint{std::move(m), std::move(file.tensors), hash};
+}
+
+Status verify_checkpoint(const Manifest& m, const std::string& hash, const NamedTensors& tensors) {
+  const std::string at = "checkpoint " + hash.substr(0, 16) + "…: ";
+  if (m.content_hash() != hash) return Corrupted(at + "manifest does not hash to its name");
   TESSERA_ASSIGN_OR_RETURN(PublicKey signer, public_key_from_hex(m.signer));
   TESSERA_ASSIGN_OR_RETURN(std::string sig_raw, from_hex(m.signature));
-  if (sig_raw.size() != 64) return Corrupted("checkpoint " + hash.substr(0, 16) + "…: bad signature length");
+  if (sig_raw.size() != 64) return Corrupted(at + "bad signature length");
   Signature sig;
   std::copy(sig_raw.begin(), sig_raw.end(), sig.begin());
   const Hash256 raw = blake2b_256(m.canonical());
   if (!verify_signature(signer, std::string(kSignDomain) + std::string(reinterpret_cast<const char*>(raw.data()), 32), sig)) {
-    return Corrupted("checkpoint " + hash.substr(0, 16) + "…: signature does not verify");
+    return Corrupted(at + "signature does not verify");
   }
-  TESSERA_ASSIGN_OR_RETURN(SafetensorsFile file, read_safetensors(dir / "model.safetensors"));
-  if (file.tensors.size() != m.tensors.size()) {
-    return Corrupted("checkpoint " + hash.substr(0, 16) + "…: manifest lists " + std::to_string(m.tensors.size()) +
-                     " tensors, the file holds " + std::to_string(file.tensors.size()));
+  if (tensors.size() != m.tensors.size()) {
+    return Corrupted(at + "manifest lists " + std::to_string(m.tensors.size()) + " tensors, the file holds " +
+                     std::to_string(tensors.size()));
   }
   for (std::size_t i = 0; i < m.tensors.size(); ++i) {
     const auto& want = m.tensors[i];
-    const auto& [name, t] = file.tensors[i];
-    if (name != want.name || t.sizes().vec() != want.shape) {
-      return Corrupted("checkpoint " + hash.substr(0, 16) + "…: tensor " + want.name + " missing or reshaped");
-    }
-    if (tensor_hash(t) != want.hash) {
-      return Corrupted("checkpoint " + hash.substr(0, 16) + "…: tensor " + name + " does not match its hash");
-    }
+    const auto& [name, t] = tensors[i];
+    if (name != want.name || t.sizes().vec() != want.shape) return Corrupted(at + "tensor " + want.name + " missing or reshaped");
+    if (tensor_hash(t) != want.hash) return Corrupted(at + "tensor " + name + " does not match its hash");
   }
-  return Checkpoint{std::move(m), std::move(file.tensors), hash};
+  return Status::Ok();
 }
 
 Result<std::string> CheckpointStore::latest() const {

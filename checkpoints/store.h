@@ -85,4 +85,9 @@ class CheckpointStore {
 
 std::string tensor_hash(const torch::Tensor& t);
 
+// Checks that `manifest` hashes to `hash`, that its signature verifies, and that
+// `tensors` are exactly the manifest's (names, order, shapes, hashes); the error names
+// the first thing that differs.
+Status verify_checkpoint(const Manifest& manifest, const std::string& hash, const NamedTensors& tensors);
+
 }  // namespace tessera::checkpoints

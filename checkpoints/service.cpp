@@ -1,0 +1,193 @@
+#include "checkpoints/service.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+#include <fstream>
+
+#include "core/file_io.h"
+#include "net/grpc.h"
+#include "proto/checkpoint.grpc.pb.h"
+
+namespace tessera::checkpoints {
+
+namespace fs = std::filesystem;
+
+namespace {
+constexpr std::size_t kChunk = 1u << 20;
+
+class Service final : public proto::CheckpointService::Service {
+ public:
+  explicit Service(const CheckpointStore* store) : store_(store) {}
+
+  grpc::Status GetManifest(grpc::ServerContext*, const proto::ManifestRequest* req, proto::ManifestReply* reply) override {
+    std::string hash = req->hash();
+    if (hash.empty()) {
+      auto latest = store_->latest();
+      if (!latest.ok()) return net::to_grpc(latest.status());
+      hash = *latest;
+    }
+    if (hash.size() != 64 || hash.find_first_not_of("0123456789abcdef") != std::string::npos) {
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "not a checkpoint hash");
+    }
+    const fs::path dir = store_->root() / "objects" / hash;
+    auto text = read_file(dir / "manifest.json");
+    if (!text.ok()) return grpc::Status(grpc::StatusCode::NOT_FOUND, "no checkpoint " + hash);
+    std::error_code ec;
+    reply->set_hash(hash);
+    reply->set_manifest_json(*text);
+    reply->set_model_bytes(fs::file_size(dir / "model.safetensors", ec));
+    return grpc::Status::OK;
+  }
+
+  grpc::Status Download(grpc::ServerContext* ctx, const proto::DownloadRequest* req,
+                        grpc::ServerWriter<proto::Chunk>* writer) override {
+    if (req->hash().size() != 64 || req->hash().find_first_not_of("0123456789abcdef") != std::string::npos) {
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "not a checkpoint hash");
+    }
+    std::ifstream in(store_->root() / "objects" / req->hash() / "model.safetensors", std::ios::binary);
+    if (!in) return grpc::Status(grpc::StatusCode::NOT_FOUND, "no checkpoint " + req->hash());
+    in.seekg(static_cast<std::streamoff>(req->offset()));
+    std::string buf(kChunk, '\0');
+    std::uint64_t offset = req->offset();
+    while (!ctx->IsCancelled() && in) {
+      in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
+      const auto n = static_cast<std::size_t>(in.gcount());
+      if (n == 0) break;
+      proto::Chunk chunk;
+      chunk.set_offset(offset);
+      chunk.set_data(buf.data(), n);
+      if (!writer->Write(chunk)) break;
+      offset += n;
+    }
+    return grpc::Status::OK;
+  }
+
+ private:
+  const CheckpointStore* store_;
+};
+}  // namespace
+
+struct CheckpointServer::Impl {
+  std::unique_ptr<Service> service;
+  std::unique_ptr<net::GrpcServer> server;
+};
+
+Result<std::unique_ptr<CheckpointServer>> CheckpointServer::start(const CheckpointStore* store, const std::string& listen) {
+  std::unique_ptr<CheckpointServer> s(new CheckpointServer());
+  s->impl_ = std::make_unique<Impl>();
+  s->impl_->service = std::make_unique<Service>(store);
+  TESSERA_ASSIGN_OR_RETURN(s->impl_->server, net::GrpcServer::start({listen, 4 << 20}, {s->impl_->service.get()}));
+  return s;
+}
+
+CheckpointServer::~CheckpointServer() { stop(); }
+int CheckpointServer::port() const { return impl_ && impl_->server ? impl_->server->port() : 0; }
+void CheckpointServer::stop() {
+  if (impl_ && impl_->server) impl_->server->stop();
+}
+
+Result<PullResult> pull_checkpoint(const PullOptions& o, const std::function<void(std::uint64_t, std::uint64_t)>& progress) {
+  const auto t0 = std::chrono::steady_clock::now();
+  TESSERA_ASSIGN_OR_RETURN(auto channel, net::connect_channel(o.address, 8 << 20, std::chrono::seconds(10)));
+  auto stub = proto::CheckpointService::NewStub(channel);
+  proto::ManifestRequest mreq;
+  mreq.set_hash(o.expected_hash);
+  proto::ManifestReply mrep;
+  {
+    grpc::ClientContext ctx;
+    net::set_deadline(&ctx, std::chrono::seconds(30));
+    TESSERA_RETURN_IF_ERROR(net::from_grpc(stub->GetManifest(&ctx, mreq, &mrep), "reading the checkpoint manifest"));
+  }
+  TESSERA_ASSIGN_OR_RETURN(Manifest manifest, Manifest::from_json(mrep.manifest_json()));
+  const std::string hash = manifest.content_hash();
+  if (hash != mrep.hash()) return Corrupted("the server's manifest does not hash to " + mrep.hash().substr(0, 16) + "…");
+  if (!o.expected_hash.empty() && hash != o.expected_hash) {
+    return Corrupted("checkpoint hash " + hash.substr(0, 16) + "… differs from the announced " + o.expected_hash.substr(0, 16) + "…");
+  }
+  std::error_code ec;
+  fs::create_directories(o.out, ec);
+  if (ec) return IoError("cannot create " + o.out.string() + ": " + ec.message());
+  const fs::path partial = o.out / "model.safetensors.partial";
+  const fs::path stamp = o.out / "model.safetensors.partial.hash";
+  PullResult result;
+  result.hash = hash;
+  // Resume only a partial download of the same checkpoint.
+  std::uint64_t offset = 0;
+  const auto stamped = fs::exists(stamp) ? read_file(stamp) : Result<std::string>(NotFound("no stamp"));
+  if (fs::exists(partial) && stamped.ok() && *stamped == hash) {
+    offset = fs::file_size(partial, ec);
+    if (offset > mrep.model_bytes()) offset = 0;
+  }
+  if (offset == 0) {
+    fs::remove(partial, ec);
+    TESSERA_RETURN_IF_ERROR(write_file_atomic(stamp, hash, 0644));
+  }
+  result.resumed_from = offset;
+  const int fd = ::open(partial.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) return IoError("cannot open " + partial.string());
+  if (::ftruncate(fd, static_cast<off_t>(offset)) != 0 || ::lseek(fd, static_cast<off_t>(offset), SEEK_SET) < 0) {
+    ::close(fd);
+    return IoError("cannot position " + partial.string());
+  }
+  {
+    grpc::ClientContext ctx;
+    net::set_deadline(&ctx, std::chrono::hours(6));
+    proto::DownloadRequest dreq;
+    dreq.set_hash(hash);
+    dreq.set_offset(offset);
+    auto reader = stub->Download(&ctx, dreq);
+    proto::Chunk chunk;
+    while (reader->Read(&chunk)) {
+      if (chunk.offset() != offset) {
+        ::close(fd);
+        return Corrupted("download: chunk at offset " + std::to_string(chunk.offset()) + ", expected " + std::to_string(offset));
+      }
+      const std::string& d = chunk.data();
+      for (std::size_t done = 0; done < d.size();) {
+        const ssize_t n = ::write(fd, d.data() + done, d.size() - done);
+        if (n <= 0) {
+          ::close(fd);
+          return IoError("writing " + partial.string());
+        }
+        done += static_cast<std::size_t>(n);
+      }
+      offset += d.size();
+      if (progress) progress(offset, mrep.model_bytes());
+    }
+    const grpc::Status st = reader->Finish();
+    if (!st.ok()) {
+      ::fsync(fd);
+      ::close(fd);
+      return net::from_grpc(st, "downloading (rerun to resume from byte " + std::to_string(offset) + ")");
+    }
+  }
+  ::fsync(fd);
+  ::close(fd);
+  if (offset != mrep.model_bytes()) {
+    return IoError("download ended at byte " + std::to_string(offset) + " of " + std::to_string(mrep.model_bytes()) +
+                   " (rerun to resume)");
+  }
+  auto file = read_safetensors(partial);
+  if (!file.ok()) {
+    fs::remove(partial, ec);
+    return file.status();
+  }
+  Status verified = verify_checkpoint(manifest, hash, file->tensors);
+  if (!verified.ok()) {
+    fs::remove(partial, ec);  // corrupt: do not resume from it
+    return verified;
+  }
+  TESSERA_RETURN_IF_ERROR(write_file_atomic(o.out / "manifest.json", manifest.to_json(), 0644));
+  fs::rename(partial, o.out / "model.safetensors", ec);
+  if (ec) return IoError("cannot move the model into place: " + ec.message());
+  fs::remove(stamp, ec);
+  TESSERA_RETURN_IF_ERROR(fsync_directory(o.out));
+  result.bytes = offset;
+  result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return result;
+}
+
+}  // namespace tessera::checkpoints

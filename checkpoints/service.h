@@ -1,0 +1,49 @@
+// CheckpointService (gRPC): the manifest of a stored checkpoint and a chunked, resumable
+// download of its model file; and the pull client behind `tessera checkpoint pull`.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "checkpoints/store.h"
+
+namespace tessera::net {
+class GrpcServer;
+}
+
+namespace tessera::checkpoints {
+
+class CheckpointServer {
+ public:
+  static Result<std::unique_ptr<CheckpointServer>> start(const CheckpointStore* store, const std::string& listen);
+  ~CheckpointServer();
+  int port() const;
+  void stop();
+
+ private:
+  CheckpointServer() = default;
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+struct PullOptions {
+  std::string address;        // host:port of a CheckpointService
+  std::string expected_hash;  // hex: what the chain announced; empty = the server's latest (unverified against a chain)
+  std::filesystem::path out;  // receives model.safetensors and manifest.json
+};
+
+struct PullResult {
+  std::string hash;
+  std::uint64_t bytes = 0;
+  std::uint64_t resumed_from = 0;  // bytes already present from an interrupted pull
+  double seconds = 0.0;
+};
+
+// Downloads into `<out>/model.safetensors.partial` (resuming from its size), verifies the
+// manifest hash against `expected_hash`, the aggregator's signature and every tensor, and
+// only then moves the files into place. `progress(done, total)` is called per chunk.
+Result<PullResult> pull_checkpoint(const PullOptions& options,
+                                   const std::function<void(std::uint64_t, std::uint64_t)>& progress = {});
+
+}  // namespace tessera::checkpoints
