@@ -22,6 +22,7 @@ void add_train_command(CLI::App& app, const GlobalOptions& global, int* exit_cod
 void add_info_command(CLI::App& app, const GlobalOptions& global, int* exit_code);
 void add_bench_commands(CLI::App& app, const GlobalOptions& global, int* exit_code);
 void add_chain_commands(CLI::App& app, const GlobalOptions& global, int* exit_code);
+void add_checkpoint_commands(CLI::App& app, const GlobalOptions& global, int* exit_code);
 
 // --home, else $TESSERA_HOME, else ~/.tessera.
 std::filesystem::path home_path(const GlobalOptions& global);

@@ -1,0 +1,98 @@
+// `tessera checkpoint …`: serve a checkpoint store, pull a checkpoint with verification.
+#include <chrono>
+#include <cstdio>
+#include <thread>
+
+#include "chain-bridge/client.h"
+#include "checkpoints/service.h"
+#include "cli/commands.h"
+#include "core/interrupt.h"
+
+namespace tessera::cli {
+
+namespace {
+using Clock = std::chrono::steady_clock;
+
+// One line, rewritten in place: bar, bytes, rate, ETA.
+class ProgressBar {
+ public:
+  void update(std::uint64_t done, std::uint64_t total) {
+    const double s = std::chrono::duration<double>(Clock::now() - start_).count();
+    if (done < total && s - last_ < 0.1) return;
+    last_ = s;
+    const double frac = total ? static_cast<double>(done) / static_cast<double>(total) : 1.0;
+    const int width = 30, filled = static_cast<int>(frac * width);
+    const double rate = s > 0 ? static_cast<double>(done) / s : 0.0;
+    const double eta = rate > 0 ? static_cast<double>(total - done) / rate : 0.0;
+    std::fprintf(stderr, "\r[%.*s%*s] %5.1f%%  %.1f / %.1f MB  %.1f MB/s  ETA %.0fs ", filled,
+                 "==============================", width - filled, "", frac * 100, done / 1e6, total / 1e6, rate / 1e6, eta);
+    if (done >= total) std::fprintf(stderr, "\n");
+  }
+
+ private:
+  Clock::time_point start_ = Clock::now();
+  double last_ = -1;
+};
+
+Status run_serve(const std::string& store_dir, const std::string& listen) {
+  TESSERA_ASSIGN_OR_RETURN(auto store, checkpoints::CheckpointStore::open(store_dir));
+  TESSERA_ASSIGN_OR_RETURN(auto server, checkpoints::CheckpointServer::start(&store, listen));
+  std::printf("serving checkpoints of %s on port %d\n", store_dir.c_str(), server->port());
+  std::fflush(stdout);
+  install_interrupt_handler();
+  while (!interrupted()) std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  server->stop();
+  return Status::Ok();
+}
+
+Status run_pull(const std::string& from, const std::string& hash, std::uint32_t netuid, long window,
+                const std::string& chain, const std::string& out, const std::string& format) {
+  if (format != "safetensors") return InvalidArgument("--format " + format + ": only safetensors is supported so far");
+  checkpoints::PullOptions o;
+  o.address = from;
+  o.expected_hash = hash;
+  o.out = out;
+  if (netuid != 0) {
+    // The chain's announcement says which hash to expect and where it is served.
+    TESSERA_ASSIGN_OR_RETURN(auto client, chain::connect_embedded_chain(chain.empty() ? chain::default_chain_address() : chain));
+    std::optional<std::uint64_t> w;
+    if (window >= 0) w = static_cast<std::uint64_t>(window);
+    TESSERA_ASSIGN_OR_RETURN(auto announced, client->checkpoint(netuid, w));
+    if (!announced) return NotFound("subnet " + std::to_string(netuid) + " has no announced checkpoint" + (w ? " for that window" : ""));
+    o.expected_hash = to_hex(std::span(reinterpret_cast<const std::uint8_t*>(announced->hash.data()), announced->hash.size()));
+    if (o.address.empty()) o.address = announced->address;
+  }
+  if (o.address.empty()) return InvalidArgument("give --from ADDR or --netuid N (the chain announces the address)");
+  ProgressBar bar;
+  TESSERA_ASSIGN_OR_RETURN(auto r, checkpoints::pull_checkpoint(o, [&](auto done, auto total) { bar.update(done, total); }));
+  std::printf("checkpoint %s verified: %.1f MB in %.2fs%s -> %s/model.safetensors\n", r.hash.c_str(), r.bytes / 1e6,
+              r.seconds, r.resumed_from ? (" (resumed at byte " + std::to_string(r.resumed_from) + ")").c_str() : "",
+              out.c_str());
+  return Status::Ok();
+}
+}  // namespace
+
+void add_checkpoint_commands(CLI::App& app, const GlobalOptions&, int* exit_code) {
+  auto* cp = app.add_subcommand("checkpoint", "Serve and pull verified checkpoints");
+  cp->require_subcommand(1);
+  auto* serve = cp->add_subcommand("serve", "Serve a checkpoint store over gRPC (CheckpointService)");
+  static std::string store_dir, listen = "127.0.0.1:7800";
+  serve->add_option("--store", store_dir, "Checkpoint store folder")->required();
+  serve->add_option("--listen", listen, "gRPC address");
+  serve->callback([exit_code] { *exit_code = report(run_serve(store_dir, listen)); });
+
+  auto* pull = cp->add_subcommand("pull", "Download a checkpoint, resume if interrupted, verify every tensor");
+  static std::string from, hash, chain, out, format = "safetensors";
+  static std::uint32_t netuid = 0;
+  static long window = -1;
+  pull->add_option("--from", from, "CheckpointService address (default: the address the chain announced)");
+  pull->add_option("--hash", hash, "Expected checkpoint hash (hex)");
+  pull->add_option("--netuid", netuid, "Take the expected hash (and address) from this subnet's announcement");
+  pull->add_option("--window", window, "Announced window (default: the latest)");
+  pull->add_option("--chain", chain, "Chain node address");
+  pull->add_option("--out", out, "Output folder")->required();
+  pull->add_option("--format", format, "safetensors");
+  pull->callback([exit_code] { *exit_code = report(run_pull(from, hash, netuid, window, chain, out, format)); });
+}
+
+}  // namespace tessera::cli
