@@ -5,17 +5,24 @@
 #include <cstring>
 #include <nlohmann/json.hpp>
 
-#include "cli/commands.h"
-#include "core/rng.h"
-#include "core/run_spec.h"
-#include "dataset/token_dataset.h"
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <zmq.h>
 
 #include <thread>
 
+#include "aggregator/merge.h"
+#include "checkpoints/service.h"
+#include "cli/commands.h"
+#include "core/file_io.h"
+#include "core/rng.h"
+#include "core/run_spec.h"
+#include "dataset/token_dataset.h"
 #include "gradients/apply.h"
-#include "net/submission.h"
 #include "gradients/codec.h"
+#include "net/submission.h"
 #include "model/gpt.h"
 #include "model/runtime.h"
 #include "trainer/optim.h"
@@ -273,6 +280,85 @@ Status run_net_bench(int count, bool json) {
   }
   return Status::Ok();
 }
+// Plain TCP over loopback: one connection, the same bytes, read to the end.
+Result<double> raw_tcp_seconds(const std::string& bytes) {
+  const int listener = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  if (::bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || ::listen(listener, 1) != 0 ||
+      ::getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+    ::close(listener);
+    return IoError("raw tcp: cannot listen on loopback");
+  }
+  std::thread server([&] {
+    const int c = ::accept(listener, nullptr, nullptr);
+    for (std::size_t done = 0; c >= 0 && done < bytes.size();) {
+      const ssize_t n = ::send(c, bytes.data() + done, bytes.size() - done, 0);
+      if (n <= 0) break;
+      done += static_cast<std::size_t>(n);
+    }
+    if (c >= 0) ::close(c);
+  });
+  const int s = ::socket(AF_INET, SOCK_STREAM, 0);
+  const auto t0 = Clock::now();
+  std::size_t got = 0;
+  if (::connect(s, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
+    std::vector<char> buf(1 << 20);
+    std::string sink;
+    sink.reserve(bytes.size());
+    for (ssize_t n; (n = ::recv(s, buf.data(), buf.size(), 0)) > 0;) {
+      sink.append(buf.data(), static_cast<std::size_t>(n));  // keep the bytes, as the pull does
+      got += static_cast<std::size_t>(n);
+    }
+  }
+  const double sec = since(t0);
+  ::close(s);
+  server.join();
+  ::close(listener);
+  if (got != bytes.size()) return IoError("raw tcp: received " + std::to_string(got) + " bytes");
+  return sec;
+}
+
+Status run_pull_bench(const std::string& spec_path, int reps, bool json) {
+  TESSERA_ASSIGN_OR_RETURN(RunSpec spec, load_run_spec(spec_path));
+  TESSERA_ASSIGN_OR_RETURN(model::ModelConfig config, model::resolve_config(spec.model));
+  const auto root = std::filesystem::temp_directory_path() / ("tessera-bench-pull-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(root);
+  auto gpt = model::make_gpt(config, spec.seed);
+  checkpoints::NamedTensors tensors;
+  for (const auto& [name, p] : gpt->named_params()) tensors.emplace_back(name, p.detach().clone());
+  TESSERA_ASSIGN_OR_RETURN(auto store, checkpoints::CheckpointStore::open(root / "store"));
+  checkpoints::Manifest m;
+  m.run_id = spec.name;
+  m.model = config.describe();
+  TESSERA_ASSIGN_OR_RETURN(std::string hash, store.put(tensors, m, Keypair::generate()));
+  TESSERA_ASSIGN_OR_RETURN(auto server, checkpoints::CheckpointServer::start(&store, "127.0.0.1:0"));
+  TESSERA_ASSIGN_OR_RETURN(std::string file, read_file(root / "store" / "objects" / hash / "model.safetensors"));
+  const double bytes = static_cast<double>(file.size());
+  double pull_s = 1e30, raw_s = 1e30;
+  for (int r = 0; r < reps; ++r) {
+    std::filesystem::remove_all(root / "out");
+    TESSERA_ASSIGN_OR_RETURN(auto res, checkpoints::pull_checkpoint({"127.0.0.1:" + std::to_string(server->port()), hash,
+                                                                     root / "out"}));
+    pull_s = std::min(pull_s, res.seconds);
+    TESSERA_ASSIGN_OR_RETURN(double t, raw_tcp_seconds(file));
+    raw_s = std::min(raw_s, t);
+  }
+  std::filesystem::remove_all(root);
+  const nlohmann::json out = {{"bench", "pull"},
+                              {"model", config.describe()},
+                              {"checkpoint_bytes", bytes},
+                              {"pull_gbps", bytes / pull_s / 1e9},
+                              {"raw_tcp_gbps", bytes / raw_s / 1e9},
+                              {"pull_vs_raw_tcp", raw_s / pull_s},
+                              {"note", "pull = manifest + chunked gRPC download + fsync + full verification (every tensor hashed)"}};
+  if (json) std::printf("%s\n", out.dump(2).c_str());
+  else std::printf("pull %.3f GB/s, raw tcp %.3f GB/s, ratio %.2f (%s, %.1f MB)\n", bytes / pull_s / 1e9,
+                   bytes / raw_s / 1e9, raw_s / pull_s, config.describe().c_str(), bytes / 1e6);
+  return Status::Ok();
+}
 }  // namespace
 
 void add_bench_commands(CLI::App& app, const GlobalOptions&, int* exit_code) {
@@ -295,6 +381,15 @@ void add_bench_commands(CLI::App& app, const GlobalOptions&, int* exit_code) {
   netb->add_option("--count", net_count, "Submissions per message size")->check(CLI::Range(1, 100000));
   netb->add_flag("--json", net_json, "Print JSON");
   netb->callback([exit_code] { *exit_code = report(run_net_bench(net_count, net_json)); });
+
+  auto* pullb = bench->add_subcommand("pull", "Checkpoint pull over loopback against plain TCP of the same bytes");
+  static std::string pull_spec = "examples/tiny.toml";
+  static int pull_reps = 5;
+  static bool pull_json = false;
+  pullb->add_option("--spec", pull_spec, "Run spec whose model is checkpointed");
+  pullb->add_option("--reps", pull_reps, "Repetitions (best reported)")->check(CLI::Range(1, 1000));
+  pullb->add_flag("--json", pull_json, "Print JSON");
+  pullb->callback([exit_code] { *exit_code = report(run_pull_bench(pull_spec, pull_reps, pull_json)); });
 }
 
 }  // namespace tessera::cli
