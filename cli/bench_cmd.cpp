@@ -359,6 +359,68 @@ Status run_pull_bench(const std::string& spec_path, int reps, bool json) {
                    bytes / raw_s / 1e9, raw_s / pull_s, config.describe().c_str(), bytes / 1e6);
   return Status::Ok();
 }
+// Merge throughput: K decoded int2-k32 deltas of the model (from random dense deltas
+// through the real codec), clipped and merged; GB/s counted on the dense model size.
+Status run_aggregate_bench(const std::vector<std::string>& spec_paths, int reps, bool json) {
+  model::configure_cpu_threads(1);
+  nlohmann::json rows = nlohmann::json::array();
+  double memcpy_best = 1e30;
+  for (const auto& spec_path : spec_paths) {
+    TESSERA_ASSIGN_OR_RETURN(RunSpec spec, load_run_spec(spec_path));
+    TESSERA_ASSIGN_OR_RETURN(model::ModelConfig config, model::resolve_config(spec.model));
+    auto gpt = model::make_gpt(config, spec.seed);
+    std::vector<std::vector<std::int64_t>> shapes;
+    std::int64_t numel = 0;
+    for (const auto& [name, p] : gpt->named_params()) {
+      shapes.emplace_back(p.sizes().begin(), p.sizes().end());
+      numel += p.numel();
+    }
+    const double dense_bytes = static_cast<double>(numel) * 4.0;
+    std::vector<char> src(static_cast<std::size_t>(dense_bytes)), dst(src.size());
+    std::memset(src.data(), 1, src.size());
+    TESSERA_ASSIGN_OR_RETURN(auto settings, gradients::CodecSettings::from_preset("int2-k32"));
+    for (int k : {1, 8, 32}) {
+      std::vector<gradients::DecodedDelta> deltas;
+      torch::manual_seed(static_cast<std::uint64_t>(k));
+      for (int i = 0; i < k; ++i) {
+        std::vector<gradients::IndexedTensor> d;
+        for (std::size_t j = 0; j < shapes.size(); ++j) d.push_back({static_cast<std::uint32_t>(j), torch::randn(shapes[j])});
+        TESSERA_ASSIGN_OR_RETURN(auto enc, gradients::encode_delta(d, settings));
+        deltas.push_back(std::move(enc.reconstruction));
+      }
+      std::vector<const gradients::DecodedDelta*> ptrs;
+      for (const auto& d : deltas) ptrs.push_back(&d);
+      double merge_s = 1e30, memcpy_s = 1e30;
+      for (int r = 0; r < reps; ++r) {
+        memcpy_s = std::min(memcpy_s, best_seconds(3, [&] { std::memcpy(dst.data(), src.data(), src.size()); }));
+        Status st;
+        merge_s = std::min(merge_s, best_seconds(1, [&] {
+          auto m = aggregator::merge_deltas(ptrs, shapes);
+          if (!m.ok()) st = m.status();
+        }));
+        TESSERA_RETURN_IF_ERROR(st);
+      }
+      memcpy_best = std::min(memcpy_best, memcpy_s);
+      rows.push_back({{"model", config.describe()},
+                      {"submissions", k},
+                      {"merge_seconds", merge_s},
+                      {"merge_gbps", dense_bytes / merge_s / 1e9},
+                      {"memcpy_gbps", dense_bytes / memcpy_s / 1e9},
+                      {"merge_vs_memcpy", memcpy_s / merge_s}});
+    }
+  }
+  const nlohmann::json out = {{"bench", "aggregate"}, {"codec", "int2-k32"}, {"threads", 1}, {"results", rows}};
+  if (json) {
+    std::printf("%s\n", out.dump(2).c_str());
+  } else {
+    for (const auto& r : rows) {
+      std::printf("%-60s K=%2d  merge %.4fs  %.2f GB/s  (memcpy %.2f GB/s, %.3fx)\n", r["model"].get<std::string>().c_str(),
+                  r["submissions"].get<int>(), r["merge_seconds"].get<double>(), r["merge_gbps"].get<double>(),
+                  r["memcpy_gbps"].get<double>(), r["merge_vs_memcpy"].get<double>());
+    }
+  }
+  return Status::Ok();
+}
 }  // namespace
 
 void add_bench_commands(CLI::App& app, const GlobalOptions&, int* exit_code) {
@@ -390,6 +452,15 @@ void add_bench_commands(CLI::App& app, const GlobalOptions&, int* exit_code) {
   pullb->add_option("--reps", pull_reps, "Repetitions (best reported)")->check(CLI::Range(1, 1000));
   pullb->add_flag("--json", pull_json, "Print JSON");
   pullb->callback([exit_code] { *exit_code = report(run_pull_bench(pull_spec, pull_reps, pull_json)); });
+
+  auto* aggb = bench->add_subcommand("aggregate", "Merge throughput for K = 1, 8, 32 int2-k32 submissions");
+  static std::vector<std::string> agg_specs = {"examples/tiny.toml"};
+  static int agg_reps = 5;
+  static bool agg_json = false;
+  aggb->add_option("--spec", agg_specs, "Run specs (one row set per model)");
+  aggb->add_option("--reps", agg_reps, "Repetitions (best reported)")->check(CLI::Range(1, 1000));
+  aggb->add_flag("--json", agg_json, "Print JSON");
+  aggb->callback([exit_code] { *exit_code = report(run_aggregate_bench(agg_specs, agg_reps, agg_json)); });
 }
 
 }  // namespace tessera::cli
