@@ -266,18 +266,29 @@ TensorUpdate build_update(std::uint32_t param_index, const ChunkGeometry& g, con
 Status read_codes(Quant q, const ChunkPlan& plan, BitReader* in, std::uint16_t* codes) {
   const unsigned bits = bits_per_value(q);
   const unsigned max_code = kernels::quant_max_code(kind_of(q));
-  for (std::size_t c = 0; c < plan.ks.size(); ++c) {
-    for (std::uint32_t i = 0; i < plan.ks[c]; ++i) {
-      std::uint64_t code = 0;
-      if (!in->read(bits, &code)) return Corrupted("value section truncated");
-      if (code > max_code) {
-        return Corrupted("chunk " + std::to_string(c) + ": " + quant_name(q) + " code " + std::to_string(code) +
-                         " out of range");
+  const std::uint64_t mask = (1ULL << bits) - 1;
+  // Codes are read 56 bits at a time; the section length was checked exactly before.
+  const std::size_t total = plan.total;
+  const unsigned per_word = 56 / bits;
+  for (std::size_t i = 0; i < total; i += per_word) {
+    const std::size_t n = std::min<std::size_t>(per_word, total - i);
+    std::uint64_t word = 0;
+    if (!in->read(static_cast<unsigned>(n * bits), &word)) return Corrupted("value section truncated");
+    for (std::size_t j = 0; j < n; ++j) codes[i + j] = static_cast<std::uint16_t>((word >> (j * bits)) & mask);
+  }
+  if (max_code < mask || q == Quant::kFp16) {
+    // Range checks only where a code can be invalid (int8, int4, fp16 non-finite).
+    for (std::size_t c = 0; c < plan.ks.size(); ++c) {
+      for (std::uint32_t i = 0; i < plan.ks[c]; ++i) {
+        const std::uint16_t code = codes[plan.offsets[c] + i];
+        if (code > max_code) {
+          return Corrupted("chunk " + std::to_string(c) + ": " + quant_name(q) + " code " + std::to_string(code) +
+                           " out of range");
+        }
+        if (q == Quant::kFp16 && (code & 0x7c00u) == 0x7c00u) {
+          return Corrupted("chunk " + std::to_string(c) + ": non-finite fp16 value");
+        }
       }
-      if (q == Quant::kFp16 && (code & 0x7c00u) == 0x7c00u) {
-        return Corrupted("chunk " + std::to_string(c) + ": non-finite fp16 value");
-      }
-      codes[plan.offsets[c] + i] = static_cast<std::uint16_t>(code);
     }
   }
   return Status::Ok();
@@ -344,7 +355,14 @@ Result<EncodedDelta> encode_delta(const std::vector<IndexedTensor>& tensors, con
                         static_cast<std::uint32_t>(g.chunk_size(static_cast<std::int64_t>(c))), &indices);
     }
     const unsigned value_bits = bits_per_value(settings.quant);
-    for (auto code : codes) values.write(code, value_bits);
+    // Pack as many codes as fit in 56 bits per write.
+    const unsigned per_word = 56 / value_bits;
+    for (std::size_t i = 0; i < codes.size(); i += per_word) {
+      const std::size_t n = std::min<std::size_t>(per_word, codes.size() - i);
+      std::uint64_t word = 0;
+      for (std::size_t j = 0; j < n; ++j) word |= static_cast<std::uint64_t>(codes[i + j]) << (j * value_bits);
+      values.write(word, static_cast<unsigned>(n * value_bits));
+    }
     for (auto b : scale_bits) scales.write(b, 16);
     auto* t = payload.add_tensors();
     t->set_param_index(param_index);
