@@ -37,10 +37,10 @@ Status check_key(const std::string& k, const char* what) {
 }
 }  // namespace
 
-Key key_of(const PublicKey& k) { return Key(reinterpret_cast<const char*>(k.data()), k.size()); }
+Key key_of(const PublicKey& k) { return raw_bytes(k); }
 
 std::string short_key(const Key& k) {
-  return to_hex(std::span(reinterpret_cast<const std::uint8_t*>(k.data()), std::min<std::size_t>(k.size(), 4)));
+  return to_hex(std::string_view(k).substr(0, 4));
 }
 
 int SubnetState::uid_of(const Key& hotkey) const {
@@ -60,7 +60,7 @@ std::string Genesis::to_json() const {
   auto sorted = balances;
   std::sort(sorted.begin(), sorted.end());
   for (const auto& [k, v] : sorted) {
-    j["balances"].push_back({{"account", to_hex(std::span(reinterpret_cast<const std::uint8_t*>(k.data()), k.size()))},
+    j["balances"].push_back({{"account", to_hex(std::string_view(k))},
                              {"rao", v}});
   }
   return j.dump(2);
@@ -280,8 +280,7 @@ Result<std::string> Ledger::create_subnet(const Key& signer, const proto::Create
   s.owner = signer;
   s.hyper = h;
   s.spec_toml = c.spec_toml();
-  const Hash256 sh = blake2b_256(c.spec_toml());
-  s.spec_hash.assign(reinterpret_cast<const char*>(sh.data()), sh.size());
+  s.spec_hash = raw_bytes(blake2b_256(c.spec_toml()));
   s.locked = state_.subnet_lock_cost;
   s.last_epoch_block = block;
   const auto netuid = s.netuid;
@@ -420,8 +419,7 @@ std::string weights_commit_hash(const Key& hotkey, std::uint32_t netuid, const s
   h.update_u64(salt.size());
   h.update(salt);
   h.update_u64(version_key);
-  const Hash256 d = h.finish();
-  return std::string(reinterpret_cast<const char*>(d.data()), d.size());
+  return raw_bytes(h.finish());
 }
 
 Result<std::string> Ledger::commit_weights(const Key& signer, const proto::CommitWeights& c, std::uint64_t block) {

@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "core/file_io.h"
+#include "core/hash.h"
 #include "core/interrupt.h"
 #include "net/grpc.h"
 #include "proto/chain.grpc.pb.h"
@@ -19,7 +20,6 @@ std::uint64_t now_ms() {
       std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count());
 }
 
-std::string raw(const Hash256& h) { return std::string(reinterpret_cast<const char*>(h.data()), h.size()); }
 
 proto::HeadReply head_reply(const Ledger& l, const Head& h) {
   proto::HeadReply r;
@@ -214,7 +214,7 @@ Result<std::unique_ptr<ChainNode>> ChainNode::open(const NodeOptions& options) {
   auto snap = read_snapshot(options.data_dir / "snapshot.bin");
   if (snap.ok()) {
     if (snap->height <= blocks.size() && snap->height > 0 &&
-        raw(block_hash(blocks[snap->height - 1])) == snap->head_hash) {
+        raw_bytes(block_hash(blocks[snap->height - 1])) == snap->head_hash) {
       TESSERA_ASSIGN_OR_RETURN(node->ledger_, Ledger::deserialize(snap->ledger));
       const auto& b = blocks[snap->height - 1];
       node->head_ = {snap->height, snap->head_hash, b.timestamp_ms()};
@@ -238,10 +238,10 @@ Result<std::unique_ptr<ChainNode>> ChainNode::open(const NodeOptions& options) {
       if (!r.ok()) return Corrupted("block log: block " + std::to_string(b.height()) + " replays an invalid extrinsic: " + r.status().message());
     }
     node->ledger_.end_block(b.height());
-    if (raw(node->ledger_.state_hash()) != b.state_hash()) {
+    if (raw_bytes(node->ledger_.state_hash()) != b.state_hash()) {
       return Corrupted("block log: state after block " + std::to_string(b.height()) + " differs from the recorded state hash");
     }
-    node->head_ = {b.height(), raw(block_hash(b)), b.timestamp_ms()};
+    node->head_ = {b.height(), raw_bytes(block_hash(b)), b.timestamp_ms()};
     ++node->replayed_;
   }
   spdlog::info("chain {} at height {} (snapshot {}, replayed {} blocks)", genesis.id().substr(0, 16), node->head_.height,
@@ -296,9 +296,9 @@ Status ChainNode::produce_block() {
   b.set_timestamp_ms(std::max(now_ms(), head_.timestamp_ms));
   for (const auto& p : pending_) *b.add_extrinsics() = p->ex;
   ledger_.end_block(b.height());
-  b.set_state_hash(raw(ledger_.state_hash()));
+  b.set_state_hash(raw_bytes(ledger_.state_hash()));
   TESSERA_RETURN_IF_ERROR(log_.append(b));
-  head_ = {b.height(), raw(block_hash(b)), b.timestamp_ms()};
+  head_ = {b.height(), raw_bytes(block_hash(b)), b.timestamp_ms()};
   if (b.height() % options_.snapshot_every == 0) {
     Status st = write_snapshot(options_.data_dir / "snapshot.bin", {head_.height, head_.hash, ledger_.serialize()});
     if (!st.ok()) spdlog::warn("snapshot at height {} failed: {}", head_.height, st.message());

@@ -106,7 +106,7 @@ Result<std::string> CheckpointStore::put(const NamedTensors& tensors, Manifest m
   }
   const std::string hash = m.content_hash();
   const Hash256 raw = blake2b_256(m.canonical());
-  const Signature sig = signer.sign(std::string(kSignDomain) + std::string(reinterpret_cast<const char*>(raw.data()), 32));
+  const Signature sig = signer.sign(std::string(kSignDomain) + raw_bytes(raw));
   m.signer = signer.public_hex();
   m.signature = hex(sig);
   const fs::path final_dir = root_ / "objects" / hash;
@@ -151,7 +151,7 @@ Status verify_checkpoint(const Manifest& m, const std::string& hash, const Named
   Signature sig;
   std::copy(sig_raw.begin(), sig_raw.end(), sig.begin());
   const Hash256 raw = blake2b_256(m.canonical());
-  if (!verify_signature(signer, std::string(kSignDomain) + std::string(reinterpret_cast<const char*>(raw.data()), 32), sig)) {
+  if (!verify_signature(signer, std::string(kSignDomain) + raw_bytes(raw), sig)) {
     return Corrupted(at + "signature does not verify");
   }
   if (tensors.size() != m.tensors.size()) {

@@ -17,6 +17,7 @@
 #include "checkpoints/service.h"
 #include "cli/commands.h"
 #include "core/file_io.h"
+#include "core/hash.h"
 #include "core/rng.h"
 #include "core/run_spec.h"
 #include "dataset/token_dataset.h"
@@ -217,7 +218,7 @@ Result<double> raw_zmq_seconds(const std::string& header, const std::string& pay
 Status run_net_bench(int count, bool json) {
   TESSERA_ASSIGN_OR_RETURN(auto curve, net::CurveKeys::generate());
   const Keypair validator = Keypair::generate(), miner = Keypair::generate();
-  const std::string miner_key(reinterpret_cast<const char*>(miner.public_key().data()), 32);
+  const std::string miner_key = raw_bytes(miner.public_key());
   nlohmann::json rows = nlohmann::json::array();
   for (std::size_t size : {std::size_t{16} << 10, std::size_t{256} << 10, std::size_t{4} << 20}) {
     net::ServerOptions o;

@@ -8,6 +8,7 @@
 #include "chain-bridge/yuma_vectors.h"
 #include "cli/commands.h"
 #include "core/file_io.h"
+#include "core/hash.h"
 #include "core/interrupt.h"
 #include "core/run_spec.h"
 
@@ -38,10 +39,6 @@ Status run_yuma_check(const std::string& path, bool json, int* failed) {
   *failed = static_cast<int>(results.size() - passed);
   return Status::Ok();
 }
-std::string hex(const std::string& raw) {
-  return to_hex(std::span(reinterpret_cast<const std::uint8_t*>(raw.data()), raw.size()));
-}
-
 // --fund NAME=TAO: the wallet's coldkey (creating the wallet if needed) gets TAO at genesis.
 Status add_funding(const std::filesystem::path& home, const std::string& item, chain::Genesis* genesis) {
   const auto eq = item.find('=');
@@ -94,13 +91,13 @@ Status run_subnet_show(const std::string& address, std::uint32_t netuid, bool js
   TESSERA_ASSIGN_OR_RETURN(auto client, connect(address));
   TESSERA_ASSIGN_OR_RETURN(proto::SubnetReply s, client->subnet(netuid));
   if (json) {
-    nlohmann::json j = {{"netuid", s.netuid()}, {"owner", hex(s.owner())}, {"block", s.block()},
-                        {"spec_hash", hex(s.spec_hash())}, {"locked_rao", s.locked()},
+    nlohmann::json j = {{"netuid", s.netuid()}, {"owner", to_hex(s.owner())}, {"block", s.block()},
+                        {"spec_hash", to_hex(s.spec_hash())}, {"locked_rao", s.locked()},
                         {"pending_emission_rao", s.pending_emission()}, {"last_epoch_block", s.last_epoch_block()},
                         {"tempo", s.params().tempo()}, {"max_uids", s.params().max_uids()},
                         {"commit_reveal", s.params().commit_reveal()}, {"neurons", nlohmann::json::array()}};
     for (const auto& n : s.neurons()) {
-      j["neurons"].push_back({{"uid", n.uid()}, {"hotkey", hex(n.hotkey())}, {"coldkey", hex(n.coldkey())},
+      j["neurons"].push_back({{"uid", n.uid()}, {"hotkey", to_hex(n.hotkey())}, {"coldkey", to_hex(n.coldkey())},
                               {"stake_rao", n.stake()}, {"address", n.address()},
                               {"consensus", n.consensus_u16() / 65535.0}, {"incentive", n.incentive_u16() / 65535.0},
                               {"dividends", n.dividends_u16() / 65535.0},
@@ -113,13 +110,13 @@ Status run_subnet_show(const std::string& address, std::uint32_t netuid, bool js
     return Status::Ok();
   }
   std::printf("subnet %u at block %llu — owner %s…, tempo %u, %d/%u uids, commit-reveal %s, pending %s\n",
-              s.netuid(), static_cast<unsigned long long>(s.block()), hex(s.owner()).substr(0, 8).c_str(),
+              s.netuid(), static_cast<unsigned long long>(s.block()), to_hex(s.owner()).substr(0, 8).c_str(),
               s.params().tempo(), s.neurons_size(), s.params().max_uids(), s.params().commit_reveal() ? "on" : "off",
               chain::format_tao(s.pending_emission()).c_str());
   std::printf("%4s %-10s %14s %6s %9s %9s %9s %4s %16s %7s  %s\n", "uid", "hotkey", "stake", "cons", "incentive",
               "dividends", "trust", "vp", "earned", "updated", "endpoint");
   for (const auto& n : s.neurons()) {
-    std::printf("%4u %-10s %14s %6.3f %9.4f %9.4f %9.4f %4s %16s %7llu  %s\n", n.uid(), hex(n.hotkey()).substr(0, 8).c_str(),
+    std::printf("%4u %-10s %14s %6.3f %9.4f %9.4f %9.4f %4s %16s %7llu  %s\n", n.uid(), to_hex(n.hotkey()).substr(0, 8).c_str(),
                 chain::format_tao(n.stake()).c_str(), n.consensus_u16() / 65535.0, n.incentive_u16() / 65535.0,
                 n.dividends_u16() / 65535.0, n.validator_trust_u16() / 65535.0, n.validator_permit() ? "yes" : "-",
                 chain::format_tao(n.total_earned()).c_str(), static_cast<unsigned long long>(n.last_update()),

@@ -6,6 +6,7 @@
 #include "chain-bridge/client.h"
 #include "checkpoints/service.h"
 #include "cli/commands.h"
+#include "core/hash.h"
 #include "core/interrupt.h"
 
 namespace tessera::cli {
@@ -59,7 +60,7 @@ Status run_pull(const std::string& from, const std::string& hash, std::uint32_t 
     if (window >= 0) w = static_cast<std::uint64_t>(window);
     TESSERA_ASSIGN_OR_RETURN(auto announced, client->checkpoint(netuid, w));
     if (!announced) return NotFound("subnet " + std::to_string(netuid) + " has no announced checkpoint" + (w ? " for that window" : ""));
-    o.expected_hash = to_hex(std::span(reinterpret_cast<const std::uint8_t*>(announced->hash.data()), announced->hash.size()));
+    o.expected_hash = to_hex(std::string_view(announced->hash));
     if (o.address.empty()) o.address = announced->address;
   }
   if (o.address.empty()) return InvalidArgument("give --from ADDR or --netuid N (the chain announces the address)");

@@ -52,6 +52,10 @@ Hash256 Blake2b256::finish() {
   return out;
 }
 
+std::string to_hex(std::string_view raw) {
+  return to_hex(std::span(reinterpret_cast<const std::uint8_t*>(raw.data()), raw.size()));
+}
+
 std::string to_hex(std::span<const std::uint8_t> bytes) {
   static const char* digits = "0123456789abcdef";
   std::string out;

@@ -19,10 +19,7 @@ std::uint64_t now_ms() {
                                         .count());
 }
 
-std::string raw_hash(std::string_view data) {
-  const Hash256 h = blake2b_256(data);
-  return std::string(reinterpret_cast<const char*>(h.data()), h.size());
-}
+std::string raw_hash(std::string_view data) { return raw_bytes(blake2b_256(data)); }
 
 Status zmq_error(const std::string& what) { return IoError(what + ": " + zmq_strerror(zmq_errno())); }
 
@@ -274,7 +271,7 @@ proto::Reply SubmissionChecker::check(const std::vector<std::string>& frames, st
   out->received_ms = now_ms();
   proto::Receipt receipt;
   receipt.set_header_hash(raw_hash(signed_header.header()));
-  receipt.set_validator_hotkey(std::string(reinterpret_cast<const char*>(identity_.public_key().data()), 32));
+  receipt.set_validator_hotkey(raw_bytes(identity_.public_key()));
   receipt.set_received_ms(out->received_ms);
   receipt.set_queue_position(queue_size);
   proto::Reply r;
@@ -348,7 +345,7 @@ Result<proto::Reply> SubmissionClient::send_frames(const std::vector<std::string
 
 Result<proto::Reply> SubmissionClient::submit(proto::SubmissionHeader header, const std::string& payload,
                                               const Keypair& hotkey, std::chrono::milliseconds timeout) {
-  header.set_hotkey(std::string(reinterpret_cast<const char*>(hotkey.public_key().data()), 32));
+  header.set_hotkey(raw_bytes(hotkey.public_key()));
   header.set_payload_size(payload.size());
   header.set_payload_hash(raw_hash(payload));
   if (header.timestamp_ms() == 0) header.set_timestamp_ms(now_ms());

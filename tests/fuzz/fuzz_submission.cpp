@@ -4,6 +4,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "core/hash.h"
 #include "net/submission.h"
 
 using namespace tessera;
@@ -17,7 +18,7 @@ net::SubmissionChecker& checker() {
     o.netuid = 1;
     o.max_payload_bytes = 1 << 16;
     o.schedule.blocks_per_window = 10;
-    const std::string key(reinterpret_cast<const char*>(miner.public_key().data()), 32);
+    const std::string key = raw_bytes(miner.public_key());
     o.uid_of = [key](const std::string& k) -> std::optional<std::uint32_t> {
       if (k == key) return 0u;
       return std::nullopt;

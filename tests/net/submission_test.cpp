@@ -32,7 +32,7 @@ struct Harness {
     o.grace_blocks = 2;
     o.uid_of = [this](const std::string& hotkey) -> std::optional<std::uint32_t> {
       for (std::size_t i = 0; i < miners.size(); ++i) {
-        if (std::string(reinterpret_cast<const char*>(miners[i].public_key().data()), 32) == hotkey) {
+        if (raw_bytes(miners[i].public_key()) == hotkey) {
           return static_cast<std::uint32_t>(i);
         }
       }
@@ -114,10 +114,9 @@ TEST(Submission, EveryRejectReasonIsTriggeredAndReported) {
   expect(c->send_frames({"\x0a\xff\xff garbage", "p"}, ms), proto::REJECT_MALFORMED_HEADER, "SignedHeader");
   {  // signed by another key than the header's hotkey
     auto hdr = h.header(0, 1);
-    hdr.set_hotkey(std::string(reinterpret_cast<const char*>(m0.public_key().data()), 32));
+    hdr.set_hotkey(raw_bytes(m0.public_key()));
     hdr.set_payload_size(1);
-    const Hash256 ph = blake2b_256(std::string("p"));
-    hdr.set_payload_hash(std::string(reinterpret_cast<const char*>(ph.data()), 32));
+    hdr.set_payload_hash(raw_bytes(blake2b_256(std::string("p"))));
     std::string frame = sign_header(hdr, h.miners[1]);
     expect(c->send_frames({frame, "p"}, ms), proto::REJECT_BAD_SIGNATURE, "does not verify");
   }
@@ -131,7 +130,7 @@ TEST(Submission, EveryRejectReasonIsTriggeredAndReported) {
   expect(c->submit(old, "p", m0), proto::REJECT_WRONG_WINDOW, "window 8");
   {  // payload differs from what the header promises
     auto hdr = h.header(0, 1);
-    hdr.set_hotkey(std::string(reinterpret_cast<const char*>(m0.public_key().data()), 32));
+    hdr.set_hotkey(raw_bytes(m0.public_key()));
     hdr.set_payload_size(1);
     hdr.set_payload_hash(std::string(32, '\0'));
     expect(c->send_frames({sign_header(hdr, m0), "p"}, ms), proto::REJECT_PAYLOAD_MISMATCH, "differs");
