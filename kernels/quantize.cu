@@ -21,7 +21,7 @@ __global__ void quantize_kernel(QuantKind kind, const float* values, std::size_t
   if (kind == QuantKind::kInt2) {
     for (std::uint32_t i = 0; i < k; ++i) high[i] = detail::magnitude_rank(v, k, i) >= k / 2 ? 1 : 0;
   }
-  const unsigned s = kind == QuantKind::kFp16 ? 0 : (kind == QuantKind::kInt2 ? 2 : 1);
+  const unsigned s = detail::scales_for(kind);
   detail::quantize_one(kind, v, k, high, codes + offsets[c], scales + c * s, recon + offsets[c]);
 }
 
@@ -30,7 +30,7 @@ __global__ void dequantize_kernel(QuantKind kind, const std::uint16_t* codes, co
                                   float* out) {
   const std::size_t c = blockIdx.x * static_cast<std::size_t>(blockDim.x) + threadIdx.x;
   if (c >= chunks) return;
-  const unsigned s = kind == QuantKind::kFp16 ? 0 : (kind == QuantKind::kInt2 ? 2 : 1);
+  const unsigned s = detail::scales_for(kind);
   detail::dequantize_one(kind, codes + offsets[c], scales + c * s, ks[c], out + offsets[c]);
 }
 

@@ -6,13 +6,7 @@
 
 namespace tessera::kernels {
 
-unsigned quant_scales_per_chunk(QuantKind kind) {
-  switch (kind) {
-    case QuantKind::kFp16: return 0;
-    case QuantKind::kInt2: return 2;
-    default: return 1;
-  }
-}
+unsigned quant_scales_per_chunk(QuantKind kind) { return detail::scales_for(kind); }
 
 unsigned quant_bits_per_value(QuantKind kind) {
   switch (kind) {

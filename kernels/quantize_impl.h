@@ -9,6 +9,12 @@
 
 namespace tessera::kernels::detail {
 
+// Scales per chunk (fp16: none, int2: low and high bin, else one); quant_scales_per_chunk
+// on the host and the CUDA kernels both use this.
+TESSERA_HD unsigned scales_for(QuantKind kind) {
+  return kind == QuantKind::kFp16 ? 0u : (kind == QuantKind::kInt2 ? 2u : 1u);
+}
+
 TESSERA_HD float abs_f(float v) { return fabsf(v); }
 TESSERA_HD bool negative_f(float v) { return (float_bits(v) >> 31) != 0; }
 TESSERA_HD float stored(float s, std::uint16_t* out) {

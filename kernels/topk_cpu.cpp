@@ -169,7 +169,7 @@ void select_chunk(const float* chunk, std::size_t len, std::size_t k, Scratch* s
     std::size_t equal_left = k - above, out = 0;
     for (const auto& e : cand) {
       if (e.mag > t || (e.mag == t && equal_left > 0)) {
-        if (e.mag == t && !(e.mag > t)) --equal_left;
+        if (e.mag == t) --equal_left;
         positions[out] = e.pos;
         values[out] = chunk[e.pos];
         ++out;
