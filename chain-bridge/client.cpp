@@ -13,6 +13,16 @@ namespace {
 
 using net::from_grpc;
 
+// SetWeights and RevealWeights carry the same weight fields.
+template <typename Msg>
+void fill_weights(Msg* m, std::uint32_t netuid, const std::vector<std::uint32_t>& uids,
+                  const std::vector<std::uint32_t>& values, std::uint64_t version_key) {
+  m->set_netuid(netuid);
+  for (auto u : uids) m->add_uids(u);
+  for (auto v : values) m->add_values(v);
+  m->set_version_key(version_key);
+}
+
 Result<std::uint32_t> parse_number_after(const std::string& result, const std::string& prefix) {
   if (result.rfind(prefix, 0) != 0) return Internal("unexpected chain result '" + result + "'");
   return static_cast<std::uint32_t>(std::stoul(result.substr(prefix.size())));
@@ -141,11 +151,7 @@ Result<Included> ChainClient::set_weights(const Keypair& hotkey, std::uint32_t n
                                           const std::vector<std::uint32_t>& uids,
                                           const std::vector<std::uint32_t>& values, std::uint64_t version_key) {
   proto::Call call;
-  auto* w = call.mutable_set_weights();
-  w->set_netuid(netuid);
-  for (auto u : uids) w->add_uids(u);
-  for (auto v : values) w->add_values(v);
-  w->set_version_key(version_key);
+  fill_weights(call.mutable_set_weights(), netuid, uids, values, version_key);
   return submit(hotkey, call);
 }
 
@@ -161,12 +167,8 @@ Result<Included> ChainClient::reveal_weights(const Keypair& hotkey, std::uint32_
                                              const std::vector<std::uint32_t>& values, const std::string& salt,
                                              std::uint64_t version_key) {
   proto::Call call;
-  auto* r = call.mutable_reveal_weights();
-  r->set_netuid(netuid);
-  for (auto u : uids) r->add_uids(u);
-  for (auto v : values) r->add_values(v);
-  r->set_salt(salt);
-  r->set_version_key(version_key);
+  fill_weights(call.mutable_reveal_weights(), netuid, uids, values, version_key);
+  call.mutable_reveal_weights()->set_salt(salt);
   return submit(hotkey, call);
 }
 

@@ -139,6 +139,11 @@ const Account* Ledger::account(const Key& k) const {
   return it == state_.accounts.end() ? nullptr : &it->second;
 }
 
+std::uint64_t Ledger::balance_of(const Key& k) const {
+  const Account* a = account(k);
+  return a ? a->balance : 0;
+}
+
 const SubnetState* Ledger::subnet(std::uint32_t netuid) const {
   auto it = state_.subnets.find(netuid);
   return it == state_.subnets.end() ? nullptr : &it->second;
@@ -217,8 +222,7 @@ Result<std::string> Ledger::dispatch(const Key& signer, const proto::Call& call,
 Result<std::string> Ledger::transfer(const Key& signer, const proto::Transfer& c) {
   TESSERA_RETURN_IF_ERROR(check_key(c.to(), "transfer destination"));
   if (c.amount() == 0) return InvalidArgument("transfer amount must be positive");
-  const Account* from = account(signer);
-  const std::uint64_t have = from ? from->balance : 0;
+  const std::uint64_t have = balance_of(signer);
   if (have < c.amount()) {
     return FailedPrecondition("insufficient balance: " + tao(have) + " available, transfer of " + tao(c.amount()));
   }
@@ -268,8 +272,7 @@ Result<std::string> Ledger::create_subnet(const Key& signer, const proto::Create
   h.emission_per_block = static_cast<std::uint64_t>(std::llround(spec.emission.tao_per_block * kRaoPerTao));
   h.owner_cut_ppm = static_cast<std::uint32_t>(std::llround(spec.emission.owner_share * 1e6));
   TESSERA_RETURN_IF_ERROR(merge_params(c.params(), &h));
-  const Account* acc = account(signer);
-  const std::uint64_t have = acc ? acc->balance : 0;
+  const std::uint64_t have = balance_of(signer);
   if (have < state_.subnet_lock_cost) {
     return FailedPrecondition("insufficient balance: creating a subnet locks " + tao(state_.subnet_lock_cost) + ", " +
                               tao(have) + " available");
@@ -305,8 +308,7 @@ Result<std::string> Ledger::register_hotkey(const Key& signer, const proto::Regi
     return AlreadyExists("hotkey " + short_key(c.hotkey()) + " is already registered on subnet " +
                          std::to_string(c.netuid()) + " as uid " + std::to_string(s->uid_of(c.hotkey())));
   }
-  const Account* acc = account(signer);
-  const std::uint64_t have = acc ? acc->balance : 0;
+  const std::uint64_t have = balance_of(signer);
   if (have < s->hyper.registration_burn) {
     return FailedPrecondition("insufficient balance: registration burns " + tao(s->hyper.registration_burn) + ", " +
                               tao(have) + " available");
@@ -478,8 +480,7 @@ Result<std::string> Ledger::add_stake(const Key& signer, const proto::AddStake& 
   auto& n = s->neurons[static_cast<std::size_t>(uid)];
   if (n.coldkey != signer) return PermissionDenied("only the coldkey that registered the hotkey may stake to it");
   if (c.amount() == 0) return InvalidArgument("stake amount must be positive");
-  const Account* acc = account(signer);
-  const std::uint64_t have = acc ? acc->balance : 0;
+  const std::uint64_t have = balance_of(signer);
   if (have < c.amount()) return FailedPrecondition("insufficient balance: " + tao(have) + " available, stake of " + tao(c.amount()));
   state_.accounts[signer].balance -= c.amount();
   n.stake += c.amount();

@@ -159,6 +159,7 @@ class Ledger {
   std::uint64_t accounted_total() const;
 
   const Account* account(const Key& k) const;
+  std::uint64_t balance_of(const Key& k) const;  // 0 for an unknown account
   const SubnetState* subnet(std::uint32_t netuid) const;
 
  private:

@@ -70,10 +70,7 @@ struct Fixture {
     for (auto v : values) c.mutable_set_weights()->add_values(v);
     return submit(hot, c);
   }
-  std::uint64_t balance(const Keypair& k) {
-    const Account* a = ledger.account(key_of(k.public_key()));
-    return a ? a->balance : 0;
-  }
+  std::uint64_t balance(const Keypair& k) { return ledger.balance_of(key_of(k.public_key())); }
 };
 
 proto::Call transfer_call(const Keypair& to, std::uint64_t amount) {

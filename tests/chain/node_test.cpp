@@ -84,10 +84,8 @@ TEST(ChainNode, SurvivesKill9WithoutLosingAcknowledgedTransfers) {
   const Hash256 last = block_hash(blocks.back());
   EXPECT_EQ(head.hash, std::string(reinterpret_cast<const char*>(last.data()), last.size()));
   EXPECT_GE(head.height, last_acked_block.load());
-  const std::uint64_t bob_balance = (*replayed)->read([&](const Ledger& l, const Head&) {
-    const Account* a = l.account(key_of(bob.public_key()));
-    return a ? a->balance : 0;
-  });
+  const std::uint64_t bob_balance =
+      (*replayed)->read([&](const Ledger& l, const Head&) { return l.balance_of(key_of(bob.public_key())); });
   // Every acknowledged transfer is there; at most the one in flight is extra.
   EXPECT_GE(bob_balance, acked_sum.load());
   EXPECT_LE(bob_balance, acked_sum.load() + acked_count.load() + 1);
