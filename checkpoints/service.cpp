@@ -29,7 +29,7 @@ class Service final : public proto::CheckpointService::Service {
       if (!latest.ok()) return net::to_grpc(latest.status());
       hash = *latest;
     }
-    if (hash.size() != 64 || hash.find_first_not_of("0123456789abcdef") != std::string::npos) {
+    if (!is_checkpoint_hash(hash)) {
       return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "not a checkpoint hash");
     }
     const fs::path dir = store_->root() / "objects" / hash;
@@ -44,7 +44,7 @@ class Service final : public proto::CheckpointService::Service {
 
   grpc::Status Download(grpc::ServerContext* ctx, const proto::DownloadRequest* req,
                         grpc::ServerWriter<proto::Chunk>* writer) override {
-    if (req->hash().size() != 64 || req->hash().find_first_not_of("0123456789abcdef") != std::string::npos) {
+    if (!is_checkpoint_hash(req->hash())) {
       return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "not a checkpoint hash");
     }
     std::ifstream in(store_->root() / "objects" / req->hash() / "model.safetensors", std::ios::binary);

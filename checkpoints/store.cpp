@@ -36,10 +36,14 @@ nlohmann::ordered_json canonical_json(const Manifest& m) {
   return j;
 }
 
-bool valid_hash(const std::string& h) {
+// What the aggregator signs: the domain, then the content hash's 32 bytes (the hash is
+// already computed; no second pass over the manifest).
+std::string signing_bytes(const std::string& hash_hex) { return std::string(kSignDomain) + from_hex(hash_hex).value(); }
+}  // namespace
+
+bool is_checkpoint_hash(const std::string& h) {
   return h.size() == 64 && h.find_first_not_of("0123456789abcdef") == std::string::npos;
 }
-}  // namespace
 
 std::string tensor_hash(const torch::Tensor& t) {
   const torch::Tensor c = t.detach().contiguous().cpu();
@@ -105,8 +109,7 @@ Result<std::string> CheckpointStore::put(const NamedTensors& tensors, Manifest m
     m.tensors.push_back({name, t.sizes().vec(), tensor_hash(t)});
   }
   const std::string hash = m.content_hash();
-  const Hash256 raw = blake2b_256(m.canonical());
-  const Signature sig = signer.sign(std::string(kSignDomain) + raw_bytes(raw));
+  const Signature sig = signer.sign(signing_bytes(hash));
   m.signer = signer.public_hex();
   m.signature = hex(sig);
   const fs::path final_dir = root_ / "objects" / hash;
@@ -132,7 +135,7 @@ Result<std::string> CheckpointStore::put(const NamedTensors& tensors, Manifest m
 }
 
 Result<Checkpoint> CheckpointStore::get(const std::string& hash) const {
-  if (!valid_hash(hash)) return InvalidArgument("'" + hash + "' is not a checkpoint hash (64 hex digits)");
+  if (!is_checkpoint_hash(hash)) return InvalidArgument("'" + hash + "' is not a checkpoint hash (64 hex digits)");
   const fs::path dir = root_ / "objects" / hash;
   if (!fs::exists(dir)) return NotFound("no checkpoint " + hash.substr(0, 16) + "… in " + root_.string());
   TESSERA_ASSIGN_OR_RETURN(std::string text, read_file(dir / "manifest.json"));
@@ -150,8 +153,7 @@ Status verify_checkpoint(const Manifest& m, const std::string& hash, const Named
   if (sig_raw.size() != 64) return Corrupted(at + "bad signature length");
   Signature sig;
   std::copy(sig_raw.begin(), sig_raw.end(), sig.begin());
-  const Hash256 raw = blake2b_256(m.canonical());
-  if (!verify_signature(signer, std::string(kSignDomain) + raw_bytes(raw), sig)) {
+  if (!verify_signature(signer, signing_bytes(hash), sig)) {
     return Corrupted(at + "signature does not verify");
   }
   if (tensors.size() != m.tensors.size()) {
@@ -171,7 +173,7 @@ Result<std::string> CheckpointStore::latest() const {
   if (!fs::exists(root_ / "latest")) return NotFound("checkpoint store " + root_.string() + " is empty");
   TESSERA_ASSIGN_OR_RETURN(std::string text, read_file(root_ / "latest"));
   while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
-  if (!valid_hash(text)) return Corrupted(root_.string() + "/latest does not hold a checkpoint hash");
+  if (!is_checkpoint_hash(text)) return Corrupted(root_.string() + "/latest does not hold a checkpoint hash");
   return text;
 }
 
@@ -179,7 +181,7 @@ std::vector<std::string> CheckpointStore::list() const {
   std::vector<std::string> out;
   for (const auto& e : fs::directory_iterator(root_ / "objects")) {
     const std::string name = e.path().filename().string();
-    if (valid_hash(name)) out.push_back(name);
+    if (is_checkpoint_hash(name)) out.push_back(name);
   }
   std::sort(out.begin(), out.end());
   return out;

@@ -84,6 +84,8 @@ class CheckpointStore {
 };
 
 std::string tensor_hash(const torch::Tensor& t);
+// 64 lower-case hex digits: the form of every checkpoint hash.
+bool is_checkpoint_hash(const std::string& h);
 
 // Checks that `manifest` hashes to `hash`, that its signature verifies, and that
 // `tensors` are exactly the manifest's (names, order, shapes, hashes); the error names
