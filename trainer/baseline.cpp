@@ -85,13 +85,7 @@ Result<BaselineResult> train_baseline(const RunSpec& spec, const BaselineOptions
   for (; step < steps && !interrupted(); ++step) {
     auto [x, y] = train.sample_batch(batch_rng.next_u64(), ts.batch_size, ts.seq_len);
     const double lr = schedule.at(step);
-    set_learning_rate(*optimizer, lr);
-    optimizer->zero_grad();
-    auto loss = gpt->loss(x, y);
-    loss.backward();
-    torch::nn::utils::clip_grad_norm_(gpt->parameters(), ts.grad_clip);
-    optimizer->step();
-    const double loss_value = loss.item<double>();
+    const double loss_value = train_step(gpt, *optimizer, x, y, lr, ts.grad_clip);
     if (!std::isfinite(loss_value)) {
       return Internal("training diverged: loss is " + std::to_string(loss_value) + " at step " + std::to_string(step) +
                       " (lower train.lr?)");

@@ -47,13 +47,8 @@ Result<InnerResult> InnerLoop::run(model::GPT& model, torch::optim::Optimizer& o
     const std::uint64_t seed = Rng::derive("tessera/inner-batch", spec->seed, window, uid * 65536 + step).next_u64();
     auto [x, y] = train.sample_from_pages(pages, static_cast<std::uint64_t>(spec->data.page_tokens), seed,
                                           ts.batch_size, ts.seq_len);
-    set_learning_rate(optimizer, schedule.at(static_cast<long>(window) * ts.inner_steps + step));
-    optimizer.zero_grad();
-    auto loss = model->loss(x, y);
-    loss.backward();
-    torch::nn::utils::clip_grad_norm_(model->parameters(), ts.grad_clip);
-    optimizer.step();
-    const double value = loss.item<double>();
+    const double value = train_step(model, optimizer, x, y,
+                                    schedule.at(static_cast<long>(window) * ts.inner_steps + step), ts.grad_clip);
     if (!std::isfinite(value)) {
       return Internal("inner training diverged: loss " + std::to_string(value) + " at window " +
                       std::to_string(window) + " step " + std::to_string(step) + " (lower train.lr?)");

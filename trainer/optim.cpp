@@ -31,4 +31,15 @@ double evaluate_loss(model::GPT& model, const std::vector<std::pair<torch::Tenso
   return batches.empty() ? 0.0 : total / static_cast<double>(batches.size());
 }
 
+double train_step(model::GPT& model, torch::optim::Optimizer& optimizer, const torch::Tensor& x, const torch::Tensor& y,
+                  double lr, double grad_clip) {
+  set_learning_rate(optimizer, lr);
+  optimizer.zero_grad();
+  auto loss = model->loss(x, y);
+  loss.backward();
+  torch::nn::utils::clip_grad_norm_(model->parameters(), grad_clip);
+  optimizer.step();
+  return loss.item<double>();
+}
+
 }  // namespace tessera::trainer

@@ -14,6 +14,12 @@ namespace tessera::trainer {
 std::unique_ptr<torch::optim::AdamW> make_adamw(const model::GPT& model, const TrainSpec& spec);
 void set_learning_rate(torch::optim::Optimizer& optimizer, double lr);
 
+// One training step shared by the baseline and the miner's inner loop: set the learning
+// rate, forward, backward, clip the gradient norm to `grad_clip`, step. Returns the loss
+// (callers report a non-finite one with their own context).
+double train_step(model::GPT& model, torch::optim::Optimizer& optimizer, const torch::Tensor& x, const torch::Tensor& y,
+                  double lr, double grad_clip);
+
 // Mean cross-entropy of `model` over fixed validation batches (no grad, eval mode).
 double evaluate_loss(model::GPT& model, const std::vector<std::pair<torch::Tensor, torch::Tensor>>& batches);
 
