@@ -4,6 +4,7 @@
 
 #include <cstdlib>
 
+#include "core/hash.h"
 #include "net/grpc.h"
 #include "proto/chain.grpc.pb.h"
 
@@ -232,6 +233,29 @@ std::string format_tao(std::uint64_t rao) {
   frac = std::string(9 - frac.size(), '0') + frac;
   while (!frac.empty() && frac.back() == '0') frac.pop_back();
   return std::to_string(rao / kRaoPerTao) + (frac.empty() ? "" : "." + frac) + " TAO";
+}
+
+std::optional<std::uint32_t> find_uid(const proto::SubnetReply& subnet, const PublicKey& hotkey) {
+  const std::string key = raw_bytes(hotkey);
+  for (const auto& n : subnet.neurons()) {
+    if (n.hotkey() == key) return n.uid();
+  }
+  return std::nullopt;
+}
+
+Result<std::uint32_t> ensure_registered(ChainClient& chain, const Wallet& wallet, std::uint32_t netuid) {
+  TESSERA_ASSIGN_OR_RETURN(proto::SubnetReply subnet, chain.subnet(netuid));
+  if (auto uid = find_uid(subnet, wallet.hotkey.public_key())) return *uid;
+  TESSERA_ASSIGN_OR_RETURN(proto::AccountReply account, chain.account(wallet.coldkey.public_key()));
+  const std::uint64_t burn = subnet.params().registration_burn();
+  if (account.balance() < burn) {
+    return FailedPrecondition("wallet " + wallet.name + ": registering on subnet " + std::to_string(netuid) + " burns " +
+                              format_tao(burn) + " TAO but the coldkey holds " + format_tao(account.balance()) +
+                              " TAO (fund it with `tessera wallet transfer`)");
+  }
+  auto uid = chain.register_hotkey(wallet.coldkey, wallet.hotkey.public_key(), netuid);
+  if (!uid.ok()) return Status(uid.status().code(), "wallet " + wallet.name + ": registration failed: " + uid.status().message());
+  return *uid;
 }
 
 }  // namespace tessera::chain

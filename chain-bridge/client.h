@@ -70,6 +70,14 @@ class ChainClient {
   Result<Included> set_subnet_params(const Keypair& owner, std::uint32_t netuid, const proto::SubnetParams& params);
 };
 
+// The uid `hotkey` holds in a subnet's metagraph (nullopt: not registered).
+std::optional<std::uint32_t> find_uid(const proto::SubnetReply& subnet, const PublicKey& hotkey);
+
+// The uid of `wallet`'s hotkey on `netuid`, registering it first (burned registration
+// paid by the coldkey) when needed. A coldkey that cannot pay the burn gets an error that
+// says how much is missing.
+Result<std::uint32_t> ensure_registered(ChainClient& chain, const Wallet& wallet, std::uint32_t netuid);
+
 // Connects to a `tessera chain start` node ("host:port"); checks that it answers.
 Result<std::unique_ptr<ChainClient>> connect_embedded_chain(const std::string& address,
                                                             std::chrono::milliseconds timeout = std::chrono::seconds(5));

@@ -8,6 +8,7 @@
 #include <fstream>
 
 #include "core/file_io.h"
+#include "core/hash.h"
 #include "net/grpc.h"
 #include "proto/checkpoint.grpc.pb.h"
 
@@ -39,6 +40,13 @@ class Service final : public proto::CheckpointService::Service {
     reply->set_hash(hash);
     reply->set_manifest_json(*text);
     reply->set_model_bytes(fs::file_size(dir / "model.safetensors", ec));
+    return grpc::Status::OK;
+  }
+
+  grpc::Status GetBlob(grpc::ServerContext*, const proto::BlobRequest* req, proto::BlobReply* reply) override {
+    auto blob = store_->get_blob(req->hash());
+    if (!blob.ok()) return net::to_grpc(blob.status());
+    reply->set_data(std::move(*blob));
     return grpc::Status::OK;
   }
 
@@ -186,8 +194,27 @@ Result<PullResult> pull_checkpoint(const PullOptions& o, const std::function<voi
   fs::remove(stamp, ec);
   TESSERA_RETURN_IF_ERROR(fsync_directory(o.out));
   result.bytes = offset;
+  result.checkpoint = Checkpoint{std::move(manifest), std::move(file->tensors), hash};
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return result;
+}
+
+}  // namespace tessera::checkpoints
+
+namespace tessera::checkpoints {
+
+Result<std::string> fetch_blob(const std::string& address, const std::string& hash) {
+  if (!is_checkpoint_hash(hash)) return InvalidArgument("'" + hash + "' is not a blob hash (64 hex digits)");
+  TESSERA_ASSIGN_OR_RETURN(auto channel, net::connect_channel(address, 64 << 20, std::chrono::seconds(10)));
+  auto stub = proto::CheckpointService::NewStub(channel);
+  proto::BlobRequest req;
+  req.set_hash(hash);
+  proto::BlobReply reply;
+  grpc::ClientContext ctx;
+  net::set_deadline(&ctx, std::chrono::seconds(60));
+  TESSERA_RETURN_IF_ERROR(net::from_grpc(stub->GetBlob(&ctx, req, &reply), "fetching blob " + hash.substr(0, 16) + "…"));
+  if (to_hex(blake2b_256(reply.data())) != hash) return Corrupted("blob " + hash.substr(0, 16) + "… from " + address + " does not match its hash");
+  return std::move(*reply.mutable_data());
 }
 
 }  // namespace tessera::checkpoints

@@ -38,6 +38,7 @@ struct PullResult {
   std::uint64_t bytes = 0;
   std::uint64_t resumed_from = 0;  // bytes already present from an interrupted pull
   double seconds = 0.0;
+  Checkpoint checkpoint;  // the verified checkpoint, as written to `out`
 };
 
 // Downloads into `<out>/model.safetensors.partial` (resuming from its size), verifies the
@@ -45,5 +46,8 @@ struct PullResult {
 // only then moves the files into place. `progress(done, total)` is called per chunk.
 Result<PullResult> pull_checkpoint(const PullOptions& options,
                                    const std::function<void(std::uint64_t, std::uint64_t)>& progress = {});
+
+// Fetches a blob (an accepted payload) from a CheckpointService and checks its hash.
+Result<std::string> fetch_blob(const std::string& address, const std::string& hash);
 
 }  // namespace tessera::checkpoints

@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <atomic>
+#include <map>
+#include <set>
 #include <nlohmann/json.hpp>
 
 #include "core/file_io.h"
@@ -24,6 +26,7 @@ nlohmann::ordered_json canonical_json(const Manifest& m) {
   j["format"] = "tessera-checkpoint/1";
   j["run_id"] = m.run_id;
   j["window"] = m.window;
+  j["origin_window"] = m.origin_window;
   j["parent"] = m.parent;
   j["model"] = m.model;
   j["outer"] = m.outer;
@@ -70,6 +73,7 @@ Result<Manifest> Manifest::from_json(const std::string& text) {
     if (j.at("format") != "tessera-checkpoint/1") return Corrupted("manifest: unknown format");
     m.run_id = j.at("run_id").get<std::string>();
     m.window = j.at("window").get<std::uint64_t>();
+    m.origin_window = j.at("origin_window").get<std::uint64_t>();
     m.parent = j.at("parent").get<std::string>();
     m.model = j.at("model").get<std::string>();
     m.outer = j.at("outer").get<std::string>();
@@ -102,12 +106,37 @@ Result<CheckpointStore> CheckpointStore::open(const fs::path& root, Retention re
   return s;
 }
 
-Result<std::string> CheckpointStore::put(const NamedTensors& tensors, Manifest m, const Keypair& signer) {
-  m.tensors.clear();
-  for (const auto& [name, t] : tensors) {
+Status Manifest::set_tensors(const NamedTensors& model) {
+  tensors.clear();
+  for (const auto& [name, t] : model) {
     if (t.scalar_type() != torch::kFloat) return InvalidArgument("tensor " + name + " is not float32");
-    m.tensors.push_back({name, t.sizes().vec(), tensor_hash(t)});
+    tensors.push_back({name, t.sizes().vec(), tensor_hash(t)});
   }
+  return Status::Ok();
+}
+
+Status CheckpointStore::put_blob(const std::string& hash, std::string_view bytes) {
+  if (!is_checkpoint_hash(hash)) return InvalidArgument("'" + hash + "' is not a blob hash (64 hex digits)");
+  if (to_hex(blake2b_256(bytes)) != hash) return InvalidArgument("blob bytes do not hash to " + hash.substr(0, 16) + "…");
+  const fs::path path = root_ / "blobs" / hash;
+  if (fs::exists(path)) return Status::Ok();
+  std::error_code ec;
+  fs::create_directories(root_ / "blobs", ec);
+  if (ec) return IoError("cannot create " + (root_ / "blobs").string() + ": " + ec.message());
+  return write_file_atomic(path, bytes, 0644);
+}
+
+Result<std::string> CheckpointStore::get_blob(const std::string& hash) const {
+  if (!is_checkpoint_hash(hash)) return InvalidArgument("'" + hash + "' is not a blob hash (64 hex digits)");
+  const fs::path path = root_ / "blobs" / hash;
+  if (!fs::exists(path)) return NotFound("no blob " + hash.substr(0, 16) + "… in " + root_.string());
+  TESSERA_ASSIGN_OR_RETURN(std::string data, read_file(path));
+  if (to_hex(blake2b_256(data)) != hash) return Corrupted("blob " + path.string() + " does not match its hash");
+  return data;
+}
+
+Result<std::string> CheckpointStore::put(const NamedTensors& tensors, Manifest m, const Keypair& signer) {
+  TESSERA_RETURN_IF_ERROR(m.set_tensors(tensors));
   const std::string hash = m.content_hash();
   const Signature sig = signer.sign(signing_bytes(hash));
   m.signer = signer.public_hex();
@@ -190,11 +219,14 @@ std::vector<std::string> CheckpointStore::list() const {
 Status CheckpointStore::apply_retention() {
   // (window, hash) of every stored checkpoint, newest first.
   std::vector<std::pair<std::uint64_t, std::string>> all;
+  std::map<std::string, std::vector<std::string>> blobs_of;  // checkpoint → payload hashes it lists
   for (const auto& h : list()) {
     auto text = read_file(root_ / "objects" / h / "manifest.json");
     if (!text.ok()) continue;
     auto m = Manifest::from_json(*text);
-    if (m.ok()) all.emplace_back(m->window, h);
+    if (!m.ok()) continue;
+    all.emplace_back(m->window, h);
+    for (const auto& a : m->accepted) blobs_of[h].push_back(a.payload_hash);
   }
   std::sort(all.begin(), all.end(), std::greater<>());
   auto latest_hash = latest();
@@ -203,11 +235,21 @@ Status CheckpointStore::apply_retention() {
     const bool keep = i < retention_.keep_last || (retention_.keep_every > 0 && window % retention_.keep_every == 0) ||
                       (latest_hash.ok() && *latest_hash == h);
     if (keep) continue;
+    blobs_of.erase(h);
     // Rename out of objects/ first, so a crash never leaves a half-deleted checkpoint there.
     const fs::path doomed = root_ / "tmp" / (h + ".delete");
     std::error_code ec;
     fs::rename(root_ / "objects" / h, doomed, ec);
     if (!ec) fs::remove_all(doomed, ec);
+  }
+  if (fs::exists(root_ / "blobs")) {
+    std::set<std::string> live;
+    for (const auto& [h, blobs] : blobs_of) live.insert(blobs.begin(), blobs.end());
+    std::error_code ec;
+    for (const auto& entry : fs::directory_iterator(root_ / "blobs", ec)) {
+      const std::string name = entry.path().filename().string();
+      if (is_checkpoint_hash(name) && !live.count(name)) fs::remove(entry.path(), ec);
+    }
   }
   return fsync_directory(root_ / "objects");
 }

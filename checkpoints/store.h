@@ -38,6 +38,7 @@ struct TensorEntry {
 struct Manifest {
   std::string run_id;
   std::uint64_t window = 0;
+  std::uint64_t origin_window = 0;  // window of the run's first checkpoint (the schedules count from it)
   std::string parent;  // hex hash of the previous checkpoint ("" for the initial one)
   std::vector<AcceptedEntry> accepted;
   std::string model;  // model description / preset
@@ -46,6 +47,8 @@ struct Manifest {
   std::string signer;     // hex ed25519 public key of the aggregator
   std::string signature;  // hex, over "tessera-checkpoint/1\0" || content hash bytes
 
+  // Fills `tensors` (names, shapes, hashes) from the model; float32 only.
+  Status set_tensors(const NamedTensors& model);
   // Deterministic JSON of every field but signer and signature.
   std::string canonical() const;
   std::string content_hash() const;  // hex BLAKE2b-256 of canonical()
@@ -74,6 +77,11 @@ class CheckpointStore {
   // Loads and verifies a checkpoint.
   Result<Checkpoint> get(const std::string& hash) const;
   Result<std::string> latest() const;  // NotFound when empty
+  // Blobs: accepted submission payloads kept beside the checkpoints that merged them,
+  // named by their hex BLAKE2b-256 (checked on write and on read). Retention removes the
+  // blobs no retained manifest lists.
+  Status put_blob(const std::string& hash, std::string_view bytes);
+  Result<std::string> get_blob(const std::string& hash) const;
   std::vector<std::string> list() const;  // stored hashes
   const std::filesystem::path& root() const { return root_; }
 

@@ -9,6 +9,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "core/hash.h"
+
 namespace tessera {
 
 namespace {
@@ -76,6 +78,39 @@ Result<std::string> read_file(const std::filesystem::path& path) {
   ss << in.rdbuf();
   if (in.bad()) return IoError("read " + path.string() + " failed");
   return ss.str();
+}
+
+}  // namespace tessera
+
+namespace tessera {
+
+Status write_sealed_file(const std::filesystem::path& path, std::string_view kind, std::string_view body) {
+  std::string out;
+  out.reserve(kind.size() + 1 + 8 + 32 + body.size());
+  out.append(kind);
+  out.push_back('\n');
+  const std::uint64_t n = body.size();
+  for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>((n >> (8 * i)) & 0xff));
+  out.append(raw_bytes(blake2b_256(body)));
+  out.append(body);
+  return write_file_atomic(path, out, 0600);
+}
+
+Result<std::string> read_sealed_file(const std::filesystem::path& path, std::string_view kind) {
+  if (!std::filesystem::exists(path)) return NotFound("no state file " + path.string());
+  TESSERA_ASSIGN_OR_RETURN(std::string data, read_file(path));
+  const std::string at = "state file " + path.string() + ": ";
+  const std::size_t head = kind.size() + 1;
+  if (data.size() < head + 40 || data.compare(0, kind.size(), kind) != 0 || data[kind.size()] != '\n') {
+    return Corrupted(at + "not a " + std::string(kind) + " file (or truncated)");
+  }
+  std::uint64_t n = 0;
+  for (int i = 0; i < 8; ++i) n |= static_cast<std::uint64_t>(static_cast<unsigned char>(data[head + i])) << (8 * i);
+  if (n != data.size() - head - 40) return Corrupted(at + "length field says " + std::to_string(n) + " bytes, holds " +
+                                                     std::to_string(data.size() - head - 40));
+  std::string body = data.substr(head + 40);
+  if (raw_bytes(blake2b_256(body)) != std::string_view(data).substr(head + 8, 32)) return Corrupted(at + "checksum mismatch");
+  return body;
 }
 
 }  // namespace tessera

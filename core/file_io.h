@@ -17,6 +17,13 @@ Status write_file_atomic(const std::filesystem::path& path, std::string_view con
 
 Result<std::string> read_file(const std::filesystem::path& path);
 
+// A node-local state file that must not be trusted when damaged: `kind` (a short tag such
+// as "tessera-miner-state/1"), the body's length and its BLAKE2b-256 precede the body.
+// write_sealed_file is atomic; read_sealed_file returns NotFound when the file is absent
+// and Corrupted (naming the file and what failed) when the tag, length or hash differ.
+Status write_sealed_file(const std::filesystem::path& path, std::string_view kind, std::string_view body);
+Result<std::string> read_sealed_file(const std::filesystem::path& path, std::string_view kind);
+
 // fsync of a directory, so that a rename inside it is durable.
 Status fsync_directory(const std::filesystem::path& dir);
 

@@ -1,5 +1,7 @@
 #include "trainer/inner_loop.h"
 
+#include <algorithm>
+
 #include <chrono>
 #include <cmath>
 
@@ -32,6 +34,10 @@ std::vector<torch::Tensor> snapshot_parameters(const model::GPT& model) {
   return out;
 }
 
+std::uint64_t inner_batch_seed(std::uint64_t run_seed, std::uint64_t window, std::uint64_t uid, int step) {
+  return Rng::derive("tessera/inner-batch", run_seed, window, uid * 65536 + static_cast<std::uint64_t>(step)).next_u64();
+}
+
 Result<InnerResult> InnerLoop::run(model::GPT& model, torch::optim::Optimizer& optimizer,
                                    const std::vector<torch::Tensor>& start, const dataset::TokenDataset& train,
                                    const std::vector<std::uint64_t>& pages, std::uint64_t window,
@@ -44,11 +50,11 @@ Result<InnerResult> InnerLoop::run(model::GPT& model, torch::optim::Optimizer& o
   CosineSchedule schedule{ts.lr, ts.min_lr_ratio, ts.warmup_steps, horizon};
   InnerResult result;
   for (int step = 0; step < ts.inner_steps; ++step) {
-    const std::uint64_t seed = Rng::derive("tessera/inner-batch", spec->seed, window, uid * 65536 + step).next_u64();
+    const std::uint64_t seed = inner_batch_seed(spec->seed, window, uid, step);
     auto [x, y] = train.sample_from_pages(pages, static_cast<std::uint64_t>(spec->data.page_tokens), seed,
                                           ts.batch_size, ts.seq_len);
     const double value = train_step(model, optimizer, x, y,
-                                    schedule.at(static_cast<long>(window) * ts.inner_steps + step), ts.grad_clip);
+                                    schedule.at(static_cast<long>(window - std::min(window, origin_window)) * ts.inner_steps + step), ts.grad_clip);
     if (!std::isfinite(value)) {
       return Internal("inner training diverged: loss " + std::to_string(value) + " at window " +
                       std::to_string(window) + " step " + std::to_string(step) + " (lower train.lr?)");

@@ -27,6 +27,7 @@ struct InnerResult {
 struct InnerLoop {
   const RunSpec* spec = nullptr;
   long total_steps = 0;  // schedule horizon (windows × H); 0: the spec's baseline_steps
+  std::uint64_t origin_window = 0;  // the run's first window: the schedule counts from it
 
   // Loads `start` into `model`, trains on `pages` and returns Δ. `window` seeds the
   // batch draw together with the run seed and `uid`.
@@ -34,6 +35,10 @@ struct InnerLoop {
                           const dataset::TokenDataset& train, const std::vector<std::uint64_t>& pages,
                           std::uint64_t window, std::uint64_t uid) const;
 };
+
+// Seed of the batch a miner draws from its pages at inner step `step` of `window`.
+// Validators recompute it to measure a delta on the exact data it was trained on.
+std::uint64_t inner_batch_seed(std::uint64_t run_seed, std::uint64_t window, std::uint64_t uid, int step);
 
 // Copies `values` into the model's parameters (same order as named_params()).
 Status load_parameters(model::GPT& model, const std::vector<torch::Tensor>& values);

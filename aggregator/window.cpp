@@ -1,0 +1,103 @@
+#include "aggregator/window.h"
+
+#include <sstream>
+
+#include "aggregator/outer.h"
+#include "model/config.h"
+#include "model/gpt.h"
+
+namespace tessera::aggregator {
+
+namespace {
+
+std::string describe_outer(const OuterSpec& o) {
+  std::ostringstream s;
+  s << o.optimizer << " lr=" << o.lr << " momentum=" << o.momentum;
+  return s.str();
+}
+
+bool is_state(const std::string& name) { return name.rfind(kMomentumPrefix, 0) == 0; }
+
+}  // namespace
+
+Result<NextCheckpoint> initial_checkpoint(const RunSpec& spec, std::uint64_t window) {
+  TESSERA_ASSIGN_OR_RETURN(model::ModelConfig config, model::resolve_config(spec.model));
+  model::GPT gpt = model::make_gpt(config, spec.seed);
+  NextCheckpoint out;
+  for (const auto& [name, p] : gpt->named_params()) out.tensors.emplace_back(name, p.detach().clone().contiguous());
+  out.manifest.run_id = spec.name;
+  out.manifest.window = window;
+  out.manifest.origin_window = window;
+  out.manifest.model = config.describe();
+  out.manifest.outer = describe_outer(spec.outer);
+  TESSERA_RETURN_IF_ERROR(out.manifest.set_tensors(out.tensors));
+  return out;
+}
+
+std::vector<torch::Tensor> model_parameters(const checkpoints::Checkpoint& checkpoint) {
+  std::vector<torch::Tensor> out;
+  for (const auto& [name, t] : checkpoint.tensors) {
+    if (!is_state(name)) out.push_back(t);
+  }
+  return out;
+}
+
+std::vector<std::vector<std::int64_t>> parameter_shapes(const checkpoints::Checkpoint& checkpoint) {
+  std::vector<std::vector<std::int64_t>> out;
+  for (const auto& t : model_parameters(checkpoint)) out.push_back(t.sizes().vec());
+  return out;
+}
+
+Result<NextCheckpoint> next_checkpoint(const RunSpec& spec, const checkpoints::Checkpoint& base,
+                                       std::uint64_t window, const std::vector<checkpoints::AcceptedEntry>& accepted,
+                                       const std::vector<const gradients::DecodedDelta*>& deltas) {
+  if (window <= base.manifest.window) {
+    return InvalidArgument("aggregation: the next checkpoint's window " + std::to_string(window) +
+                           " is not after the base's " + std::to_string(base.manifest.window));
+  }
+  if (accepted.size() != deltas.size()) {
+    return InvalidArgument("aggregation: " + std::to_string(accepted.size()) + " verdict entries for " +
+                           std::to_string(deltas.size()) + " deltas");
+  }
+  NextCheckpoint out;
+  std::vector<std::string> names;
+  std::vector<torch::Tensor> params, momentum;
+  for (const auto& [name, t] : base.tensors) {
+    if (is_state(name)) {
+      momentum.push_back(t.clone());
+    } else {
+      names.push_back(name);
+      params.push_back(t.to(torch::kFloat).clone().contiguous());
+    }
+  }
+  if (!momentum.empty() && momentum.size() != params.size()) {
+    return Corrupted("checkpoint " + base.hash.substr(0, 16) + "… holds " + std::to_string(momentum.size()) +
+                     " momentum buffers for " + std::to_string(params.size()) + " parameters");
+  }
+  std::vector<std::vector<std::int64_t>> shapes;
+  for (const auto& p : params) shapes.push_back(p.sizes().vec());
+  std::vector<torch::Tensor> grads(params.size());
+  if (!deltas.empty()) {
+    TESSERA_ASSIGN_OR_RETURN(grads, merge_deltas(deltas, shapes, /*clip_to_median=*/true, &out.stats));
+  }
+  TESSERA_ASSIGN_OR_RETURN(OuterOptimizer outer, OuterOptimizer::from_spec(spec.outer));
+  if (!momentum.empty()) TESSERA_RETURN_IF_ERROR(outer.restore(momentum, params));
+  TESSERA_RETURN_IF_ERROR(outer.step(params, grads));
+  for (std::size_t i = 0; i < params.size(); ++i) out.tensors.emplace_back(names[i], params[i]);
+  const auto& buffers = outer.momentum_buffers();
+  for (std::size_t i = 0; i < buffers.size(); ++i) {
+    if (buffers[i].defined()) out.tensors.emplace_back(kMomentumPrefix + names[i], buffers[i].contiguous());
+  }
+  out.merged = std::move(grads);
+  out.manifest.run_id = spec.name;
+  out.manifest.window = window;
+  out.manifest.origin_window = base.manifest.origin_window;
+  out.manifest.parent = base.hash;
+  out.manifest.accepted = accepted;
+  out.manifest.model = base.manifest.model;
+  out.manifest.outer = describe_outer(spec.outer);
+  TESSERA_RETURN_IF_ERROR(out.manifest.set_tensors(out.tensors));
+  return out;
+}
+
+}  // namespace tessera::aggregator

@@ -1,0 +1,68 @@
+#include "checkpoints/follower.h"
+
+#include <algorithm>
+#include <chrono>
+
+#include "checkpoints/safetensors.h"
+#include "checkpoints/service.h"
+#include "core/file_io.h"
+#include "core/hash.h"
+
+namespace tessera::checkpoints {
+
+namespace fs = std::filesystem;
+
+Result<std::optional<chain::CheckpointInfo>> CheckpointFollower::announced() {
+  return chain_->checkpoint(netuid_, std::nullopt);
+}
+
+Result<std::optional<chain::CheckpointInfo>> CheckpointFollower::announced(std::uint64_t window) {
+  return chain_->checkpoint(netuid_, window);
+}
+
+Result<const Checkpoint*> CheckpointFollower::load(const chain::CheckpointInfo& info) {
+  const std::string hash = to_hex(info.hash);
+  if (current_ && current_->hash == hash) return &*current_;
+  if (local_) {
+    auto got = local_->get(hash);
+    if (got.ok()) {
+      current_ = std::move(*got);
+      return &*current_;
+    }
+  }
+  const fs::path dir = cache_dir_ / hash;
+  if (fs::exists(dir / "model.safetensors") && fs::exists(dir / "manifest.json")) {
+    auto text = read_file(dir / "manifest.json");
+    auto file = read_safetensors(dir / "model.safetensors");
+    if (text.ok() && file.ok()) {
+      auto manifest = Manifest::from_json(*text);
+      if (manifest.ok() && verify_checkpoint(*manifest, hash, file->tensors).ok()) {
+        current_ = Checkpoint{std::move(*manifest), std::move(file->tensors), hash};
+        return &*current_;
+      }
+    }
+    std::error_code ec;
+    fs::remove_all(dir, ec);  // damaged cache entry: pull it again
+  }
+  if (info.address.empty()) return FailedPrecondition("checkpoint " + hash.substr(0, 16) + "… was announced without an address");
+  PullOptions options;
+  options.address = info.address;
+  options.expected_hash = hash;
+  options.out = dir;
+  TESSERA_ASSIGN_OR_RETURN(PullResult pulled, pull_checkpoint(options));
+  stats_.pulls += 1;
+  stats_.bytes_pulled += pulled.bytes;
+  stats_.pull_seconds += pulled.seconds;
+  current_ = std::move(pulled.checkpoint);
+  // Keep the newest two cached checkpoints.
+  std::vector<std::pair<fs::file_time_type, fs::path>> cached;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(cache_dir_, ec)) {
+    if (e.is_directory() && is_checkpoint_hash(e.path().filename().string())) cached.emplace_back(e.last_write_time(ec), e.path());
+  }
+  std::sort(cached.begin(), cached.end(), std::greater<>());
+  for (std::size_t i = 2; i < cached.size(); ++i) fs::remove_all(cached[i].second, ec);
+  return &*current_;
+}
+
+}  // namespace tessera::checkpoints

@@ -1,0 +1,49 @@
+// Following a subnet's checkpoints as a miner or validator does: read the newest
+// announcement on chain, and load that checkpoint — from memory when it is the one
+// already held, from a local store (the aggregator's own), or by pulling it from the
+// announced CheckpointService, verified against the announced hash. Pulled checkpoints
+// are cached under `cache_dir/<hash>/`; only the newest two are kept.
+#pragma once
+
+#include <filesystem>
+#include <optional>
+#include <string>
+
+#include "chain-bridge/client.h"
+#include "checkpoints/store.h"
+#include "core/status.h"
+
+namespace tessera::checkpoints {
+
+struct FollowerStats {
+  std::uint64_t pulls = 0;
+  std::uint64_t bytes_pulled = 0;
+  double pull_seconds = 0.0;
+};
+
+class CheckpointFollower {
+ public:
+  CheckpointFollower(chain::ChainClient* chain, std::uint32_t netuid, std::filesystem::path cache_dir,
+                     const CheckpointStore* local = nullptr)
+      : chain_(chain), netuid_(netuid), cache_dir_(std::move(cache_dir)), local_(local) {}
+
+  // The newest announcement (nullopt: none yet).
+  Result<std::optional<chain::CheckpointInfo>> announced();
+  // The announcement of one window.
+  Result<std::optional<chain::CheckpointInfo>> announced(std::uint64_t window);
+  // The checkpoint an announcement names, verified. The pointer stays valid until the
+  // next load().
+  Result<const Checkpoint*> load(const chain::CheckpointInfo& info);
+  const Checkpoint* current() const { return current_ ? &*current_ : nullptr; }
+  const FollowerStats& stats() const { return stats_; }
+
+ private:
+  chain::ChainClient* chain_;
+  std::uint32_t netuid_;
+  std::filesystem::path cache_dir_;
+  const CheckpointStore* local_;
+  std::optional<Checkpoint> current_;
+  FollowerStats stats_;
+};
+
+}  // namespace tessera::checkpoints

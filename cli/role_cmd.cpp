@@ -1,0 +1,143 @@
+// The network roles:
+//   tessera miner --netuid N --wallet W [--chain ADDR] [--data DIR] [--shards LIST] [--windows K] [--json]
+//   tessera validator --netuid N --wallet W [--chain ADDR] [--listen ADDR] [--aggregate] [--stake TAO] …
+//   tessera subnet set-aggregator --netuid N --wallet OWNER --hotkey-of W   (owner names the aggregator)
+#include <cstdio>
+
+#include "chain-bridge/client.h"
+#include "cli/commands.h"
+#include "core/interrupt.h"
+#include "core/log.h"
+#include "trainer/miner.h"
+#include "verification/validator.h"
+
+namespace tessera::cli {
+
+namespace {
+
+struct RoleFlags {
+  std::string chain, wallet, data, device = "cpu";
+  std::uint32_t netuid = 0;
+  int threads = 0;
+  std::uint64_t windows = 0;
+  bool json = false;
+};
+
+void add_role_flags(CLI::App* cmd, RoleFlags& f) {
+  cmd->add_option("--netuid", f.netuid, "Subnet id")->required();
+  cmd->add_option("--wallet", f.wallet, "Wallet (its coldkey pays the registration, its hotkey signs)")->required();
+  cmd->add_option("--chain", f.chain, "Chain node address (default $TESSERA_CHAIN or 127.0.0.1:7700)");
+  cmd->add_option("--data", f.data, "Data folder (default: the run spec's data.dir)");
+  cmd->add_option("--device", f.device, "cpu | cuda")->check(CLI::IsMember({"cpu", "cuda"}));
+  cmd->add_option("--threads", f.threads, "CPU threads (default: all cores)");
+  cmd->add_option("--windows", f.windows, "Stop after this many windows (default: run until Ctrl-C)");
+  cmd->add_flag("--json", f.json, "Print one JSON status object per window on stdout");
+}
+
+trainer::JoinOptions join_options(const GlobalOptions& global, const RoleFlags& f) {
+  trainer::JoinOptions j;
+  j.chain_address = f.chain;
+  j.netuid = f.netuid;
+  j.home = home_path(global);
+  j.wallet = f.wallet;
+  j.data_dir = f.data;
+  return j;
+}
+
+Status check_device(const std::string& device) {
+  if (device == "cuda") {
+    return FailedPrecondition("--device cuda: this build's libtorch has no CUDA device available; use --device cpu");
+  }
+  return Status::Ok();
+}
+
+void print_json_line(const std::string& json) {
+  std::printf("%s\n", json.c_str());
+  std::fflush(stdout);
+}
+
+Status run_set_aggregator(const GlobalOptions& global, const std::string& chain_address, std::uint32_t netuid,
+                          const std::string& owner, const std::string& aggregator) {
+  const auto home = home_path(global);
+  TESSERA_ASSIGN_OR_RETURN(Wallet o, load_wallet(home, owner));
+  TESSERA_ASSIGN_OR_RETURN(Wallet a, load_wallet(home, aggregator));
+  TESSERA_ASSIGN_OR_RETURN(auto chain, chain::connect_embedded_chain(chain_address.empty() ? chain::default_chain_address()
+                                                                                          : chain_address));
+  proto::SubnetParams params;
+  params.set_aggregator_hotkey(std::string(reinterpret_cast<const char*>(a.hotkey.public_key().data()), 32));
+  TESSERA_ASSIGN_OR_RETURN(auto inc, chain->set_subnet_params(o.coldkey, netuid, params));
+  std::printf("subnet %u: aggregator is now %s's hotkey %s (block %llu)\n", netuid, aggregator.c_str(),
+              a.hotkey.public_hex().c_str(), static_cast<unsigned long long>(inc.block));
+  return Status::Ok();
+}
+
+}  // namespace
+
+void add_role_commands(CLI::App& app, const GlobalOptions& global, int* exit_code) {
+  static RoleFlags miner_flags;
+  static std::string shards;
+  auto* miner = app.add_subcommand("miner", "Join a training run as a miner: train assigned pages, submit compressed deltas");
+  add_role_flags(miner, miner_flags);
+  miner->add_option("--shards", shards, "Train and submit only these parameter shards, e.g. 0 or 0,2-3 (default: all)");
+  miner->callback([&global, exit_code] {
+    (void)init_logging("miner " + miner_flags.wallet, global.log_level);
+    install_interrupt_handler();
+    Status s = check_device(miner_flags.device);
+    if (s.ok()) {
+      trainer::MinerOptions o;
+      o.join = join_options(global, miner_flags);
+      o.threads = miner_flags.threads;
+      o.windows = miner_flags.windows;
+      o.shards = shards;
+      if (miner_flags.json) o.on_window = print_json_line;
+      s = trainer::run_miner(o);
+    }
+    *exit_code = report(s);
+  });
+
+  static RoleFlags val_flags;
+  static std::string listen = "tcp://127.0.0.1:0", checkpoint_listen = "127.0.0.1:0", stake;
+  static bool aggregate = false;
+  auto* validator = app.add_subcommand("validator", "Run a validator: evaluate submissions, score miners, set weights");
+  add_role_flags(validator, val_flags);
+  validator->add_option("--listen", listen, "ZeroMQ bind address for submissions (port 0: any free port)");
+  validator->add_option("--checkpoint-listen", checkpoint_listen, "CheckpointService address (with --aggregate)");
+  validator->add_flag("--aggregate", aggregate, "Also merge accepted deltas into checkpoints and announce them");
+  validator->add_option("--stake", stake, "Stake the hotkey up to this many TAO at start (validator permit, dividends)");
+  validator->callback([&global, exit_code] {
+    (void)init_logging("validator " + val_flags.wallet, global.log_level);
+    install_interrupt_handler();
+    Status s = check_device(val_flags.device);
+    verification::ValidatorOptions o;
+    if (s.ok() && !stake.empty()) {
+      auto rao = chain::parse_tao(stake);
+      if (rao.ok()) o.stake_rao = *rao;
+      else s = rao.status().with_context("--stake");
+    }
+    if (s.ok()) {
+      o.join = join_options(global, val_flags);
+      o.listen = listen;
+      o.checkpoint_listen = checkpoint_listen;
+      o.aggregate = aggregate;
+      o.threads = val_flags.threads;
+      o.windows = val_flags.windows;
+      if (val_flags.json) o.on_window = print_json_line;
+      s = verification::run_validator(o);
+    }
+    *exit_code = report(s);
+  });
+
+  CLI::App* subnet = app.get_subcommand("subnet");
+  auto* set_agg = subnet->add_subcommand("set-aggregator", "Name the validator whose hotkey may announce checkpoints");
+  static std::uint32_t netuid = 0;
+  static std::string owner, aggregator_wallet, chain_address;
+  set_agg->add_option("--netuid", netuid, "Subnet id")->required();
+  set_agg->add_option("--wallet", owner, "Owner wallet")->required();
+  set_agg->add_option("--aggregator", aggregator_wallet, "Wallet whose hotkey aggregates")->required();
+  set_agg->add_option("--chain", chain_address, "Chain node address");
+  set_agg->callback([&global, exit_code] {
+    *exit_code = report(run_set_aggregator(global, chain_address, netuid, owner, aggregator_wallet));
+  });
+}
+
+}  // namespace tessera::cli

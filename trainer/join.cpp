@@ -1,0 +1,38 @@
+#include "trainer/join.h"
+
+namespace tessera::trainer {
+
+Result<Joined> join_subnet(const JoinOptions& o) {
+  Joined j;
+  TESSERA_ASSIGN_OR_RETURN(j.wallet, load_wallet(o.home, o.wallet));
+  const std::string address = o.chain_address.empty() ? chain::default_chain_address() : o.chain_address;
+  TESSERA_ASSIGN_OR_RETURN(j.chain, chain::connect_embedded_chain(address));
+  auto subnet = j.chain->subnet(o.netuid);
+  if (!subnet.ok()) return subnet.status().with_context("subnet " + std::to_string(o.netuid) + " on " + address);
+  TESSERA_ASSIGN_OR_RETURN(j.spec, parse_run_spec(subnet->spec_toml(), "subnet " + std::to_string(o.netuid) + " run spec"));
+  TESSERA_ASSIGN_OR_RETURN(j.config, model::resolve_config(j.spec.model));
+  if (j.spec.train.seq_len > j.config.context_length) {
+    return InvalidArgument("subnet " + std::to_string(o.netuid) + ": train.seq_len exceeds the model's context length");
+  }
+  TESSERA_ASSIGN_OR_RETURN(j.uid, chain::ensure_registered(*j.chain, j.wallet, o.netuid));
+  j.data_dir = o.data_dir.empty() ? j.spec.data.dir : o.data_dir;
+  return j;
+}
+
+Result<dataset::TokenDataset> load_split(const Joined& j, const std::string& split) {
+  auto data = dataset::TokenDataset::load(j.data_dir, split);
+  if (!data.ok()) return data.status().with_context("loading the " + split + " split (pass --data DIR or run `make corpus`)");
+  if (data->size() <= static_cast<std::size_t>(j.spec.train.seq_len) + 1) {
+    return FailedPrecondition("the " + split + " split in " + j.data_dir + " is too small for train.seq_len = " +
+                              std::to_string(j.spec.train.seq_len));
+  }
+  for (auto t : data->tokens()) {
+    if (t >= j.config.vocab_size) {
+      return InvalidArgument("data in " + j.data_dir + " holds token " + std::to_string(t) +
+                             " outside the model's vocabulary of " + std::to_string(j.config.vocab_size));
+    }
+  }
+  return data;
+}
+
+}  // namespace tessera::trainer

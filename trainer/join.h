@@ -1,0 +1,41 @@
+// Joining a subnet as a miner or validator: load the wallet, connect to the chain, read
+// the run spec the subnet was created with, make sure the hotkey holds a uid, and load
+// the data splits the role needs (checked against the model's vocabulary).
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "chain-bridge/client.h"
+#include "core/identity.h"
+#include "core/run_spec.h"
+#include "dataset/token_dataset.h"
+#include "model/config.h"
+
+namespace tessera::trainer {
+
+struct JoinOptions {
+  std::string chain_address;  // empty: chain::default_chain_address()
+  std::uint32_t netuid = 0;
+  std::filesystem::path home;
+  std::string wallet;
+  std::string data_dir;  // empty: the spec's data.dir
+};
+
+struct Joined {
+  Wallet wallet;
+  std::unique_ptr<chain::ChainClient> chain;
+  RunSpec spec;
+  model::ModelConfig config;
+  std::uint32_t uid = 0;
+  std::string data_dir;
+};
+
+Result<Joined> join_subnet(const JoinOptions& options);
+
+// A split of the run's corpus, checked to be long enough for train.seq_len and to hold
+// only tokens of the model's vocabulary.
+Result<dataset::TokenDataset> load_split(const Joined& joined, const std::string& split);
+
+}  // namespace tessera::trainer

@@ -1,0 +1,29 @@
+// The miner role (`tessera miner`, DESIGN.md §1 step 2). For each window whose
+// checkpoint C_w is announced while the window is open: load C_w (pull, verified against
+// the announced hash), train H inner AdamW steps on the pages assigned to (run seed, w,
+// uid), form Δ = θ(C_w) − θ_end, run error feedback and the codec, and send the signed
+// submission to every validator serving on the subnet. It never sends stale work: a
+// window that closed while it trained is dropped, and when it falls behind it skips to
+// the newest checkpoint. Its error-feedback buffers and optimizer state survive restarts
+// (miner_state.h).
+#pragma once
+
+#include <functional>
+#include <string>
+
+#include "core/status.h"
+#include "trainer/join.h"
+
+namespace tessera::trainer {
+
+struct MinerOptions {
+  JoinOptions join;
+  int threads = 0;
+  std::uint64_t windows = 0;  // stop after this many submitted windows (0: until Ctrl-C)
+  std::string shards;         // "" = all; else e.g. "0" or "0,2-3" of the spec's model.shards
+  std::function<void(const std::string& json)> on_window;  // one JSON object per window
+};
+
+Status run_miner(const MinerOptions& options);
+
+}  // namespace tessera::trainer

@@ -1,0 +1,211 @@
+#include "verification/evaluator.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include "aggregator/merge.h"
+#include "core/hash.h"
+#include "core/rng.h"
+#include "gradients/apply.h"
+#include "trainer/inner_loop.h"
+#include "trainer/optim.h"
+
+namespace tessera::verification {
+
+const char* outcome_name(Outcome o) {
+  switch (o) {
+    case Outcome::kScored: return "scored";
+    case Outcome::kStale: return "stale";
+    case Outcome::kWrongCodec: return "wrong-codec";
+    case Outcome::kWrongData: return "wrong-data";
+    case Outcome::kDuplicate: return "duplicate";
+    case Outcome::kMalformed: return "malformed";
+    case Outcome::kCopy: return "copy";
+    case Outcome::kNoGain: return "no-gain";
+    case Outcome::kNotOwnData: return "not-own-data";
+  }
+  return "?";
+}
+
+std::size_t WindowReport::count(Outcome o) const {
+  return static_cast<std::size_t>(
+      std::count_if(evaluations.begin(), evaluations.end(), [o](const Evaluation& e) { return e.outcome == o; }));
+}
+
+double index_overlap(const gradients::DecodedDelta& a, const gradients::DecodedDelta& b) {
+  std::int64_t na = 0, nb = 0, shared = 0;
+  for (const auto& t : a.tensors) na += t.is_dense() ? 0 : t.flat_index.numel();
+  for (const auto& t : b.tensors) nb += t.is_dense() ? 0 : t.flat_index.numel();
+  if (na == 0 || nb == 0) return 0.0;
+  std::size_t j = 0;
+  for (const auto& ta : a.tensors) {
+    while (j < b.tensors.size() && b.tensors[j].param_index < ta.param_index) ++j;
+    if (j == b.tensors.size()) break;
+    const auto& tb = b.tensors[j];
+    if (tb.param_index != ta.param_index || ta.is_dense() || tb.is_dense()) continue;
+    const std::int64_t* x = ta.flat_index.data_ptr<std::int64_t>();
+    const std::int64_t* y = tb.flat_index.data_ptr<std::int64_t>();
+    const std::int64_t nx = ta.flat_index.numel(), ny = tb.flat_index.numel();
+    for (std::int64_t p = 0, q = 0; p < nx && q < ny;) {
+      if (x[p] < y[q]) {
+        ++p;
+      } else if (y[q] < x[p]) {
+        ++q;
+      } else {
+        ++shared, ++p, ++q;
+      }
+    }
+  }
+  return static_cast<double>(shared) / static_cast<double>(std::min(na, nb));
+}
+
+namespace {
+
+std::string fmt(double v) {
+  std::ostringstream s;
+  s.precision(4);
+  s << v;
+  return s.str();
+}
+
+double loss_on(model::GPT& model, const std::pair<torch::Tensor, torch::Tensor>& batch, std::uint64_t* passes) {
+  ++*passes;
+  return trainer::evaluate_loss(model, {batch});
+}
+
+}  // namespace
+
+Result<WindowReport> evaluate_window(const WindowContext& ctx, const std::vector<net::Submission>& submissions) {
+  model::GPT model = ctx.model;  // a handle to the same module
+  const auto t0 = std::chrono::steady_clock::now();
+  const RunSpec& spec = *ctx.spec;
+  WindowReport report;
+  std::vector<torch::Tensor> params;
+  std::vector<std::vector<std::int64_t>> shapes;
+  for (const auto& [name, p] : ctx.model->named_params()) {
+    params.push_back(p.detach());
+    shapes.push_back(p.sizes().vec());
+  }
+  const std::string codec_name = ctx.codec.name();
+  const std::uint64_t page_tokens = static_cast<std::uint64_t>(spec.data.page_tokens);
+  const std::uint64_t num_pages = ctx.train->num_pages(page_tokens);
+  gradients::DecodeLimits limits;
+  limits.max_payload_bytes = static_cast<std::uint64_t>(spec.validator.max_payload_bytes);
+
+  // 1. Checks that need no model: base, codec, data digest, duplicates, decoding, copies.
+  std::set<std::string> seen_payloads;
+  std::set<std::uint32_t> seen_uids;
+  std::map<std::uint32_t, std::vector<std::uint64_t>> pages_of;
+  std::vector<std::size_t> candidates;  // indices into report.evaluations that reached evaluation
+  for (const auto& sub : submissions) {
+    const auto& h = sub.header;
+    Evaluation e;
+    e.uid = h.uid();
+    e.hotkey = h.hotkey();
+    e.payload_hash = h.payload_hash();
+    auto finish = [&](Outcome o, std::string reason) {
+      e.outcome = o;
+      e.reason = std::move(reason);
+      report.evaluations.push_back(std::move(e));
+    };
+    if (to_hex(h.base_checkpoint()) != ctx.base_hash || h.window() != ctx.window) {
+      finish(Outcome::kStale, "base checkpoint " + to_hex(h.base_checkpoint()).substr(0, 16) + "… (window " +
+                                  std::to_string(h.window()) + ") is not C_" + std::to_string(ctx.window) + " " +
+                                  ctx.base_hash.substr(0, 16) + "…");
+      continue;
+    }
+    if (h.codec() != codec_name) {
+      finish(Outcome::kWrongCodec, "codec '" + h.codec() + "', the run uses '" + codec_name + "'");
+      continue;
+    }
+    auto pages = dataset::assign_pages(spec.seed, ctx.window, h.uid(),
+                                       static_cast<std::uint64_t>(spec.data.pages_per_window), num_pages);
+    if (!pages.ok()) return pages.status();
+    if (to_hex(h.data_digest()) != dataset::pages_digest(*pages)) {
+      finish(Outcome::kWrongData, "data digest does not match the pages assigned to uid " + std::to_string(h.uid()));
+      continue;
+    }
+    if (!seen_payloads.insert(h.payload_hash()).second) {
+      finish(Outcome::kDuplicate, "the same payload as an earlier submission of this window");
+      continue;
+    }
+    if (!seen_uids.insert(h.uid()).second) {
+      finish(Outcome::kDuplicate, "uid " + std::to_string(h.uid()) + " already submitted in this window");
+      continue;
+    }
+    auto decoded = gradients::decode_delta(sub.payload, shapes, ctx.codec, limits);
+    if (!decoded.ok()) {
+      finish(Outcome::kMalformed, decoded.status().message());
+      continue;
+    }
+    e.delta = std::make_shared<const gradients::DecodedDelta>(std::move(*decoded));
+    bool copied = false;
+    for (std::size_t c : candidates) {
+      const auto& earlier = report.evaluations[c];
+      const double overlap = index_overlap(*e.delta, *earlier.delta);
+      if (overlap > spec.validator.overlap_threshold) {
+        finish(Outcome::kCopy, "index set overlaps uid " + std::to_string(earlier.uid) + "'s by " + fmt(overlap * 100) +
+                                   "% (threshold " + fmt(spec.validator.overlap_threshold * 100) + "%)");
+        copied = true;
+        break;
+      }
+    }
+    if (copied) continue;
+    e.norm = aggregator::delta_norm(*e.delta);
+    pages_of[h.uid()] = std::move(*pages);
+    candidates.push_back(report.evaluations.size());
+    report.evaluations.push_back(std::move(e));
+  }
+
+  // 2. Clip to the median norm of the window's decodable submissions, then evaluate.
+  if (!candidates.empty()) {
+    std::vector<double> norms;
+    for (std::size_t c : candidates) norms.push_back(report.evaluations[c].norm);
+    std::sort(norms.begin(), norms.end());
+    const double median = norms.size() % 2 ? norms[norms.size() / 2]
+                                           : 0.5 * (norms[norms.size() / 2 - 1] + norms[norms.size() / 2]);
+    const std::int64_t batch = spec.validator.eval_batch_size, seq = spec.train.seq_len;
+    const auto random_batch = ctx.val->sample_batch(Rng::derive("tessera/eval-random", ctx.eval_seed, ctx.window).next_u64(),
+                                                    batch, seq);
+    report.before_random = loss_on(model, random_batch, &report.forward_passes);
+    for (std::size_t c : candidates) {
+      Evaluation& e = report.evaluations[c];
+      e.clip_scale = e.norm > median && e.norm > 0 ? median / e.norm : 1.0;
+      // One of the batches the miner's inner steps drew from its pages (which one stays
+      // private to the validator until the window closed).
+      const int step = static_cast<int>(Rng::derive("tessera/eval-own", ctx.eval_seed, ctx.window, e.uid).next_u64() %
+                                        static_cast<std::uint64_t>(std::max(1, spec.train.inner_steps)));
+      const auto own_batch = ctx.train->sample_from_pages(pages_of[e.uid], page_tokens,
+                                                          trainer::inner_batch_seed(spec.seed, ctx.window, e.uid, step),
+                                                          spec.train.batch_size, seq);
+      const double before_own = loss_on(model, own_batch, &report.forward_passes);
+      const float alpha = static_cast<float>(-spec.validator.eval_lr * e.clip_scale);
+      TESSERA_ASSIGN_OR_RETURN(gradients::UndoLog undo, gradients::apply_delta(params, *e.delta, alpha));
+      const double after_random = loss_on(model, random_batch, &report.forward_passes);
+      const double after_own = loss_on(model, own_batch, &report.forward_passes);
+      gradients::undo_delta(params, undo);
+      e.gain_random = report.before_random - after_random;
+      e.gain_own = before_own - after_own;
+      const std::string figures = "held-out gain " + fmt(e.gain_random) + ", own-pages gain " + fmt(e.gain_own);
+      if (!std::isfinite(after_random) || !std::isfinite(after_own) || !(e.gain_random > 0.0)) {
+        e.outcome = Outcome::kNoGain;
+        e.reason = "does not lower the held-out loss (" + figures + ")";
+      } else if (!(e.gain_own > e.gain_random)) {
+        e.outcome = Outcome::kNotOwnData;
+        e.reason = "helps held-out data as much as its own pages: not trained on its assignment (" + figures + ")";
+      } else {
+        e.outcome = Outcome::kScored;
+        e.score = e.gain_random;
+        e.reason = figures;
+      }
+    }
+  }
+  report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return report;
+}
+
+}  // namespace tessera::verification

@@ -1,0 +1,84 @@
+// Evaluating one window's submissions (DESIGN.md §1 step 3, §6). Every submission goes
+// through the same checks, in this order, and ends with exactly one outcome:
+//   stale        its base checkpoint is not C_w
+//   wrong-codec  encoded with other settings than the run's
+//   wrong-data   its data digest is not the digest of the pages assigned to its uid
+//   duplicate    the same payload bytes as an earlier submission, or a second one of a uid
+//   malformed    the strict decoder rejects it (shapes, indices, non-finite values, …)
+//   copy         its top-k index set overlaps an earlier submission's beyond the run's
+//                validator.overlap_threshold (the later one loses)
+//   no-gain      applying it does not lower the loss on the random held-out batch
+//   not-own-data it helps the held-out batch at least as much as the miner's own pages:
+//                it was not trained on its assignment
+//   scored       everything passed: score = loss gain on the held-out batch
+//
+// The own-pages batch is one of the exact batches the miner's inner steps drew (the
+// step is chosen with the validator's private seed): a delta trained on them helps them
+// far more than held-out data; one trained elsewhere does not.
+//
+// Cost: the "before" loss on the window's random held-out batch R_w is computed once;
+// each decoded submission then costs 3 forward passes (own pages before, R_w and own
+// pages after applying −η_eval·clip(Δ)). The delta is applied with the codec's sparse
+// apply and undone from its undo log, so the model is restored bit for bit.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/run_spec.h"
+#include "core/status.h"
+#include "dataset/token_dataset.h"
+#include "gradients/codec.h"
+#include "model/gpt.h"
+#include "net/submission.h"
+
+namespace tessera::verification {
+
+enum class Outcome { kScored, kStale, kWrongCodec, kWrongData, kDuplicate, kMalformed, kCopy, kNoGain, kNotOwnData };
+const char* outcome_name(Outcome outcome);
+inline constexpr int kOutcomeCount = 9;
+
+struct Evaluation {
+  std::uint32_t uid = 0;
+  std::string hotkey;        // raw 32 bytes
+  std::string payload_hash;  // raw 32 bytes
+  Outcome outcome = Outcome::kMalformed;
+  std::string reason;  // readable: why, with the figures
+  double score = 0.0;
+  double gain_random = 0.0, gain_own = 0.0;
+  double norm = 0.0, clip_scale = 1.0;
+  std::shared_ptr<const gradients::DecodedDelta> delta;  // decoded (kept for aggregation)
+};
+
+struct WindowContext {
+  const RunSpec* spec = nullptr;
+  std::uint64_t window = 0;
+  std::string base_hash;  // hex hash of C_w
+  model::GPT model{nullptr};           // holds C_w's parameters
+  const dataset::TokenDataset* train = nullptr;
+  const dataset::TokenDataset* val = nullptr;
+  std::uint64_t eval_seed = 0;  // private to the validator until the window closed
+  gradients::CodecSettings codec;
+};
+
+struct WindowReport {
+  std::vector<Evaluation> evaluations;  // in arrival order
+  double before_random = 0.0;
+  std::uint64_t forward_passes = 0;
+  double seconds = 0.0;
+  std::size_t count(Outcome o) const;
+};
+
+// Evaluates `submissions` (arrival order) against C_w. The model's parameters are
+// unchanged afterwards (bit for bit).
+Result<WindowReport> evaluate_window(const WindowContext& context, const std::vector<net::Submission>& submissions);
+
+// Fraction of the smaller index set that the other one shares (sparse tensors only;
+// dense updates carry no index set and count as no overlap).
+double index_overlap(const gradients::DecodedDelta& a, const gradients::DecodedDelta& b);
+
+}  // namespace tessera::verification
