@@ -3,6 +3,7 @@
 #include <sstream>
 
 #include "aggregator/outer.h"
+#include "core/hash.h"
 #include "model/config.h"
 #include "model/gpt.h"
 
@@ -98,6 +99,42 @@ Result<NextCheckpoint> next_checkpoint(const RunSpec& spec, const checkpoints::C
   out.manifest.outer = describe_outer(spec.outer);
   TESSERA_RETURN_IF_ERROR(out.manifest.set_tensors(out.tensors));
   return out;
+}
+
+Status verify_transition(const RunSpec& spec, const checkpoints::Checkpoint& parent, const checkpoints::Checkpoint& child,
+                         const std::vector<std::string>& payloads) {
+  const std::string at = "checkpoint " + child.hash.substr(0, 16) + "… (window " + std::to_string(child.manifest.window) + "): ";
+  if (child.manifest.parent != parent.hash) {
+    return Corrupted(at + "its parent is " + child.manifest.parent.substr(0, 16) + "…, not " + parent.hash.substr(0, 16) + "…");
+  }
+  const auto& accepted = child.manifest.accepted;
+  if (payloads.size() != accepted.size()) return InvalidArgument(at + "payload count differs from the accepted list");
+  TESSERA_ASSIGN_OR_RETURN(gradients::CodecSettings codec, gradients::CodecSettings::from_spec(spec.codec));
+  const auto shapes = parameter_shapes(parent);
+  std::vector<gradients::DecodedDelta> decoded;
+  decoded.reserve(payloads.size());
+  for (std::size_t i = 0; i < payloads.size(); ++i) {
+    if (to_hex(blake2b_256(payloads[i])) != accepted[i].payload_hash) {
+      return Corrupted(at + "payload of uid " + std::to_string(accepted[i].uid) + " does not match its hash");
+    }
+    auto d = gradients::decode_delta(payloads[i], shapes, codec);
+    if (!d.ok()) return Corrupted(at + "payload of uid " + std::to_string(accepted[i].uid) + ": " + d.status().message());
+    decoded.push_back(std::move(*d));
+  }
+  std::vector<const gradients::DecodedDelta*> deltas;
+  for (const auto& d : decoded) deltas.push_back(&d);
+  TESSERA_ASSIGN_OR_RETURN(NextCheckpoint next, next_checkpoint(spec, parent, child.manifest.window, accepted, deltas));
+  if (next.manifest.tensors.size() != child.manifest.tensors.size()) {
+    return Corrupted(at + "recomputed " + std::to_string(next.manifest.tensors.size()) + " tensors, the checkpoint holds " +
+                     std::to_string(child.manifest.tensors.size()));
+  }
+  for (std::size_t i = 0; i < next.manifest.tensors.size(); ++i) {
+    if (next.manifest.tensors[i].hash != child.manifest.tensors[i].hash) {
+      return Corrupted(at + "tensor " + child.manifest.tensors[i].name + " differs from the recomputed merge");
+    }
+  }
+  if (next.manifest.content_hash() != child.hash) return Corrupted(at + "the recomputed manifest hashes differently");
+  return Status::Ok();
 }
 
 }  // namespace tessera::aggregator

@@ -46,4 +46,11 @@ Result<NextCheckpoint> next_checkpoint(const RunSpec& spec, const checkpoints::C
                                        std::uint64_t window, const std::vector<checkpoints::AcceptedEntry>& accepted,
                                        const std::vector<const gradients::DecodedDelta*>& deltas);
 
+// Recomputes `child` from `parent` and the payloads its manifest lists as accepted
+// (`payloads[i]` holds the bytes of `child.manifest.accepted[i]`, hash-checked here),
+// decoding each with the run's codec, and checks that the result hashes to child.hash.
+// The error names the first thing that differs.
+Status verify_transition(const RunSpec& spec, const checkpoints::Checkpoint& parent, const checkpoints::Checkpoint& child,
+                         const std::vector<std::string>& payloads);
+
 }  // namespace tessera::aggregator

@@ -3,11 +3,15 @@
 #include <cstdio>
 #include <thread>
 
+#include <unistd.h>
+
+#include "aggregator/window.h"
 #include "chain-bridge/client.h"
 #include "checkpoints/service.h"
 #include "cli/commands.h"
 #include "core/hash.h"
 #include "core/interrupt.h"
+#include "core/run_spec.h"
 
 namespace tessera::cli {
 
@@ -71,6 +75,49 @@ Status run_pull(const std::string& from, const std::string& hash, std::uint32_t 
               out.c_str());
   return Status::Ok();
 }
+// Recomputes the checkpoint that followed window W's and compares it with the chain.
+Status run_verify(std::uint32_t netuid, std::uint64_t window, const std::string& chain_address, const std::string& work) {
+  TESSERA_ASSIGN_OR_RETURN(auto client, chain::connect_embedded_chain(chain_address.empty() ? chain::default_chain_address()
+                                                                                           : chain_address));
+  TESSERA_ASSIGN_OR_RETURN(auto subnet, client->subnet(netuid));
+  TESSERA_ASSIGN_OR_RETURN(RunSpec spec, parse_run_spec(subnet.spec_toml(), "subnet " + std::to_string(netuid) + " run spec"));
+  TESSERA_ASSIGN_OR_RETURN(auto parent_info, client->checkpoint(netuid, window));
+  if (!parent_info) return NotFound("subnet " + std::to_string(netuid) + " announced no checkpoint for window " + std::to_string(window));
+  std::optional<chain::CheckpointInfo> child_info;
+  for (std::uint64_t w = window + 1; w <= window + 64 && !child_info; ++w) {
+    TESSERA_ASSIGN_OR_RETURN(child_info, client->checkpoint(netuid, w));
+  }
+  if (!child_info) return NotFound("no checkpoint was announced after window " + std::to_string(window) + " (yet)");
+  const std::filesystem::path dir = work.empty() ? std::filesystem::temp_directory_path() /
+                                                       ("tessera-verify-" + std::to_string(::getpid()))
+                                                 : std::filesystem::path(work);
+  auto pull = [&](const chain::CheckpointInfo& info, const std::string& name) -> Result<checkpoints::Checkpoint> {
+    checkpoints::PullOptions o;
+    o.address = info.address;
+    o.expected_hash = to_hex(std::string_view(info.hash));
+    o.out = dir / name;
+    TESSERA_ASSIGN_OR_RETURN(auto r, checkpoints::pull_checkpoint(o));
+    return std::move(r.checkpoint);
+  };
+  TESSERA_ASSIGN_OR_RETURN(auto parent, pull(*parent_info, "parent"));
+  TESSERA_ASSIGN_OR_RETURN(auto child, pull(*child_info, "child"));
+  std::vector<std::string> payloads;
+  for (const auto& a : child.manifest.accepted) {
+    auto blob = checkpoints::fetch_blob(child_info->address, a.payload_hash);
+    if (!blob.ok()) return blob.status().with_context("payload of uid " + std::to_string(a.uid));
+    payloads.push_back(std::move(*blob));
+  }
+  Status verified = aggregator::verify_transition(spec, parent, child, payloads);
+  if (work.empty()) {
+    std::error_code ec;
+    std::filesystem::remove_all(dir, ec);
+  }
+  TESSERA_RETURN_IF_ERROR(verified);
+  std::printf("window %llu: recomputed checkpoint %s (window %llu) from %s and %zu accepted payloads — matches the chain\n",
+              static_cast<unsigned long long>(window), child.hash.c_str(),
+              static_cast<unsigned long long>(child.manifest.window), parent.hash.substr(0, 16).c_str(), payloads.size());
+  return Status::Ok();
+}
 }  // namespace
 
 void add_checkpoint_commands(CLI::App& app, const GlobalOptions&, int* exit_code) {
@@ -94,6 +141,15 @@ void add_checkpoint_commands(CLI::App& app, const GlobalOptions&, int* exit_code
   pull->add_option("--out", out, "Output folder")->required();
   pull->add_option("--format", format, "safetensors");
   pull->callback([exit_code] { *exit_code = report(run_pull(from, hash, netuid, window, chain, out, format)); });
+
+  auto* verify = cp->add_subcommand("verify", "Recompute the checkpoint after window W from C_W and the accepted payloads");
+  static std::uint64_t verify_window = 0;
+  static std::string work;
+  verify->add_option("--netuid", netuid, "Subnet id")->required();
+  verify->add_option("--window", verify_window, "Window of the parent checkpoint C_W")->required();
+  verify->add_option("--chain", chain, "Chain node address");
+  verify->add_option("--work-dir", work, "Where to keep the pulled checkpoints (default: a temporary folder)");
+  verify->callback([exit_code] { *exit_code = report(run_verify(netuid, verify_window, chain, work)); });
 }
 
 }  // namespace tessera::cli

@@ -98,11 +98,14 @@ void add_role_commands(CLI::App& app, const GlobalOptions& global, int* exit_cod
   static RoleFlags val_flags;
   static std::string listen = "tcp://127.0.0.1:0", checkpoint_listen = "127.0.0.1:0", stake;
   static bool aggregate = false;
+  static std::size_t keep_checkpoints = 32;
   auto* validator = app.add_subcommand("validator", "Run a validator: evaluate submissions, score miners, set weights");
   add_role_flags(validator, val_flags);
   validator->add_option("--listen", listen, "ZeroMQ bind address for submissions (port 0: any free port)");
   validator->add_option("--checkpoint-listen", checkpoint_listen, "CheckpointService address (with --aggregate)");
   validator->add_flag("--aggregate", aggregate, "Also merge accepted deltas into checkpoints and announce them");
+  validator->add_option("--keep-checkpoints", keep_checkpoints, "With --aggregate: checkpoints kept in the store")
+      ->check(CLI::Range(2, 100000));
   validator->add_option("--stake", stake, "Stake the hotkey up to this many TAO at start (validator permit, dividends)");
   validator->callback([&global, exit_code] {
     (void)init_logging("validator " + val_flags.wallet, global.log_level);
@@ -119,6 +122,7 @@ void add_role_commands(CLI::App& app, const GlobalOptions& global, int* exit_cod
       o.listen = listen;
       o.checkpoint_listen = checkpoint_listen;
       o.aggregate = aggregate;
+      o.keep_checkpoints = keep_checkpoints;
       o.threads = val_flags.threads;
       o.windows = val_flags.windows;
       if (val_flags.json) o.on_window = print_json_line;

@@ -1,6 +1,7 @@
 #include "tests/test_util.h"
 
 #include <sys/wait.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <array>
@@ -54,6 +55,54 @@ CommandResult run_command(const std::string& command_line) {
   int status = ::pclose(pipe);
   result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return result;
+}
+
+Process::Process(const std::vector<std::string>& argv, const std::filesystem::path& out, const std::filesystem::path& err) {
+  pid_ = fork();
+  if (pid_ == 0) {
+    FILE* o = std::fopen(out.c_str(), "a");
+    FILE* e = err.empty() ? o : std::fopen(err.c_str(), "a");
+    if (o != nullptr) dup2(fileno(o), 1);
+    if (e != nullptr) dup2(fileno(e), 2);
+    std::vector<char*> args;
+    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    execv(args[0], args.data());
+    _exit(127);
+  }
+}
+
+Process::~Process() { stop(); }
+
+void Process::signal(int sig) {
+  if (pid_ > 0 && !reaped_) kill(pid_, sig);
+}
+
+bool Process::wait(std::chrono::milliseconds timeout, int* exit_code) {
+  if (pid_ <= 0) return false;
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!reaped_) {
+    int status = 0;
+    const pid_t r = waitpid(pid_, &status, WNOHANG);
+    if (r == pid_) {
+      reaped_ = true;
+      if (exit_code) *exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      return true;
+    }
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    usleep(20000);
+  }
+  return false;
+}
+
+void Process::stop() {
+  if (pid_ <= 0 || reaped_) return;
+  kill(pid_, SIGTERM);
+  if (!wait(std::chrono::seconds(10))) {
+    kill(pid_, SIGKILL);
+    waitpid(pid_, nullptr, 0);
+    reaped_ = true;
+  }
 }
 
 }  // namespace tessera::testing

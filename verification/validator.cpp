@@ -165,6 +165,7 @@ class Validator {
   std::map<std::uint64_t, std::vector<net::Submission>> pending_;
   std::map<int, std::uint64_t> rejected_seen_;  // server rejects already reported
   std::uint64_t windows_done_ = 0;
+  nlohmann::json weights_event_;  // weights set or committed while finalising the current window
 };
 
 Status Validator::setup() {
@@ -222,7 +223,8 @@ Status Validator::setup() {
                                 j_.wallet.hotkey.public_hex().substr(0, 16) +
                                 "…) as its aggregator; the owner sets it with `tessera subnet set-aggregator`");
     }
-    TESSERA_ASSIGN_OR_RETURN(auto store, checkpoints::CheckpointStore::open(dir_ / "checkpoints"));
+    TESSERA_ASSIGN_OR_RETURN(auto store, checkpoints::CheckpointStore::open(
+                                            dir_ / "checkpoints", checkpoints::Retention{o_.keep_checkpoints, 0}));
     store_.emplace(std::move(store));
     TESSERA_ASSIGN_OR_RETURN(ck_server_, checkpoints::CheckpointServer::start(&*store_, o_.checkpoint_listen));
     std::string host = o_.checkpoint_listen.substr(0, o_.checkpoint_listen.rfind(':'));
@@ -302,6 +304,7 @@ Status Validator::maybe_set_weights(std::uint64_t block) {
       state_.counters["weights-failed"] += 1;
       return Status::Ok();
     }
+    weights_event_ = {{"committed", true}, {"uids", uids}, {"values", values}, {"block", c->block}};
     state_.pending_reveal = true;
     state_.reveal_uids = uids;
     state_.reveal_values = values;
@@ -313,6 +316,7 @@ Status Validator::maybe_set_weights(std::uint64_t block) {
   }
   auto r = j_.chain->set_weights(j_.wallet.hotkey, o_.join.netuid, uids, values);
   if (r.ok()) {
+    weights_event_ = {{"committed", false}, {"uids", uids}, {"values", values}, {"block", r->block}};
     state_.counters["weights-set"] += 1;
     spdlog::info("set weights for {} uids in block {}", uids.size(), r->block);
   } else {
@@ -388,6 +392,7 @@ Status Validator::finalize(const chain::CheckpointInfo& info) {
                         static_cast<std::uint32_t>(report.count(Outcome::kScored)), report.before_random, report.seconds};
   state_.history.push_back(summary);
   while (state_.history.size() > 64) state_.history.pop_front();
+  weights_event_ = nullptr;
   TESSERA_RETURN_IF_ERROR(maybe_set_weights(block_.load()));
   save_state();
 
@@ -416,6 +421,7 @@ Status Validator::finalize(const chain::CheckpointInfo& info) {
                            {"submissions", per_uid},
                            {"scores", ema},
                            {"checkpoint", ck->hash}};
+  if (!weights_event_.is_null()) status["weights"] = weights_event_;
   if (o_.aggregate) {
     status["next_checkpoint"] = next_hash;
     status["merged"] = merged;
@@ -424,8 +430,9 @@ Status Validator::finalize(const chain::CheckpointInfo& info) {
   for (auto it = outcomes.begin(); it != outcomes.end(); ++it) {
     outcome_text += (outcome_text.empty() ? "" : " ") + it.key() + "=" + std::to_string(it.value().get<int>());
   }
-  spdlog::info("window {}: {} received, {} | held-out loss {:.4f} | eval {:.2f}s ({} forward passes){}", w, subs.size(),
-               outcome_text.empty() ? "nothing to evaluate" : outcome_text, report.before_random, report.seconds,
+  spdlog::info("window {}: {} received, {} | held-out loss {} | eval {:.2f}s ({} forward passes){}", w, subs.size(),
+               outcome_text.empty() ? "nothing to evaluate" : outcome_text,
+               report.forward_passes ? fmt::format("{:.4f}", report.before_random) : std::string("-"), report.seconds,
                report.forward_passes,
                o_.aggregate ? " | merged " + std::to_string(merged) + " → " + next_hash.substr(0, 12) : std::string());
   if (o_.on_window) o_.on_window(status.dump());

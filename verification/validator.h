@@ -26,6 +26,7 @@ struct ValidatorOptions {
   std::string listen = "tcp://127.0.0.1:0";  // ZeroMQ bind address of the submission endpoint
   std::string checkpoint_listen = "127.0.0.1:0";  // gRPC CheckpointService (with aggregate)
   bool aggregate = false;
+  std::size_t keep_checkpoints = 32;  // with aggregate: the newest N stay in the store (and verifiable)
   int threads = 0;
   std::uint64_t windows = 0;  // stop after this many evaluated windows (0: until Ctrl-C)
   std::uint64_t stake_rao = 0;  // stake the hotkey up to this amount at start
