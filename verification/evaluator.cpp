@@ -169,8 +169,20 @@ Result<WindowReport> evaluate_window(const WindowContext& ctx, const std::vector
     const double median = norms.size() % 2 ? norms[norms.size() / 2]
                                            : 0.5 * (norms[norms.size() / 2 - 1] + norms[norms.size() / 2]);
     const std::int64_t batch = spec.validator.eval_batch_size, seq = spec.train.seq_len;
-    const auto random_batch = ctx.val->sample_batch(Rng::derive("tessera/eval-random", ctx.eval_seed, ctx.window).next_u64(),
-                                                    batch, seq);
+    // R_w: rows from random training pages that no evaluated miner was assigned this
+    // window — the same distribution as the miners' own pages, data none of them
+    // trained on in this window.
+    std::set<std::uint64_t> assigned;
+    for (const auto& [uid, p] : pages_of) assigned.insert(p.begin(), p.end());
+    std::vector<std::uint64_t> held_out;
+    Rng pick = Rng::derive("tessera/eval-random-pages", ctx.eval_seed, ctx.window);
+    for (int tries = 0; held_out.size() < static_cast<std::size_t>(batch) && tries < 64 * batch; ++tries) {
+      const std::uint64_t p = pick.next_u64() % num_pages;
+      if (!assigned.count(p)) held_out.push_back(p);
+    }
+    if (held_out.empty()) return FailedPrecondition("no training page is left for the held-out batch");
+    const auto random_batch = ctx.train->sample_from_pages(
+        held_out, page_tokens, Rng::derive("tessera/eval-random", ctx.eval_seed, ctx.window).next_u64(), batch, seq);
     report.before_random = loss_on(model, random_batch, &report.forward_passes);
     for (std::size_t c : candidates) {
       Evaluation& e = report.evaluations[c];

@@ -16,6 +16,11 @@
 // step is chosen with the validator's private seed): a delta trained on them helps them
 // far more than held-out data; one trained elsewhere does not.
 //
+// R_w is drawn from training pages that none of the window's evaluated miners was
+// assigned: the same distribution as their own pages, so "helps its own pages more than
+// R_w" measures what the miner learned from its assignment, not a difference between
+// corpus splits.
+//
 // Cost: the "before" loss on the window's random held-out batch R_w is computed once;
 // each decoded submission then costs 3 forward passes (own pages before, R_w and own
 // pages after applying −η_eval·clip(Δ)). The delta is applied with the codec's sparse

@@ -1,0 +1,279 @@
+// The validator's judgement on crafted submissions of one window: honest deltas score
+// above zero; noise, copies (byte-identical and re-encoded), sign flips, deltas trained on
+// other pages, NaN payloads and stale deltas score zero or are rejected — each for its
+// own reason — and the model is restored bit for bit.
+#include <gtest/gtest.h>
+
+#include <map>
+
+#include "core/file_io.h"
+#include "core/hash.h"
+#include "dataset/tokenizer.h"
+#include "gradients/codec.h"
+#include "model/gpt.h"
+#include "proto/delta.pb.h"
+#include "tests/test_util.h"
+#include "trainer/inner_loop.h"
+#include "trainer/optim.h"
+#include "verification/evaluator.h"
+#include "verification/state.h"
+#include "verification/validator.h"
+
+namespace tessera::verification {
+namespace {
+
+constexpr std::uint64_t kWindow = 5;
+
+class EvaluatorTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto parsed = parse_run_spec(
+        "[run]\nseed = 11\n[model]\npreset = \"nano\"\n[data]\npage_tokens = 1024\npages_per_window = 2\n"
+        "[train]\ninner_steps = 4\nbatch_size = 8\nseq_len = 64\nlr = 1e-2\nwarmup_steps = 0\n");
+    ASSERT_TRUE(parsed.ok()) << parsed.status().to_string();
+    spec = *parsed;
+    dataset::ByteTokenizer tok;
+    const std::string text = testing::synthetic_text(300000, 21);
+    train = dataset::TokenDataset::from_tokens(tok.encode(text.substr(0, 270000)));
+    val = dataset::TokenDataset::from_tokens(tok.encode(text.substr(270000)));
+    auto config = model::resolve_config(spec.model);
+    ASSERT_TRUE(config.ok());
+    this->config = *config;
+    // C_w: a checkpoint some way into the run (the first windows from a random
+    // initialisation teach every miner the same generic statistics).
+    model = model::make_gpt(*config, spec.seed);
+    auto warm = trainer::make_adamw(model, spec.train);
+    for (int i = 0; i < 150; ++i) {
+      auto [x, y] = train.sample_batch(1000 + i, 8, 64);
+      trainer::train_step(model, *warm, x, y, 1e-2, 1.0);
+    }
+    model->eval();
+    start = trainer::snapshot_parameters(model);
+    for (const auto& p : start) shapes.push_back(p.sizes().vec());
+    codec = *gradients::CodecSettings::from_spec(spec.codec);
+  }
+
+  std::vector<std::uint64_t> pages(std::uint64_t window, std::uint32_t uid) {
+    return *dataset::assign_pages(spec.seed, window, uid, 2, train.num_pages(1024));
+  }
+
+  // What an honest miner sends: H AdamW steps from C_w on the given pages.
+  std::vector<torch::Tensor> trained_delta(std::uint32_t uid, const std::vector<std::uint64_t>& on_pages) {
+    model::GPT m = model::make_gpt(config, spec.seed);
+    auto opt = trainer::make_adamw(m, spec.train);
+    trainer::InnerLoop loop{&spec};
+    auto r = loop.run(m, *opt, start, train, on_pages, kWindow, uid);
+    EXPECT_TRUE(r.ok()) << r.status().to_string();
+    return r->delta;
+  }
+
+  std::string encode(const std::vector<torch::Tensor>& delta) {
+    std::vector<gradients::IndexedTensor> in;
+    for (std::uint32_t i = 0; i < delta.size(); ++i) in.push_back({i, delta[i]});
+    auto e = gradients::encode_delta(in, codec);
+    EXPECT_TRUE(e.ok()) << e.status().to_string();
+    return e->bytes;
+  }
+
+  net::Submission submission(std::uint32_t uid, std::string payload, std::string base = "") {
+    net::Submission s;
+    auto& h = s.header;
+    h.set_window(kWindow);
+    h.set_uid(uid);
+    h.set_hotkey(std::string(32, static_cast<char>(uid)));
+    h.set_base_checkpoint(*from_hex(base.empty() ? base_hash : base));
+    h.set_data_digest(*from_hex(dataset::pages_digest(pages(kWindow, uid))));
+    h.set_payload_hash(raw_bytes(blake2b_256(payload)));
+    h.set_payload_size(payload.size());
+    h.set_codec(codec.name());
+    s.payload = std::move(payload);
+    return s;
+  }
+
+  WindowContext context() {
+    WindowContext c;
+    c.spec = &spec;
+    c.window = kWindow;
+    c.base_hash = base_hash;
+    c.model = model;
+    c.train = &train;
+    c.val = &val;
+    c.eval_seed = 99;
+    c.codec = codec;
+    return c;
+  }
+
+  RunSpec spec;
+  model::ModelConfig config;
+  dataset::TokenDataset train = dataset::TokenDataset::from_tokens({});
+  dataset::TokenDataset val = dataset::TokenDataset::from_tokens({});
+  model::GPT model{nullptr};
+  std::vector<torch::Tensor> start;
+  std::vector<std::vector<std::int64_t>> shapes;
+  gradients::CodecSettings codec;
+  const std::string base_hash = std::string(64, 'a');
+};
+
+TEST_F(EvaluatorTest, HonestDeltasScoreAndEveryAttackLosesForItsReason) {
+  const auto honest1 = trained_delta(1, pages(kWindow, 1));
+  const auto honest2 = trained_delta(2, pages(kWindow, 2));
+  const std::string payload1 = encode(honest1);
+
+  // Noise with the honest norm; a re-encoded (slightly scaled) copy of uid 1's delta; a
+  // sign flip of an honest delta; a delta trained on other pages; a NaN scale; a stale base.
+  double norm = 0;
+  for (const auto& t : honest1) norm += t.square().sum().item<double>();
+  torch::manual_seed(3);
+  std::vector<torch::Tensor> noise, scaled_copy, flipped;
+  double noise_norm = 0;
+  for (const auto& t : honest1) {
+    noise.push_back(torch::randn_like(t));
+    noise_norm += noise.back().square().sum().item<double>();
+    scaled_copy.push_back(t * 1.05);
+  }
+  for (auto& t : noise) t.mul_(std::sqrt(norm / noise_norm));
+  for (const auto& t : trained_delta(6, pages(kWindow, 6))) flipped.push_back(-t);
+  const auto elsewhere = trained_delta(7, pages(kWindow + 1000, 7));
+  proto::DeltaPayload nan_payload;
+  ASSERT_TRUE(nan_payload.ParseFromString(encode(trained_delta(8, pages(kWindow, 8)))));
+  std::string scales = nan_payload.tensors(0).scales();
+  scales[0] = static_cast<char>(0xc0);
+  scales[1] = static_cast<char>(0x7f);
+  nan_payload.mutable_tensors(0)->set_scales(scales);
+
+  std::vector<net::Submission> subs = {
+      submission(1, payload1),
+      submission(2, encode(honest2)),
+      submission(3, encode(noise)),
+      submission(4, payload1),                 // byte-identical copy
+      submission(5, encode(scaled_copy)),      // re-encoded copy
+      submission(6, encode(flipped)),
+      submission(7, encode(elsewhere)),
+      submission(8, nan_payload.SerializeAsString()),
+      submission(9, encode(trained_delta(9, pages(kWindow, 9))), std::string(64, 'b')),
+  };
+  std::vector<torch::Tensor> half;
+  for (const auto& t : honest2) half.push_back(t * 0.5);
+  subs.push_back(submission(2, encode(half)));  // a second submission of uid 2 in the window
+  const std::string before = model::parameters_digest(model);
+  auto report = evaluate_window(context(), subs);
+  ASSERT_TRUE(report.ok()) << report.status().to_string();
+  EXPECT_EQ(model::parameters_digest(model), before) << "the model was not restored bit for bit";
+
+  std::map<std::uint32_t, const Evaluation*> by_uid;
+  for (const auto& e : report->evaluations) by_uid.emplace(e.uid, &e);  // first per uid
+  auto expect = [&](std::uint32_t uid, Outcome outcome, const std::string& reason_part) {
+    const Evaluation& e = *by_uid.at(uid);
+    EXPECT_EQ(outcome_name(e.outcome), std::string(outcome_name(outcome))) << "uid " << uid << ": " << e.reason;
+    EXPECT_NE(e.reason.find(reason_part), std::string::npos) << "uid " << uid << ": " << e.reason;
+    if (outcome != Outcome::kScored) EXPECT_EQ(e.score, 0.0) << "uid " << uid;
+  };
+  expect(1, Outcome::kScored, "held-out gain");
+  expect(2, Outcome::kScored, "held-out gain");
+  EXPECT_GT(by_uid.at(1)->score, 0.0);
+  EXPECT_GT(by_uid.at(2)->score, 0.0);
+  expect(3, Outcome::kNoGain, "does not lower the held-out loss");
+  expect(4, Outcome::kDuplicate, "same payload");
+  expect(5, Outcome::kCopy, "overlaps uid 1");
+  expect(6, Outcome::kNoGain, "does not lower the held-out loss");
+  expect(7, Outcome::kNotOwnData, "not trained on its assignment");
+  expect(8, Outcome::kMalformed, "non-finite scale");
+  expect(9, Outcome::kStale, "is not C_5");
+  EXPECT_EQ(report->evaluations.back().outcome, Outcome::kDuplicate);
+  EXPECT_NE(report->evaluations.back().reason.find("already submitted"), std::string::npos);
+  // Cost: one shared forward pass plus three per evaluated submission (1, 2, 3, 6, 7).
+  EXPECT_EQ(report->forward_passes, 1u + 3u * 5u);
+}
+
+TEST_F(EvaluatorTest, WrongDataDigestAndCodecAreRejected) {
+  const std::string payload = encode(trained_delta(1, pages(kWindow, 1)));
+  auto wrong_digest = submission(1, payload);
+  wrong_digest.header.set_data_digest(*from_hex(dataset::pages_digest(pages(kWindow, 2))));
+  auto wrong_codec = submission(2, payload);
+  wrong_codec.header.set_codec("sign-k8");
+  auto report = evaluate_window(context(), {wrong_digest, wrong_codec});
+  ASSERT_TRUE(report.ok());
+  EXPECT_EQ(report->evaluations[0].outcome, Outcome::kWrongData) << report->evaluations[0].reason;
+  EXPECT_EQ(report->evaluations[1].outcome, Outcome::kWrongCodec) << report->evaluations[1].reason;
+  EXPECT_EQ(report->forward_passes, 0u);
+}
+
+TEST(ValidatorScores, MovingAverageDecaysForMissingWindowsAndResetsReplacedUids) {
+  ValidatorState state;
+  WindowReport r;
+  Evaluation a;
+  a.uid = 1;
+  a.hotkey = "k1";
+  a.outcome = Outcome::kScored;
+  a.score = 1.0;
+  r.evaluations.push_back(a);
+  std::map<std::uint32_t, std::string> meta = {{0, "v"}, {1, "k1"}, {2, "k2"}};
+  update_scores(state, r, 0.5, meta);
+  EXPECT_DOUBLE_EQ(state.ema[1], 0.5);
+  EXPECT_DOUBLE_EQ(state.ema[2], 0.0);
+  update_scores(state, WindowReport{}, 0.5, meta);  // uid 1 missed a window
+  EXPECT_DOUBLE_EQ(state.ema[1], 0.25);
+  meta[1] = "new-owner";  // uid 1 was replaced by another hotkey
+  update_scores(state, r, 0.5, meta);  // the old hotkey's evaluation no longer counts
+  EXPECT_DOUBLE_EQ(state.ema[1], 0.0);
+  a.hotkey = "k2";
+  a.uid = 2;
+  a.score = 2.0;
+  WindowReport r2;
+  r2.evaluations.push_back(a);
+  update_scores(state, r2, 0.5, meta);
+  auto [uids, values] = weights_from_scores(state);
+  ASSERT_EQ(uids, std::vector<std::uint32_t>{2});
+  EXPECT_EQ(values[0], 65535u);
+}
+
+TEST(ValidatorState, RoundTripsAndRejectsDamage) {
+  testing::TempDir dir;
+  ValidatorState s;
+  s.netuid = 3;
+  s.hotkey = "ab";
+  s.has_window = true;
+  s.last_window = 42;
+  s.ema = {{1, 0.5}, {4, 0.25}};
+  s.counters["scored"] = 7;
+  s.history.push_back({41, 3, 2, 4.5, 0.1});
+  ASSERT_TRUE(save_validator_state(dir / "state.bin", s).ok());
+  auto back = load_validator_state(dir / "state.bin");
+  ASSERT_TRUE(back.ok()) << back.status().to_string();
+  EXPECT_EQ(back->last_window, 42u);
+  EXPECT_EQ(back->ema, s.ema);
+  EXPECT_EQ(back->history.at(0).scored, 2u);
+  std::string bytes = *read_file(dir / "state.bin");
+  bytes[bytes.size() - 3] ^= 1;
+  testing::write_text(dir / "state.bin", bytes);
+  auto damaged = load_validator_state(dir / "state.bin");
+  ASSERT_FALSE(damaged.ok());
+  EXPECT_EQ(damaged.status().code(), StatusCode::kCorrupted);
+  EXPECT_NE(damaged.status().message().find("checksum"), std::string::npos) << damaged.status().message();
+  EXPECT_EQ(load_validator_state(dir / "absent.bin").status().code(), StatusCode::kNotFound);
+}
+
+TEST(Verdict, SignedAndTamperEvident) {
+  const Keypair key = Keypair::generate();
+  WindowReport r;
+  Evaluation e;
+  e.uid = 4;
+  e.outcome = Outcome::kScored;
+  e.score = 0.3;
+  e.payload_hash = std::string(32, 'p');
+  r.evaluations.push_back(e);
+  e.uid = 5;
+  e.outcome = Outcome::kCopy;
+  r.evaluations.push_back(e);
+  auto sv = make_verdict(1, 9, std::string(64, 'c'), r, 123, key);
+  auto v = open_verdict(sv);
+  ASSERT_TRUE(v.ok()) << v.status().to_string();
+  ASSERT_EQ(v->accepted_size(), 1);  // only scored submissions are accepted
+  EXPECT_EQ(v->accepted(0).uid(), 4u);
+  EXPECT_EQ(v->window(), 9u);
+  sv.mutable_verdict()->back() ^= 1;
+  EXPECT_FALSE(open_verdict(sv).ok());
+}
+
+}  // namespace
+}  // namespace tessera::verification
