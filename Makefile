@@ -30,7 +30,7 @@ test: deps
 
 demo: deps
 	@$(MAKE) --no-print-directory corpus
-	$(BUILD_DIR)/tessera train --spec $(SPEC)
+	$(BUILD_DIR)/tessera demo --spec $(SPEC)
 
 # libFuzzer targets in build-fuzz/ (clang-14, ASan); run them with bench/fuzz.sh.
 fuzz: deps

@@ -1,12 +1,12 @@
 // Helpers shared by the test binaries.
 #pragma once
 
-#include <sys/types.h>
-
 #include <chrono>
 #include <filesystem>
 #include <string>
 #include <vector>
+
+#include "core/process.h"
 
 namespace tessera::testing {
 
@@ -37,24 +37,7 @@ struct CommandResult {
 // Runs a shell command line, capturing its output.
 CommandResult run_command(const std::string& command_line);
 
-// A child process (argv[0] is the program), its stdout appended to `out` and its stderr to
-// `err` (the same file when `err` is empty). The destructor stops it with SIGTERM (then
-// SIGKILL after 10 s) and reaps it.
-class Process {
- public:
-  Process(const std::vector<std::string>& argv, const std::filesystem::path& out, const std::filesystem::path& err = {});
-  ~Process();
-  Process(const Process&) = delete;
-  Process& operator=(const Process&) = delete;
-  pid_t pid() const { return pid_; }
-  // Waits for the exit; true with its exit code (or 128 + signal) when it ended in time.
-  bool wait(std::chrono::milliseconds timeout, int* exit_code = nullptr);
-  void signal(int sig);
-  void stop();  // SIGTERM, wait, SIGKILL if needed
-
- private:
-  pid_t pid_ = -1;
-  bool reaped_ = false;
-};
+// Child processes: core/process.h.
+using Process = ::tessera::Subprocess;
 
 }  // namespace tessera::testing

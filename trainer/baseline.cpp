@@ -33,6 +33,16 @@ std::string BaselineResult::to_json() const {
   return j.dump(2);
 }
 
+std::vector<std::pair<torch::Tensor, torch::Tensor>> validation_batches(const RunSpec& spec,
+                                                                        const dataset::TokenDataset& val) {
+  std::vector<std::pair<torch::Tensor, torch::Tensor>> out;
+  for (int i = 0; i < spec.train.eval_batches; ++i) {
+    out.push_back(val.sample_batch(Rng::derive("tessera/baseline-val", spec.seed, i).next_u64(), spec.train.batch_size,
+                                   spec.train.seq_len));
+  }
+  return out;
+}
+
 Result<BaselineResult> train_baseline(const RunSpec& spec, const BaselineOptions& options,
                                       const std::function<void(const BaselineProgress&)>& progress) {
   TESSERA_ASSIGN_OR_RETURN(model::ModelConfig config, model::resolve_config(spec.model));
@@ -63,11 +73,7 @@ Result<BaselineResult> train_baseline(const RunSpec& spec, const BaselineOptions
   auto optimizer = make_adamw(gpt, ts);
   CosineSchedule schedule{ts.lr, ts.min_lr_ratio, ts.warmup_steps, steps};
 
-  std::vector<std::pair<torch::Tensor, torch::Tensor>> val_batches;
-  for (int i = 0; i < ts.eval_batches; ++i) {
-    val_batches.push_back(val.sample_batch(Rng::derive("tessera/baseline-val", spec.seed, i).next_u64(),
-                                           ts.batch_size, ts.seq_len));
-  }
+  const auto val_batches = validation_batches(spec, val);
 
   BaselineResult result;
   result.model = config.describe();

@@ -3,6 +3,10 @@
 // uniform random windows of the training split, validation on a fixed set of batches.
 #pragma once
 
+#include <torch/torch.h>
+
+#include "dataset/token_dataset.h"
+
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -41,6 +45,11 @@ struct BaselineResult {
   bool interrupted = false;
   std::string to_json() const;
 };
+
+// The fixed validation batches of a run (train.eval_batches batches of the val split,
+// drawn from the run seed): the baseline and `tessera demo` measure on the same ones.
+std::vector<std::pair<torch::Tensor, torch::Tensor>> validation_batches(const RunSpec& spec,
+                                                                        const dataset::TokenDataset& val);
 
 // Runs the baseline. `progress` is called after each step; stops early (with the
 // results so far) when the process is interrupted.

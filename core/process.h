@@ -1,0 +1,35 @@
+// A child process started the way a user starts a command: argv[0] is the program, its
+// stdout is appended to `out` and its stderr to `err` (the same file when `err` is
+// empty). The destructor stops it (SIGTERM, then SIGKILL after 10 s) and reaps it. Used
+// by `tessera demo` and by the end-to-end tests.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace tessera {
+
+class Subprocess {
+ public:
+  Subprocess(const std::vector<std::string>& argv, const std::filesystem::path& out, const std::filesystem::path& err = {});
+  ~Subprocess();
+  Subprocess(const Subprocess&) = delete;
+  Subprocess& operator=(const Subprocess&) = delete;
+  pid_t pid() const { return pid_; }
+  bool running();
+  // Waits for the exit; true with its exit code (or 128 + signal) when it ended in time.
+  bool wait(std::chrono::milliseconds timeout, int* exit_code = nullptr);
+  void signal(int sig);
+  void stop();  // SIGTERM, wait, SIGKILL if needed
+
+ private:
+  pid_t pid_ = -1;
+  bool reaped_ = false;
+  int exit_code_ = -1;
+};
+
+}  // namespace tessera
