@@ -462,6 +462,8 @@ void add_bench_commands(CLI::App& app, const GlobalOptions&, int* exit_code) {
   aggb->add_option("--reps", agg_reps, "Repetitions (best reported)")->check(CLI::Range(1, 1000));
   aggb->add_flag("--json", agg_json, "Print JSON");
   aggb->callback([exit_code] { *exit_code = report(run_aggregate_bench(agg_specs, agg_reps, agg_json)); });
+
+  add_role_bench_commands(bench, exit_code);
 }
 
 }  // namespace tessera::cli

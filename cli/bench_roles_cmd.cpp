@@ -1,0 +1,277 @@
+// `tessera bench miner` and `tessera bench validator`: one role's per-window work on the
+// spec's model and corpus, with the machine's own baseline from the same run.
+//   miner:     H inner steps (compute) vs error feedback + encode and the signed CURVE
+//              submission over loopback (protocol overhead as a fraction of compute).
+//   validator: 64 submissions received through a real submission server and evaluated,
+//              against plain libtorch forward passes on the same batch.
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "cli/commands.h"
+#include "core/hash.h"
+#include "core/rng.h"
+#include "core/run_spec.h"
+#include "dataset/token_dataset.h"
+#include "gradients/error_feedback.h"
+#include "model/gpt.h"
+#include "model/runtime.h"
+#include "net/submission.h"
+#include "trainer/inner_loop.h"
+#include "trainer/optim.h"
+#include "verification/evaluator.h"
+
+namespace tessera::cli {
+
+namespace {
+using Clock = std::chrono::steady_clock;
+double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+double rss_mb(const char* field) {
+  std::ifstream in("/proc/self/status");
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind(field, 0) == 0) return std::stod(line.substr(std::string(field).size())) / 1024.0;
+  }
+  return 0.0;
+}
+
+// A submission server on loopback that accepts every key in `uids` (hotkey → uid) at block 0.
+struct LocalValidator {
+  Keypair identity = Keypair::generate();
+  net::CurveKeys curve;
+  std::unique_ptr<net::SubmissionServer> server;
+  std::map<std::string, std::uint32_t> uids;
+
+  Status start(std::size_t queue, std::size_t max_payload) {
+    TESSERA_ASSIGN_OR_RETURN(curve, net::CurveKeys::generate());
+    net::ServerOptions o;
+    o.netuid = 1;
+    o.queue_capacity = queue;
+    o.max_per_hotkey_per_window = 1000;
+    o.max_payload_bytes = max_payload;
+    o.uid_of = [this](const std::string& k) -> std::optional<std::uint32_t> {
+      auto it = uids.find(k);
+      if (it == uids.end()) return std::nullopt;
+      return it->second;
+    };
+    o.current_block = [] { return std::uint64_t{0}; };
+    TESSERA_ASSIGN_OR_RETURN(server, net::SubmissionServer::start(o, identity, curve));
+    return Status::Ok();
+  }
+};
+
+struct RunData {
+  RunSpec spec;
+  model::ModelConfig config;
+  std::optional<dataset::TokenDataset> train, val;
+};
+
+Result<RunData> load_run(const std::string& spec_path, bool need_val) {
+  RunData r;
+  TESSERA_ASSIGN_OR_RETURN(r.spec, load_run_spec(spec_path));
+  TESSERA_ASSIGN_OR_RETURN(r.config, model::resolve_config(r.spec.model));
+  TESSERA_ASSIGN_OR_RETURN(auto train, dataset::TokenDataset::load(r.spec.data.dir, "train"));
+  r.train.emplace(std::move(train));
+  if (need_val) {
+    TESSERA_ASSIGN_OR_RETURN(auto val, dataset::TokenDataset::load(r.spec.data.dir, "val"));
+    r.val.emplace(std::move(val));
+  }
+  return r;
+}
+
+Status run_miner_bench(const std::string& spec_path, int windows, bool json) {
+  TESSERA_ASSIGN_OR_RETURN(RunData run, load_run(spec_path, false));
+  const RunSpec& spec = run.spec;
+  const int threads = model::configure_cpu_threads(0);
+  model::GPT gpt = model::make_gpt(run.config, spec.seed);
+  auto optimizer = trainer::make_adamw(gpt, spec.train);
+  gradients::ErrorFeedback ef(spec.codec.ef_beta);
+  TESSERA_ASSIGN_OR_RETURN(auto codec, gradients::CodecSettings::from_spec(spec.codec));
+  const Keypair miner = Keypair::generate();
+  LocalValidator v;
+  v.uids[raw_bytes(miner.public_key())] = 0;
+  TESSERA_RETURN_IF_ERROR(v.start(16, static_cast<std::size_t>(spec.validator.max_payload_bytes)));
+  TESSERA_ASSIGN_OR_RETURN(auto client, net::SubmissionClient::connect(v.server->endpoint(), v.curve.public_key));
+  const std::vector<torch::Tensor> start = trainer::snapshot_parameters(gpt);
+  trainer::InnerLoop inner{&spec};
+  nlohmann::json rows = nlohmann::json::array();
+  double compute_sum = 0, encode_sum = 0, send_sum = 0;
+  for (int w = 0; w < windows; ++w) {
+    TESSERA_ASSIGN_OR_RETURN(auto pages, dataset::assign_pages(spec.seed, static_cast<std::uint64_t>(w), 0,
+                                                               static_cast<std::uint64_t>(spec.data.pages_per_window),
+                                                               run.train->num_pages(spec.data.page_tokens)));
+    const auto t0 = Clock::now();
+    TESSERA_ASSIGN_OR_RETURN(auto trained, inner.run(gpt, *optimizer, start, *run.train, pages, static_cast<std::uint64_t>(w), 0));
+    const double compute_s = since(t0);
+    const auto t1 = Clock::now();
+    std::vector<gradients::IndexedTensor> delta;
+    std::int64_t dense = 0;
+    for (std::uint32_t i = 0; i < trained.delta.size(); ++i) {
+      delta.push_back({i, trained.delta[i]});
+      dense += trained.delta[i].numel() * 4;
+    }
+    TESSERA_ASSIGN_OR_RETURN(auto encoded, ef.step(delta, codec));
+    const double encode_s = since(t1);
+    proto::SubmissionHeader h;
+    h.set_netuid(1);
+    h.set_window(0);
+    h.set_uid(0);
+    h.set_hotkey(raw_bytes(miner.public_key()));
+    h.set_base_checkpoint(std::string(32, 'c'));
+    h.set_data_digest(std::string(32, 'd'));
+    h.set_codec(codec.name());
+    h.set_nonce(static_cast<std::uint64_t>(w) + 1);
+    const auto t2 = Clock::now();
+    TESSERA_ASSIGN_OR_RETURN(auto reply, client->submit(h, encoded.bytes, miner));
+    const double send_s = since(t2);
+    if (!reply.accepted()) return Internal("the local validator rejected the submission: " + reply.reason());
+    v.server->pop(std::chrono::seconds(1));
+    compute_sum += compute_s;
+    encode_sum += encode_s;
+    send_sum += send_s;
+    rows.push_back({{"window", w}, {"compute_s", compute_s}, {"encode_s", encode_s}, {"send_s", send_s},
+                    {"bytes_sent", encoded.bytes.size()}, {"dense_bytes", dense},
+                    {"overhead_fraction", (encode_s + send_s) / compute_s}});
+  }
+  const auto& last = rows.back();
+  nlohmann::json out = {{"bench", "miner"},
+                        {"model", run.config.describe()},
+                        {"threads", threads},
+                        {"inner_steps", spec.train.inner_steps},
+                        {"tokens_per_window", spec.train.inner_steps * spec.train.batch_size * spec.train.seq_len},
+                        {"compute_s", last["compute_s"]},
+                        {"encode_s", last["encode_s"]},
+                        {"send_s", last["send_s"]},
+                        {"bytes_sent", last["bytes_sent"]},
+                        {"dense_bytes", last["dense_bytes"]},
+                        {"overhead_fraction", last["overhead_fraction"]},
+                        {"mean_overhead_fraction", (encode_sum + send_sum) / compute_sum},
+                        {"peak_rss_mb", rss_mb("VmHWM:")},
+                        {"windows", rows}};
+  if (json) {
+    std::printf("%s\n", out.dump(2).c_str());
+  } else {
+    for (const auto& r : rows) {
+      std::printf("window %d: compute %.3fs  encode %.4fs  send %.4fs  %lld B of %lld dense  overhead %.2f%%\n",
+                  r["window"].get<int>(), r["compute_s"].get<double>(), r["encode_s"].get<double>(),
+                  r["send_s"].get<double>(), r["bytes_sent"].get<long long>(), r["dense_bytes"].get<long long>(),
+                  100 * r["overhead_fraction"].get<double>());
+    }
+    std::printf("peak RSS %.0f MB\n", out["peak_rss_mb"].get<double>());
+  }
+  return Status::Ok();
+}
+
+Status run_validator_bench(const std::string& spec_path, int count, bool json) {
+  TESSERA_ASSIGN_OR_RETURN(RunData run, load_run(spec_path, true));
+  const RunSpec& spec = run.spec;
+  const int threads = model::configure_cpu_threads(0);
+  model::GPT gpt = model::make_gpt(run.config, spec.seed);
+  gpt->eval();
+  TESSERA_ASSIGN_OR_RETURN(auto codec, gradients::CodecSettings::from_spec(spec.codec));
+  const std::uint64_t num_pages = run.train->num_pages(spec.data.page_tokens);
+  const std::string base = std::string(64, 'a');
+
+  // `count` distinct submissions (random deltas of a training-like scale, each its own
+  // uid and key) received through a real submission server: the queue holds their
+  // compressed bytes only.
+  LocalValidator v;
+  std::vector<Keypair> keys;
+  for (int i = 0; i < count; ++i) {
+    keys.push_back(Keypair::generate());
+    v.uids[raw_bytes(keys.back().public_key())] = static_cast<std::uint32_t>(i);
+  }
+  TESSERA_RETURN_IF_ERROR(v.start(static_cast<std::size_t>(count) + 1, static_cast<std::size_t>(spec.validator.max_payload_bytes)));
+  TESSERA_ASSIGN_OR_RETURN(auto client, net::SubmissionClient::connect(v.server->endpoint(), v.curve.public_key));
+  const double rss_before = rss_mb("VmRSS:");
+  std::size_t queued_bytes = 0;
+  const auto named = gpt->named_params();
+  for (int i = 0; i < count; ++i) {
+    torch::manual_seed(static_cast<std::uint64_t>(i) + 1);
+    std::vector<gradients::IndexedTensor> delta;
+    for (std::uint32_t j = 0; j < named.size(); ++j) delta.push_back({j, torch::randn_like(named[j].second) * 1e-3});
+    TESSERA_ASSIGN_OR_RETURN(auto encoded, gradients::encode_delta(delta, codec));
+    TESSERA_ASSIGN_OR_RETURN(auto pages, dataset::assign_pages(spec.seed, 0, static_cast<std::uint64_t>(i),
+                                                               static_cast<std::uint64_t>(spec.data.pages_per_window), num_pages));
+    proto::SubmissionHeader h;
+    h.set_netuid(1);
+    h.set_window(0);
+    h.set_uid(static_cast<std::uint32_t>(i));
+    h.set_hotkey(raw_bytes(keys[i].public_key()));
+    h.set_base_checkpoint(*from_hex(base));
+    h.set_data_digest(*from_hex(dataset::pages_digest(pages)));
+    h.set_codec(codec.name());
+    h.set_nonce(1);
+    TESSERA_ASSIGN_OR_RETURN(auto reply, client->submit(h, encoded.bytes, keys[i]));
+    if (!reply.accepted()) return Internal("submission " + std::to_string(i) + " rejected: " + reply.reason());
+    queued_bytes += encoded.bytes.size();
+  }
+  const double rss_queued = rss_mb("VmRSS:");
+  std::vector<net::Submission> subs;
+  while (auto s = v.server->pop(std::chrono::milliseconds(100))) subs.push_back(std::move(*s));
+  if (static_cast<int>(subs.size()) != count) return Internal("queued " + std::to_string(subs.size()) + " submissions");
+
+  verification::WindowContext ctx;
+  ctx.spec = &spec;
+  ctx.window = 0;
+  ctx.base_hash = base;
+  ctx.model = gpt;
+  ctx.train = &*run.train;
+  ctx.val = &*run.val;
+  ctx.eval_seed = 7;
+  ctx.codec = codec;
+  TESSERA_ASSIGN_OR_RETURN(auto report, verification::evaluate_window(ctx, subs));
+  const double sps = count / report.seconds;
+
+  // The machine's baseline: plain libtorch forward passes (loss) on a batch of the same shape.
+  auto batch = run.val->sample_batch(1, spec.validator.eval_batch_size, spec.train.seq_len);
+  torch::NoGradGuard no_grad;
+  (void)gpt->loss(batch.first, batch.second);
+  const int reps = 30;
+  const auto t0 = Clock::now();
+  for (int i = 0; i < reps; ++i) (void)gpt->loss(batch.first, batch.second).item<double>();
+  const double fps = reps / since(t0);
+  nlohmann::json out = {{"bench", "validator"},
+                        {"model", run.config.describe()},
+                        {"threads", threads},
+                        {"submissions", count},
+                        {"evaluated", report.evaluations.size()},
+                        {"eval_seconds", report.seconds},
+                        {"forward_passes_used", report.forward_passes},
+                        {"submissions_per_second", sps},
+                        {"forward_passes_per_second", fps},
+                        {"forward_equivalents_per_submission", fps / sps},
+                        {"queued_payload_bytes", queued_bytes},
+                        {"rss_before_queue_mb", rss_before},
+                        {"rss_with_queue_mb", rss_queued},
+                        {"peak_rss_mb", rss_mb("VmHWM:")}};
+  if (json) {
+    std::printf("%s\n", out.dump(2).c_str());
+  } else {
+    std::printf("%d submissions in %.2fs: %.1f/s; forward passes %.1f/s; %.2f forward equivalents per submission; "
+                "peak RSS %.0f MB (%.1f MB of payloads queued)\n",
+                count, report.seconds, sps, fps, fps / sps, out["peak_rss_mb"].get<double>(), queued_bytes / 1e6);
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+void add_role_bench_commands(CLI::App* bench, int* exit_code) {
+  static std::string spec_path = "examples/tiny.toml";
+  static int windows = 3, count = 64;
+  static bool json = false;
+  auto* miner = bench->add_subcommand("miner", "One miner window: compute vs encode + send, peak memory");
+  miner->add_option("--spec", spec_path, "Run spec");
+  miner->add_option("--windows", windows, "Windows to run (the last is reported; all are listed)")->check(CLI::Range(1, 1000));
+  miner->add_flag("--json", json, "Print JSON");
+  miner->callback([exit_code] { *exit_code = report(run_miner_bench(spec_path, windows, json)); });
+  auto* validator = bench->add_subcommand("validator", "Evaluation cost per submission in forward-pass equivalents");
+  validator->add_option("--spec", spec_path, "Run spec");
+  validator->add_option("--submissions", count, "Submissions queued and evaluated")->check(CLI::Range(1, 100000));
+  validator->add_flag("--json", json, "Print JSON");
+  validator->callback([exit_code] { *exit_code = report(run_validator_bench(spec_path, count, json)); });
+}
+
+}  // namespace tessera::cli
