@@ -1,5 +1,6 @@
 // Built when nvcc is absent: the CUDA entry points exist and report "unavailable".
 #include "kernels/axpy.h"
+#include "kernels/cross_entropy.h"
 #include "kernels/dct.h"
 #include "kernels/device.h"
 #include "kernels/quantize.h"
@@ -12,6 +13,7 @@ bool compiled_with_cuda() { return false; }
 int cuda_device_count() { return 0; }
 std::string describe_devices() { return "cuda: not compiled (no nvcc at build time); cpu only"; }
 bool axpy_cuda(std::size_t, float, const float*, float*) { return false; }
+bool cross_entropy_sum_cuda(const float*, const std::int64_t*, std::size_t, std::size_t, float*, double*) { return false; }
 bool topk_chunks_cuda(const float*, std::size_t, std::size_t, const std::uint32_t*, const std::size_t*,
                       std::uint32_t*, float*) {
   return false;

@@ -23,8 +23,10 @@
 //
 // Cost: the "before" loss on the window's random held-out batch R_w is computed once;
 // each decoded submission then costs 3 forward passes (own pages before, R_w and own
-// pages after applying −η_eval·clip(Δ)). The delta is applied with the codec's sparse
-// apply and undone from its undo log, so the model is restored bit for bit.
+// pages after applying −η_eval·clip(Δ)). Each loss is the forward pass followed by the
+// fused cross-entropy kernel (kernels/cross_entropy.h: CUDA for GPU logits, else CPU).
+// The delta is applied with the codec's sparse apply and undone from its undo log, so
+// the model is restored bit for bit.
 #pragma once
 
 #include <torch/torch.h>
