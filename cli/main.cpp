@@ -21,6 +21,7 @@ int main(int argc, char** argv) {
   tessera::cli::add_checkpoint_commands(app, global, &exit_code);
   tessera::cli::add_role_commands(app, global, &exit_code);
   tessera::cli::add_demo_command(app, global, &exit_code);
+  tessera::cli::add_sim_command(app, global, &exit_code);
   app.parse_complete_callback([&] {
     if (auto st = tessera::init_logging("tessera", global.log_level); !st.ok()) {
       throw CLI::ValidationError("--log-level", st.message());

@@ -221,6 +221,7 @@ Result<RunSpec> parse_run_spec(const std::string& text, const std::string& sourc
     r.integer("windows_per_weights", &v.windows_per_weights, 1, 1 << 20);
     r.real("score_ema", &v.score_ema, 0.0, 1.0, /*min_open=*/true);
     r.real("overlap_threshold", &v.overlap_threshold, 0.0, 1.0, /*min_open=*/true);
+    r.real("max_norm_ratio", &v.max_norm_ratio, 1.0, 1e6);
     r.integer("max_payload_bytes", &v.max_payload_bytes, 1024, std::int64_t{1} << 34);
   });
   section("emission", [&](SectionReader& r) {

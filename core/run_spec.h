@@ -75,6 +75,7 @@ struct ValidatorSpec {
   int windows_per_weights = 4;
   double score_ema = 0.2;      // weight of the newest window in the moving average
   double overlap_threshold = 0.9;
+  double max_norm_ratio = 4.0;  // a delta whose norm exceeds this × the window's median is rejected
   std::int64_t max_payload_bytes = 16 << 20;
 };
 

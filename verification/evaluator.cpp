@@ -27,6 +27,7 @@ const char* outcome_name(Outcome o) {
     case Outcome::kDuplicate: return "duplicate";
     case Outcome::kMalformed: return "malformed";
     case Outcome::kCopy: return "copy";
+    case Outcome::kNormOutlier: return "norm-outlier";
     case Outcome::kNoGain: return "no-gain";
     case Outcome::kNotOwnData: return "not-own-data";
   }
@@ -198,8 +199,19 @@ Result<WindowReport> evaluate_window(const WindowContext& ctx, const std::vector
     if (held_out.empty()) return FailedPrecondition("no training page is left for the held-out batch");
     const auto random_batch = ctx.train->sample_from_pages(
         held_out, page_tokens, Rng::derive("tessera/eval-random", ctx.eval_seed, ctx.window).next_u64(), batch, seq);
-    report.before_random = loss_on(model, random_batch, &report.forward_passes);
+    std::vector<std::size_t> evaluated;
     for (std::size_t c : candidates) {
+      Evaluation& e = report.evaluations[c];
+      if (median > 0 && e.norm > spec.validator.max_norm_ratio * median) {
+        e.outcome = Outcome::kNormOutlier;
+        e.reason = "norm " + fmt(e.norm) + " is " + fmt(e.norm / median) + "× the window's median " + fmt(median) +
+                   " (limit " + fmt(spec.validator.max_norm_ratio) + "×)";
+        continue;
+      }
+      evaluated.push_back(c);
+    }
+    if (!evaluated.empty()) report.before_random = loss_on(model, random_batch, &report.forward_passes);
+    for (std::size_t c : evaluated) {
       Evaluation& e = report.evaluations[c];
       e.clip_scale = e.norm > median && e.norm > 0 ? median / e.norm : 1.0;
       // One of the batches the miner's inner steps drew from its pages (which one stays
@@ -226,7 +238,7 @@ Result<WindowReport> evaluate_window(const WindowContext& ctx, const std::vector
         e.reason = "helps held-out data as much as its own pages: not trained on its assignment (" + figures + ")";
       } else {
         e.outcome = Outcome::kScored;
-        e.score = e.gain_random;
+        e.score = std::min(e.gain_random, e.gain_own - e.gain_random);
         e.reason = figures;
       }
     }

@@ -7,10 +7,15 @@
 //   malformed    the strict decoder rejects it (shapes, indices, non-finite values, …)
 //   copy         its top-k index set overlaps an earlier submission's beyond the run's
 //                validator.overlap_threshold (the later one loses)
+//   norm-outlier its L2 norm exceeds validator.max_norm_ratio × the window's median
+//                (a scaled, poisoning delta)
 //   no-gain      applying it does not lower the loss on the random held-out batch
 //   not-own-data it helps the held-out batch at least as much as the miner's own pages:
 //                it was not trained on its assignment
-//   scored       everything passed: score = loss gain on the held-out batch
+//   scored       everything passed: score = min(g_R, g_O − g_R), where g_R and g_O are the
+//                loss gains on the held-out batch and on the miner's own batch — the
+//                part of the improvement that is both useful on data nobody trained on
+//                and specific to the miner's assignment
 //
 // The own-pages batch is one of the exact batches the miner's inner steps drew (the
 // step is chosen with the validator's private seed): a delta trained on them helps them
@@ -45,9 +50,9 @@
 
 namespace tessera::verification {
 
-enum class Outcome { kScored, kStale, kWrongCodec, kWrongData, kDuplicate, kMalformed, kCopy, kNoGain, kNotOwnData };
+enum class Outcome { kScored, kStale, kWrongCodec, kWrongData, kDuplicate, kMalformed, kCopy, kNormOutlier, kNoGain, kNotOwnData };
 const char* outcome_name(Outcome outcome);
-inline constexpr int kOutcomeCount = 9;
+inline constexpr int kOutcomeCount = 10;
 
 struct Evaluation {
   std::uint32_t uid = 0;

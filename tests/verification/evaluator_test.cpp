@@ -1,7 +1,8 @@
 // The validator's judgement on crafted submissions of one window: honest deltas score
 // above zero; noise, copies (byte-identical and re-encoded), sign flips, deltas trained on
 // other pages, NaN payloads and stale deltas score zero or are rejected — each for its
-// own reason — and the model is restored bit for bit.
+// own reason — and the model is restored bit for bit. A scaled (poisoning) delta is
+// rejected for its norm.
 #include <gtest/gtest.h>
 
 #include <map>
@@ -152,6 +153,9 @@ TEST_F(EvaluatorTest, HonestDeltasScoreAndEveryAttackLosesForItsReason) {
       submission(8, nan_payload.SerializeAsString()),
       submission(9, encode(trained_delta(9, pages(kWindow, 9))), std::string(64, 'b')),
   };
+  std::vector<torch::Tensor> scaled;  // a poisoning delta: an honest one, ten times larger
+  for (const auto& t : trained_delta(10, pages(kWindow, 10))) scaled.push_back(t * 10);
+  subs.push_back(submission(10, encode(scaled)));
   std::vector<torch::Tensor> half;
   for (const auto& t : honest2) half.push_back(t * 0.5);
   subs.push_back(submission(2, encode(half)));  // a second submission of uid 2 in the window
@@ -179,6 +183,7 @@ TEST_F(EvaluatorTest, HonestDeltasScoreAndEveryAttackLosesForItsReason) {
   expect(7, Outcome::kNotOwnData, "not trained on its assignment");
   expect(8, Outcome::kMalformed, "non-finite scale");
   expect(9, Outcome::kStale, "is not C_5");
+  expect(10, Outcome::kNormOutlier, "× the window's median");
   EXPECT_EQ(report->evaluations.back().outcome, Outcome::kDuplicate);
   EXPECT_NE(report->evaluations.back().reason.find("already submitted"), std::string::npos);
   // Cost: one shared forward pass plus three per evaluated submission (1, 2, 3, 6, 7).

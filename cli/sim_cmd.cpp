@@ -1,0 +1,477 @@
+// `tessera sim`: many miners and validators in one process — threads instead of
+// processes, the same code paths: the chain's Ledger (signed extrinsics, registration,
+// stake, weights, Yuma epochs, payouts), the miner's inner loop, error feedback and codec,
+// the validator's evaluate_window / scores / weights, and the aggregator's
+// next_checkpoint. Honest miners and adversaries of six kinds:
+//   copycat   resubmits another miner's payload (byte copies, and re-encoded copies)
+//   noise     random data at a training-like scale
+//   stale     its previous delta against an old checkpoint
+//   freerider trains on pages other than its own but claims its own
+//   poison    a sign-flipped or 10× scaled honest delta
+//   nan       a payload carrying a NaN scale
+// Prints JSON: the miners' emission share per class, and the shared model's validation
+// loss per window — with `--compare` also for an honest-only run of the same honest miners.
+#include <chrono>
+#include <cstdio>
+#include <map>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "aggregator/window.h"
+#include "chain-bridge/ledger.h"
+#include "cli/commands.h"
+#include "core/hash.h"
+#include "core/log.h"
+#include "core/rng.h"
+#include "core/run_spec.h"
+#include "gradients/error_feedback.h"
+#include "model/gpt.h"
+#include "model/runtime.h"
+#include "proto/delta.pb.h"
+#include "trainer/baseline.h"
+#include "trainer/inner_loop.h"
+#include "trainer/optim.h"
+#include "verification/evaluator.h"
+#include "verification/validator.h"
+
+namespace tessera::cli {
+
+namespace {
+
+using json = nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+struct SimOptions {
+  std::string spec = "examples/nano.toml";
+  std::string data;
+  int miners = 64;
+  int validators = 2;
+  int windows = 20;
+  int threads = 0;
+  std::string adversaries = "copycat:4,noise:4,stale:4,freerider:4,poison:4,nan:4";
+  bool compare = false;
+};
+
+// The chain, in-process: the node's Ledger, advanced block by block.
+struct SimChain {
+  chain::Ledger ledger;
+  std::uint64_t block = 1;
+  Result<std::string> submit(const Keypair& signer, const proto::Call& call) {
+    const auto* a = ledger.account(chain::key_of(signer.public_key()));
+    return ledger.apply(chain::make_extrinsic(signer, ledger.state().chain_id, a ? a->nonce : 0, call), block);
+  }
+  void advance(std::uint64_t blocks) {
+    for (std::uint64_t i = 0; i < blocks; ++i) ledger.end_block(block++);
+  }
+};
+
+struct SimMiner {
+  std::string kind;  // honest | copycat | noise | stale | freerider | poison | nan
+  Keypair hotkey = Keypair::generate();
+  Keypair coldkey = Keypair::generate();
+  std::uint32_t uid = 0;
+  model::GPT gpt{nullptr};
+  std::unique_ptr<torch::optim::AdamW> opt;
+  std::unique_ptr<gradients::ErrorFeedback> ef;
+  std::string last_payload, last_base;  // for `stale`
+  net::Submission submission;
+  bool has_submission = false;
+  double compute_s = 0;
+};
+
+struct SimValidator {
+  Keypair hotkey = Keypair::generate();
+  Keypair coldkey = Keypair::generate();
+  std::uint32_t uid = 0;
+  verification::ValidatorState state;
+  model::GPT gpt{nullptr};
+};
+
+Result<std::vector<std::pair<std::string, int>>> parse_adversaries(const std::string& text) {
+  std::vector<std::pair<std::string, int>> out;
+  std::stringstream ss(text);
+  for (std::string item; std::getline(ss, item, ',');) {
+    if (item.empty()) continue;
+    const auto colon = item.find(':');
+    const std::string kind = item.substr(0, colon);
+    static const std::set<std::string> kinds = {"copycat", "noise", "stale", "freerider", "poison", "nan"};
+    if (!kinds.count(kind)) return InvalidArgument("--adversaries: unknown kind '" + kind + "' (copycat, noise, stale, freerider, poison, nan)");
+    int n = 1;
+    if (colon != std::string::npos) {
+      try {
+        n = std::stoi(item.substr(colon + 1));
+      } catch (const std::exception&) {
+        return InvalidArgument("--adversaries: '" + item + "' must be KIND:COUNT");
+      }
+    }
+    if (n < 0) return InvalidArgument("--adversaries: negative count in '" + item + "'");
+    out.emplace_back(kind, n);
+  }
+  return out;
+}
+
+std::string encode_all(gradients::ErrorFeedback* ef, const std::vector<torch::Tensor>& delta,
+                       const gradients::CodecSettings& codec, Status* status) {
+  std::vector<gradients::IndexedTensor> in;
+  for (std::uint32_t i = 0; i < delta.size(); ++i) in.push_back({i, delta[i]});
+  auto e = ef ? ef->step(in, codec) : gradients::encode_delta(in, codec);
+  if (!e.ok()) {
+    *status = e.status();
+    return {};
+  }
+  return std::move(e->bytes);
+}
+
+struct RunResult {
+  json windows = json::array();
+  std::map<std::string, double> earned_by_kind;
+  std::map<std::string, int> count_by_kind;
+  std::map<std::string, std::map<std::string, int>> outcomes_by_kind;
+  double final_val_loss = 0, initial_val_loss = 0;
+};
+
+Result<RunResult> simulate(const RunSpec& spec, const std::string& data_dir, int honest,
+                           const std::vector<std::pair<std::string, int>>& adversaries, int n_validators, int windows,
+                           int threads, bool verbose) {
+  TESSERA_ASSIGN_OR_RETURN(model::ModelConfig config, model::resolve_config(spec.model));
+  TESSERA_ASSIGN_OR_RETURN(auto train, dataset::TokenDataset::load(data_dir, "train"));
+  TESSERA_ASSIGN_OR_RETURN(auto val, dataset::TokenDataset::load(data_dir, "val"));
+  TESSERA_ASSIGN_OR_RETURN(auto codec, gradients::CodecSettings::from_spec(spec.codec));
+  const auto val_batches = trainer::validation_batches(spec, val);
+  const std::uint64_t num_pages = train.num_pages(spec.data.page_tokens);
+  const std::uint64_t bpw = static_cast<std::uint64_t>(spec.schedule.blocks_per_window);
+
+  // Genesis, subnet, registrations, stake.
+  const Keypair owner = Keypair::generate();
+  std::vector<SimMiner> miners;
+  for (int i = 0; i < honest; ++i) miners.emplace_back().kind = "honest";
+  for (const auto& [kind, n] : adversaries) {
+    for (int i = 0; i < n; ++i) miners.emplace_back().kind = kind;
+  }
+  std::vector<SimValidator> validators(static_cast<std::size_t>(n_validators));
+  chain::Genesis g;
+  g.balances.push_back({chain::key_of(owner.public_key()), 1000 * chain::kRaoPerTao});
+  for (const auto& m : miners) g.balances.push_back({chain::key_of(m.coldkey.public_key()), 10 * chain::kRaoPerTao});
+  for (const auto& v : validators) g.balances.push_back({chain::key_of(v.coldkey.public_key()), 200 * chain::kRaoPerTao});
+  SimChain chain{chain::Ledger::from_genesis(g)};
+  proto::Call call;
+  call.mutable_create_subnet()->set_spec_toml(spec.text);
+  call.mutable_create_subnet()->mutable_params()->set_max_uids(static_cast<std::uint32_t>(miners.size() + validators.size() + 8));
+  TESSERA_ASSIGN_OR_RETURN(std::string created, chain.submit(owner, call));
+  const std::uint32_t netuid = static_cast<std::uint32_t>(std::stoul(created.substr(created.find(' ') + 1)));
+  auto register_key = [&](const Keypair& cold, const Keypair& hot) -> Result<std::uint32_t> {
+    proto::Call c;
+    c.mutable_register_()->set_netuid(netuid);
+    c.mutable_register_()->set_hotkey(chain::key_of(hot.public_key()));
+    TESSERA_ASSIGN_OR_RETURN(std::string r, chain.submit(cold, c));
+    return static_cast<std::uint32_t>(std::stoul(r.substr(r.find(' ') + 1)));
+  };
+  for (std::size_t i = 0; i < validators.size(); ++i) {
+    auto& v = validators[i];
+    TESSERA_ASSIGN_OR_RETURN(v.uid, register_key(v.coldkey, v.hotkey));
+    proto::Call c;
+    c.mutable_add_stake()->set_netuid(netuid);
+    c.mutable_add_stake()->set_hotkey(chain::key_of(v.hotkey.public_key()));
+    c.mutable_add_stake()->set_amount((100 - 25 * static_cast<std::uint64_t>(i % 3)) * chain::kRaoPerTao);
+    TESSERA_RETURN_IF_ERROR(chain.submit(v.coldkey, c).status());
+    v.gpt = model::make_gpt(config, spec.seed);
+    v.gpt->eval();
+  }
+  for (auto& m : miners) {
+    TESSERA_ASSIGN_OR_RETURN(m.uid, register_key(m.coldkey, m.hotkey));
+    m.gpt = model::make_gpt(config, spec.seed);
+    m.opt = trainer::make_adamw(m.gpt, spec.train);
+    m.ef = std::make_unique<gradients::ErrorFeedback>(spec.codec.ef_beta);
+  }
+  chain.advance(bpw - (chain.block % bpw));
+
+  // The first checkpoint.
+  std::uint64_t window = chain.block / bpw;
+  TESSERA_ASSIGN_OR_RETURN(auto init, aggregator::initial_checkpoint(spec, window));
+  checkpoints::Checkpoint current{init.manifest, init.tensors, init.manifest.content_hash()};
+  model::GPT probe = model::make_gpt(config, spec.seed);
+  RunResult result;
+  result.initial_val_loss = trainer::evaluate_loss(probe, val_batches);
+  trainer::InnerLoop inner{&spec};
+  inner.origin_window = window;
+
+  for (int step = 0; step < windows; ++step) {
+    const auto t0 = Clock::now();
+    const std::vector<torch::Tensor> start = aggregator::model_parameters(current);
+    // Miners (honest and adversarial) in parallel threads; copycats after the others.
+    std::mutex mu;
+    Status failure = Status::Ok();
+    auto work = [&](SimMiner& m) {
+      Status st = Status::Ok();
+      auto own = dataset::assign_pages(spec.seed, window, m.uid, spec.data.pages_per_window, num_pages);
+      if (!own.ok()) st = own.status();
+      std::string payload;
+      std::string base = current.hash;
+      if (st.ok() && (m.kind == "honest" || m.kind == "freerider" || m.kind == "poison" || m.kind == "nan")) {
+        std::vector<std::uint64_t> pages = *own;
+        if (m.kind == "freerider") pages = *dataset::assign_pages(spec.seed, window + 100000, m.uid, spec.data.pages_per_window, num_pages);
+        auto r = inner.run(m.gpt, *m.opt, start, train, pages, window, m.uid);
+        if (!r.ok()) {
+          st = r.status();
+        } else {
+          m.compute_s += r->seconds;
+          if (m.kind == "poison") {
+            const double factor = m.uid % 2 ? -1.0 : 10.0;
+            for (auto& t : r->delta) t.mul_(factor);
+          }
+          payload = encode_all(m.ef.get(), r->delta, codec, &st);
+          if (m.kind == "nan" && st.ok()) {
+            proto::DeltaPayload p;
+            p.ParseFromString(payload);
+            std::string scales = p.tensors(0).scales();
+            if (scales.size() >= 2) scales[0] = static_cast<char>(0xc0), scales[1] = static_cast<char>(0x7f);
+            p.mutable_tensors(0)->set_scales(scales);
+            payload = p.SerializeAsString();
+          }
+        }
+      } else if (st.ok() && m.kind == "noise") {
+        std::vector<torch::Tensor> noise;
+        torch::manual_seed(window * 1000 + m.uid);
+        for (const auto& t : start) noise.push_back(torch::randn_like(t) * 2e-3);
+        payload = encode_all(nullptr, noise, codec, &st);
+      } else if (st.ok() && m.kind == "stale") {
+        if (m.last_payload.empty()) {  // first window: train once (not sent), then keep resending it
+          auto r = inner.run(m.gpt, *m.opt, start, train, *own, window, m.uid);
+          if (r.ok()) m.last_payload = encode_all(m.ef.get(), r->delta, codec, &st);
+          m.last_base = current.hash;
+          return;
+        }
+        payload = m.last_payload;
+        base = m.last_base;
+      }
+      std::lock_guard lock(mu);
+      if (!st.ok()) {
+        failure = st;
+        return;
+      }
+      if (m.kind == "copycat") return;  // later
+      net::Submission& s = m.submission;
+      s.header.Clear();
+      s.header.set_netuid(netuid);
+      s.header.set_window(window);
+      s.header.set_uid(m.uid);
+      s.header.set_hotkey(chain::key_of(m.hotkey.public_key()));
+      s.header.set_base_checkpoint(*from_hex(base));
+      s.header.set_data_digest(*from_hex(dataset::pages_digest(*own)));
+      s.header.set_codec(codec.name());
+      s.header.set_payload_hash(raw_bytes(blake2b_256(payload)));
+      s.header.set_payload_size(payload.size());
+      s.payload = std::move(payload);
+      m.has_submission = true;
+    };
+    std::vector<std::thread> pool;
+    std::atomic<std::size_t> next_miner{0};
+    for (int t = 0; t < threads; ++t) {
+      pool.emplace_back([&] {
+        for (std::size_t i = next_miner++; i < miners.size(); i = next_miner++) work(miners[i]);
+      });
+    }
+    for (auto& t : pool) t.join();
+    TESSERA_RETURN_IF_ERROR(failure);
+    std::vector<const SimMiner*> honest_done;
+    for (const auto& m : miners) {
+      if (m.kind == "honest" && m.has_submission) honest_done.push_back(&m);
+    }
+    // Copycats: a byte copy or a re-decoded, rescaled re-encoding of an honest submission.
+    int copy_index = 0;
+    for (auto& m : miners) {
+      if (m.kind != "copycat" || honest_done.empty()) continue;
+      const SimMiner& victim = *honest_done[static_cast<std::size_t>(copy_index++) % honest_done.size()];
+      std::string payload = victim.submission.payload;
+      if (copy_index % 2 == 0) {
+        auto decoded = gradients::decode_delta(payload, aggregator::parameter_shapes(current), codec);
+        if (decoded.ok()) {
+          std::vector<torch::Tensor> dense;
+          const auto shapes = aggregator::parameter_shapes(current);
+          for (std::size_t i = 0; i < shapes.size(); ++i) dense.push_back(torch::zeros(shapes[i]));
+          for (const auto& t : decoded->tensors) dense[t.param_index] = t.to_dense(shapes[t.param_index]) * 1.02;
+          Status st = Status::Ok();
+          std::string again = encode_all(nullptr, dense, codec, &st);
+          if (st.ok()) payload = again;
+        }
+      }
+      auto own = dataset::assign_pages(spec.seed, window, m.uid, spec.data.pages_per_window, num_pages);
+      net::Submission& s = m.submission;
+      s.header = victim.submission.header;
+      s.header.set_uid(m.uid);
+      s.header.set_hotkey(chain::key_of(m.hotkey.public_key()));
+      s.header.set_data_digest(*from_hex(dataset::pages_digest(*own)));
+      s.header.set_payload_hash(raw_bytes(blake2b_256(payload)));
+      s.header.set_payload_size(payload.size());
+      s.payload = std::move(payload);
+      m.has_submission = true;
+    }
+    // Arrival order: shuffled per window (copycats necessarily after their victims).
+    std::vector<net::Submission> arrivals;
+    std::vector<const SimMiner*> order;
+    for (const auto& m : miners) {
+      if (m.has_submission && m.kind != "copycat") order.push_back(&m);
+    }
+    std::mt19937 rng(static_cast<unsigned>(window));
+    std::shuffle(order.begin(), order.end(), rng);
+    for (const auto& m : miners) {
+      if (m.has_submission && m.kind == "copycat") order.push_back(&m);
+    }
+    std::map<std::uint32_t, const SimMiner*> by_uid;
+    for (const auto* m : order) {
+      arrivals.push_back(m->submission);
+      by_uid[m->uid] = m;
+    }
+
+    // Validators: evaluate, score, set weights; validator 0 aggregates.
+    std::map<std::uint32_t, std::string> hotkeys;
+    for (const auto& n : chain.ledger.subnet(netuid)->neurons) hotkeys[static_cast<std::uint32_t>(hotkeys.size())] = n.hotkey;
+    verification::WindowReport aggregator_report;
+    for (std::size_t vi = 0; vi < validators.size(); ++vi) {
+      auto& v = validators[vi];
+      TESSERA_RETURN_IF_ERROR(trainer::load_parameters(v.gpt, start));
+      verification::WindowContext ctx;
+      ctx.spec = &spec;
+      ctx.window = window;
+      ctx.base_hash = current.hash;
+      ctx.model = v.gpt;
+      ctx.train = &train;
+      ctx.val = &val;
+      ctx.eval_seed = Rng::derive("tessera/sim-eval", vi, window).next_u64();
+      ctx.codec = codec;
+      TESSERA_ASSIGN_OR_RETURN(auto report, verification::evaluate_window(ctx, arrivals));
+      verification::update_scores(v.state, report, spec.validator.score_ema, hotkeys);
+      if (++v.state.windows_since_weights >= static_cast<std::uint64_t>(spec.validator.windows_per_weights)) {
+        v.state.windows_since_weights = 0;
+        auto [uids, values] = verification::weights_from_scores(v.state);
+        if (!uids.empty()) {
+          proto::Call c;
+          auto* sw = c.mutable_set_weights();
+          sw->set_netuid(netuid);
+          for (std::size_t i = 0; i < uids.size(); ++i) {
+            sw->add_uids(uids[i]);
+            sw->add_values(values[i]);
+          }
+          auto r = chain.submit(v.hotkey, c);
+          if (!r.ok() && verbose) std::fprintf(stderr, "sim: set weights: %s\n", r.status().message().c_str());
+        }
+      }
+      if (vi == 0) aggregator_report = std::move(report);
+    }
+    std::vector<checkpoints::AcceptedEntry> accepted;
+    std::vector<const gradients::DecodedDelta*> deltas;
+    std::map<std::string, int> outcomes;
+    for (const auto& e : aggregator_report.evaluations) {
+      const std::string& kind = by_uid.at(e.uid)->kind;
+      result.outcomes_by_kind[kind][verification::outcome_name(e.outcome)] += 1;
+      outcomes[verification::outcome_name(e.outcome)] += 1;
+      if (e.outcome != verification::Outcome::kScored) continue;
+      accepted.push_back({e.uid, to_hex(e.hotkey), to_hex(e.payload_hash), e.score});
+      deltas.push_back(e.delta.get());
+    }
+    TESSERA_ASSIGN_OR_RETURN(auto next, aggregator::next_checkpoint(spec, current, window + 1, accepted, deltas));
+    current = checkpoints::Checkpoint{next.manifest, next.tensors, next.manifest.content_hash()};
+    chain.advance(bpw);
+    ++window;
+    TESSERA_RETURN_IF_ERROR(trainer::load_parameters(probe, aggregator::model_parameters(current)));
+    const double loss = trainer::evaluate_loss(probe, val_batches);
+    std::map<std::string, int> merged_by_kind;
+    for (const auto& a : accepted) merged_by_kind[by_uid.at(a.uid)->kind] += 1;
+    result.windows.push_back({{"window", window - 1}, {"val_loss", loss}, {"merged", accepted.size()},
+                              {"merged_by_kind", merged_by_kind}, {"outcomes", outcomes},
+                              {"seconds", std::chrono::duration<double>(Clock::now() - t0).count()}});
+    if (verbose) {
+      std::fprintf(stderr, "sim: window %d/%d  val loss %.4f  merged %zu (", step + 1, windows, loss, accepted.size());
+      for (const auto& [k, n] : merged_by_kind) std::fprintf(stderr, " %s=%d", k.c_str(), n);
+      std::fprintf(stderr, " )\n");
+    }
+    result.final_val_loss = loss;
+    for (auto& m : miners) m.has_submission = false;
+  }
+  // Let the last weights reach an epoch, then read the payouts.
+  chain.advance(static_cast<std::uint64_t>(spec.schedule.tempo) + 2);
+  const auto& neurons = chain.ledger.subnet(netuid)->neurons;
+  for (const auto& m : miners) {
+    result.count_by_kind[m.kind] += 1;
+    result.earned_by_kind[m.kind] += static_cast<double>(neurons[m.uid].total_earned);
+  }
+  return result;
+}
+
+json class_table(const RunResult& r) {
+  double total = 0;
+  for (const auto& [k, v] : r.earned_by_kind) total += v;
+  json out = json::object();
+  for (const auto& [kind, n] : r.count_by_kind) {
+    const double earned = r.earned_by_kind.count(kind) ? r.earned_by_kind.at(kind) : 0.0;
+    out[kind] = {{"miners", n},
+                 {"emission_share", total > 0 ? earned / total : 0.0},
+                 {"earned_tao", earned / static_cast<double>(chain::kRaoPerTao)},
+                 {"outcomes", r.outcomes_by_kind.count(kind) ? json(r.outcomes_by_kind.at(kind)) : json::object()}};
+  }
+  return out;
+}
+
+Status run_sim(const SimOptions& o) {
+  TESSERA_ASSIGN_OR_RETURN(RunSpec spec, load_run_spec(o.spec));
+  TESSERA_ASSIGN_OR_RETURN(auto adversaries, parse_adversaries(o.adversaries));
+  int n_adv = 0;
+  for (const auto& [k, n] : adversaries) n_adv += n;
+  const int honest = o.miners - n_adv;
+  if (honest < 1) return InvalidArgument("--miners " + std::to_string(o.miners) + " leaves no honest miner after " +
+                                         std::to_string(n_adv) + " adversaries");
+  const std::string data = o.data.empty() ? spec.data.dir : o.data;
+  model::configure_cpu_threads(1);
+  const int threads = o.threads > 0 ? o.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  const auto t0 = Clock::now();
+  TESSERA_ASSIGN_OR_RETURN(RunResult r, simulate(spec, data, honest, adversaries, o.validators, o.windows, threads, true));
+  json out = {{"bench", "sim"},
+              {"spec", o.spec},
+              {"miners", o.miners},
+              {"honest", honest},
+              {"adversarial", n_adv},
+              {"validators", o.validators},
+              {"windows", o.windows},
+              {"classes", class_table(r)},
+              {"honest_emission_share", class_table(r)["honest"]["emission_share"]},
+              {"initial_val_loss", r.initial_val_loss},
+              {"final_val_loss", r.final_val_loss},
+              {"per_window", r.windows}};
+  if (o.compare && n_adv > 0) {
+    std::fprintf(stderr, "sim: the same %d honest miners alone\n", honest);
+    TESSERA_ASSIGN_OR_RETURN(RunResult h, simulate(spec, data, honest, {}, o.validators, o.windows, threads, true));
+    out["honest_only_final_val_loss"] = h.final_val_loss;
+    out["final_loss_vs_honest_only"] = r.final_val_loss / h.final_val_loss;
+    json curve = json::array();
+    for (const auto& w : h.windows) curve.push_back(w["val_loss"]);
+    out["honest_only_val_loss_per_window"] = curve;
+  }
+  out["wall_seconds"] = std::chrono::duration<double>(Clock::now() - t0).count();
+  std::printf("%s\n", out.dump(2).c_str());
+  return Status::Ok();
+}
+
+}  // namespace
+
+void add_sim_command(CLI::App& app, const GlobalOptions& global, int* exit_code) {
+  static SimOptions o;
+  auto* cmd = app.add_subcommand("sim", "Many honest and adversarial miners in one process; emission share per class (JSON)");
+  cmd->add_option("--spec", o.spec, "Run spec (default: the nano model)");
+  cmd->add_option("--data", o.data, "Corpus folder (default: the spec's data.dir)");
+  cmd->add_option("--miners", o.miners, "Miners in total (honest = miners − adversaries)")->check(CLI::Range(1, 1000));
+  cmd->add_option("--adversaries", o.adversaries, "KIND:COUNT,... of copycat, noise, stale, freerider, poison, nan");
+  cmd->add_option("--validators", o.validators, "Validators (the first aggregates)")->check(CLI::Range(1, 64));
+  cmd->add_option("--windows", o.windows, "Windows")->check(CLI::Range(1, 100000));
+  cmd->add_option("--threads", o.threads, "Worker threads for the miners (default: all cores)");
+  cmd->add_flag("--compare", o.compare, "Also run the honest miners alone and compare the validation loss");
+  cmd->callback([&global, exit_code] {
+    (void)init_logging("sim", global.log_level);
+    *exit_code = report(run_sim(o));
+  });
+}
+
+}  // namespace tessera::cli
