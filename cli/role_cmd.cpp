@@ -1,5 +1,5 @@
 // The network roles:
-//   tessera miner --netuid N --wallet W [--chain ADDR] [--data DIR] [--shards LIST] [--windows K] [--json]
+//   tessera miner --netuid N --wallet W [--chain ADDR] [--data DIR] [--shards LIST] [--workers K] [--windows K] [--json]
 //   tessera validator --netuid N --wallet W [--chain ADDR] [--listen ADDR] [--aggregate] [--stake TAO] …
 //   tessera subnet set-aggregator --netuid N --wallet OWNER --hotkey-of W   (owner names the aggregator)
 #include <cstdio>
@@ -79,6 +79,9 @@ void add_role_commands(CLI::App& app, const GlobalOptions& global, int* exit_cod
   auto* miner = app.add_subcommand("miner", "Join a training run as a miner: train assigned pages, submit compressed deltas");
   add_role_flags(miner, miner_flags);
   miner->add_option("--shards", shards, "Train and submit only these parameter shards, e.g. 0 or 0,2-3 (default: all)");
+  static int workers = 1;
+  miner->add_option("--workers", workers, "Local data-parallel processes (c10d Gloo); must divide train.batch_size")
+      ->check(CLI::Range(1, 64));
   miner->callback([&global, exit_code] {
     (void)init_logging("miner " + miner_flags.wallet, global.log_level);
     install_interrupt_handler();
@@ -89,6 +92,7 @@ void add_role_commands(CLI::App& app, const GlobalOptions& global, int* exit_cod
       o.threads = miner_flags.threads;
       o.windows = miner_flags.windows;
       o.shards = shards;
+      o.workers = workers;
       if (miner_flags.json) o.on_window = print_json_line;
       s = trainer::run_miner(o);
     }
@@ -129,6 +133,25 @@ void add_role_commands(CLI::App& app, const GlobalOptions& global, int* exit_cod
       s = verification::run_validator(o);
     }
     *exit_code = report(s);
+  });
+
+  static trainer::WorkerOptions worker;
+  static std::string worker_store, worker_spec, worker_data;
+  auto* w = app.add_subcommand("miner-worker", "");  // started by `tessera miner --workers K`; hidden
+  w->group("");
+  w->add_option("--rank", worker.rank)->required();
+  w->add_option("--world", worker.world)->required();
+  w->add_option("--store", worker_store)->required();
+  w->add_option("--spec", worker_spec)->required();
+  w->add_option("--data", worker_data)->required();
+  w->add_option("--shards", worker.shards);
+  w->add_option("--threads", worker.threads);
+  w->callback([&global, exit_code] {
+    (void)init_logging("miner-worker " + std::to_string(worker.rank), global.log_level);
+    worker.store = worker_store;
+    worker.spec = worker_spec;
+    worker.data = worker_data;
+    *exit_code = report(trainer::run_miner_worker(worker));
   });
 
   CLI::App* subnet = app.get_subcommand("subnet");

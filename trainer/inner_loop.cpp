@@ -1,5 +1,7 @@
 #include "trainer/inner_loop.h"
 
+#include "trainer/data_parallel.h"
+
 #include <algorithm>
 
 #include <chrono>
@@ -44,6 +46,10 @@ Result<InnerResult> InnerLoop::run(model::GPT& model, torch::optim::Optimizer& o
                                    std::uint64_t uid) const {
   const TrainSpec& ts = spec->train;
   const auto t0 = std::chrono::steady_clock::now();
+  if (group != nullptr && ts.batch_size % group->world() != 0) {
+    return InvalidArgument("train.batch_size = " + std::to_string(ts.batch_size) + " does not split over " +
+                           std::to_string(group->world()) + " workers");
+  }
   TESSERA_RETURN_IF_ERROR(load_parameters(model, start));
   model->train();
   const long horizon = total_steps > 0 ? total_steps : ts.baseline_steps;
@@ -53,8 +59,18 @@ Result<InnerResult> InnerLoop::run(model::GPT& model, torch::optim::Optimizer& o
     const std::uint64_t seed = inner_batch_seed(spec->seed, window, uid, step);
     auto [x, y] = train.sample_from_pages(pages, static_cast<std::uint64_t>(spec->data.page_tokens), seed,
                                           ts.batch_size, ts.seq_len);
+    Status reduced = Status::Ok();
+    std::function<void()> after_backward;
+    if (group != nullptr && group->world() > 1) {
+      const auto rows = torch::arange(group->rank(), x.size(0), group->world(), torch::kLong);
+      x = x.index_select(0, rows);
+      y = y.index_select(0, rows);
+      after_backward = [&] { reduced = group->allreduce_mean_gradients(model); };
+    }
     const double value = train_step(model, optimizer, x, y,
-                                    schedule.at(static_cast<long>(window - std::min(window, origin_window)) * ts.inner_steps + step), ts.grad_clip);
+                                    schedule.at(static_cast<long>(window - std::min(window, origin_window)) * ts.inner_steps + step),
+                                    ts.grad_clip, after_backward);
+    TESSERA_RETURN_IF_ERROR(reduced);
     if (!std::isfinite(value)) {
       return Internal("inner training diverged: loss " + std::to_string(value) + " at window " +
                       std::to_string(window) + " step " + std::to_string(step) + " (lower train.lr?)");

@@ -24,10 +24,15 @@ struct InnerResult {
   double seconds = 0.0;
 };
 
+class DataParallelGroup;
+
 struct InnerLoop {
   const RunSpec* spec = nullptr;
   long total_steps = 0;  // schedule horizon (windows × H); 0: the spec's baseline_steps
   std::uint64_t origin_window = 0;  // the run's first window: the schedule counts from it
+  // With a group of K ranks, each trains on rows r, r+K, … of every batch and the
+  // gradients are averaged across ranks before clipping (train.batch_size % K == 0).
+  DataParallelGroup* group = nullptr;
 
   // Loads `start` into `model`, trains on `pages` and returns Δ. `window` seeds the
   // batch draw together with the run seed and `uid`.

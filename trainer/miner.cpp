@@ -17,6 +17,9 @@
 #include "model/runtime.h"
 #include "model/shards.h"
 #include "net/submission.h"
+#include "core/file_io.h"
+#include "core/process.h"
+#include "trainer/data_parallel.h"
 #include "trainer/inner_loop.h"
 #include "trainer/miner_state.h"
 #include "trainer/optim.h"
@@ -30,6 +33,32 @@ namespace {
 double since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
+
+// The parameters a miner trains: all, or those of the chosen shards (the others get no
+// gradient and no optimizer state).
+Result<std::vector<std::uint32_t>> select_trained(model::GPT& model, const RunSpec& spec, const std::string& shards) {
+  const auto named = model->named_params();
+  std::vector<std::uint32_t> trained;
+  if (shards.empty()) {
+    for (std::uint32_t i = 0; i < named.size(); ++i) trained.push_back(i);
+    return trained;
+  }
+  TESSERA_ASSIGN_OR_RETURN(auto partition, model::partition_shards(model, spec.model.shards));
+  TESSERA_ASSIGN_OR_RETURN(auto chosen, model::parse_shard_list(shards, spec.model.shards));
+  std::set<std::string> names;
+  for (int s : chosen) names.insert(partition[s].parameter_names.begin(), partition[s].parameter_names.end());
+  for (std::uint32_t i = 0; i < named.size(); ++i) {
+    if (names.count(named[i].first)) {
+      trained.push_back(i);
+    } else {
+      named[i].second.set_requires_grad(false);
+    }
+  }
+  return trained;
+}
+
+// The per-window control record rank 0 broadcasts: window, uid, origin window, stop.
+constexpr int kControlLen = 4;
 
 struct Endpoint {
   std::string address, curve_key;
@@ -63,7 +92,48 @@ class Miner {
   std::map<std::string, std::unique_ptr<net::SubmissionClient>> clients_;  // by address + key
   std::uint64_t submitted_ = 0;
   std::optional<std::uint64_t> skipped_window_;
+  std::vector<std::unique_ptr<Subprocess>> workers_;
+  std::unique_ptr<DataParallelGroup> group_;
+  Status start_workers();
+  void stop_workers();
 };
+
+Status Miner::start_workers() {
+  if (o_.workers <= 1) return Status::Ok();
+  if (j_.spec.train.batch_size % o_.workers != 0) {
+    return InvalidArgument("--workers " + std::to_string(o_.workers) + " must divide train.batch_size = " +
+                           std::to_string(j_.spec.train.batch_size));
+  }
+  const fs::path wdir = dir_ / "workers";
+  std::error_code ec;
+  fs::remove_all(wdir, ec);
+  fs::create_directories(wdir, ec);
+  if (ec) return IoError("cannot create " + wdir.string() + ": " + ec.message());
+  TESSERA_RETURN_IF_ERROR(write_file_atomic(wdir / "spec.toml", j_.spec.text));
+  const fs::path exe = fs::read_symlink("/proc/self/exe");
+  for (int r = 1; r < o_.workers; ++r) {
+    std::vector<std::string> argv = {exe.string(), "miner-worker", "--rank", std::to_string(r), "--world",
+                                     std::to_string(o_.workers), "--store", (wdir / "store").string(), "--spec",
+                                     (wdir / "spec.toml").string(), "--data", j_.data_dir, "--threads",
+                                     std::to_string(std::max(1, o_.threads))};
+    if (!o_.shards.empty()) argv.insert(argv.end(), {"--shards", o_.shards});
+    workers_.push_back(std::make_unique<Subprocess>(argv, wdir / ("worker-" + std::to_string(r) + ".log")));
+  }
+  TESSERA_ASSIGN_OR_RETURN(group_, DataParallelGroup::join(wdir / "store", 0, o_.workers));
+  std::string state = save_optimizer(*optimizer_);
+  TESSERA_RETURN_IF_ERROR(group_->broadcast_bytes(&state));
+  spdlog::info("{} local workers joined (c10d Gloo): each trains 1/{} of every batch", o_.workers - 1, o_.workers);
+  return Status::Ok();
+}
+
+void Miner::stop_workers() {
+  if (!group_) return;
+  std::vector<torch::Tensor> control{torch::tensor({0L, 0L, 0L, 1L}, torch::kLong)};
+  (void)group_->broadcast(control);
+  for (auto& w : workers_) {
+    if (!w->wait(std::chrono::seconds(10))) w->stop();
+  }
+}
 
 Status Miner::setup() {
   TESSERA_ASSIGN_OR_RETURN(j_, join_subnet(o_.join));
@@ -77,21 +147,7 @@ Status Miner::setup() {
   }
   model_ = model::make_gpt(j_.config, spec.seed);
   const auto named = model_->named_params();
-  if (o_.shards.empty()) {
-    for (std::uint32_t i = 0; i < named.size(); ++i) trained_.push_back(i);
-  } else {
-    TESSERA_ASSIGN_OR_RETURN(auto shards, model::partition_shards(model_, spec.model.shards));
-    TESSERA_ASSIGN_OR_RETURN(auto chosen, model::parse_shard_list(o_.shards, spec.model.shards));
-    std::set<std::string> names;
-    for (int s : chosen) names.insert(shards[s].parameter_names.begin(), shards[s].parameter_names.end());
-    for (std::uint32_t i = 0; i < named.size(); ++i) {
-      if (names.count(named[i].first)) {
-        trained_.push_back(i);
-      } else {
-        named[i].second.set_requires_grad(false);  // no gradient, no optimizer state
-      }
-    }
-  }
+  TESSERA_ASSIGN_OR_RETURN(trained_, select_trained(model_, spec, o_.shards));
   optimizer_ = make_adamw(model_, spec.train);
   ef_ = std::make_unique<gradients::ErrorFeedback>(spec.codec.ef_beta);
   TESSERA_ASSIGN_OR_RETURN(codec_, gradients::CodecSettings::from_spec(spec.codec));
@@ -158,6 +214,16 @@ Status Miner::do_window(const chain::CheckpointInfo& info, double waited) {
                                                              train_->num_pages(spec.data.page_tokens)));
   InnerLoop inner{&spec};
   inner.origin_window = ck->manifest.origin_window;
+  if (group_) {
+    std::vector<torch::Tensor> control{torch::tensor(
+        {static_cast<std::int64_t>(w), static_cast<std::int64_t>(j_.uid), static_cast<std::int64_t>(inner.origin_window), 0L},
+        torch::kLong)};
+    TESSERA_RETURN_IF_ERROR(group_->broadcast(control));
+    std::vector<torch::Tensor> params;
+    for (const auto& t : start) params.push_back(t.contiguous().clone());
+    TESSERA_RETURN_IF_ERROR(group_->broadcast(params));
+    inner.group = group_.get();
+  }
   auto trained = inner.run(model_, *optimizer_, start, *train_, pages, w, j_.uid);
   if (!trained.ok()) return trained.status().with_context("checkpoint " + ck->hash.substr(0, 16) + "…");
   const double compute_s = trained->seconds;
@@ -265,6 +331,11 @@ Status Miner::do_window(const chain::CheckpointInfo& info, double waited) {
 
 Status Miner::run() {
   TESSERA_RETURN_IF_ERROR(setup());
+  Status started = start_workers();
+  if (!started.ok()) {
+    workers_.clear();
+    return started;
+  }
   const auto tick = std::chrono::milliseconds(std::max(20, j_.spec.schedule.block_time_ms / 4));
   auto wait_start = std::chrono::steady_clock::now();
   while (!interrupted() && (o_.windows == 0 || submitted_ < o_.windows)) {
@@ -301,6 +372,7 @@ Status Miner::run() {
     }
     std::this_thread::sleep_for(tick);
   }
+  stop_workers();
   spdlog::info("miner stopped after {} submitted windows", submitted_);
   return Status::Ok();
 }
@@ -308,5 +380,38 @@ Status Miner::run() {
 }  // namespace
 
 Status run_miner(const MinerOptions& options) { return Miner(options).run(); }
+
+Status run_miner_worker(const WorkerOptions& o) {
+  TESSERA_ASSIGN_OR_RETURN(RunSpec spec, load_run_spec(o.spec));
+  TESSERA_ASSIGN_OR_RETURN(model::ModelConfig config, model::resolve_config(spec.model));
+  TESSERA_ASSIGN_OR_RETURN(auto train, dataset::TokenDataset::load(o.data, "train"));
+  model::configure_cpu_threads(o.threads);
+  model::GPT gpt = model::make_gpt(config, spec.seed);
+  TESSERA_RETURN_IF_ERROR(select_trained(gpt, spec, o.shards).status());
+  auto optimizer = make_adamw(gpt, spec.train);
+  TESSERA_ASSIGN_OR_RETURN(auto group, DataParallelGroup::join(o.store, o.rank, o.world));
+  std::string state;
+  TESSERA_RETURN_IF_ERROR(group->broadcast_bytes(&state));
+  if (!state.empty()) TESSERA_RETURN_IF_ERROR(load_optimizer(*optimizer, state));
+  const auto named = gpt->named_params();
+  for (;;) {
+    std::vector<torch::Tensor> control{torch::zeros({kControlLen}, torch::kLong)};
+    TESSERA_RETURN_IF_ERROR(group->broadcast(control));
+    const auto c = control[0];
+    if (c[3].item<std::int64_t>() != 0) return Status::Ok();
+    std::vector<torch::Tensor> start;
+    for (const auto& [name, p] : named) start.push_back(torch::zeros_like(p).contiguous());
+    TESSERA_RETURN_IF_ERROR(group->broadcast(start));
+    const auto window = static_cast<std::uint64_t>(c[0].item<std::int64_t>());
+    const auto uid = static_cast<std::uint64_t>(c[1].item<std::int64_t>());
+    TESSERA_ASSIGN_OR_RETURN(auto pages, dataset::assign_pages(spec.seed, window, uid,
+                                                               static_cast<std::uint64_t>(spec.data.pages_per_window),
+                                                               train.num_pages(spec.data.page_tokens)));
+    InnerLoop inner{&spec};
+    inner.origin_window = static_cast<std::uint64_t>(c[2].item<std::int64_t>());
+    inner.group = group.get();
+    TESSERA_RETURN_IF_ERROR(inner.run(gpt, *optimizer, start, train, pages, window, uid).status());
+  }
+}
 
 }  // namespace tessera::trainer

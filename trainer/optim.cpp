@@ -32,11 +32,12 @@ double evaluate_loss(model::GPT& model, const std::vector<std::pair<torch::Tenso
 }
 
 double train_step(model::GPT& model, torch::optim::Optimizer& optimizer, const torch::Tensor& x, const torch::Tensor& y,
-                  double lr, double grad_clip) {
+                  double lr, double grad_clip, const std::function<void()>& after_backward) {
   set_learning_rate(optimizer, lr);
   optimizer.zero_grad();
   auto loss = model->loss(x, y);
   loss.backward();
+  if (after_backward) after_backward();
   torch::nn::utils::clip_grad_norm_(model->parameters(), grad_clip);
   optimizer.step();
   return loss.item<double>();
