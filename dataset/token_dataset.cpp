@@ -111,4 +111,17 @@ std::string pages_digest(const std::vector<std::uint64_t>& pages) {
   return to_hex(d);
 }
 
+Status check_split(const TokenDataset& data, const std::string& where, int seq_len, int vocab_size) {
+  if (data.size() <= static_cast<std::size_t>(seq_len) + 1) {
+    return FailedPrecondition("data in " + where + " is too small for train.seq_len = " + std::to_string(seq_len));
+  }
+  for (auto t : data.tokens()) {
+    if (t >= vocab_size) {
+      return InvalidArgument("data in " + where + " holds token " + std::to_string(t) +
+                             " outside the model's vocabulary of " + std::to_string(vocab_size));
+    }
+  }
+  return Status::Ok();
+}
+
 }  // namespace tessera::dataset

@@ -45,6 +45,10 @@ class TokenDataset {
   std::vector<std::uint16_t> tokens_;
 };
 
+// Checks that `data` (a split loaded from `where`) is long enough for windows of
+// `seq_len` + 1 tokens and holds only ids below `vocab_size`; the error names both.
+Status check_split(const TokenDataset& data, const std::string& where, int seq_len, int vocab_size);
+
 // pages(run_seed, window, uid, n): n distinct page ids, uniform over [0, num_pages), in
 // draw order; identical on every machine. Error if n > num_pages or num_pages == 0.
 Result<std::vector<std::uint64_t>> assign_pages(std::uint64_t run_seed, std::uint64_t window,

@@ -54,17 +54,7 @@ Result<BaselineResult> train_baseline(const RunSpec& spec, const BaselineOptions
   const std::string data_dir = options.data_dir.empty() ? spec.data.dir : options.data_dir;
   TESSERA_ASSIGN_OR_RETURN(auto train, dataset::TokenDataset::load(data_dir, "train"));
   TESSERA_ASSIGN_OR_RETURN(auto val, dataset::TokenDataset::load(data_dir, "val"));
-  for (auto* split : {&train, &val}) {
-    if (split->size() <= static_cast<std::size_t>(ts.seq_len) + 1) {
-      return FailedPrecondition("data in " + data_dir + " is too small for train.seq_len = " + std::to_string(ts.seq_len));
-    }
-  }
-  for (auto t : train.tokens()) {
-    if (t >= config.vocab_size) {
-      return InvalidArgument("data in " + data_dir + " holds token " + std::to_string(t) +
-                             " outside the model's vocabulary of " + std::to_string(config.vocab_size));
-    }
-  }
+  for (auto* split : {&train, &val}) TESSERA_RETURN_IF_ERROR(dataset::check_split(*split, data_dir, ts.seq_len, config.vocab_size));
 
   model::configure_cpu_threads(options.threads);
   const long steps = options.steps > 0 ? options.steps : ts.baseline_steps;

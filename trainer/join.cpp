@@ -22,16 +22,7 @@ Result<Joined> join_subnet(const JoinOptions& o) {
 Result<dataset::TokenDataset> load_split(const Joined& j, const std::string& split) {
   auto data = dataset::TokenDataset::load(j.data_dir, split);
   if (!data.ok()) return data.status().with_context("loading the " + split + " split (pass --data DIR or run `make corpus`)");
-  if (data->size() <= static_cast<std::size_t>(j.spec.train.seq_len) + 1) {
-    return FailedPrecondition("the " + split + " split in " + j.data_dir + " is too small for train.seq_len = " +
-                              std::to_string(j.spec.train.seq_len));
-  }
-  for (auto t : data->tokens()) {
-    if (t >= j.config.vocab_size) {
-      return InvalidArgument("data in " + j.data_dir + " holds token " + std::to_string(t) +
-                             " outside the model's vocabulary of " + std::to_string(j.config.vocab_size));
-    }
-  }
+  TESSERA_RETURN_IF_ERROR(dataset::check_split(*data, j.data_dir + " (" + split + ")", j.spec.train.seq_len, j.config.vocab_size));
   return data;
 }
 

@@ -13,16 +13,6 @@
 namespace tessera {
 namespace {
 
-struct Node {
-  pid_t pid = -1;
-  ~Node() {
-    if (pid > 0) {
-      kill(pid, SIGTERM);
-      waitpid(pid, nullptr, 0);
-    }
-  }
-};
-
 std::string cmd(const testing::TempDir& home, const std::string& address, const std::string& args) {
   return std::string(TESSERA_BINARY) + " --home " + (home / "h").string() + " " + args + " --chain " + address;
 }
@@ -30,15 +20,9 @@ std::string cmd(const testing::TempDir& home, const std::string& address, const 
 TEST(ChainCli, SubnetLifecycleThroughTheCommands) {
   testing::TempDir home;
   const std::string address = "127.0.0.1:" + std::to_string(41000 + getpid() % 20000);
-  Node node;
-  node.pid = fork();
-  if (node.pid == 0) {
-    freopen((home / "node.log").c_str(), "w", stdout);
-    freopen((home / "node.log").c_str(), "a", stderr);
-    execl(TESSERA_BINARY, TESSERA_BINARY, "--home", (home / "h").c_str(), "chain", "start", "--listen", address.c_str(),
-          "--block-time-ms", "50", "--fund", "owner=1000", "--fund", "alice=10", nullptr);
-    _exit(127);
-  }
+  testing::Process node({TESSERA_BINARY, "--home", (home / "h").string(), "chain", "start", "--listen", address,
+                         "--block-time-ms", "50", "--fund", "owner=1000", "--fund", "alice=10"},
+                        home / "node.log");
   // Wait until the node answers (the balance command connects and reads).
   testing::CommandResult bal;
   for (int i = 0; i < 100; ++i) {
