@@ -7,6 +7,7 @@
 
 #include <map>
 
+#include "aggregator/window.h"
 #include "core/file_io.h"
 #include "core/hash.h"
 #include "dataset/tokenizer.h"
@@ -201,6 +202,33 @@ TEST_F(EvaluatorTest, WrongDataDigestAndCodecAreRejected) {
   EXPECT_EQ(report->evaluations[0].outcome, Outcome::kWrongData) << report->evaluations[0].reason;
   EXPECT_EQ(report->evaluations[1].outcome, Outcome::kWrongCodec) << report->evaluations[1].reason;
   EXPECT_EQ(report->forward_passes, 0u);
+}
+
+TEST_F(EvaluatorTest, PartialShardSubmissionsAreEvaluatedAndMerged) {
+  // A miner that trains only some parameter shards submits those tensors only.
+  const auto full = trained_delta(1, pages(kWindow, 1));
+  std::vector<gradients::IndexedTensor> part;
+  for (std::uint32_t i = 0; i < full.size() / 2; ++i) part.push_back({i, full[i]});
+  auto encoded = gradients::encode_delta(part, codec);
+  ASSERT_TRUE(encoded.ok());
+  auto report = evaluate_window(context(), {submission(1, encoded->bytes), submission(2, encode(trained_delta(2, pages(kWindow, 2))))});
+  ASSERT_TRUE(report.ok()) << report.status().to_string();
+  const Evaluation& e = report->evaluations[0];
+  EXPECT_TRUE(e.outcome == Outcome::kScored || e.outcome == Outcome::kNoGain || e.outcome == Outcome::kNotOwnData)
+      << outcome_name(e.outcome) << ": " << e.reason;
+  ASSERT_TRUE(e.delta);
+  EXPECT_EQ(e.delta->tensors.size(), full.size() / 2);
+  // The aggregator merges a partial delta with a full one: untouched tensors move only by
+  // the full delta's contribution.
+  checkpoints::Checkpoint base;
+  for (std::size_t i = 0; i < start.size(); ++i) base.tensors.emplace_back(model->named_params()[i].first, start[i]);
+  base.manifest.window = kWindow;
+  base.hash = base_hash;
+  std::vector<checkpoints::AcceptedEntry> accepted = {{1, "a", "b", 1.0}, {2, "c", "d", 1.0}};
+  auto next = aggregator::next_checkpoint(spec, base, kWindow + 1, accepted,
+                                          {e.delta.get(), report->evaluations[1].delta.get()});
+  ASSERT_TRUE(next.ok()) << next.status().to_string();
+  EXPECT_EQ(next->tensors.size(), start.size());
 }
 
 TEST(ValidatorScores, MovingAverageDecaysForMissingWindowsAndResetsReplacedUids) {
