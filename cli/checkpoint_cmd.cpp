@@ -7,8 +7,10 @@
 
 #include "aggregator/window.h"
 #include "chain-bridge/client.h"
+#include "checkpoints/llmc.h"
 #include "checkpoints/service.h"
 #include "cli/commands.h"
+#include "core/file_io.h"
 #include "core/hash.h"
 #include "core/interrupt.h"
 #include "core/run_spec.h"
@@ -52,7 +54,7 @@ Status run_serve(const std::string& store_dir, const std::string& listen) {
 
 Status run_pull(const std::string& from, const std::string& hash, std::uint32_t netuid, long window,
                 const std::string& chain, const std::string& out, const std::string& format) {
-  if (format != "safetensors") return InvalidArgument("--format " + format + ": only safetensors is supported so far");
+  if (format != "safetensors" && format != "llmc") return InvalidArgument("--format " + format + ": use safetensors or llmc");
   checkpoints::PullOptions o;
   o.address = from;
   o.expected_hash = hash;
@@ -73,6 +75,13 @@ Status run_pull(const std::string& from, const std::string& hash, std::uint32_t 
   std::printf("checkpoint %s verified: %.1f MB in %.2fs%s -> %s/model.safetensors\n", r.hash.c_str(), r.bytes / 1e6,
               r.seconds, r.resumed_from ? (" (resumed at byte " + std::to_string(r.resumed_from) + ")").c_str() : "",
               out.c_str());
+  if (format == "llmc") {
+    TESSERA_ASSIGN_OR_RETURN(int heads, checkpoints::heads_from_description(r.checkpoint.manifest.model));
+    TESSERA_ASSIGN_OR_RETURN(std::string bytes, checkpoints::encode_llmc(r.checkpoint.tensors, heads));
+    const auto path = std::filesystem::path(out) / "model.llmc.bin";
+    TESSERA_RETURN_IF_ERROR(write_file_atomic(path, bytes));
+    std::printf("llm.c GPT-2 checkpoint (header version 3, fp32) -> %s (%.1f MB)\n", path.c_str(), bytes.size() / 1e6);
+  }
   return Status::Ok();
 }
 // Recomputes the checkpoint that followed window W's and compares it with the chain.
@@ -139,7 +148,7 @@ void add_checkpoint_commands(CLI::App& app, const GlobalOptions&, int* exit_code
   pull->add_option("--window", window, "Announced window (default: the latest)");
   pull->add_option("--chain", chain, "Chain node address");
   pull->add_option("--out", out, "Output folder")->required();
-  pull->add_option("--format", format, "safetensors");
+  pull->add_option("--format", format, "safetensors, or llmc: also write llm.c's GPT-2 checkpoint (model.llmc.bin)");
   pull->callback([exit_code] { *exit_code = report(run_pull(from, hash, netuid, window, chain, out, format)); });
 
   auto* verify = cp->add_subcommand("verify", "Recompute the checkpoint after window W from C_W and the accepted payloads");

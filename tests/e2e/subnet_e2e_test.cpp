@@ -101,6 +101,11 @@ TEST(SubnetE2E, MinersValidatorAggregatorAndChainOnLoopback) {
     ++verified;
   }
   EXPECT_GE(verified, kWindows);
+  // Pulling the latest checkpoint as a user does, also as an llm.c checkpoint.
+  auto pulled = tessera("checkpoint pull --netuid 1 --out " + (dir / "pulled").string() + " --format llmc");
+  EXPECT_EQ(pulled.exit_code, 0) << pulled.output;
+  EXPECT_TRUE(std::filesystem::exists(dir / "pulled" / "model.safetensors")) << pulled.output;
+  EXPECT_GT(std::filesystem::file_size(dir / "pulled" / "model.llmc.bin"), 1024u) << pulled.output;
   validator.signal(SIGTERM);
   int vcode = -1;
   ASSERT_TRUE(validator.wait(std::chrono::seconds(20), &vcode));
