@@ -5,6 +5,7 @@
 
 #include "checkpoints/safetensors.h"
 #include "checkpoints/service.h"
+#include "checkpoints/update.h"
 #include "core/file_io.h"
 #include "core/hash.h"
 
@@ -43,6 +44,22 @@ Result<const Checkpoint*> CheckpointFollower::load(const chain::CheckpointInfo& 
     }
     std::error_code ec;
     fs::remove_all(dir, ec);  // damaged cache entry: pull it again
+  }
+  if (current_ && !info.address.empty()) {
+    // Catch up from the held checkpoint by the merged update when it is the parent.
+    auto manifest = fetch_manifest(info.address, hash);
+    if (manifest.ok() && manifest->parent == current_->hash) {
+      auto update = fetch_update(info.address, hash);
+      if (update.ok()) {
+        auto tensors = apply_update(*current_, *update, hash);
+        if (tensors.ok() && verify_checkpoint(*manifest, hash, *tensors).ok()) {
+          stats_.updates += 1;
+          stats_.update_bytes += update->size();
+          current_ = Checkpoint{std::move(*manifest), std::move(*tensors), hash};
+          return &*current_;
+        }
+      }
+    }
   }
   if (info.address.empty()) return FailedPrecondition("checkpoint " + hash.substr(0, 16) + "… was announced without an address");
   PullOptions options;

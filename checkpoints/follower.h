@@ -1,7 +1,9 @@
 // Following a subnet's checkpoints as a miner or validator does: read the newest
 // announcement on chain, and load that checkpoint — from memory when it is the one
 // already held, from a local store (the aggregator's own), or by pulling it from the
-// announced CheckpointService, verified against the announced hash. Pulled checkpoints
+// announced CheckpointService, verified against the announced hash. When it holds the
+// announced checkpoint's parent it first tries the merged update (update.h): a few
+// kilobytes instead of the whole model, verified against the same manifest. Pulled checkpoints
 // are cached under `cache_dir/<hash>/`; only the newest two are kept.
 #pragma once
 
@@ -17,6 +19,8 @@ namespace tessera::checkpoints {
 
 struct FollowerStats {
   std::uint64_t pulls = 0;
+  std::uint64_t updates = 0;        // catch-ups by a merged update instead of a pull
+  std::uint64_t update_bytes = 0;
   std::uint64_t bytes_pulled = 0;
   double pull_seconds = 0.0;
 };

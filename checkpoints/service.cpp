@@ -50,6 +50,13 @@ class Service final : public proto::CheckpointService::Service {
     return grpc::Status::OK;
   }
 
+  grpc::Status GetUpdate(grpc::ServerContext*, const proto::ManifestRequest* req, proto::BlobReply* reply) override {
+    auto update = store_->get_update(req->hash());
+    if (!update.ok()) return net::to_grpc(update.status());
+    reply->set_data(std::move(*update));
+    return grpc::Status::OK;
+  }
+
   grpc::Status Download(grpc::ServerContext* ctx, const proto::DownloadRequest* req,
                         grpc::ServerWriter<proto::Chunk>* writer) override {
     if (!is_checkpoint_hash(req->hash())) {
@@ -214,6 +221,32 @@ Result<std::string> fetch_blob(const std::string& address, const std::string& ha
   net::set_deadline(&ctx, std::chrono::seconds(60));
   TESSERA_RETURN_IF_ERROR(net::from_grpc(stub->GetBlob(&ctx, req, &reply), "fetching blob " + hash.substr(0, 16) + "…"));
   if (to_hex(blake2b_256(reply.data())) != hash) return Corrupted("blob " + hash.substr(0, 16) + "… from " + address + " does not match its hash");
+  return std::move(*reply.mutable_data());
+}
+
+Result<Manifest> fetch_manifest(const std::string& address, const std::string& hash) {
+  TESSERA_ASSIGN_OR_RETURN(auto channel, net::connect_channel(address, 8 << 20, std::chrono::seconds(10)));
+  auto stub = proto::CheckpointService::NewStub(channel);
+  proto::ManifestRequest req;
+  req.set_hash(hash);
+  proto::ManifestReply reply;
+  grpc::ClientContext ctx;
+  net::set_deadline(&ctx, std::chrono::seconds(30));
+  TESSERA_RETURN_IF_ERROR(net::from_grpc(stub->GetManifest(&ctx, req, &reply), "reading the checkpoint manifest"));
+  TESSERA_ASSIGN_OR_RETURN(Manifest m, Manifest::from_json(reply.manifest_json()));
+  if (m.content_hash() != hash) return Corrupted("the manifest served for " + hash.substr(0, 16) + "… does not hash to it");
+  return m;
+}
+
+Result<std::string> fetch_update(const std::string& address, const std::string& child) {
+  TESSERA_ASSIGN_OR_RETURN(auto channel, net::connect_channel(address, 256 << 20, std::chrono::seconds(10)));
+  auto stub = proto::CheckpointService::NewStub(channel);
+  proto::ManifestRequest req;
+  req.set_hash(child);
+  proto::BlobReply reply;
+  grpc::ClientContext ctx;
+  net::set_deadline(&ctx, std::chrono::seconds(60));
+  TESSERA_RETURN_IF_ERROR(net::from_grpc(stub->GetUpdate(&ctx, req, &reply), "fetching the update to " + child.substr(0, 16) + "…"));
   return std::move(*reply.mutable_data());
 }
 

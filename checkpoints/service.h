@@ -47,6 +47,11 @@ struct PullResult {
 Result<PullResult> pull_checkpoint(const PullOptions& options,
                                    const std::function<void(std::uint64_t, std::uint64_t)>& progress = {});
 
+// The manifest a CheckpointService holds for `hash` (checked to hash to it), and the
+// merged update leading to checkpoint `child` (update.h; unverified until applied).
+Result<Manifest> fetch_manifest(const std::string& address, const std::string& hash);
+Result<std::string> fetch_update(const std::string& address, const std::string& child);
+
 // Fetches a blob (an accepted payload) from a CheckpointService and checks its hash.
 Result<std::string> fetch_blob(const std::string& address, const std::string& hash);
 

@@ -135,6 +135,21 @@ Result<std::string> CheckpointStore::get_blob(const std::string& hash) const {
   return data;
 }
 
+Status CheckpointStore::put_update(const std::string& child, std::string_view bytes) {
+  if (!is_checkpoint_hash(child)) return InvalidArgument("'" + child + "' is not a checkpoint hash");
+  std::error_code ec;
+  fs::create_directories(root_ / "updates", ec);
+  if (ec) return IoError("cannot create " + (root_ / "updates").string() + ": " + ec.message());
+  return write_file_atomic(root_ / "updates" / (child + ".pb"), bytes, 0644);
+}
+
+Result<std::string> CheckpointStore::get_update(const std::string& child) const {
+  if (!is_checkpoint_hash(child)) return InvalidArgument("'" + child + "' is not a checkpoint hash");
+  const fs::path path = root_ / "updates" / (child + ".pb");
+  if (!fs::exists(path)) return NotFound("no update to " + child.substr(0, 16) + "…");
+  return read_file(path);
+}
+
 Result<std::string> CheckpointStore::put(const NamedTensors& tensors, Manifest m, const Keypair& signer) {
   TESSERA_RETURN_IF_ERROR(m.set_tensors(tensors));
   const std::string hash = m.content_hash();
@@ -241,6 +256,13 @@ Status CheckpointStore::apply_retention() {
     std::error_code ec;
     fs::rename(root_ / "objects" / h, doomed, ec);
     if (!ec) fs::remove_all(doomed, ec);
+  }
+  if (fs::exists(root_ / "updates")) {
+    std::error_code ec;
+    for (const auto& entry : fs::directory_iterator(root_ / "updates", ec)) {
+      const std::string child = entry.path().stem().string();
+      if (!fs::exists(root_ / "objects" / child)) fs::remove(entry.path(), ec);
+    }
   }
   if (fs::exists(root_ / "blobs")) {
     std::set<std::string> live;

@@ -82,6 +82,9 @@ class CheckpointStore {
   // blobs no retained manifest lists.
   Status put_blob(const std::string& hash, std::string_view bytes);
   Result<std::string> get_blob(const std::string& hash) const;
+  // The merged update leading to checkpoint `child` (update.h); removed with it.
+  Status put_update(const std::string& child, std::string_view bytes);
+  Result<std::string> get_update(const std::string& child) const;
   std::vector<std::string> list() const;  // stored hashes
   const std::filesystem::path& root() const { return root_; }
 

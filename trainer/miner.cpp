@@ -323,6 +323,8 @@ Status Miner::do_window(const chain::CheckpointInfo& info, double waited) {
                         {"send_s", send_s},
                         {"wait_s", waited},
                         {"pull_s", pull_s},
+                        {"checkpoint_pulls", follower_->stats().pulls},
+                        {"checkpoint_updates", follower_->stats().updates},
                         {"problems", problems}};
     o_.on_window(j.dump());
   }

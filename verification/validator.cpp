@@ -13,6 +13,7 @@
 #include "aggregator/window.h"
 #include "checkpoints/follower.h"
 #include "checkpoints/service.h"
+#include "checkpoints/update.h"
 #include "core/file_io.h"
 #include "core/hash.h"
 #include "core/interrupt.h"
@@ -380,6 +381,10 @@ Status Validator::finalize(const chain::CheckpointInfo& info) {
     const std::uint64_t target = std::max(w + 1, schedule_.window_of(block_.load()));
     TESSERA_ASSIGN_OR_RETURN(auto next, aggregator::next_checkpoint(spec, *ck, target, accepted, deltas));
     TESSERA_ASSIGN_OR_RETURN(next_hash, store_->put(next.tensors, next.manifest, j_.wallet.hotkey));
+    // The merged update U_w as applied, for nodes catching up from C_w.
+    if (auto update = checkpoints::make_update(*ck, next.tensors, next_hash); update.ok()) {
+      TESSERA_RETURN_IF_ERROR(store_->put_update(next_hash, *update));
+    }
     TESSERA_ASSIGN_OR_RETURN(std::string raw, from_hex(next_hash));
     auto announced = j_.chain->announce_checkpoint(j_.wallet.hotkey, o_.join.netuid, target, raw, ck_address_);
     if (!announced.ok()) return announced.status().with_context("announcing checkpoint " + next_hash.substr(0, 16) + "…");

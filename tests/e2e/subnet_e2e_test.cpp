@@ -124,6 +124,11 @@ TEST(SubnetE2E, MinersValidatorAggregatorAndChainOnLoopback) {
     }
   }
   ASSERT_EQ(submitted.size(), 2u);
+  // Miners caught up from window to window by merged updates, not full pulls.
+  for (const char* name : {"alice", "bob"}) {
+    const auto last = json_lines(dir / (std::string(name) + ".json")).back();
+    EXPECT_GE(last["checkpoint_updates"].get<int>(), kWindows - 2) << last.dump();
+  }
 
   // Validator: each of those submissions arrived and passed every check.
   const auto windows = json_lines(dir / "validator.json");

@@ -1,0 +1,20 @@
+// Merged updates U_w for catch-up: C_{w+1}'s tensors where they differ from C_w's, bit for
+// bit (sparse: indices + new values; dense when most of a tensor changed). A node that
+// holds C_w applies the update and verifies the result against C_{w+1}'s manifest —
+// the same check as a full pull — so an update can only save bytes, never weaken trust.
+#pragma once
+
+#include <string>
+
+#include "checkpoints/store.h"
+#include "core/status.h"
+
+namespace tessera::checkpoints {
+
+// Serialised CheckpointUpdate from `parent` to `child` (same tensor names and shapes).
+Result<std::string> make_update(const Checkpoint& parent, const NamedTensors& child, const std::string& child_hash);
+// The child's tensors: `parent` with the update applied; every malformed field (unknown
+// tensor, indices out of range or not increasing, sizes) is an error naming it.
+Result<NamedTensors> apply_update(const Checkpoint& parent, std::string_view update, const std::string& child_hash);
+
+}  // namespace tessera::checkpoints
