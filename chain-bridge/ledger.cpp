@@ -1,8 +1,6 @@
 #include "chain-bridge/ledger.h"
 
 #include <algorithm>
-#include <boost/archive/binary_iarchive.hpp>
-#include <boost/archive/binary_oarchive.hpp>
 #include <boost/serialization/map.hpp>
 #include <boost/serialization/string.hpp>
 #include <boost/serialization/utility.hpp>
@@ -11,6 +9,7 @@
 #include <set>
 #include <sstream>
 
+#include "core/archive.h"
 #include "core/run_spec.h"
 #include "core/schedule.h"
 
@@ -101,24 +100,11 @@ Ledger Ledger::from_genesis(const Genesis& genesis) {
 
 // ---- serialisation -------------------------------------------------------------------
 
-std::string Ledger::serialize() const {
-  std::ostringstream out(std::ios::binary);
-  {
-    boost::archive::binary_oarchive ar(out, boost::archive::no_header);
-    ar << state_;
-  }
-  return out.str();
-}
+std::string Ledger::serialize() const { return to_archive(state_); }
 
 Result<Ledger> Ledger::deserialize(const std::string& bytes) {
   Ledger l;
-  try {
-    std::istringstream in(bytes, std::ios::binary);
-    boost::archive::binary_iarchive ar(in, boost::archive::no_header);
-    ar >> l.state_;
-  } catch (const std::exception& e) {
-    return Corrupted(std::string("ledger snapshot does not decode: ") + e.what());
-  }
+  TESSERA_RETURN_IF_ERROR(from_archive(bytes, &l.state_, "ledger snapshot"));
   return l;
 }
 

@@ -1,12 +1,11 @@
 #include "trainer/miner_state.h"
 
-#include <boost/archive/binary_iarchive.hpp>
-#include <boost/archive/binary_oarchive.hpp>
 #include <boost/serialization/map.hpp>
 #include <boost/serialization/string.hpp>
 #include <sstream>
 
 #include "checkpoints/safetensors.h"
+#include "core/archive.h"
 #include "core/file_io.h"
 #include "core/hash.h"
 
@@ -49,24 +48,13 @@ Status save_miner_state(const fs::path& dir, const MinerSnapshot& s) {
   MinerRecord record = s.record;
   record.ef_hash = to_hex(blake2b_256(ef_bytes));
   record.optimizer_hash = to_hex(blake2b_256(s.optimizer));
-  std::ostringstream out(std::ios::binary);
-  {
-    boost::archive::binary_oarchive ar(out, boost::archive::no_header);
-    ar << record;
-  }
-  return write_sealed_file(dir / "state.bin", kKind, out.str());
+  return write_sealed_file(dir / "state.bin", kKind, to_archive(record));
 }
 
 Result<MinerSnapshot> load_miner_state(const fs::path& dir) {
   TESSERA_ASSIGN_OR_RETURN(std::string body, read_sealed_file(dir / "state.bin", kKind));
   MinerSnapshot s;
-  try {
-    std::istringstream in(body, std::ios::binary);
-    boost::archive::binary_iarchive ar(in, boost::archive::no_header);
-    ar >> s.record;
-  } catch (const std::exception& e) {
-    return Corrupted("miner state " + (dir / "state.bin").string() + " does not decode: " + e.what());
-  }
+  TESSERA_RETURN_IF_ERROR(from_archive(body, &s.record, "miner state " + (dir / "state.bin").string()));
   auto ef_bytes = read_file(dir / "ef.safetensors");
   if (!ef_bytes.ok() || to_hex(blake2b_256(*ef_bytes)) != s.record.ef_hash) {
     return Corrupted("miner state: " + (dir / "ef.safetensors").string() + " is missing or does not match its recorded hash");
