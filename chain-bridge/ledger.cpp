@@ -155,7 +155,7 @@ proto::Extrinsic make_extrinsic(const Keypair& signer, const std::string& chain_
   proto::Extrinsic ex;
   body.SerializeToString(ex.mutable_body());
   const Signature sig = signer.sign(extrinsic_signing_bytes(ex.body()));
-  ex.set_signature(std::string(reinterpret_cast<const char*>(sig.data()), sig.size()));
+  ex.set_signature(raw_bytes(sig));
   return ex;
 }
 

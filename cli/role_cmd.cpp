@@ -6,6 +6,7 @@
 
 #include "chain-bridge/client.h"
 #include "cli/commands.h"
+#include "core/hash.h"
 #include "core/interrupt.h"
 #include "core/log.h"
 #include "trainer/miner.h"
@@ -64,7 +65,7 @@ Status run_set_aggregator(const GlobalOptions& global, const std::string& chain_
   TESSERA_ASSIGN_OR_RETURN(auto chain, chain::connect_embedded_chain(chain_address.empty() ? chain::default_chain_address()
                                                                                           : chain_address));
   proto::SubnetParams params;
-  params.set_aggregator_hotkey(std::string(reinterpret_cast<const char*>(a.hotkey.public_key().data()), 32));
+  params.set_aggregator_hotkey(raw_bytes(a.hotkey.public_key()));
   TESSERA_ASSIGN_OR_RETURN(auto inc, chain->set_subnet_params(o.coldkey, netuid, params));
   std::printf("subnet %u: aggregator is now %s's hotkey %s (block %llu)\n", netuid, aggregator.c_str(),
               a.hotkey.public_hex().c_str(), static_cast<unsigned long long>(inc.block));

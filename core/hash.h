@@ -35,7 +35,10 @@ std::string to_hex(std::span<const std::uint8_t> bytes);
 // Hex of raw bytes held in a string (keys and hashes travel as 32-byte strings in protobuf).
 std::string to_hex(std::string_view raw);
 Result<std::string> from_hex(std::string_view hex);  // raw bytes in a std::string
-// A 32-byte hash or public key (both std::array<uint8_t, 32>) as a raw byte string.
-inline std::string raw_bytes(const Hash256& h) { return std::string(reinterpret_cast<const char*>(h.data()), h.size()); }
+// A 32-byte hash or public key, or a 64-byte signature, as a raw byte string.
+template <std::size_t N>
+std::string raw_bytes(const std::array<std::uint8_t, N>& b) {
+  return std::string(reinterpret_cast<const char*>(b.data()), b.size());
+}
 
 }  // namespace tessera

@@ -83,7 +83,7 @@ std::string sign_header(const proto::SubmissionHeader& header, const Keypair& ho
   proto::SignedHeader signed_header;
   header.SerializeToString(signed_header.mutable_header());
   const Signature sig = hotkey.sign(std::string(kHeaderDomain) + signed_header.header());
-  signed_header.set_signature(std::string(reinterpret_cast<const char*>(sig.data()), sig.size()));
+  signed_header.set_signature(raw_bytes(sig));
   return signed_header.SerializeAsString();
 }
 

@@ -110,7 +110,7 @@ proto::SignedVerdict make_verdict(std::uint32_t netuid, std::uint64_t window, co
   proto::SignedVerdict sv;
   sv.set_verdict(v.SerializeAsString());
   const Signature sig = hotkey.sign(verdict_signing_bytes(sv.verdict()));
-  sv.set_signature(std::string(reinterpret_cast<const char*>(sig.data()), sig.size()));
+  sv.set_signature(raw_bytes(sig));
   return sv;
 }
 
@@ -188,7 +188,7 @@ Status Validator::setup() {
   std::error_code ec;
   fs::create_directories(dir_ / "verdicts", ec);
   if (ec) return IoError("cannot create " + dir_.string() + ": " + ec.message());
-  const Hash256 secret = blake2b_256(std::string_view(reinterpret_cast<const char*>(j_.wallet.hotkey.seed().data()), 32));
+  const Hash256 secret = blake2b_256(std::span<const std::uint8_t>(j_.wallet.hotkey.seed()));
   for (int i = 0; i < 8; ++i) secret_ |= static_cast<std::uint64_t>(secret[i]) << (8 * i);
 
   // State: resume, or start fresh when absent, damaged or someone else's.
