@@ -104,24 +104,56 @@ void CheckpointServer::stop() {
   if (impl_ && impl_->server) impl_->server->stop();
 }
 
+namespace {
+
+using Stub = proto::CheckpointService::Stub;
+
+Result<std::unique_ptr<Stub>> connect_service(const std::string& address, int max_message_bytes) {
+  TESSERA_ASSIGN_OR_RETURN(auto channel, net::connect_channel(address, max_message_bytes, std::chrono::seconds(10)));
+  return proto::CheckpointService::NewStub(channel);
+}
+
+// One unary call with a deadline; `what` names it in errors.
+template <typename Reply, typename Request, typename Method>
+Result<Reply> unary(Stub& stub, Method method, const Request& request, std::chrono::seconds deadline, const std::string& what) {
+  Reply reply;
+  grpc::ClientContext ctx;
+  net::set_deadline(&ctx, deadline);
+  TESSERA_RETURN_IF_ERROR(net::from_grpc((stub.*method)(&ctx, request, &reply), what));
+  return reply;
+}
+
+struct ServedManifest {
+  Manifest manifest;
+  std::string hash;
+  std::uint64_t model_bytes = 0;
+};
+
+// The manifest served for `expected` ("" = the server's latest), checked to hash to the
+// name it is served under and, when `expected` is given, to be that checkpoint.
+Result<ServedManifest> read_manifest(Stub& stub, const std::string& expected) {
+  proto::ManifestRequest req;
+  req.set_hash(expected);
+  TESSERA_ASSIGN_OR_RETURN(auto reply, unary<proto::ManifestReply>(stub, &Stub::GetManifest, req, std::chrono::seconds(30),
+                                                                   "reading the checkpoint manifest"));
+  TESSERA_ASSIGN_OR_RETURN(Manifest manifest, Manifest::from_json(reply.manifest_json()));
+  const std::string hash = manifest.content_hash();
+  if (hash != reply.hash()) return Corrupted("the server's manifest does not hash to " + reply.hash().substr(0, 16) + "…");
+  if (!expected.empty() && hash != expected) {
+    return Corrupted("checkpoint hash " + hash.substr(0, 16) + "… differs from the announced " + expected.substr(0, 16) + "…");
+  }
+  return ServedManifest{std::move(manifest), hash, reply.model_bytes()};
+}
+
+}  // namespace
+
 Result<PullResult> pull_checkpoint(const PullOptions& o, const std::function<void(std::uint64_t, std::uint64_t)>& progress) {
   const auto t0 = std::chrono::steady_clock::now();
-  TESSERA_ASSIGN_OR_RETURN(auto channel, net::connect_channel(o.address, 8 << 20, std::chrono::seconds(10)));
-  auto stub = proto::CheckpointService::NewStub(channel);
-  proto::ManifestRequest mreq;
-  mreq.set_hash(o.expected_hash);
-  proto::ManifestReply mrep;
-  {
-    grpc::ClientContext ctx;
-    net::set_deadline(&ctx, std::chrono::seconds(30));
-    TESSERA_RETURN_IF_ERROR(net::from_grpc(stub->GetManifest(&ctx, mreq, &mrep), "reading the checkpoint manifest"));
-  }
-  TESSERA_ASSIGN_OR_RETURN(Manifest manifest, Manifest::from_json(mrep.manifest_json()));
-  const std::string hash = manifest.content_hash();
-  if (hash != mrep.hash()) return Corrupted("the server's manifest does not hash to " + mrep.hash().substr(0, 16) + "…");
-  if (!o.expected_hash.empty() && hash != o.expected_hash) {
-    return Corrupted("checkpoint hash " + hash.substr(0, 16) + "… differs from the announced " + o.expected_hash.substr(0, 16) + "…");
-  }
+  TESSERA_ASSIGN_OR_RETURN(auto stub, connect_service(o.address, 8 << 20));
+  TESSERA_ASSIGN_OR_RETURN(ServedManifest served, read_manifest(*stub, o.expected_hash));
+  Manifest& manifest = served.manifest;
+  const std::string& hash = served.hash;
+  const std::uint64_t model_bytes = served.model_bytes;
   std::error_code ec;
   fs::create_directories(o.out, ec);
   if (ec) return IoError("cannot create " + o.out.string() + ": " + ec.message());
@@ -134,7 +166,7 @@ Result<PullResult> pull_checkpoint(const PullOptions& o, const std::function<voi
   const auto stamped = fs::exists(stamp) ? read_file(stamp) : Result<std::string>(NotFound("no stamp"));
   if (fs::exists(partial) && stamped.ok() && *stamped == hash) {
     offset = fs::file_size(partial, ec);
-    if (offset > mrep.model_bytes()) offset = 0;
+    if (offset > model_bytes) offset = 0;
   }
   if (offset == 0) {
     fs::remove(partial, ec);
@@ -170,7 +202,7 @@ Result<PullResult> pull_checkpoint(const PullOptions& o, const std::function<voi
         done += static_cast<std::size_t>(n);
       }
       offset += d.size();
-      if (progress) progress(offset, mrep.model_bytes());
+      if (progress) progress(offset, model_bytes);
     }
     const grpc::Status st = reader->Finish();
     if (!st.ok()) {
@@ -181,8 +213,8 @@ Result<PullResult> pull_checkpoint(const PullOptions& o, const std::function<voi
   }
   ::fsync(fd);
   ::close(fd);
-  if (offset != mrep.model_bytes()) {
-    return IoError("download ended at byte " + std::to_string(offset) + " of " + std::to_string(mrep.model_bytes()) +
+  if (offset != model_bytes) {
+    return IoError("download ended at byte " + std::to_string(offset) + " of " + std::to_string(model_bytes) +
                    " (rerun to resume)");
   }
   auto file = read_safetensors(partial);
@@ -206,47 +238,31 @@ Result<PullResult> pull_checkpoint(const PullOptions& o, const std::function<voi
   return result;
 }
 
-}  // namespace tessera::checkpoints
-
-namespace tessera::checkpoints {
 
 Result<std::string> fetch_blob(const std::string& address, const std::string& hash) {
   if (!is_checkpoint_hash(hash)) return InvalidArgument("'" + hash + "' is not a blob hash (64 hex digits)");
-  TESSERA_ASSIGN_OR_RETURN(auto channel, net::connect_channel(address, 64 << 20, std::chrono::seconds(10)));
-  auto stub = proto::CheckpointService::NewStub(channel);
+  TESSERA_ASSIGN_OR_RETURN(auto stub, connect_service(address, 64 << 20));
   proto::BlobRequest req;
   req.set_hash(hash);
-  proto::BlobReply reply;
-  grpc::ClientContext ctx;
-  net::set_deadline(&ctx, std::chrono::seconds(60));
-  TESSERA_RETURN_IF_ERROR(net::from_grpc(stub->GetBlob(&ctx, req, &reply), "fetching blob " + hash.substr(0, 16) + "…"));
+  TESSERA_ASSIGN_OR_RETURN(auto reply, unary<proto::BlobReply>(*stub, &Stub::GetBlob, req, std::chrono::seconds(60),
+                                                              "fetching blob " + hash.substr(0, 16) + "…"));
   if (to_hex(blake2b_256(reply.data())) != hash) return Corrupted("blob " + hash.substr(0, 16) + "… from " + address + " does not match its hash");
   return std::move(*reply.mutable_data());
 }
 
 Result<Manifest> fetch_manifest(const std::string& address, const std::string& hash) {
-  TESSERA_ASSIGN_OR_RETURN(auto channel, net::connect_channel(address, 8 << 20, std::chrono::seconds(10)));
-  auto stub = proto::CheckpointService::NewStub(channel);
-  proto::ManifestRequest req;
-  req.set_hash(hash);
-  proto::ManifestReply reply;
-  grpc::ClientContext ctx;
-  net::set_deadline(&ctx, std::chrono::seconds(30));
-  TESSERA_RETURN_IF_ERROR(net::from_grpc(stub->GetManifest(&ctx, req, &reply), "reading the checkpoint manifest"));
-  TESSERA_ASSIGN_OR_RETURN(Manifest m, Manifest::from_json(reply.manifest_json()));
-  if (m.content_hash() != hash) return Corrupted("the manifest served for " + hash.substr(0, 16) + "… does not hash to it");
-  return m;
+  if (!is_checkpoint_hash(hash)) return InvalidArgument("'" + hash + "' is not a checkpoint hash (64 hex digits)");
+  TESSERA_ASSIGN_OR_RETURN(auto stub, connect_service(address, 8 << 20));
+  TESSERA_ASSIGN_OR_RETURN(ServedManifest served, read_manifest(*stub, hash));
+  return std::move(served.manifest);
 }
 
 Result<std::string> fetch_update(const std::string& address, const std::string& child) {
-  TESSERA_ASSIGN_OR_RETURN(auto channel, net::connect_channel(address, 256 << 20, std::chrono::seconds(10)));
-  auto stub = proto::CheckpointService::NewStub(channel);
+  TESSERA_ASSIGN_OR_RETURN(auto stub, connect_service(address, 256 << 20));
   proto::ManifestRequest req;
   req.set_hash(child);
-  proto::BlobReply reply;
-  grpc::ClientContext ctx;
-  net::set_deadline(&ctx, std::chrono::seconds(60));
-  TESSERA_RETURN_IF_ERROR(net::from_grpc(stub->GetUpdate(&ctx, req, &reply), "fetching the update to " + child.substr(0, 16) + "…"));
+  TESSERA_ASSIGN_OR_RETURN(auto reply, unary<proto::BlobReply>(*stub, &Stub::GetUpdate, req, std::chrono::seconds(60),
+                                                              "fetching the update to " + child.substr(0, 16) + "…"));
   return std::move(*reply.mutable_data());
 }
 
