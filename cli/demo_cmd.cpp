@@ -148,8 +148,6 @@ struct Role {
   std::string name;
   std::unique_ptr<Subprocess> process;
   fs::path out, log;
-  std::uint32_t uid = 0;
-  std::string hotkey;  // raw
 };
 
 Status run_demo(const GlobalOptions& global, const DemoOptions& o) {
@@ -170,7 +168,6 @@ Status run_demo(const GlobalOptions& global, const DemoOptions& o) {
   if (ec) return IoError("cannot create " + out_dir.string() + ": " + ec.message());
   TESSERA_ASSIGN_OR_RETURN(int port, free_port());
   const std::string address = "127.0.0.1:" + std::to_string(port);
-  const std::string chain_arg = address;
   const std::string block_ms = std::to_string(spec.schedule.block_time_ms);
   const double window_s = spec.schedule.blocks_per_window * spec.schedule.block_time_ms / 1000.0;
   std::printf("tessera demo: %d miners, %d validators, %d windows of %.1fs; run spec %s; corpus %s\n"
@@ -207,7 +204,7 @@ Status run_demo(const GlobalOptions& global, const DemoOptions& o) {
     r.out = work / "logs" / (name + ".json");
     r.log = work / "logs" / (name + ".log");
     std::vector<std::string> argv = {exe.string(), "--home", home.string(), extra[0], "--netuid", std::to_string(netuid),
-                                     "--wallet", name, "--chain", chain_arg, "--data", data.string(), "--threads", "1", "--json"};
+                                     "--wallet", name, "--chain", address, "--data", data.string(), "--threads", "1", "--json"};
     argv.insert(argv.end(), extra.begin() + 1, extra.end());
     r.process = std::make_unique<Subprocess>(argv, r.out, r.log);
     into.push_back(std::move(r));
@@ -262,8 +259,7 @@ Status run_demo(const GlobalOptions& global, const DemoOptions& o) {
         const std::size_t merged = (*ck)->manifest.accepted.size();
         tokens += merged * tokens_per_submission;
         if (merged > 0) ++trained_windows;
-        curve.push_back({(*ann)->window, loss, tokens, seconds_since(t_start)});
-        curve.back().merged = merged;
+        curve.push_back({(*ann)->window, loss, tokens, seconds_since(t_start), merged});
         std::uint64_t paid = 0;
         if (auto s = chain->subnet(netuid); s.ok()) {
           for (const auto& n : s->neurons()) {

@@ -80,7 +80,6 @@ struct SimMiner {
   std::string last_payload, last_base;  // for `stale`
   net::Submission submission;
   bool has_submission = false;
-  double compute_s = 0;
 };
 
 struct SimValidator {
@@ -218,7 +217,6 @@ Result<RunResult> simulate(const RunSpec& spec, const std::string& data_dir, int
         if (!r.ok()) {
           st = r.status();
         } else {
-          m.compute_s += r->seconds;
           if (m.kind == "poison") {
             const double factor = m.uid % 2 ? -1.0 : 10.0;
             for (auto& t : r->delta) t.mul_(factor);

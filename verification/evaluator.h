@@ -52,7 +52,6 @@ namespace tessera::verification {
 
 enum class Outcome { kScored, kStale, kWrongCodec, kWrongData, kDuplicate, kMalformed, kCopy, kNormOutlier, kNoGain, kNotOwnData };
 const char* outcome_name(Outcome outcome);
-inline constexpr int kOutcomeCount = 10;
 
 struct Evaluation {
   std::uint32_t uid = 0;

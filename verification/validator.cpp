@@ -164,7 +164,6 @@ class Validator {
   std::map<std::uint32_t, std::string> hotkeys_;
   proto::SubnetParams params_;
   std::map<std::uint64_t, std::vector<net::Submission>> pending_;
-  std::map<int, std::uint64_t> rejected_seen_;  // server rejects already reported
   std::uint64_t windows_done_ = 0;
   nlohmann::json weights_event_;  // weights set or committed while finalising the current window
 };

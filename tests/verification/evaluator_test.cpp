@@ -171,7 +171,9 @@ TEST_F(EvaluatorTest, HonestDeltasScoreAndEveryAttackLosesForItsReason) {
     const Evaluation& e = *by_uid.at(uid);
     EXPECT_EQ(outcome_name(e.outcome), std::string(outcome_name(outcome))) << "uid " << uid << ": " << e.reason;
     EXPECT_NE(e.reason.find(reason_part), std::string::npos) << "uid " << uid << ": " << e.reason;
-    if (outcome != Outcome::kScored) EXPECT_EQ(e.score, 0.0) << "uid " << uid;
+    if (outcome != Outcome::kScored) {
+      EXPECT_EQ(e.score, 0.0) << "uid " << uid;
+    }
   };
   expect(1, Outcome::kScored, "held-out gain");
   expect(2, Outcome::kScored, "held-out gain");
