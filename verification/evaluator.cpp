@@ -14,7 +14,6 @@
 #include "gradients/apply.h"
 #include "kernels/cross_entropy.h"
 #include "trainer/inner_loop.h"
-#include "trainer/optim.h"
 
 namespace tessera::verification {
 
