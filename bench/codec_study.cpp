@@ -4,9 +4,13 @@
 // coordinate) and applied by the outer optimizer — once with dense fp32 deltas and once
 // per codec preset with error feedback, all from the same initial model, pages and
 // batches. Prints JSON: final validation loss per configuration and its ratio to dense.
+// The preset `centralized` adds `tessera train` on the same total tokens; with it in the
+// list every run is measured on the run's validation batches (those of the baseline and
+// `tessera demo`) instead of the study's own.
 //
 //   build/bench/codec_study --spec examples/tiny.toml --windows 30 --miners 2
 //       --presets dense,int2-k32,fp16-k32,sign-k32,sign-k8   (one line)
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -21,6 +25,7 @@
 #include "gradients/error_feedback.h"
 #include "model/gpt.h"
 #include "model/runtime.h"
+#include "trainer/baseline.h"
 #include "trainer/inner_loop.h"
 #include "trainer/optim.h"
 
@@ -71,6 +76,23 @@ Result<Outcome> run_config(const RunSpec& spec, const model::ModelConfig& config
                            const std::string& preset, const dataset::TokenDataset& train,
                            const std::vector<std::pair<torch::Tensor, torch::Tensor>>& val_batches) {
   const auto t0 = std::chrono::steady_clock::now();
+  if (preset == "centralized") {
+    // `tessera train` on the same total tokens (miners × windows × H steps of one
+    // batch), its cosine schedule over that length; measured on the run's validation
+    // batches, which every run of the study then uses too.
+    trainer::BaselineOptions bo;
+    bo.steps = static_cast<long>(opt.miners) * opt.windows * spec.train.inner_steps;
+    bo.threads = opt.threads;
+    RunSpec quiet = spec;
+    quiet.train.eval_every = 0;
+    TESSERA_ASSIGN_OR_RETURN(auto r, trainer::train_baseline(quiet, bo));
+    Outcome outcome;
+    outcome.final_val_loss = r.final_val_loss;
+    outcome.val_curve = {r.final_val_loss};
+    outcome.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    std::fprintf(stderr, "  %-14s %ld steps  val loss %.4f\n", preset.c_str(), bo.steps, r.final_val_loss);
+    return outcome;
+  }
   // "dense": full-precision pseudo-gradients with DiLoCo's outer Nesterov step;
   // "dense-sgd": full precision with plain averaging (outer SGD, lr 1) — with one miner
   // this is exactly centralised training. Codec presets use the spec's outer step.
@@ -161,7 +183,9 @@ Status run(const Options& opt) {
   TESSERA_ASSIGN_OR_RETURN(auto val, dataset::TokenDataset::load(spec.data.dir, "val"));
   model::configure_cpu_threads(opt.threads);
   std::vector<std::pair<torch::Tensor, torch::Tensor>> val_batches;
-  for (int i = 0; i < spec.train.eval_batches; ++i) {
+  const bool run_val = std::find(opt.presets.begin(), opt.presets.end(), "centralized") != opt.presets.end();
+  if (run_val) val_batches = trainer::validation_batches(spec, val);
+  for (int i = 0; !run_val && i < spec.train.eval_batches; ++i) {
     val_batches.push_back(val.sample_batch(Rng::derive("tessera/codec-study-val", spec.seed, i).next_u64(),
                                            spec.train.batch_size, spec.train.seq_len));
   }
@@ -171,11 +195,16 @@ Status run(const Options& opt) {
     TESSERA_ASSIGN_OR_RETURN(auto o, run_config(spec, config, opt, preset, train, val_batches));
     nlohmann::json r = {
         {"preset", preset},
-        {"outer", preset == "dense" ? opt.dense_outer : preset == "dense-sgd" ? "sgd:1:0" : "spec"},
+        {"outer", preset == "dense"         ? opt.dense_outer
+                  : preset == "dense-sgd"   ? "sgd:1:0"
+                  : preset == "centralized" ? "none"
+                                            : "spec"},
         {"final_val_loss", o.final_val_loss},
         {"val_loss_every_5_windows", o.val_curve},
         {"bytes_per_submission", o.bytes_per_submission},
-        {"ratio_vs_fp32", static_cast<double>(config.parameter_count()) * 4.0 / o.bytes_per_submission},
+        {"ratio_vs_fp32", o.bytes_per_submission > 0 ? nlohmann::json(static_cast<double>(config.parameter_count()) * 4.0 /
+                                                                       o.bytes_per_submission)
+                                                      : nlohmann::json()},
         {"seconds", o.seconds},
     };
     results.push_back(r);

@@ -7,15 +7,7 @@ static_assert(std::endian::native == std::endian::little, "the bit reader assume
 
 namespace tessera::gradients {
 
-void BitWriter::write(std::uint64_t value, unsigned bits) {
-  if (bits == 0) return;
-  value &= (bits == 64) ? ~0ULL : ((1ULL << bits) - 1);
-  acc_ |= value << acc_bits_;
-  bits_written_ += bits;
-  if (acc_bits_ + bits < 64) {
-    acc_bits_ += bits;
-    return;
-  }
+void BitWriter::flush_word(std::uint64_t value, unsigned bits) {
   // A full 64-bit word: append it at once and keep the bits that did not fit.
   char word[8];
   for (int i = 0; i < 8; ++i) word[i] = static_cast<char>((acc_ >> (8 * i)) & 0xff);

@@ -9,13 +9,26 @@ namespace tessera::gradients {
 
 class BitWriter {
  public:
-  void write(std::uint64_t value, unsigned bits);  // bits <= 57
+  // bits <= 57. Inline: the codec writes a few bits at a time.
+  void write(std::uint64_t value, unsigned bits) {
+    if (bits == 0) return;
+    value &= bits >= 64 ? ~std::uint64_t{0} : (std::uint64_t{1} << bits) - 1;
+    acc_ |= value << acc_bits_;
+    bits_written_ += bits;
+    if (acc_bits_ + bits < 64) {
+      acc_bits_ += bits;
+      return;
+    }
+    flush_word(value, bits);
+  }
+  void reserve(std::size_t bytes) { bytes_.reserve(bytes); }
   void write_unary_one() { write(1, 1); }
   // Pads to a byte boundary with zero bits and returns the bytes.
   std::string finish();
   std::uint64_t bit_count() const { return bits_written_; }
 
  private:
+  void flush_word(std::uint64_t value, unsigned bits);
   std::string bytes_;
   std::uint64_t acc_ = 0;
   unsigned acc_bits_ = 0;

@@ -135,17 +135,6 @@ bool transformed(const ChunkGeometry& g, const CodecSettings& s) {
 
 kernels::QuantKind kind_of(Quant q) { return static_cast<kernels::QuantKind>(static_cast<int>(q)); }
 
-// True when every value is finite: an OR over "exponent bits all set", which vectorises.
-bool all_finite(const float* x, std::int64_t n) {
-  std::uint32_t bad = 0;
-  for (std::int64_t i = 0; i < n; ++i) {
-    std::uint32_t bits;
-    std::memcpy(&bits, x + i, 4);
-    bad |= static_cast<std::uint32_t>((bits & 0x7f800000u) == 0x7f800000u);
-  }
-  return bad == 0;
-}
-
 // Tensor data → chunk-major float buffer: 1-D tensors are used in place, 2-D tensors are
 // gathered block by block (and DCT-transformed when enabled).
 const float* to_chunks(const float* src, const ChunkGeometry& g, const CodecSettings& s, std::vector<float>* scratch) {
@@ -332,21 +321,32 @@ Result<EncodedDelta> encode_delta(const std::vector<IndexedTensor>& tensors, con
       return InvalidArgument("tensors must be given in strictly increasing parameter order");
     }
     previous = param_index;
-    const torch::Tensor data = value.detach().to(torch::kFloat).contiguous();
-    if (!all_finite(data.data_ptr<float>(), data.numel())) {
-      return InvalidArgument("parameter " + std::to_string(param_index) + " has non-finite values");
-    }
+    // Converted only when needed: the common float32 contiguous input is read in place.
+    torch::Tensor converted;
+    const bool direct = value.scalar_type() == torch::kFloat && value.is_contiguous() && value.device().is_cpu();
+    if (!direct) converted = value.detach().to(torch::kCPU, torch::kFloat).contiguous();
+    const float* data = direct ? value.data_ptr<float>() : converted.data_ptr<float>();
     const std::vector<std::int64_t> shape(value.sizes().begin(), value.sizes().end());
     TESSERA_ASSIGN_OR_RETURN(ChunkGeometry g, chunk_geometry(shape, settings));
     const ChunkPlan plan = plan_chunks(g, settings);
-    const float* chunks = to_chunks(data.data_ptr<float>(), g, settings, &scratch);
     positions.resize(plan.total);
     selected.resize(plan.total);
     recon.resize(plan.total);
     codes.resize(plan.total);
     scale_bits.resize(plan.ks.size() * scales_per_chunk(settings.quant));
-    kernels::topk_chunks_cpu(chunks, static_cast<std::size_t>(g.numel()), static_cast<std::size_t>(g.chunk_len()),
-                             plan.ks.data(), plan.offsets.data(), positions.data(), selected.data());
+    // Top-k also reports whether every value was finite (in the same pass). 2-D blocks
+    // are selected in place unless the DCT needs them gathered and transformed.
+    bool finite = true;
+    if (g.two_d && !transformed(g, settings)) {
+      kernels::topk_blocks_cpu(data, static_cast<std::size_t>(g.rows), static_cast<std::size_t>(g.cols),
+                               static_cast<std::size_t>(g.block_rows), static_cast<std::size_t>(g.block_cols),
+                               plan.ks.data(), plan.offsets.data(), positions.data(), selected.data(), &finite);
+    } else {
+      const float* chunks = to_chunks(data, g, settings, &scratch);
+      kernels::topk_chunks_cpu(chunks, static_cast<std::size_t>(g.numel()), static_cast<std::size_t>(g.chunk_len()),
+                               plan.ks.data(), plan.offsets.data(), positions.data(), selected.data(), &finite);
+    }
+    if (!finite) return InvalidArgument("parameter " + std::to_string(param_index) + " has non-finite values");
     kernels::quantize_chunks_cpu(kind_of(settings.quant), selected.data(), plan.ks.size(), plan.ks.data(),
                                  plan.offsets.data(), codes.data(), scale_bits.data(), recon.data());
     BitWriter indices, values, scales;

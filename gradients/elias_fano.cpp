@@ -34,8 +34,13 @@ void elias_fano_encode(const std::uint32_t* positions, std::uint32_t k, std::uin
   std::uint64_t prev = 0;
   for (std::uint32_t i = 0; i < k; ++i) {
     const std::uint64_t high = positions[i] >> l;
-    write_zeros(out, high - prev);
-    out->write(1, 1);
+    const std::uint64_t gap = high - prev;
+    if (gap < 57) {
+      out->write(std::uint64_t{1} << gap, static_cast<unsigned>(gap + 1));  // the zeros and the one at once
+    } else {
+      write_zeros(out, gap);
+      out->write(1, 1);
+    }
     prev = high;
   }
   write_zeros(out, max_high - prev);

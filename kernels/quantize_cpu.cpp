@@ -52,14 +52,11 @@ void quantize_chunks_cpu(QuantKind kind, const float* values, std::size_t chunks
         std::uint32_t below = 0;
         for (std::uint32_t i = 0; i < k; ++i) below += detail::abs_f(v[i]) < t ? 1 : 0;
         std::uint32_t equal_left = low_count - below;
-        for (std::uint32_t i = 0; i < k; ++i) {
+        for (std::uint32_t i = 0; i < k; ++i) {  // branch-free: half the values go each way
           const float m = detail::abs_f(v[i]);
-          if (m < t) {
-            high[i] = 0;
-          } else if (m == t && equal_left > 0) {
-            high[i] = 0;
-            --equal_left;
-          }
+          const std::uint32_t take_equal = (m == t) & (equal_left > 0);
+          high[i] = static_cast<unsigned char>(!((m < t) | take_equal));
+          equal_left -= take_equal;
         }
       }
     }

@@ -61,9 +61,10 @@ TESSERA_HD void quantize_one(QuantKind kind, const float* v, std::uint32_t k, co
     case QuantKind::kInt2: {
       const std::uint32_t low_count = k / 2;
       double low_sum = 0.0, high_sum = 0.0;
-      for (std::uint32_t i = 0; i < k; ++i) {
-        if (high[i]) high_sum += abs_f(v[i]);
-        else low_sum += abs_f(v[i]);
+      for (std::uint32_t i = 0; i < k; ++i) {  // adding +0.0 leaves a sum of magnitudes unchanged
+        const double a = abs_f(v[i]);
+        high_sum += high[i] ? a : 0.0;
+        low_sum += high[i] ? 0.0 : a;
       }
       const float low = stored(low_count ? static_cast<float>(low_sum / low_count) : 0.0f, &scales[0]);
       const float hi = stored(k - low_count ? static_cast<float>(high_sum / (k - low_count)) : 0.0f, &scales[1]);

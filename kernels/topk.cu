@@ -70,13 +70,62 @@ __global__ void topk_kernel(const float* data, std::size_t n, std::size_t chunk_
 }
 }  // namespace
 
+namespace {
+__global__ void nonfinite_kernel(const float* data, std::size_t n, int* flag) {
+  for (std::size_t i = blockIdx.x * static_cast<std::size_t>(blockDim.x) + threadIdx.x; i < n;
+       i += static_cast<std::size_t>(gridDim.x) * blockDim.x) {
+    if (!isfinite(data[i])) atomicOr(flag, 1);
+  }
+}
+
+// Sets *all_finite from a device-side scan of data[0, n).
+bool check_finite(const float* data, std::size_t n, bool* all_finite) {
+  if (all_finite == nullptr) return true;
+  int* flag = nullptr;
+  if (cudaMalloc(&flag, sizeof(int)) != cudaSuccess) return false;
+  int host = 0;
+  bool ok = cudaMemset(flag, 0, sizeof(int)) == cudaSuccess;
+  if (ok && n > 0) nonfinite_kernel<<<128, kThreads>>>(data, n, flag);
+  ok = ok && cudaGetLastError() == cudaSuccess && cudaMemcpy(&host, flag, sizeof(int), cudaMemcpyDeviceToHost) == cudaSuccess;
+  cudaFree(flag);
+  *all_finite = host == 0;
+  return ok;
+}
+
+// Block c of a row-major rows × cols matrix → the c-th chunk of a chunk-major buffer.
+__global__ void gather_blocks_kernel(const float* data, std::size_t cols, std::size_t block_rows, std::size_t block_cols,
+                                     float* out) {
+  const std::size_t c = blockIdx.x, per_row = cols / block_cols, len = block_rows * block_cols;
+  const float* first = data + (c / per_row) * block_rows * cols + (c % per_row) * block_cols;
+  for (std::size_t i = threadIdx.x; i < len; i += blockDim.x) out[c * len + i] = first[(i / block_cols) * cols + i % block_cols];
+}
+}  // namespace
+
 bool topk_chunks_cuda(const float* data, std::size_t n, std::size_t chunk_len, const std::uint32_t* ks,
-                      const std::size_t* offsets, std::uint32_t* positions, float* values) {
+                      const std::size_t* offsets, std::uint32_t* positions, float* values, bool* all_finite) {
   if (cuda_device_count() == 0 || chunk_len > 4096) return false;
   const std::size_t chunks = (n + chunk_len - 1) / chunk_len;
+  if (!check_finite(data, n, all_finite)) return false;
   if (chunks == 0) return true;
   topk_kernel<<<static_cast<unsigned>(chunks), kThreads>>>(data, n, chunk_len, ks, offsets, positions, values);
   return cudaGetLastError() == cudaSuccess && cudaDeviceSynchronize() == cudaSuccess;
+}
+
+bool topk_blocks_cuda(const float* data, std::size_t rows, std::size_t cols, std::size_t block_rows,
+                      std::size_t block_cols, const std::uint32_t* ks, const std::size_t* offsets,
+                      std::uint32_t* positions, float* values, bool* all_finite) {
+  const std::size_t len = block_rows * block_cols, chunks = (rows / block_rows) * (cols / block_cols);
+  if (cuda_device_count() == 0 || len > 4096) return false;
+  float* gathered = nullptr;
+  if (cudaMalloc(&gathered, sizeof(float) * rows * cols) != cudaSuccess) return false;
+  bool ok = true;
+  if (chunks > 0) {
+    gather_blocks_kernel<<<static_cast<unsigned>(chunks), kThreads>>>(data, cols, block_rows, block_cols, gathered);
+    ok = cudaGetLastError() == cudaSuccess;
+  }
+  ok = ok && topk_chunks_cuda(gathered, rows * cols, len, ks, offsets, positions, values, all_finite);
+  cudaFree(gathered);
+  return ok;
 }
 
 }  // namespace tessera::kernels

@@ -1,14 +1,26 @@
 // Top-k per chunk without a full sort. The maxima of groups of 16 give a lower bound on
-// the k-th largest magnitude: if m is the k-th largest group maximum, k values are >= m,
-// so every value of the top k is >= m. Only groups whose maximum reaches m are rescanned
-// (usually about k of them), and the exact selection (|v| desc, position asc) runs over
-// those few candidates. Chunks are spread over OpenMP threads.
+// the k-th largest magnitude: if k group maxima are >= m, k values are >= m, so every
+// value of the top k is >= m. Only groups whose maximum reaches m are rescanned (a little
+// over k of them), and the exact selection (|v| desc, position asc) runs over those few
+// candidates. Chunks are spread over OpenMP threads.
+//
+// Fast path: a chunk viewed as a matrix of at most 64 columns (a 2-D block in place, with
+// the tensor's row stride, or a 1-D chunk whose length is a multiple of 64 as rows of 64).
+// A group is one column of a band of 16 rows, so the maxima are plain vertical maxima
+// (no horizontal shuffles), and m comes from a 128-bucket histogram of the maxima's float
+// bits (16 buckets per binade, the 8 binades below the largest) instead of a selection.
+// Rescanning walks the band's rows over a 64-bit mask of the qualifying columns, so the
+// candidates arrive in position order. Other chunks take the general path below.
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <functional>
 #include <vector>
 #if defined(__SSE2__)
 #include <emmintrin.h>
+#endif
+#if defined(__x86_64__)
+#include <immintrin.h>
 #endif
 
 #include "kernels/topk.h"
@@ -22,132 +34,86 @@ constexpr std::size_t kGroup = 16;
 struct Entry {
   float mag;
   std::uint32_t pos;
+  float value;
 };
 
-// max |x| of each group of 16. A plain loop would be a serial chain of maxss (GCC may
-// not reorder a float max reduction), so the lanes are kept explicitly.
-void group_maxima(const float* x, std::size_t groups, float* out) {
-#if defined(__SSE2__)
-  const __m128 abs_mask = _mm_castsi128_ps(_mm_set1_epi32(0x7fffffff));
+// max |x| of each group of 16, and the largest of them. Non-negative floats
+// order like their bit patterns, so the maxima are integer maxima of the bits with the
+// sign cleared; an infinity or NaN then shows as a maximum >= 0x7f800000, so the
+// finiteness check costs nothing extra (the encoder needs it and would otherwise read
+// the whole delta once more). SSE4.1 when the CPU has it, else a portable loop.
+constexpr std::uint32_t kNonFinite = 0x7f800000u;
+
+#if defined(__x86_64__)
+__attribute__((target("sse4.1"))) std::uint32_t group_maxima_sse41(const float* x, std::size_t groups, float* out) {
+  const __m128i abs_mask = _mm_set1_epi32(0x7fffffff);
+  __m128i top = _mm_setzero_si128();
   for (std::size_t g = 0; g < groups; ++g) {
-    const float* p = x + g * kGroup;
-    const __m128 a = _mm_and_ps(_mm_loadu_ps(p), abs_mask), b = _mm_and_ps(_mm_loadu_ps(p + 4), abs_mask);
-    const __m128 c = _mm_and_ps(_mm_loadu_ps(p + 8), abs_mask), d = _mm_and_ps(_mm_loadu_ps(p + 12), abs_mask);
-    __m128 m = _mm_max_ps(_mm_max_ps(a, b), _mm_max_ps(c, d));
-    m = _mm_max_ps(m, _mm_shuffle_ps(m, m, _MM_SHUFFLE(1, 0, 3, 2)));
-    m = _mm_max_ps(m, _mm_shuffle_ps(m, m, _MM_SHUFFLE(2, 3, 0, 1)));
-    out[g] = _mm_cvtss_f32(m);
+    const auto* p = reinterpret_cast<const __m128i*>(x + g * kGroup);
+    const __m128i a = _mm_and_si128(_mm_loadu_si128(p), abs_mask), b = _mm_and_si128(_mm_loadu_si128(p + 1), abs_mask);
+    const __m128i c = _mm_and_si128(_mm_loadu_si128(p + 2), abs_mask), d = _mm_and_si128(_mm_loadu_si128(p + 3), abs_mask);
+    __m128i m = _mm_max_epi32(_mm_max_epi32(a, b), _mm_max_epi32(c, d));
+    m = _mm_max_epi32(m, _mm_shuffle_epi32(m, _MM_SHUFFLE(1, 0, 3, 2)));
+    m = _mm_max_epi32(m, _mm_shuffle_epi32(m, _MM_SHUFFLE(2, 3, 0, 1)));
+    top = _mm_max_epi32(top, m);
+    const int bits = _mm_cvtsi128_si32(m);
+    std::memcpy(out + g, &bits, 4);
   }
-#else
-  for (std::size_t g = 0; g < groups; ++g) {
-    float lanes[4] = {0, 0, 0, 0};
-    for (std::size_t i = 0; i < kGroup; ++i) lanes[i % 4] = std::max(lanes[i % 4], std::fabs(x[g * kGroup + i]));
-    out[g] = std::max(std::max(lanes[0], lanes[1]), std::max(lanes[2], lanes[3]));
-  }
+  return static_cast<std::uint32_t>(_mm_cvtsi128_si32(top));
+}
+const bool kHaveSse41 = __builtin_cpu_supports("sse4.1");
 #endif
+
+// Returns the bits of the largest maximum (>= kNonFinite: not every value is finite).
+std::uint32_t group_maxima(const float* x, std::size_t groups, float* out) {
+#if defined(__x86_64__)
+  if (kHaveSse41) return group_maxima_sse41(x, groups, out);
+#endif
+  std::uint32_t top = 0;
+  for (std::size_t g = 0; g < groups; ++g) {
+    std::uint32_t lanes[4] = {0, 0, 0, 0};
+    for (std::size_t i = 0; i < kGroup; ++i) {
+      std::uint32_t u;
+      std::memcpy(&u, x + g * kGroup + i, 4);
+      lanes[i % 4] = std::max(lanes[i % 4], u & 0x7fffffffu);
+    }
+    const std::uint32_t m = std::max(std::max(lanes[0], lanes[1]), std::max(lanes[2], lanes[3]));
+    top = std::max(top, m);
+    std::memcpy(out + g, &m, 4);
+  }
+  return top;
+}
+
+bool finite_values(const float* x, std::size_t n) {
+  std::uint32_t bad = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    std::uint32_t u;
+    std::memcpy(&u, x + i, 4);
+    bad |= static_cast<std::uint32_t>((u & 0x7fffffffu) >= kNonFinite);
+  }
+  return bad == 0;
+}
+
+// What a chunk with a non-finite value yields: defined output (positions 0..k-1, zero
+// values), which the caller discards.
+bool reject_chunk(std::size_t k, std::uint32_t* positions, float* values) {
+  for (std::size_t j = 0; j < k; ++j) {
+    positions[j] = static_cast<std::uint32_t>(j);
+    values[j] = 0.0f;
+  }
+  return false;
 }
 
 struct Scratch {
-  std::vector<float> maxima, sample;
+  std::vector<float> maxima, mags;
+  std::vector<std::uint64_t> mask;
   std::vector<Entry> candidates, ties;
 };
 
-std::size_t count_at_least(const float* v, std::size_t n, float t) {
-  std::size_t count = 0, i = 0;
-#if defined(__SSE2__)
-  // Bits set in a 4-bit mask (x86-64 baseline has no popcnt instruction).
-  static constexpr std::uint8_t kBits[16] = {0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4};
-  const __m128 tv = _mm_set1_ps(t);
-  for (; i + 4 <= n; i += 4) count += kBits[_mm_movemask_ps(_mm_cmpge_ps(_mm_loadu_ps(v + i), tv))];
-#endif
-  for (; i < n; ++i) count += v[i] >= t ? 1 : 0;
-  return count;
-}
-
-// A lower bound on the k-th largest of `maxima` that is as tight as cheaply possible:
-// the largest value of an evenly spaced sample (sorted) with at least k maxima >= it.
-// Exact nth_element on the sample only; counting runs over all maxima (vectorised).
-float maxima_bound(const std::vector<float>& maxima, std::size_t k, std::vector<float>* sample) {
-  const std::size_t g = maxima.size();
-  constexpr std::size_t kSample = 32;
-  if (g <= 2 * kSample) {
-    *sample = maxima;
-    std::nth_element(sample->begin(), sample->begin() + static_cast<std::ptrdiff_t>(k - 1), sample->end(),
-                     std::greater<float>());
-    return (*sample)[k - 1];
-  }
-  sample->clear();
-  for (std::size_t i = 0; i < kSample; ++i) sample->push_back(maxima[i * g / kSample]);
-  std::sort(sample->begin(), sample->end(), std::greater<float>());
-  // Binary search for the smallest sample index whose value still has >= k maxima above.
-  std::size_t lo = 0, hi = kSample - 1;
-  if (count_at_least(maxima.data(), g, (*sample)[hi]) < k) return 0.0f;  // fall back: everything qualifies
-  while (lo < hi) {
-    const std::size_t mid = (lo + hi) / 2;
-    if (count_at_least(maxima.data(), g, (*sample)[mid]) >= k) hi = mid;
-    else lo = mid + 1;
-  }
-  return (*sample)[lo];
-}
-
-void select_chunk(const float* chunk, std::size_t len, std::size_t k, Scratch* s, std::uint32_t* positions,
-                  float* values) {
-  if (k == 0) return;
-  auto& cand = s->candidates;
-  auto& ties = s->ties;
-  cand.clear();
-  ties.clear();
-  const std::size_t groups = len / kGroup;
-  // Values above the bound are candidates; values equal to it only matter in position
-  // order, so at most k of them are kept (this keeps all-zero chunks cheap).
-  auto visit = [&](std::size_t i, float bound) {
-    const float m = std::fabs(chunk[i]);
-    if (m > bound) cand.push_back({m, static_cast<std::uint32_t>(i)});
-    else if (m == bound && ties.size() < k) ties.push_back({m, static_cast<std::uint32_t>(i)});
-  };
-  if (groups >= k && groups >= 4) {
-    s->maxima.resize(groups);
-    group_maxima(chunk, groups, s->maxima.data());
-    float bound = maxima_bound(s->maxima, k, &s->sample);
-    // Tighten to the exact k-th largest group maximum: only the maxima at or above the
-    // sampled bound can be it, usually a little over k of them.
-    auto& top = s->sample;
-    top.clear();
-    for (float m : s->maxima) {
-      if (m >= bound) top.push_back(m);
-    }
-    if (top.size() > k) {
-      std::nth_element(top.begin(), top.begin() + static_cast<std::ptrdiff_t>(k - 1), top.end(), std::greater<float>());
-      bound = top[k - 1];
-    }
-#if defined(__SSE2__)
-    const __m128 b = _mm_set1_ps(bound);
-    const __m128 abs_mask = _mm_castsi128_ps(_mm_set1_epi32(0x7fffffff));
-#endif
-    for (std::size_t g = 0; g < groups; ++g) {
-      if (s->maxima[g] < bound) continue;
-#if defined(__SSE2__)
-      unsigned gt = 0, eq = 0;
-      for (unsigned q = 0; q < 4; ++q) {
-        const __m128 v = _mm_and_ps(_mm_loadu_ps(chunk + g * kGroup + 4 * q), abs_mask);
-        gt |= static_cast<unsigned>(_mm_movemask_ps(_mm_cmpgt_ps(v, b))) << (4 * q);
-        eq |= static_cast<unsigned>(_mm_movemask_ps(_mm_cmpeq_ps(v, b))) << (4 * q);
-      }
-      for (unsigned bits = gt | eq; bits != 0; bits &= bits - 1) {
-        const unsigned j = static_cast<unsigned>(__builtin_ctz(bits));
-        const auto i = static_cast<std::uint32_t>(g * kGroup + j);
-        if (gt >> j & 1u) cand.push_back({std::fabs(chunk[i]), i});
-        else if (ties.size() < k) ties.push_back({bound, i});
-      }
-#else
-      for (std::size_t i = g * kGroup; i < (g + 1) * kGroup; ++i) visit(i, bound);
-#endif
-    }
-    for (std::size_t i = groups * kGroup; i < len; ++i) visit(i, bound);
-  } else {
-    for (std::size_t i = 0; i < len; ++i) cand.push_back({std::fabs(chunk[i]), static_cast<std::uint32_t>(i)});
-  }
-  // `cand` and `ties` are in position order.
+// The top k of `cand` (values > bound, position order) and `ties` (values == bound, the
+// lowest positions, at most k), written in position order.
+void finish_selection(std::vector<Entry>& cand, const std::vector<Entry>& ties, std::size_t k, Scratch* s,
+                      std::uint32_t* positions, float* values) {
   if (cand.size() < k) {
     // All values above the bound are in; the lowest positions among the ties fill up.
     const std::size_t need = std::min(k - cand.size(), ties.size());
@@ -159,7 +125,7 @@ void select_chunk(const float* chunk, std::size_t len, std::size_t k, Scratch* s
   if (cand.size() > k) {
     // The k-th largest magnitude t; keep everything above t and the first of those equal
     // to t, walking in position order so the output stays sorted.
-    auto& mags = s->sample;
+    auto& mags = s->mags;
     mags.clear();
     for (const auto& e : cand) mags.push_back(e.mag);
     std::nth_element(mags.begin(), mags.begin() + static_cast<std::ptrdiff_t>(k - 1), mags.end(), std::greater<float>());
@@ -171,7 +137,7 @@ void select_chunk(const float* chunk, std::size_t len, std::size_t k, Scratch* s
       if (e.mag > t || (e.mag == t && equal_left > 0)) {
         if (e.mag == t) --equal_left;
         positions[out] = e.pos;
-        values[out] = chunk[e.pos];
+        values[out] = e.value;
         ++out;
       }
     }
@@ -179,24 +145,179 @@ void select_chunk(const float* chunk, std::size_t len, std::size_t k, Scratch* s
   }
   for (std::size_t j = 0; j < k; ++j) {
     positions[j] = cand[j].pos;
-    values[j] = chunk[cand[j].pos];
+    values[j] = cand[j].value;
   }
+}
+
+// The bound m: the k-th largest group maximum, found with a histogram of the maxima's
+// bits (8 buckets per binade over the 8 binades below the largest) and a selection
+// among the maxima inside the bucket where the count from the top reaches k; 0 when
+// fewer than k maxima are in the range (every value is then a candidate). The same pass
+// that collects the bucket's maxima marks, in `mask` (64 groups per word), every group
+// whose maximum reaches the bucket's lower edge — a superset of the groups >= m.
+float maxima_bound(const std::vector<float>& maxima, std::uint32_t top, std::size_t k, std::vector<float>* in_bucket,
+                   std::vector<std::uint64_t>* mask) {
+  constexpr unsigned kShift = 20, kBuckets = 64;
+  const std::size_t n = maxima.size();
+  mask->assign((n + 63) / 64, 0);
+  const std::uint32_t key_hi = top >> kShift;
+  const std::uint32_t key_lo = key_hi >= kBuckets - 1 ? key_hi - (kBuckets - 1) : 0;
+  // Two interleaved histograms: maxima often share a bucket, and one array would make
+  // every increment wait for the previous one.
+  std::uint32_t lanes[2][kBuckets] = {};
+  auto bucket_of = [&](float m) {
+    std::uint32_t u;
+    std::memcpy(&u, &m, 4);
+    const std::uint32_t key = u >> kShift;
+    return key > key_lo ? key - key_lo : 0;
+  };
+  std::size_t i = 0;
+  for (; i + 2 <= n; i += 2) {
+    ++lanes[0][bucket_of(maxima[i])];
+    ++lanes[1][bucket_of(maxima[i + 1])];
+  }
+  if (i < n) ++lanes[0][bucket_of(maxima[i])];
+  std::size_t bucket = kBuckets - 1, cum = 0;
+  for (;; --bucket) {
+    cum += lanes[0][bucket] + lanes[1][bucket];
+    if (cum >= k || bucket == 0) break;
+  }
+  if (bucket == 0) {
+    for (auto& w : *mask) w = ~std::uint64_t{0};
+    if (n % 64) mask->back() = (std::uint64_t{1} << (n % 64)) - 1;
+    return 0.0f;
+  }
+  const std::size_t need = k - (cum - lanes[0][bucket] - lanes[1][bucket]);
+  const std::uint32_t lo_bits = (key_lo + static_cast<std::uint32_t>(bucket)) << kShift;
+  const std::uint32_t width = 1u << kShift;
+  in_bucket->resize(n);
+  float* kept = in_bucket->data();
+  std::size_t count = 0;
+  std::uint64_t* words = mask->data();
+  for (std::size_t g = 0; g < n; ++g) {  // branch-free: write always, advance when inside the bucket
+    std::uint32_t u;
+    std::memcpy(&u, &maxima[g], 4);
+    kept[count] = maxima[g];
+    count += (u - lo_bits) < width ? 1 : 0;
+    words[g / 64] |= static_cast<std::uint64_t>(u >= lo_bits) << (g % 64);
+  }
+  std::nth_element(kept, kept + (need - 1), kept + count, std::greater<float>());
+  return kept[need - 1];
+}
+
+// Top k of a chunk viewed as a rows × cols matrix at `base` with row stride `stride`
+// (a 2-D block in place, or a 1-D chunk as one row); the chunk-local position of (r, j)
+// is r·cols + j. Each row is cut into groups of 16 and a tail of cols % 16 values, which
+// is always scanned. Returns false (and defined output) when a value is not finite.
+bool select_matrix(const float* base, std::size_t stride, std::size_t rows, std::size_t cols, std::size_t k,
+                   Scratch* s, std::uint32_t* positions, float* values) {
+  const std::size_t per_row = cols / kGroup, tail = cols % kGroup;
+  auto& maxima = s->maxima;
+  maxima.resize(rows * per_row);
+  bool finite = true;
+  std::uint32_t top = 0;
+  for (std::size_t r = 0; r < rows; ++r) {
+    top = std::max(top, group_maxima(base + r * stride, per_row, maxima.data() + r * per_row));
+    if (tail) finite &= finite_values(base + r * stride + per_row * kGroup, tail);
+  }
+  if (!finite || top >= kNonFinite) return reject_chunk(k, positions, values);
+  if (k == 0) return true;
+  auto& mask = s->mask;
+  const float bound = maxima_bound(maxima, top, k, &s->mags, &mask);
+  auto& cand = s->candidates;
+  auto& ties = s->ties;
+  cand.clear();
+  ties.clear();
+  // Values above the bound are candidates; values equal to it only matter in position
+  // order, so at most k of them are kept (this keeps all-zero chunks cheap).
+  auto visit = [&](float v, std::uint32_t pos) {
+    const float m = std::fabs(v);
+    if (m > bound) cand.push_back({m, pos, v});
+    else if (m == bound && ties.size() < k) ties.push_back({m, pos, v});
+  };
+#if defined(__SSE2__)
+  const __m128 b = _mm_set1_ps(bound);
+  const __m128 abs_mask = _mm_castsi128_ps(_mm_set1_epi32(0x7fffffff));
+#endif
+  // The scan branches on set bits of the mask rather than on every group.
+  auto scan_group = [&](std::size_t g) {
+    if (maxima[g] < bound) return;
+    const std::size_t r = g / per_row, q = g % per_row;
+    const float* p = base + r * stride + q * kGroup;
+    const auto pos0 = static_cast<std::uint32_t>(r * cols + q * kGroup);
+#if defined(__SSE2__)
+    unsigned gt = 0, eq = 0;
+    for (unsigned h = 0; h < 4; ++h) {
+      const __m128 v = _mm_and_ps(_mm_loadu_ps(p + 4 * h), abs_mask);
+      gt |= static_cast<unsigned>(_mm_movemask_ps(_mm_cmpgt_ps(v, b))) << (4 * h);
+      eq |= static_cast<unsigned>(_mm_movemask_ps(_mm_cmpeq_ps(v, b))) << (4 * h);
+    }
+    for (unsigned bits = gt | eq; bits != 0; bits &= bits - 1) {
+      const unsigned j = static_cast<unsigned>(__builtin_ctz(bits));
+      if (gt >> j & 1u) cand.push_back({std::fabs(p[j]), pos0 + j, p[j]});
+      else if (ties.size() < k) ties.push_back({bound, pos0 + j, p[j]});
+    }
+#else
+    for (unsigned j = 0; j < kGroup; ++j) visit(p[j], pos0 + j);
+#endif
+  };
+  if (tail == 0) {
+    // Groups in index order are in position order.
+    for (std::size_t w = 0; w < mask.size(); ++w) {
+      for (std::uint64_t bits = mask[w]; bits != 0; bits &= bits - 1) {
+        scan_group(w * 64 + static_cast<std::size_t>(__builtin_ctzll(bits)));
+      }
+    }
+  } else {
+    for (std::size_t r = 0; r < rows; ++r) {
+      for (std::size_t q = 0; q < per_row; ++q) {
+        const std::size_t g = r * per_row + q;
+        if (mask[g / 64] >> (g % 64) & 1u) scan_group(g);
+      }
+      const auto row_pos = static_cast<std::uint32_t>(r * cols);
+      for (std::size_t j = per_row * kGroup; j < cols; ++j) visit(base[r * stride + j], row_pos + static_cast<std::uint32_t>(j));
+    }
+  }
+  finish_selection(cand, ties, k, s, positions, values);
+  return true;
 }
 
 }  // namespace
 
 void topk_chunks_cpu(const float* data, std::size_t n, std::size_t chunk_len, const std::uint32_t* ks,
-                     const std::size_t* offsets, std::uint32_t* positions, float* values) {
+                     const std::size_t* offsets, std::uint32_t* positions, float* values, bool* all_finite) {
   const std::size_t chunks = (n + chunk_len - 1) / chunk_len;
+  int bad = 0;
 #pragma omp parallel if (chunks > 64)
   {
     Scratch scratch;
-#pragma omp for schedule(static)
+#pragma omp for schedule(static) reduction(| : bad)
     for (std::size_t c = 0; c < chunks; ++c) {
       const std::size_t len = std::min(chunk_len, n - c * chunk_len);
-      select_chunk(data + c * chunk_len, len, ks[c], &scratch, positions + offsets[c], values + offsets[c]);
+      bad |= select_matrix(data + c * chunk_len, len, 1, len, ks[c], &scratch, positions + offsets[c],
+                           values + offsets[c]) ? 0 : 1;
     }
   }
+  if (all_finite) *all_finite = bad == 0;
+}
+
+void topk_blocks_cpu(const float* data, std::size_t rows, std::size_t cols, std::size_t block_rows,
+                     std::size_t block_cols, const std::uint32_t* ks, const std::size_t* offsets,
+                     std::uint32_t* positions, float* values, bool* all_finite) {
+  const std::size_t per_row = cols / block_cols;
+  const std::size_t chunks = (rows / block_rows) * per_row;
+  int bad = 0;
+#pragma omp parallel if (chunks > 64)
+  {
+    Scratch scratch;
+#pragma omp for schedule(static) reduction(| : bad)
+    for (std::size_t c = 0; c < chunks; ++c) {
+      const float* first = data + (c / per_row) * block_rows * cols + (c % per_row) * block_cols;
+      bad |= select_matrix(first, cols, block_rows, block_cols, ks[c], &scratch, positions + offsets[c],
+                           values + offsets[c]) ? 0 : 1;
+    }
+  }
+  if (all_finite) *all_finite = bad == 0;
 }
 
 }  // namespace tessera::kernels

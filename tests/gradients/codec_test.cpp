@@ -249,9 +249,22 @@ TEST(Decode, RejectsGarbageOversizeAndWrongModel) {
   for (std::size_t cut = 0; cut < good.size(); cut += 97) {
     EXPECT_FALSE(decode_delta(good.substr(0, cut), shapes(), settings).ok()) << "truncated at " << cut;
   }
-  auto nan = random_delta(8);
-  nan[1].value[3] = NAN;
-  EXPECT_FALSE(encode_delta(nan, settings).ok());
+  // Non-finite values anywhere (2-D in place, 1-D, with and without the DCT's gather) are
+  // refused with the parameter named; the check rides on the top-k pass.
+  for (const char* preset : {"int2-k32", "int2-k32-dct"}) {
+    const auto s = CodecSettings::from_preset(preset).value();
+    for (std::size_t t = 0; t < 4; ++t) {
+      for (float bad : {NAN, INFINITY, -INFINITY}) {
+        auto delta = random_delta(8);
+        auto flat = delta[t].value.view({-1});
+        flat[flat.numel() - 1] = bad;
+        auto r = encode_delta(delta, s);
+        ASSERT_FALSE(r.ok()) << preset << " tensor " << t;
+        EXPECT_NE(r.status().message().find("parameter " + std::to_string(t) + " has non-finite values"),
+                  std::string::npos) << r.status().message();
+      }
+    }
+  }
 }
 
 }  // namespace

@@ -65,6 +65,87 @@ TEST(TopkCpu, MatchesBruteForceWithTiesAndOddSizes) {
   }
 }
 
+// The in-place block selection equals the selection over the gathered blocks and the
+// brute force, for block widths that are and are not multiples of 16, with ties.
+TEST(TopkCpu, BlocksInPlaceMatchGatheredChunks) {
+  struct Shape {
+    std::size_t rows, cols, block_rows, block_cols;
+    std::uint32_t k;
+  };
+  std::mt19937 rng(5);
+  std::normal_distribution<float> normal;
+  std::uniform_int_distribution<int> small(-3, 3);
+  int trial = 0;
+  for (const Shape sh : {Shape{128, 128, 64, 64, 32}, Shape{96, 48, 32, 48, 7}, Shape{50, 50, 25, 50, 32},
+                         Shape{14, 21, 7, 7, 3}, Shape{64, 200, 64, 40, 100}, Shape{4, 64, 4, 64, 1}}) {
+    for (int variant = 0; variant < 3; ++variant, ++trial) {
+      std::vector<float> data(sh.rows * sh.cols);
+      for (std::size_t i = 0; i < data.size(); ++i) {
+        data[i] = variant == 0 ? normal(rng) : variant == 1 ? static_cast<float>(small(rng)) : 0.0f;
+      }
+      const std::size_t per_row = sh.cols / sh.block_cols, chunks = (sh.rows / sh.block_rows) * per_row;
+      const std::size_t len = sh.block_rows * sh.block_cols;
+      std::vector<float> gathered;
+      for (std::size_t c = 0; c < chunks; ++c) {
+        for (std::size_t r = 0; r < sh.block_rows; ++r) {
+          const float* row = data.data() + ((c / per_row) * sh.block_rows + r) * sh.cols + (c % per_row) * sh.block_cols;
+          gathered.insert(gathered.end(), row, row + sh.block_cols);
+        }
+      }
+      const std::uint32_t k = std::min<std::uint32_t>(sh.k, static_cast<std::uint32_t>(len));
+      std::vector<std::uint32_t> ks(chunks, k);
+      std::vector<std::size_t> offsets(chunks);
+      for (std::size_t c = 0; c < chunks; ++c) offsets[c] = c * k;
+      std::vector<std::uint32_t> pos(chunks * k), gpos(chunks * k);
+      std::vector<float> val(chunks * k), gval(chunks * k);
+      bool finite = false, gfinite = false;
+      topk_blocks_cpu(data.data(), sh.rows, sh.cols, sh.block_rows, sh.block_cols, ks.data(), offsets.data(),
+                      pos.data(), val.data(), &finite);
+      topk_chunks_cpu(gathered.data(), gathered.size(), len, ks.data(), offsets.data(), gpos.data(), gval.data(),
+                      &gfinite);
+      EXPECT_TRUE(finite);
+      EXPECT_TRUE(gfinite);
+      ASSERT_EQ(pos, gpos) << "trial " << trial;
+      ASSERT_EQ(val, gval) << "trial " << trial;
+      for (std::size_t c = 0; c < chunks; ++c) {
+        const auto want = reference_topk(gathered.data() + c * len, len, k);
+        for (std::uint32_t i = 0; i < k; ++i) ASSERT_EQ(pos[c * k + i], want[i]) << "trial " << trial << " chunk " << c;
+      }
+    }
+  }
+}
+
+// An infinity or NaN anywhere — inside a group of 16 or in a row's tail — is reported.
+TEST(TopkCpu, ReportsNonFiniteValues) {
+  for (float bad : {NAN, INFINITY, -INFINITY}) {
+    for (std::size_t at : {0u, 17u, 63u, 4095u, 4100u}) {
+      std::vector<float> data(4103, 0.5f);
+      data[at] = bad;
+      std::vector<std::uint32_t> ks = {32, 7};
+      std::vector<std::size_t> offsets = {0, 32};
+      std::vector<std::uint32_t> pos(39);
+      std::vector<float> val(39);
+      bool finite = true;
+      topk_chunks_cpu(data.data(), data.size(), 4096, ks.data(), offsets.data(), pos.data(), val.data(), &finite);
+      EXPECT_FALSE(finite) << "value " << bad << " at " << at;
+      finite = true;
+      // The same buffer as a 1 × 4103 matrix cut into blocks 1 × 4103 (block_cols > 64 is
+      // allowed; the tail of 7 is scanned separately).
+      topk_blocks_cpu(data.data(), 1, 4103, 1, 4103, ks.data(), offsets.data(), pos.data(), val.data(), &finite);
+      EXPECT_FALSE(finite) << "blocks: value " << bad << " at " << at;
+    }
+  }
+  std::vector<float> clean(4096, 1.0f);
+  std::uint32_t k = 32;
+  std::size_t offset = 0;
+  std::vector<std::uint32_t> pos(32);
+  std::vector<float> val(32);
+  bool finite = false;
+  topk_chunks_cpu(clean.data(), clean.size(), 4096, &k, &offset, pos.data(), val.data(), &finite);
+  EXPECT_TRUE(finite);
+  for (std::uint32_t i = 0; i < 32; ++i) EXPECT_EQ(pos[i], i);  // all tied: the lowest positions
+}
+
 // Naive double-precision 2-D DCT-II from the definition.
 std::vector<double> reference_dct(const std::vector<float>& x, int rows, int cols) {
   std::vector<double> out(x.size());

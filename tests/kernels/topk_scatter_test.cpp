@@ -111,6 +111,39 @@ TEST(TopkCuda, MatchesCpuReference) {
 #endif
 }
 
+TEST(TopkCuda, BlocksMatchCpuReference) {
+  if (cuda_device_count() == 0) GTEST_SKIP() << "no CUDA device: " << describe_devices();
+#ifdef TESSERA_HAVE_CUDA
+  const std::size_t rows = 128, cols = 192, br = 64, bc = 64, chunks = 6;
+  Problem p = make_problem(rows * cols, br * bc, 32);
+  std::vector<std::uint32_t> pos(p.total), gpu_pos(p.total);
+  std::vector<float> val(p.total), gpu_val(p.total);
+  bool finite = false, gpu_finite = false;
+  topk_blocks_cpu(p.data.data(), rows, cols, br, bc, p.ks.data(), p.offsets.data(), pos.data(), val.data(), &finite);
+  float *d_data, *d_val;
+  std::uint32_t *d_ks, *d_pos;
+  std::size_t* d_off;
+  cudaMalloc(&d_data, p.data.size() * 4);
+  cudaMalloc(&d_ks, chunks * 4);
+  cudaMalloc(&d_off, chunks * sizeof(std::size_t));
+  cudaMalloc(&d_pos, p.total * 4);
+  cudaMalloc(&d_val, p.total * 4);
+  cudaMemcpy(d_data, p.data.data(), p.data.size() * 4, cudaMemcpyHostToDevice);
+  cudaMemcpy(d_ks, p.ks.data(), chunks * 4, cudaMemcpyHostToDevice);
+  cudaMemcpy(d_off, p.offsets.data(), chunks * sizeof(std::size_t), cudaMemcpyHostToDevice);
+  ASSERT_TRUE(topk_blocks_cuda(d_data, rows, cols, br, bc, d_ks, d_off, d_pos, d_val, &gpu_finite));
+  cudaMemcpy(gpu_pos.data(), d_pos, p.total * 4, cudaMemcpyDeviceToHost);
+  cudaMemcpy(gpu_val.data(), d_val, p.total * 4, cudaMemcpyDeviceToHost);
+  for (void* ptr : {static_cast<void*>(d_data), static_cast<void*>(d_ks), static_cast<void*>(d_off),
+                    static_cast<void*>(d_pos), static_cast<void*>(d_val)}) {
+    cudaFree(ptr);
+  }
+  EXPECT_EQ(gpu_finite, finite);
+  EXPECT_EQ(gpu_pos, pos);
+  EXPECT_EQ(gpu_val, val);
+#endif
+}
+
 TEST(ScatterCuda, MatchesCpuReference) {
   if (cuda_device_count() == 0) GTEST_SKIP() << "no CUDA device: " << describe_devices();
 #ifdef TESSERA_HAVE_CUDA
