@@ -219,8 +219,10 @@ TensorUpdate build_update(std::uint32_t param_index, const ChunkGeometry& g, con
   // by block column and then by position (sorted inside each block). Block-local rows
   // and columns are found by stepping, without a division per entry.
   const std::uint32_t bcols = static_cast<std::uint32_t>(g.block_cols);
-  std::vector<std::uint32_t> rows(plan.total), cols(plan.total);
-  std::vector<std::uint32_t> bucket(static_cast<std::size_t>(g.rows) + 1, 0);
+  thread_local std::vector<std::uint32_t> rows, cols, bucket;  // scratch, reused across tensors
+  rows.resize(plan.total);
+  cols.resize(plan.total);
+  bucket.assign(static_cast<std::size_t>(g.rows) + 1, 0);
   for (std::size_t c = 0; c < plan.ks.size(); ++c) {
     const auto first_row = static_cast<std::uint32_t>((static_cast<std::int64_t>(c) / blocks_per_row) * g.block_rows);
     std::uint32_t row = first_row, base = 0;
@@ -350,11 +352,18 @@ Result<EncodedDelta> encode_delta(const std::vector<IndexedTensor>& tensors, con
     kernels::quantize_chunks_cpu(kind_of(settings.quant), selected.data(), plan.ks.size(), plan.ks.data(),
                                  plan.offsets.data(), codes.data(), scale_bits.data(), recon.data());
     BitWriter indices, values, scales;
+    const unsigned value_bits = bits_per_value(settings.quant);
+    std::uint64_t index_bits = 0;
+    for (std::size_t c = 0; c < plan.ks.size(); ++c) {
+      index_bits += elias_fano_bits(plan.ks[c], static_cast<std::uint32_t>(g.chunk_size(static_cast<std::int64_t>(c))));
+    }
+    indices.reserve(bytes_for_bits(index_bits) + 8);
+    values.reserve(bytes_for_bits(plan.total * value_bits) + 8);
+    scales.reserve(scale_bits.size() * 2 + 8);
     for (std::size_t c = 0; c < plan.ks.size(); ++c) {
       elias_fano_encode(positions.data() + plan.offsets[c], plan.ks[c],
                         static_cast<std::uint32_t>(g.chunk_size(static_cast<std::int64_t>(c))), &indices);
     }
-    const unsigned value_bits = bits_per_value(settings.quant);
     // Pack as many codes as fit in 56 bits per write.
     const unsigned per_word = 56 / value_bits;
     for (std::size_t i = 0; i < codes.size(); i += per_word) {

@@ -23,6 +23,7 @@
 #include <immintrin.h>
 #endif
 
+#include "kernels/parallel.h"
 #include "kernels/topk.h"
 
 namespace tessera::kernels {
@@ -104,6 +105,12 @@ bool reject_chunk(std::size_t k, std::uint32_t* positions, float* values) {
   return false;
 }
 
+// Scratch that only grows: resizing down and up again would zero-fill every chunk.
+float* grow(std::vector<float>* v, std::size_t n) {
+  if (v->size() < n) v->resize(n);
+  return v->data();
+}
+
 struct Scratch {
   std::vector<float> maxima, mags;
   std::vector<std::uint64_t> mask;
@@ -155,10 +162,9 @@ void finish_selection(std::vector<Entry>& cand, const std::vector<Entry>& ties, 
 // fewer than k maxima are in the range (every value is then a candidate). The same pass
 // that collects the bucket's maxima marks, in `mask` (64 groups per word), every group
 // whose maximum reaches the bucket's lower edge — a superset of the groups >= m.
-float maxima_bound(const std::vector<float>& maxima, std::uint32_t top, std::size_t k, std::vector<float>* in_bucket,
+float maxima_bound(const float* maxima, std::size_t n, std::uint32_t top, std::size_t k, std::vector<float>* in_bucket,
                    std::vector<std::uint64_t>* mask) {
   constexpr unsigned kShift = 20, kBuckets = 64;
-  const std::size_t n = maxima.size();
   mask->assign((n + 63) / 64, 0);
   const std::uint32_t key_hi = top >> kShift;
   const std::uint32_t key_lo = key_hi >= kBuckets - 1 ? key_hi - (kBuckets - 1) : 0;
@@ -189,17 +195,33 @@ float maxima_bound(const std::vector<float>& maxima, std::uint32_t top, std::siz
   }
   const std::size_t need = k - (cum - lanes[0][bucket] - lanes[1][bucket]);
   const std::uint32_t lo_bits = (key_lo + static_cast<std::uint32_t>(bucket)) << kShift;
-  const std::uint32_t width = 1u << kShift;
-  in_bucket->resize(n);
-  float* kept = in_bucket->data();
+  const std::uint32_t hi_bits = lo_bits + (1u << kShift);
+  float lo_edge, hi_edge;
+  std::memcpy(&lo_edge, &lo_bits, 4);
+  std::memcpy(&hi_edge, &hi_bits, 4);
+  float* kept = grow(in_bucket, n);
   std::size_t count = 0;
   std::uint64_t* words = mask->data();
-  for (std::size_t g = 0; g < n; ++g) {  // branch-free: write always, advance when inside the bucket
-    std::uint32_t u;
-    std::memcpy(&u, &maxima[g], 4);
-    kept[count] = maxima[g];
-    count += (u - lo_bits) < width ? 1 : 0;
-    words[g / 64] |= static_cast<std::uint64_t>(u >= lo_bits) << (g % 64);
+  // Four maxima per compare (they are finite and non-negative here): the mask marks
+  // maxima >= the bucket's lower edge, and those below its upper edge are collected.
+  std::size_t g = 0;
+#if defined(__SSE2__)
+  const __m128 lo = _mm_set1_ps(lo_edge), hi = _mm_set1_ps(hi_edge);
+  for (; g + 4 <= n; g += 4) {
+    const __m128 m = _mm_loadu_ps(maxima + g);
+    const __m128 ge = _mm_cmpge_ps(m, lo);
+    const unsigned at_least = static_cast<unsigned>(_mm_movemask_ps(ge));
+    words[g / 64] |= static_cast<std::uint64_t>(at_least) << (g % 64);
+    for (unsigned inside = static_cast<unsigned>(_mm_movemask_ps(_mm_and_ps(ge, _mm_cmplt_ps(m, hi)))); inside != 0;
+         inside &= inside - 1) {
+      kept[count++] = maxima[g + static_cast<unsigned>(__builtin_ctz(inside))];
+    }
+  }
+#endif
+  for (; g < n; ++g) {
+    const float m = maxima[g];
+    words[g / 64] |= static_cast<std::uint64_t>(m >= lo_edge) << (g % 64);
+    if (m >= lo_edge && m < hi_edge) kept[count++] = m;
   }
   std::nth_element(kept, kept + (need - 1), kept + count, std::greater<float>());
   return kept[need - 1];
@@ -212,18 +234,18 @@ float maxima_bound(const std::vector<float>& maxima, std::uint32_t top, std::siz
 bool select_matrix(const float* base, std::size_t stride, std::size_t rows, std::size_t cols, std::size_t k,
                    Scratch* s, std::uint32_t* positions, float* values) {
   const std::size_t per_row = cols / kGroup, tail = cols % kGroup;
-  auto& maxima = s->maxima;
-  maxima.resize(rows * per_row);
+  const std::size_t groups = rows * per_row;
+  float* maxima = grow(&s->maxima, groups);
   bool finite = true;
   std::uint32_t top = 0;
   for (std::size_t r = 0; r < rows; ++r) {
-    top = std::max(top, group_maxima(base + r * stride, per_row, maxima.data() + r * per_row));
+    top = std::max(top, group_maxima(base + r * stride, per_row, maxima + r * per_row));
     if (tail) finite &= finite_values(base + r * stride + per_row * kGroup, tail);
   }
   if (!finite || top >= kNonFinite) return reject_chunk(k, positions, values);
   if (k == 0) return true;
   auto& mask = s->mask;
-  const float bound = maxima_bound(maxima, top, k, &s->mags, &mask);
+  const float bound = maxima_bound(maxima, groups, top, k, &s->mags, &mask);
   auto& cand = s->candidates;
   auto& ties = s->ties;
   cand.clear();
@@ -282,23 +304,36 @@ bool select_matrix(const float* base, std::size_t stride, std::size_t rows, std:
   return true;
 }
 
+// Runs select(c, scratch) → "all finite" for every chunk c: on the calling thread with
+// its reused scratch unless the work is worth OpenMP threads (kernels/parallel.h).
+template <class Select>
+bool for_each_chunk(std::size_t chunks, const Select& select) {
+  thread_local Scratch scratch;
+  if (!detail::worth_threads(chunks, 64)) {
+    bool finite = true;
+    for (std::size_t c = 0; c < chunks; ++c) finite &= select(c, &scratch);
+    return finite;
+  }
+  int bad = 0;
+#pragma omp parallel
+  {
+    Scratch local;
+#pragma omp for schedule(static) reduction(| : bad)
+    for (std::size_t c = 0; c < chunks; ++c) bad |= select(c, &local) ? 0 : 1;
+  }
+  return bad == 0;
+}
+
 }  // namespace
 
 void topk_chunks_cpu(const float* data, std::size_t n, std::size_t chunk_len, const std::uint32_t* ks,
                      const std::size_t* offsets, std::uint32_t* positions, float* values, bool* all_finite) {
   const std::size_t chunks = (n + chunk_len - 1) / chunk_len;
-  int bad = 0;
-#pragma omp parallel if (chunks > 64)
-  {
-    Scratch scratch;
-#pragma omp for schedule(static) reduction(| : bad)
-    for (std::size_t c = 0; c < chunks; ++c) {
-      const std::size_t len = std::min(chunk_len, n - c * chunk_len);
-      bad |= select_matrix(data + c * chunk_len, len, 1, len, ks[c], &scratch, positions + offsets[c],
-                           values + offsets[c]) ? 0 : 1;
-    }
-  }
-  if (all_finite) *all_finite = bad == 0;
+  const bool finite = for_each_chunk(chunks, [&](std::size_t c, Scratch* scratch) {
+    const std::size_t len = std::min(chunk_len, n - c * chunk_len);
+    return select_matrix(data + c * chunk_len, len, 1, len, ks[c], scratch, positions + offsets[c], values + offsets[c]);
+  });
+  if (all_finite) *all_finite = finite;
 }
 
 void topk_blocks_cpu(const float* data, std::size_t rows, std::size_t cols, std::size_t block_rows,
@@ -306,18 +341,11 @@ void topk_blocks_cpu(const float* data, std::size_t rows, std::size_t cols, std:
                      std::uint32_t* positions, float* values, bool* all_finite) {
   const std::size_t per_row = cols / block_cols;
   const std::size_t chunks = (rows / block_rows) * per_row;
-  int bad = 0;
-#pragma omp parallel if (chunks > 64)
-  {
-    Scratch scratch;
-#pragma omp for schedule(static) reduction(| : bad)
-    for (std::size_t c = 0; c < chunks; ++c) {
-      const float* first = data + (c / per_row) * block_rows * cols + (c % per_row) * block_cols;
-      bad |= select_matrix(first, cols, block_rows, block_cols, ks[c], &scratch, positions + offsets[c],
-                           values + offsets[c]) ? 0 : 1;
-    }
-  }
-  if (all_finite) *all_finite = bad == 0;
+  const bool finite = for_each_chunk(chunks, [&](std::size_t c, Scratch* scratch) {
+    const float* first = data + (c / per_row) * block_rows * cols + (c % per_row) * block_cols;
+    return select_matrix(first, cols, block_rows, block_cols, ks[c], scratch, positions + offsets[c], values + offsets[c]);
+  });
+  if (all_finite) *all_finite = finite;
 }
 
 }  // namespace tessera::kernels
