@@ -1,16 +1,14 @@
 // Top-k per chunk without a full sort. The maxima of groups of 16 give a lower bound on
 // the k-th largest magnitude: if k group maxima are >= m, k values are >= m, so every
-// value of the top k is >= m. Only groups whose maximum reaches m are rescanned (a little
-// over k of them), and the exact selection (|v| desc, position asc) runs over those few
-// candidates. Chunks are spread over OpenMP threads.
+// value of the top k is >= m. m is the exact k-th largest group maximum (a histogram of
+// the maxima's bits, then a selection inside one bucket); only groups whose maximum
+// reaches m are rescanned (a little over k of them), and the exact selection (|v| desc,
+// position asc) runs over those few candidates.
 //
-// Fast path: a chunk viewed as a matrix of at most 64 columns (a 2-D block in place, with
-// the tensor's row stride, or a 1-D chunk whose length is a multiple of 64 as rows of 64).
-// A group is one column of a band of 16 rows, so the maxima are plain vertical maxima
-// (no horizontal shuffles), and m comes from a 128-bucket histogram of the maxima's float
-// bits (16 buckets per binade, the 8 binades below the largest) instead of a selection.
-// Rescanning walks the band's rows over a 64-bit mask of the qualifying columns, so the
-// candidates arrive in position order. Other chunks take the general path below.
+// A chunk is read in place as rows of a matrix — a 2-D block with the tensor's row
+// stride, or a 1-D chunk as one row — each row cut into groups of 16 and a tail. The
+// group-maxima pass also detects infinities and NaNs, so the encoder needs no separate
+// pass over the delta. Large calls spread chunks over OpenMP threads.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -223,7 +221,16 @@ float maxima_bound(const float* maxima, std::size_t n, std::uint32_t top, std::s
     words[g / 64] |= static_cast<std::uint64_t>(m >= lo_edge) << (g % 64);
     if (m >= lo_edge && m < hi_edge) kept[count++] = m;
   }
-  std::nth_element(kept, kept + (need - 1), kept + count, std::greater<float>());
+  if (count <= 32) {  // usually a handful: an insertion sort (descending) beats introselect
+    for (std::size_t a = 1; a < count; ++a) {
+      const float v = kept[a];
+      std::size_t b = a;
+      for (; b > 0 && kept[b - 1] < v; --b) kept[b] = kept[b - 1];
+      kept[b] = v;
+    }
+  } else {
+    std::nth_element(kept, kept + (need - 1), kept + count, std::greater<float>());
+  }
   return kept[need - 1];
 }
 
