@@ -1,5 +1,6 @@
 #include "checkpoints/safetensors.h"
 
+#include <algorithm>
 #include <cstring>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -39,28 +40,29 @@ Result<std::string> encode_safetensors(const NamedTensors& tensors, const std::m
   return out;
 }
 
-Result<SafetensorsFile> decode_safetensors(std::string_view bytes) {
-  if (bytes.size() < 8) return Corrupted("safetensors: file shorter than its 8-byte header length");
+Result<std::uint64_t> safetensors_header_end(std::string_view prefix, std::uint64_t file_size) {
+  if (prefix.size() < 8 || file_size < 8) return Corrupted("safetensors: file shorter than its 8-byte header length");
   std::uint64_t n = 0;
-  for (int i = 0; i < 8; ++i) n |= static_cast<std::uint64_t>(static_cast<std::uint8_t>(bytes[i])) << (8 * i);
-  if (n > kMaxHeader || n > bytes.size() - 8) {
+  for (int i = 0; i < 8; ++i) n |= static_cast<std::uint64_t>(static_cast<std::uint8_t>(prefix[i])) << (8 * i);
+  if (n > kMaxHeader || n > file_size - 8) {
     return Corrupted("safetensors: header length " + std::to_string(n) + " exceeds the file or the 100 MB cap");
   }
+  return 8 + n;
+}
+
+Result<SafetensorsLayout> safetensors_layout(std::string_view prefix, std::uint64_t file_size) {
+  TESSERA_ASSIGN_OR_RETURN(const std::uint64_t header_end, safetensors_header_end(prefix, file_size));
+  if (prefix.size() < header_end) return InvalidArgument("safetensors: the header is not complete yet");
   nlohmann::json header;
   try {
-    header = nlohmann::json::parse(bytes.substr(8, n));
+    header = nlohmann::json::parse(prefix.substr(8, header_end - 8));
   } catch (const std::exception& e) {
     return Corrupted(std::string("safetensors: header is not JSON: ") + e.what());
   }
   if (!header.is_object()) return Corrupted("safetensors: header is not a JSON object");
-  const std::string_view data = bytes.substr(8 + n);
-  SafetensorsFile out;
-  struct Entry {
-    std::uint64_t begin, end;
-    std::string name;
-    std::vector<std::int64_t> shape;
-  };
-  std::vector<Entry> entries;
+  const std::uint64_t data_size = file_size - header_end;
+  SafetensorsLayout out;
+  out.data_begin = header_end;
   for (const auto& [name, v] : header.items()) {
     if (name == "__metadata__") {
       if (!v.is_object()) return Corrupted("safetensors: __metadata__ is not an object");
@@ -73,9 +75,10 @@ Result<SafetensorsFile> decode_safetensors(std::string_view bytes) {
     try {
       const std::string dtype = v.at("dtype").get<std::string>();
       if (dtype != "F32") return InvalidArgument("safetensors: tensor " + name + " has dtype " + dtype + " (only F32)");
-      Entry e{v.at("data_offsets").at(0).get<std::uint64_t>(), v.at("data_offsets").at(1).get<std::uint64_t>(), name,
-              v.at("shape").get<std::vector<std::int64_t>>()};
       if (v.at("data_offsets").size() != 2) return Corrupted("safetensors: tensor " + name + ": data_offsets needs 2 values");
+      SafetensorsLayout::Entry e{name, v.at("shape").get<std::vector<std::int64_t>>(),
+                                 v.at("data_offsets").at(0).get<std::uint64_t>(),
+                                 v.at("data_offsets").at(1).get<std::uint64_t>()};
       std::uint64_t numel = 1;
       for (auto d : e.shape) {
         if (d < 0 || (d > 0 && numel > (std::uint64_t{1} << 40) / static_cast<std::uint64_t>(d))) {
@@ -83,30 +86,39 @@ Result<SafetensorsFile> decode_safetensors(std::string_view bytes) {
         }
         numel *= static_cast<std::uint64_t>(d);
       }
-      if (e.end < e.begin || e.end > data.size()) {
+      if (e.end < e.begin || e.end > data_size) {
         return Corrupted("safetensors: tensor " + name + " byte range [" + std::to_string(e.begin) + ", " +
-                         std::to_string(e.end) + ") is outside the " + std::to_string(data.size()) + " data bytes");
+                         std::to_string(e.end) + ") is outside the " + std::to_string(data_size) + " data bytes");
       }
       if (e.end - e.begin != numel * 4) {
         return Corrupted("safetensors: tensor " + name + " holds " + std::to_string(e.end - e.begin) +
                          " bytes, its shape needs " + std::to_string(numel * 4));
       }
-      entries.push_back(std::move(e));
+      out.tensors.push_back(std::move(e));
     } catch (const nlohmann::json::exception& ex) {
       return Corrupted("safetensors: tensor " + name + ": " + ex.what());
     }
   }
-  std::sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) { return a.begin < b.begin; });
+  std::sort(out.tensors.begin(), out.tensors.end(),
+            [](const SafetensorsLayout::Entry& a, const SafetensorsLayout::Entry& b) { return a.begin < b.begin; });
   std::uint64_t expected = 0;
-  for (const auto& e : entries) {
+  for (const auto& e : out.tensors) {
     if (e.begin != expected) return Corrupted("safetensors: tensor " + e.name + " overlaps or leaves a gap before it");
     expected = e.end;
   }
-  if (expected != data.size()) return Corrupted("safetensors: " + std::to_string(data.size() - expected) + " trailing bytes");
-  for (const auto& e : entries) {
+  if (expected != data_size) return Corrupted("safetensors: " + std::to_string(data_size - expected) + " trailing bytes");
+  return out;
+}
+
+Result<SafetensorsFile> decode_safetensors(std::string_view bytes) {
+  TESSERA_ASSIGN_OR_RETURN(SafetensorsLayout layout, safetensors_layout(bytes, bytes.size()));
+  SafetensorsFile out;
+  out.metadata = std::move(layout.metadata);
+  const char* data = bytes.data() + layout.data_begin;
+  for (auto& e : layout.tensors) {
     auto t = torch::empty(e.shape, torch::kFloat);
-    std::memcpy(t.data_ptr<float>(), data.data() + e.begin, e.end - e.begin);
-    out.tensors.emplace_back(e.name, std::move(t));
+    std::memcpy(t.data_ptr<float>(), data + e.begin, e.end - e.begin);
+    out.tensors.emplace_back(std::move(e.name), std::move(t));
   }
   return out;
 }

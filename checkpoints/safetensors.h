@@ -26,6 +26,26 @@ struct SafetensorsFile {
   std::map<std::string, std::string> metadata;  // "__metadata__"
 };
 
+// Where each tensor's bytes lie, from the header alone: data offsets are relative to
+// data_begin (8 + header length), entries in file order, validated as decode does
+// (dtype, shapes against byte ranges, no overlaps, gaps or trailing bytes for a file of
+// `file_size` bytes). Lets a download hash tensors while the rest still arrives.
+struct SafetensorsLayout {
+  struct Entry {
+    std::string name;
+    std::vector<std::int64_t> shape;
+    std::uint64_t begin = 0, end = 0;
+  };
+  std::uint64_t data_begin = 0;
+  std::vector<Entry> tensors;
+  std::map<std::string, std::string> metadata;
+};
+// 8 + the header length, once the first 8 bytes are known (checked against the cap and
+// the file size).
+Result<std::uint64_t> safetensors_header_end(std::string_view prefix, std::uint64_t file_size);
+// Needs prefix.size() >= safetensors_header_end(...).
+Result<SafetensorsLayout> safetensors_layout(std::string_view prefix, std::uint64_t file_size);
+
 // Serialises float32 tensors (any other dtype is an error naming the tensor).
 Result<std::string> encode_safetensors(const NamedTensors& tensors, const std::map<std::string, std::string>& metadata);
 Result<SafetensorsFile> decode_safetensors(std::string_view bytes);

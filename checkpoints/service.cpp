@@ -4,9 +4,14 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <thread>
 #include <cstring>
 #include <fstream>
 
+#include "checkpoints/safetensors.h"
 #include "core/file_io.h"
 #include "core/hash.h"
 #include "net/grpc.h"
@@ -147,6 +152,83 @@ Result<ServedManifest> read_manifest(Stub& stub, const std::string& expected) {
 
 }  // namespace
 
+namespace {
+// Hashes each tensor of a safetensors download as soon as its bytes have arrived, on its
+// own thread, so that verification overlaps the transfer instead of following it (the
+// pull used to write, fsync, re-read and then hash the whole file).
+class StreamHasher {
+ public:
+  StreamHasher(const char* buf, std::uint64_t size) : buf_(buf), size_(size) {
+    thread_ = std::thread([this] { run(); });
+  }
+  ~StreamHasher() { finish(); }
+  StreamHasher(const StreamHasher&) = delete;
+  StreamHasher& operator=(const StreamHasher&) = delete;
+
+  // Bytes [0, received) of the buffer are final.
+  void arrived(std::uint64_t received) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      received_ = received;
+    }
+    cv_.notify_one();
+  }
+  // No more bytes will come; waits for the hashing to end.
+  void finish() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      done_ = true;
+    }
+    cv_.notify_one();
+    if (thread_.joinable()) thread_.join();
+  }
+  // After finish(): one hash per tensor in file order, or why there are none.
+  Result<std::vector<std::string>> hashes() const {
+    if (!status_.ok()) return status_;
+    return hashes_;
+  }
+
+ private:
+  // Waits until `want` bytes are final or the transfer ended; returns the final count.
+  std::uint64_t wait_for(std::uint64_t want) {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [&] { return received_ >= want || done_; });
+    return received_;
+  }
+  void run() {
+    const Status incomplete = IoError("the download ended before every tensor arrived");
+    if (wait_for(8) < 8) return void(status_ = incomplete);
+    auto header_end = safetensors_header_end(std::string_view(buf_, 8), size_);
+    if (!header_end.ok()) return void(status_ = header_end.status());
+    if (wait_for(*header_end) < *header_end) return void(status_ = incomplete);
+    auto layout = safetensors_layout(std::string_view(buf_, *header_end), size_);
+    if (!layout.ok()) return void(status_ = layout.status());
+    for (const auto& e : layout->tensors) {
+      Blake2b256 h;
+      std::uint64_t pos = layout->data_begin + e.begin;
+      const std::uint64_t end = layout->data_begin + e.end;
+      while (pos < end) {
+        const std::uint64_t avail = std::min(wait_for(pos + 1), end);
+        if (avail <= pos) return void(status_ = incomplete);
+        h.update(std::string_view(buf_ + pos, avail - pos));
+        pos = avail;
+      }
+      hashes_.push_back(to_hex(h.finish()));
+    }
+  }
+
+  const char* buf_;
+  const std::uint64_t size_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::uint64_t received_ = 0;
+  bool done_ = false;
+  Status status_;
+  std::vector<std::string> hashes_;
+  std::thread thread_;
+};
+}  // namespace
+
 Result<PullResult> pull_checkpoint(const PullOptions& o, const std::function<void(std::uint64_t, std::uint64_t)>& progress) {
   const auto t0 = std::chrono::steady_clock::now();
   TESSERA_ASSIGN_OR_RETURN(auto stub, connect_service(o.address, 8 << 20));
@@ -173,12 +255,40 @@ Result<PullResult> pull_checkpoint(const PullOptions& o, const std::function<voi
     TESSERA_RETURN_IF_ERROR(write_file_atomic(stamp, hash, 0644));
   }
   result.resumed_from = offset;
-  const int fd = ::open(partial.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+  // The served size must fit the manifest's tensors (plus at most the header cap), so a
+  // hostile server cannot make us allocate or wait for more.
+  std::uint64_t tensor_bytes = 0;
+  for (const auto& t : manifest.tensors) {
+    std::uint64_t numel = 1;
+    for (auto d : t.shape) numel *= static_cast<std::uint64_t>(std::max<std::int64_t>(d, 0));
+    tensor_bytes += numel * 4;
+  }
+  if (model_bytes < tensor_bytes + 8 || model_bytes > tensor_bytes + 8 + (100u << 20)) {
+    return Corrupted("server reports a model of " + std::to_string(model_bytes) + " bytes; the manifest's tensors need " +
+                     std::to_string(tensor_bytes) + " plus a header");
+  }
+  const int fd = ::open(partial.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (fd < 0) return IoError("cannot open " + partial.string());
+  // The whole file is kept in memory as it arrives: hashed on the fly and decoded from
+  // memory, never read back from disk.
+  std::unique_ptr<char[]> buf(new char[model_bytes]);
+  if (offset > 0) {
+    for (std::uint64_t done = 0; done < offset;) {
+      const ssize_t n = ::pread(fd, buf.get() + done, offset - done, static_cast<off_t>(done));
+      if (n <= 0) {
+        ::close(fd);
+        return IoError("cannot read back the partial download " + partial.string());
+      }
+      done += static_cast<std::uint64_t>(n);
+    }
+  }
   if (::ftruncate(fd, static_cast<off_t>(offset)) != 0 || ::lseek(fd, static_cast<off_t>(offset), SEEK_SET) < 0) {
     ::close(fd);
     return IoError("cannot position " + partial.string());
   }
+  StreamHasher hasher(buf.get(), model_bytes);
+  hasher.arrived(offset);
+  Status transfer;
   {
     grpc::ClientContext ctx;
     net::set_deadline(&ctx, std::chrono::hours(6));
@@ -187,45 +297,47 @@ Result<PullResult> pull_checkpoint(const PullOptions& o, const std::function<voi
     dreq.set_offset(offset);
     auto reader = stub->Download(&ctx, dreq);
     proto::Chunk chunk;
-    while (reader->Read(&chunk)) {
-      if (chunk.offset() != offset) {
-        ::close(fd);
-        return Corrupted("download: chunk at offset " + std::to_string(chunk.offset()) + ", expected " + std::to_string(offset));
-      }
+    while (transfer.ok() && reader->Read(&chunk)) {
       const std::string& d = chunk.data();
-      for (std::size_t done = 0; done < d.size();) {
-        const ssize_t n = ::write(fd, d.data() + done, d.size() - done);
-        if (n <= 0) {
-          ::close(fd);
-          return IoError("writing " + partial.string());
+      if (chunk.offset() != offset) {
+        transfer = Corrupted("download: chunk at offset " + std::to_string(chunk.offset()) + ", expected " +
+                             std::to_string(offset));
+      } else if (d.size() > model_bytes - offset) {
+        transfer = Corrupted("download: the server sent more than the " + std::to_string(model_bytes) + " bytes it announced");
+      } else {
+        std::memcpy(buf.get() + offset, d.data(), d.size());
+        for (std::size_t done = 0; transfer.ok() && done < d.size();) {
+          const ssize_t n = ::write(fd, d.data() + done, d.size() - done);
+          if (n <= 0) transfer = IoError("writing " + partial.string());
+          else done += static_cast<std::size_t>(n);
         }
-        done += static_cast<std::size_t>(n);
+        if (transfer.ok()) {
+          offset += d.size();
+          hasher.arrived(offset);
+          if (progress) progress(offset, model_bytes);
+        }
       }
-      offset += d.size();
-      if (progress) progress(offset, model_bytes);
     }
+    if (!transfer.ok()) ctx.TryCancel();
     const grpc::Status st = reader->Finish();
-    if (!st.ok()) {
-      ::fsync(fd);
-      ::close(fd);
-      return net::from_grpc(st, "downloading (rerun to resume from byte " + std::to_string(offset) + ")");
+    if (transfer.ok() && !st.ok()) {
+      transfer = net::from_grpc(st, "downloading (rerun to resume from byte " + std::to_string(offset) + ")");
     }
   }
-  ::fsync(fd);
+  ::fsync(fd);  // while the hasher finishes the last tensors
   ::close(fd);
+  hasher.finish();
+  TESSERA_RETURN_IF_ERROR(transfer);
   if (offset != model_bytes) {
     return IoError("download ended at byte " + std::to_string(offset) + " of " + std::to_string(model_bytes) +
                    " (rerun to resume)");
   }
-  auto file = read_safetensors(partial);
-  if (!file.ok()) {
-    fs::remove(partial, ec);
-    return file.status();
-  }
-  Status verified = verify_checkpoint(manifest, hash, file->tensors);
+  auto hashes = hasher.hashes();
+  auto file = hashes.ok() ? decode_safetensors(std::string_view(buf.get(), model_bytes)) : Result<SafetensorsFile>(hashes.status());
+  Status verified = file.ok() ? verify_checkpoint(manifest, hash, file->tensors, &*hashes) : file.status();
   if (!verified.ok()) {
     fs::remove(partial, ec);  // corrupt: do not resume from it
-    return verified;
+    return verified.with_context(partial.string());
   }
   TESSERA_RETURN_IF_ERROR(write_file_atomic(o.out / "manifest.json", manifest.to_json(), 0644));
   fs::rename(partial, o.out / "model.safetensors", ec);

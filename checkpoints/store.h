@@ -101,6 +101,9 @@ bool is_checkpoint_hash(const std::string& h);
 // Checks that `manifest` hashes to `hash`, that its signature verifies, and that
 // `tensors` are exactly the manifest's (names, order, shapes, hashes); the error names
 // the first thing that differs.
-Status verify_checkpoint(const Manifest& manifest, const std::string& hash, const NamedTensors& tensors);
+// `tensor_hashes` (optional): the tensors' hashes already computed, in file order (a
+// download hashes while it receives); otherwise each tensor is hashed here.
+Status verify_checkpoint(const Manifest& manifest, const std::string& hash, const NamedTensors& tensors,
+                         const std::vector<std::string>* tensor_hashes = nullptr);
 
 }  // namespace tessera::checkpoints
