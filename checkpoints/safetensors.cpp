@@ -123,6 +123,23 @@ Result<SafetensorsFile> decode_safetensors(std::string_view bytes) {
   return out;
 }
 
+Result<SafetensorsFile> decode_safetensors(std::shared_ptr<char[]> bytes, std::uint64_t size) {
+  TESSERA_ASSIGN_OR_RETURN(SafetensorsLayout layout, safetensors_layout(std::string_view(bytes.get(), size), size));
+  SafetensorsFile out;
+  out.metadata = std::move(layout.metadata);
+  char* data = bytes.get() + layout.data_begin;
+  for (auto& e : layout.tensors) {
+    void* at = data + e.begin;
+    if (reinterpret_cast<std::uintptr_t>(at) % alignof(float) != 0) {
+      return Corrupted("safetensors: tensor " + e.name + " is not aligned for float32");
+    }
+    // A view into the buffer; each tensor holds a reference that keeps the buffer alive.
+    auto t = torch::from_blob(at, e.shape, [keep = bytes](void*) {}, torch::TensorOptions().dtype(torch::kFloat));
+    out.tensors.emplace_back(std::move(e.name), std::move(t));
+  }
+  return out;
+}
+
 Status write_safetensors(const std::filesystem::path& path, const NamedTensors& tensors,
                          const std::map<std::string, std::string>& metadata) {
   TESSERA_ASSIGN_OR_RETURN(std::string bytes, encode_safetensors(tensors, metadata));

@@ -11,6 +11,7 @@
 
 #include <filesystem>
 #include <map>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -49,6 +50,8 @@ Result<SafetensorsLayout> safetensors_layout(std::string_view prefix, std::uint6
 // Serialises float32 tensors (any other dtype is an error naming the tensor).
 Result<std::string> encode_safetensors(const NamedTensors& tensors, const std::map<std::string, std::string>& metadata);
 Result<SafetensorsFile> decode_safetensors(std::string_view bytes);
+// The same without copying: the tensors are views into `bytes` and share its ownership.
+Result<SafetensorsFile> decode_safetensors(std::shared_ptr<char[]> bytes, std::uint64_t size);
 
 // Atomic write (temp, fsync, rename, fsync dir) and a validated read.
 Status write_safetensors(const std::filesystem::path& path, const NamedTensors& tensors,

@@ -271,7 +271,7 @@ Result<PullResult> pull_checkpoint(const PullOptions& o, const std::function<voi
   if (fd < 0) return IoError("cannot open " + partial.string());
   // The whole file is kept in memory as it arrives: hashed on the fly and decoded from
   // memory, never read back from disk.
-  std::unique_ptr<char[]> buf(new char[model_bytes]);
+  std::shared_ptr<char[]> buf(new char[model_bytes]);
   if (offset > 0) {
     for (std::uint64_t done = 0; done < offset;) {
       const ssize_t n = ::pread(fd, buf.get() + done, offset - done, static_cast<off_t>(done));
@@ -333,7 +333,7 @@ Result<PullResult> pull_checkpoint(const PullOptions& o, const std::function<voi
                    " (rerun to resume)");
   }
   auto hashes = hasher.hashes();
-  auto file = hashes.ok() ? decode_safetensors(std::string_view(buf.get(), model_bytes)) : Result<SafetensorsFile>(hashes.status());
+  auto file = hashes.ok() ? decode_safetensors(buf, model_bytes) : Result<SafetensorsFile>(hashes.status());
   Status verified = file.ok() ? verify_checkpoint(manifest, hash, file->tensors, &*hashes) : file.status();
   if (!verified.ok()) {
     fs::remove(partial, ec);  // corrupt: do not resume from it
