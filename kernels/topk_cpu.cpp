@@ -40,7 +40,7 @@ struct Entry {
 // order like their bit patterns, so the maxima are integer maxima of the bits with the
 // sign cleared; an infinity or NaN then shows as a maximum >= 0x7f800000, so the
 // finiteness check costs nothing extra (the encoder needs it and would otherwise read
-// the whole delta once more). SSE4.1 when the CPU has it, else a portable loop.
+// the whole delta once more). AVX2 or SSE4.1 when the CPU has them, else a portable loop.
 constexpr std::uint32_t kNonFinite = 0x7f800000u;
 
 #if defined(__x86_64__)
@@ -61,11 +61,39 @@ __attribute__((target("sse4.1"))) std::uint32_t group_maxima_sse41(const float* 
   return static_cast<std::uint32_t>(_mm_cvtsi128_si32(top));
 }
 const bool kHaveSse41 = __builtin_cpu_supports("sse4.1");
+
+// Two groups per step: each group's 16 values fold to 8 lanes, the two groups' halves are
+// paired across the 128-bit lanes, and the last two folds serve both groups at once.
+__attribute__((target("avx2"))) std::uint32_t group_maxima_avx2(const float* x, std::size_t groups, float* out) {
+  const __m256i abs_mask = _mm256_set1_epi32(0x7fffffff);
+  __m256i top = _mm256_setzero_si256();
+  std::size_t g = 0;
+  for (; g + 2 <= groups; g += 2) {
+    const auto* p = reinterpret_cast<const __m256i*>(x + g * kGroup);
+    const __m256i a = _mm256_max_epi32(_mm256_and_si256(_mm256_loadu_si256(p), abs_mask),
+                                       _mm256_and_si256(_mm256_loadu_si256(p + 1), abs_mask));
+    const __m256i b = _mm256_max_epi32(_mm256_and_si256(_mm256_loadu_si256(p + 2), abs_mask),
+                                       _mm256_and_si256(_mm256_loadu_si256(p + 3), abs_mask));
+    __m256i m = _mm256_max_epi32(_mm256_permute2x128_si256(a, b, 0x20), _mm256_permute2x128_si256(a, b, 0x31));
+    m = _mm256_max_epi32(m, _mm256_shuffle_epi32(m, _MM_SHUFFLE(1, 0, 3, 2)));
+    m = _mm256_max_epi32(m, _mm256_shuffle_epi32(m, _MM_SHUFFLE(2, 3, 0, 1)));
+    top = _mm256_max_epi32(top, m);
+    const int first = _mm256_extract_epi32(m, 0), second = _mm256_extract_epi32(m, 4);
+    std::memcpy(out + g, &first, 4);
+    std::memcpy(out + g + 1, &second, 4);
+  }
+  std::uint32_t result = std::max(static_cast<std::uint32_t>(_mm256_extract_epi32(top, 0)),
+                                  static_cast<std::uint32_t>(_mm256_extract_epi32(top, 4)));
+  if (g < groups) result = std::max(result, group_maxima_sse41(x + g * kGroup, groups - g, out + g));
+  return result;
+}
+const bool kHaveAvx2 = __builtin_cpu_supports("avx2");
 #endif
 
 // Returns the bits of the largest maximum (>= kNonFinite: not every value is finite).
 std::uint32_t group_maxima(const float* x, std::size_t groups, float* out) {
 #if defined(__x86_64__)
+  if (kHaveAvx2) return group_maxima_avx2(x, groups, out);
   if (kHaveSse41) return group_maxima_sse41(x, groups, out);
 #endif
   std::uint32_t top = 0;
