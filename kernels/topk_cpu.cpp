@@ -158,11 +158,27 @@ void finish_selection(std::vector<Entry>& cand, const std::vector<Entry>& ties, 
   if (cand.size() > k) {
     // The k-th largest magnitude t; keep everything above t and the first of those equal
     // to t, walking in position order so the output stays sorted.
-    auto& mags = s->mags;
-    mags.clear();
-    for (const auto& e : cand) mags.push_back(e.mag);
-    std::nth_element(mags.begin(), mags.begin() + static_cast<std::ptrdiff_t>(k - 1), mags.end(), std::greater<float>());
-    const float t = mags[k - 1];
+    // t is the (excess + 1)-th smallest magnitude. The excess is usually a handful: keep
+    // the smallest excess + 1 in a tiny sorted array instead of a full selection.
+    const std::size_t excess = cand.size() - k;
+    float t;
+    if (excess < 8) {
+      float low[8];
+      std::size_t have = 0;
+      for (const auto& e : cand) {
+        if (have == excess + 1 && e.mag >= low[excess]) continue;
+        std::size_t i = have < excess + 1 ? have++ : excess;
+        for (; i > 0 && low[i - 1] > e.mag; --i) low[i] = low[i - 1];
+        low[i] = e.mag;
+      }
+      t = low[excess];
+    } else {
+      auto& mags = s->mags;
+      mags.clear();
+      for (const auto& e : cand) mags.push_back(e.mag);
+      std::nth_element(mags.begin(), mags.begin() + static_cast<std::ptrdiff_t>(k - 1), mags.end(), std::greater<float>());
+      t = mags[k - 1];
+    }
     std::size_t above = 0;
     for (const auto& e : cand) above += e.mag > t ? 1 : 0;
     std::size_t equal_left = k - above, out = 0;
