@@ -138,7 +138,7 @@ float* grow(std::vector<float>* v, std::size_t n) {
 }
 
 struct Scratch {
-  std::vector<float> maxima, mags;
+  std::vector<float> maxima, mags, band;
   std::vector<std::uint64_t> mask;
   std::vector<Entry> candidates, ties;
 };
@@ -282,6 +282,9 @@ float maxima_bound(const float* maxima, std::size_t n, std::uint32_t top, std::s
 // (a 2-D block in place, or a 1-D chunk as one row); the chunk-local position of (r, j)
 // is r·cols + j. Each row is cut into groups of 16 and a tail of cols % 16 values, which
 // is always scanned. Returns false (and defined output) when a value is not finite.
+bool select_with_maxima(const float* base, std::size_t stride, std::size_t rows, std::size_t cols, std::size_t k,
+                        const float* maxima, std::uint32_t top, Scratch* s, std::uint32_t* positions, float* values);
+
 bool select_matrix(const float* base, std::size_t stride, std::size_t rows, std::size_t cols, std::size_t k,
                    Scratch* s, std::uint32_t* positions, float* values) {
   const std::size_t per_row = cols / kGroup, tail = cols % kGroup;
@@ -293,7 +296,17 @@ bool select_matrix(const float* base, std::size_t stride, std::size_t rows, std:
     top = std::max(top, group_maxima(base + r * stride, per_row, maxima + r * per_row));
     if (tail) finite &= finite_values(base + r * stride + per_row * kGroup, tail);
   }
-  if (!finite || top >= kNonFinite) return reject_chunk(k, positions, values);
+  if (!finite) return reject_chunk(k, positions, values);
+  return select_with_maxima(base, stride, rows, cols, k, maxima, top, s, positions, values);
+}
+
+// The selection once the chunk's group maxima (maxima[r * (cols / 16) + q]) and the bits
+// of the largest (`top`) are known. Tails of cols % 16 values are scanned here.
+bool select_with_maxima(const float* base, std::size_t stride, std::size_t rows, std::size_t cols, std::size_t k,
+                        const float* maxima, std::uint32_t top, Scratch* s, std::uint32_t* positions, float* values) {
+  const std::size_t per_row = cols / kGroup, tail = cols % kGroup;
+  const std::size_t groups = rows * per_row;
+  if (top >= kNonFinite) return reject_chunk(k, positions, values);
   if (k == 0) return true;
   auto& mask = s->mask;
   const float bound = maxima_bound(maxima, groups, top, k, &s->mags, &mask);
@@ -357,10 +370,15 @@ bool select_matrix(const float* base, std::size_t stride, std::size_t rows, std:
 
 // Runs select(c, scratch) → "all finite" for every chunk c: on the calling thread with
 // its reused scratch unless the work is worth OpenMP threads (kernels/parallel.h).
+Scratch& thread_scratch() {
+  thread_local Scratch scratch;
+  return scratch;
+}
+
 template <class Select>
 bool for_each_chunk(std::size_t chunks, const Select& select) {
-  thread_local Scratch scratch;
   if (!detail::worth_threads(chunks, 64)) {
+    Scratch& scratch = thread_scratch();
     bool finite = true;
     for (std::size_t c = 0; c < chunks; ++c) finite &= select(c, &scratch);
     return finite;
@@ -392,6 +410,37 @@ void topk_blocks_cpu(const float* data, std::size_t rows, std::size_t cols, std:
                      std::uint32_t* positions, float* values, bool* all_finite) {
   const std::size_t per_row = cols / block_cols;
   const std::size_t chunks = (rows / block_rows) * per_row;
+  if (block_cols % kGroup == 0 && !detail::worth_threads(chunks, 64)) {
+    // One thread: the group maxima of a whole band of blocks come from one sequential pass
+    // over its rows (the block-by-block walk jumps a row stride every 64 values), then
+    // each block is selected from its share of them.
+    Scratch& scratch = thread_scratch();
+    const std::size_t row_groups = cols / kGroup, block_groups = block_cols / kGroup;
+    float* band = grow(&scratch.band, block_rows * row_groups);
+    bool finite = true;
+    for (std::size_t b = 0; b < rows / block_rows; ++b) {
+      const float* band_base = data + b * block_rows * cols;
+      for (std::size_t r = 0; r < block_rows; ++r) group_maxima(band_base + r * cols, row_groups, band + r * row_groups);
+      for (std::size_t q = 0; q < per_row; ++q) {
+        const std::size_t c = b * per_row + q;
+        float* maxima = grow(&scratch.maxima, block_rows * block_groups);
+        std::uint32_t top = 0;
+        for (std::size_t r = 0; r < block_rows; ++r) {
+          const float* from = band + r * row_groups + q * block_groups;
+          for (std::size_t j = 0; j < block_groups; ++j) {
+            std::uint32_t u;
+            std::memcpy(&u, from + j, 4);
+            top = std::max(top, u);
+            maxima[r * block_groups + j] = from[j];
+          }
+        }
+        finite &= select_with_maxima(band_base + q * block_cols, cols, block_rows, block_cols, ks[c], maxima, top,
+                                     &scratch, positions + offsets[c], values + offsets[c]);
+      }
+    }
+    if (all_finite) *all_finite = finite;
+    return;
+  }
   const bool finite = for_each_chunk(chunks, [&](std::size_t c, Scratch* scratch) {
     const float* first = data + (c / per_row) * block_rows * cols + (c % per_row) * block_cols;
     return select_matrix(first, cols, block_rows, block_cols, ks[c], scratch, positions + offsets[c], values + offsets[c]);
