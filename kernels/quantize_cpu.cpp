@@ -33,18 +33,31 @@ unsigned quant_max_code(QuantKind kind) {
 void quantize_chunks_cpu(QuantKind kind, const float* values, std::size_t chunks, const std::uint32_t* ks,
                          const std::size_t* offsets, std::uint16_t* codes, std::uint16_t* scales, float* recon) {
   const unsigned s = quant_scales_per_chunk(kind);
-  std::vector<unsigned char> high;
-  std::vector<float> mags;
+  thread_local std::vector<unsigned char> high;  // scratch reused across calls
+  thread_local std::vector<float> mags;
   for (std::size_t c = 0; c < chunks; ++c) {
     const float* v = values + offsets[c];
     const std::uint32_t k = ks[c];
     if (kind == QuantKind::kInt2) {
-      // The median-rank split in O(k): the floor(k/2) smallest (|v|, position) form the
-      // low bin. t = the largest magnitude in it; everything below t is low, and of the
-      // values equal to t the lowest positions fill the bin.
+      // The median-rank split: the floor(k/2) smallest (|v|, position) form the low bin.
+      // Larger chunks in O(k): t = the largest magnitude in the bin; everything below t is
+      // low, and of the values equal to t the lowest positions fill the bin.
       high.assign(k, 1);
       const std::uint32_t low_count = k / 2;
-      if (low_count > 0) {
+      if (low_count > 0 && k <= 64) {
+        // Small chunks (the default keeps 32): the rank of each value among (|v|, position)
+        // by counting, branch-free — about twice as fast as a selection at this size.
+        mags.resize(k);
+        for (std::uint32_t i = 0; i < k; ++i) mags[i] = detail::abs_f(v[i]);
+        for (std::uint32_t i = 0; i < k; ++i) {
+          const float m = mags[i];
+          std::uint32_t rank = 0;
+          for (std::uint32_t j = 0; j < k; ++j) {
+            rank += static_cast<std::uint32_t>((mags[j] < m) | ((mags[j] == m) & (j < i)));
+          }
+          high[i] = static_cast<unsigned char>(rank >= low_count);
+        }
+      } else if (low_count > 0) {
         mags.resize(k);
         for (std::uint32_t i = 0; i < k; ++i) mags[i] = detail::abs_f(v[i]);
         std::nth_element(mags.begin(), mags.begin() + (low_count - 1), mags.end());

@@ -9,6 +9,7 @@
 #include "kernels/device.h"
 #include "kernels/numeric.h"
 #include "kernels/quantize.h"
+#include "kernels/quantize_impl.h"
 #include "kernels/topk.h"
 #ifdef TESSERA_HAVE_CUDA
 #include <cuda_runtime.h>
@@ -268,6 +269,28 @@ TEST(QuantizeCpu, Int2SplitsAtTheMedianRankAndUsesBinMeans) {
   EXPECT_EQ(scales[0], f32_to_bf16(0.15f));
   EXPECT_EQ(scales[1], f32_to_bf16(0.35f));
   EXPECT_EQ(recon[1], -bf16_to_f32(f32_to_bf16(0.35f)));
+}
+
+// The CPU split (rank counting up to 64 values, a selection above) puts exactly the
+// values of rank >= floor(k/2) among (|v|, position) in the high bin — the definition the
+// CUDA kernel evaluates directly (detail::magnitude_rank) — with many ties.
+TEST(QuantizeCpu, Int2SplitMatchesTheRankDefinitionWithTies) {
+  std::mt19937 rng(17);
+  std::uniform_int_distribution<int> small(-5, 5);
+  for (std::uint32_t k : {1u, 2u, 3u, 7u, 32u, 63u, 64u, 65u, 100u, 257u}) {
+    for (int trial = 0; trial < 20; ++trial) {
+      std::vector<float> v(k);
+      for (auto& x : v) x = static_cast<float>(small(rng)) * 0.25f;
+      const std::size_t off = 0;
+      std::vector<std::uint16_t> codes(k), scales(2);
+      std::vector<float> recon(k);
+      quantize_chunks_cpu(QuantKind::kInt2, v.data(), 1, &k, &off, codes.data(), scales.data(), recon.data());
+      for (std::uint32_t i = 0; i < k; ++i) {
+        const bool high = detail::magnitude_rank(v.data(), k, i) >= k / 2;
+        ASSERT_EQ((codes[i] & 2u) != 0, high) << "k " << k << " trial " << trial << " value " << i;
+      }
+    }
+  }
 }
 
 #ifdef TESSERA_HAVE_CUDA
