@@ -9,8 +9,15 @@
 
 namespace tessera::checkpoints {
 
-namespace {
-constexpr std::uint64_t kMaxHeader = 100u << 20;  // the reference implementation's cap
+Result<std::uint64_t> float32_bytes(const std::vector<std::int64_t>& shape) {
+  std::uint64_t numel = 1;
+  for (auto d : shape) {
+    if (d < 0 || (d > 0 && numel > (std::uint64_t{1} << 40) / static_cast<std::uint64_t>(d))) {
+      return Corrupted("bad shape");
+    }
+    numel *= static_cast<std::uint64_t>(d);
+  }
+  return numel * 4;
 }
 
 Result<std::string> encode_safetensors(const NamedTensors& tensors, const std::map<std::string, std::string>& metadata) {
@@ -44,7 +51,7 @@ Result<std::uint64_t> safetensors_header_end(std::string_view prefix, std::uint6
   if (prefix.size() < 8 || file_size < 8) return Corrupted("safetensors: file shorter than its 8-byte header length");
   std::uint64_t n = 0;
   for (int i = 0; i < 8; ++i) n |= static_cast<std::uint64_t>(static_cast<std::uint8_t>(prefix[i])) << (8 * i);
-  if (n > kMaxHeader || n > file_size - 8) {
+  if (n > kSafetensorsMaxHeader || n > file_size - 8) {
     return Corrupted("safetensors: header length " + std::to_string(n) + " exceeds the file or the 100 MB cap");
   }
   return 8 + n;
@@ -79,20 +86,15 @@ Result<SafetensorsLayout> safetensors_layout(std::string_view prefix, std::uint6
       SafetensorsLayout::Entry e{name, v.at("shape").get<std::vector<std::int64_t>>(),
                                  v.at("data_offsets").at(0).get<std::uint64_t>(),
                                  v.at("data_offsets").at(1).get<std::uint64_t>()};
-      std::uint64_t numel = 1;
-      for (auto d : e.shape) {
-        if (d < 0 || (d > 0 && numel > (std::uint64_t{1} << 40) / static_cast<std::uint64_t>(d))) {
-          return Corrupted("safetensors: tensor " + name + " has a bad shape");
-        }
-        numel *= static_cast<std::uint64_t>(d);
-      }
+      const auto bytes = float32_bytes(e.shape);
+      if (!bytes.ok()) return Corrupted("safetensors: tensor " + name + " has a bad shape");
       if (e.end < e.begin || e.end > data_size) {
         return Corrupted("safetensors: tensor " + name + " byte range [" + std::to_string(e.begin) + ", " +
                          std::to_string(e.end) + ") is outside the " + std::to_string(data_size) + " data bytes");
       }
-      if (e.end - e.begin != numel * 4) {
+      if (e.end - e.begin != *bytes) {
         return Corrupted("safetensors: tensor " + name + " holds " + std::to_string(e.end - e.begin) +
-                         " bytes, its shape needs " + std::to_string(numel * 4));
+                         " bytes, its shape needs " + std::to_string(*bytes));
       }
       out.tensors.push_back(std::move(e));
     } catch (const nlohmann::json::exception& ex) {

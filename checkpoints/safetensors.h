@@ -27,6 +27,12 @@ struct SafetensorsFile {
   std::map<std::string, std::string> metadata;  // "__metadata__"
 };
 
+// The largest header accepted (the reference implementation's cap).
+inline constexpr std::uint64_t kSafetensorsMaxHeader = 100u << 20;
+// Bytes of a float32 tensor of `shape`; an error for negative dimensions or more than
+// 2^40 elements (so hostile shapes cannot overflow the size arithmetic).
+Result<std::uint64_t> float32_bytes(const std::vector<std::int64_t>& shape);
+
 // Where each tensor's bytes lie, from the header alone: data offsets are relative to
 // data_begin (8 + header length), entries in file order, validated as decode does
 // (dtype, shapes against byte ranges, no overlaps, gaps or trailing bytes for a file of

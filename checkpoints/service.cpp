@@ -259,11 +259,11 @@ Result<PullResult> pull_checkpoint(const PullOptions& o, const std::function<voi
   // hostile server cannot make us allocate or wait for more.
   std::uint64_t tensor_bytes = 0;
   for (const auto& t : manifest.tensors) {
-    std::uint64_t numel = 1;
-    for (auto d : t.shape) numel *= static_cast<std::uint64_t>(std::max<std::int64_t>(d, 0));
-    tensor_bytes += numel * 4;
+    const auto bytes = float32_bytes(t.shape);
+    if (!bytes.ok()) return Corrupted("the manifest's tensor " + t.name + " has a bad shape");
+    tensor_bytes += *bytes;
   }
-  if (model_bytes < tensor_bytes + 8 || model_bytes > tensor_bytes + 8 + (100u << 20)) {
+  if (model_bytes < tensor_bytes + 8 || model_bytes > tensor_bytes + 8 + kSafetensorsMaxHeader) {
     return Corrupted("server reports a model of " + std::to_string(model_bytes) + " bytes; the manifest's tensors need " +
                      std::to_string(tensor_bytes) + " plus a header");
   }
