@@ -44,11 +44,11 @@ void quantize_chunks_cpu(QuantKind kind, const float* values, std::size_t chunks
       // low, and of the values equal to t the lowest positions fill the bin.
       high.assign(k, 1);
       const std::uint32_t low_count = k / 2;
+      mags.resize(k);
+      for (std::uint32_t i = 0; i < k; ++i) mags[i] = detail::abs_f(v[i]);
       if (low_count > 0 && k <= 64) {
         // Small chunks (the default keeps 32): the rank of each value among (|v|, position)
         // by counting, branch-free — about twice as fast as a selection at this size.
-        mags.resize(k);
-        for (std::uint32_t i = 0; i < k; ++i) mags[i] = detail::abs_f(v[i]);
         for (std::uint32_t i = 0; i < k; ++i) {
           const float m = mags[i];
           std::uint32_t rank = 0;
@@ -58,8 +58,6 @@ void quantize_chunks_cpu(QuantKind kind, const float* values, std::size_t chunks
           high[i] = static_cast<unsigned char>(rank >= low_count);
         }
       } else if (low_count > 0) {
-        mags.resize(k);
-        for (std::uint32_t i = 0; i < k; ++i) mags[i] = detail::abs_f(v[i]);
         std::nth_element(mags.begin(), mags.begin() + (low_count - 1), mags.end());
         const float t = mags[low_count - 1];
         std::uint32_t below = 0;

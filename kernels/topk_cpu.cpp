@@ -156,10 +156,10 @@ void finish_selection(std::vector<Entry>& cand, const std::vector<Entry>& ties, 
                        [](const Entry& a, const Entry& b) { return a.pos < b.pos; });
   }
   if (cand.size() > k) {
-    // The k-th largest magnitude t; keep everything above t and the first of those equal
-    // to t, walking in position order so the output stays sorted.
-    // t is the (excess + 1)-th smallest magnitude. The excess is usually a handful: keep
-    // the smallest excess + 1 in a tiny sorted array instead of a full selection.
+    // The k-th largest magnitude t — the (excess + 1)-th smallest; the excess is usually
+    // a handful, so the smallest excess + 1 are kept in a tiny sorted array. Then keep
+    // everything above t and the first of those equal to t, walking in position order so
+    // the output stays sorted.
     const std::size_t excess = cand.size() - k;
     float t;
     if (excess < 8) {
@@ -278,28 +278,6 @@ float maxima_bound(const float* maxima, std::size_t n, std::uint32_t top, std::s
   return kept[need - 1];
 }
 
-// Top k of a chunk viewed as a rows × cols matrix at `base` with row stride `stride`
-// (a 2-D block in place, or a 1-D chunk as one row); the chunk-local position of (r, j)
-// is r·cols + j. Each row is cut into groups of 16 and a tail of cols % 16 values, which
-// is always scanned. Returns false (and defined output) when a value is not finite.
-bool select_with_maxima(const float* base, std::size_t stride, std::size_t rows, std::size_t cols, std::size_t k,
-                        const float* maxima, std::uint32_t top, Scratch* s, std::uint32_t* positions, float* values);
-
-bool select_matrix(const float* base, std::size_t stride, std::size_t rows, std::size_t cols, std::size_t k,
-                   Scratch* s, std::uint32_t* positions, float* values) {
-  const std::size_t per_row = cols / kGroup, tail = cols % kGroup;
-  const std::size_t groups = rows * per_row;
-  float* maxima = grow(&s->maxima, groups);
-  bool finite = true;
-  std::uint32_t top = 0;
-  for (std::size_t r = 0; r < rows; ++r) {
-    top = std::max(top, group_maxima(base + r * stride, per_row, maxima + r * per_row));
-    if (tail) finite &= finite_values(base + r * stride + per_row * kGroup, tail);
-  }
-  if (!finite) return reject_chunk(k, positions, values);
-  return select_with_maxima(base, stride, rows, cols, k, maxima, top, s, positions, values);
-}
-
 // The selection once the chunk's group maxima (maxima[r * (cols / 16) + q]) and the bits
 // of the largest (`top`) are known. Tails of cols % 16 values are scanned here.
 bool select_with_maxima(const float* base, std::size_t stride, std::size_t rows, std::size_t cols, std::size_t k,
@@ -368,13 +346,33 @@ bool select_with_maxima(const float* base, std::size_t stride, std::size_t rows,
   return true;
 }
 
-// Runs select(c, scratch) → "all finite" for every chunk c: on the calling thread with
-// its reused scratch unless the work is worth OpenMP threads (kernels/parallel.h).
+// Top k of a chunk viewed as a rows × cols matrix at `base` with row stride `stride`
+// (a 2-D block in place, or a 1-D chunk as one row); the chunk-local position of (r, j)
+// is r·cols + j. Each row is cut into groups of 16 and a tail of cols % 16 values, which
+// is always scanned. Returns false (and defined output) when a value is not finite.
+bool select_matrix(const float* base, std::size_t stride, std::size_t rows, std::size_t cols, std::size_t k,
+                   Scratch* s, std::uint32_t* positions, float* values) {
+  const std::size_t per_row = cols / kGroup, tail = cols % kGroup;
+  const std::size_t groups = rows * per_row;
+  float* maxima = grow(&s->maxima, groups);
+  bool finite = true;
+  std::uint32_t top = 0;
+  for (std::size_t r = 0; r < rows; ++r) {
+    top = std::max(top, group_maxima(base + r * stride, per_row, maxima + r * per_row));
+    if (tail) finite &= finite_values(base + r * stride + per_row * kGroup, tail);
+  }
+  if (!finite) return reject_chunk(k, positions, values);
+  return select_with_maxima(base, stride, rows, cols, k, maxima, top, s, positions, values);
+}
+
+// The calling thread's scratch, reused from call to call.
 Scratch& thread_scratch() {
   thread_local Scratch scratch;
   return scratch;
 }
 
+// Runs select(c, scratch) → "all finite" for every chunk c: on the calling thread with
+// its reused scratch unless the work is worth OpenMP threads (kernels/parallel.h).
 template <class Select>
 bool for_each_chunk(std::size_t chunks, const Select& select) {
   if (!detail::worth_threads(chunks, 64)) {
