@@ -11,6 +11,7 @@
 #include "kernels/quantize.h"
 #include "kernels/quantize_impl.h"
 #include "kernels/topk.h"
+#include "tests/kernels/device_buffers.h"
 #ifdef TESSERA_HAVE_CUDA
 #include <cuda_runtime.h>
 #endif
@@ -292,22 +293,6 @@ TEST(QuantizeCpu, Int2SplitMatchesTheRankDefinitionWithTies) {
     }
   }
 }
-
-#ifdef TESSERA_HAVE_CUDA
-template <typename T>
-T* to_device(const std::vector<T>& host) {
-  T* d = nullptr;
-  cudaMalloc(&d, std::max<std::size_t>(1, host.size()) * sizeof(T));
-  cudaMemcpy(d, host.data(), host.size() * sizeof(T), cudaMemcpyHostToDevice);
-  return d;
-}
-template <typename T>
-std::vector<T> to_host(const T* d, std::size_t n) {
-  std::vector<T> host(n);
-  cudaMemcpy(host.data(), d, n * sizeof(T), cudaMemcpyDeviceToHost);
-  return host;
-}
-#endif
 
 TEST(DctCuda, MatchesCpuReference) {
   if (cuda_device_count() == 0) GTEST_SKIP() << "no CUDA device: " << describe_devices();

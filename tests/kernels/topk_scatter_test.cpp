@@ -8,6 +8,7 @@
 #include "kernels/device.h"
 #include "kernels/scatter.h"
 #include "kernels/topk.h"
+#include "tests/kernels/device_buffers.h"
 #ifdef TESSERA_HAVE_CUDA
 #include <cuda_runtime.h>
 #endif
@@ -80,32 +81,40 @@ TEST(ScatterCpu, ApplyThenRestoreIsExact) {
   EXPECT_EQ(params, original);
 }
 
-TEST(TopkCuda, MatchesCpuReference) {
-  if (cuda_device_count() == 0) GTEST_SKIP() << "no CUDA device: " << describe_devices();
 #ifdef TESSERA_HAVE_CUDA
-  Problem p = make_problem(3 * 4096 + 100, 4096, 32);
-  std::vector<std::uint32_t> pos(p.total), gpu_pos(p.total);
-  std::vector<float> val(p.total), gpu_val(p.total);
-  topk_chunks_cpu(p.data.data(), p.data.size(), p.chunk_len, p.ks.data(), p.offsets.data(), pos.data(), val.data());
-  float* d_data;
-  std::uint32_t *d_ks, *d_pos;
-  std::size_t* d_off;
-  float* d_val;
-  cudaMalloc(&d_data, p.data.size() * 4);
-  cudaMalloc(&d_ks, p.ks.size() * 4);
-  cudaMalloc(&d_off, p.offsets.size() * sizeof(std::size_t));
-  cudaMalloc(&d_pos, p.total * 4);
-  cudaMalloc(&d_val, p.total * 4);
-  cudaMemcpy(d_data, p.data.data(), p.data.size() * 4, cudaMemcpyHostToDevice);
-  cudaMemcpy(d_ks, p.ks.data(), p.ks.size() * 4, cudaMemcpyHostToDevice);
-  cudaMemcpy(d_off, p.offsets.data(), p.offsets.size() * sizeof(std::size_t), cudaMemcpyHostToDevice);
-  ASSERT_TRUE(topk_chunks_cuda(d_data, p.data.size(), p.chunk_len, d_ks, d_off, d_pos, d_val));
-  cudaMemcpy(gpu_pos.data(), d_pos, p.total * 4, cudaMemcpyDeviceToHost);
-  cudaMemcpy(gpu_val.data(), d_val, p.total * 4, cudaMemcpyDeviceToHost);
+// Uploads the problem, runs launch(data, ks, offsets, positions, values) on the device,
+// copies back what it wrote and returns whether the launch succeeded.
+template <class Launch>
+bool topk_on_device(const Problem& p, const Launch& launch, std::vector<std::uint32_t>* pos, std::vector<float>* val) {
+  float* d_data = to_device(p.data);
+  std::uint32_t* d_ks = to_device(p.ks);
+  std::size_t* d_off = to_device(p.offsets);
+  std::uint32_t* d_pos = to_device(std::vector<std::uint32_t>(p.total));
+  float* d_val = to_device(std::vector<float>(p.total));
+  const bool ok = launch(d_data, d_ks, d_off, d_pos, d_val);
+  *pos = to_host(d_pos, p.total);
+  *val = to_host(d_val, p.total);
   for (void* ptr : {static_cast<void*>(d_data), static_cast<void*>(d_ks), static_cast<void*>(d_off),
                     static_cast<void*>(d_pos), static_cast<void*>(d_val)}) {
     cudaFree(ptr);
   }
+  return ok;
+}
+#endif
+
+TEST(TopkCuda, MatchesCpuReference) {
+  if (cuda_device_count() == 0) GTEST_SKIP() << "no CUDA device: " << describe_devices();
+#ifdef TESSERA_HAVE_CUDA
+  Problem p = make_problem(3 * 4096 + 100, 4096, 32);
+  std::vector<std::uint32_t> pos(p.total), gpu_pos;
+  std::vector<float> val(p.total), gpu_val;
+  topk_chunks_cpu(p.data.data(), p.data.size(), p.chunk_len, p.ks.data(), p.offsets.data(), pos.data(), val.data());
+  ASSERT_TRUE(topk_on_device(
+      p,
+      [&](const float* data, const std::uint32_t* ks, const std::size_t* off, std::uint32_t* dpos, float* dval) {
+        return topk_chunks_cuda(data, p.data.size(), p.chunk_len, ks, off, dpos, dval);
+      },
+      &gpu_pos, &gpu_val));
   EXPECT_EQ(gpu_pos, pos);
   EXPECT_EQ(gpu_val, val);
 #endif
@@ -114,30 +123,18 @@ TEST(TopkCuda, MatchesCpuReference) {
 TEST(TopkCuda, BlocksMatchCpuReference) {
   if (cuda_device_count() == 0) GTEST_SKIP() << "no CUDA device: " << describe_devices();
 #ifdef TESSERA_HAVE_CUDA
-  const std::size_t rows = 128, cols = 192, br = 64, bc = 64, chunks = 6;
+  const std::size_t rows = 128, cols = 192, br = 64, bc = 64;
   Problem p = make_problem(rows * cols, br * bc, 32);
-  std::vector<std::uint32_t> pos(p.total), gpu_pos(p.total);
-  std::vector<float> val(p.total), gpu_val(p.total);
+  std::vector<std::uint32_t> pos(p.total), gpu_pos;
+  std::vector<float> val(p.total), gpu_val;
   bool finite = false, gpu_finite = false;
   topk_blocks_cpu(p.data.data(), rows, cols, br, bc, p.ks.data(), p.offsets.data(), pos.data(), val.data(), &finite);
-  float *d_data, *d_val;
-  std::uint32_t *d_ks, *d_pos;
-  std::size_t* d_off;
-  cudaMalloc(&d_data, p.data.size() * 4);
-  cudaMalloc(&d_ks, chunks * 4);
-  cudaMalloc(&d_off, chunks * sizeof(std::size_t));
-  cudaMalloc(&d_pos, p.total * 4);
-  cudaMalloc(&d_val, p.total * 4);
-  cudaMemcpy(d_data, p.data.data(), p.data.size() * 4, cudaMemcpyHostToDevice);
-  cudaMemcpy(d_ks, p.ks.data(), chunks * 4, cudaMemcpyHostToDevice);
-  cudaMemcpy(d_off, p.offsets.data(), chunks * sizeof(std::size_t), cudaMemcpyHostToDevice);
-  ASSERT_TRUE(topk_blocks_cuda(d_data, rows, cols, br, bc, d_ks, d_off, d_pos, d_val, &gpu_finite));
-  cudaMemcpy(gpu_pos.data(), d_pos, p.total * 4, cudaMemcpyDeviceToHost);
-  cudaMemcpy(gpu_val.data(), d_val, p.total * 4, cudaMemcpyDeviceToHost);
-  for (void* ptr : {static_cast<void*>(d_data), static_cast<void*>(d_ks), static_cast<void*>(d_off),
-                    static_cast<void*>(d_pos), static_cast<void*>(d_val)}) {
-    cudaFree(ptr);
-  }
+  ASSERT_TRUE(topk_on_device(
+      p,
+      [&](const float* data, const std::uint32_t* ks, const std::size_t* off, std::uint32_t* dpos, float* dval) {
+        return topk_blocks_cuda(data, rows, cols, br, bc, ks, off, dpos, dval, &gpu_finite);
+      },
+      &gpu_pos, &gpu_val));
   EXPECT_EQ(gpu_finite, finite);
   EXPECT_EQ(gpu_pos, pos);
   EXPECT_EQ(gpu_val, val);
