@@ -217,24 +217,24 @@ TensorUpdate build_update(std::uint32_t param_index, const ChunkGeometry& g, con
   // 2-D: chunk order is not flat order. A counting sort by parameter row puts entries in
   // flat order: visiting chunks band by band and left to right, each row's bucket fills
   // by block column and then by position (sorted inside each block). Block-local rows
-  // and columns are found by stepping, without a division per entry.
+  // are pos / block_cols by a multiply and shift: with m = ceil(2^40 / d) the product
+  // pos · m / 2^40 exceeds pos / d by less than 1/d, which cannot reach the next
+  // integer for pos < 2^40 / d (block_2d <= 256 in a run spec and in a decoded payload's
+  // checked geometry: positions are below 2^16, d at most 2^8).
   const std::uint32_t bcols = static_cast<std::uint32_t>(g.block_cols);
+  const std::uint64_t inverse = ((std::uint64_t{1} << 40) + bcols - 1) / bcols;
   thread_local std::vector<std::uint32_t> rows, cols, bucket;  // scratch, reused across tensors
   rows.resize(plan.total);
   cols.resize(plan.total);
   bucket.assign(static_cast<std::size_t>(g.rows) + 1, 0);
   for (std::size_t c = 0; c < plan.ks.size(); ++c) {
     const auto first_row = static_cast<std::uint32_t>((static_cast<std::int64_t>(c) / blocks_per_row) * g.block_rows);
-    std::uint32_t row = first_row, base = 0;
     for (std::uint32_t i = 0; i < plan.ks[c]; ++i) {
       const std::uint32_t pos = positions[plan.offsets[c] + i];
-      while (pos >= base + bcols) {
-        base += bcols;
-        ++row;
-      }
-      rows[plan.offsets[c] + i] = row;
-      cols[plan.offsets[c] + i] = pos - base;
-      ++bucket[row + 1];
+      const auto local_row = static_cast<std::uint32_t>((pos * inverse) >> 40);
+      rows[plan.offsets[c] + i] = first_row + local_row;
+      cols[plan.offsets[c] + i] = pos - local_row * bcols;
+      ++bucket[first_row + local_row + 1];
     }
   }
   for (std::size_t r = 1; r < bucket.size(); ++r) bucket[r] += bucket[r - 1];

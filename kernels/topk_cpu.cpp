@@ -132,150 +132,168 @@ bool reject_chunk(std::size_t k, std::uint32_t* positions, float* values) {
 }
 
 // Scratch that only grows: resizing down and up again would zero-fill every chunk.
-float* grow(std::vector<float>* v, std::size_t n) {
+template <class T>
+T* grow(std::vector<T>* v, std::size_t n) {
   if (v->size() < n) v->resize(n);
   return v->data();
 }
 
 struct Scratch {
-  std::vector<float> maxima, mags, band;
+  std::vector<float> maxima, kept, band;
   std::vector<std::uint64_t> mask;
-  std::vector<Entry> candidates, ties;
+  std::vector<Entry> candidates;
 };
 
-// The top k of `cand` (values > bound, position order) and `ties` (values == bound, the
-// lowest positions, at most k), written in position order.
-void finish_selection(std::vector<Entry>& cand, const std::vector<Entry>& ties, std::size_t k, Scratch* s,
-                      std::uint32_t* positions, float* values) {
-  if (cand.size() < k) {
-    // All values above the bound are in; the lowest positions among the ties fill up.
-    const std::size_t need = std::min(k - cand.size(), ties.size());
-    const std::size_t mid = cand.size();
-    cand.insert(cand.end(), ties.begin(), ties.begin() + static_cast<std::ptrdiff_t>(need));
-    std::inplace_merge(cand.begin(), cand.begin() + static_cast<std::ptrdiff_t>(mid), cand.end(),
-                       [](const Entry& a, const Entry& b) { return a.pos < b.pos; });
-  }
-  if (cand.size() > k) {
-    // The k-th largest magnitude t — the (excess + 1)-th smallest; the excess is usually
-    // a handful, so the smallest excess + 1 are kept in a tiny sorted array. Then keep
-    // everything above t and the first of those equal to t, walking in position order so
-    // the output stays sorted.
-    const std::size_t excess = cand.size() - k;
-    float t;
-    if (excess < 8) {
-      float low[8];
-      std::size_t have = 0;
-      for (const auto& e : cand) {
-        if (have == excess + 1 && e.mag >= low[excess]) continue;
-        std::size_t i = have < excess + 1 ? have++ : excess;
-        for (; i > 0 && low[i - 1] > e.mag; --i) low[i] = low[i - 1];
-        low[i] = e.mag;
+// The selection below is written without data-dependent branches where it can be: the
+// branches would follow the data (which maxima fall in a bucket, which candidates stay)
+// and mispredicted about a hundred times per chunk of 4096, costing more than the
+// arithmetic. Appends write unconditionally and advance by a 0/1 count.
+
+std::uint32_t bits_of(float f) {
+  std::uint32_t u;
+  std::memcpy(&u, &f, 4);
+  return u;
+}
+
+// The `need`-th largest (1 <= need <= n) of v[0..n), non-negative finite floats (they
+// order like their bits); v is reordered. Each round histograms the bits' span into 64
+// buckets and keeps the one bucket holding the answer (compacted in place), so the span
+// shrinks 64-fold per round; a dozen values or fewer are settled by pairwise counts:
+// the answer is the smallest value with fewer than `need` values above it.
+float kth_largest(float* v, std::size_t n, std::size_t need) {
+  for (;;) {
+    if (n <= 12) {
+      float t = INFINITY;
+      for (std::size_t i = 0; i < n; ++i) {
+        std::size_t above = 0;
+        for (std::size_t j = 0; j < n; ++j) above += v[j] > v[i] ? 1 : 0;
+        t = above < need && v[i] < t ? v[i] : t;
       }
-      t = low[excess];
-    } else {
-      auto& mags = s->mags;
-      mags.clear();
-      for (const auto& e : cand) mags.push_back(e.mag);
-      std::nth_element(mags.begin(), mags.begin() + static_cast<std::ptrdiff_t>(k - 1), mags.end(), std::greater<float>());
-      t = mags[k - 1];
+      return t;
     }
+    std::uint32_t lo = ~0u, hi = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+      lo = std::min(lo, bits_of(v[i]));
+      hi = std::max(hi, bits_of(v[i]));
+    }
+    if (lo == hi) return v[0];
+    const std::uint32_t span = hi - lo;
+    const unsigned shift = span >> 6 ? 32u - static_cast<unsigned>(__builtin_clz(span >> 6)) : 0u;
+    std::uint32_t counts[2][64] = {};
+    std::size_t i = 0;
+    for (; i + 2 <= n; i += 2) {
+      ++counts[0][(bits_of(v[i]) - lo) >> shift];
+      ++counts[1][(bits_of(v[i + 1]) - lo) >> shift];
+    }
+    if (i < n) ++counts[0][(bits_of(v[i]) - lo) >> shift];
+    std::uint32_t bucket = 63;
     std::size_t above = 0;
-    for (const auto& e : cand) above += e.mag > t ? 1 : 0;
-    std::size_t equal_left = k - above, out = 0;
-    for (const auto& e : cand) {
-      if (e.mag > t || (e.mag == t && equal_left > 0)) {
-        if (e.mag == t) --equal_left;
-        positions[out] = e.pos;
-        values[out] = e.value;
-        ++out;
-      }
+    for (;; --bucket) {
+      const std::size_t here = counts[0][bucket] + counts[1][bucket];
+      if (above + here >= need) break;
+      above += here;
     }
-    return;
-  }
-  for (std::size_t j = 0; j < k; ++j) {
-    positions[j] = cand[j].pos;
-    values[j] = cand[j].value;
+    need -= above;
+    std::size_t kept = 0;
+    for (std::size_t j = 0; j < n; ++j) {
+      const float x = v[j];
+      v[kept] = x;
+      kept += (bits_of(x) - lo) >> shift == bucket ? 1 : 0;
+    }
+    n = kept;
   }
 }
 
-// The bound m: the k-th largest group maximum, found with a histogram of the maxima's
-// bits (8 buckets per binade over the 8 binades below the largest) and a selection
-// among the maxima inside the bucket where the count from the top reaches k; 0 when
-// fewer than k maxima are in the range (every value is then a candidate). The same pass
-// that collects the bucket's maxima marks, in `mask` (64 groups per word), every group
-// whose maximum reaches the bucket's lower edge — a superset of the groups >= m.
-float maxima_bound(const float* maxima, std::size_t n, std::uint32_t top, std::size_t k, std::vector<float>* in_bucket,
-                   std::vector<std::uint64_t>* mask) {
+// The bound m: the k-th largest group maximum (0 when there are fewer than k groups:
+// every value is then a candidate). A first histogram of the maxima's bits (8 buckets
+// per binade over the 8 binades below the largest, everything lower in bucket 0) finds
+// the bucket holding it; its members are collected and kth_largest settles the rest.
+float maxima_bound(const float* maxima, std::size_t n, std::uint32_t top, std::size_t k, std::vector<float>* in_bucket) {
+  if (n < k) return 0.0f;
   constexpr unsigned kShift = 20, kBuckets = 64;
-  mask->assign((n + 63) / 64, 0);
   const std::uint32_t key_hi = top >> kShift;
-  const std::uint32_t key_lo = key_hi >= kBuckets - 1 ? key_hi - (kBuckets - 1) : 0;
+  const std::int32_t key_lo = static_cast<std::int32_t>(key_hi >= kBuckets - 1 ? key_hi - (kBuckets - 1) : 0);
+  auto bucket_of = [&](float m) {
+    const std::int32_t d = static_cast<std::int32_t>(bits_of(m) >> kShift) - key_lo;
+    return static_cast<std::uint32_t>(d & ~(d >> 31));  // max(d, 0)
+  };
   // Two interleaved histograms: maxima often share a bucket, and one array would make
   // every increment wait for the previous one.
   std::uint32_t lanes[2][kBuckets] = {};
-  auto bucket_of = [&](float m) {
-    std::uint32_t u;
-    std::memcpy(&u, &m, 4);
-    const std::uint32_t key = u >> kShift;
-    return key > key_lo ? key - key_lo : 0;
-  };
   std::size_t i = 0;
   for (; i + 2 <= n; i += 2) {
     ++lanes[0][bucket_of(maxima[i])];
     ++lanes[1][bucket_of(maxima[i + 1])];
   }
   if (i < n) ++lanes[0][bucket_of(maxima[i])];
-  std::size_t bucket = kBuckets - 1, cum = 0;
-  for (;; --bucket) {
-    cum += lanes[0][bucket] + lanes[1][bucket];
-    if (cum >= k || bucket == 0) break;
+  std::uint32_t bucket = kBuckets - 1;
+  std::size_t above = 0;
+  for (;; --bucket) {  // ends at bucket 0 at the latest: all n >= k maxima are counted
+    const std::size_t here = lanes[0][bucket] + lanes[1][bucket];
+    if (above + here >= k) break;
+    above += here;
   }
-  if (bucket == 0) {
-    for (auto& w : *mask) w = ~std::uint64_t{0};
-    if (n % 64) mask->back() = (std::uint64_t{1} << (n % 64)) - 1;
-    return 0.0f;
-  }
-  const std::size_t need = k - (cum - lanes[0][bucket] - lanes[1][bucket]);
-  const std::uint32_t lo_bits = (key_lo + static_cast<std::uint32_t>(bucket)) << kShift;
-  const std::uint32_t hi_bits = lo_bits + (1u << kShift);
-  float lo_edge, hi_edge;
-  std::memcpy(&lo_edge, &lo_bits, 4);
-  std::memcpy(&hi_edge, &hi_bits, 4);
   float* kept = grow(in_bucket, n);
   std::size_t count = 0;
-  std::uint64_t* words = mask->data();
-  // Four maxima per compare (they are finite and non-negative here): the mask marks
-  // maxima >= the bucket's lower edge, and those below its upper edge are collected.
+  for (std::size_t g = 0; g < n; ++g) {
+    kept[count] = maxima[g];
+    count += bucket_of(maxima[g]) == bucket ? 1 : 0;
+  }
+  return kth_largest(kept, count, k - above);
+}
+
+// Marks in `mask` (64 groups per word) the groups whose maximum reaches the bound.
+void candidate_groups(const float* maxima, std::size_t n, float bound, std::vector<std::uint64_t>* mask) {
+  std::uint64_t* words = grow(mask, (n + 63) / 64);
   std::size_t g = 0;
+  for (std::size_t w = 0; w < (n + 63) / 64; ++w) {
+    std::uint64_t bits = 0;
+    std::size_t end = std::min(n, (w + 1) * 64);
 #if defined(__SSE2__)
-  const __m128 lo = _mm_set1_ps(lo_edge), hi = _mm_set1_ps(hi_edge);
-  for (; g + 4 <= n; g += 4) {
-    const __m128 m = _mm_loadu_ps(maxima + g);
-    const __m128 ge = _mm_cmpge_ps(m, lo);
-    const unsigned at_least = static_cast<unsigned>(_mm_movemask_ps(ge));
-    words[g / 64] |= static_cast<std::uint64_t>(at_least) << (g % 64);
-    for (unsigned inside = static_cast<unsigned>(_mm_movemask_ps(_mm_and_ps(ge, _mm_cmplt_ps(m, hi)))); inside != 0;
-         inside &= inside - 1) {
-      kept[count++] = maxima[g + static_cast<unsigned>(__builtin_ctz(inside))];
+    const __m128 b = _mm_set1_ps(bound);
+    for (; g + 4 <= end; g += 4) {
+      bits |= static_cast<std::uint64_t>(_mm_movemask_ps(_mm_cmpge_ps(_mm_loadu_ps(maxima + g), b))) << (g % 64);
     }
-  }
 #endif
-  for (; g < n; ++g) {
-    const float m = maxima[g];
-    words[g / 64] |= static_cast<std::uint64_t>(m >= lo_edge) << (g % 64);
-    if (m >= lo_edge && m < hi_edge) kept[count++] = m;
+    for (; g < end; ++g) bits |= static_cast<std::uint64_t>(maxima[g] >= bound) << (g % 64);
+    words[w] = bits;
   }
-  if (count <= 32) {  // usually a handful: an insertion sort (descending) beats introselect
-    for (std::size_t a = 1; a < count; ++a) {
-      const float v = kept[a];
-      std::size_t b = a;
-      for (; b > 0 && kept[b - 1] < v; --b) kept[b] = kept[b - 1];
-      kept[b] = v;
+}
+
+// The k entries of cand[0..n) (position order; n >= k) with the largest magnitudes, ties
+// to the lower position, written in position order.
+void finish_selection(const Entry* cand, std::size_t n, std::size_t k, Scratch* s, std::uint32_t* positions,
+                      float* values) {
+  if (n == k) {
+    for (std::size_t j = 0; j < k; ++j) {
+      positions[j] = cand[j].pos;
+      values[j] = cand[j].value;
     }
-  } else {
-    std::nth_element(kept, kept + (need - 1), kept + count, std::greater<float>());
+    return;
   }
-  return kept[need - 1];
+  // The k-th largest magnitude t; then everything above t is kept, and of those equal
+  // to t the first ones in position order.
+  float* mags = grow(&s->kept, n);
+  for (std::size_t i = 0; i < n; ++i) mags[i] = cand[i].mag;
+  const float t = kth_largest(mags, n, k);
+  std::size_t above = 0;
+  for (std::size_t i = 0; i < n; ++i) above += cand[i].mag > t ? 1 : 0;
+  // Output slot `out` may run one past k while skipping: written to a spare slot, never
+  // past this chunk's k outputs.
+  std::size_t equal_left = k - above, out = 0;
+  std::uint32_t spare_pos;
+  float spare_value;
+  for (std::size_t i = 0; i < n; ++i) {
+    const float m = cand[i].mag;
+    const bool equal = m == t;
+    const bool keep = (m > t) | (equal & (equal_left > 0));
+    equal_left -= equal & keep ? 1 : 0;
+    std::uint32_t* pos_slot = out < k ? positions + out : &spare_pos;
+    float* value_slot = out < k ? values + out : &spare_value;
+    *pos_slot = cand[i].pos;
+    *value_slot = cand[i].value;
+    out += keep ? 1 : 0;
+  }
 }
 
 // The selection once the chunk's group maxima (maxima[r * (cols / 16) + q]) and the bits
@@ -286,48 +304,48 @@ bool select_with_maxima(const float* base, std::size_t stride, std::size_t rows,
   const std::size_t groups = rows * per_row;
   if (top >= kNonFinite) return reject_chunk(k, positions, values);
   if (k == 0) return true;
-  auto& mask = s->mask;
-  const float bound = maxima_bound(maxima, groups, top, k, &s->mags, &mask);
-  auto& cand = s->candidates;
-  auto& ties = s->ties;
-  cand.clear();
-  ties.clear();
-  // Values above the bound are candidates; values equal to it only matter in position
-  // order, so at most k of them are kept (this keeps all-zero chunks cheap).
+  const float bound = maxima_bound(maxima, groups, top, k, &s->kept);
+  candidate_groups(maxima, groups, bound, &s->mask);
+  // Candidates: values above the bound, and values equal to it while fewer than k of
+  // those were seen (only the first k in position order can be chosen; this keeps
+  // all-zero chunks cheap). Position order throughout. At most rows · cols entries.
+  Entry* cand = grow(&s->candidates, rows * cols + kGroup);
+  std::size_t n = 0, ties = 0;
   auto visit = [&](float v, std::uint32_t pos) {
     const float m = std::fabs(v);
-    if (m > bound) cand.push_back({m, pos, v});
-    else if (m == bound && ties.size() < k) ties.push_back({m, pos, v});
+    const bool equal = m == bound;
+    const bool take = (m > bound) | (equal & (ties < k));
+    ties += equal & take ? 1 : 0;
+    cand[n] = {m, pos, v};
+    n += take ? 1 : 0;
   };
 #if defined(__SSE2__)
   const __m128 b = _mm_set1_ps(bound);
   const __m128 abs_mask = _mm_castsi128_ps(_mm_set1_epi32(0x7fffffff));
 #endif
-  // The scan branches on set bits of the mask rather than on every group.
   auto scan_group = [&](std::size_t g) {
-    if (maxima[g] < bound) return;
     const std::size_t r = g / per_row, q = g % per_row;
     const float* p = base + r * stride + q * kGroup;
     const auto pos0 = static_cast<std::uint32_t>(r * cols + q * kGroup);
 #if defined(__SSE2__)
-    unsigned gt = 0, eq = 0;
+    // Only the values at or above the bound (usually one or two of 16) are visited.
+    unsigned reach = 0;
     for (unsigned h = 0; h < 4; ++h) {
       const __m128 v = _mm_and_ps(_mm_loadu_ps(p + 4 * h), abs_mask);
-      gt |= static_cast<unsigned>(_mm_movemask_ps(_mm_cmpgt_ps(v, b))) << (4 * h);
-      eq |= static_cast<unsigned>(_mm_movemask_ps(_mm_cmpeq_ps(v, b))) << (4 * h);
+      reach |= static_cast<unsigned>(_mm_movemask_ps(_mm_cmpge_ps(v, b))) << (4 * h);
     }
-    for (unsigned bits = gt | eq; bits != 0; bits &= bits - 1) {
-      const unsigned j = static_cast<unsigned>(__builtin_ctz(bits));
-      if (gt >> j & 1u) cand.push_back({std::fabs(p[j]), pos0 + j, p[j]});
-      else if (ties.size() < k) ties.push_back({bound, pos0 + j, p[j]});
+    for (; reach != 0; reach &= reach - 1) {
+      const unsigned j = static_cast<unsigned>(__builtin_ctz(reach));
+      visit(p[j], pos0 + j);
     }
 #else
     for (unsigned j = 0; j < kGroup; ++j) visit(p[j], pos0 + j);
 #endif
   };
+  const auto& mask = s->mask;
   if (tail == 0) {
     // Groups in index order are in position order.
-    for (std::size_t w = 0; w < mask.size(); ++w) {
+    for (std::size_t w = 0; w < (groups + 63) / 64; ++w) {
       for (std::uint64_t bits = mask[w]; bits != 0; bits &= bits - 1) {
         scan_group(w * 64 + static_cast<std::size_t>(__builtin_ctzll(bits)));
       }
@@ -342,7 +360,7 @@ bool select_with_maxima(const float* base, std::size_t stride, std::size_t rows,
       for (std::size_t j = per_row * kGroup; j < cols; ++j) visit(base[r * stride + j], row_pos + static_cast<std::uint32_t>(j));
     }
   }
-  finish_selection(cand, ties, k, s, positions, values);
+  finish_selection(cand, n, k, s, positions, values);
   return true;
 }
 
