@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <numeric>
 #include <random>
 #include <vector>
@@ -34,16 +35,25 @@ std::vector<std::uint32_t> reference_topk(const float* chunk, std::size_t len, s
 
 TEST(TopkCpu, MatchesBruteForceWithTiesAndOddSizes) {
   std::mt19937 rng(11);
-  // Few distinct magnitudes (many ties), skewed data, and lengths that are not multiples of 16.
-  for (int trial = 0; trial < 60; ++trial) {
+  // Few distinct magnitudes (many ties), skewed data, magnitudes a few ulps apart (the
+  // k-th largest then takes several histogram rounds), and lengths that are not
+  // multiples of 16.
+  for (int trial = 0; trial < 80; ++trial) {
     const std::size_t chunk_len = std::vector<std::size_t>{4096, 1000, 64, 17, 5}[trial % 5];
     const std::size_t n = chunk_len * 3 - (trial % 7);
     const std::uint32_t k = std::vector<std::uint32_t>{32, 1, 8, 200, 4}[trial % 5];
     std::vector<float> data(n);
     std::uniform_int_distribution<int> small(-4, 4);
     std::normal_distribution<float> normal;
+    std::uniform_int_distribution<std::uint32_t> ulps(0, 5000);
     for (std::size_t i = 0; i < n; ++i) {
-      data[i] = trial % 3 == 0 ? static_cast<float>(small(rng)) : normal(rng) * (1.0f + static_cast<float>(i % 97));
+      if (trial >= 60) {
+        const std::uint32_t bits = 0x3f800000u + ulps(rng);  // 1.0 plus up to 5000 ulps, random sign
+        std::memcpy(&data[i], &bits, 4);
+        if (i % 2) data[i] = -data[i];
+      } else {
+        data[i] = trial % 3 == 0 ? static_cast<float>(small(rng)) : normal(rng) * (1.0f + static_cast<float>(i % 97));
+      }
     }
     std::vector<std::uint32_t> ks;
     std::vector<std::size_t> offsets;
