@@ -236,7 +236,7 @@ Status run_validator_bench(const std::string& spec_path, int count, bool json) {
                         {"model", run.config.describe()},
                         {"threads", threads},
                         {"submissions", count},
-                        {"evaluated", report.evaluations.size()},
+                        {"evaluated", report.loss_evaluated},
                         {"eval_seconds", report.seconds},
                         {"forward_passes_used", report.forward_passes},
                         {"submissions_per_second", sps},

@@ -210,6 +210,7 @@ Result<WindowReport> evaluate_window(const WindowContext& ctx, const std::vector
       evaluated.push_back(c);
     }
     if (!evaluated.empty()) report.before_random = loss_on(model, random_batch, &report.forward_passes);
+    report.loss_evaluated = evaluated.size();
     for (std::size_t c : evaluated) {
       Evaluation& e = report.evaluations[c];
       e.clip_scale = e.norm > median && e.norm > 0 ? median / e.norm : 1.0;

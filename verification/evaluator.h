@@ -79,6 +79,7 @@ struct WindowContext {
 struct WindowReport {
   std::vector<Evaluation> evaluations;  // in arrival order
   double before_random = 0.0;
+  std::size_t loss_evaluated = 0;  // submissions whose loss gains were measured
   std::uint64_t forward_passes = 0;
   double seconds = 0.0;
   std::size_t count(Outcome o) const;

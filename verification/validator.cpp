@@ -415,7 +415,7 @@ Status Validator::finalize(const chain::CheckpointInfo& info) {
   for (const auto& [uid, v] : state_.ema) ema[std::to_string(uid)] = v;
   nlohmann::json status = {{"window", w},
                            {"received", subs.size()},
-                           {"evaluated", report.forward_passes > 0 ? report.evaluations.size() : 0},
+                           {"evaluated", report.loss_evaluated},
                            {"scored", report.count(Outcome::kScored)},
                            {"outcomes", outcomes},
                            {"rejected_at_receive_total", rejected},

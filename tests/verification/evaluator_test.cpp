@@ -190,6 +190,7 @@ TEST_F(EvaluatorTest, HonestDeltasScoreAndEveryAttackLosesForItsReason) {
   EXPECT_EQ(report->evaluations.back().outcome, Outcome::kDuplicate);
   EXPECT_NE(report->evaluations.back().reason.find("already submitted"), std::string::npos);
   // Cost: one shared forward pass plus three per evaluated submission (1, 2, 3, 6, 7).
+  EXPECT_EQ(report->loss_evaluated, 5u);
   EXPECT_EQ(report->forward_passes, 1u + 3u * 5u);
 }
 
