@@ -23,6 +23,7 @@
 
 #include "kernels/parallel.h"
 #include "kernels/topk.h"
+#include "kernels/topk_detail.h"
 
 namespace tessera::kernels {
 
@@ -90,12 +91,7 @@ __attribute__((target("avx2"))) std::uint32_t group_maxima_avx2(const float* x, 
 const bool kHaveAvx2 = __builtin_cpu_supports("avx2");
 #endif
 
-// Returns the bits of the largest maximum (>= kNonFinite: not every value is finite).
-std::uint32_t group_maxima(const float* x, std::size_t groups, float* out) {
-#if defined(__x86_64__)
-  if (kHaveAvx2) return group_maxima_avx2(x, groups, out);
-  if (kHaveSse41) return group_maxima_sse41(x, groups, out);
-#endif
+std::uint32_t group_maxima_portable(const float* x, std::size_t groups, float* out) {
   std::uint32_t top = 0;
   for (std::size_t g = 0; g < groups; ++g) {
     std::uint32_t lanes[4] = {0, 0, 0, 0};
@@ -109,6 +105,15 @@ std::uint32_t group_maxima(const float* x, std::size_t groups, float* out) {
     std::memcpy(out + g, &m, 4);
   }
   return top;
+}
+
+// Returns the bits of the largest maximum (>= kNonFinite: not every value is finite).
+std::uint32_t group_maxima(const float* x, std::size_t groups, float* out) {
+#if defined(__x86_64__)
+  if (kHaveAvx2) return group_maxima_avx2(x, groups, out);
+  if (kHaveSse41) return group_maxima_sse41(x, groups, out);
+#endif
+  return group_maxima_portable(x, groups, out);
 }
 
 bool finite_values(const float* x, std::size_t n) {
@@ -416,6 +421,32 @@ bool for_each_chunk(std::size_t chunks, const Select& select) {
 }
 
 }  // namespace
+
+namespace detail {
+
+bool maxima_isa_available(MaximaIsa isa) {
+  switch (isa) {
+    case MaximaIsa::kPortable: return true;
+#if defined(__x86_64__)
+    case MaximaIsa::kSse41: return kHaveSse41;
+    case MaximaIsa::kAvx2: return kHaveAvx2 && kHaveSse41;
+#else
+    default: return false;
+#endif
+  }
+  return false;
+}
+
+std::uint32_t group_maxima_with(MaximaIsa isa, const float* x, std::size_t groups, float* out) {
+#if defined(__x86_64__)
+  if (isa == MaximaIsa::kAvx2 && maxima_isa_available(isa)) return group_maxima_avx2(x, groups, out);
+  if (isa == MaximaIsa::kSse41 && maxima_isa_available(isa)) return group_maxima_sse41(x, groups, out);
+#endif
+  (void)isa;
+  return group_maxima_portable(x, groups, out);
+}
+
+}  // namespace detail
 
 void topk_chunks_cpu(const float* data, std::size_t n, std::size_t chunk_len, const std::uint32_t* ks,
                      const std::size_t* offsets, std::uint32_t* positions, float* values, bool* all_finite) {

@@ -12,6 +12,7 @@
 #include "kernels/quantize.h"
 #include "kernels/quantize_impl.h"
 #include "kernels/topk.h"
+#include "kernels/topk_detail.h"
 #include "tests/kernels/device_buffers.h"
 #ifdef TESSERA_HAVE_CUDA
 #include <cuda_runtime.h>
@@ -125,6 +126,46 @@ TEST(TopkCpu, BlocksInPlaceMatchGatheredChunks) {
       }
     }
   }
+}
+
+// Every instruction-set variant of the group-maxima pass (AVX2, SSE4.1, portable) gives
+// the reference's bits — max of |v| bits per group of 16 — for odd group counts, signed
+// zeros, subnormals, infinities and NaNs (whose bits are kept, so the caller sees them).
+TEST(TopkCpu, GroupMaximaVariantsAgree) {
+  using detail::MaximaIsa;
+  std::mt19937 rng(17);
+  std::normal_distribution<float> normal;
+  std::uniform_int_distribution<int> pick(0, 40);
+  int variants_run = 0;
+  for (MaximaIsa isa : {MaximaIsa::kPortable, MaximaIsa::kSse41, MaximaIsa::kAvx2}) {
+    if (!detail::maxima_isa_available(isa)) continue;
+    ++variants_run;
+    for (std::size_t groups : {0u, 1u, 2u, 3u, 7u, 64u, 255u}) {
+      std::vector<float> x(groups * 16);
+      for (auto& v : x) {
+        const int p = pick(rng);
+        v = p == 0 ? -0.0f : p == 1 ? 1e-41f : p == 2 ? -INFINITY : p == 3 ? NAN : normal(rng) * 1e3f;
+      }
+      std::vector<float> out(groups + 1, 123.0f);
+      const std::uint32_t top = detail::group_maxima_with(isa, x.data(), groups, out.data());
+      std::uint32_t want_top = 0;
+      for (std::size_t g = 0; g < groups; ++g) {
+        std::uint32_t want = 0;
+        for (std::size_t i = 0; i < 16; ++i) {
+          std::uint32_t u;
+          std::memcpy(&u, &x[g * 16 + i], 4);
+          want = std::max(want, u & 0x7fffffffu);
+        }
+        std::uint32_t got;
+        std::memcpy(&got, &out[g], 4);
+        ASSERT_EQ(got, want) << "variant " << static_cast<int>(isa) << " groups " << groups << " group " << g;
+        want_top = std::max(want_top, want);
+      }
+      EXPECT_EQ(top, want_top) << "variant " << static_cast<int>(isa) << " groups " << groups;
+      EXPECT_EQ(out[groups], 123.0f) << "wrote past the last group";
+    }
+  }
+  EXPECT_GE(variants_run, 1);
 }
 
 // An infinity or NaN anywhere — inside a group of 16 or in a row's tail — is reported.
