@@ -21,6 +21,7 @@
 #include <immintrin.h>
 #endif
 
+#include "kernels/numeric.h"
 #include "kernels/parallel.h"
 #include "kernels/topk.h"
 #include "kernels/topk_detail.h"
@@ -56,8 +57,7 @@ __attribute__((target("sse4.1"))) std::uint32_t group_maxima_sse41(const float* 
     m = _mm_max_epi32(m, _mm_shuffle_epi32(m, _MM_SHUFFLE(1, 0, 3, 2)));
     m = _mm_max_epi32(m, _mm_shuffle_epi32(m, _MM_SHUFFLE(2, 3, 0, 1)));
     top = _mm_max_epi32(top, m);
-    const int bits = _mm_cvtsi128_si32(m);
-    std::memcpy(out + g, &bits, 4);
+    out[g] = bits_float(static_cast<std::uint32_t>(_mm_cvtsi128_si32(m)));
   }
   return static_cast<std::uint32_t>(_mm_cvtsi128_si32(top));
 }
@@ -79,9 +79,8 @@ __attribute__((target("avx2"))) std::uint32_t group_maxima_avx2(const float* x, 
     m = _mm256_max_epi32(m, _mm256_shuffle_epi32(m, _MM_SHUFFLE(1, 0, 3, 2)));
     m = _mm256_max_epi32(m, _mm256_shuffle_epi32(m, _MM_SHUFFLE(2, 3, 0, 1)));
     top = _mm256_max_epi32(top, m);
-    const int first = _mm256_extract_epi32(m, 0), second = _mm256_extract_epi32(m, 4);
-    std::memcpy(out + g, &first, 4);
-    std::memcpy(out + g + 1, &second, 4);
+    out[g] = bits_float(static_cast<std::uint32_t>(_mm256_extract_epi32(m, 0)));
+    out[g + 1] = bits_float(static_cast<std::uint32_t>(_mm256_extract_epi32(m, 4)));
   }
   std::uint32_t result = std::max(static_cast<std::uint32_t>(_mm256_extract_epi32(top, 0)),
                                   static_cast<std::uint32_t>(_mm256_extract_epi32(top, 4)));
@@ -95,14 +94,10 @@ std::uint32_t group_maxima_portable(const float* x, std::size_t groups, float* o
   std::uint32_t top = 0;
   for (std::size_t g = 0; g < groups; ++g) {
     std::uint32_t lanes[4] = {0, 0, 0, 0};
-    for (std::size_t i = 0; i < kGroup; ++i) {
-      std::uint32_t u;
-      std::memcpy(&u, x + g * kGroup + i, 4);
-      lanes[i % 4] = std::max(lanes[i % 4], u & 0x7fffffffu);
-    }
+    for (std::size_t i = 0; i < kGroup; ++i) lanes[i % 4] = std::max(lanes[i % 4], float_bits(x[g * kGroup + i]) & 0x7fffffffu);
     const std::uint32_t m = std::max(std::max(lanes[0], lanes[1]), std::max(lanes[2], lanes[3]));
     top = std::max(top, m);
-    std::memcpy(out + g, &m, 4);
+    out[g] = bits_float(m);
   }
   return top;
 }
@@ -118,11 +113,7 @@ std::uint32_t group_maxima(const float* x, std::size_t groups, float* out) {
 
 bool finite_values(const float* x, std::size_t n) {
   std::uint32_t bad = 0;
-  for (std::size_t i = 0; i < n; ++i) {
-    std::uint32_t u;
-    std::memcpy(&u, x + i, 4);
-    bad |= static_cast<std::uint32_t>((u & 0x7fffffffu) >= kNonFinite);
-  }
+  for (std::size_t i = 0; i < n; ++i) bad |= static_cast<std::uint32_t>((float_bits(x[i]) & 0x7fffffffu) >= kNonFinite);
   return bad == 0;
 }
 
@@ -154,17 +145,43 @@ struct Scratch {
 // and mispredicted about a hundred times per chunk of 4096, costing more than the
 // arithmetic. Appends write unconditionally and advance by a 0/1 count.
 
-std::uint32_t bits_of(float f) {
-  std::uint32_t u;
-  std::memcpy(&u, &f, 4);
-  return u;
+// One round of a k-th largest search over non-negative finite floats (they order like
+// their bits): histograms src[0..n) into 64 buckets by `bucket_of` (order-preserving,
+// 0..63), finds the bucket holding the *need-th largest, and copies its members to dst
+// (dst may be src: compaction in place). Returns their count; *need becomes the rank
+// inside that bucket. The histogram is two interleaved ones: values often share a
+// bucket, and one array would make every increment wait for the previous one.
+template <class BucketOf>
+std::size_t keep_bucket(const float* src, std::size_t n, std::size_t* need, const BucketOf& bucket_of, float* dst) {
+  std::uint32_t counts[2][64] = {};
+  std::size_t i = 0;
+  for (; i + 2 <= n; i += 2) {
+    ++counts[0][bucket_of(src[i])];
+    ++counts[1][bucket_of(src[i + 1])];
+  }
+  if (i < n) ++counts[0][bucket_of(src[i])];
+  std::uint32_t bucket = 63;
+  std::size_t above = 0;
+  for (;; --bucket) {  // ends at bucket 0 at the latest, as *need <= n
+    const std::size_t here = counts[0][bucket] + counts[1][bucket];
+    if (above + here >= *need) break;
+    above += here;
+  }
+  *need -= above;
+  std::size_t kept = 0;
+  for (std::size_t j = 0; j < n; ++j) {
+    const float x = src[j];
+    dst[kept] = x;
+    kept += bucket_of(x) == bucket ? 1 : 0;
+  }
+  return kept;
 }
 
-// The `need`-th largest (1 <= need <= n) of v[0..n), non-negative finite floats (they
-// order like their bits); v is reordered. Each round histograms the bits' span into 64
-// buckets and keeps the one bucket holding the answer (compacted in place), so the span
-// shrinks 64-fold per round; a dozen values or fewer are settled by pairwise counts:
-// the answer is the smallest value with fewer than `need` values above it.
+// The `need`-th largest (1 <= need <= n) of v[0..n), non-negative finite floats; v is
+// reordered. Each round spreads the bits' span over the 64 buckets and keeps the one
+// holding the answer, so the span shrinks 64-fold per round; a dozen values or fewer are
+// settled by pairwise counts: the answer is the smallest value with fewer than `need`
+// values above it.
 float kth_largest(float* v, std::size_t n, std::size_t need) {
   for (;;) {
     if (n <= 12) {
@@ -178,84 +195,45 @@ float kth_largest(float* v, std::size_t n, std::size_t need) {
     }
     std::uint32_t lo = ~0u, hi = 0;
     for (std::size_t i = 0; i < n; ++i) {
-      lo = std::min(lo, bits_of(v[i]));
-      hi = std::max(hi, bits_of(v[i]));
+      lo = std::min(lo, float_bits(v[i]));
+      hi = std::max(hi, float_bits(v[i]));
     }
     if (lo == hi) return v[0];
     const std::uint32_t span = hi - lo;
     const unsigned shift = span >> 6 ? 32u - static_cast<unsigned>(__builtin_clz(span >> 6)) : 0u;
-    std::uint32_t counts[2][64] = {};
-    std::size_t i = 0;
-    for (; i + 2 <= n; i += 2) {
-      ++counts[0][(bits_of(v[i]) - lo) >> shift];
-      ++counts[1][(bits_of(v[i + 1]) - lo) >> shift];
-    }
-    if (i < n) ++counts[0][(bits_of(v[i]) - lo) >> shift];
-    std::uint32_t bucket = 63;
-    std::size_t above = 0;
-    for (;; --bucket) {
-      const std::size_t here = counts[0][bucket] + counts[1][bucket];
-      if (above + here >= need) break;
-      above += here;
-    }
-    need -= above;
-    std::size_t kept = 0;
-    for (std::size_t j = 0; j < n; ++j) {
-      const float x = v[j];
-      v[kept] = x;
-      kept += (bits_of(x) - lo) >> shift == bucket ? 1 : 0;
-    }
-    n = kept;
+    n = keep_bucket(v, n, &need, [lo, shift](float x) { return (float_bits(x) - lo) >> shift; }, v);
   }
 }
 
 // The bound m: the k-th largest group maximum (0 when there are fewer than k groups:
-// every value is then a candidate). A first histogram of the maxima's bits (8 buckets
-// per binade over the 8 binades below the largest, everything lower in bucket 0) finds
-// the bucket holding it; its members are collected and kth_largest settles the rest.
+// every value is then a candidate). A first round buckets the maxima by their bits (8
+// buckets per binade over the 8 binades below the largest, everything lower in bucket 0);
+// kth_largest settles the rest among the members of the bucket holding it.
 float maxima_bound(const float* maxima, std::size_t n, std::uint32_t top, std::size_t k, std::vector<float>* in_bucket) {
   if (n < k) return 0.0f;
   constexpr unsigned kShift = 20, kBuckets = 64;
   const std::uint32_t key_hi = top >> kShift;
   const std::int32_t key_lo = static_cast<std::int32_t>(key_hi >= kBuckets - 1 ? key_hi - (kBuckets - 1) : 0);
-  auto bucket_of = [&](float m) {
-    const std::int32_t d = static_cast<std::int32_t>(bits_of(m) >> kShift) - key_lo;
+  auto bucket_of = [key_lo](float m) {
+    const std::int32_t d = static_cast<std::int32_t>(float_bits(m) >> kShift) - key_lo;
     return static_cast<std::uint32_t>(d & ~(d >> 31));  // max(d, 0)
   };
-  // Two interleaved histograms: maxima often share a bucket, and one array would make
-  // every increment wait for the previous one.
-  std::uint32_t lanes[2][kBuckets] = {};
-  std::size_t i = 0;
-  for (; i + 2 <= n; i += 2) {
-    ++lanes[0][bucket_of(maxima[i])];
-    ++lanes[1][bucket_of(maxima[i + 1])];
-  }
-  if (i < n) ++lanes[0][bucket_of(maxima[i])];
-  std::uint32_t bucket = kBuckets - 1;
-  std::size_t above = 0;
-  for (;; --bucket) {  // ends at bucket 0 at the latest: all n >= k maxima are counted
-    const std::size_t here = lanes[0][bucket] + lanes[1][bucket];
-    if (above + here >= k) break;
-    above += here;
-  }
-  float* kept = grow(in_bucket, n);
-  std::size_t count = 0;
-  for (std::size_t g = 0; g < n; ++g) {
-    kept[count] = maxima[g];
-    count += bucket_of(maxima[g]) == bucket ? 1 : 0;
-  }
-  return kth_largest(kept, count, k - above);
+  std::size_t need = k;
+  const std::size_t count = keep_bucket(maxima, n, &need, bucket_of, grow(in_bucket, n));
+  return kth_largest(in_bucket->data(), count, need);
 }
 
 // Marks in `mask` (64 groups per word) the groups whose maximum reaches the bound.
 void candidate_groups(const float* maxima, std::size_t n, float bound, std::vector<std::uint64_t>* mask) {
   std::uint64_t* words = grow(mask, (n + 63) / 64);
   std::size_t g = 0;
+#if defined(__SSE2__)
+  const __m128 b = _mm_set1_ps(bound);
+#endif
   for (std::size_t w = 0; w < (n + 63) / 64; ++w) {
     std::uint64_t bits = 0;
-    std::size_t end = std::min(n, (w + 1) * 64);
+    const std::size_t end = std::min(n, (w + 1) * 64);
 #if defined(__SSE2__)
-    const __m128 b = _mm_set1_ps(bound);
     for (; g + 4 <= end; g += 4) {
       bits |= static_cast<std::uint64_t>(_mm_movemask_ps(_mm_cmpge_ps(_mm_loadu_ps(maxima + g), b))) << (g % 64);
     }
@@ -481,9 +459,7 @@ void topk_blocks_cpu(const float* data, std::size_t rows, std::size_t cols, std:
         for (std::size_t r = 0; r < block_rows; ++r) {
           const float* from = band + r * row_groups + q * block_groups;
           for (std::size_t j = 0; j < block_groups; ++j) {
-            std::uint32_t u;
-            std::memcpy(&u, from + j, 4);
-            top = std::max(top, u);
+            top = std::max(top, float_bits(from[j]));
             maxima[r * block_groups + j] = from[j];
           }
         }
