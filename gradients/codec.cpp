@@ -217,12 +217,9 @@ TensorUpdate build_update(std::uint32_t param_index, const ChunkGeometry& g, con
   // 2-D: chunk order is not flat order. A counting sort by parameter row puts entries in
   // flat order: visiting chunks band by band and left to right, each row's bucket fills
   // by block column and then by position (sorted inside each block). Block-local rows
-  // are pos / block_cols by a multiply and shift: with m = ceil(2^40 / d) the product
-  // pos · m / 2^40 exceeds pos / d by less than 1/d, which cannot reach the next
-  // integer for pos < 2^40 / d (block_2d <= 256 in a run spec and in a decoded payload's
-  // checked geometry: positions are below 2^16, d at most 2^8).
+  // are pos / block_cols, without a division per entry.
   const std::uint32_t bcols = static_cast<std::uint32_t>(g.block_cols);
-  const std::uint64_t inverse = ((std::uint64_t{1} << 40) + bcols - 1) / bcols;
+  const kernels::Divider row_in_block(bcols, static_cast<std::uint64_t>(g.chunk_len()));
   thread_local std::vector<std::uint32_t> rows, cols, bucket;  // scratch, reused across tensors
   rows.resize(plan.total);
   cols.resize(plan.total);
@@ -231,7 +228,7 @@ TensorUpdate build_update(std::uint32_t param_index, const ChunkGeometry& g, con
     const auto first_row = static_cast<std::uint32_t>((static_cast<std::int64_t>(c) / blocks_per_row) * g.block_rows);
     for (std::uint32_t i = 0; i < plan.ks[c]; ++i) {
       const std::uint32_t pos = positions[plan.offsets[c] + i];
-      const auto local_row = static_cast<std::uint32_t>((pos * inverse) >> 40);
+      const auto local_row = static_cast<std::uint32_t>(row_in_block(pos));
       rows[plan.offsets[c] + i] = first_row + local_row;
       cols[plan.offsets[c] + i] = pos - local_row * bcols;
       ++bucket[first_row + local_row + 1];

@@ -75,4 +75,22 @@ TESSERA_HD float f16_to_f32(std::uint16_t h) {
   return sign ? -v : v;
 }
 
+// Division of many numerators by one divisor d >= 1 as a multiply and shift (a 64-bit
+// division costs tens of cycles). With m = ceil(2^40 / d), n · m / 2^40 exceeds n / d by
+// less than n / 2^40, which stays below 1 / d — so the floor is exact — while n · d <
+// 2^40; `limit` (numerators are below it) decides once whether that holds, else it
+// divides. Host only.
+class Divider {
+ public:
+  Divider(std::uint64_t d, std::uint64_t limit)
+      : d_(d), m_(((std::uint64_t{1} << 40) + d - 1) / d), fast_(limit <= (std::uint64_t{1} << 40) / d) {}
+  std::uint64_t operator()(std::uint64_t n) const {
+    return fast_ ? static_cast<std::uint64_t>((static_cast<unsigned __int128>(n) * m_) >> 40) : n / d_;
+  }
+
+ private:
+  std::uint64_t d_, m_;
+  bool fast_;
+};
+
 }  // namespace tessera::kernels

@@ -306,13 +306,9 @@ bool select_with_maxima(const float* base, std::size_t stride, std::size_t rows,
   const __m128 b = _mm_set1_ps(bound);
   const __m128 abs_mask = _mm_castsi128_ps(_mm_set1_epi32(0x7fffffff));
 #endif
-  // Row of group g: g / per_row by a multiply and shift (a 64-bit division costs tens of
-  // cycles per candidate group). With m = ceil(2^40 / d), g · m / 2^40 exceeds g / d by
-  // less than g / 2^40 < 1 / d when g · d < 2^40 — checked here, else divide.
-  const std::uint64_t inverse = ((std::uint64_t{1} << 40) + per_row - 1) / std::max<std::size_t>(per_row, 1);
-  const bool shift_divides = static_cast<double>(groups) * static_cast<double>(per_row) < 0x1p40;
+  const Divider row_of(std::max<std::size_t>(per_row, 1), groups);  // g / per_row, without a division per group
   auto scan_group = [&](std::size_t g) {
-    const std::size_t r = shift_divides ? static_cast<std::size_t>((g * inverse) >> 40) : g / per_row;
+    const std::size_t r = row_of(g);
     const std::size_t q = g - r * per_row;
     const float* p = base + r * stride + q * kGroup;
     const auto pos0 = static_cast<std::uint32_t>(r * cols + q * kGroup);

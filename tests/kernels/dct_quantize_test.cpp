@@ -128,6 +128,24 @@ TEST(TopkCpu, BlocksInPlaceMatchGatheredChunks) {
   }
 }
 
+// The multiply-shift division equals n / d wherever it is used, including the edge of its
+// fast range (n · d just under 2^40, where the 64 × 64-bit product needs 128 bits) and
+// beyond it (it divides).
+TEST(Numeric, DividerMatchesDivision) {
+  for (std::uint64_t d = 1; d <= 300; ++d) {
+    const Divider div(d, d * 300);
+    for (std::uint64_t n = 0; n < d * 300; ++n) ASSERT_EQ(div(n), n / d) << n << " / " << d;
+  }
+  for (std::uint64_t d : {1ull, 3ull, 255ull, 4097ull, 1000003ull}) {
+    const std::uint64_t limit = (std::uint64_t{1} << 40) / d;
+    const Divider fast(d, limit), slow(d, std::uint64_t{1} << 50);
+    for (std::uint64_t n : {limit - 1, limit - 2, limit / 2 + 1, (limit / d) * d, (limit / d) * d - 1}) {
+      ASSERT_EQ(fast(n), n / d) << n << " / " << d;
+    }
+    for (std::uint64_t n : {(std::uint64_t{1} << 50) - 1, (std::uint64_t{1} << 45) + 12345}) ASSERT_EQ(slow(n), n / d);
+  }
+}
+
 // Every instruction-set variant of the group-maxima pass (AVX2, SSE4.1, portable) gives
 // the reference's bits — max of |v| bits per group of 16 — for odd group counts, signed
 // zeros, subnormals, infinities and NaNs (whose bits are kept, so the caller sees them).
