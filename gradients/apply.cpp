@@ -21,6 +21,12 @@ Result<UndoLog> apply_delta(const std::vector<torch::Tensor>& params, const Deco
   }
   torch::NoGradGuard no_grad;
   UndoLog log;
+  log.entries.reserve(delta.tensors.size());
+  // One buffer for every sparse update's saved values, each entry a view into it.
+  std::int64_t sparse = 0;
+  for (const auto& u : delta.tensors) sparse += u.is_dense() ? 0 : u.values.numel();
+  const torch::Tensor saved_all = torch::empty({sparse}, torch::kFloat);
+  std::int64_t used = 0;
   for (const auto& u : delta.tensors) {
     const auto& p = params[u.param_index];
     float* data = p.data_ptr<float>();
@@ -29,7 +35,8 @@ Result<UndoLog> apply_delta(const std::vector<torch::Tensor>& params, const Deco
       auto d = u.dense.contiguous();
       kernels::axpy_cpu(static_cast<std::size_t>(p.numel()), alpha, d.data_ptr<float>(), data);
     } else {
-      auto saved = torch::empty_like(u.values);
+      auto saved = slice_1d(saved_all, used, u.values.numel());
+      used += u.values.numel();
       kernels::scatter_apply_cpu(data, u.flat_index.data_ptr<std::int64_t>(), u.values.data_ptr<float>(),
                                  static_cast<std::size_t>(u.values.numel()), alpha, saved.data_ptr<float>());
       log.entries.push_back({u.param_index, u.flat_index, saved});

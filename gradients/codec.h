@@ -64,6 +64,11 @@ struct TensorUpdate {
   torch::Tensor to_dense(at::IntArrayRef shape) const;
 };
 
+// base[offset, offset + length) of a contiguous 1-D tensor as a tensor sharing its storage,
+// built directly (a narrow() goes through the operator dispatcher, which costs more than
+// the few hundred entries of a small parameter's update).
+torch::Tensor slice_1d(const torch::Tensor& base, std::int64_t offset, std::int64_t length);
+
 struct DecodedDelta {
   std::vector<TensorUpdate> tensors;  // strictly increasing param_index
 };

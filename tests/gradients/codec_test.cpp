@@ -78,6 +78,42 @@ TEST(Codec, RoundTripMatchesEncoderReconstructionForEveryPreset) {
   }
 }
 
+TEST(Codec, EachDecodedTensorHoldsItsOwnEntries) {
+  // The sparse updates of a delta share one buffer; each must see its own entries.
+  auto settings = *CodecSettings::from_preset("fp16-k32");
+  const auto delta = random_delta(2);
+  auto encoded = encode_delta(delta, settings);
+  ASSERT_TRUE(encoded.ok());
+  auto decoded = decode_delta(encoded->bytes, shapes(), settings);
+  ASSERT_TRUE(decoded.ok());
+  for (const auto* d : {&*decoded, &encoded->reconstruction}) {
+    for (std::size_t i = 0; i < shapes().size(); ++i) {
+      const auto& u = d->tensors[i];
+      ASSERT_FALSE(u.is_dense());
+      auto g = *chunk_geometry(shapes()[i], settings);
+      std::int64_t expected = 0;
+      for (std::int64_t c = 0; c < g.num_chunks(); ++c) expected += values_per_chunk(g.chunk_size(c), g.two_d, settings);
+      ASSERT_EQ(u.flat_index.numel(), expected) << "tensor " << i;
+      ASSERT_EQ(u.values.numel(), expected) << "tensor " << i;
+      EXPECT_TRUE((u.flat_index.slice(0, 1) > u.flat_index.slice(0, 0, -1)).all().item<bool>()) << "tensor " << i;
+      EXPECT_LT(u.flat_index.max().item<std::int64_t>(), delta[i].value.numel());
+      EXPECT_TRUE(torch::allclose(u.values, delta[i].value.flatten().index_select(0, u.flat_index), 1e-3, 1e-7))
+          << "tensor " << i;
+    }
+  }
+}
+
+TEST(Codec, Slice1dSharesStorageAndChecksItsRange) {
+  auto base = torch::arange(10, torch::kFloat);
+  auto v = slice_1d(base, 3, 4);
+  EXPECT_TRUE(torch::equal(v, torch::tensor({3.0f, 4.0f, 5.0f, 6.0f})));
+  v[0] = 42.0f;
+  EXPECT_EQ(base[3].item<float>(), 42.0f);
+  EXPECT_EQ(slice_1d(base, 10, 0).numel(), 0);
+  EXPECT_THROW(slice_1d(base, 8, 3), c10::Error);
+  EXPECT_THROW(slice_1d(base.view({2, 5}), 0, 1), c10::Error);
+}
+
 TEST(Codec, Fp16WithoutTransformKeepsTheLargestValuesExactlyEnough) {
   auto settings = *CodecSettings::from_preset("fp16-k32-dct");
   auto x = torch::zeros({4096});
