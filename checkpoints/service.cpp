@@ -1,8 +1,12 @@
 #include "checkpoints/service.h"
 
 #include <fcntl.h>
+#include <spdlog/spdlog.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <memory>
@@ -11,7 +15,9 @@
 #include <cstring>
 #include <fstream>
 
+#include "checkpoints/data_plane.h"
 #include "checkpoints/safetensors.h"
+#include "core/blake3.h"
 #include "core/file_io.h"
 #include "core/hash.h"
 #include "net/grpc.h"
@@ -27,6 +33,7 @@ constexpr std::size_t kChunk = 1u << 20;
 class Service final : public proto::CheckpointService::Service {
  public:
   explicit Service(const CheckpointStore* store) : store_(store) {}
+  void set_data_port(int port) { data_port_ = port; }
 
   grpc::Status GetManifest(grpc::ServerContext*, const proto::ManifestRequest* req, proto::ManifestReply* reply) override {
     std::string hash = req->hash();
@@ -45,6 +52,7 @@ class Service final : public proto::CheckpointService::Service {
     reply->set_hash(hash);
     reply->set_manifest_json(*text);
     reply->set_model_bytes(fs::file_size(dir / "model.safetensors", ec));
+    reply->set_data_port(static_cast<std::uint32_t>(data_port_.load()));
     return grpc::Status::OK;
   }
 
@@ -87,12 +95,14 @@ class Service final : public proto::CheckpointService::Service {
 
  private:
   const CheckpointStore* store_;
+  std::atomic<int> data_port_{0};
 };
 }  // namespace
 
 struct CheckpointServer::Impl {
   std::unique_ptr<Service> service;
   std::unique_ptr<net::GrpcServer> server;
+  std::unique_ptr<DataServer> data;
 };
 
 Result<std::unique_ptr<CheckpointServer>> CheckpointServer::start(const CheckpointStore* store, const std::string& listen) {
@@ -100,12 +110,22 @@ Result<std::unique_ptr<CheckpointServer>> CheckpointServer::start(const Checkpoi
   s->impl_ = std::make_unique<Impl>();
   s->impl_->service = std::make_unique<Service>(store);
   TESSERA_ASSIGN_OR_RETURN(s->impl_->server, net::GrpcServer::start({listen, 4 << 20}, {s->impl_->service.get()}));
+  // The raw data plane on the same host; without it pulls use the gRPC Download.
+  auto data = DataServer::start(store->root() / "objects", host_of(listen));
+  if (data.ok()) {
+    s->impl_->data = std::move(*data);
+    s->impl_->service->set_data_port(s->impl_->data->port());
+  } else {
+    spdlog::warn("{} — checkpoint downloads use gRPC only", data.status().message());
+  }
   return s;
 }
 
 CheckpointServer::~CheckpointServer() { stop(); }
 int CheckpointServer::port() const { return impl_ && impl_->server ? impl_->server->port() : 0; }
+int CheckpointServer::data_port() const { return impl_ && impl_->data ? impl_->data->port() : 0; }
 void CheckpointServer::stop() {
+  if (impl_ && impl_->data) impl_->data->stop();
   if (impl_ && impl_->server) impl_->server->stop();
 }
 
@@ -132,6 +152,7 @@ struct ServedManifest {
   Manifest manifest;
   std::string hash;
   std::uint64_t model_bytes = 0;
+  int data_port = 0;  // 0: the server offers no raw data plane
 };
 
 // The manifest served for `expected` ("" = the server's latest), checked to hash to the
@@ -147,7 +168,7 @@ Result<ServedManifest> read_manifest(Stub& stub, const std::string& expected) {
   if (!expected.empty() && hash != expected) {
     return Corrupted("checkpoint hash " + hash.substr(0, 16) + "… differs from the announced " + expected.substr(0, 16) + "…");
   }
-  return ServedManifest{std::move(manifest), hash, reply.model_bytes()};
+  return ServedManifest{std::move(manifest), hash, reply.model_bytes(), static_cast<int>(reply.data_port())};
 }
 
 }  // namespace
@@ -204,7 +225,7 @@ class StreamHasher {
     auto layout = safetensors_layout(std::string_view(buf_, *header_end), size_);
     if (!layout.ok()) return void(status_ = layout.status());
     for (const auto& e : layout->tensors) {
-      Blake2b256 h;
+      Blake3 h;
       std::uint64_t pos = layout->data_begin + e.begin;
       const std::uint64_t end = layout->data_begin + e.end;
       while (pos < end) {
@@ -227,6 +248,18 @@ class StreamHasher {
   std::vector<std::string> hashes_;
   std::thread thread_;
 };
+}  // namespace
+
+namespace {
+// A buffer of anonymous pages for a whole model file, with transparent huge pages where the
+// kernel allows them (one fault per 2 MiB rather than per 4 KiB as the download fills it).
+std::shared_ptr<char[]> allocate_pages(std::uint64_t bytes) {
+  const std::size_t len = std::max<std::uint64_t>(bytes, 1);
+  void* p = ::mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) return std::shared_ptr<char[]>(new char[len]);
+  ::madvise(p, len, MADV_HUGEPAGE);
+  return std::shared_ptr<char[]>(static_cast<char*>(p), [len](char* q) { ::munmap(q, len); });
+}
 }  // namespace
 
 Result<PullResult> pull_checkpoint(const PullOptions& o, const std::function<void(std::uint64_t, std::uint64_t)>& progress) {
@@ -271,7 +304,7 @@ Result<PullResult> pull_checkpoint(const PullOptions& o, const std::function<voi
   if (fd < 0) return IoError("cannot open " + partial.string());
   // The whole file is kept in memory as it arrives: hashed on the fly and decoded from
   // memory, never read back from disk.
-  std::shared_ptr<char[]> buf(new char[model_bytes]);
+  std::shared_ptr<char[]> buf = allocate_pages(model_bytes);
   if (offset > 0) {
     for (std::uint64_t done = 0; done < offset;) {
       const ssize_t n = ::pread(fd, buf.get() + done, offset - done, static_cast<off_t>(done));
@@ -288,8 +321,46 @@ Result<PullResult> pull_checkpoint(const PullOptions& o, const std::function<voi
   }
   StreamHasher hasher(buf.get(), model_bytes);
   hasher.arrived(offset);
+  // Bytes [offset, offset + n) of buf have arrived: into the file (writeback started every
+  // 8 MiB, so the final fsync finds little left to write), then the hasher and progress.
+  std::uint64_t synced = offset;
+  auto commit = [&](std::size_t n) -> Status {
+    for (std::size_t done = 0; done < n;) {
+      const ssize_t w = ::write(fd, buf.get() + offset + done, n - done);
+      if (w <= 0) return IoError("writing " + partial.string() + ": " + std::strerror(errno));
+      done += static_cast<std::size_t>(w);
+    }
+    offset += n;
+    if (offset - synced >= (8u << 20)) {
+      ::sync_file_range(fd, static_cast<off_t>(synced), static_cast<off_t>(offset - synced), SYNC_FILE_RANGE_WRITE);
+      synced = offset;
+    }
+    hasher.arrived(offset);
+    if (progress) progress(offset, model_bytes);
+    return Status::Ok();
+  };
   Status transfer;
-  {
+  result.transport = "grpc";
+  if (o.transport == PullTransport::kAuto && served.data_port != 0 && offset < model_bytes) {
+    auto sock = open_download(host_of(o.address), served.data_port, hash, offset, model_bytes - offset);
+    if (sock.ok()) {
+      result.transport = "tcp";
+      while (transfer.ok() && offset < model_bytes) {
+        const ssize_t n = ::recv(*sock, buf.get() + offset, std::min<std::uint64_t>(model_bytes - offset, 4u << 20), 0);
+        if (n > 0) {
+          transfer = commit(static_cast<std::size_t>(n));
+        } else {
+          transfer = IoError(std::string(n == 0 ? "the server closed the download" : "the download stalled") +
+                             " at byte " + std::to_string(offset) + " of " + std::to_string(model_bytes) +
+                             " (rerun to resume)");
+        }
+      }
+      ::close(*sock);
+    } else {
+      spdlog::warn("{} — downloading over gRPC instead", sock.status().message());
+    }
+  }
+  if (result.transport == "grpc") {
     grpc::ClientContext ctx;
     net::set_deadline(&ctx, std::chrono::hours(6));
     proto::DownloadRequest dreq;
@@ -306,16 +377,7 @@ Result<PullResult> pull_checkpoint(const PullOptions& o, const std::function<voi
         transfer = Corrupted("download: the server sent more than the " + std::to_string(model_bytes) + " bytes it announced");
       } else {
         std::memcpy(buf.get() + offset, d.data(), d.size());
-        for (std::size_t done = 0; transfer.ok() && done < d.size();) {
-          const ssize_t n = ::write(fd, d.data() + done, d.size() - done);
-          if (n <= 0) transfer = IoError("writing " + partial.string());
-          else done += static_cast<std::size_t>(n);
-        }
-        if (transfer.ok()) {
-          offset += d.size();
-          hasher.arrived(offset);
-          if (progress) progress(offset, model_bytes);
-        }
+        transfer = commit(d.size());
       }
     }
     if (!transfer.ok()) ctx.TryCancel();

@@ -19,6 +19,7 @@ class CheckpointServer {
   static Result<std::unique_ptr<CheckpointServer>> start(const CheckpointStore* store, const std::string& listen);
   ~CheckpointServer();
   int port() const;
+  int data_port() const;  // the raw data plane (checkpoints/data_plane.h); 0 if it could not listen
   void stop();
 
  private:
@@ -27,10 +28,15 @@ class CheckpointServer {
   std::unique_ptr<Impl> impl_;
 };
 
+// How the model file travels: the raw data plane when the server offers it (else gRPC),
+// or always the gRPC Download stream.
+enum class PullTransport { kAuto, kGrpc };
+
 struct PullOptions {
   std::string address;        // host:port of a CheckpointService
   std::string expected_hash;  // hex: what the chain announced; empty = the server's latest (unverified against a chain)
   std::filesystem::path out;  // receives model.safetensors and manifest.json
+  PullTransport transport = PullTransport::kAuto;
 };
 
 struct PullResult {
@@ -38,6 +44,7 @@ struct PullResult {
   std::uint64_t bytes = 0;
   std::uint64_t resumed_from = 0;  // bytes already present from an interrupted pull
   double seconds = 0.0;
+  std::string transport;  // "tcp" (data plane) or "grpc"
   Checkpoint checkpoint;  // the verified checkpoint, as written to `out`
 };
 

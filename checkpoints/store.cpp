@@ -9,6 +9,7 @@
 #include <set>
 #include <nlohmann/json.hpp>
 
+#include "core/blake3.h"
 #include "core/file_io.h"
 #include "core/hash.h"
 
@@ -18,12 +19,14 @@ namespace fs = std::filesystem;
 
 namespace {
 constexpr std::string_view kSignDomain{"tessera-checkpoint/1\0", 21};
+// Format 2: tensor hashes are BLAKE3 (format 1 used BLAKE2b for them too).
+constexpr const char* kFormat = "tessera-checkpoint/2";
 
 std::string hex(std::span<const std::uint8_t> b) { return to_hex(b); }
 
 nlohmann::ordered_json canonical_json(const Manifest& m) {
   nlohmann::ordered_json j;
-  j["format"] = "tessera-checkpoint/1";
+  j["format"] = kFormat;
   j["run_id"] = m.run_id;
   j["window"] = m.window;
   j["origin_window"] = m.origin_window;
@@ -50,7 +53,7 @@ bool is_checkpoint_hash(const std::string& h) {
 
 std::string tensor_hash(const torch::Tensor& t) {
   const torch::Tensor c = t.detach().contiguous().cpu();
-  const Hash256 h = blake2b_256(std::string_view(reinterpret_cast<const char*>(c.data_ptr<float>()),
+  const Hash256 h = blake3_256(std::string_view(reinterpret_cast<const char*>(c.data_ptr<float>()),
                                                  static_cast<std::size_t>(c.numel()) * 4));
   return hex(h);
 }
@@ -70,7 +73,12 @@ Result<Manifest> Manifest::from_json(const std::string& text) {
   Manifest m;
   try {
     const auto j = nlohmann::json::parse(text);
-    if (j.at("format") != "tessera-checkpoint/1") return Corrupted("manifest: unknown format");
+    const auto format = j.at("format").get<std::string>();
+    if (format == "tessera-checkpoint/1") {
+      return Corrupted("manifest: format tessera-checkpoint/1 (BLAKE2b tensor hashes) is no longer read; this "
+                       "tessera writes and reads tessera-checkpoint/2 (BLAKE3 tensor hashes)");
+    }
+    if (format != kFormat) return Corrupted("manifest: unknown format '" + format + "'");
     m.run_id = j.at("run_id").get<std::string>();
     m.window = j.at("window").get<std::uint64_t>();
     m.origin_window = j.at("origin_window").get<std::uint64_t>();

@@ -94,7 +94,7 @@ class CheckpointStore {
   Retention retention_;
 };
 
-std::string tensor_hash(const torch::Tensor& t);
+std::string tensor_hash(const torch::Tensor& t);  // BLAKE3 of the float32 bytes, hex
 // 64 lower-case hex digits: the form of every checkpoint hash.
 bool is_checkpoint_hash(const std::string& h);
 
