@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <cstring>
 
 #include "checkpoints/store.h"
@@ -91,6 +92,9 @@ std::string host_of(const std::string& address) {
 
 Result<std::unique_ptr<DataServer>> DataServer::start(const std::filesystem::path& objects, const std::string& host,
                                                       int max_connections) {
+  // sendfile() has no MSG_NOSIGNAL: a reader that hangs up mid-transfer must cost an
+  // EPIPE, not the process.
+  std::signal(SIGPIPE, SIG_IGN);
   std::unique_ptr<DataServer> s(new DataServer());
   s->objects_ = objects;
   s->max_connections_ = max_connections;

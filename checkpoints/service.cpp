@@ -192,7 +192,7 @@ class StreamHasher {
       std::lock_guard<std::mutex> lock(mu_);
       received_ = received;
     }
-    cv_.notify_one();
+    cv_.notify_all();
   }
   // No more bytes will come; waits for the hashing to end.
   void finish() {
@@ -200,7 +200,7 @@ class StreamHasher {
       std::lock_guard<std::mutex> lock(mu_);
       done_ = true;
     }
-    cv_.notify_one();
+    cv_.notify_all();
     if (thread_.joinable()) thread_.join();
   }
   // After finish(): one hash per tensor in file order, or why there are none.
@@ -224,18 +224,31 @@ class StreamHasher {
     if (wait_for(*header_end) < *header_end) return void(status_ = incomplete);
     auto layout = safetensors_layout(std::string_view(buf_, *header_end), size_);
     if (!layout.ok()) return void(status_ = layout.status());
-    for (const auto& e : layout->tensors) {
-      Blake3 h;
-      std::uint64_t pos = layout->data_begin + e.begin;
-      const std::uint64_t end = layout->data_begin + e.end;
-      while (pos < end) {
-        const std::uint64_t avail = std::min(wait_for(pos + 1), end);
-        if (avail <= pos) return void(status_ = incomplete);
-        h.update(std::string_view(buf_ + pos, avail - pos));
-        pos = avail;
+    // Two hashing threads take the tensors in file order, one whole tensor at a time: during
+    // the transfer they share the cores with it, and once it ends the hashing left over
+    // runs on both cores instead of one.
+    hashes_.assign(layout->tensors.size(), std::string());
+    std::atomic<std::size_t> next{0};
+    std::atomic<bool> failed{false};
+    auto work = [&] {
+      for (std::size_t i; !failed && (i = next++) < layout->tensors.size();) {
+        const auto& e = layout->tensors[i];
+        Blake3 h;
+        std::uint64_t pos = layout->data_begin + e.begin;
+        const std::uint64_t end = layout->data_begin + e.end;
+        while (pos < end) {
+          const std::uint64_t avail = std::min(wait_for(pos + 1), end);
+          if (avail <= pos) return void(failed = true);
+          h.update(std::string_view(buf_ + pos, avail - pos));
+          pos = avail;
+        }
+        hashes_[i] = to_hex(h.finish());
       }
-      hashes_.push_back(to_hex(h.finish()));
-    }
+    };
+    std::thread helper(work);
+    work();
+    helper.join();
+    if (failed) status_ = incomplete;
   }
 
   const char* buf_;
@@ -251,13 +264,48 @@ class StreamHasher {
 }  // namespace
 
 namespace {
-// A buffer of anonymous pages for a whole model file, with transparent huge pages where the
-// kernel allows them (one fault per 2 MiB rather than per 4 KiB as the download fills it).
-std::shared_ptr<char[]> allocate_pages(std::uint64_t bytes) {
+// Moves `total` bytes from the socket into the file through a pipe with splice(): the
+// socket's pages go to the pipe without a copy and from there into the page cache, one
+// copy where recv() + write() make two. `done(n)` after every n bytes written.
+Status splice_to_file(int sock, int file, std::uint64_t total, const std::function<void(std::size_t)>& done) {
+  int pipe_fds[2];
+  if (::pipe2(pipe_fds, O_CLOEXEC) != 0) return IoError(std::string("pipe: ") + std::strerror(errno));
+  ::fcntl(pipe_fds[1], F_SETPIPE_SZ, 1 << 20);  // fewer, larger moves; the default 64 KiB also works
+  Status st;
+  for (std::uint64_t left = total; st.ok() && left > 0;) {
+    const ssize_t in = ::splice(sock, nullptr, pipe_fds[1], nullptr, std::min<std::uint64_t>(left, 1u << 20),
+                                SPLICE_F_MOVE | SPLICE_F_MORE);
+    if (in <= 0) {
+      st = IoError(std::string(in == 0 ? "the server closed the download" : "the download stalled or failed (" +
+                                                                               std::string(std::strerror(errno)) + ")") +
+                   " with " + std::to_string(left) + " bytes to go (rerun to resume)");
+      break;
+    }
+    for (ssize_t pending = in; pending > 0;) {
+      const ssize_t out = ::splice(pipe_fds[0], nullptr, file, nullptr, static_cast<std::size_t>(pending), SPLICE_F_MOVE);
+      if (out <= 0) {
+        st = IoError(std::string("writing the download: ") + std::strerror(errno));
+        break;
+      }
+      pending -= out;
+      left -= static_cast<std::uint64_t>(out);
+      done(static_cast<std::size_t>(out));
+    }
+  }
+  ::close(pipe_fds[0]);
+  ::close(pipe_fds[1]);
+  return st;
+}
+
+// The partial file mapped privately for its whole final size: bytes below the file's
+// current end read straight from the page cache (the hasher follows the download there,
+// and the tensors are decoded from it without a copy); the pages beyond are never touched
+// before write() has put bytes there. Private and writable: a caller training on the
+// tensors gets its own copies of the pages it changes, never the file's.
+Result<std::shared_ptr<char[]>> map_partial(int fd, std::uint64_t bytes, const fs::path& path) {
   const std::size_t len = std::max<std::uint64_t>(bytes, 1);
-  void* p = ::mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (p == MAP_FAILED) return std::shared_ptr<char[]>(new char[len]);
-  ::madvise(p, len, MADV_HUGEPAGE);
+  void* p = ::mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+  if (p == MAP_FAILED) return IoError("cannot map " + path.string() + ": " + std::strerror(errno));
   return std::shared_ptr<char[]>(static_cast<char*>(p), [len](char* q) { ::munmap(q, len); });
 }
 }  // namespace
@@ -302,34 +350,22 @@ Result<PullResult> pull_checkpoint(const PullOptions& o, const std::function<voi
   }
   const int fd = ::open(partial.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (fd < 0) return IoError("cannot open " + partial.string());
-  // The whole file is kept in memory as it arrives: hashed on the fly and decoded from
-  // memory, never read back from disk.
-  std::shared_ptr<char[]> buf = allocate_pages(model_bytes);
-  if (offset > 0) {
-    for (std::uint64_t done = 0; done < offset;) {
-      const ssize_t n = ::pread(fd, buf.get() + done, offset - done, static_cast<off_t>(done));
-      if (n <= 0) {
-        ::close(fd);
-        return IoError("cannot read back the partial download " + partial.string());
-      }
-      done += static_cast<std::uint64_t>(n);
-    }
-  }
   if (::ftruncate(fd, static_cast<off_t>(offset)) != 0 || ::lseek(fd, static_cast<off_t>(offset), SEEK_SET) < 0) {
     ::close(fd);
     return IoError("cannot position " + partial.string());
   }
+  auto mapped = map_partial(fd, model_bytes, partial);
+  if (!mapped.ok()) {
+    ::close(fd);
+    return mapped.status();
+  }
+  const std::shared_ptr<char[]> buf = std::move(*mapped);
   StreamHasher hasher(buf.get(), model_bytes);
   hasher.arrived(offset);
-  // Bytes [offset, offset + n) of buf have arrived: into the file (writeback started every
-  // 8 MiB, so the final fsync finds little left to write), then the hasher and progress.
+  // n more bytes are in the file: writeback is started every 8 MiB (so the final fsync
+  // finds little left to write), then the hasher and the progress callback are told.
   std::uint64_t synced = offset;
-  auto commit = [&](std::size_t n) -> Status {
-    for (std::size_t done = 0; done < n;) {
-      const ssize_t w = ::write(fd, buf.get() + offset + done, n - done);
-      if (w <= 0) return IoError("writing " + partial.string() + ": " + std::strerror(errno));
-      done += static_cast<std::size_t>(w);
-    }
+  auto written = [&](std::size_t n) {
     offset += n;
     if (offset - synced >= (8u << 20)) {
       ::sync_file_range(fd, static_cast<off_t>(synced), static_cast<off_t>(offset - synced), SYNC_FILE_RANGE_WRITE);
@@ -337,7 +373,6 @@ Result<PullResult> pull_checkpoint(const PullOptions& o, const std::function<voi
     }
     hasher.arrived(offset);
     if (progress) progress(offset, model_bytes);
-    return Status::Ok();
   };
   Status transfer;
   result.transport = "grpc";
@@ -345,16 +380,7 @@ Result<PullResult> pull_checkpoint(const PullOptions& o, const std::function<voi
     auto sock = open_download(host_of(o.address), served.data_port, hash, offset, model_bytes - offset);
     if (sock.ok()) {
       result.transport = "tcp";
-      while (transfer.ok() && offset < model_bytes) {
-        const ssize_t n = ::recv(*sock, buf.get() + offset, std::min<std::uint64_t>(model_bytes - offset, 4u << 20), 0);
-        if (n > 0) {
-          transfer = commit(static_cast<std::size_t>(n));
-        } else {
-          transfer = IoError(std::string(n == 0 ? "the server closed the download" : "the download stalled") +
-                             " at byte " + std::to_string(offset) + " of " + std::to_string(model_bytes) +
-                             " (rerun to resume)");
-        }
-      }
+      transfer = splice_to_file(*sock, fd, model_bytes - offset, written);
       ::close(*sock);
     } else {
       spdlog::warn("{} — downloading over gRPC instead", sock.status().message());
@@ -376,8 +402,12 @@ Result<PullResult> pull_checkpoint(const PullOptions& o, const std::function<voi
       } else if (d.size() > model_bytes - offset) {
         transfer = Corrupted("download: the server sent more than the " + std::to_string(model_bytes) + " bytes it announced");
       } else {
-        std::memcpy(buf.get() + offset, d.data(), d.size());
-        transfer = commit(d.size());
+        for (std::size_t done = 0; transfer.ok() && done < d.size();) {
+          const ssize_t w = ::write(fd, d.data() + done, d.size() - done);
+          if (w <= 0) transfer = IoError("writing " + partial.string() + ": " + std::strerror(errno));
+          else done += static_cast<std::size_t>(w);
+        }
+        if (transfer.ok()) written(d.size());
       }
     }
     if (!transfer.ok()) ctx.TryCancel();

@@ -27,15 +27,26 @@ struct Served {
   std::string address() const { return "127.0.0.1:" + std::to_string(server->port()); }
 };
 
-TEST(CheckpointPull, DownloadsVerifiesAndReportsProgress) {
+// Every pull test runs over both transports: the raw data plane and the gRPC stream.
+class CheckpointPull : public ::testing::TestWithParam<PullTransport> {
+ protected:
+  PullOptions options(const Served& s, const std::string& hash, const std::filesystem::path& out) const {
+    return {s.address(), hash, out, GetParam()};
+  }
+  std::string transport() const { return GetParam() == PullTransport::kAuto ? "tcp" : "grpc"; }
+};
+
+TEST_P(CheckpointPull, DownloadsVerifiesAndReportsProgress) {
   Served s;
+  ASSERT_NE(s.server->data_port(), 0);
   std::uint64_t last = 0, total = 0;
-  auto r = pull_checkpoint({s.address(), s.hash, s.dir.path() / "out"}, [&](std::uint64_t done, std::uint64_t all) {
+  auto r = pull_checkpoint(options(s, s.hash, s.dir.path() / "out"), [&](std::uint64_t done, std::uint64_t all) {
     EXPECT_GE(done, last);
     last = done;
     total = all;
   });
   ASSERT_TRUE(r.ok()) << r.status().to_string();
+  EXPECT_EQ(r->transport, transport());
   EXPECT_EQ(r->hash, s.hash);
   EXPECT_EQ(last, total);
   EXPECT_EQ(r->resumed_from, 0u);
@@ -45,12 +56,18 @@ TEST(CheckpointPull, DownloadsVerifiesAndReportsProgress) {
   EXPECT_TRUE(torch::equal(local->tensors[0].second, original->tensors[0].second));
   EXPECT_TRUE(std::filesystem::exists(s.dir.path() / "out" / "manifest.json"));
   // Latest (no expected hash) works too; a wrong announced hash is refused.
-  EXPECT_TRUE(pull_checkpoint({s.address(), "", s.dir.path() / "out2"}).ok());
-  auto wrong = pull_checkpoint({s.address(), std::string(64, 'f'), s.dir.path() / "out3"});
+  EXPECT_TRUE(torch::equal(r->checkpoint.tensors[0].second, original->tensors[0].second));
+  // The returned tensors are private copies-on-write of the file's pages: changing them
+  // leaves the file as pulled.
+  r->checkpoint.tensors[0].second.add_(1.0f);
+  EXPECT_TRUE(torch::equal(read_safetensors(s.dir.path() / "out" / "model.safetensors")->tensors[0].second,
+                           original->tensors[0].second));
+  EXPECT_TRUE(pull_checkpoint(options(s, "", s.dir.path() / "out2")).ok());
+  auto wrong = pull_checkpoint(options(s, std::string(64, 'f'), s.dir.path() / "out3"));
   ASSERT_FALSE(wrong.ok());
 }
 
-TEST(CheckpointPull, RefusesACorruptedFileNamingTheTensor) {
+TEST_P(CheckpointPull, RefusesACorruptedFileNamingTheTensor) {
   Served s;
   const auto file = s.dir.path() / "store" / "objects" / s.hash / "model.safetensors";
   {
@@ -58,25 +75,29 @@ TEST(CheckpointPull, RefusesACorruptedFileNamingTheTensor) {
     f.seekp(-100, std::ios::end);  // inside ln_f.bias
     f.put('\x7f');
   }
-  auto r = pull_checkpoint({s.address(), s.hash, s.dir.path() / "out"});
+  auto r = pull_checkpoint(options(s, s.hash, s.dir.path() / "out"));
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.status().message().find("tensor ln_f.bias does not match its hash"), std::string::npos)
       << r.status().message();
   EXPECT_FALSE(std::filesystem::exists(s.dir.path() / "out" / "model.safetensors"));
 }
 
-TEST(CheckpointPull, ResumesAnInterruptedDownload) {
+TEST_P(CheckpointPull, ResumesAnInterruptedDownload) {
   Served s;
   const auto out = s.dir.path() / "out";
   std::filesystem::create_directories(out);
   const std::string full = *read_file(s.dir.path() / "store" / "objects" / s.hash / "model.safetensors");
   testing::write_text(out / "model.safetensors.partial", full.substr(0, full.size() / 2));
   testing::write_text(out / "model.safetensors.partial.hash", s.hash);
-  auto r = pull_checkpoint({s.address(), s.hash, out});
+  auto r = pull_checkpoint(options(s, s.hash, out));
   ASSERT_TRUE(r.ok()) << r.status().to_string();
+  EXPECT_EQ(r->transport, transport());
   EXPECT_EQ(r->resumed_from, full.size() / 2);
   EXPECT_EQ(*read_file(out / "model.safetensors"), full);
 }
+
+INSTANTIATE_TEST_SUITE_P(Transports, CheckpointPull, ::testing::Values(PullTransport::kAuto, PullTransport::kGrpc),
+                         [](const auto& info) { return info.param == PullTransport::kAuto ? "DataPlane" : "Grpc"; });
 
 }  // namespace
 }  // namespace tessera::checkpoints
