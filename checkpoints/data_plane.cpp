@@ -215,15 +215,27 @@ Result<int> open_download(const std::string& host, int port, const std::string& 
   if (const int rc = ::getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints, &ai.list); rc != 0) {
     return IoError(where + ": cannot resolve: " + ::gai_strerror(rc));
   }
+  // Connects within 5 s: a firewall that drops the data port must send the pull to gRPC
+  // quickly, not after the kernel's two-minute connect timeout.
   int fd = -1;
   for (addrinfo* a = ai.list; a != nullptr && fd < 0; a = a->ai_next) {
-    fd = ::socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol);
-    if (fd >= 0 && ::connect(fd, a->ai_addr, a->ai_addrlen) != 0) {
+    fd = ::socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, a->ai_protocol);
+    if (fd < 0) continue;
+    bool connected = ::connect(fd, a->ai_addr, a->ai_addrlen) == 0;
+    if (!connected && errno == EINPROGRESS) {
+      pollfd p{fd, POLLOUT, 0};
+      int error = 0;
+      socklen_t len = sizeof error;
+      connected = ::poll(&p, 1, 5000) == 1 && ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &len) == 0 && error == 0;
+    }
+    if (connected) {
+      ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+    } else {
       ::close(fd);
       fd = -1;
     }
   }
-  if (fd < 0) return IoError(where + ": cannot connect");
+  if (fd < 0) return IoError(where + ": cannot connect within 5 s");
   set_timeout(fd, SO_RCVTIMEO, stall);
   set_timeout(fd, SO_SNDTIMEO, stall);
   const int big = 4 << 20;

@@ -72,8 +72,8 @@ Status run_pull(const std::string& from, const std::string& hash, std::uint32_t 
   if (o.address.empty()) return InvalidArgument("give --from ADDR or --netuid N (the chain announces the address)");
   ProgressBar bar;
   TESSERA_ASSIGN_OR_RETURN(auto r, checkpoints::pull_checkpoint(o, [&](auto done, auto total) { bar.update(done, total); }));
-  std::printf("checkpoint %s verified: %.1f MB in %.2fs%s -> %s/model.safetensors\n", r.hash.c_str(), r.bytes / 1e6,
-              r.seconds, r.resumed_from ? (" (resumed at byte " + std::to_string(r.resumed_from) + ")").c_str() : "",
+  std::printf("checkpoint %s verified: %.1f MB in %.2fs over %s%s -> %s/model.safetensors\n", r.hash.c_str(),
+              r.bytes / 1e6, r.seconds, r.transport.c_str(), r.resumed_from ? (" (resumed at byte " + std::to_string(r.resumed_from) + ")").c_str() : "",
               out.c_str());
   if (format == "llmc") {
     TESSERA_ASSIGN_OR_RETURN(int heads, checkpoints::heads_from_description(r.checkpoint.manifest.model));

@@ -125,6 +125,19 @@ TEST(DataPlane, RefusesConnectionsBeyondItsLimitAndStopsDespiteAnIdlePeer) {
   ::close(idle);
 }
 
+TEST(DataPlane, NothingListeningIsAClearError) {
+  int port = 0;
+  {
+    Objects o;
+    auto server = DataServer::start(o.dir.path(), "127.0.0.1");
+    ASSERT_TRUE(server.ok());
+    port = (*server)->port();
+  }  // stopped: the port is closed now
+  auto fd = open_download("127.0.0.1", port, kHash, 0, 1);
+  ASSERT_FALSE(fd.ok());
+  EXPECT_NE(fd.status().message().find("cannot connect"), std::string::npos) << fd.status().message();
+}
+
 TEST(DataPlane, HostOfStripsPortAndBrackets) {
   EXPECT_EQ(host_of("127.0.0.1:5000"), "127.0.0.1");
   EXPECT_EQ(host_of("[::1]:5000"), "::1");
