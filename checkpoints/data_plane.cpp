@@ -91,7 +91,8 @@ std::string host_of(const std::string& address) {
 }
 
 Result<std::unique_ptr<DataServer>> DataServer::start(const std::filesystem::path& objects, const std::string& host,
-                                                      int max_connections) {
+                                                      int port, int max_connections) {
+  if (port < 0 || port > 65535) return InvalidArgument("data plane: port " + std::to_string(port) + " out of range");
   // sendfile() has no MSG_NOSIGNAL: a reader that hangs up mid-transfer must cost an
   // EPIPE, not the process.
   std::signal(SIGPIPE, SIG_IGN);
@@ -104,7 +105,7 @@ Result<std::unique_ptr<DataServer>> DataServer::start(const std::filesystem::pat
   hints.ai_socktype = SOCK_STREAM;
   hints.ai_flags = AI_PASSIVE;
   AddrInfo ai;
-  if (const int rc = ::getaddrinfo(any ? nullptr : host.c_str(), "0", &hints, &ai.list); rc != 0) {
+  if (const int rc = ::getaddrinfo(any ? nullptr : host.c_str(), std::to_string(port).c_str(), &hints, &ai.list); rc != 0) {
     return IoError("data plane: cannot resolve '" + host + "': " + ::gai_strerror(rc));
   }
   for (addrinfo* a = ai.list; a != nullptr && s->listener_ < 0; a = a->ai_next) {
@@ -120,7 +121,7 @@ Result<std::unique_ptr<DataServer>> DataServer::start(const std::filesystem::pat
       ::close(fd);
     }
   }
-  if (s->listener_ < 0) return IoError("data plane: cannot listen on " + host);
+  if (s->listener_ < 0) return IoError("data plane: cannot listen on " + host + " port " + std::to_string(port) + " (in use?)");
   sockaddr_storage bound{};
   socklen_t len = sizeof bound;
   ::getsockname(s->listener_, reinterpret_cast<sockaddr*>(&bound), &len);

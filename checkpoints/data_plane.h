@@ -30,10 +30,10 @@ namespace tessera::checkpoints {
 
 class DataServer {
  public:
-  // Serves `<objects>/<hash>/model.safetensors` on an ephemeral port of `host` (the host
-  // part of the gRPC listen address; "0.0.0.0" or "[::]" for every interface).
+  // Serves `<objects>/<hash>/model.safetensors` on `port` of `host` (the host part of the
+  // gRPC listen address; "0.0.0.0" or "[::]" for every interface). Port 0: any free port.
   static Result<std::unique_ptr<DataServer>> start(const std::filesystem::path& objects, const std::string& host,
-                                                   int max_connections = 16);
+                                                   int port = 0, int max_connections = 16);
   ~DataServer();
   DataServer(const DataServer&) = delete;
   DataServer& operator=(const DataServer&) = delete;

@@ -105,13 +105,15 @@ struct CheckpointServer::Impl {
   std::unique_ptr<DataServer> data;
 };
 
-Result<std::unique_ptr<CheckpointServer>> CheckpointServer::start(const CheckpointStore* store, const std::string& listen) {
+Result<std::unique_ptr<CheckpointServer>> CheckpointServer::start(const CheckpointStore* store, const std::string& listen,
+                                                                  int data_port) {
   std::unique_ptr<CheckpointServer> s(new CheckpointServer());
   s->impl_ = std::make_unique<Impl>();
   s->impl_->service = std::make_unique<Service>(store);
   TESSERA_ASSIGN_OR_RETURN(s->impl_->server, net::GrpcServer::start({listen, 4 << 20}, {s->impl_->service.get()}));
   // The raw data plane on the same host; without it pulls use the gRPC Download.
-  auto data = DataServer::start(store->root() / "objects", host_of(listen));
+  auto data = DataServer::start(store->root() / "objects", host_of(listen), data_port);
+  if (!data.ok() && data_port != 0) return data.status();
   if (data.ok()) {
     s->impl_->data = std::move(*data);
     s->impl_->service->set_data_port(s->impl_->data->port());

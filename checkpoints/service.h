@@ -16,7 +16,10 @@ namespace tessera::checkpoints {
 
 class CheckpointServer {
  public:
-  static Result<std::unique_ptr<CheckpointServer>> start(const CheckpointStore* store, const std::string& listen);
+  // gRPC on `listen`; the raw data plane on `data_port` of the same host (0: any free
+  // port — if none can be opened, pulls use gRPC; a port asked for must open).
+  static Result<std::unique_ptr<CheckpointServer>> start(const CheckpointStore* store, const std::string& listen,
+                                                         int data_port = 0);
   ~CheckpointServer();
   int port() const;
   int data_port() const;  // the raw data plane (checkpoints/data_plane.h); 0 if it could not listen

@@ -41,10 +41,11 @@ class ProgressBar {
   double last_ = -1;
 };
 
-Status run_serve(const std::string& store_dir, const std::string& listen) {
+Status run_serve(const std::string& store_dir, const std::string& listen, int data_port) {
   TESSERA_ASSIGN_OR_RETURN(auto store, checkpoints::CheckpointStore::open(store_dir));
-  TESSERA_ASSIGN_OR_RETURN(auto server, checkpoints::CheckpointServer::start(&store, listen));
-  std::printf("serving checkpoints of %s on port %d\n", store_dir.c_str(), server->port());
+  TESSERA_ASSIGN_OR_RETURN(auto server, checkpoints::CheckpointServer::start(&store, listen, data_port));
+  std::printf("serving checkpoints of %s on port %d (gRPC), data plane on port %d\n", store_dir.c_str(), server->port(),
+              server->data_port());
   std::fflush(stdout);
   install_interrupt_handler();
   while (!interrupted()) std::this_thread::sleep_for(std::chrono::milliseconds(200));
@@ -135,8 +136,11 @@ void add_checkpoint_commands(CLI::App& app, const GlobalOptions&, int* exit_code
   auto* serve = cp->add_subcommand("serve", "Serve a checkpoint store over gRPC (CheckpointService)");
   static std::string store_dir, listen = "127.0.0.1:7800";
   serve->add_option("--store", store_dir, "Checkpoint store folder")->required();
+  static int data_port = 0;
   serve->add_option("--listen", listen, "gRPC address");
-  serve->callback([exit_code] { *exit_code = report(run_serve(store_dir, listen)); });
+  serve->add_option("--data-port", data_port, "TCP port of the raw data plane on the same host (0: any free port)")
+      ->check(CLI::Range(0, 65535));
+  serve->callback([exit_code] { *exit_code = report(run_serve(store_dir, listen, data_port)); });
 
   auto* pull = cp->add_subcommand("pull", "Download a checkpoint, resume if interrupted, verify every tensor");
   static std::string from, hash, chain, out, format = "safetensors";

@@ -104,10 +104,14 @@ void add_role_commands(CLI::App& app, const GlobalOptions& global, int* exit_cod
   static std::string listen = "tcp://127.0.0.1:0", checkpoint_listen = "127.0.0.1:0", stake;
   static bool aggregate = false;
   static std::size_t keep_checkpoints = 32;
+  static int checkpoint_data_port = 0;
   auto* validator = app.add_subcommand("validator", "Run a validator: evaluate submissions, score miners, set weights");
   add_role_flags(validator, val_flags);
   validator->add_option("--listen", listen, "ZeroMQ bind address for submissions (port 0: any free port)");
   validator->add_option("--checkpoint-listen", checkpoint_listen, "CheckpointService address (with --aggregate)");
+  validator->add_option("--checkpoint-data-port", checkpoint_data_port,
+                        "With --aggregate: TCP port of the checkpoint data plane (0: any free port)")
+      ->check(CLI::Range(0, 65535));
   validator->add_flag("--aggregate", aggregate, "Also merge accepted deltas into checkpoints and announce them");
   validator->add_option("--keep-checkpoints", keep_checkpoints, "With --aggregate: checkpoints kept in the store")
       ->check(CLI::Range(2, 100000));
@@ -126,6 +130,7 @@ void add_role_commands(CLI::App& app, const GlobalOptions& global, int* exit_cod
       o.join = join_options(global, val_flags);
       o.listen = listen;
       o.checkpoint_listen = checkpoint_listen;
+      o.checkpoint_data_port = checkpoint_data_port;
       o.aggregate = aggregate;
       o.keep_checkpoints = keep_checkpoints;
       o.threads = val_flags.threads;

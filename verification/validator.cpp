@@ -226,7 +226,8 @@ Status Validator::setup() {
     TESSERA_ASSIGN_OR_RETURN(auto store, checkpoints::CheckpointStore::open(
                                             dir_ / "checkpoints", checkpoints::Retention{o_.keep_checkpoints, 0}));
     store_.emplace(std::move(store));
-    TESSERA_ASSIGN_OR_RETURN(ck_server_, checkpoints::CheckpointServer::start(&*store_, o_.checkpoint_listen));
+    TESSERA_ASSIGN_OR_RETURN(ck_server_, checkpoints::CheckpointServer::start(&*store_, o_.checkpoint_listen,
+                                                                                o_.checkpoint_data_port));
     std::string host = o_.checkpoint_listen.substr(0, o_.checkpoint_listen.rfind(':'));
     if (host == "0.0.0.0" || host == "[::]" || host.empty()) host = "127.0.0.1";
     ck_address_ = host + ":" + std::to_string(ck_server_->port());

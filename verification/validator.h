@@ -25,6 +25,7 @@ struct ValidatorOptions {
   trainer::JoinOptions join;
   std::string listen = "tcp://127.0.0.1:0";  // ZeroMQ bind address of the submission endpoint
   std::string checkpoint_listen = "127.0.0.1:0";  // gRPC CheckpointService (with aggregate)
+  int checkpoint_data_port = 0;                   // its raw data plane, same host (0: any free port)
   bool aggregate = false;
   std::size_t keep_checkpoints = 32;  // with aggregate: the newest N stay in the store (and verifiable)
   int threads = 0;

@@ -112,7 +112,7 @@ TEST(DataPlane, RejectsBadRequestsWithReasonsAndKeepsServing) {
 
 TEST(DataPlane, RefusesConnectionsBeyondItsLimitAndStopsDespiteAnIdlePeer) {
   Objects o;
-  auto server = DataServer::start(o.dir.path(), "127.0.0.1", 1);
+  auto server = DataServer::start(o.dir.path(), "127.0.0.1", 0, 1);
   ASSERT_TRUE(server.ok());
   const int idle = connect_raw((*server)->port());  // holds the only slot, sends nothing
   std::this_thread::sleep_for(std::chrono::milliseconds(200));

@@ -96,6 +96,18 @@ TEST_P(CheckpointPull, ResumesAnInterruptedDownload) {
   EXPECT_EQ(*read_file(out / "model.safetensors"), full);
 }
 
+TEST(CheckpointServer, TakesTheDataPortItIsGivenOrRefusesToStart) {
+  Served s;
+  const int taken = s.server->data_port();
+  auto clash = CheckpointServer::start(&s.store, "127.0.0.1:0", taken);
+  ASSERT_FALSE(clash.ok());
+  EXPECT_NE(clash.status().message().find("port " + std::to_string(taken)), std::string::npos) << clash.status().message();
+  s.server->stop();  // frees the port
+  auto fixed = CheckpointServer::start(&s.store, "127.0.0.1:0", taken);
+  ASSERT_TRUE(fixed.ok()) << fixed.status().to_string();
+  EXPECT_EQ((*fixed)->data_port(), taken);
+}
+
 INSTANTIATE_TEST_SUITE_P(Transports, CheckpointPull, ::testing::Values(PullTransport::kAuto, PullTransport::kGrpc),
                          [](const auto& info) { return info.param == PullTransport::kAuto ? "DataPlane" : "Grpc"; });
 
