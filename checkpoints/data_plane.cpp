@@ -99,9 +99,11 @@ Result<std::unique_ptr<DataServer>> DataServer::start(const std::filesystem::pat
   std::unique_ptr<DataServer> s(new DataServer());
   s->objects_ = objects;
   s->max_connections_ = max_connections;
-  const bool any = host.empty() || host == "0.0.0.0" || host == "::" || host == "*";
+  // Every interface: "0.0.0.0" (or "", "*") is IPv4 like gRPC's; "::" is dual-stack.
+  const bool any4 = host.empty() || host == "0.0.0.0" || host == "*", any6 = host == "::";
+  const bool any = any4 || any6;
   addrinfo hints{};
-  hints.ai_family = any ? AF_INET6 : AF_UNSPEC;
+  hints.ai_family = any4 ? AF_INET : any6 ? AF_INET6 : AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
   hints.ai_flags = AI_PASSIVE;
   AddrInfo ai;
@@ -111,8 +113,8 @@ Result<std::unique_ptr<DataServer>> DataServer::start(const std::filesystem::pat
   for (addrinfo* a = ai.list; a != nullptr && s->listener_ < 0; a = a->ai_next) {
     const int fd = ::socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol);
     if (fd < 0) continue;
-    if (a->ai_family == AF_INET6 && any) {
-      const int off = 0;  // every interface: IPv4 too
+    if (a->ai_family == AF_INET6 && any6) {
+      const int off = 0;  // IPv4 too
       ::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof off);
     }
     if (::bind(fd, a->ai_addr, a->ai_addrlen) == 0 && ::listen(fd, 64) == 0) {

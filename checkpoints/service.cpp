@@ -335,7 +335,12 @@ Result<PullResult> pull_checkpoint(const PullOptions& o, const std::function<voi
   }
   if (offset == 0) {
     fs::remove(partial, ec);
-    TESSERA_RETURN_IF_ERROR(write_file_atomic(stamp, hash, 0644));
+    // The stamp only lets a later run resume; it is not fsynced (a stamp lost or torn by a
+    // crash restarts the download, and a stale partial fails verification and is dropped).
+    std::ofstream stamp_file(stamp, std::ios::binary | std::ios::trunc);
+    stamp_file << hash;
+    stamp_file.close();
+    if (!stamp_file) return IoError("cannot write " + stamp.string());
   }
   result.resumed_from = offset;
   // The served size must fit the manifest's tensors (plus at most the header cap), so a

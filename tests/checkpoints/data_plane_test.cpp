@@ -138,6 +138,18 @@ TEST(DataPlane, NothingListeningIsAClearError) {
   EXPECT_NE(fd.status().message().find("cannot connect"), std::string::npos) << fd.status().message();
 }
 
+TEST(DataPlane, ListensOnEveryInterfaceWhenAskedTo) {
+  Objects o;
+  for (const char* host : {"0.0.0.0", "::"}) {
+    auto server = DataServer::start(o.dir.path(), host);
+    if (!server.ok() && std::string(host) == "::") continue;  // a host without IPv6
+    ASSERT_TRUE(server.ok()) << host << ": " << server.status().to_string();
+    auto fd = open_download("127.0.0.1", (*server)->port(), kHash, 0, o.model.size());
+    ASSERT_TRUE(fd.ok()) << host << ": " << fd.status().to_string();
+    EXPECT_EQ(read_download(*fd, o.model.size()), o.model);
+  }
+}
+
 TEST(DataPlane, HostOfStripsPortAndBrackets) {
   EXPECT_EQ(host_of("127.0.0.1:5000"), "127.0.0.1");
   EXPECT_EQ(host_of("[::1]:5000"), "::1");
