@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "core/bytes.h"
 #include "core/file_io.h"
 
 namespace tessera::chain {
@@ -16,17 +17,6 @@ constexpr std::uint32_t kSnapshotMagic = 0x50534e54;  // "TNSP"
 constexpr std::size_t kHeader = 16;
 constexpr std::uint32_t kMaxRecord = 256u << 20;
 
-void put_u32(std::string* out, std::uint32_t v) {
-  for (int i = 0; i < 4; ++i) out->push_back(static_cast<char>((v >> (8 * i)) & 0xff));
-}
-void put_u64(std::string* out, std::uint64_t v) {
-  for (int i = 0; i < 8; ++i) out->push_back(static_cast<char>((v >> (8 * i)) & 0xff));
-}
-std::uint64_t get_le(const char* p, int n) {
-  std::uint64_t v = 0;
-  for (int i = 0; i < n; ++i) v |= static_cast<std::uint64_t>(static_cast<std::uint8_t>(p[i])) << (8 * i);
-  return v;
-}
 std::string checksum(std::string_view payload) {
   const Hash256 h = blake2b_256(payload);
   return std::string(reinterpret_cast<const char*>(h.data()), 8);
@@ -58,8 +48,8 @@ Result<BlockLog> BlockLog::open(const std::filesystem::path& path, std::vector<p
   blocks->clear();
   while (pos + kHeader <= data.size()) {
     const char* h = data.data() + pos;
-    if (get_le(h, 4) != kRecordMagic) break;
-    const auto len = static_cast<std::uint32_t>(get_le(h + 4, 4));
+    if (load_le(h, 4) != kRecordMagic) break;
+    const auto len = static_cast<std::uint32_t>(load_le(h + 4, 4));
     if (len > kMaxRecord || pos + kHeader + len > data.size()) break;
     const std::string_view payload(data.data() + pos + kHeader, len);
     if (checksum(payload) != std::string_view(h + 8, 8)) break;
@@ -85,8 +75,8 @@ Status BlockLog::append(const proto::Block& block) {
   std::string payload;
   if (!block.SerializeToString(&payload)) return Internal("serialising block " + std::to_string(block.height()) + " failed");
   std::string record;
-  put_u32(&record, kRecordMagic);
-  put_u32(&record, static_cast<std::uint32_t>(payload.size()));
+  append_le(&record, kRecordMagic, 4);
+  append_le(&record, static_cast<std::uint32_t>(payload.size()), 4);
   record += checksum(payload);
   record += payload;
   std::size_t done = 0;
@@ -104,10 +94,10 @@ Status BlockLog::append(const proto::Block& block) {
 
 Status write_snapshot(const std::filesystem::path& path, const Snapshot& s) {
   std::string out;
-  put_u32(&out, kSnapshotMagic);
-  put_u64(&out, s.height);
+  append_le(&out, kSnapshotMagic, 4);
+  append_le(&out, s.height, 8);
   out += s.head_hash;
-  put_u64(&out, s.ledger.size());
+  append_le(&out, s.ledger.size(), 8);
   out += s.ledger;
   out += checksum(out);
   return write_file_atomic(path, out, 0600);
@@ -117,15 +107,15 @@ Result<Snapshot> read_snapshot(const std::filesystem::path& path) {
   if (!std::filesystem::exists(path)) return NotFound("no snapshot at " + path.string());
   TESSERA_ASSIGN_OR_RETURN(std::string data, read_file(path));
   if (data.size() < 4 + 8 + 32 + 8 + 8) return Corrupted("snapshot " + path.string() + " is truncated");
-  if (get_le(data.data(), 4) != kSnapshotMagic) return Corrupted("snapshot " + path.string() + " has a bad magic number");
+  if (load_le(data.data(), 4) != kSnapshotMagic) return Corrupted("snapshot " + path.string() + " has a bad magic number");
   const std::string_view body(data.data(), data.size() - 8);
   if (checksum(body) != std::string_view(data.data() + data.size() - 8, 8)) {
     return Corrupted("snapshot " + path.string() + " fails its checksum");
   }
   Snapshot s;
-  s.height = get_le(data.data() + 4, 8);
+  s.height = load_le(data.data() + 4, 8);
   s.head_hash = data.substr(12, 32);
-  const std::uint64_t len = get_le(data.data() + 44, 8);
+  const std::uint64_t len = load_le(data.data() + 44, 8);
   if (52 + len + 8 != data.size()) return Corrupted("snapshot " + path.string() + " has a bad length");
   s.ledger = data.substr(52, len);
   return s;

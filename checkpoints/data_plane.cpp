@@ -15,6 +15,7 @@
 #include <cstring>
 
 #include "checkpoints/store.h"
+#include "core/bytes.h"
 
 namespace tessera::checkpoints {
 
@@ -22,23 +23,6 @@ namespace {
 constexpr char kMagic[4] = {'T', 'S', 'D', '1'};
 constexpr std::size_t kRequestBytes = 80, kReplyBytes = 16, kMaxMessage = 1024;
 enum : std::uint32_t { kOk = 0, kBadRequest = 1, kNotFound = 2, kBadOffset = 3, kBusy = 4 };
-
-void put_u64(char* p, std::uint64_t v) {
-  for (int i = 0; i < 8; ++i) p[i] = static_cast<char>(v >> (8 * i));
-}
-std::uint64_t get_u64(const char* p) {
-  std::uint64_t v = 0;
-  for (int i = 0; i < 8; ++i) v |= static_cast<std::uint64_t>(static_cast<unsigned char>(p[i])) << (8 * i);
-  return v;
-}
-void put_u32(char* p, std::uint32_t v) {
-  for (int i = 0; i < 4; ++i) p[i] = static_cast<char>(v >> (8 * i));
-}
-std::uint32_t get_u32(const char* p) {
-  std::uint32_t v = 0;
-  for (int i = 0; i < 4; ++i) v |= static_cast<std::uint32_t>(static_cast<unsigned char>(p[i])) << (8 * i);
-  return v;
-}
 
 void set_timeout(int fd, int option, std::chrono::seconds t) {
   timeval tv{};
@@ -71,8 +55,8 @@ bool recv_all(int fd, char* p, std::size_t n) {
 bool send_reply(int fd, std::uint32_t status, std::uint64_t length, const std::string& message = {}) {
   char head[kReplyBytes];
   std::memcpy(head, kMagic, 4);
-  put_u32(head + 4, status);
-  put_u64(head + 8, status == kOk ? length : message.size());
+  store_le(head + 4, status, 4);
+  store_le(head + 8, status == kOk ? length : message.size(), 8);
   return send_all(fd, head, sizeof head) && (status == kOk || send_all(fd, message.data(), message.size()));
 }
 
@@ -184,9 +168,9 @@ void DataServer::serve(int fd) {
   if (!recv_all(fd, req, sizeof req)) return reject(kBadRequest, "incomplete request");
   if (std::memcmp(req, kMagic, 4) != 0) return reject(kBadRequest, "not a TSD1 request");
   const std::string hash(req + 4, 64);
-  const std::uint64_t offset = get_u64(req + 68);
+  const std::uint64_t offset = load_le(req + 68, 8);
   if (!is_checkpoint_hash(hash)) return reject(kBadRequest, "not a checkpoint hash");
-  if (get_u32(req + 76) != 0) return reject(kBadRequest, "reserved bytes are not zero");
+  if (load_le(req + 76, 4) != 0) return reject(kBadRequest, "reserved bytes are not zero");
   const auto path = objects_ / hash / "model.safetensors";
   const int file = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (file < 0) return reject(kNotFound, "no checkpoint " + hash);
@@ -246,7 +230,7 @@ Result<int> open_download(const std::string& host, int port, const std::string& 
   char req[kRequestBytes] = {};
   std::memcpy(req, kMagic, 4);
   std::memcpy(req + 4, hash.data(), std::min<std::size_t>(hash.size(), 64));
-  put_u64(req + 68, offset);
+  store_le(req + 68, offset, 8);
   char head[kReplyBytes];
   auto fail = [&](const std::string& why) -> Result<int> {
     ::close(fd);
@@ -255,8 +239,8 @@ Result<int> open_download(const std::string& host, int port, const std::string& 
   if (!send_all(fd, req, sizeof req)) return fail("cannot send the request");
   if (!recv_all(fd, head, sizeof head)) return fail("no reply");
   if (std::memcmp(head, kMagic, 4) != 0) return fail("the reply is not TSD1");
-  const std::uint32_t status = get_u32(head + 4);
-  const std::uint64_t length = get_u64(head + 8);
+  const auto status = static_cast<std::uint32_t>(load_le(head + 4, 4));
+  const std::uint64_t length = load_le(head + 8, 8);
   if (status != kOk) {
     std::string message(std::min<std::uint64_t>(length, kMaxMessage), '\0');
     if (!recv_all(fd, message.data(), message.size())) message = "(no message)";

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "core/bytes.h"
 #include "core/file_io.h"
 
 namespace tessera::checkpoints {
@@ -38,7 +39,7 @@ Result<std::string> encode_safetensors(const NamedTensors& tensors, const std::m
   std::string out;
   out.reserve(8 + json.size() + offset);
   const std::uint64_t n = json.size();
-  for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>((n >> (8 * i)) & 0xff));
+  append_le(&out, n, 8);
   out += json;
   for (const auto& [name, t] : tensors) {
     const torch::Tensor c = t.detach().contiguous().cpu();
@@ -49,8 +50,7 @@ Result<std::string> encode_safetensors(const NamedTensors& tensors, const std::m
 
 Result<std::uint64_t> safetensors_header_end(std::string_view prefix, std::uint64_t file_size) {
   if (prefix.size() < 8 || file_size < 8) return Corrupted("safetensors: file shorter than its 8-byte header length");
-  std::uint64_t n = 0;
-  for (int i = 0; i < 8; ++i) n |= static_cast<std::uint64_t>(static_cast<std::uint8_t>(prefix[i])) << (8 * i);
+  const std::uint64_t n = load_le(prefix.data(), 8);
   if (n > kSafetensorsMaxHeader || n > file_size - 8) {
     return Corrupted("safetensors: header length " + std::to_string(n) + " exceeds the file or the 100 MB cap");
   }

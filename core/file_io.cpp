@@ -9,6 +9,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "core/bytes.h"
 #include "core/hash.h"
 
 namespace tessera {
@@ -90,7 +91,7 @@ Status write_sealed_file(const std::filesystem::path& path, std::string_view kin
   out.append(kind);
   out.push_back('\n');
   const std::uint64_t n = body.size();
-  for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>((n >> (8 * i)) & 0xff));
+  append_le(&out, n, 8);
   out.append(raw_bytes(blake2b_256(body)));
   out.append(body);
   return write_file_atomic(path, out, 0600);
@@ -104,8 +105,7 @@ Result<std::string> read_sealed_file(const std::filesystem::path& path, std::str
   if (data.size() < head + 40 || data.compare(0, kind.size(), kind) != 0 || data[kind.size()] != '\n') {
     return Corrupted(at + "not a " + std::string(kind) + " file (or truncated)");
   }
-  std::uint64_t n = 0;
-  for (int i = 0; i < 8; ++i) n |= static_cast<std::uint64_t>(static_cast<unsigned char>(data[head + i])) << (8 * i);
+  const std::uint64_t n = load_le(data.data() + head, 8);
   if (n != data.size() - head - 40) return Corrupted(at + "length field says " + std::to_string(n) + " bytes, holds " +
                                                      std::to_string(data.size() - head - 40));
   std::string body = data.substr(head + 40);
