@@ -28,6 +28,24 @@ inline std::uint32_t load32(const std::uint8_t* p) {
   return v;
 }
 
+// The seven rounds over state s with message words m, for one block (W = uint32) or
+// eight (W = __m256i); `g` is the quarter-round for that word type. Always inlined, so
+// the eight-lane instance compiles inside its AVX2 function.
+template <class W, class G>
+__attribute__((always_inline)) inline void rounds(W* s, const W* m, const G& g) {
+#pragma GCC unroll 7
+  for (const auto& r : kSchedule) {
+    g(s, 0, 4, 8, 12, m[r[0]], m[r[1]]);
+    g(s, 1, 5, 9, 13, m[r[2]], m[r[3]]);
+    g(s, 2, 6, 10, 14, m[r[4]], m[r[5]]);
+    g(s, 3, 7, 11, 15, m[r[6]], m[r[7]]);
+    g(s, 0, 5, 10, 15, m[r[8]], m[r[9]]);
+    g(s, 1, 6, 11, 12, m[r[10]], m[r[11]]);
+    g(s, 2, 7, 8, 13, m[r[12]], m[r[13]]);
+    g(s, 3, 4, 9, 14, m[r[14]], m[r[15]]);
+  }
+}
+
 inline void g(std::uint32_t* s, int a, int b, int c, int d, std::uint32_t mx, std::uint32_t my) {
   s[a] = s[a] + s[b] + mx;
   s[d] = rotr(s[d] ^ s[a], 16);
@@ -46,16 +64,7 @@ void compress(const std::uint32_t cv[8], const std::uint8_t block[64], std::uint
   for (int i = 0; i < 16; ++i) m[i] = load32(block + 4 * i);
   std::uint32_t s[16] = {cv[0], cv[1], cv[2], cv[3], cv[4], cv[5], cv[6], cv[7], kIv[0], kIv[1], kIv[2], kIv[3],
                          static_cast<std::uint32_t>(counter), static_cast<std::uint32_t>(counter >> 32), len, flags};
-  for (const auto& r : kSchedule) {
-    g(s, 0, 4, 8, 12, m[r[0]], m[r[1]]);
-    g(s, 1, 5, 9, 13, m[r[2]], m[r[3]]);
-    g(s, 2, 6, 10, 14, m[r[4]], m[r[5]]);
-    g(s, 3, 7, 11, 15, m[r[6]], m[r[7]]);
-    g(s, 0, 5, 10, 15, m[r[8]], m[r[9]]);
-    g(s, 1, 6, 11, 12, m[r[10]], m[r[11]]);
-    g(s, 2, 7, 8, 13, m[r[12]], m[r[13]]);
-    g(s, 3, 4, 9, 14, m[r[14]], m[r[15]]);
-  }
+  rounds(s, m, g);
   for (int i = 0; i < 8; ++i) {
     out[i] = s[i] ^ s[i + 8];
     out[i + 8] = s[i + 8] ^ cv[i];
@@ -161,17 +170,7 @@ T3_AVX2 void chunks8_avx2(const std::uint8_t* data, std::uint64_t counter, std::
                      _mm256_set1_epi32(static_cast<int>(kIv[2])), _mm256_set1_epi32(static_cast<int>(kIv[3])),
                      counter_lo, counter_hi, _mm256_set1_epi32(static_cast<int>(kBlockLen)),
                      _mm256_set1_epi32(static_cast<int>(flags))};
-#pragma GCC unroll 7
-    for (const auto& r : kSchedule) {
-      g8(s, 0, 4, 8, 12, m[r[0]], m[r[1]]);
-      g8(s, 1, 5, 9, 13, m[r[2]], m[r[3]]);
-      g8(s, 2, 6, 10, 14, m[r[4]], m[r[5]]);
-      g8(s, 3, 7, 11, 15, m[r[6]], m[r[7]]);
-      g8(s, 0, 5, 10, 15, m[r[8]], m[r[9]]);
-      g8(s, 1, 6, 11, 12, m[r[10]], m[r[11]]);
-      g8(s, 2, 7, 8, 13, m[r[12]], m[r[13]]);
-      g8(s, 3, 4, 9, 14, m[r[14]], m[r[15]]);
-    }
+    rounds(s, m, g8);
     for (int i = 0; i < 8; ++i) cv[i] = _mm256_xor_si256(s[i], s[i + 8]);
   }
   alignas(32) std::uint32_t words[8][8];
