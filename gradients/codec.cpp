@@ -170,6 +170,7 @@ struct ChunkPlan {
   std::vector<std::uint32_t> ks;
   std::vector<std::size_t> offsets;
   std::size_t total = 0;
+  std::uint64_t index_bits = 0;  // the index section's exact length (Elias–Fano per chunk)
 };
 
 ChunkPlan plan_chunks(const ChunkGeometry& g, const CodecSettings& s) {
@@ -181,6 +182,7 @@ ChunkPlan plan_chunks(const ChunkGeometry& g, const CodecSettings& s) {
     plan.offsets[static_cast<std::size_t>(c)] = plan.total;
     plan.ks[static_cast<std::size_t>(c)] = values_per_chunk(g.chunk_size(c), g.two_d, s);
     plan.total += plan.ks[static_cast<std::size_t>(c)];
+    plan.index_bits += elias_fano_bits(plan.ks[static_cast<std::size_t>(c)], static_cast<std::uint32_t>(g.chunk_size(c)));
   }
   return plan;
 }
@@ -394,11 +396,7 @@ Result<EncodedDelta> encode_delta(const std::vector<IndexedTensor>& tensors, con
                                  plan.offsets.data(), codes.data(), scale_bits.data(), recon.data());
     BitWriter indices, values, scales;
     const unsigned value_bits = bits_per_value(settings.quant);
-    std::uint64_t index_bits = 0;
-    for (std::size_t c = 0; c < plan.ks.size(); ++c) {
-      index_bits += elias_fano_bits(plan.ks[c], static_cast<std::uint32_t>(g.chunk_size(static_cast<std::int64_t>(c))));
-    }
-    indices.reserve(bytes_for_bits(index_bits) + 8);
+    indices.reserve(bytes_for_bits(plan.index_bits) + 8);
     values.reserve(bytes_for_bits(plan.total * value_bits) + 8);
     scales.reserve(scale_bits.size() * 2 + 8);
     for (std::size_t c = 0; c < plan.ks.size(); ++c) {
@@ -498,10 +496,6 @@ Result<DecodedDelta> decode_delta(std::string_view bytes, const std::vector<std:
                              std::to_string(g.block_rows) + "x" + std::to_string(g.block_cols));
     }
     ChunkPlan plan = plan_chunks(g, expected);
-    std::uint64_t index_bits = 0;
-    for (std::size_t c = 0; c < plan.ks.size(); ++c) {
-      index_bits += elias_fano_bits(plan.ks[c], static_cast<std::uint32_t>(g.chunk_size(static_cast<std::int64_t>(c))));
-    }
     const std::uint64_t value_bits = plan.total * bits_per_value(expected.quant);
     const std::uint64_t scale_bits = plan.ks.size() * scales_per_chunk(expected.quant) * 16ULL;
     auto check_size = [&](const std::string& section, std::size_t have, std::uint64_t bits) -> Status {
@@ -511,7 +505,7 @@ Result<DecodedDelta> decode_delta(std::string_view bytes, const std::vector<std:
       }
       return Status::Ok();
     };
-    TESSERA_RETURN_IF_ERROR(check_size("index", t.indices().size(), index_bits));
+    TESSERA_RETURN_IF_ERROR(check_size("index", t.indices().size(), plan.index_bits));
     TESSERA_RETURN_IF_ERROR(check_size("value", t.values().size(), value_bits));
     TESSERA_RETURN_IF_ERROR(check_size("scale", t.scales().size(), scale_bits));
     geometries.push_back(g);
