@@ -8,9 +8,6 @@
 // list every run is measured on the run's validation batches (those of the baseline and
 // `tessera demo`) instead of the study's own.
 //
-// --val-batch-size N measures every run on validation batches of N sequences (default:
-// the spec's batch), so that runs of specs with different batch sizes are comparable.
-//
 //   build/bench/codec_study --spec examples/tiny.toml --windows 30 --miners 2
 //       --presets dense,int2-k32,fp16-k32,sign-k32,sign-k8   (one line)
 #include <algorithm>
@@ -44,7 +41,6 @@ struct Options {
   double ef_beta = -1.0;    // overrides of the spec, for tuning
   double outer_lr = -1.0;
   double outer_momentum = -1.0;
-  int val_batch_size = 0;   // validation batches of this many sequences (default: the spec's batch)
   std::string dense_outer = "nesterov:0.7:0.9";  // DiLoCo's outer step for the dense runs
   std::vector<std::string> presets = {"dense", "dense-sgd", "int2-k32", "int2-k32-dct", "fp16-k32", "sign-k32", "sign-k8"};
 };
@@ -188,11 +184,7 @@ Status run(const Options& opt) {
   model::configure_cpu_threads(opt.threads);
   std::vector<std::pair<torch::Tensor, torch::Tensor>> val_batches;
   const bool run_val = std::find(opt.presets.begin(), opt.presets.end(), "centralized") != opt.presets.end();
-  if (run_val) {
-    RunSpec val_spec = spec;
-    if (opt.val_batch_size > 0) val_spec.train.batch_size = opt.val_batch_size;
-    val_batches = trainer::validation_batches(val_spec, val);
-  }
+  if (run_val) val_batches = trainer::validation_batches(spec, val);
   for (int i = 0; !run_val && i < spec.train.eval_batches; ++i) {
     val_batches.push_back(val.sample_batch(Rng::derive("tessera/codec-study-val", spec.seed, i).next_u64(),
                                            spec.train.batch_size, spec.train.seq_len));
@@ -265,7 +257,6 @@ int main(int argc, char** argv) {
     else if (a == "--ef-beta") opt.ef_beta = std::stod(value());
     else if (a == "--outer-lr") opt.outer_lr = std::stod(value());
     else if (a == "--outer-momentum") opt.outer_momentum = std::stod(value());
-    else if (a == "--val-batch-size") opt.val_batch_size = std::stoi(value());
     else if (a == "--dense-outer") opt.dense_outer = value();
     else if (a == "--presets") opt.presets = split_commas(value());
     else {

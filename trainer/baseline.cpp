@@ -37,7 +37,7 @@ std::vector<std::pair<torch::Tensor, torch::Tensor>> validation_batches(const Ru
                                                                         const dataset::TokenDataset& val) {
   std::vector<std::pair<torch::Tensor, torch::Tensor>> out;
   for (int i = 0; i < spec.train.eval_batches; ++i) {
-    out.push_back(val.sample_batch(Rng::derive("tessera/baseline-val", spec.seed, i).next_u64(), spec.train.batch_size,
+    out.push_back(val.sample_batch(Rng::derive("tessera/baseline-val", spec.seed, i).next_u64(), spec.validator.eval_batch_size,
                                    spec.train.seq_len));
   }
   return out;

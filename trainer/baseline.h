@@ -46,8 +46,10 @@ struct BaselineResult {
   std::string to_json() const;
 };
 
-// The fixed validation batches of a run (train.eval_batches batches of the val split,
-// drawn from the run seed): the baseline and `tessera demo` measure on the same ones.
+// The fixed validation batches of a run (train.eval_batches batches of
+// validator.eval_batch_size sequences from the val split, drawn from the run seed): the
+// baseline, `tessera demo` and `tessera sim` measure on the same ones. They do not depend
+// on the training batch, so runs that differ only in it are measured on the same text.
 std::vector<std::pair<torch::Tensor, torch::Tensor>> validation_batches(const RunSpec& spec,
                                                                         const dataset::TokenDataset& val);
 

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "dataset/corpus.h"
+#include "dataset/token_dataset.h"
 #include "tests/test_util.h"
 #include "trainer/lr_schedule.h"
 
@@ -54,6 +55,29 @@ eval_batches = 4
   EXPECT_LT(result->final_val_loss, result->initial_val_loss - 1.5);
   EXPECT_LT(result->final_train_loss, 3.8);
   EXPECT_NE(result->to_json().find("\"final_val_loss\""), std::string::npos);
+}
+
+TEST(Baseline, ValidationBatchesDoNotDependOnTheTrainingBatch) {
+  testing::TempDir in, data;
+  testing::write_text(in / "corpus.txt", testing::synthetic_text(60000, 5));
+  ASSERT_TRUE(dataset::prepare_corpus({{in / "corpus.txt"}, data.path(), 0.1}).ok());
+  auto val = dataset::TokenDataset::load(data.path(), "val");
+  ASSERT_TRUE(val.ok()) << val.status().to_string();
+  auto spec = parse_run_spec("[train]\nbatch_size = 8\nseq_len = 32\neval_batches = 3\n[validator]\neval_batch_size = 5\n");
+  ASSERT_TRUE(spec.ok()) << spec.status().to_string();
+  const auto a = validation_batches(*spec, *val);
+  spec->train.batch_size = 2;
+  const auto b = validation_batches(*spec, *val);
+  ASSERT_EQ(a.size(), 3u);
+  ASSERT_EQ(b.size(), 3u);
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    EXPECT_EQ(a[i].first.sizes(), (std::vector<std::int64_t>{5, 32}));
+    EXPECT_TRUE(torch::equal(a[i].first, b[i].first));
+    EXPECT_TRUE(torch::equal(a[i].second, b[i].second));
+  }
+  // A different seed draws other text.
+  spec->seed += 1;
+  EXPECT_FALSE(torch::equal(validation_batches(*spec, *val)[0].first, a[0].first));
 }
 
 TEST(Baseline, ClearErrorsForBadSetups) {
