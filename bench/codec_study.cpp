@@ -4,9 +4,8 @@
 // coordinate) and applied by the outer optimizer — once with dense fp32 deltas and once
 // per codec preset with error feedback, all from the same initial model, pages and
 // batches. Prints JSON: final validation loss per configuration and its ratio to dense.
-// The preset `centralized` adds `tessera train` on the same total tokens; with it in the
-// list every run is measured on the run's validation batches (those of the baseline and
-// `tessera demo`) instead of the study's own.
+// The preset `centralized` adds `tessera train` on the same total tokens. Every run is
+// measured on the run's validation batches (those of the baseline and `tessera demo`).
 //
 //   build/bench/codec_study --spec examples/tiny.toml --windows 30 --miners 2
 //       --presets dense,int2-k32,fp16-k32,sign-k32,sign-k8   (one line)
@@ -19,7 +18,6 @@
 
 #include "aggregator/merge.h"
 #include "aggregator/outer.h"
-#include "core/rng.h"
 #include "core/run_spec.h"
 #include "dataset/token_dataset.h"
 #include "gradients/error_feedback.h"
@@ -182,13 +180,9 @@ Status run(const Options& opt) {
   TESSERA_ASSIGN_OR_RETURN(auto train, dataset::TokenDataset::load(spec.data.dir, "train"));
   TESSERA_ASSIGN_OR_RETURN(auto val, dataset::TokenDataset::load(spec.data.dir, "val"));
   model::configure_cpu_threads(opt.threads);
-  std::vector<std::pair<torch::Tensor, torch::Tensor>> val_batches;
-  const bool run_val = std::find(opt.presets.begin(), opt.presets.end(), "centralized") != opt.presets.end();
-  if (run_val) val_batches = trainer::validation_batches(spec, val);
-  for (int i = 0; !run_val && i < spec.train.eval_batches; ++i) {
-    val_batches.push_back(val.sample_batch(Rng::derive("tessera/codec-study-val", spec.seed, i).next_u64(),
-                                           spec.train.batch_size, spec.train.seq_len));
-  }
+  // The run's validation batches (those of `tessera train` and `tessera demo`), whatever
+  // the presets, so that every study run is comparable with every baseline.
+  const auto val_batches = trainer::validation_batches(spec, val);
   nlohmann::json results = nlohmann::json::array();
   double dense_loss = 0.0;
   for (const auto& preset : opt.presets) {
