@@ -75,11 +75,16 @@ Result<Outcome> run_config(const RunSpec& spec, const model::ModelConfig& config
                            const std::vector<std::pair<torch::Tensor, torch::Tensor>>& val_batches) {
   const auto t0 = std::chrono::steady_clock::now();
   if (preset == "centralized") {
-    // `tessera train` on the same total tokens (miners × windows × H steps of one
-    // batch), its cosine schedule over that length; measured on the run's validation
-    // batches, which every run of the study then uses too.
+    // `tessera train` on the same total tokens (miners × windows × H steps of the
+    // miners' batch, in steps of the baseline's batch), its cosine schedule over that
+    // length; measured on the run's validation batches, like every run of the study.
     trainer::BaselineOptions bo;
-    bo.steps = static_cast<long>(opt.miners) * opt.windows * spec.train.inner_steps;
+    const long sequences = static_cast<long>(opt.miners) * opt.windows * spec.train.inner_steps * spec.train.batch_size;
+    if (sequences % spec.train.centralized_batch() != 0) {
+      return InvalidArgument("the miners' " + std::to_string(sequences) + " sequences are not a whole number of baseline batches of " +
+                             std::to_string(spec.train.centralized_batch()));
+    }
+    bo.steps = sequences / spec.train.centralized_batch();
     bo.threads = opt.threads;
     RunSpec quiet = spec;
     quiet.train.eval_every = 0;

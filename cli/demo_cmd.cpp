@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <map>
@@ -296,14 +297,14 @@ Status run_demo(const GlobalOptions& global, const DemoOptions& o) {
   json baseline_json;
   if (o.baseline && !interrupted() && tokens > 0) {
     trainer::BaselineOptions bo;
-    bo.steps = std::max<long>(1, static_cast<long>(tokens / (spec.train.batch_size * spec.train.seq_len)));
+    const double tpb = static_cast<double>(spec.train.centralized_batch()) * spec.train.seq_len;
+    bo.steps = std::max<long>(1, std::lround(tokens / tpb));
     bo.threads = 0;
     bo.data_dir = data.string();
     RunSpec bspec = spec;
     bspec.train.eval_every = static_cast<int>(std::max<long>(1, bo.steps / 12));
     std::printf("  centralized baseline: %ld steps on the same %.2fM tokens\n", bo.steps, tokens / 1e6);
     std::fflush(stdout);
-    const double tpb = static_cast<double>(spec.train.batch_size) * spec.train.seq_len;
     auto result = trainer::train_baseline(bspec, bo, [&](const trainer::BaselineProgress& p) {
       if (p.val_loss >= 0) baseline_curve.emplace_back(p.step * tpb, p.val_loss);
     });

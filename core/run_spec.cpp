@@ -196,6 +196,7 @@ Result<RunSpec> parse_run_spec(const std::string& text, const std::string& sourc
     r.real("beta2", &t.beta2, 0.0, 1.0, false, /*max_open=*/true);
     r.real("grad_clip", &t.grad_clip, 0.0, 1e6, /*min_open=*/true);
     r.integer("baseline_steps", &t.baseline_steps, 1, 1 << 30);
+    r.integer("baseline_batch_size", &t.baseline_batch_size, 1, 1 << 16);
     r.integer("eval_every", &t.eval_every, 0, 1 << 30);
     r.integer("eval_batches", &t.eval_batches, 1, 1 << 16);
   });

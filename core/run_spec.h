@@ -50,8 +50,12 @@ struct TrainSpec {
   double beta2 = 0.95;
   double grad_clip = 1.0;
   int baseline_steps = 600;   // `tessera train` default length
+  int baseline_batch_size = 0;  // `tessera train`'s batch (0: batch_size), tuned apart from the miners'
   int eval_every = 100;       // steps between validation evaluations (0 = only at the end)
   int eval_batches = 8;
+
+  // Sequences per step of the centralized baseline (`tessera train`).
+  int centralized_batch() const { return baseline_batch_size > 0 ? baseline_batch_size : batch_size; }
 };
 
 struct OuterSpec {

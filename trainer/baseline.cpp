@@ -76,10 +76,11 @@ Result<BaselineResult> train_baseline(const RunSpec& spec, const BaselineOptions
   };
   std::deque<double> recent;
   Rng batch_rng = Rng::derive("tessera/baseline-train", spec.seed);
-  const std::int64_t tokens_per_step = static_cast<std::int64_t>(ts.batch_size) * ts.seq_len;
+  const int batch = ts.centralized_batch();
+  const std::int64_t tokens_per_step = static_cast<std::int64_t>(batch) * ts.seq_len;
   long step = 0;
   for (; step < steps && !interrupted(); ++step) {
-    auto [x, y] = train.sample_batch(batch_rng.next_u64(), ts.batch_size, ts.seq_len);
+    auto [x, y] = train.sample_batch(batch_rng.next_u64(), batch, ts.seq_len);
     const double lr = schedule.at(step);
     const double loss_value = train_step(gpt, *optimizer, x, y, lr, ts.grad_clip);
     if (!std::isfinite(loss_value)) {

@@ -80,6 +80,27 @@ TEST(Baseline, ValidationBatchesDoNotDependOnTheTrainingBatch) {
   EXPECT_FALSE(torch::equal(validation_batches(*spec, *val)[0].first, a[0].first));
 }
 
+TEST(Baseline, TrainsWithItsOwnBatchWhenTheSpecSetsOne) {
+  testing::TempDir in, data;
+  testing::write_text(in / "corpus.txt", testing::synthetic_text(60000, 5));
+  ASSERT_TRUE(dataset::prepare_corpus({{in / "corpus.txt"}, data.path(), 0.1}).ok());
+  auto spec = parse_run_spec("[model]\npreset = \"nano\"\n[train]\nbatch_size = 2\nbaseline_batch_size = 6\nseq_len = 32\n"
+                             "eval_every = 0\neval_batches = 2\n");
+  ASSERT_TRUE(spec.ok()) << spec.status().to_string();
+  EXPECT_EQ(spec->train.centralized_batch(), 6);
+  BaselineOptions options;
+  options.steps = 3;
+  options.threads = 1;
+  options.data_dir = data.path().string();
+  auto result = train_baseline(*spec, options);
+  ASSERT_TRUE(result.ok()) << result.status().to_string();
+  EXPECT_EQ(result->tokens, 3 * 6 * 32);
+  // Unset, the baseline trains with the miners' batch.
+  spec->train.baseline_batch_size = 0;
+  EXPECT_EQ(spec->train.centralized_batch(), 2);
+  EXPECT_FALSE(parse_run_spec("[train]\nbaseline_batch_size = 0\n").ok());
+}
+
 TEST(Baseline, ClearErrorsForBadSetups) {
   testing::TempDir empty;
   auto spec = parse_run_spec("[model]\npreset = \"nano\"\n[train]\nseq_len = 32\n");
