@@ -104,3 +104,31 @@ TEST(RunSpec, MissingFileIsNotFound) {
 
 }  // namespace
 }  // namespace tessera
+
+namespace tessera {
+namespace {
+
+// Every spec shipped in examples/ loads; the study spec's miners see, over its 96 windows,
+// the tokens of the demo spec's 12 windows, and its baseline trains with batch 8.
+TEST(RunSpec, ShippedExamplesLoad) {
+  const std::filesystem::path dir = std::filesystem::path(TESSERA_SOURCE_DIR) / "examples";
+  int loaded = 0;
+  for (const auto& e : std::filesystem::directory_iterator(dir)) {
+    if (e.path().extension() != ".toml") continue;
+    auto spec = load_run_spec(e.path());
+    EXPECT_TRUE(spec.ok()) << e.path() << ": " << spec.status().to_string();
+    ++loaded;
+  }
+  EXPECT_GE(loaded, 4);
+  auto demo = load_run_spec(dir / "tiny.toml");
+  auto study = load_run_spec(dir / "tiny-study.toml");
+  ASSERT_TRUE(demo.ok() && study.ok());
+  const auto sequences = [](const TrainSpec& t, long windows) { return windows * t.inner_steps * t.batch_size; };
+  EXPECT_EQ(sequences(study->train, 96), sequences(demo->train, 12));
+  EXPECT_EQ(study->train.centralized_batch(), demo->train.centralized_batch());
+  EXPECT_EQ(study->seed, demo->seed);
+  EXPECT_EQ(study->model.preset, demo->model.preset);
+}
+
+}  // namespace
+}  // namespace tessera
