@@ -102,12 +102,6 @@ TEST(RunSpec, MissingFileIsNotFound) {
   EXPECT_EQ(spec.status().code(), StatusCode::kNotFound);
 }
 
-}  // namespace
-}  // namespace tessera
-
-namespace tessera {
-namespace {
-
 // Every spec shipped in examples/ loads; the study spec's miners see, over its 96 windows,
 // the tokens of the demo spec's 12 windows, and its baseline trains with batch 8.
 TEST(RunSpec, ShippedExamplesLoad) {
