@@ -1,22 +1,17 @@
 #include "checkpoints/service.h"
 
-#include <fcntl.h>
 #include <spdlog/spdlog.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
-#include <memory>
-#include <mutex>
-#include <thread>
 #include <cstring>
 #include <fstream>
+#include <memory>
 
 #include "checkpoints/data_plane.h"
+#include "checkpoints/download.h"
 #include "checkpoints/safetensors.h"
-#include "core/blake3.h"
 #include "core/file_io.h"
 #include "core/hash.h"
 #include "net/grpc.h"
@@ -174,143 +169,6 @@ Result<ServedManifest> read_manifest(Stub& stub, const std::string& expected) {
 
 }  // namespace
 
-namespace {
-// Hashes each tensor of a safetensors download as soon as its bytes have arrived, on its
-// own thread, so that verification overlaps the transfer instead of following it (the
-// pull used to write, fsync, re-read and then hash the whole file).
-class StreamHasher {
- public:
-  StreamHasher(const char* buf, std::uint64_t size) : buf_(buf), size_(size) {
-    thread_ = std::thread([this] { run(); });
-  }
-  ~StreamHasher() { finish(); }
-  StreamHasher(const StreamHasher&) = delete;
-  StreamHasher& operator=(const StreamHasher&) = delete;
-
-  // Bytes [0, received) of the buffer are final.
-  void arrived(std::uint64_t received) {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      received_ = received;
-    }
-    cv_.notify_all();
-  }
-  // No more bytes will come; waits for the hashing to end.
-  void finish() {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      done_ = true;
-    }
-    cv_.notify_all();
-    if (thread_.joinable()) thread_.join();
-  }
-  // After finish(): one hash per tensor in file order, or why there are none.
-  Result<std::vector<std::string>> hashes() const {
-    if (!status_.ok()) return status_;
-    return hashes_;
-  }
-
- private:
-  // Waits until `want` bytes are final or the transfer ended; returns the final count.
-  std::uint64_t wait_for(std::uint64_t want) {
-    std::unique_lock<std::mutex> lock(mu_);
-    cv_.wait(lock, [&] { return received_ >= want || done_; });
-    return received_;
-  }
-  void run() {
-    const Status incomplete = IoError("the download ended before every tensor arrived");
-    if (wait_for(8) < 8) return void(status_ = incomplete);
-    auto header_end = safetensors_header_end(std::string_view(buf_, 8), size_);
-    if (!header_end.ok()) return void(status_ = header_end.status());
-    if (wait_for(*header_end) < *header_end) return void(status_ = incomplete);
-    auto layout = safetensors_layout(std::string_view(buf_, *header_end), size_);
-    if (!layout.ok()) return void(status_ = layout.status());
-    // Two hashing threads take the tensors in file order, one whole tensor at a time: during
-    // the transfer they share the cores with it, and once it ends the hashing left over
-    // runs on both cores instead of one.
-    hashes_.assign(layout->tensors.size(), std::string());
-    std::atomic<std::size_t> next{0};
-    std::atomic<bool> failed{false};
-    auto work = [&] {
-      for (std::size_t i; !failed && (i = next++) < layout->tensors.size();) {
-        const auto& e = layout->tensors[i];
-        Blake3 h;
-        std::uint64_t pos = layout->data_begin + e.begin;
-        const std::uint64_t end = layout->data_begin + e.end;
-        while (pos < end) {
-          const std::uint64_t avail = std::min(wait_for(pos + 1), end);
-          if (avail <= pos) return void(failed = true);
-          h.update(std::string_view(buf_ + pos, avail - pos));
-          pos = avail;
-        }
-        hashes_[i] = to_hex(h.finish());
-      }
-    };
-    std::thread helper(work);
-    work();
-    helper.join();
-    if (failed) status_ = incomplete;
-  }
-
-  const char* buf_;
-  const std::uint64_t size_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::uint64_t received_ = 0;
-  bool done_ = false;
-  Status status_;
-  std::vector<std::string> hashes_;
-  std::thread thread_;
-};
-}  // namespace
-
-namespace {
-// Moves `total` bytes from the socket into the file through a pipe with splice(): the
-// socket's pages go to the pipe without a copy and from there into the page cache, one
-// copy where recv() + write() make two. `done(n)` after every n bytes written.
-Status splice_to_file(int sock, int file, std::uint64_t total, const std::function<void(std::size_t)>& done) {
-  int pipe_fds[2];
-  if (::pipe2(pipe_fds, O_CLOEXEC) != 0) return IoError(std::string("pipe: ") + std::strerror(errno));
-  ::fcntl(pipe_fds[1], F_SETPIPE_SZ, 1 << 20);  // fewer, larger moves; the default 64 KiB also works
-  Status st;
-  for (std::uint64_t left = total; st.ok() && left > 0;) {
-    const ssize_t in = ::splice(sock, nullptr, pipe_fds[1], nullptr, std::min<std::uint64_t>(left, 1u << 20),
-                                SPLICE_F_MOVE | SPLICE_F_MORE);
-    if (in <= 0) {
-      st = IoError(std::string(in == 0 ? "the server closed the download" : "the download stalled or failed (" +
-                                                                               std::string(std::strerror(errno)) + ")") +
-                   " with " + std::to_string(left) + " bytes to go (rerun to resume)");
-      break;
-    }
-    for (ssize_t pending = in; pending > 0;) {
-      const ssize_t out = ::splice(pipe_fds[0], nullptr, file, nullptr, static_cast<std::size_t>(pending), SPLICE_F_MOVE);
-      if (out <= 0) {
-        st = IoError(std::string("writing the download: ") + std::strerror(errno));
-        break;
-      }
-      pending -= out;
-      left -= static_cast<std::uint64_t>(out);
-      done(static_cast<std::size_t>(out));
-    }
-  }
-  ::close(pipe_fds[0]);
-  ::close(pipe_fds[1]);
-  return st;
-}
-
-// The partial file mapped privately for its whole final size: bytes below the file's
-// current end read straight from the page cache (the hasher follows the download there,
-// and the tensors are decoded from it without a copy); the pages beyond are never touched
-// before write() has put bytes there. Private and writable: a caller training on the
-// tensors gets its own copies of the pages it changes, never the file's.
-Result<std::shared_ptr<char[]>> map_partial(int fd, std::uint64_t bytes, const fs::path& path) {
-  const std::size_t len = std::max<std::uint64_t>(bytes, 1);
-  void* p = ::mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
-  if (p == MAP_FAILED) return IoError("cannot map " + path.string() + ": " + std::strerror(errno));
-  return std::shared_ptr<char[]>(static_cast<char*>(p), [len](char* q) { ::munmap(q, len); });
-}
-}  // namespace
-
 Result<PullResult> pull_checkpoint(const PullOptions& o, const std::function<void(std::uint64_t, std::uint64_t)>& progress) {
   const auto t0 = std::chrono::steady_clock::now();
   TESSERA_ASSIGN_OR_RETURN(auto stub, connect_service(o.address, 8 << 20));
@@ -354,31 +212,12 @@ Result<PullResult> pull_checkpoint(const PullOptions& o, const std::function<voi
     return Corrupted("server reports a model of " + std::to_string(model_bytes) + " bytes; the manifest's tensors need " +
                      std::to_string(tensor_bytes) + " plus a header");
   }
-  const int fd = ::open(partial.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-  if (fd < 0) return IoError("cannot open " + partial.string());
-  if (::ftruncate(fd, static_cast<off_t>(offset)) != 0 || ::lseek(fd, static_cast<off_t>(offset), SEEK_SET) < 0) {
-    ::close(fd);
-    return IoError("cannot position " + partial.string());
-  }
-  auto mapped = map_partial(fd, model_bytes, partial);
-  if (!mapped.ok()) {
-    ::close(fd);
-    return mapped.status();
-  }
-  const std::shared_ptr<char[]> buf = std::move(*mapped);
-  StreamHasher hasher(buf.get(), model_bytes);
+  TESSERA_ASSIGN_OR_RETURN(auto buffer, DownloadBuffer::open(partial, model_bytes, offset));
+  StreamHasher hasher(buffer->data(), model_bytes);
   hasher.arrived(offset);
-  // n more bytes are in the file: writeback is started every 8 MiB (so the final fsync
-  // finds little left to write), then the hasher and the progress callback are told.
-  std::uint64_t synced = offset;
-  auto written = [&](std::size_t n) {
-    offset += n;
-    if (offset - synced >= (8u << 20)) {
-      ::sync_file_range(fd, static_cast<off_t>(synced), static_cast<off_t>(offset - synced), SYNC_FILE_RANGE_WRITE);
-      synced = offset;
-    }
-    hasher.arrived(offset);
-    if (progress) progress(offset, model_bytes);
+  auto arrived = [&] {
+    hasher.arrived(buffer->received());
+    if (progress) progress(buffer->received(), model_bytes);
   };
   Status transfer;
   result.transport = "grpc";
@@ -386,7 +225,7 @@ Result<PullResult> pull_checkpoint(const PullOptions& o, const std::function<voi
     auto sock = open_download(host_of(o.address), served.data_port, hash, offset, model_bytes - offset);
     if (sock.ok()) {
       result.transport = "tcp";
-      transfer = splice_to_file(*sock, fd, model_bytes - offset, written);
+      transfer = receive_into(*sock, *buffer, model_bytes - offset, arrived);
       ::close(*sock);
     } else {
       spdlog::warn("{} — downloading over gRPC instead", sock.status().message());
@@ -397,47 +236,51 @@ Result<PullResult> pull_checkpoint(const PullOptions& o, const std::function<voi
     net::set_deadline(&ctx, std::chrono::hours(6));
     proto::DownloadRequest dreq;
     dreq.set_hash(hash);
-    dreq.set_offset(offset);
+    dreq.set_offset(buffer->received());
     auto reader = stub->Download(&ctx, dreq);
     proto::Chunk chunk;
     while (transfer.ok() && reader->Read(&chunk)) {
       const std::string& d = chunk.data();
-      if (chunk.offset() != offset) {
-        transfer = Corrupted("download: chunk at offset " + std::to_string(chunk.offset()) + ", expected " +
-                             std::to_string(offset));
-      } else if (d.size() > model_bytes - offset) {
+      const std::uint64_t at = buffer->received();
+      if (chunk.offset() != at) {
+        transfer = Corrupted("download: chunk at offset " + std::to_string(chunk.offset()) + ", expected " + std::to_string(at));
+      } else if (d.size() > model_bytes - at) {
         transfer = Corrupted("download: the server sent more than the " + std::to_string(model_bytes) + " bytes it announced");
       } else {
-        for (std::size_t done = 0; transfer.ok() && done < d.size();) {
-          const ssize_t w = ::write(fd, d.data() + done, d.size() - done);
-          if (w <= 0) transfer = IoError("writing " + partial.string() + ": " + std::strerror(errno));
-          else done += static_cast<std::size_t>(w);
-        }
-        if (transfer.ok()) written(d.size());
+        std::memcpy(buffer->data() + at, d.data(), d.size());
+        transfer = buffer->advance(d.size());
+        if (transfer.ok()) arrived();
       }
     }
     if (!transfer.ok()) ctx.TryCancel();
     const grpc::Status st = reader->Finish();
     if (transfer.ok() && !st.ok()) {
-      transfer = net::from_grpc(st, "downloading (rerun to resume from byte " + std::to_string(offset) + ")");
+      transfer = net::from_grpc(st, "downloading (rerun to resume from byte " + std::to_string(buffer->received()) + ")");
     }
   }
-  ::fsync(fd);  // while the hasher finishes the last tensors
-  ::close(fd);
+  offset = buffer->received();
+  // The writer finishes the file (and syncs it, for a whole download) while the hashing
+  // ends and the tensors are checked; an interrupted download leaves every byte that
+  // arrived in the partial file for a rerun.
+  buffer->close(transfer.ok() && offset == model_bytes);
   hasher.finish();
-  TESSERA_RETURN_IF_ERROR(transfer);
-  if (offset != model_bytes) {
+  if (!transfer.ok() || offset != model_bytes) {
+    const Status written = buffer->wait();
+    if (!transfer.ok()) return transfer;
+    if (!written.ok()) return written;
     return IoError("download ended at byte " + std::to_string(offset) + " of " + std::to_string(model_bytes) +
                    " (rerun to resume)");
   }
   auto hashes = hasher.hashes();
-  auto file = hashes.ok() ? decode_safetensors(buf, model_bytes) : Result<SafetensorsFile>(hashes.status());
+  auto file = hashes.ok() ? decode_safetensors(buffer->memory(), model_bytes) : Result<SafetensorsFile>(hashes.status());
   Status verified = file.ok() ? verify_checkpoint(manifest, hash, file->tensors, &*hashes) : file.status();
   if (!verified.ok()) {
+    (void)buffer->wait();
     fs::remove(partial, ec);  // corrupt: do not resume from it
     return verified.with_context(partial.string());
   }
   TESSERA_RETURN_IF_ERROR(write_file_atomic(o.out / "manifest.json", manifest.to_json(), 0644));
+  TESSERA_RETURN_IF_ERROR(buffer->wait());
   fs::rename(partial, o.out / "model.safetensors", ec);
   if (ec) return IoError("cannot move the model into place: " + ec.message());
   fs::remove(stamp, ec);

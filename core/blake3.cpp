@@ -13,7 +13,7 @@ namespace {
 constexpr std::uint32_t kIv[8] = {0x6A09E667u, 0xBB67AE85u, 0x3C6EF372u, 0xA54FF53Au,
                                   0x510E527Fu, 0x9B05688Cu, 0x1F83D9ABu, 0x5BE0CD19u};
 constexpr std::uint32_t kChunkStart = 1, kChunkEnd = 2, kParent = 4, kRoot = 8;
-constexpr std::size_t kBlockLen = 64, kChunkLen = 1024;
+constexpr std::size_t kBlockLen = 64, kChunkLen = 1024, kSubtree = 64;
 // Message word order of each of the 7 rounds (the permutation applied repeatedly).
 constexpr std::uint8_t kSchedule[7][16] = {
     {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15}, {2, 6, 3, 10, 7, 0, 4, 13, 1, 11, 12, 5, 9, 14, 15, 8},
@@ -141,43 +141,46 @@ T3_AVX2 inline void transpose8(const __m256i* rows, __m256i* out) {
   }
 }
 
-// Eight whole chunks at data, data + 1024, ... with counters counter .. counter + 7; lane
-// j of every vector belongs to chunk j.
-T3_AVX2 void chunks8_avx2(const std::uint8_t* data, std::uint64_t counter, std::uint32_t (*out)[8]) {
+// Eight inputs at data, data + stride, ... of `blocks` 64-byte blocks each, compressed
+// in parallel (lane j of every vector belongs to input j): whole chunks (stride 1024, 16
+// blocks, counters counter .. counter + 7) or parent nodes (stride 64, one block, counter
+// 0). `flags` go on every block, `first` and `last` on the first and last.
+T3_AVX2 void hash8_avx2(const std::uint8_t* data, std::size_t stride, std::size_t blocks, std::uint64_t counter,
+                        bool lane_counters, std::uint32_t flags, std::uint32_t first, std::uint32_t last,
+                        std::uint32_t (*out)[8]) {
   __m256i cv[8];
   for (int i = 0; i < 8; ++i) cv[i] = _mm256_set1_epi32(static_cast<int>(kIv[i]));
   alignas(32) std::uint32_t lo[8], hi[8];
   for (int j = 0; j < 8; ++j) {
-    lo[j] = static_cast<std::uint32_t>(counter + j);
-    hi[j] = static_cast<std::uint32_t>((counter + j) >> 32);
+    const std::uint64_t c = counter + (lane_counters ? j : 0);
+    lo[j] = static_cast<std::uint32_t>(c);
+    hi[j] = static_cast<std::uint32_t>(c >> 32);
   }
   const __m256i counter_lo = _mm256_load_si256(reinterpret_cast<const __m256i*>(lo));
   const __m256i counter_hi = _mm256_load_si256(reinterpret_cast<const __m256i*>(hi));
-  for (std::size_t b = 0; b < kChunkLen / kBlockLen; ++b) {
+  for (std::size_t b = 0; b < blocks; ++b) {
     // Each lane's block is loaded as two rows of 8 words; transposing the 8 × 8 word
     // matrices gives vector i = word i of every lane (gathers were several times slower).
     __m256i m[16];
     for (int half = 0; half < 2; ++half) {
       __m256i v[8];
       for (int j = 0; j < 8; ++j) {
-        v[j] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(data + j * kChunkLen + b * kBlockLen + 32 * half));
+        v[j] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(data + j * stride + b * kBlockLen + 32 * half));
       }
       transpose8(v, m + 8 * half);
     }
-    const std::uint32_t flags = (b == 0 ? kChunkStart : 0) | (b == kChunkLen / kBlockLen - 1 ? kChunkEnd : 0);
+    const std::uint32_t f = flags | (b == 0 ? first : 0) | (b + 1 == blocks ? last : 0);
     __m256i s[16] = {cv[0], cv[1], cv[2], cv[3], cv[4], cv[5], cv[6], cv[7],
                      _mm256_set1_epi32(static_cast<int>(kIv[0])), _mm256_set1_epi32(static_cast<int>(kIv[1])),
                      _mm256_set1_epi32(static_cast<int>(kIv[2])), _mm256_set1_epi32(static_cast<int>(kIv[3])),
                      counter_lo, counter_hi, _mm256_set1_epi32(static_cast<int>(kBlockLen)),
-                     _mm256_set1_epi32(static_cast<int>(flags))};
+                     _mm256_set1_epi32(static_cast<int>(f))};
     rounds(s, m, g8);
     for (int i = 0; i < 8; ++i) cv[i] = _mm256_xor_si256(s[i], s[i + 8]);
   }
-  alignas(32) std::uint32_t words[8][8];
-  for (int i = 0; i < 8; ++i) _mm256_store_si256(reinterpret_cast<__m256i*>(words[i]), cv[i]);
-  for (int j = 0; j < 8; ++j) {
-    for (int i = 0; i < 8; ++i) out[j][i] = words[i][j];
-  }
+  __m256i lanes[8];
+  transpose8(cv, lanes);  // vector j = the chaining value of input j
+  for (int j = 0; j < 8; ++j) _mm256_storeu_si256(reinterpret_cast<__m256i*>(out[j]), lanes[j]);
 }
 #undef T3_AVX2
 #else
@@ -193,22 +196,39 @@ void blake3_chunks(const std::uint8_t* data, std::size_t n, std::uint64_t first,
   std::size_t i = 0;
 #if defined(__x86_64__)
   if (avx2 && kHaveAvx2) {
-    for (; i + 8 <= n; i += 8) chunks8_avx2(data + i * kChunkLen, first + i, out + i);
+    for (; i + 8 <= n; i += 8) {
+      hash8_avx2(data + i * kChunkLen, kChunkLen, kChunkLen / kBlockLen, first + i, true, 0, kChunkStart, kChunkEnd, out + i);
+    }
   }
 #endif
   for (; i < n; ++i) chunk_portable(data + i * kChunkLen, first + i, out[i]);
+}
+
+void blake3_parents(const std::uint32_t (*in)[8], std::size_t n, std::uint32_t (*out)[8], bool avx2) {
+  std::size_t p = 0;
+#if defined(__x86_64__)
+  // Each batch loads all its children before it stores, so out may be in.
+  if (avx2 && kHaveAvx2) {
+    for (; p + 8 <= n; p += 8) {
+      hash8_avx2(reinterpret_cast<const std::uint8_t*>(in + 2 * p), 64, 1, 0, false, kParent, 0, 0, out + p);
+    }
+  }
+#endif
+  for (; p < n; ++p) parent_cv(in[2 * p], in[2 * p + 1], 0, out[p]);
 }
 }  // namespace detail
 
 Blake3::Blake3() { std::memcpy(cv_, kIv, 32); }
 
-// A complete chunk's chaining value joins the stack; complete subtrees merge (the number of
-// trailing zero bits of the chunk count says how many). Called only when more input follows
-// the chunk, so that the last chunk can still become the root.
-void Blake3::push_chunk_cv(const std::uint32_t cv[8]) {
+// The chaining value of a complete subtree of `chunks` chunks (a power of two, starting at a
+// multiple of it) joins the stack; complete subtrees merge (the trailing zero bits of the
+// count in units of `chunks` say how many). Called only when more input follows the
+// subtree, so that the last chunk can still become the root.
+void Blake3::push_subtree_cv(const std::uint32_t cv[8], std::uint64_t chunks) {
   std::uint32_t node[8];
   std::memcpy(node, cv, 32);
-  for (std::uint64_t total = ++chunks_done_; (total & 1) == 0; total >>= 1) {
+  chunks_done_ += chunks;
+  for (std::uint64_t total = chunks_done_ / chunks; (total & 1) == 0; total >>= 1) {
     parent_cv(stack_[--stack_len_], node, 0, node);
   }
   std::memcpy(stack_[stack_len_++], node, 32);
@@ -230,18 +250,26 @@ Blake3& Blake3::update(std::string_view text) {
     if (in_chunk == kChunkLen) {
       // The chunk is complete and more input follows: it is not the root.
       compress_cv(cv_, block_, chunks_done_, kBlockLen, kChunkEnd | (blocks_compressed_ == 0 ? kChunkStart : 0));
-      push_chunk_cv(cv_);
+      push_subtree_cv(cv_, 1);
       std::memcpy(cv_, kIv, 32);
       block_len_ = 0;
       blocks_compressed_ = 0;
       continue;
     }
     if (in_chunk == 0 && len > kChunkLen) {
-      // Whole chunks followed by more input, eight at a time where possible.
-      std::size_t n = std::min<std::size_t>((len - 1) / kChunkLen, 64);
-      std::uint32_t cvs[64][8];
+      // Whole chunks followed by more input, up to the next multiple of 64 chunks. A whole
+      // aligned subtree of 64 is reduced to one chaining value eight nodes at a time
+      // (63 parents; one at a time they took a quarter of the hashing); otherwise the
+      // chunks join the stack one by one.
+      const std::size_t n = std::min<std::size_t>((len - 1) / kChunkLen, kSubtree - chunks_done_ % kSubtree);
+      std::uint32_t cvs[kSubtree][8];
       detail::blake3_chunks(data, n, chunks_done_, cvs, true);
-      for (std::size_t i = 0; i < n; ++i) push_chunk_cv(cvs[i]);
+      if (n == kSubtree) {
+        for (std::size_t k = kSubtree; k > 1; k /= 2) detail::blake3_parents(cvs, k / 2, cvs, true);
+        push_subtree_cv(cvs[0], kSubtree);
+      } else {
+        for (std::size_t i = 0; i < n; ++i) push_subtree_cv(cvs[i], 1);
+      }
       data += n * kChunkLen;
       len -= n * kChunkLen;
       continue;

@@ -26,7 +26,7 @@ class Blake3 {
   Hash256 finish();
 
  private:
-  void push_chunk_cv(const std::uint32_t cv[8]);
+  void push_subtree_cv(const std::uint32_t cv[8], std::uint64_t chunks);
   void compress_chunk_blocks(const std::uint8_t* data, std::size_t len);
 
   std::uint32_t stack_[54][8];  // chaining values of complete subtrees (2^54 chunks max)
@@ -43,6 +43,9 @@ namespace detail {
 // Chaining values of `n` whole 1 KiB chunks at `data` with counters first, first + 1, ...
 // (none of them the root). `avx2` picks the eight-lane path when the CPU has it.
 void blake3_chunks(const std::uint8_t* data, std::size_t n, std::uint64_t first, std::uint32_t (*out)[8], bool avx2);
+// Parent nodes: out[p] from the children in[2p], in[2p + 1], for p < n (not the root);
+// out may be in.
+void blake3_parents(const std::uint32_t (*in)[8], std::size_t n, std::uint32_t (*out)[8], bool avx2);
 bool blake3_avx2_available();
 }  // namespace detail
 

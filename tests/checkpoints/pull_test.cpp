@@ -57,7 +57,7 @@ TEST_P(CheckpointPull, DownloadsVerifiesAndReportsProgress) {
   EXPECT_TRUE(std::filesystem::exists(s.dir.path() / "out" / "manifest.json"));
   // Latest (no expected hash) works too; a wrong announced hash is refused.
   EXPECT_TRUE(torch::equal(r->checkpoint.tensors[0].second, original->tensors[0].second));
-  // The returned tensors are private copies-on-write of the file's pages: changing them
+  // The returned tensors live in the download's own memory, not the file: changing them
   // leaves the file as pulled.
   r->checkpoint.tensors[0].second.add_(1.0f);
   EXPECT_TRUE(torch::equal(read_safetensors(s.dir.path() / "out" / "model.safetensors")->tensors[0].second,

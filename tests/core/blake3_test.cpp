@@ -18,7 +18,8 @@ std::string pattern(std::size_t n) {
 // Expected digests computed with the `b3sum` tool (Debian package b3sum 1.2.0), an
 // implementation independent of ours. The lengths cover the empty input, partial and
 // whole blocks and chunks, one to many chunks (trees that are and are not complete),
-// the eight-chunk batches of the AVX2 path and their remainders.
+// the eight-chunk batches of the AVX2 path and their remainders, whole 64-chunk subtrees
+// (reduced eight parents at a time) alone, after and between partial ones.
 struct Vector {
   std::size_t len;
   const char* hex;
@@ -41,7 +42,11 @@ constexpr Vector kVectors[] = {
     {16384, "f875d6646de28985646f34ee13be9a576fd515f76b5b0a26bb324735041ddde4"},
     {31744, "62b6960e1a44bcc1eb1a611a8d6235b6b4b78f32e7abc4fb4c6cdcce94895c47"},
     {102400, "bc3e3d41a1146b069abffad3c0d44860cf664390afce4d9661f7902e7943e085"},
+    {66560, "ac803d7940a0bb6c8c8c2bd5235da72b3aa79af0738707c1fa7230714bdc9579"},
+    {196613, "93f8f897b87996606f1d1b95997805a1d1873d70642c208909b78da4f82e5b13"},
     {1048577, "2f053cd7472cf0cd2f9adaf45c1180255b91b9a865404a63671a0ee5f792ed33"},
+    {4195304, "485e9cd8961aa7047101a4d572507e416a63b0b0a5b1b8cf1498c286334d1da2"},
+    {9437184, "8516f8a0ae9a7a21cdd69df13aaa9b2a22a499848fb3185cea4cae496ce4d91a"},
 };
 
 TEST(Blake3, MatchesB3sumOnTheTestVectorInputs) {
@@ -56,8 +61,8 @@ TEST(Blake3, IncrementalUpdatesOfAnySizeMatchOneShot) {
       Blake3 h;
       for (std::size_t pos = 0; pos < data.size();) {
         // Pieces from one byte to a few chunks, so updates end inside blocks, on block and
-        // chunk edges, and feed the eight-chunk path.
-        const std::size_t piece = std::min<std::size_t>(data.size() - pos, 1 + rng() % (trial < 2 ? 100 : 20000));
+        // chunk edges, and feed the eight-chunk path and whole 64-chunk subtrees.
+        const std::size_t piece = std::min<std::size_t>(data.size() - pos, 1 + rng() % (trial < 2 ? 100 : trial == 2 ? 20000 : 300000));
         h.update(std::string_view(data).substr(pos, piece));
         pos += piece;
       }
@@ -79,6 +84,25 @@ TEST(Blake3, EightLanePathMatchesPortableChunks) {
     for (int i = 0; i < 19; ++i) {
       for (int w = 0; w < 8; ++w) ASSERT_EQ(wide[i][w], narrow[i][w]) << "chunk " << i << " word " << w << " first " << first;
     }
+  }
+}
+
+TEST(Blake3, EightLaneParentsMatchPortableParents) {
+  if (!detail::blake3_avx2_available()) GTEST_SKIP() << "no AVX2 on this CPU";
+  std::mt19937 rng(5);
+  std::uint32_t children[38][8], wide[19][8], narrow[19][8];
+  for (auto& cv : children) {
+    for (auto& w : cv) w = static_cast<std::uint32_t>(rng());
+  }
+  detail::blake3_parents(children, 19, wide, true);
+  detail::blake3_parents(children, 19, narrow, false);
+  for (int p = 0; p < 19; ++p) {
+    for (int w = 0; w < 8; ++w) ASSERT_EQ(wide[p][w], narrow[p][w]) << "parent " << p << " word " << w;
+  }
+  // In place, as the subtree reduction uses it.
+  detail::blake3_parents(children, 19, children, true);
+  for (int p = 0; p < 19; ++p) {
+    for (int w = 0; w < 8; ++w) ASSERT_EQ(children[p][w], narrow[p][w]) << "in place, parent " << p << " word " << w;
   }
 }
 

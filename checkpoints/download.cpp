@@ -1,0 +1,250 @@
+#include "checkpoints/download.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "checkpoints/safetensors.h"
+#include "core/blake3.h"
+#include "core/hash.h"
+
+namespace tessera::checkpoints {
+
+namespace {
+constexpr std::uint64_t kPage = 4096;          // O_DIRECT offsets, lengths and addresses are multiples of it
+constexpr std::uint64_t kStep = 1u << 20;      // the writer wakes for every MiB received
+constexpr std::uint64_t kHuge = 2u << 20;      // the buffer is aligned for transparent huge pages
+constexpr std::uint64_t kMaxWrite = 64u << 20;  // one pwrite() at most
+
+std::string errno_text() { return std::strerror(errno); }
+}  // namespace
+
+Result<std::unique_ptr<DownloadBuffer>> DownloadBuffer::open(const std::filesystem::path& partial, std::uint64_t size,
+                                                             std::uint64_t resume_from) {
+  if (resume_from > size) {
+    return InvalidArgument("resuming " + partial.string() + " at byte " + std::to_string(resume_from) + " of a " +
+                           std::to_string(size) + "-byte download");
+  }
+  std::unique_ptr<DownloadBuffer> b(new DownloadBuffer());
+  b->path_ = partial;
+  b->size_ = size;
+  // Anonymous memory in 2 MiB pages where the kernel allows (a fault per 2 MiB instead of
+  // per 4 KiB while the transfer fills it); the mapping is rounded up and aligned by hand.
+  const std::uint64_t rounded = (std::max<std::uint64_t>(size, 1) + kHuge - 1) / kHuge * kHuge;
+  const std::size_t len = rounded + kHuge;
+  void* p = ::mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) return IoError("cannot allocate " + std::to_string(size) + " bytes for the download: " + errno_text());
+  char* aligned = reinterpret_cast<char*>((reinterpret_cast<std::uintptr_t>(p) + kHuge - 1) / kHuge * kHuge);
+  ::madvise(aligned, rounded, MADV_HUGEPAGE);  // advice only: 4 KiB pages also work
+  b->memory_ = std::shared_ptr<char[]>(aligned, [p, len](char*) { ::munmap(p, len); });
+
+  const int fd = ::open(partial.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) return IoError("cannot open " + partial.string() + ": " + errno_text());
+  auto fail = [&](const std::string& what) {
+    const std::string why = errno_text();
+    ::close(fd);
+    return IoError(what + " " + partial.string() + ": " + why);
+  };
+  if (::ftruncate(fd, static_cast<off_t>(resume_from)) != 0) return fail("cannot truncate");
+  for (std::uint64_t got = 0; got < resume_from;) {
+    const ssize_t k = ::pread(fd, b->data() + got, resume_from - got, static_cast<off_t>(got));
+    if (k < 0 && errno == EINTR) continue;
+    if (k <= 0) return fail("cannot read back the partial download");
+    got += static_cast<std::uint64_t>(k);
+  }
+  // Writes bypass the page cache where the filesystem allows it (tmpfs, some FUSE and
+  // network filesystems refuse O_DIRECT: then the page cache it is).
+  const int direct = ::open(partial.c_str(), O_WRONLY | O_DIRECT | O_CLOEXEC);
+  if (direct >= 0) {
+    ::close(fd);
+    b->fd_ = direct;
+    b->direct_ = true;
+  } else {
+    b->fd_ = fd;
+  }
+  b->received_ = resume_from;
+  b->notified_ = resume_from;
+  b->written_ = resume_from / kPage * kPage;  // the last partial page is rewritten whole
+  b->writer_ = std::thread([p = b.get()] { p->write_loop(); });
+  return b;
+}
+
+DownloadBuffer::~DownloadBuffer() {
+  close(false);
+  (void)wait();
+  if (fd_ >= 0) ::close(fd_);
+}
+
+Status DownloadBuffer::advance(std::size_t n) {
+  const std::uint64_t now = received_ += n;
+  if (now - notified_ >= kStep) {
+    notified_ = now;
+    { std::lock_guard<std::mutex> lock(mu_); }  // the writer is waiting or will see `now`
+    cv_.notify_one();
+  }
+  if (failed_) {
+    std::lock_guard<std::mutex> lock(mu_);
+    return status_;
+  }
+  return Status::Ok();
+}
+
+void DownloadBuffer::close(bool durable) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (closing_) return;
+    closing_ = true;
+    durable_ = durable;
+  }
+  cv_.notify_one();
+}
+
+Status DownloadBuffer::wait() {
+  if (writer_.joinable()) writer_.join();
+  std::lock_guard<std::mutex> lock(mu_);
+  return status_;
+}
+
+void DownloadBuffer::write_loop() {
+  for (;;) {
+    bool closing, durable;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait(lock, [&] { return closing_ || (!failed_ && received_.load() - written_ >= kStep); });
+      closing = closing_;
+      durable = durable_;
+    }
+    const std::uint64_t got = received_.load();
+    // Whole pages straight from the buffer; the last partial page only once the transfer
+    // has ended, through the page cache (O_DIRECT cannot write it), so that the file
+    // never holds bytes that were not received.
+    const std::uint64_t pages_end = got / kPage * kPage;
+    bool ok = !failed_ && (pages_end <= written_ || write_range(written_, pages_end, direct_));
+    if (!closing) continue;
+    ok = ok && (got <= written_ || write_range(written_, got, false));
+    if (ok && durable && ::fdatasync(fd_) != 0) {
+      std::lock_guard<std::mutex> lock(mu_);
+      status_ = IoError("cannot sync " + path_.string() + ": " + errno_text());
+      failed_ = true;
+    }
+    return;
+  }
+}
+
+bool DownloadBuffer::write_range(std::uint64_t begin, std::uint64_t end, bool direct) {
+  auto drop_direct = [&] {
+    ::fcntl(fd_, F_SETFL, ::fcntl(fd_, F_GETFL) & ~O_DIRECT);
+    direct_ = false;
+  };
+  if (!direct && direct_) drop_direct();
+  while (begin < end) {
+    const ssize_t k = ::pwrite(fd_, data() + begin, std::min(end - begin, kMaxWrite), static_cast<off_t>(begin));
+    if (k < 0 && errno == EINTR) continue;
+    if (k < 0 && errno == EINVAL && direct_) {  // the filesystem wants other alignment: page cache
+      drop_direct();
+      continue;
+    }
+    if (k <= 0) {
+      std::lock_guard<std::mutex> lock(mu_);
+      status_ = IoError("cannot write " + path_.string() + ": " + (k == 0 ? std::string("nothing written") : errno_text()));
+      failed_ = true;
+      return false;
+    }
+    (direct_ ? direct_bytes_ : buffered_bytes_) += static_cast<std::uint64_t>(k);
+    begin += static_cast<std::uint64_t>(k);
+    written_ = begin;
+  }
+  return true;
+}
+
+StreamHasher::StreamHasher(const char* buf, std::uint64_t size) : buf_(buf), size_(size) {
+  thread_ = std::thread([this] { run(); });
+}
+
+void StreamHasher::arrived(std::uint64_t received) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    received_ = received;
+  }
+  cv_.notify_all();
+}
+
+void StreamHasher::finish() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    done_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+Result<std::vector<std::string>> StreamHasher::hashes() const {
+  if (!status_.ok()) return status_;
+  return hashes_;
+}
+
+std::uint64_t StreamHasher::wait_for(std::uint64_t want) {
+  std::unique_lock<std::mutex> lock(mu_);
+  cv_.wait(lock, [&] { return received_ >= want || done_; });
+  return received_;
+}
+
+void StreamHasher::run() {
+  const Status incomplete = IoError("the download ended before every tensor arrived");
+  if (wait_for(8) < 8) return void(status_ = incomplete);
+  auto header_end = safetensors_header_end(std::string_view(buf_, 8), size_);
+  if (!header_end.ok()) return void(status_ = header_end.status());
+  if (wait_for(*header_end) < *header_end) return void(status_ = incomplete);
+  auto layout = safetensors_layout(std::string_view(buf_, *header_end), size_);
+  if (!layout.ok()) return void(status_ = layout.status());
+  // Two hashing threads take the tensors in file order, one whole tensor at a time: during
+  // the transfer they share the cores with it, and once it ends the hashing left over
+  // runs on both cores instead of one.
+  hashes_.assign(layout->tensors.size(), std::string());
+  std::atomic<std::size_t> next{0};
+  std::atomic<bool> failed{false};
+  auto work = [&] {
+    for (std::size_t i; !failed && (i = next++) < layout->tensors.size();) {
+      const auto& e = layout->tensors[i];
+      Blake3 h;
+      std::uint64_t pos = layout->data_begin + e.begin;
+      const std::uint64_t end = layout->data_begin + e.end;
+      while (pos < end) {
+        const std::uint64_t avail = std::min(wait_for(pos + 1), end);
+        if (avail <= pos) return void(failed = true);
+        h.update(std::string_view(buf_ + pos, avail - pos));
+        pos = avail;
+      }
+      hashes_[i] = to_hex(h.finish());
+    }
+  };
+  std::thread helper(work);
+  work();
+  helper.join();
+  if (failed) status_ = incomplete;
+}
+
+Status receive_into(int sock, DownloadBuffer& buffer, std::uint64_t total, const std::function<void()>& arrived) {
+  const std::uint64_t end = buffer.received() + total;
+  if (end > buffer.size()) return InvalidArgument("receive_into: more bytes than the buffer holds");
+  while (buffer.received() < end) {
+    const std::uint64_t at = buffer.received();
+    const ssize_t k = ::recv(sock, buffer.data() + at, std::min<std::uint64_t>(end - at, 4u << 20), 0);
+    if (k < 0 && errno == EINTR) continue;
+    if (k <= 0) {
+      return IoError(std::string(k == 0 ? "the server closed the download"
+                                        : "the download stalled or failed (" + errno_text() + ")") +
+                     " with " + std::to_string(end - at) + " bytes to go (rerun to resume)");
+    }
+    TESSERA_RETURN_IF_ERROR(buffer.advance(static_cast<std::size_t>(k)));
+    if (arrived) arrived();
+  }
+  return Status::Ok();
+}
+
+}  // namespace tessera::checkpoints
