@@ -197,9 +197,18 @@ Result<Checkpoint> CheckpointStore::get(const std::string& hash) const {
   return Checkpoint{std::move(m), std::move(file.tensors), hash};
 }
 
+namespace {
+std::string checkpoint_at(const std::string& hash) { return "checkpoint " + hash.substr(0, 16) + "…: "; }
+}  // namespace
+
 Status verify_checkpoint(const Manifest& m, const std::string& hash, const NamedTensors& tensors,
                          const std::vector<std::string>* tensor_hashes) {
-  const std::string at = "checkpoint " + hash.substr(0, 16) + "…: ";
+  TESSERA_RETURN_IF_ERROR(verify_manifest(m, hash));
+  return verify_tensors(m, hash, tensors, tensor_hashes);
+}
+
+Status verify_manifest(const Manifest& m, const std::string& hash) {
+  const std::string at = checkpoint_at(hash);
   if (m.content_hash() != hash) return Corrupted(at + "manifest does not hash to its name");
   TESSERA_ASSIGN_OR_RETURN(PublicKey signer, public_key_from_hex(m.signer));
   TESSERA_ASSIGN_OR_RETURN(std::string sig_raw, from_hex(m.signature));
@@ -209,6 +218,12 @@ Status verify_checkpoint(const Manifest& m, const std::string& hash, const Named
   if (!verify_signature(signer, signing_bytes(hash), sig)) {
     return Corrupted(at + "signature does not verify");
   }
+  return Status::Ok();
+}
+
+Status verify_tensors(const Manifest& m, const std::string& hash, const NamedTensors& tensors,
+                      const std::vector<std::string>* tensor_hashes) {
+  const std::string at = checkpoint_at(hash);
   if (tensors.size() != m.tensors.size()) {
     return Corrupted(at + "manifest lists " + std::to_string(m.tensors.size()) + " tensors, the file holds " +
                      std::to_string(tensors.size()));

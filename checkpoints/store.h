@@ -105,5 +105,11 @@ bool is_checkpoint_hash(const std::string& h);
 // download hashes while it receives); otherwise each tensor is hashed here.
 Status verify_checkpoint(const Manifest& manifest, const std::string& hash, const NamedTensors& tensors,
                          const std::vector<std::string>* tensor_hashes = nullptr);
+// The two halves of verify_checkpoint, for a caller that checks the manifest while the
+// tensors are still on their way: the manifest hashes to `hash` and its signature
+// verifies; the tensors are the manifest's.
+Status verify_manifest(const Manifest& manifest, const std::string& hash);
+Status verify_tensors(const Manifest& manifest, const std::string& hash, const NamedTensors& tensors,
+                      const std::vector<std::string>* tensor_hashes = nullptr);
 
 }  // namespace tessera::checkpoints

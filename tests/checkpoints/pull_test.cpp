@@ -82,6 +82,21 @@ TEST_P(CheckpointPull, RefusesACorruptedFileNamingTheTensor) {
   EXPECT_FALSE(std::filesystem::exists(s.dir.path() / "out" / "model.safetensors"));
 }
 
+TEST_P(CheckpointPull, RefusesAManifestThatDoesNotHashToItsName) {
+  Served s;
+  const auto manifest = s.dir.path() / "store" / "objects" / s.hash / "manifest.json";
+  std::string text = *read_file(manifest);
+  const auto at = text.find("\"window\"");
+  ASSERT_NE(at, std::string::npos) << text;
+  text.replace(text.find('2', at), 1, "3");  // window 2 -> 3, served under the old name
+  testing::write_text(manifest, text);
+  auto r = pull_checkpoint(options(s, s.hash, s.dir.path() / "out"));
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("manifest does not hash to its name"), std::string::npos) << r.status().message();
+  EXPECT_FALSE(std::filesystem::exists(s.dir.path() / "out" / "model.safetensors"));
+  EXPECT_FALSE(std::filesystem::exists(s.dir.path() / "out" / "manifest.json"));
+}
+
 TEST_P(CheckpointPull, ResumesAnInterruptedDownload) {
   Served s;
   const auto out = s.dir.path() / "out";
