@@ -135,7 +135,8 @@ using Stub = proto::CheckpointService::Stub;
 // One channel per server (and message limit) for the whole process, as gRPC advises: a
 // follower pulls and catches up from the same aggregator every window, and a new channel
 // costs a TCP and HTTP/2 handshake each time (about 1 ms of a 20-ms pull here). A cached
-// channel whose server went away reconnects on its own; it gets the same 10 s to do so.
+// channel that lost its server is replaced by a new one (which connects at once, without
+// the old one's reconnect backoff of up to two minutes).
 Result<std::unique_ptr<Stub>> connect_service(const std::string& address, int max_message_bytes) {
   static std::mutex mu;
   static std::map<std::pair<std::string, int>, std::shared_ptr<grpc::Channel>> channels;
@@ -146,13 +147,16 @@ Result<std::unique_ptr<Stub>> connect_service(const std::string& address, int ma
     if (auto it = channels.find(key); it != channels.end()) channel = it->second;
   }
   if (channel) {
-    if (!channel->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(10))) {
-      return IoError("cannot reach " + address + " within 10000 ms");
+    const auto state = channel->GetState(/*try_to_connect=*/true);
+    if (state == GRPC_CHANNEL_TRANSIENT_FAILURE || state == GRPC_CHANNEL_SHUTDOWN ||
+        !channel->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(1))) {
+      channel.reset();
     }
-  } else {
+  }
+  if (!channel) {
     TESSERA_ASSIGN_OR_RETURN(channel, net::connect_channel(address, max_message_bytes, std::chrono::seconds(10)));
     std::lock_guard<std::mutex> lock(mu);
-    channels.emplace(key, channel);
+    channels[key] = channel;
   }
   return proto::CheckpointService::NewStub(channel);
 }

@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <fstream>
 
 #include "checkpoints/service.h"
@@ -109,6 +110,22 @@ TEST_P(CheckpointPull, ResumesAnInterruptedDownload) {
   EXPECT_EQ(r->transport, transport());
   EXPECT_EQ(r->resumed_from, full.size() / 2);
   EXPECT_EQ(*read_file(out / "model.safetensors"), full);
+}
+
+TEST(CheckpointServer, APullReachesANewServerOnAnAddressAnEarlierPullUsed) {
+  // The process keeps one gRPC channel per address; after its server went away, the
+  // next pull must reach the server now listening there, not wait out the old channel.
+  Served s;
+  const std::string address = s.address();
+  ASSERT_TRUE(pull_checkpoint({address, s.hash, s.dir.path() / "out1"}).ok());
+  s.server->stop();
+  s.server.reset();
+  auto again = CheckpointServer::start(&s.store, address);
+  ASSERT_TRUE(again.ok()) << again.status().to_string();
+  const auto t0 = std::chrono::steady_clock::now();
+  auto r = pull_checkpoint({address, s.hash, s.dir.path() / "out2"});
+  ASSERT_TRUE(r.ok()) << r.status().to_string();
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(5));
 }
 
 TEST(CheckpointServer, TakesTheDataPortItIsGivenOrRefusesToStart) {
