@@ -11,6 +11,7 @@
 
 #include "checkpoints/safetensors.h"
 #include "core/blake3.h"
+#include "core/file_io.h"
 #include "core/hash.h"
 
 namespace tessera::checkpoints {
@@ -23,8 +24,6 @@ constexpr std::uint64_t kMaxWrite = 64u << 20;  // one pwrite() at most
 // The hashers take at least this much at a time (or the rest of a tensor): whole 64-chunk
 // subtrees take BLAKE3's fastest path.
 constexpr std::uint64_t kHashStep = 256u << 10;
-
-std::string errno_text() { return std::strerror(errno); }
 }  // namespace
 
 Result<std::unique_ptr<DownloadBuffer>> DownloadBuffer::open(const std::filesystem::path& partial, std::uint64_t size,

@@ -14,9 +14,7 @@
 
 namespace tessera {
 
-namespace {
 std::string errno_text() { return std::strerror(errno); }
-}  // namespace
 
 Status fsync_directory(const std::filesystem::path& dir) {
   int fd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY);

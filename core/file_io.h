@@ -24,6 +24,9 @@ Result<std::string> read_file(const std::filesystem::path& path);
 Status write_sealed_file(const std::filesystem::path& path, std::string_view kind, std::string_view body);
 Result<std::string> read_sealed_file(const std::filesystem::path& path, std::string_view kind);
 
+// The description of the current errno, for error messages of failed system calls.
+std::string errno_text();
+
 // fsync of a directory, so that a rename inside it is durable.
 Status fsync_directory(const std::filesystem::path& dir);
 
