@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <optional>
 
 #include "checkpoints/safetensors.h"
 #include "core/blake3.h"
@@ -24,6 +25,76 @@ constexpr std::uint64_t kMaxWrite = 64u << 20;  // one pwrite() at most
 // The hashers take at least this much at a time (or the rest of a tensor): whole 64-chunk
 // subtrees take BLAKE3's fastest path.
 constexpr std::uint64_t kHashStep = 256u << 10;
+constexpr std::uint64_t kBlake3Chunk = 1024;
+
+// Download memory: anonymous memory in 2 MiB pages where the kernel allows (a fault per
+// 2 MiB instead of per 4 KiB while the transfer fills it), the mapping rounded up and
+// aligned by hand. Fresh memory costs the kernel a page fault and the zeroing of every
+// page as the transfer first touches it (~14% of a pull's CPU in perf on 2 cores), so the
+// memory of the last download whose tensors were all released is kept for the next one
+// (a follower pulls a model of the same size every window), marked MADV_FREE: the kernel
+// may still take its pages back under memory pressure (they then come back zeroed, which
+// is fine: every byte is received again before it is read).
+struct Region {
+  void* base = nullptr;
+  std::size_t len = 0;
+  char* aligned = nullptr;
+  std::uint64_t rounded = 0;
+};
+
+class MemoryPool {
+ public:
+  static MemoryPool& instance() {
+    static auto* pool = new MemoryPool();  // never destroyed: tensors may outlive static destruction
+    return *pool;
+  }
+  // A region of at least `rounded` bytes and not far more (a kept region more than twice
+  // the size asked for is unmapped rather than held for a small download).
+  std::optional<Region> take(std::uint64_t rounded) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!kept_) return std::nullopt;
+    Region r = *kept_;
+    kept_.reset();
+    if (r.rounded >= rounded && r.rounded <= 2 * rounded) return r;
+    ::munmap(r.base, r.len);
+    return std::nullopt;
+  }
+  void give_back(const Region& r) {
+    ::madvise(r.aligned, r.rounded, MADV_FREE);
+    std::lock_guard<std::mutex> lock(mu_);
+    if (kept_) {
+      // One region is kept: the larger (the next pull of the same run needs as much).
+      if (kept_->rounded >= r.rounded) {
+        ::munmap(r.base, r.len);
+        return;
+      }
+      ::munmap(kept_->base, kept_->len);
+    }
+    kept_ = r;
+  }
+
+ private:
+  std::mutex mu_;
+  std::optional<Region> kept_;
+};
+
+Result<std::shared_ptr<char[]>> download_memory(std::uint64_t size) {
+  const std::uint64_t rounded = (std::max<std::uint64_t>(size, 1) + kHuge - 1) / kHuge * kHuge;
+  std::optional<Region> r = MemoryPool::instance().take(rounded);
+  if (!r) {
+    Region fresh;
+    fresh.len = rounded + kHuge;
+    fresh.base = ::mmap(nullptr, fresh.len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (fresh.base == MAP_FAILED) {
+      return IoError("cannot allocate " + std::to_string(size) + " bytes for the download: " + errno_text());
+    }
+    fresh.aligned = reinterpret_cast<char*>((reinterpret_cast<std::uintptr_t>(fresh.base) + kHuge - 1) / kHuge * kHuge);
+    fresh.rounded = rounded;
+    ::madvise(fresh.aligned, rounded, MADV_HUGEPAGE);  // advice only: 4 KiB pages also work
+    r = fresh;
+  }
+  return std::shared_ptr<char[]>(r->aligned, [region = *r](char*) { MemoryPool::instance().give_back(region); });
+}
 }  // namespace
 
 Result<std::unique_ptr<DownloadBuffer>> DownloadBuffer::open(const std::filesystem::path& partial, std::uint64_t size,
@@ -35,15 +106,7 @@ Result<std::unique_ptr<DownloadBuffer>> DownloadBuffer::open(const std::filesyst
   std::unique_ptr<DownloadBuffer> b(new DownloadBuffer());
   b->path_ = partial;
   b->size_ = size;
-  // Anonymous memory in 2 MiB pages where the kernel allows (a fault per 2 MiB instead of
-  // per 4 KiB while the transfer fills it); the mapping is rounded up and aligned by hand.
-  const std::uint64_t rounded = (std::max<std::uint64_t>(size, 1) + kHuge - 1) / kHuge * kHuge;
-  const std::size_t len = rounded + kHuge;
-  void* p = ::mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (p == MAP_FAILED) return IoError("cannot allocate " + std::to_string(size) + " bytes for the download: " + errno_text());
-  char* aligned = reinterpret_cast<char*>((reinterpret_cast<std::uintptr_t>(p) + kHuge - 1) / kHuge * kHuge);
-  ::madvise(aligned, rounded, MADV_HUGEPAGE);  // advice only: 4 KiB pages also work
-  b->memory_ = std::shared_ptr<char[]>(aligned, [p, len](char*) { ::munmap(p, len); });
+  TESSERA_ASSIGN_OR_RETURN(b->memory_, download_memory(size));
 
   const int fd = ::open(partial.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (fd < 0) return IoError("cannot open " + partial.string() + ": " + errno_text());
@@ -217,7 +280,10 @@ void StreamHasher::run() {
       std::uint64_t pos = layout->data_begin + e.begin;
       const std::uint64_t end = layout->data_begin + e.end;
       while (pos < end) {
-        const std::uint64_t avail = std::min(wait_for(std::min(pos + kHashStep, end)), end);
+        std::uint64_t avail = std::min(wait_for(std::min(pos + kHashStep, end)), end);
+        // Whole chunks until the tensor's end: a piece that stopped inside a chunk would
+        // send the rest of that chunk through BLAKE3's one-block-at-a-time path.
+        if (avail < end) avail = pos + (avail - pos) / kBlake3Chunk * kBlake3Chunk;
         if (avail <= pos) return void(failed = true);
         h.update(std::string_view(buf_ + pos, avail - pos));
         pos = avail;

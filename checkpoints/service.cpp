@@ -205,12 +205,19 @@ Result<PullResult> pull_checkpoint(const PullOptions& o, const std::function<voi
   Manifest& manifest = served.manifest;
   const std::string& hash = served.hash;
   const std::uint64_t model_bytes = served.model_bytes;
-  // The manifest's hash and signature are checked while the model arrives (nothing is
-  // kept unless they hold).
-  auto manifest_checked = std::async(std::launch::async, [&manifest, &hash] { return verify_manifest(manifest, hash); });
   std::error_code ec;
   fs::create_directories(o.out, ec);
   if (ec) return IoError("cannot create " + o.out.string() + ": " + ec.message());
+  // The manifest's hash and signature are checked while the model arrives, and once they
+  // hold the manifest is written (and synced) beside the partial model; it is renamed
+  // into place only when the model checks out too.
+  const fs::path manifest_partial = o.out / "manifest.json.partial";
+  Status manifest_written;
+  auto manifest_checked = std::async(std::launch::async, [&manifest, &hash, &manifest_partial, &manifest_written] {
+    Status valid = verify_manifest(manifest, hash);
+    if (valid.ok()) manifest_written = write_file_synced(manifest_partial, manifest.to_json(), 0644);
+    return valid;
+  });
   const fs::path partial = o.out / "model.safetensors.partial";
   const fs::path stamp = o.out / "model.safetensors.partial.hash";
   PullResult result;
@@ -310,10 +317,14 @@ Result<PullResult> pull_checkpoint(const PullOptions& o, const std::function<voi
   if (!verified.ok()) {
     (void)buffer->wait();
     fs::remove(partial, ec);  // corrupt: do not resume from it
+    fs::remove(manifest_partial, ec);
     return verified.with_context(partial.string());
   }
-  TESSERA_RETURN_IF_ERROR(write_file_atomic(o.out / "manifest.json", manifest.to_json(), 0644));
+  TESSERA_RETURN_IF_ERROR(manifest_written);
   TESSERA_RETURN_IF_ERROR(buffer->wait());
+  // Both files are synced; the renames become durable with the directory's fsync.
+  fs::rename(manifest_partial, o.out / "manifest.json", ec);
+  if (ec) return IoError("cannot move the manifest into place: " + ec.message());
   fs::rename(partial, o.out / "model.safetensors", ec);
   if (ec) return IoError("cannot move the model into place: " + ec.message());
   fs::remove(stamp, ec);

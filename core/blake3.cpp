@@ -221,17 +221,23 @@ void blake3_parents(const std::uint32_t (*in)[8], std::size_t n, std::uint32_t (
 Blake3::Blake3() { std::memcpy(cv_, kIv, 32); }
 
 // The chaining value of a complete subtree of `chunks` chunks (a power of two, starting at a
-// multiple of it) joins the stack; complete subtrees merge (the trailing zero bits of the
-// count in units of `chunks` say how many). Called only when more input follows the
-// subtree, so that the last chunk can still become the root.
+// multiple of it) joins the stack. Merging is lazy: the subtrees already on the stack are
+// merged first, as far as the count before this one allows (more input follows them: this
+// subtree), but the new one waits for the next push or for finish(), so input that ends
+// on a chunk edge can be taken whole and the last node still becomes the root.
 void Blake3::push_subtree_cv(const std::uint32_t cv[8], std::uint64_t chunks) {
-  std::uint32_t node[8];
-  std::memcpy(node, cv, 32);
+  merge_complete();
+  std::memcpy(stack_[stack_len_++], cv, 32);
   chunks_done_ += chunks;
-  for (std::uint64_t total = chunks_done_ / chunks; (total & 1) == 0; total >>= 1) {
-    parent_cv(stack_[--stack_len_], node, 0, node);
+}
+
+// Merges the stack down to one node per set bit of chunks_done_ (more input follows).
+void Blake3::merge_complete() {
+  const auto complete = static_cast<std::size_t>(__builtin_popcountll(chunks_done_));
+  while (stack_len_ > complete) {
+    parent_cv(stack_[stack_len_ - 2], stack_[stack_len_ - 1], 0, stack_[stack_len_ - 2]);
+    --stack_len_;
   }
-  std::memcpy(stack_[stack_len_++], node, 32);
 }
 
 // Full blocks of the current chunk, none of them its last (more input follows).
@@ -256,12 +262,15 @@ Blake3& Blake3::update(std::string_view text) {
       blocks_compressed_ = 0;
       continue;
     }
-    if (in_chunk == 0 && len > kChunkLen) {
-      // Whole chunks followed by more input, up to the next multiple of 64 chunks. A whole
-      // aligned subtree of 64 is reduced to one chaining value eight nodes at a time
-      // (63 parents; one at a time they took a quarter of the hashing); otherwise the
+    // Whole chunks go in at once, up to the next multiple of 64 chunks; all of them once
+    // earlier chunks exist (a pushed node is then never the whole input), else all but
+    // the last (which may be the only chunk, the root).
+    const std::size_t whole = chunks_done_ > 0 ? len / kChunkLen : (len - 1) / kChunkLen;
+    if (in_chunk == 0 && whole > 0) {
+      // A whole aligned subtree of 64 is reduced to one chaining value eight nodes at a
+      // time (63 parents; one at a time they took a quarter of the hashing); otherwise the
       // chunks join the stack one by one.
-      const std::size_t n = std::min<std::size_t>((len - 1) / kChunkLen, kSubtree - chunks_done_ % kSubtree);
+      const std::size_t n = std::min<std::size_t>(whole, kSubtree - chunks_done_ % kSubtree);
       std::uint32_t cvs[kSubtree][8];
       detail::blake3_chunks(data, n, chunks_done_, cvs, true);
       if (n == kSubtree) {
@@ -299,8 +308,15 @@ Hash256 Blake3::finish() {
     compress(cv_, block, chunks_done_, static_cast<std::uint32_t>(block_len_), chunk_flags | kRoot, out);
   } else {
     std::uint32_t node[8];
-    std::memcpy(node, cv_, 32);
-    compress_cv(node, block, chunks_done_, static_cast<std::uint32_t>(block_len_), chunk_flags);
+    if (block_len_ == 0 && blocks_compressed_ == 0) {
+      // The input ended on a chunk edge after whole chunks went in: the last node is the
+      // top of the stack (never its only entry: see update()).
+      std::memcpy(node, stack_[--stack_len_], 32);
+    } else {
+      merge_complete();
+      std::memcpy(node, cv_, 32);
+      compress_cv(node, block, chunks_done_, static_cast<std::uint32_t>(block_len_), chunk_flags);
+    }
     for (std::size_t i = stack_len_; i-- > 1;) parent_cv(stack_[i], node, 0, node);
     std::uint8_t parent[64];
     std::memcpy(parent, stack_[0], 32);

@@ -27,6 +27,7 @@ class Blake3 {
 
  private:
   void push_subtree_cv(const std::uint32_t cv[8], std::uint64_t chunks);
+  void merge_complete();
   void compress_chunk_blocks(const std::uint8_t* data, std::size_t len);
 
   std::uint32_t stack_[54][8];  // chaining values of complete subtrees (2^54 chunks max)

@@ -26,39 +26,37 @@ Status fsync_directory(const std::filesystem::path& dir) {
   return Status::Ok();
 }
 
-Status write_file_atomic(const std::filesystem::path& path, std::string_view contents,
-                         unsigned mode) {
-  const std::filesystem::path tmp =
-      path.string() + ".tmp." + std::to_string(static_cast<long>(::getpid()));
+Status write_file_synced(const std::filesystem::path& tmp, std::string_view contents, unsigned mode) {
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
   if (fd < 0) return IoError("create " + tmp.string() + ": " + errno_text());
-  if (::fchmod(fd, mode) != 0) {
+  auto fail = [&](const char* what) {
     std::string err = errno_text();
     ::close(fd);
     ::unlink(tmp.c_str());
-    return IoError("chmod " + tmp.string() + ": " + err);
-  }
+    return IoError(what + (" " + tmp.string()) + ": " + err);
+  };
+  if (::fchmod(fd, mode) != 0) return fail("chmod");
   const char* p = contents.data();
   std::size_t left = contents.size();
   while (left > 0) {
     ssize_t n = ::write(fd, p, left);
     if (n < 0) {
       if (errno == EINTR) continue;
-      std::string err = errno_text();
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      return IoError("write " + tmp.string() + ": " + err);
+      return fail("write");
     }
     p += n;
     left -= static_cast<std::size_t>(n);
   }
-  if (::fsync(fd) != 0) {
-    std::string err = errno_text();
-    ::close(fd);
-    ::unlink(tmp.c_str());
-    return IoError("fsync " + tmp.string() + ": " + err);
-  }
+  if (::fsync(fd) != 0) return fail("fsync");
   ::close(fd);
+  return Status::Ok();
+}
+
+Status write_file_atomic(const std::filesystem::path& path, std::string_view contents,
+                         unsigned mode) {
+  const std::filesystem::path tmp =
+      path.string() + ".tmp." + std::to_string(static_cast<long>(::getpid()));
+  TESSERA_RETURN_IF_ERROR(write_file_synced(tmp, contents, mode));
   if (::rename(tmp.c_str(), path.c_str()) != 0) {
     std::string err = errno_text();
     ::unlink(tmp.c_str());

@@ -15,6 +15,10 @@ namespace tessera {
 Status write_file_atomic(const std::filesystem::path& path, std::string_view contents,
                          unsigned mode = 0644);
 
+// The first half of it: `tmp` created (or truncated) with `mode`, written and fsynced; it
+// is removed again if any step fails. Renaming it into place (and fsyncing the directory)
+// publishes it.
+Status write_file_synced(const std::filesystem::path& tmp, std::string_view contents, unsigned mode = 0644);
 Result<std::string> read_file(const std::filesystem::path& path);
 
 // A node-local state file that must not be trusted when damaged: `kind` (a short tag such

@@ -53,6 +53,37 @@ TEST(DownloadBuffer, TheFileHoldsExactlyTheBytesReceivedWhereverTheTransferEnds)
   }
 }
 
+TEST(DownloadBuffer, MemoryOfAReleasedDownloadIsReusedNeverWhileInUse) {
+  testing::TempDir dir;
+  const std::size_t size = (4u << 20) + 321;
+  const std::string first = random_bytes(size, 5), second = random_bytes(size, 6);
+  auto a = DownloadBuffer::open(dir.path() / "a", size, 0);
+  ASSERT_TRUE(a.ok()) << a.status().to_string();
+  ASSERT_TRUE(feed(**a, first, 0, size).ok());
+  (*a)->close(false);
+  ASSERT_TRUE((*a)->wait().ok());
+  // Tensors decoded from a download hold its memory: a second download gets other memory.
+  std::shared_ptr<char[]> held = (*a)->memory();
+  a->reset();
+  auto b = DownloadBuffer::open(dir.path() / "b", size, 0);
+  ASSERT_TRUE(b.ok());
+  EXPECT_NE((*b)->data(), held.get());
+  ASSERT_TRUE(feed(**b, second, 0, size).ok());
+  (*b)->close(false);
+  ASSERT_TRUE((*b)->wait().ok());
+  EXPECT_EQ(std::memcmp(held.get(), first.data(), size), 0) << "the held download was overwritten";
+  // Once released, a download of the same size (or somewhat smaller) takes it over.
+  char* const was = held.get();
+  held.reset();
+  auto c = DownloadBuffer::open(dir.path() / "c", size - 5000, 0);
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ((*c)->data(), was);
+  ASSERT_TRUE(feed(**c, second, 0, size - 5000).ok());
+  (*c)->close(false);
+  ASSERT_TRUE((*c)->wait().ok());
+  EXPECT_EQ(*read_file(dir.path() / "c"), second.substr(0, size - 5000));
+}
+
 TEST(DownloadBuffer, ResumesFromAPartialFileAtAnUnalignedEnd) {
   testing::TempDir dir;
   const std::size_t size = (2u << 20) + 5000;

@@ -71,6 +71,20 @@ TEST(Blake3, IncrementalUpdatesOfAnySizeMatchOneShot) {
   }
 }
 
+TEST(Blake3, UpdatesEndingOnChunkEdgesMatchOneShot) {
+  // Whole chunks are taken at once when earlier chunks exist, so the last node of such an
+  // input sits on the stack at finish(); one chunk, 64-chunk subtrees and odd multiples.
+  for (const auto& v : kVectors) {
+    const std::string data = pattern(v.len);
+    for (std::size_t piece : {std::size_t{1024}, std::size_t{2048}, std::size_t{7 * 1024}, std::size_t{64 * 1024},
+                              std::size_t{256 * 1024}, std::size_t{1024 * 1024}}) {
+      Blake3 h;
+      for (std::size_t pos = 0; pos < data.size(); pos += piece) h.update(std::string_view(data).substr(pos, piece));
+      EXPECT_EQ(to_hex(h.finish()), v.hex) << v.len << " bytes in pieces of " << piece;
+    }
+  }
+}
+
 TEST(Blake3, EightLanePathMatchesPortableChunks) {
   if (!detail::blake3_avx2_available()) GTEST_SKIP() << "no AVX2 on this CPU";
   std::mt19937 rng(3);
