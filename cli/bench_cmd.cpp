@@ -420,10 +420,10 @@ Status run_pull_bench(const std::string& spec_path, int reps, bool json) {
       {"cores", std::thread::hardware_concurrency()},
       {"note", "pull = manifest (gRPC) + the model over the raw data plane (transport tcp; grpc = the gRPC "
                "Download stream) received into memory and written to the file with O_DIRECT + fdatasync + every tensor "
-               "hashed with BLAKE3 (during the transfer) + manifest written atomically, the best of the repetitions (the "
+               "hashed with BLAKE3 (during the transfer) + manifest written and synced (during the transfer) + both renamed into place and the directory synced, the best of the repetitions (the "
                "gRPC channel is reused from the first, as a follower reuses it every window); first_pull = the first "
                "repetition, which also opens the gRPC channel; raw_tcp = one TCP connection writing the same bytes to a file (no fsync, no "
-               "verification); raw_tcp_memory = the same into memory; durable_write = the bytes written to a new file and fdatasync'd, no network (the disk's bound on any pull that must survive a crash; durable_write_vs_raw_tcp is the pull_vs_raw_tcp it would allow); blake3/blake2b = the file hashed on one core"}};
+               "verification); raw_tcp_memory = the same into memory; durable_write = the bytes written to a new file through the page cache and fdatasync'd, no network (how fast this disk takes a plain durable copy at the time; the pull, whose O_DIRECT writes overlap the transfer, can beat it); blake3/blake2b = the file hashed on one core"}};
   if (json) std::printf("%s\n", out.dump(2).c_str());
   else std::printf("pull %.3f GB/s over %s (first %.3f GB/s, ratio %.2f), raw tcp to a file %.3f GB/s (ratio %.2f), to memory %.3f GB/s (ratio %.2f); "
                    "durable write without network %.3f GB/s (ratio %.2f); hashing on one core: BLAKE3 %.2f GB/s, BLAKE2b %.2f GB/s (%s, %.1f MB)\n",
