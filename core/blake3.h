@@ -30,7 +30,7 @@ class Blake3 {
   void merge_complete();
   void compress_chunk_blocks(const std::uint8_t* data, std::size_t len);
 
-  std::uint32_t stack_[54][8];  // chaining values of complete subtrees (2^54 chunks max)
+  std::uint32_t stack_[55][8];  // chaining values of subtrees (2^54 chunks max; one more while unmerged)
   std::size_t stack_len_ = 0;
   std::uint64_t chunks_done_ = 0;  // complete chunks pushed so far
   // The chunk being filled.

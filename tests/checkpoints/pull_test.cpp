@@ -56,6 +56,7 @@ TEST_P(CheckpointPull, DownloadsVerifiesAndReportsProgress) {
   auto original = s.store.get(s.hash);
   EXPECT_TRUE(torch::equal(local->tensors[0].second, original->tensors[0].second));
   EXPECT_TRUE(std::filesystem::exists(s.dir.path() / "out" / "manifest.json"));
+  EXPECT_FALSE(std::filesystem::exists(s.dir.path() / "out" / "manifest.json.partial"));
   // Latest (no expected hash) works too; a wrong announced hash is refused.
   EXPECT_TRUE(torch::equal(r->checkpoint.tensors[0].second, original->tensors[0].second));
   // The returned tensors live in the download's own memory, not the file: changing them
@@ -81,6 +82,10 @@ TEST_P(CheckpointPull, RefusesACorruptedFileNamingTheTensor) {
   EXPECT_NE(r.status().message().find("tensor ln_f.bias does not match its hash"), std::string::npos)
       << r.status().message();
   EXPECT_FALSE(std::filesystem::exists(s.dir.path() / "out" / "model.safetensors"));
+  // The manifest (written during the transfer) is not kept either, nor the corrupt bytes.
+  EXPECT_FALSE(std::filesystem::exists(s.dir.path() / "out" / "manifest.json"));
+  EXPECT_FALSE(std::filesystem::exists(s.dir.path() / "out" / "manifest.json.partial"));
+  EXPECT_FALSE(std::filesystem::exists(s.dir.path() / "out" / "model.safetensors.partial"));
 }
 
 TEST_P(CheckpointPull, RefusesAManifestThatDoesNotHashToItsName) {
