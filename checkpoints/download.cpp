@@ -25,7 +25,6 @@ constexpr std::uint64_t kMaxWrite = 64u << 20;  // one pwrite() at most
 // The hashers take at least this much at a time (or the rest of a tensor): whole 64-chunk
 // subtrees take BLAKE3's fastest path.
 constexpr std::uint64_t kHashStep = 256u << 10;
-constexpr std::uint64_t kBlake3Chunk = 1024;
 
 // Download memory: anonymous memory in 2 MiB pages where the kernel allows (a fault per
 // 2 MiB instead of per 4 KiB while the transfer fills it), the mapping rounded up and
@@ -189,9 +188,12 @@ void DownloadBuffer::write_loop() {
     // has ended, through the page cache (O_DIRECT cannot write it), so that the file
     // never holds bytes that were not received.
     const std::uint64_t pages_end = got / kPage * kPage;
-    bool ok = !failed_ && (pages_end <= written_ || write_range(written_, pages_end, direct_));
+    bool ok = !failed_ && (pages_end <= written_ || write_range(written_, pages_end));
     if (!closing) continue;
-    ok = ok && (got <= written_ || write_range(written_, got, false));
+    if (ok && got > written_) {
+      use_page_cache();
+      ok = write_range(written_, got);
+    }
     if (ok && durable && ::fdatasync(fd_) != 0) {
       std::lock_guard<std::mutex> lock(mu_);
       status_ = IoError("cannot sync " + path_.string() + ": " + errno_text());
@@ -201,17 +203,18 @@ void DownloadBuffer::write_loop() {
   }
 }
 
-bool DownloadBuffer::write_range(std::uint64_t begin, std::uint64_t end, bool direct) {
-  auto drop_direct = [&] {
-    ::fcntl(fd_, F_SETFL, ::fcntl(fd_, F_GETFL) & ~O_DIRECT);
-    direct_ = false;
-  };
-  if (!direct && direct_) drop_direct();
+void DownloadBuffer::use_page_cache() {
+  if (!direct_) return;
+  ::fcntl(fd_, F_SETFL, ::fcntl(fd_, F_GETFL) & ~O_DIRECT);
+  direct_ = false;
+}
+
+bool DownloadBuffer::write_range(std::uint64_t begin, std::uint64_t end) {
   while (begin < end) {
     const ssize_t k = ::pwrite(fd_, data() + begin, std::min(end - begin, kMaxWrite), static_cast<off_t>(begin));
     if (k < 0 && errno == EINTR) continue;
     if (k < 0 && errno == EINVAL && direct_) {  // the filesystem wants other alignment: page cache
-      drop_direct();
+      use_page_cache();
       continue;
     }
     if (k <= 0) {
@@ -283,7 +286,7 @@ void StreamHasher::run() {
         std::uint64_t avail = std::min(wait_for(std::min(pos + kHashStep, end)), end);
         // Whole chunks until the tensor's end: a piece that stopped inside a chunk would
         // send the rest of that chunk through BLAKE3's one-block-at-a-time path.
-        if (avail < end) avail = pos + (avail - pos) / kBlake3Chunk * kBlake3Chunk;
+        if (avail < end) avail = pos + (avail - pos) / kBlake3ChunkBytes * kBlake3ChunkBytes;
         if (avail <= pos) return void(failed = true);
         h.update(std::string_view(buf_ + pos, avail - pos));
         pos = avail;

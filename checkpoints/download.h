@@ -61,7 +61,10 @@ class DownloadBuffer {
  private:
   DownloadBuffer() = default;
   void write_loop();
-  bool write_range(std::uint64_t begin, std::uint64_t end, bool direct);
+  // Writes data()[begin, end) at `begin` (O_DIRECT while direct_); false after an error.
+  bool write_range(std::uint64_t begin, std::uint64_t end);
+  // Drops O_DIRECT: for the last partial page, or a filesystem that wants other alignment.
+  void use_page_cache();
 
   std::filesystem::path path_;
   std::shared_ptr<char[]> memory_;

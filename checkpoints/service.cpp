@@ -9,8 +9,8 @@
 #include <fstream>
 #include <future>
 #include <map>
-#include <mutex>
 #include <memory>
+#include <mutex>
 
 #include "checkpoints/data_plane.h"
 #include "checkpoints/download.h"

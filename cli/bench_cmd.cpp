@@ -332,8 +332,9 @@ Result<double> raw_tcp_seconds(const std::string& bytes, const std::filesystem::
   return sec;
 }
 
-// The same bytes written to a new file and made durable (write, fdatasync): what this
-// disk allows a pull that must survive a crash, whatever the network does.
+// The same bytes written to a new file through the page cache and made durable (write,
+// fdatasync): how fast this disk takes a plain durable copy at the time. Not a bound on
+// the pull, whose O_DIRECT writes overlap its transfer.
 Result<double> durable_write_seconds(const std::string& bytes, const std::filesystem::path& file) {
   const auto t0 = Clock::now();
   const int out = ::open(file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);

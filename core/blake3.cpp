@@ -13,7 +13,7 @@ namespace {
 constexpr std::uint32_t kIv[8] = {0x6A09E667u, 0xBB67AE85u, 0x3C6EF372u, 0xA54FF53Au,
                                   0x510E527Fu, 0x9B05688Cu, 0x1F83D9ABu, 0x5BE0CD19u};
 constexpr std::uint32_t kChunkStart = 1, kChunkEnd = 2, kParent = 4, kRoot = 8;
-constexpr std::size_t kBlockLen = 64, kChunkLen = 1024, kSubtree = 64;
+constexpr std::size_t kBlockLen = 64, kChunkLen = kBlake3ChunkBytes, kSubtree = 64;
 // Message word order of each of the 7 rounds (the permutation applied repeatedly).
 constexpr std::uint8_t kSchedule[7][16] = {
     {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15}, {2, 6, 3, 10, 7, 0, 4, 13, 1, 11, 12, 5, 9, 14, 15, 8},

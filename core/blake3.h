@@ -18,6 +18,9 @@ namespace tessera {
 
 Hash256 blake3_256(std::string_view data);
 
+// BLAKE3's chunk: updates in whole chunks (after the first) take the eight-lane path.
+inline constexpr std::size_t kBlake3ChunkBytes = 1024;
+
 // Incremental BLAKE3: update() any number of times, then finish() once.
 class Blake3 {
  public:
