@@ -285,8 +285,9 @@ Status run_net_bench(int count, bool json) {
 }
 // Plain TCP over loopback: one connection, the same bytes, read to the end — kept in
 // memory, or written to `file` as it arrives (what `nc host port > file` does: no
-// fsync, no verification).
-Result<double> raw_tcp_seconds(const std::string& bytes, const std::filesystem::path& file = {}) {
+// verification), and with `durable` fdatasync'd before the clock stops (`nc host port >
+// file && sync file`: the guarantee a pull gives).
+Result<double> raw_tcp_seconds(const std::string& bytes, const std::filesystem::path& file = {}, bool durable = false) {
   const int listener = ::socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
@@ -321,7 +322,10 @@ Result<double> raw_tcp_seconds(const std::string& bytes, const std::filesystem::
       else sink.append(buf.data(), static_cast<std::size_t>(n));
       got += static_cast<std::size_t>(n);
     }
-    if (out >= 0) ::close(out);
+    if (out >= 0) {
+      if (durable) write_ok = write_ok && ::fdatasync(out) == 0;
+      ::close(out);
+    }
   }
   const double sec = since(t0);
   ::close(s);
@@ -372,7 +376,8 @@ Status run_pull_bench(const std::string& spec_path, int reps, bool json) {
   TESSERA_ASSIGN_OR_RETURN(auto server, checkpoints::CheckpointServer::start(&store, "127.0.0.1:0"));
   TESSERA_ASSIGN_OR_RETURN(std::string file, read_file(root / "store" / "objects" / hash / "model.safetensors"));
   const double bytes = static_cast<double>(file.size());
-  double pull_s = 1e30, first_pull_s = 0, raw_s = 1e30, raw_mem_s = 1e30, durable_s = 1e30, blake3_s = 1e30, blake2b_s = 1e30;
+  double pull_s = 1e30, first_pull_s = 0, raw_s = 1e30, raw_durable_s = 1e30, raw_mem_s = 1e30, durable_s = 1e30,
+         blake3_s = 1e30, blake2b_s = 1e30;
   std::string transport;
   // Every timed copy starts with the disk idle: the previous copy's output is deleted
   // and sync() flushes what is pending (its writeback, the journal, the discards of the
@@ -391,6 +396,9 @@ Status run_pull_bench(const std::string& spec_path, int reps, bool json) {
     fresh(root / "raw-copy");
     TESSERA_ASSIGN_OR_RETURN(double t, raw_tcp_seconds(file, root / "raw-copy"));
     raw_s = std::min(raw_s, t);
+    fresh(root / "raw-copy");
+    TESSERA_ASSIGN_OR_RETURN(double td, raw_tcp_seconds(file, root / "raw-copy", /*durable=*/true));
+    raw_durable_s = std::min(raw_durable_s, td);
     TESSERA_ASSIGN_OR_RETURN(double m, raw_tcp_seconds(file));
     raw_mem_s = std::min(raw_mem_s, m);
     fresh(root / "durable-copy");
@@ -411,6 +419,8 @@ Status run_pull_bench(const std::string& spec_path, int reps, bool json) {
       {"pull_vs_raw_tcp", raw_s / pull_s},
       {"first_pull_gbps", bytes / first_pull_s / 1e9},
       {"first_pull_vs_raw_tcp", raw_s / first_pull_s},
+      {"raw_tcp_durable_gbps", bytes / raw_durable_s / 1e9},
+      {"pull_vs_raw_tcp_durable", raw_durable_s / pull_s},
       {"raw_tcp_memory_gbps", bytes / raw_mem_s / 1e9},
       {"pull_vs_raw_tcp_memory", raw_mem_s / pull_s},
       {"durable_write_gbps", bytes / durable_s / 1e9},
@@ -424,12 +434,12 @@ Status run_pull_bench(const std::string& spec_path, int reps, bool json) {
                "hashed with BLAKE3 (during the transfer) + manifest written and synced (during the transfer) + both renamed into place and the directory synced, the best of the repetitions (the "
                "gRPC channel is reused from the first, as a follower reuses it every window); first_pull = the first "
                "repetition, which also opens the gRPC channel; raw_tcp = one TCP connection writing the same bytes to a file (no fsync, no "
-               "verification); raw_tcp_memory = the same into memory; durable_write = the bytes written to a new file through the page cache and fdatasync'd, no network (how fast this disk takes a plain durable copy at the time; the pull, whose O_DIRECT writes overlap the transfer, can beat it); blake3/blake2b = the file hashed on one core"}};
+               "verification); raw_tcp_durable = the same, fdatasync'd before the clock stops (the durability a pull gives, still no verification); raw_tcp_memory = the same into memory; durable_write = the bytes written to a new file through the page cache and fdatasync'd, no network (how fast this disk takes a plain durable copy at the time; the pull, whose O_DIRECT writes overlap the transfer, can beat it); blake3/blake2b = the file hashed on one core"}};
   if (json) std::printf("%s\n", out.dump(2).c_str());
-  else std::printf("pull %.3f GB/s over %s (first %.3f GB/s, ratio %.2f), raw tcp to a file %.3f GB/s (ratio %.2f), to memory %.3f GB/s (ratio %.2f); "
+  else std::printf("pull %.3f GB/s over %s (first %.3f GB/s, ratio %.2f), raw tcp to a file %.3f GB/s (ratio %.2f), to a file + fdatasync %.3f GB/s (ratio %.2f), to memory %.3f GB/s (ratio %.2f); "
                    "durable write without network %.3f GB/s (ratio %.2f); hashing on one core: BLAKE3 %.2f GB/s, BLAKE2b %.2f GB/s (%s, %.1f MB)\n",
                    bytes / pull_s / 1e9, transport.c_str(), bytes / first_pull_s / 1e9, raw_s / first_pull_s,
-                   bytes / raw_s / 1e9, raw_s / pull_s, bytes / raw_mem_s / 1e9,
+                   bytes / raw_s / 1e9, raw_s / pull_s, bytes / raw_durable_s / 1e9, raw_durable_s / pull_s, bytes / raw_mem_s / 1e9,
                    raw_mem_s / pull_s, bytes / durable_s / 1e9, raw_s / durable_s, bytes / blake3_s / 1e9, bytes / blake2b_s / 1e9, config.describe().c_str(), bytes / 1e6);
   return Status::Ok();
 }
