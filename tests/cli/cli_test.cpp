@@ -2,6 +2,8 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <cmath>
+
 #include <nlohmann/json.hpp>
 
 #include "tests/test_util.h"
@@ -65,6 +67,28 @@ TEST(Cli, BadSpecNamesKeyAndExitsNonZero) {
   auto r = testing::run_command(tessera_cmd(home, "train --spec " + (home / "bad.toml").string()));
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.output.find("train.inner_steps = 0"), std::string::npos) << r.output;
+}
+
+// The pull benchmark runs end to end on a small model and every figure it prints is a
+// measurement (positive, finite) whose ratios agree with its rates.
+TEST(Cli, BenchPullPrintsEveryFigure) {
+  testing::TempDir home;
+  auto r = testing::run_command(tessera_cmd(home, "bench pull --spec " + std::string(TESSERA_SOURCE_DIR) +
+                                                      "/examples/nano.toml --reps 1 --json 2>/dev/null"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  auto json = nlohmann::json::parse(r.output.substr(r.output.find('{')));
+  EXPECT_EQ(json["transport"], "tcp");
+  for (const char* key : {"checkpoint_bytes", "pull_gbps", "raw_tcp_gbps", "raw_tcp_durable_gbps", "raw_tcp_memory_gbps",
+                          "durable_write_gbps", "direct_write_gbps", "blake3_gbps", "blake2b_gbps", "pull_vs_raw_tcp",
+                          "pull_vs_raw_tcp_durable", "disk_bound_vs_raw_tcp"}) {
+    ASSERT_TRUE(json.contains(key)) << key;
+    const double v = json[key].get<double>();
+    EXPECT_TRUE(std::isfinite(v) && v > 0) << key << " = " << v;
+  }
+  const auto ratio = [&](const char* a, const char* b) { return json[a].get<double>() / json[b].get<double>(); };
+  EXPECT_NEAR(json["pull_vs_raw_tcp"].get<double>(), ratio("pull_gbps", "raw_tcp_gbps"), 1e-9);
+  EXPECT_NEAR(json["pull_vs_raw_tcp_durable"].get<double>(), ratio("pull_gbps", "raw_tcp_durable_gbps"), 1e-9);
+  EXPECT_NEAR(json["disk_bound_vs_raw_tcp"].get<double>(), ratio("direct_write_gbps", "raw_tcp_gbps"), 1e-9);
 }
 
 }  // namespace
