@@ -59,7 +59,6 @@ class MemoryPool {
     return std::nullopt;
   }
   void give_back(const Region& r) {
-    ::madvise(r.aligned, r.rounded, MADV_FREE);
     std::lock_guard<std::mutex> lock(mu_);
     if (kept_) {
       // One region is kept: the larger (the next pull of the same run needs as much).
@@ -69,6 +68,8 @@ class MemoryPool {
       }
       ::munmap(kept_->base, kept_->len);
     }
+    // Only the region that is kept is marked (before anyone can take it).
+    ::madvise(r.aligned, r.rounded, MADV_FREE);
     kept_ = r;
   }
 
