@@ -361,8 +361,9 @@ Result<double> durable_write_seconds(const std::string& bytes, const std::filesy
 // The same bytes written to a new file the way a pull writes them (DownloadBuffer: O_DIRECT
 // from memory, the last partial page through the page cache, fdatasync), no network: the
 // disk's own rate for the pull's write path at the time. A pull cannot finish before its
-// bytes are on the disk, so raw_tcp_seconds / this is the best pull_vs_raw_tcp the disk
-// allowed in that run.
+// bytes are on the disk, so raw_tcp_seconds / this is about the best pull_vs_raw_tcp the
+// disk allowed in that run — measured moments apart, and the disk's speed moves, so a
+// pull can come out slightly above it.
 Result<double> direct_write_seconds(const std::string& bytes, const std::filesystem::path& file) {
   TESSERA_ASSIGN_OR_RETURN(auto buffer, checkpoints::DownloadBuffer::open(file, bytes.size(), 0));
   std::memcpy(buffer->data(), bytes.data(), bytes.size());  // before the clock: a pull's bytes arrive in memory
@@ -457,10 +458,10 @@ Status run_pull_bench(const std::string& spec_path, int reps, bool json) {
                "hashed with BLAKE3 (during the transfer) + manifest written and synced (during the transfer) + both renamed into place and the directory synced, the best of the repetitions (the "
                "gRPC channel is reused from the first, as a follower reuses it every window); first_pull = the first "
                "repetition, which also opens the gRPC channel; raw_tcp = one TCP connection writing the same bytes to a file (no fsync, no "
-               "verification); raw_tcp_durable = the same, fdatasync'd before the clock stops (the durability a pull gives, still no verification); raw_tcp_memory = the same into memory; direct_write = the bytes written to a new file the way a pull writes them (O_DIRECT, fdatasync), no network: the disk's rate for the pull's write path, so disk_bound_vs_raw_tcp is the best pull_vs_raw_tcp the disk allowed in the run; durable_write = the bytes written to a new file through the page cache and fdatasync'd, no network (how fast this disk takes a plain durable copy at the time; the pull, whose O_DIRECT writes overlap the transfer, can beat it); blake3/blake2b = the file hashed on one core"}};
+               "verification); raw_tcp_durable = the same, fdatasync'd before the clock stops (the durability a pull gives, still no verification); raw_tcp_memory = the same into memory; direct_write = the bytes written to a new file the way a pull writes them (O_DIRECT, fdatasync), no network: the disk's rate for the pull's write path, so disk_bound_vs_raw_tcp is about the best pull_vs_raw_tcp the disk allowed in the run (measured moments apart: the disk's speed moves, and a pull can come out slightly above it); durable_write = the bytes written to a new file through the page cache and fdatasync'd, no network (how fast this disk takes a plain durable copy at the time; the pull, whose O_DIRECT writes overlap the transfer, can beat it); blake3/blake2b = the file hashed on one core"}};
   if (json) std::printf("%s\n", out.dump(2).c_str());
   else std::printf("pull %.3f GB/s over %s (first %.3f GB/s, ratio %.2f), raw tcp to a file %.3f GB/s (ratio %.2f), to a file + fdatasync %.3f GB/s (ratio %.2f), to memory %.3f GB/s (ratio %.2f); "
-                   "durable write without network %.3f GB/s (ratio %.2f), the pull's O_DIRECT write alone %.3f GB/s (ratio %.2f: the disk's bound); hashing on one core: BLAKE3 %.2f GB/s, BLAKE2b %.2f GB/s (%s, %.1f MB)\n",
+                   "durable write without network %.3f GB/s (ratio %.2f), the pull's O_DIRECT write alone %.3f GB/s (ratio %.2f: about the disk's bound); hashing on one core: BLAKE3 %.2f GB/s, BLAKE2b %.2f GB/s (%s, %.1f MB)\n",
                    bytes / pull_s / 1e9, transport.c_str(), bytes / first_pull_s / 1e9, raw_s / first_pull_s,
                    bytes / raw_s / 1e9, raw_s / pull_s, bytes / raw_durable_s / 1e9, raw_durable_s / pull_s, bytes / raw_mem_s / 1e9,
                    raw_mem_s / pull_s, bytes / durable_s / 1e9, raw_s / durable_s, bytes / direct_s / 1e9, raw_s / direct_s, bytes / blake3_s / 1e9, bytes / blake2b_s / 1e9, config.describe().c_str(), bytes / 1e6);
