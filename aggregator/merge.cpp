@@ -1,19 +1,11 @@
 #include "aggregator/merge.h"
 
+#include "gradients/norm.h"
+
 #include <algorithm>
 #include <cmath>
 
 namespace tessera::aggregator {
-
-double delta_norm(const gradients::DecodedDelta& delta) {
-  double sum = 0.0;
-  for (const auto& u : delta.tensors) {
-    const torch::Tensor t = (u.is_dense() ? u.dense : u.values).contiguous();
-    const float* p = t.data_ptr<float>();
-    for (std::int64_t i = 0; i < t.numel(); ++i) sum += static_cast<double>(p[i]) * p[i];
-  }
-  return std::sqrt(sum);
-}
 
 Result<std::vector<torch::Tensor>> merge_deltas(const std::vector<const gradients::DecodedDelta*>& deltas,
                                                 const std::vector<std::vector<std::int64_t>>& param_shapes,
@@ -37,15 +29,9 @@ Result<std::vector<torch::Tensor>> merge_deltas(const std::vector<const gradient
                                std::to_string(u.param_index) + " does not fit its shape");
       }
     }
-    norms.push_back(delta_norm(*deltas[d]));
+    norms.push_back(gradients::delta_norm(*deltas[d]));
   }
-  double median = 0.0;
-  if (!norms.empty()) {
-    std::vector<double> sorted = norms;
-    std::sort(sorted.begin(), sorted.end());
-    const std::size_t m = sorted.size();
-    median = m % 2 == 1 ? sorted[m / 2] : 0.5 * (sorted[m / 2 - 1] + sorted[m / 2]);
-  }
+  const double median = gradients::median(norms);
   MergeStats local;
   local.deltas = deltas.size();
   local.median_norm = median;

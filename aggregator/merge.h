@@ -24,9 +24,6 @@ struct MergeStats {
   std::int64_t touched = 0;      // coordinates with at least one contribution
 };
 
-// L2 norm of a decoded delta (sparse values or dense tensors), accumulated in double.
-double delta_norm(const gradients::DecodedDelta& delta);
-
 // Returns one dense float32 tensor per parameter (undefined where no delta touched the
 // parameter). `param_shapes` is the model's parameter list.
 Result<std::vector<torch::Tensor>> merge_deltas(const std::vector<const gradients::DecodedDelta*>& deltas,

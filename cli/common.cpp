@@ -2,7 +2,9 @@
 
 #include "cli/commands.h"
 #include "core/identity.h"
+#include "kernels/collective.h"
 #include "kernels/device.h"
+#include "model/device.h"
 #include "model/config.h"
 
 namespace tessera::cli {
@@ -17,7 +19,9 @@ void add_info_command(CLI::App& app, const GlobalOptions&, int* exit_code) {
   auto* cmd = app.add_subcommand("info", "Show the build, devices and model presets");
   cmd->callback([exit_code] {
     std::printf("tessera %s\n", TESSERA_VERSION);
-    std::printf("%s\n", kernels::describe_devices().c_str());
+    std::printf("%s\n", model::describe_torch().c_str());
+    std::printf("kernels: %s; NCCL %s\n", kernels::describe_devices().c_str(),
+                kernels::NcclComm::compiled() ? "compiled" : "not compiled");
     std::printf("model presets:\n");
     for (const auto& name : model::preset_names()) {
       auto config = model::preset(name);

@@ -9,6 +9,7 @@
 #include "core/hash.h"
 #include "core/interrupt.h"
 #include "core/log.h"
+#include "model/device.h"
 #include "trainer/miner.h"
 #include "verification/validator.h"
 
@@ -29,7 +30,7 @@ void add_role_flags(CLI::App* cmd, RoleFlags& f) {
   cmd->add_option("--wallet", f.wallet, "Wallet (its coldkey pays the registration, its hotkey signs)")->required();
   cmd->add_option("--chain", f.chain, "Chain node address (default $TESSERA_CHAIN or 127.0.0.1:7700)");
   cmd->add_option("--data", f.data, "Data folder (default: the run spec's data.dir)");
-  cmd->add_option("--device", f.device, "cpu | cuda")->check(CLI::IsMember({"cpu", "cuda"}));
+  cmd->add_option("--device", f.device, "cpu | cuda | cuda:N (docs/devices.md)");
   cmd->add_option("--threads", f.threads, "CPU threads (default: all cores)");
   cmd->add_option("--windows", f.windows, "Stop after this many windows (default: run until Ctrl-C)");
   cmd->add_flag("--json", f.json, "Print one JSON status object per window on stdout");
@@ -43,13 +44,6 @@ trainer::JoinOptions join_options(const GlobalOptions& global, const RoleFlags& 
   j.wallet = f.wallet;
   j.data_dir = f.data;
   return j;
-}
-
-Status check_device(const std::string& device) {
-  if (device == "cuda") {
-    return FailedPrecondition("--device cuda: this build's libtorch has no CUDA device available; use --device cpu");
-  }
-  return Status::Ok();
 }
 
 void print_json_line(const std::string& json) {
@@ -81,14 +75,17 @@ void add_role_commands(CLI::App& app, const GlobalOptions& global, int* exit_cod
   add_role_flags(miner, miner_flags);
   miner->add_option("--shards", shards, "Train and submit only these parameter shards, e.g. 0 or 0,2-3 (default: all)");
   static int workers = 1;
-  miner->add_option("--workers", workers, "Local data-parallel processes (c10d Gloo); must divide train.batch_size")
+  miner->add_option("--workers", workers,
+                    "Local data-parallel processes (Gloo on CPUs, NCCL on GPUs: one GPU each); must divide train.batch_size")
       ->check(CLI::Range(1, 64));
   miner->callback([&global, exit_code] {
     (void)init_logging("miner " + miner_flags.wallet, global.log_level);
     install_interrupt_handler();
-    Status s = check_device(miner_flags.device);
+    auto device = model::resolve_device(miner_flags.device);
+    Status s = device.status();
     if (s.ok()) {
       trainer::MinerOptions o;
+      o.device = *device;
       o.join = join_options(global, miner_flags);
       o.threads = miner_flags.threads;
       o.windows = miner_flags.windows;
@@ -119,8 +116,10 @@ void add_role_commands(CLI::App& app, const GlobalOptions& global, int* exit_cod
   validator->callback([&global, exit_code] {
     (void)init_logging("validator " + val_flags.wallet, global.log_level);
     install_interrupt_handler();
-    Status s = check_device(val_flags.device);
+    auto device = model::resolve_device(val_flags.device);
+    Status s = device.status();
     verification::ValidatorOptions o;
+    if (s.ok()) o.device = *device;
     if (s.ok() && !stake.empty()) {
       auto rao = chain::parse_tao(stake);
       if (rao.ok()) o.stake_rao = *rao;
@@ -152,11 +151,19 @@ void add_role_commands(CLI::App& app, const GlobalOptions& global, int* exit_cod
   w->add_option("--data", worker_data)->required();
   w->add_option("--shards", worker.shards);
   w->add_option("--threads", worker.threads);
+  static std::string worker_device = "cpu";
+  w->add_option("--device", worker_device);
   w->callback([&global, exit_code] {
     (void)init_logging("miner-worker " + std::to_string(worker.rank), global.log_level);
     worker.store = worker_store;
     worker.spec = worker_spec;
     worker.data = worker_data;
+    auto device = model::resolve_device(worker_device);
+    if (!device.ok()) {
+      *exit_code = report(device.status());
+      return;
+    }
+    worker.device = *device;
     *exit_code = report(trainer::run_miner_worker(worker));
   });
 

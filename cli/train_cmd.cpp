@@ -3,6 +3,7 @@
 #include "cli/commands.h"
 #include "core/interrupt.h"
 #include "core/run_spec.h"
+#include "model/device.h"
 #include "trainer/baseline.h"
 
 namespace tessera::cli {
@@ -12,14 +13,20 @@ void add_train_command(CLI::App& app, const GlobalOptions&, int* exit_code) {
   static long steps = 0;
   static int threads = 0;
   static bool json = false;
-  static std::string data_dir;
+  static std::string data_dir, device = "cpu";
   auto* cmd = app.add_subcommand("train", "Centralized baseline training of the run's model");
   cmd->add_option("--spec", spec_path, "Run spec (TOML)")->required();
   cmd->add_option("--steps", steps, "Training steps (default: the spec's train.baseline_steps)");
   cmd->add_option("--threads", threads, "CPU threads (default: all cores)");
   cmd->add_option("--data", data_dir, "Data folder (default: the spec's data.dir)");
+  cmd->add_option("--device", device, "cpu | cuda | cuda:N (docs/devices.md)");
   cmd->add_flag("--json", json, "Print a final JSON object on stdout");
   cmd->callback([exit_code] {
+    auto resolved = model::resolve_device(device);
+    if (!resolved.ok()) {
+      *exit_code = report(resolved.status());
+      return;
+    }
     auto spec = load_run_spec(spec_path);
     if (!spec.ok()) {
       *exit_code = report(spec.status());
@@ -27,6 +34,7 @@ void add_train_command(CLI::App& app, const GlobalOptions&, int* exit_code) {
     }
     install_interrupt_handler();
     trainer::BaselineOptions options;
+    options.device = *resolved;
     options.steps = steps;
     options.threads = threads;
     options.data_dir = data_dir;

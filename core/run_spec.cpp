@@ -199,6 +199,7 @@ Result<RunSpec> parse_run_spec(const std::string& text, const std::string& sourc
     r.integer("baseline_batch_size", &t.baseline_batch_size, 1, 1 << 16);
     r.integer("eval_every", &t.eval_every, 0, 1 << 30);
     r.integer("eval_batches", &t.eval_batches, 1, 1 << 16);
+    r.choice("autocast", &t.autocast, {"none", "bf16"});
   });
   section("outer", [&](SectionReader& r) {
     auto& o = spec.outer;
@@ -209,7 +210,7 @@ Result<RunSpec> parse_run_spec(const std::string& text, const std::string& sourc
   section("codec", [&](SectionReader& r) {
     auto& c = spec.codec;
     r.choice("transform", &c.transform, {"none", "dct"});
-    r.integer("topk", &c.topk, 1, 1 << 16);
+    r.integer("topk", &c.topk, 1, 4096);  // kernels/topk.h: kMaxTopk
     r.integer("chunk_1d", &c.chunk_1d, 1, 1 << 16);
     r.integer("block_2d", &c.block_2d, 1, 256);
     r.choice("quant", &c.quant, {"fp16", "int8", "int4", "int2", "sign"});
@@ -248,6 +249,10 @@ Result<RunSpec> parse_run_spec(const std::string& text, const std::string& sourc
     return InvalidArgument(source + ": codec.topk = " + std::to_string(c.topk) +
                            ": must not exceed a chunk (chunk_1d = " + std::to_string(c.chunk_1d) +
                            ", block_2d² = " + std::to_string(chunk_2d) + ")");
+  }
+  if (c.transform == "dct" && c.block_2d > 64) {  // kernels/dct.h: kMaxDctSide
+    return InvalidArgument(source + ": codec.block_2d = " + std::to_string(c.block_2d) +
+                           ": must be at most 64 with codec.transform = \"dct\" (the DCT's largest block side)");
   }
   const auto& e = spec.emission;
   const double share_sum = e.owner_share + e.miner_share + e.validator_share;

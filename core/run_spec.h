@@ -53,6 +53,9 @@ struct TrainSpec {
   int baseline_batch_size = 0;  // `tessera train`'s batch (0: batch_size), tuned apart from the miners'
   int eval_every = 100;       // steps between validation evaluations (0 = only at the end)
   int eval_batches = 8;
+  // Mixed precision of training steps: "none" (float32) or "bf16" (autocast on CUDA GPUs
+  // of compute capability 8.0 or later; float32 elsewhere). Never used for evaluation.
+  std::string autocast = "none";
 
   // Sequences per step of the centralized baseline (`tessera train`).
   int centralized_batch() const { return baseline_batch_size > 0 ? baseline_batch_size : batch_size; }

@@ -111,6 +111,10 @@ std::string pages_digest(const std::vector<std::uint64_t>& pages) {
   return to_hex(d);
 }
 
+std::uint64_t inner_batch_seed(std::uint64_t run_seed, std::uint64_t window, std::uint64_t uid, int step) {
+  return Rng::derive("tessera/inner-batch", run_seed, window, uid * 65536 + static_cast<std::uint64_t>(step)).next_u64();
+}
+
 Status check_split(const TokenDataset& data, const std::string& where, int seq_len, int vocab_size) {
   if (data.size() <= static_cast<std::size_t>(seq_len) + 1) {
     return FailedPrecondition("data in " + where + " is too small for train.seq_len = " + std::to_string(seq_len));

@@ -57,4 +57,8 @@ Result<std::vector<std::uint64_t>> assign_pages(std::uint64_t run_seed, std::uin
 // BLAKE2b-256 hex of the page ids — the "data digest" a miner signs.
 std::string pages_digest(const std::vector<std::uint64_t>& pages);
 
+// Seed of the batch a miner draws from its pages at inner step `step` of `window`.
+// Validators recompute it to measure a delta on the exact data it was trained on.
+std::uint64_t inner_batch_seed(std::uint64_t run_seed, std::uint64_t window, std::uint64_t uid, int step);
+
 }  // namespace tessera::dataset

@@ -1,61 +1,89 @@
 #include "gradients/apply.h"
 
-#include "kernels/axpy.h"
-#include "kernels/scatter.h"
+#include <optional>
+
+#include "gradients/dispatch.h"
 
 namespace tessera::gradients {
 
+namespace {
+
+Status kernel_failed(const kernels::KernelBackend& k, const char* what, std::uint32_t param_index) {
+  return Internal(std::string("the ") + k.name() + " " + what + " kernel failed on parameter " +
+                  std::to_string(param_index));
+}
+
+}  // namespace
+
 Result<UndoLog> apply_delta(const std::vector<torch::Tensor>& params, const DecodedDelta& delta, float alpha) {
+  std::optional<torch::Device> device;
+  std::int64_t sparse = 0;
   for (const auto& u : delta.tensors) {
     if (u.param_index >= params.size()) {
       return InvalidArgument("delta names parameter " + std::to_string(u.param_index) + " of " +
                              std::to_string(params.size()));
     }
     const auto& p = params[u.param_index];
-    if (p.scalar_type() != torch::kFloat || !p.is_contiguous() || !p.device().is_cpu()) {
-      return InvalidArgument("parameter " + std::to_string(u.param_index) + " must be contiguous CPU float32");
+    if (p.scalar_type() != torch::kFloat || !p.is_contiguous()) {
+      return InvalidArgument("parameter " + std::to_string(u.param_index) + " must be contiguous float32");
     }
     if (u.is_dense() && u.dense.sizes() != p.sizes()) {
       return InvalidArgument("update of parameter " + std::to_string(u.param_index) + " has another shape");
     }
+    if (device && *device != p.device()) {
+      return InvalidArgument("parameters on " + device->str() + " and " + p.device().str() + ": a delta applies to one device");
+    }
+    device = p.device();
+    sparse += u.is_dense() ? 0 : u.values.numel();
   }
+  if (!device) return UndoLog{};
+  TESSERA_ASSIGN_OR_RETURN(const kernels::KernelBackend* k, backend_for(*device));
   torch::NoGradGuard no_grad;
   UndoLog log;
   log.entries.reserve(delta.tensors.size());
-  // One buffer for every sparse update's saved values, each entry a view into it.
-  std::int64_t sparse = 0;
-  for (const auto& u : delta.tensors) sparse += u.is_dense() ? 0 : u.values.numel();
-  const torch::Tensor saved_all = torch::empty({sparse}, torch::kFloat);
+  // One buffer on the device for every sparse update's saved values, each entry a view.
+  const torch::Tensor saved_all = torch::empty({sparse}, torch::TensorOptions().dtype(torch::kFloat).device(*device));
   std::int64_t used = 0;
   for (const auto& u : delta.tensors) {
     const auto& p = params[u.param_index];
     float* data = p.data_ptr<float>();
     if (u.is_dense()) {
       log.entries.push_back({u.param_index, {}, p.detach().clone()});
-      auto d = u.dense.contiguous();
-      kernels::axpy_cpu(static_cast<std::size_t>(p.numel()), alpha, d.data_ptr<float>(), data);
+      const torch::Tensor d = u.dense.to(p.device(), torch::kFloat).contiguous();
+      if (!k->axpy(static_cast<std::size_t>(p.numel()), alpha, d.data_ptr<float>(), data)) {
+        return kernel_failed(*k, "axpy", u.param_index);
+      }
     } else {
-      auto saved = slice_1d(saved_all, used, u.values.numel());
-      used += u.values.numel();
-      kernels::scatter_apply_cpu(data, u.flat_index.data_ptr<std::int64_t>(), u.values.data_ptr<float>(),
-                                 static_cast<std::size_t>(u.values.numel()), alpha, saved.data_ptr<float>());
-      log.entries.push_back({u.param_index, u.flat_index, saved});
+      // The update's index and values go where the parameter lives (a no-op on the CPU).
+      const torch::Tensor index = u.flat_index.to(p.device(), torch::kLong).contiguous();
+      const torch::Tensor values = u.values.to(p.device(), torch::kFloat).contiguous();
+      const torch::Tensor saved = slice_1d(saved_all, used, values.numel());
+      used += values.numel();
+      if (!k->scatter_apply(data, index.data_ptr<std::int64_t>(), values.data_ptr<float>(),
+                            static_cast<std::size_t>(values.numel()), alpha, saved.data_ptr<float>())) {
+        return kernel_failed(*k, "scatter-apply", u.param_index);
+      }
+      log.entries.push_back({u.param_index, index, saved});
     }
   }
   return log;
 }
 
-void undo_delta(const std::vector<torch::Tensor>& params, const UndoLog& log) {
+Status undo_delta(const std::vector<torch::Tensor>& params, const UndoLog& log) {
   torch::NoGradGuard no_grad;
   for (auto it = log.entries.rbegin(); it != log.entries.rend(); ++it) {
     const auto& p = params[it->param_index];
     if (!it->flat_index.defined()) {
       p.detach().copy_(it->saved);
-    } else {
-      kernels::scatter_restore_cpu(p.data_ptr<float>(), it->flat_index.data_ptr<std::int64_t>(),
-                                   it->saved.data_ptr<float>(), static_cast<std::size_t>(it->saved.numel()));
+      continue;
+    }
+    TESSERA_ASSIGN_OR_RETURN(const kernels::KernelBackend* k, backend_for(p.device()));
+    if (!k->scatter_restore(p.data_ptr<float>(), it->flat_index.data_ptr<std::int64_t>(), it->saved.data_ptr<float>(),
+                            static_cast<std::size_t>(it->saved.numel()))) {
+      return kernel_failed(*k, "scatter-restore", it->param_index);
     }
   }
+  return Status::Ok();
 }
 
 }  // namespace tessera::gradients

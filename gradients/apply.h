@@ -23,8 +23,11 @@ struct UndoLog {
 };
 
 // params[i] += alpha · update_i for every tensor of `delta`; params must be float32,
-// contiguous, on the CPU, and match the delta's indices. Returns the undo log.
+// contiguous, and match the delta's indices. They may live on any device with kernels
+// (gradients/dispatch.h): the update is copied there and applied by that device's
+// kernels; the undo log lives there too. Returns the undo log.
 Result<UndoLog> apply_delta(const std::vector<torch::Tensor>& params, const DecodedDelta& delta, float alpha);
-void undo_delta(const std::vector<torch::Tensor>& params, const UndoLog& log);
+// Restores what apply_delta replaced, bit for bit. Fails only when a device kernel fails.
+Status undo_delta(const std::vector<torch::Tensor>& params, const UndoLog& log);
 
 }  // namespace tessera::gradients

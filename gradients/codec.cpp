@@ -4,8 +4,9 @@
 #include <cstring>
 
 #include "gradients/bitstream.h"
+#include "gradients/dispatch.h"
 #include "gradients/elias_fano.h"
-#include "gradients/quantize.h"
+#include "kernels/blocks.h"
 #include "kernels/dct.h"
 #include "kernels/numeric.h"
 #include "kernels/quantize.h"
@@ -43,8 +44,13 @@ Result<CodecSettings> CodecSettings::from_spec(const CodecSpec& spec) {
   s.topk = static_cast<std::uint32_t>(spec.topk);
   s.chunk_1d = static_cast<std::uint32_t>(spec.chunk_1d);
   s.block_2d = static_cast<std::uint32_t>(spec.block_2d);
-  if (s.topk == 0 || s.topk > s.chunk_1d || s.topk > s.block_2d * s.block_2d) {
-    return InvalidArgument("codec.topk = " + std::to_string(s.topk) + " must be in [1, chunk size]");
+  if (s.topk == 0 || s.topk > s.chunk_1d || s.topk > s.block_2d * s.block_2d || s.topk > kernels::kMaxTopk) {
+    return InvalidArgument("codec.topk = " + std::to_string(s.topk) + " must be in [1, min(chunk size, " +
+                           std::to_string(kernels::kMaxTopk) + ")]");
+  }
+  if (s.transform == Transform::kDct && s.block_2d > static_cast<std::uint32_t>(kernels::kMaxDctSide)) {
+    return InvalidArgument("codec.block_2d = " + std::to_string(s.block_2d) + " exceeds the DCT's largest block side " +
+                           std::to_string(kernels::kMaxDctSide));
   }
   return s;
 }
@@ -65,7 +71,7 @@ Result<CodecSettings> CodecSettings::from_preset(const std::string& name) {
     return InvalidArgument("codec preset '" + name + "': bad k '" + k + "'");
   }
   s.topk = static_cast<std::uint32_t>(std::stoul(k));
-  if (s.topk == 0 || s.topk > 4096) return InvalidArgument("codec preset '" + name + "': k must be in [1, 4096]");
+  if (s.topk == 0 || s.topk > kernels::kMaxTopk) return InvalidArgument("codec preset '" + name + "': k must be in [1, 4096]");
   return s;
 }
 
@@ -109,6 +115,10 @@ Result<ChunkGeometry> chunk_geometry(const std::vector<std::int64_t>& shape, con
   for (std::size_t i = 1; i < shape.size(); ++i) g.cols *= shape[i];
   g.block_rows = largest_divisor_at_most(g.rows, settings.block_2d);
   g.block_cols = largest_divisor_at_most(g.cols, settings.block_2d);
+  if (settings.transform == Transform::kDct && std::max(g.block_rows, g.block_cols) > kernels::kMaxDctSide) {
+    return InvalidArgument("a " + std::to_string(g.block_rows) + "x" + std::to_string(g.block_cols) +
+                           " block exceeds the DCT's largest side " + std::to_string(kernels::kMaxDctSide));
+  }
   return g;
 }
 
@@ -122,7 +132,7 @@ std::uint32_t values_per_chunk(std::int64_t len, bool two_d, const CodecSettings
 
 torch::Tensor TensorUpdate::to_dense(at::IntArrayRef shape) const {
   if (is_dense()) return dense;
-  auto out = torch::zeros(shape, torch::kFloat);
+  auto out = torch::zeros(shape, values.options());  // on the update's device
   out.view({-1}).index_put_({flat_index}, values);
   return out;
 }
@@ -143,28 +153,6 @@ bool transformed(const ChunkGeometry& g, const CodecSettings& s) {
   return s.transform == Transform::kDct && g.two_d;
 }
 
-kernels::QuantKind kind_of(Quant q) { return static_cast<kernels::QuantKind>(static_cast<int>(q)); }
-
-// Tensor data → chunk-major float buffer: 1-D tensors are used in place, 2-D tensors are
-// gathered block by block (and DCT-transformed when enabled).
-const float* to_chunks(const float* src, const ChunkGeometry& g, const CodecSettings& s, std::vector<float>* scratch) {
-  if (!g.two_d) return src;
-  scratch->resize(static_cast<std::size_t>(g.numel()));
-  float* out = scratch->data();
-  const std::int64_t blocks_per_row = g.cols / g.block_cols;
-  const std::size_t row_bytes = sizeof(float) * static_cast<std::size_t>(g.block_cols);
-  for (std::int64_t c = 0; c < g.num_chunks(); ++c) {
-    const std::int64_t br = c / blocks_per_row, bc = c % blocks_per_row;
-    const float* first = src + br * g.block_rows * g.cols + bc * g.block_cols;
-    for (std::int64_t r = 0; r < g.block_rows; ++r) std::memcpy(out + r * g.block_cols, first + r * g.cols, row_bytes);
-    out += g.chunk_len();
-  }
-  if (transformed(g, s)) {
-    kernels::dct_blocks_cpu(scratch->data(), static_cast<std::size_t>(g.num_chunks()), static_cast<int>(g.block_rows),
-                            static_cast<int>(g.block_cols), false);
-  }
-  return scratch->data();
-}
 
 struct ChunkPlan {
   std::vector<std::uint32_t> ks;
@@ -213,7 +201,8 @@ TensorUpdate build_update(std::uint32_t param_index, const ChunkGeometry& g, con
     for (std::size_t c = 0; c < plan.ks.size(); ++c) {
       std::fill(block.begin(), block.end(), 0.0f);
       for (std::uint32_t i = 0; i < plan.ks[c]; ++i) block[positions[plan.offsets[c] + i]] = values[plan.offsets[c] + i];
-      kernels::dct_blocks_cpu(block.data(), 1, static_cast<int>(g.block_rows), static_cast<int>(g.block_cols), true);
+      // chunk_geometry() bounds the block sides, so the inverse DCT cannot refuse them.
+      (void)kernels::dct_blocks_cpu(block.data(), 1, static_cast<int>(g.block_rows), static_cast<int>(g.block_cols), true);
       const std::int64_t br = static_cast<std::int64_t>(c) / blocks_per_row;
       const std::int64_t bc = static_cast<std::int64_t>(c) % blocks_per_row;
       float* first = out + br * g.block_rows * g.cols + bc * g.block_cols;
@@ -286,8 +275,8 @@ std::int64_t sparse_entries(const std::vector<ChunkGeometry>& geometries, const 
 // Reads plan.total fixed-width codes, rejecting codes outside the quantiser's range and
 // fp16 codes that are not finite numbers.
 Status read_codes(Quant q, const ChunkPlan& plan, BitReader* in, std::uint16_t* codes) {
-  const unsigned bits = bits_per_value(q);
-  const unsigned max_code = kernels::quant_max_code(kind_of(q));
+  const unsigned bits = kernels::quant_bits_per_value(q);
+  const unsigned max_code = kernels::quant_max_code(q);
   const std::uint64_t mask = (1ULL << bits) - 1;
   // Codes are read 56 bits at a time; the section length was checked exactly before.
   const std::size_t total = plan.total;
@@ -318,7 +307,7 @@ Status read_codes(Quant q, const ChunkPlan& plan, BitReader* in, std::uint16_t* 
 
 // Reads the bf16 scales, rejecting non-finite and negative ones.
 Status read_scales(Quant q, const ChunkPlan& plan, BitReader* in, std::uint16_t* out) {
-  const std::size_t per_chunk = scales_per_chunk(q);
+  const std::size_t per_chunk = kernels::quant_scales_per_chunk(q);
   for (std::size_t j = 0; j < plan.ks.size() * per_chunk; ++j) {
     std::uint64_t raw = 0;
     if (!in->read(16, &raw)) return Corrupted("scale section truncated");
@@ -336,6 +325,165 @@ proto::Quant to_proto(Quant q) { return static_cast<proto::Quant>(static_cast<in
 
 }  // namespace
 
+namespace {
+
+// What the encoder packs for one tensor, in host memory: top-k positions, quantisation
+// codes and scales, and the reconstructed values the receiver will decode.
+struct Selection {
+  std::vector<std::uint32_t> positions;
+  std::vector<std::uint16_t> codes, scale_bits;
+  std::vector<float> recon;
+  void resize(const ChunkPlan& plan, Quant q) {
+    positions.resize(plan.total);
+    codes.resize(plan.total);
+    recon.resize(plan.total);
+    scale_bits.resize(plan.ks.size() * kernels::quant_scales_per_chunk(q));
+  }
+};
+
+Status non_finite(std::uint32_t param_index) {
+  return InvalidArgument("parameter " + std::to_string(param_index) + " has non-finite values");
+}
+
+// Top-k and quantisation of a CPU tensor. The common float32 contiguous input is read in
+// place; 2-D blocks are selected in place unless the DCT needs them gathered first. Top-k
+// reports in the same pass whether every value was finite.
+Status select_on_host(std::uint32_t param_index, const torch::Tensor& value, const ChunkGeometry& g,
+                      const CodecSettings& s, const ChunkPlan& plan, Selection* out) {
+  torch::Tensor converted;
+  const bool direct = value.scalar_type() == torch::kFloat && value.is_contiguous();
+  if (!direct) converted = value.detach().to(torch::kFloat).contiguous();
+  const float* data = direct ? value.data_ptr<float>() : converted.data_ptr<float>();
+  thread_local std::vector<float> chunks, selected;  // scratch, reused across tensors and calls
+  selected.resize(plan.total);
+  bool finite = true;
+  if (g.two_d && !transformed(g, s)) {
+    kernels::topk_blocks_cpu(data, static_cast<std::size_t>(g.rows), static_cast<std::size_t>(g.cols),
+                             static_cast<std::size_t>(g.block_rows), static_cast<std::size_t>(g.block_cols),
+                             plan.ks.data(), plan.offsets.data(), out->positions.data(), selected.data(), &finite);
+  } else {
+    if (g.two_d) {
+      chunks.resize(static_cast<std::size_t>(g.numel()));
+      kernels::gather_blocks_cpu(data, static_cast<std::size_t>(g.rows), static_cast<std::size_t>(g.cols),
+                                 static_cast<std::size_t>(g.block_rows), static_cast<std::size_t>(g.block_cols),
+                                 chunks.data());
+      if (!kernels::dct_blocks_cpu(chunks.data(), static_cast<std::size_t>(g.num_chunks()),
+                                   static_cast<int>(g.block_rows), static_cast<int>(g.block_cols), false)) {
+        return InvalidArgument("parameter " + std::to_string(param_index) + ": DCT block too large");
+      }
+      data = chunks.data();
+    }
+    kernels::topk_chunks_cpu(data, static_cast<std::size_t>(g.numel()), static_cast<std::size_t>(g.chunk_len()),
+                             plan.ks.data(), plan.offsets.data(), out->positions.data(), selected.data(), &finite);
+  }
+  if (!finite) return non_finite(param_index);
+  kernels::quantize_chunks_cpu(s.quant, selected.data(), plan.ks.size(), plan.ks.data(), plan.offsets.data(),
+                               out->codes.data(), out->scale_bits.data(), out->recon.data());
+  return Status::Ok();
+}
+
+template <class T>
+void copy_to_host(const torch::Tensor& device_tensor, std::vector<T>* out) {
+  const torch::Tensor host = to_host(device_tensor);
+  std::memcpy(out->data(), host.data_ptr(), out->size() * sizeof(T));
+}
+
+// The same selection on another device, by that device's kernels: the tensor and every
+// intermediate stay there, and only the packed inputs (positions, codes, scales, the
+// reconstructed values) come back to the host.
+Status select_on_device(const kernels::KernelBackend& k, std::uint32_t param_index, const torch::Tensor& value,
+                        const ChunkGeometry& g, const CodecSettings& s, const ChunkPlan& plan, Selection* out) {
+  const torch::Device device = value.device();
+  const auto on = [&](torch::ScalarType t) { return torch::TensorOptions().dtype(t).device(device); };
+  const torch::Tensor data = value.detach().to(torch::kFloat).contiguous();
+  const auto n_chunks = static_cast<std::int64_t>(plan.ks.size());
+  static_assert(sizeof(std::size_t) == sizeof(std::int64_t));
+  const torch::Tensor ks =
+      torch::from_blob(const_cast<std::uint32_t*>(plan.ks.data()), {n_chunks}, torch::kInt32).to(device);
+  const torch::Tensor offsets =
+      torch::from_blob(const_cast<std::size_t*>(plan.offsets.data()), {n_chunks}, torch::kInt64).to(device);
+  const auto total = static_cast<std::int64_t>(plan.total);
+  torch::Tensor positions = torch::empty({total}, on(torch::kInt32)), selected = torch::empty({total}, on(torch::kFloat));
+  torch::Tensor codes = torch::empty({total}, on(torch::kInt16)), recon = torch::empty({total}, on(torch::kFloat));
+  torch::Tensor scales = torch::empty({static_cast<std::int64_t>(out->scale_bits.size())}, on(torch::kInt16));
+  const auto* ks_p = reinterpret_cast<const std::uint32_t*>(ks.data_ptr<std::int32_t>());
+  const auto* off_p = reinterpret_cast<const std::size_t*>(offsets.data_ptr<std::int64_t>());
+  auto* pos_p = reinterpret_cast<std::uint32_t*>(positions.data_ptr<std::int32_t>());
+  bool finite = true, ran = true;
+  const auto rows = static_cast<std::size_t>(g.rows), cols = static_cast<std::size_t>(g.cols);
+  const auto br = static_cast<std::size_t>(g.block_rows), bc = static_cast<std::size_t>(g.block_cols);
+  if (g.two_d && !transformed(g, s)) {
+    ran = k.topk_blocks(data.data_ptr<float>(), rows, cols, br, bc, ks_p, off_p, pos_p, selected.data_ptr<float>(), &finite);
+  } else {
+    torch::Tensor chunks = data;
+    if (g.two_d) {
+      chunks = torch::empty({g.numel()}, on(torch::kFloat));
+      ran = k.gather_blocks(data.data_ptr<float>(), rows, cols, br, bc, chunks.data_ptr<float>()) &&
+            k.dct_blocks(chunks.data_ptr<float>(), static_cast<std::size_t>(g.num_chunks()), static_cast<int>(br),
+                         static_cast<int>(bc), false);
+    }
+    ran = ran && k.topk_chunks(chunks.data_ptr<float>(), static_cast<std::size_t>(g.numel()),
+                               static_cast<std::size_t>(g.chunk_len()), ks_p, off_p, pos_p, selected.data_ptr<float>(),
+                               &finite);
+  }
+  if (ran && !finite) return non_finite(param_index);
+  ran = ran && k.quantize_chunks(s.quant, selected.data_ptr<float>(), plan.ks.size(), ks_p, off_p,
+                                 reinterpret_cast<std::uint16_t*>(codes.data_ptr<std::int16_t>()),
+                                 reinterpret_cast<std::uint16_t*>(scales.data_ptr<std::int16_t>()),
+                                 recon.data_ptr<float>());
+  if (!ran) return Internal("parameter " + std::to_string(param_index) + ": the " + k.name() + " codec kernels failed on " + device.str());
+  copy_to_host(positions, &out->positions);
+  copy_to_host(codes, &out->codes);
+  copy_to_host(scales, &out->scale_bits);
+  copy_to_host(recon, &out->recon);
+  return Status::Ok();
+}
+
+// One tensor's sections of the wire format.
+void pack_tensor(std::uint32_t param_index, const torch::Tensor& value, const ChunkGeometry& g, const CodecSettings& s,
+                 const ChunkPlan& plan, const Selection& sel, proto::DeltaPayload* payload) {
+  BitWriter indices, values, scales;
+  const unsigned value_bits = kernels::quant_bits_per_value(s.quant);
+  indices.reserve(bytes_for_bits(plan.index_bits) + 8);
+  values.reserve(bytes_for_bits(plan.total * value_bits) + 8);
+  scales.reserve(sel.scale_bits.size() * 2 + 8);
+  for (std::size_t c = 0; c < plan.ks.size(); ++c) {
+    elias_fano_encode(sel.positions.data() + plan.offsets[c], plan.ks[c],
+                      static_cast<std::uint32_t>(g.chunk_size(static_cast<std::int64_t>(c))), &indices);
+  }
+  // Pack as many codes as fit in 56 bits per write.
+  const unsigned per_word = 56 / value_bits;
+  for (std::size_t i = 0; i < sel.codes.size(); i += per_word) {
+    const std::size_t n = std::min<std::size_t>(per_word, sel.codes.size() - i);
+    std::uint64_t word = 0;
+    for (std::size_t j = 0; j < n; ++j) word |= static_cast<std::uint64_t>(sel.codes[i + j]) << (j * value_bits);
+    values.write(word, static_cast<unsigned>(n * value_bits));
+  }
+  for (auto b : sel.scale_bits) scales.write(b, 16);
+  auto* t = payload->add_tensors();
+  t->set_param_index(param_index);
+  for (auto d : value.sizes()) t->add_shape(static_cast<std::uint32_t>(d));
+  t->set_block_rows(static_cast<std::uint32_t>(g.block_rows));
+  t->set_block_cols(static_cast<std::uint32_t>(g.block_cols));
+  t->set_indices(indices.finish());
+  t->set_values(values.finish());
+  t->set_scales(scales.finish());
+}
+
+// The reconstruction on the device its tensor came from.
+TensorUpdate on_device(TensorUpdate u, const torch::Device& device) {
+  if (device.is_cpu()) return u;
+  if (u.is_dense()) {
+    u.dense = u.dense.to(device);
+  } else {
+    u.flat_index = u.flat_index.to(device);
+    u.values = u.values.to(device);
+  }
+  return u;
+}
+
+}  // namespace
+
 Result<EncodedDelta> encode_delta(const std::vector<IndexedTensor>& tensors, const CodecSettings& settings) {
   proto::DeltaPayload payload;
   payload.set_format_version(kFormatVersion);
@@ -347,6 +495,7 @@ Result<EncodedDelta> encode_delta(const std::vector<IndexedTensor>& tensors, con
   EncodedDelta out;
   std::vector<ChunkGeometry> geometries;
   std::vector<ChunkPlan> plans;
+  std::vector<const kernels::KernelBackend*> backends;
   geometries.reserve(tensors.size());
   plans.reserve(tensors.size());
   std::int64_t previous = -1;
@@ -357,71 +506,26 @@ Result<EncodedDelta> encode_delta(const std::vector<IndexedTensor>& tensors, con
     previous = param_index;
     const std::vector<std::int64_t> shape(value.sizes().begin(), value.sizes().end());
     TESSERA_ASSIGN_OR_RETURN(ChunkGeometry g, chunk_geometry(shape, settings));
+    TESSERA_ASSIGN_OR_RETURN(const kernels::KernelBackend* backend, backend_for(value.device()));
     geometries.push_back(g);
     plans.push_back(plan_chunks(g, settings));
+    backends.push_back(backend);
   }
   SparseArena arena(sparse_entries(geometries, plans, settings));
   out.reconstruction.tensors.reserve(tensors.size());
-  std::vector<float> scratch, selected, recon;
-  std::vector<std::uint32_t> positions;
-  std::vector<std::uint16_t> codes, scale_bits;
+  Selection sel;
   for (std::size_t ti = 0; ti < tensors.size(); ++ti) {
     const auto& [param_index, value] = tensors[ti];
     const ChunkGeometry& g = geometries[ti];
     const ChunkPlan& plan = plans[ti];
-    // Converted only when needed: the common float32 contiguous input is read in place.
-    torch::Tensor converted;
-    const bool direct = value.scalar_type() == torch::kFloat && value.is_contiguous() && value.device().is_cpu();
-    if (!direct) converted = value.detach().to(torch::kCPU, torch::kFloat).contiguous();
-    const float* data = direct ? value.data_ptr<float>() : converted.data_ptr<float>();
-    positions.resize(plan.total);
-    selected.resize(plan.total);
-    recon.resize(plan.total);
-    codes.resize(plan.total);
-    scale_bits.resize(plan.ks.size() * scales_per_chunk(settings.quant));
-    // Top-k also reports whether every value was finite (in the same pass). 2-D blocks
-    // are selected in place unless the DCT needs them gathered and transformed.
-    bool finite = true;
-    if (g.two_d && !transformed(g, settings)) {
-      kernels::topk_blocks_cpu(data, static_cast<std::size_t>(g.rows), static_cast<std::size_t>(g.cols),
-                               static_cast<std::size_t>(g.block_rows), static_cast<std::size_t>(g.block_cols),
-                               plan.ks.data(), plan.offsets.data(), positions.data(), selected.data(), &finite);
-    } else {
-      const float* chunks = to_chunks(data, g, settings, &scratch);
-      kernels::topk_chunks_cpu(chunks, static_cast<std::size_t>(g.numel()), static_cast<std::size_t>(g.chunk_len()),
-                               plan.ks.data(), plan.offsets.data(), positions.data(), selected.data(), &finite);
-    }
-    if (!finite) return InvalidArgument("parameter " + std::to_string(param_index) + " has non-finite values");
-    kernels::quantize_chunks_cpu(kind_of(settings.quant), selected.data(), plan.ks.size(), plan.ks.data(),
-                                 plan.offsets.data(), codes.data(), scale_bits.data(), recon.data());
-    BitWriter indices, values, scales;
-    const unsigned value_bits = bits_per_value(settings.quant);
-    indices.reserve(bytes_for_bits(plan.index_bits) + 8);
-    values.reserve(bytes_for_bits(plan.total * value_bits) + 8);
-    scales.reserve(scale_bits.size() * 2 + 8);
-    for (std::size_t c = 0; c < plan.ks.size(); ++c) {
-      elias_fano_encode(positions.data() + plan.offsets[c], plan.ks[c],
-                        static_cast<std::uint32_t>(g.chunk_size(static_cast<std::int64_t>(c))), &indices);
-    }
-    // Pack as many codes as fit in 56 bits per write.
-    const unsigned per_word = 56 / value_bits;
-    for (std::size_t i = 0; i < codes.size(); i += per_word) {
-      const std::size_t n = std::min<std::size_t>(per_word, codes.size() - i);
-      std::uint64_t word = 0;
-      for (std::size_t j = 0; j < n; ++j) word |= static_cast<std::uint64_t>(codes[i + j]) << (j * value_bits);
-      values.write(word, static_cast<unsigned>(n * value_bits));
-    }
-    for (auto b : scale_bits) scales.write(b, 16);
-    auto* t = payload.add_tensors();
-    t->set_param_index(param_index);
-    for (auto d : value.sizes()) t->add_shape(static_cast<std::uint32_t>(d));
-    t->set_block_rows(static_cast<std::uint32_t>(g.block_rows));
-    t->set_block_cols(static_cast<std::uint32_t>(g.block_cols));
-    t->set_indices(indices.finish());
-    t->set_values(values.finish());
-    t->set_scales(scales.finish());
-    out.reconstruction.tensors.push_back(
-        build_update(param_index, g, settings, plan, positions.data(), recon.data(), value.sizes(), &arena));
+    sel.resize(plan, settings.quant);
+    TESSERA_RETURN_IF_ERROR(value.device().is_cpu()
+                                ? select_on_host(param_index, value, g, settings, plan, &sel)
+                                : select_on_device(*backends[ti], param_index, value, g, settings, plan, &sel));
+    pack_tensor(param_index, value, g, settings, plan, sel, &payload);
+    out.reconstruction.tensors.push_back(on_device(
+        build_update(param_index, g, settings, plan, sel.positions.data(), sel.recon.data(), value.sizes(), &arena),
+        value.device()));
   }
   if (!payload.SerializeToString(&out.bytes)) return Internal("serialising the delta payload failed");
   return out;
@@ -496,8 +600,8 @@ Result<DecodedDelta> decode_delta(std::string_view bytes, const std::vector<std:
                              std::to_string(g.block_rows) + "x" + std::to_string(g.block_cols));
     }
     ChunkPlan plan = plan_chunks(g, expected);
-    const std::uint64_t value_bits = plan.total * bits_per_value(expected.quant);
-    const std::uint64_t scale_bits = plan.ks.size() * scales_per_chunk(expected.quant) * 16ULL;
+    const std::uint64_t value_bits = plan.total * kernels::quant_bits_per_value(expected.quant);
+    const std::uint64_t scale_bits = plan.ks.size() * kernels::quant_scales_per_chunk(expected.quant) * 16ULL;
     auto check_size = [&](const std::string& section, std::size_t have, std::uint64_t bits) -> Status {
       if (have != bytes_for_bits(bits)) {
         return Corrupted(where + ": " + section + " section has " + std::to_string(have) + " bytes, expected " +
@@ -526,7 +630,7 @@ Result<DecodedDelta> decode_delta(std::string_view bytes, const std::vector<std:
     positions.resize(plan.total);
     values.resize(plan.total);
     codes.resize(plan.total);
-    scale_words.resize(plan.ks.size() * scales_per_chunk(expected.quant));
+    scale_words.resize(plan.ks.size() * kernels::quant_scales_per_chunk(expected.quant));
     BitReader index_in(t.indices()), value_in(t.values()), scale_in(t.scales());
     for (std::size_t c = 0; c < plan.ks.size(); ++c) {
       Status st = elias_fano_decode(&index_in, plan.ks[c],
@@ -538,7 +642,7 @@ Result<DecodedDelta> decode_delta(std::string_view bytes, const std::vector<std:
     if (!st.ok()) return st.with_context(where());
     st = read_scales(expected.quant, plan, &scale_in, scale_words.data());
     if (!st.ok()) return st.with_context(where());
-    kernels::dequantize_chunks_cpu(kind_of(expected.quant), codes.data(), scale_words.data(), plan.ks.size(),
+    kernels::dequantize_chunks_cpu(expected.quant, codes.data(), scale_words.data(), plan.ks.size(),
                                    plan.ks.data(), plan.offsets.data(), values.data());
     // Padding bits must be zero so that one delta has exactly one encoding.
     for (auto* reader : {&index_in, &value_in, &scale_in}) {

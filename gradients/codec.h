@@ -16,11 +16,14 @@
 
 #include "core/run_spec.h"
 #include "core/status.h"
+#include "kernels/quantize.h"
 
 namespace tessera::gradients {
 
 enum class Transform { kNone = 1, kDct = 2 };
-enum class Quant { kFp16 = 1, kInt8 = 2, kInt4 = 3, kInt2 = 4, kSign = 5 };
+// The quantiser of a chunk's values (kernels/quantize.h documents each); the wire format
+// names it with proto::Quant, converted in codec.cpp only.
+using Quant = kernels::QuantKind;
 
 struct CodecSettings {
   Transform transform = Transform::kNone;

@@ -4,15 +4,6 @@
 
 namespace tessera::gradients {
 
-torch::Tensor& ErrorFeedback::slot(std::uint32_t param_index, const torch::Tensor& like) {
-  auto it = std::lower_bound(buffers_.begin(), buffers_.end(), param_index,
-                             [](const auto& entry, std::uint32_t i) { return entry.first < i; });
-  if (it == buffers_.end() || it->first != param_index) {
-    it = buffers_.insert(it, {param_index, torch::zeros_like(like, torch::kFloat)});
-  }
-  return it->second;
-}
-
 torch::Tensor ErrorFeedback::buffer(std::uint32_t param_index) const {
   auto it = std::lower_bound(buffers_.begin(), buffers_.end(), param_index,
                              [](const auto& entry, std::uint32_t i) { return entry.first < i; });
@@ -20,25 +11,37 @@ torch::Tensor ErrorFeedback::buffer(std::uint32_t param_index) const {
 }
 
 Result<EncodedDelta> ErrorFeedback::step(const std::vector<IndexedTensor>& delta, const CodecSettings& settings) {
+  // The next buffers are computed beside the current ones and replace them only once the
+  // encoding succeeded.
   std::vector<IndexedTensor> accumulated;
   accumulated.reserve(delta.size());
+  torch::NoGradGuard no_grad;
   for (const auto& [index, value] : delta) {
-    torch::Tensor& e = slot(index, value);
-    if (e.sizes() != value.sizes()) {
+    const torch::Tensor previous = buffer(index);
+    const torch::Tensor v = value.detach().to(torch::kFloat);
+    if (previous.defined() && previous.sizes() != value.sizes()) {
       return InvalidArgument("error-feedback buffer of parameter " + std::to_string(index) + " has another shape");
     }
-    e.mul_(beta_).add_(value.detach().to(torch::kFloat));
-    accumulated.push_back({index, e});
+    // β·E + Δ, rounded as two operations (torch's add with alpha may fuse them).
+    accumulated.push_back({index, previous.defined() ? previous.to(v.device()).mul(beta_).add_(v) : v.clone()});
   }
   auto encoded = encode_delta(accumulated, settings);
   if (!encoded.ok()) return encoded.status();
   for (std::size_t i = 0; i < accumulated.size(); ++i) {
     const auto& update = encoded->reconstruction.tensors[i];
-    torch::Tensor& e = slot(update.param_index, accumulated[i].value);
+    torch::Tensor& e = accumulated[i].value;
     if (update.is_dense()) {
       e.sub_(update.dense);
     } else {
       e.view({-1}).index_add_(0, update.flat_index, -update.values);
+    }
+    const std::uint32_t index = accumulated[i].param_index;
+    auto it = std::lower_bound(buffers_.begin(), buffers_.end(), index,
+                               [](const auto& entry, std::uint32_t j) { return entry.first < j; });
+    if (it != buffers_.end() && it->first == index) {
+      it->second = e;
+    } else {
+      buffers_.insert(it, {index, e});
     }
   }
   return encoded;

@@ -1,5 +1,6 @@
 // Error feedback: E ← β·E + Δ; msg = encode(E); E ← E − decode(msg). What the codec drops
-// stays in E and is sent in later windows: nothing is lost, only delayed.
+// stays in E and is offered again in later windows, decayed by β each window. A step
+// whose encoding fails leaves E unchanged; what a validator rejects is not added back.
 #pragma once
 
 #include <vector>
@@ -13,7 +14,9 @@ class ErrorFeedback {
   explicit ErrorFeedback(double beta) : beta_(beta) {}
 
   // Accumulates `delta` (one tensor per parameter, in order, for the given indices),
-  // encodes the buffer and subtracts what the receiver will decode.
+  // encodes the buffer and subtracts what the receiver will decode. Buffers live on the
+  // device of their first delta. On an error (a non-finite delta, a shape that changed)
+  // no buffer changes.
   Result<EncodedDelta> step(const std::vector<IndexedTensor>& delta, const CodecSettings& settings);
 
   // The residual buffer of a parameter (undefined until it was first stepped).
@@ -22,7 +25,6 @@ class ErrorFeedback {
   void restore(std::vector<std::pair<std::uint32_t, torch::Tensor>> buffers) { buffers_ = std::move(buffers); }
 
  private:
-  torch::Tensor& slot(std::uint32_t param_index, const torch::Tensor& like);
   double beta_;
   std::vector<std::pair<std::uint32_t, torch::Tensor>> buffers_;  // sorted by index
 };

@@ -17,7 +17,8 @@ constexpr int kMaxDctSide = 64;
 // cached for the process, shared by every implementation.
 const float* dct_matrix(int n);
 
-void dct_blocks_cpu(float* blocks, std::size_t n_blocks, int rows, int cols, bool inverse);
+// False (and nothing written) when rows or cols is outside [1, kMaxDctSide].
+bool dct_blocks_cpu(float* blocks, std::size_t n_blocks, int rows, int cols, bool inverse);
 bool dct_blocks_cuda(float* blocks, std::size_t n_blocks, int rows, int cols, bool inverse);
 
 }  // namespace tessera::kernels

@@ -28,13 +28,9 @@ namespace {
 
 // out[r][:] = Σ_j coef[r][j] · in[j][:] for r < out_rows, skipping zero coefficients;
 // rows of `in` listed as zero in `in_zero` are skipped too. in/out have `cols` columns.
-#if defined(__clang__)
-#define TESSERA_MULTIVERSION  // clang does not multiversion templates
-#else
-#define TESSERA_MULTIVERSION __attribute__((target_clones("arch=x86-64-v3", "default")))
-#endif
+// Built for the baseline ISA only, without contraction: decoding a DCT payload is part of
+// `checkpoint verify`, so every CPU must round it the same way.
 template <int COLS>
-TESSERA_MULTIVERSION
 void combine_rows(const float* coef, int coef_stride, const float* in, float* out, int out_rows, int in_rows,
                   int cols_dynamic, const unsigned char* in_zero) {
   const int cols = COLS > 0 ? COLS : cols_dynamic;
@@ -68,7 +64,8 @@ std::vector<float> transposed(const float* m, int n) {
 
 }  // namespace
 
-void dct_blocks_cpu(float* blocks, std::size_t n_blocks, int rows, int cols, bool inverse) {
+bool dct_blocks_cpu(float* blocks, std::size_t n_blocks, int rows, int cols, bool inverse) {
+  if (rows < 1 || cols < 1 || rows > kMaxDctSide || cols > kMaxDctSide) return false;  // combine_rows' acc[] bound
   const float* cr = dct_matrix(rows);
   const float* cc = dct_matrix(cols);
   // Forward: B·C_cᵀ then C_r·(…); inverse: B·C_c then C_rᵀ·(…).
@@ -88,6 +85,7 @@ void dct_blocks_cpu(float* blocks, std::size_t n_blocks, int rows, int cols, boo
     // block = left · tmp, skipping tmp's zero rows.
     combine(left.data(), rows, tmp.data(), block, rows, rows, cols, zero_row.data());
   }
+  return true;
 }
 
 }  // namespace tessera::kernels

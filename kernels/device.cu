@@ -15,6 +15,12 @@ int cuda_device_count() {
   return count;
 }
 
+int cuda_compute_capability(int device) {
+  cudaDeviceProp prop{};
+  if (device < 0 || device >= cuda_device_count() || cudaGetDeviceProperties(&prop, device) != cudaSuccess) return 0;
+  return prop.major * 10 + prop.minor;
+}
+
 std::string describe_devices() {
   int count = 0;
   cudaError_t err = cudaGetDeviceCount(&count);

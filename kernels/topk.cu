@@ -1,9 +1,12 @@
 // One thread block per chunk: iterative selection of the k largest magnitudes with a
 // block-wide arg-max (ties to the lower position), then the chosen positions are sorted.
-// k is small (default 32), so k reductions over a chunk of <= 4096 stay cheap and the
-// result matches topk_chunks_cpu exactly.
+// k is small (default 32, at most kMaxTopk), so k reductions over a chunk stay cheap and the
+// result matches topk_chunks_cpu exactly. A chunk holding an infinity or NaN gets the
+// CPU reference's reject output (positions 0..k-1, zero values) and never selects: NaN
+// compares false with everything, so the arg-max could otherwise find no position.
 #include <cuda_runtime.h>
 
+#include "kernels/blocks.h"
 #include "kernels/device.h"
 #include "kernels/topk.h"
 
@@ -21,7 +24,21 @@ __global__ void topk_kernel(const float* data, std::size_t n, std::size_t chunk_
   std::uint32_t* out_pos = positions + offsets[c];
   __shared__ float best_mag[kThreads];
   __shared__ std::uint32_t best_pos[kThreads];
-  __shared__ std::uint32_t chosen[4096];
+  __shared__ std::uint32_t chosen[kMaxTopk];
+  __shared__ int non_finite;
+  if (threadIdx.x == 0) non_finite = 0;
+  __syncthreads();
+  for (std::size_t i = threadIdx.x; i < len; i += blockDim.x) {
+    if (!isfinite(chunk[i])) non_finite = 1;  // benign race: every writer stores 1
+  }
+  __syncthreads();
+  if (non_finite) {
+    for (std::uint32_t i = threadIdx.x; i < k; i += blockDim.x) {
+      out_pos[i] = i;
+      values[offsets[c] + i] = 0.0f;
+    }
+    return;
+  }
   for (std::uint32_t round = 0; round < k; ++round) {
     float mag = -1.0f;
     std::uint32_t pos = 0xffffffffu;
@@ -92,21 +109,31 @@ bool check_finite(const float* data, std::size_t n, bool* all_finite) {
   return ok;
 }
 
-// Block c of a row-major rows × cols matrix → the c-th chunk of a chunk-major buffer.
-__global__ void gather_blocks_kernel(const float* data, std::size_t cols, std::size_t block_rows, std::size_t block_cols,
-                                     float* out) {
-  const std::size_t c = blockIdx.x, per_row = cols / block_cols, len = block_rows * block_cols;
-  const float* first = data + (c / per_row) * block_rows * cols + (c % per_row) * block_cols;
-  for (std::size_t i = threadIdx.x; i < len; i += blockDim.x) out[c * len + i] = first[(i / block_cols) * cols + i % block_cols];
+// Positions 0..k-1 and zero values for every chunk (the CPU reference's reject output).
+__global__ void reject_kernel(std::size_t chunks, const std::uint32_t* ks, const std::size_t* offsets,
+                              std::uint32_t* positions, float* values) {
+  const std::size_t c = blockIdx.x;
+  if (c >= chunks) return;
+  for (std::uint32_t i = threadIdx.x; i < ks[c]; i += blockDim.x) {
+    positions[offsets[c] + i] = i;
+    values[offsets[c] + i] = 0.0f;
+  }
 }
+
 }  // namespace
 
 bool topk_chunks_cuda(const float* data, std::size_t n, std::size_t chunk_len, const std::uint32_t* ks,
                       const std::size_t* offsets, std::uint32_t* positions, float* values, bool* all_finite) {
-  if (cuda_device_count() == 0 || chunk_len > 4096) return false;
+  if (cuda_device_count() == 0 || chunk_len == 0) return false;
   const std::size_t chunks = (n + chunk_len - 1) / chunk_len;
   if (!check_finite(data, n, all_finite)) return false;
   if (chunks == 0) return true;
+  if (all_finite != nullptr && !*all_finite) {
+    // The caller discards everything once a value is not finite: no selection runs, and
+    // every chunk gets the reject output, so nothing out of range is ever written.
+    reject_kernel<<<static_cast<unsigned>(chunks), kThreads>>>(chunks, ks, offsets, positions, values);
+    return cudaGetLastError() == cudaSuccess && cudaDeviceSynchronize() == cudaSuccess;
+  }
   topk_kernel<<<static_cast<unsigned>(chunks), kThreads>>>(data, n, chunk_len, ks, offsets, positions, values);
   return cudaGetLastError() == cudaSuccess && cudaDeviceSynchronize() == cudaSuccess;
 }
@@ -115,15 +142,12 @@ bool topk_blocks_cuda(const float* data, std::size_t rows, std::size_t cols, std
                       std::size_t block_cols, const std::uint32_t* ks, const std::size_t* offsets,
                       std::uint32_t* positions, float* values, bool* all_finite) {
   const std::size_t len = block_rows * block_cols, chunks = (rows / block_rows) * (cols / block_cols);
-  if (cuda_device_count() == 0 || len > 4096) return false;
+  if (cuda_device_count() == 0 || len == 0) return false;
+  if (chunks == 0) return check_finite(data, 0, all_finite);
   float* gathered = nullptr;
   if (cudaMalloc(&gathered, sizeof(float) * rows * cols) != cudaSuccess) return false;
-  bool ok = true;
-  if (chunks > 0) {
-    gather_blocks_kernel<<<static_cast<unsigned>(chunks), kThreads>>>(data, cols, block_rows, block_cols, gathered);
-    ok = cudaGetLastError() == cudaSuccess;
-  }
-  ok = ok && topk_chunks_cuda(gathered, rows * cols, len, ks, offsets, positions, values, all_finite);
+  const bool ok = gather_blocks_cuda(data, rows, cols, block_rows, block_cols, gathered) &&
+                  topk_chunks_cuda(gathered, rows * cols, len, ks, offsets, positions, values, all_finite);
   cudaFree(gathered);
   return ok;
 }

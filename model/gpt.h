@@ -62,6 +62,8 @@ class GPTImpl : public torch::nn::Module {
   torch::Tensor loss(const torch::Tensor& tokens, const torch::Tensor& targets);
 
   const ModelConfig& config() const { return config_; }
+  // Where the parameters live (all on one device: the module is moved as a whole).
+  torch::Device device() const { return wte_->weight.device(); }
   // (name, tensor) in the fixed order.
   std::vector<std::pair<std::string, torch::Tensor>> named_params() const;
 

@@ -59,6 +59,7 @@ Result<BaselineResult> train_baseline(const RunSpec& spec, const BaselineOptions
   model::configure_cpu_threads(options.threads);
   const long steps = options.steps > 0 ? options.steps : ts.baseline_steps;
   model::GPT gpt = model::make_gpt(config, spec.seed);
+  gpt->to(options.device);
   gpt->train();
   auto optimizer = make_adamw(gpt, ts);
   CosineSchedule schedule{ts.lr, ts.min_lr_ratio, ts.warmup_steps, steps};
@@ -82,7 +83,7 @@ Result<BaselineResult> train_baseline(const RunSpec& spec, const BaselineOptions
   for (; step < steps && !interrupted(); ++step) {
     auto [x, y] = train.sample_batch(batch_rng.next_u64(), batch, ts.seq_len);
     const double lr = schedule.at(step);
-    const double loss_value = train_step(gpt, *optimizer, x, y, lr, ts.grad_clip);
+    const double loss_value = train_step(gpt, *optimizer, x, y, lr, ts.grad_clip, {}, ts.autocast == "bf16");
     if (!std::isfinite(loss_value)) {
       return Internal("training diverged: loss is " + std::to_string(loss_value) + " at step " + std::to_string(step) +
                       " (lower train.lr?)");

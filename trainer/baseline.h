@@ -20,6 +20,7 @@ struct BaselineOptions {
   long steps = 0;        // 0: the spec's train.baseline_steps
   int threads = 0;       // 0: every core
   std::string data_dir;  // empty: the spec's data.dir
+  torch::Device device = torch::kCPU;
 };
 
 struct BaselineProgress {

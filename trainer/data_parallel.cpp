@@ -1,80 +1,44 @@
 #include "trainer/data_parallel.h"
 
-#include <torch/csrc/distributed/c10d/FileStore.hpp>
-#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
+#include <cstring>
 
 namespace tessera::trainer {
 
-struct DataParallelGroup::Impl {
-  c10::intrusive_ptr<c10d::ProcessGroupGloo> pg;
-};
-
 Result<std::unique_ptr<DataParallelGroup>> DataParallelGroup::join(const std::filesystem::path& store_file, int rank,
-                                                                  int world, std::chrono::milliseconds timeout) {
+                                                                  int world, const torch::Device& device,
+                                                                  std::chrono::milliseconds timeout) {
   if (world < 1 || rank < 0 || rank >= world) {
     return InvalidArgument("data parallel group: rank " + std::to_string(rank) + " of " + std::to_string(world));
   }
-  std::unique_ptr<DataParallelGroup> g(new DataParallelGroup());
-  g->rank_ = rank;
-  g->world_ = world;
-  g->impl_ = std::make_unique<Impl>();
-  try {
-    auto store = c10::make_intrusive<c10d::FileStore>(store_file.string(), world);
-    store->setTimeout(timeout);
-    auto options = c10d::ProcessGroupGloo::Options::create();
-    options->timeout = timeout;
-    options->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname("127.0.0.1"));
-    g->impl_->pg = c10::make_intrusive<c10d::ProcessGroupGloo>(store, rank, world, options);
-  } catch (const std::exception& e) {
-    return Internal("data parallel group (rank " + std::to_string(rank) + " of " + std::to_string(world) + ", " +
-                    store_file.string() + "): " + e.what());
-  }
-  return g;
+  if (device.is_cuda()) return join_nccl(store_file, rank, world, device, timeout);
+#ifdef TESSERA_HAVE_GLOO
+  if (device.is_cpu()) return join_gloo(store_file, rank, world, timeout);
+#else
+  if (device.is_cpu()) return FailedPrecondition("data parallel group: this build has no Gloo (CPU ranks)");
+#endif
+  return InvalidArgument("data parallel group: no collective backend for device " + device.str());
 }
 
-DataParallelGroup::~DataParallelGroup() = default;
-
-Status DataParallelGroup::allreduce_mean_gradients(model::GPT& model) {
-  if (world_ == 1) return Status::Ok();
+std::vector<torch::Tensor> DataParallelGroup::gradients(model::GPT& model) {
   std::vector<torch::Tensor> grads;
   for (const auto& [name, p] : model->named_params()) {
     if (p.grad().defined()) grads.push_back(p.grad());
   }
-  if (grads.empty()) return Status::Ok();
-  try {
-    // One flat buffer: a single all-reduce per step.
-    torch::Tensor flat = torch::cat([&] {
-      std::vector<torch::Tensor> v;
-      for (const auto& g : grads) v.push_back(g.reshape({-1}));
-      return v;
-    }());
-    std::vector<torch::Tensor> io{flat};
-    impl_->pg->allreduce(io)->wait();
-    flat.div_(static_cast<double>(world_));
-    std::int64_t offset = 0;
-    for (auto& g : grads) {
-      g.copy_(flat.narrow(0, offset, g.numel()).view_as(g));
-      offset += g.numel();
-    }
-  } catch (const std::exception& e) {
-    return Internal(std::string("gradient all-reduce failed: ") + e.what());
-  }
-  return Status::Ok();
+  return grads;
 }
 
-Status DataParallelGroup::broadcast(std::vector<torch::Tensor>& tensors) {
-  if (world_ == 1 || tensors.empty()) return Status::Ok();
-  try {
-    c10d::BroadcastOptions options;
-    options.rootRank = 0;
-    for (auto& t : tensors) {
-      std::vector<torch::Tensor> io{t};
-      impl_->pg->broadcast(io, options)->wait();
-    }
-  } catch (const std::exception& e) {
-    return Internal(std::string("broadcast failed: ") + e.what());
+torch::Tensor DataParallelGroup::flatten(const std::vector<torch::Tensor>& tensors) {
+  std::vector<torch::Tensor> flat;
+  for (const auto& t : tensors) flat.push_back(t.reshape({-1}));
+  return torch::cat(flat);
+}
+
+void DataParallelGroup::unflatten(const torch::Tensor& flat, std::vector<torch::Tensor>& tensors) {
+  std::int64_t offset = 0;
+  for (auto& t : tensors) {
+    t.copy_(flat.narrow(0, offset, t.numel()).view_as(t));
+    offset += t.numel();
   }
-  return Status::Ok();
 }
 
 Status DataParallelGroup::broadcast_bytes(std::string* bytes) {

@@ -36,10 +36,6 @@ std::vector<torch::Tensor> snapshot_parameters(const model::GPT& model) {
   return out;
 }
 
-std::uint64_t inner_batch_seed(std::uint64_t run_seed, std::uint64_t window, std::uint64_t uid, int step) {
-  return Rng::derive("tessera/inner-batch", run_seed, window, uid * 65536 + static_cast<std::uint64_t>(step)).next_u64();
-}
-
 Result<InnerResult> InnerLoop::run(model::GPT& model, torch::optim::Optimizer& optimizer,
                                    const std::vector<torch::Tensor>& start, const dataset::TokenDataset& train,
                                    const std::vector<std::uint64_t>& pages, std::uint64_t window,
@@ -56,7 +52,7 @@ Result<InnerResult> InnerLoop::run(model::GPT& model, torch::optim::Optimizer& o
   CosineSchedule schedule{ts.lr, ts.min_lr_ratio, ts.warmup_steps, horizon};
   InnerResult result;
   for (int step = 0; step < ts.inner_steps; ++step) {
-    const std::uint64_t seed = inner_batch_seed(spec->seed, window, uid, step);
+    const std::uint64_t seed = dataset::inner_batch_seed(spec->seed, window, uid, step);
     auto [x, y] = train.sample_from_pages(pages, static_cast<std::uint64_t>(spec->data.page_tokens), seed,
                                           ts.batch_size, ts.seq_len);
     Status reduced = Status::Ok();
@@ -69,7 +65,7 @@ Result<InnerResult> InnerLoop::run(model::GPT& model, torch::optim::Optimizer& o
     }
     const double value = train_step(model, optimizer, x, y,
                                     schedule.at(static_cast<long>(window - std::min(window, origin_window)) * ts.inner_steps + step),
-                                    ts.grad_clip, after_backward);
+                                    ts.grad_clip, after_backward, ts.autocast == "bf16");
     TESSERA_RETURN_IF_ERROR(reduced);
     if (!std::isfinite(value)) {
       return Internal("inner training diverged: loss " + std::to_string(value) + " at window " +
@@ -80,7 +76,9 @@ Result<InnerResult> InnerLoop::run(model::GPT& model, torch::optim::Optimizer& o
   }
   torch::NoGradGuard no_grad;
   const auto params = model->named_params();
-  for (std::size_t i = 0; i < params.size(); ++i) result.delta.push_back(start[i] - params[i].second.detach());
+  for (std::size_t i = 0; i < params.size(); ++i) {
+    result.delta.push_back(start[i].to(params[i].second.device()) - params[i].second.detach());
+  }
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return result;
 }

@@ -18,7 +18,7 @@
 namespace tessera::trainer {
 
 struct InnerResult {
-  std::vector<torch::Tensor> delta;  // one float32 tensor per parameter, θ_start − θ_end
+  std::vector<torch::Tensor> delta;  // one float32 tensor per parameter, θ_start − θ_end, on the model's device
   double first_loss = 0.0;           // training loss of the first inner step
   double last_loss = 0.0;            // training loss of the last inner step
   double seconds = 0.0;
@@ -40,10 +40,6 @@ struct InnerLoop {
                           const dataset::TokenDataset& train, const std::vector<std::uint64_t>& pages,
                           std::uint64_t window, std::uint64_t uid) const;
 };
-
-// Seed of the batch a miner draws from its pages at inner step `step` of `window`.
-// Validators recompute it to measure a delta on the exact data it was trained on.
-std::uint64_t inner_batch_seed(std::uint64_t run_seed, std::uint64_t window, std::uint64_t uid, int step);
 
 // Copies `values` into the model's parameters (same order as named_params()).
 Status load_parameters(model::GPT& model, const std::vector<torch::Tensor>& values);

@@ -112,17 +112,21 @@ Status Miner::start_workers() {
   TESSERA_RETURN_IF_ERROR(write_file_atomic(wdir / "spec.toml", j_.spec.text));
   const fs::path exe = fs::read_symlink("/proc/self/exe");
   for (int r = 1; r < o_.workers; ++r) {
+    // One GPU per rank: rank r of a CUDA miner on cuda:N trains on cuda:N+r.
+    const std::string device =
+        o_.device.is_cuda() ? "cuda:" + std::to_string((o_.device.has_index() ? o_.device.index() : 0) + r) : "cpu";
     std::vector<std::string> argv = {exe.string(), "miner-worker", "--rank", std::to_string(r), "--world",
                                      std::to_string(o_.workers), "--store", (wdir / "store").string(), "--spec",
                                      (wdir / "spec.toml").string(), "--data", j_.data_dir, "--threads",
-                                     std::to_string(std::max(1, o_.threads))};
+                                     std::to_string(std::max(1, o_.threads)), "--device", device};
     if (!o_.shards.empty()) argv.insert(argv.end(), {"--shards", o_.shards});
     workers_.push_back(std::make_unique<Subprocess>(argv, wdir / ("worker-" + std::to_string(r) + ".log")));
   }
-  TESSERA_ASSIGN_OR_RETURN(group_, DataParallelGroup::join(wdir / "store", 0, o_.workers));
+  TESSERA_ASSIGN_OR_RETURN(group_, DataParallelGroup::join(wdir / "store", 0, o_.workers, o_.device));
   std::string state = save_optimizer(*optimizer_);
   TESSERA_RETURN_IF_ERROR(group_->broadcast_bytes(&state));
-  spdlog::info("{} local workers joined (c10d Gloo): each trains 1/{} of every batch", o_.workers - 1, o_.workers);
+  spdlog::info("{} local workers joined ({}): each trains 1/{} of every batch", o_.workers - 1, group_->backend(),
+               o_.workers);
   return Status::Ok();
 }
 
@@ -146,6 +150,7 @@ Status Miner::setup() {
                               std::to_string(spec.data.pages_per_window) + " pages");
   }
   model_ = model::make_gpt(j_.config, spec.seed);
+  model_->to(o_.device);
   const auto named = model_->named_params();
   TESSERA_ASSIGN_OR_RETURN(trained_, select_trained(model_, spec, o_.shards));
   optimizer_ = make_adamw(model_, spec.train);
@@ -159,9 +164,10 @@ Status Miner::setup() {
   auto loaded = load_miner_state(dir_ / "state");
   if (loaded.ok() && loaded->record.netuid == o_.join.netuid && loaded->record.hotkey == j_.wallet.hotkey.public_hex() &&
       loaded->record.spec_hash == spec_hash) {
-    Status opt = load_optimizer(*optimizer_, loaded->optimizer);
+    Status opt = load_optimizer(*optimizer_, loaded->optimizer, o_.device);
     if (opt.ok()) {
       record_ = loaded->record;
+      for (auto& [index, buffer] : loaded->ef) buffer = buffer.to(o_.device);
       ef_->restore(std::move(loaded->ef));
       spdlog::info("resumed miner state: last window {}, {} error-feedback buffers", record_.last_window,
                    ef_->buffers().size());
@@ -177,8 +183,8 @@ Status Miner::setup() {
   record_.netuid = o_.join.netuid;
   record_.hotkey = j_.wallet.hotkey.public_hex();
   record_.spec_hash = spec_hash;
-  spdlog::info("miner uid {} on subnet {} ({}), training {} of {} parameter tensors, codec {}", j_.uid, o_.join.netuid,
-               j_.config.describe(), trained_.size(), named.size(), codec_.name());
+  spdlog::info("miner uid {} on subnet {} ({}, {}), training {} of {} parameter tensors, codec {}", j_.uid,
+               o_.join.netuid, j_.config.describe(), o_.device.str(), trained_.size(), named.size(), codec_.name());
   return Status::Ok();
 }
 
@@ -389,12 +395,13 @@ Status run_miner_worker(const WorkerOptions& o) {
   TESSERA_ASSIGN_OR_RETURN(auto train, dataset::TokenDataset::load(o.data, "train"));
   model::configure_cpu_threads(o.threads);
   model::GPT gpt = model::make_gpt(config, spec.seed);
+  gpt->to(o.device);
   TESSERA_RETURN_IF_ERROR(select_trained(gpt, spec, o.shards).status());
   auto optimizer = make_adamw(gpt, spec.train);
-  TESSERA_ASSIGN_OR_RETURN(auto group, DataParallelGroup::join(o.store, o.rank, o.world));
+  TESSERA_ASSIGN_OR_RETURN(auto group, DataParallelGroup::join(o.store, o.rank, o.world, o.device));
   std::string state;
   TESSERA_RETURN_IF_ERROR(group->broadcast_bytes(&state));
-  if (!state.empty()) TESSERA_RETURN_IF_ERROR(load_optimizer(*optimizer, state));
+  if (!state.empty()) TESSERA_RETURN_IF_ERROR(load_optimizer(*optimizer, state, o.device));
   const auto named = gpt->named_params();
   for (;;) {
     std::vector<torch::Tensor> control{torch::zeros({kControlLen}, torch::kLong)};
@@ -402,7 +409,7 @@ Status run_miner_worker(const WorkerOptions& o) {
     const auto c = control[0];
     if (c[3].item<std::int64_t>() != 0) return Status::Ok();
     std::vector<torch::Tensor> start;
-    for (const auto& [name, p] : named) start.push_back(torch::zeros_like(p).contiguous());
+    for (const auto& [name, p] : named) start.push_back(torch::zeros(p.sizes(), torch::kFloat));
     TESSERA_RETURN_IF_ERROR(group->broadcast(start));
     const auto window = static_cast<std::uint64_t>(c[0].item<std::int64_t>());
     const auto uid = static_cast<std::uint64_t>(c[1].item<std::int64_t>());

@@ -12,6 +12,8 @@
 #include <functional>
 #include <string>
 
+#include <torch/torch.h>
+
 #include "core/status.h"
 #include "trainer/join.h"
 
@@ -23,19 +25,21 @@ struct MinerOptions {
   std::uint64_t windows = 0;  // stop after this many submitted windows (0: until Ctrl-C)
   std::string shards;         // "" = all; else e.g. "0" or "0,2-3" of the spec's model.shards
   int workers = 1;            // K local data-parallel processes (this one and K − 1 `miner-worker`s)
+  torch::Device device = torch::kCPU;  // model, optimizer and error-feedback state (model/device.h)
   std::function<void(const std::string& json)> on_window;  // one JSON object per window
 };
 
 Status run_miner(const MinerOptions& options);
 
 // One worker rank of `tessera miner --workers K` (started by the miner itself as
-// `tessera miner-worker`): joins the miner's Gloo group and trains its slice of every
-// batch until the miner says stop.
+// `tessera miner-worker`): joins the miner's group (Gloo on CPUs, NCCL on GPUs) and
+// trains its slice of every batch until the miner says stop.
 struct WorkerOptions {
   int rank = 1, world = 2;
   std::filesystem::path store, spec, data;
   std::string shards;
   int threads = 1;
+  torch::Device device = torch::kCPU;
 };
 Status run_miner_worker(const WorkerOptions& options);
 

@@ -25,10 +25,10 @@ std::string save_optimizer(torch::optim::Optimizer& optimizer) {
   return out.str();
 }
 
-Status load_optimizer(torch::optim::Optimizer& optimizer, const std::string& bytes) {
+Status load_optimizer(torch::optim::Optimizer& optimizer, const std::string& bytes, const torch::Device& device) {
   try {
     torch::serialize::InputArchive archive;
-    archive.load_from(bytes.data(), bytes.size());
+    archive.load_from(bytes.data(), bytes.size(), device);
     optimizer.load(archive);
   } catch (const std::exception& e) {
     return Corrupted(std::string("optimizer state does not load: ") + e.what());
@@ -41,7 +41,7 @@ Status save_miner_state(const fs::path& dir, const MinerSnapshot& s) {
   fs::create_directories(dir, ec);
   if (ec) return IoError("cannot create " + dir.string() + ": " + ec.message());
   checkpoints::NamedTensors ef;
-  for (const auto& [index, t] : s.ef) ef.emplace_back("ef." + std::to_string(index), t.contiguous());
+  for (const auto& [index, t] : s.ef) ef.emplace_back("ef." + std::to_string(index), t.to(torch::kCPU).contiguous());
   TESSERA_ASSIGN_OR_RETURN(std::string ef_bytes, checkpoints::encode_safetensors(ef, {}));
   TESSERA_RETURN_IF_ERROR(write_file_atomic(dir / "ef.safetensors", ef_bytes, 0600));
   TESSERA_RETURN_IF_ERROR(write_file_atomic(dir / "optimizer.pt", s.optimizer, 0600));

@@ -47,6 +47,8 @@ Result<MinerSnapshot> load_miner_state(const std::filesystem::path& dir);
 
 // The inner optimizer's state as bytes and back (torch's archive format).
 std::string save_optimizer(torch::optim::Optimizer& optimizer);
-Status load_optimizer(torch::optim::Optimizer& optimizer, const std::string& bytes);
+// The loaded state goes to `device`: bytes written on one device load on any other.
+Status load_optimizer(torch::optim::Optimizer& optimizer, const std::string& bytes,
+                      const torch::Device& device = torch::kCPU);
 
 }  // namespace tessera::trainer

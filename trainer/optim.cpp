@@ -1,5 +1,7 @@
 #include "trainer/optim.h"
 
+#include "model/device.h"
+
 namespace tessera::trainer {
 
 std::unique_ptr<torch::optim::AdamW> make_adamw(const model::GPT& model, const TrainSpec& spec) {
@@ -26,17 +28,22 @@ double evaluate_loss(model::GPT& model, const std::vector<std::pair<torch::Tenso
   const bool was_training = model->is_training();
   model->eval();
   double total = 0.0;
-  for (const auto& [x, y] : batches) total += model->loss(x, y).item<double>();
+  for (const auto& [x, y] : batches) total += model->loss(x.to(model->device()), y.to(model->device())).item<double>();
   if (was_training) model->train();
   return batches.empty() ? 0.0 : total / static_cast<double>(batches.size());
 }
 
 double train_step(model::GPT& model, torch::optim::Optimizer& optimizer, const torch::Tensor& x, const torch::Tensor& y,
-                  double lr, double grad_clip, const std::function<void()>& after_backward) {
+                  double lr, double grad_clip, const std::function<void()>& after_backward, bool bf16_autocast) {
   set_learning_rate(optimizer, lr);
   optimizer.zero_grad();
-  auto loss = model->loss(x, y);
-  loss.backward();
+  const torch::Device device = model->device();
+  torch::Tensor loss;
+  {
+    model::AutocastGuard autocast(device, bf16_autocast);
+    loss = model->loss(x.to(device), y.to(device));
+    loss.backward();
+  }
   if (after_backward) after_backward();
   torch::nn::utils::clip_grad_norm_(model->parameters(), grad_clip);
   optimizer.step();

@@ -8,12 +8,11 @@
 #include <set>
 #include <sstream>
 
-#include "aggregator/merge.h"
 #include "core/hash.h"
 #include "core/rng.h"
 #include "gradients/apply.h"
-#include "kernels/cross_entropy.h"
-#include "trainer/inner_loop.h"
+#include "gradients/dispatch.h"
+#include "gradients/norm.h"
 
 namespace tessera::verification {
 
@@ -74,21 +73,20 @@ std::string fmt(double v) {
   return s.str();
 }
 
-// Mean next-token loss of a batch: the forward pass, then the fused cross-entropy kernel
-// (CUDA when the logits live on a GPU, else the CPU path) over the logits.
+// Mean next-token loss of a batch: the forward pass on the model's device, then the fused
+// cross-entropy kernel of that device (gradients/dispatch.h) over the logits.
 double loss_on(model::GPT& model, const std::pair<torch::Tensor, torch::Tensor>& batch, std::uint64_t* passes) {
   ++*passes;
   torch::NoGradGuard no_grad;
-  const torch::Tensor logits = model->forward(batch.first).contiguous();
-  const torch::Tensor targets = batch.second.to(logits.device(), torch::kLong).contiguous();
+  const torch::Device device = model->parameters().front().device();
+  const torch::Tensor logits = model->forward(batch.first.to(device)).to(torch::kFloat).contiguous();
+  const torch::Tensor targets = batch.second.to(device, torch::kLong).contiguous();
   const auto rows = static_cast<std::size_t>(targets.numel());
   const auto vocab = static_cast<std::size_t>(logits.size(-1));
   double sum = 0.0;
-  const bool ok = logits.is_cuda()
-                      ? kernels::cross_entropy_sum_cuda(logits.data_ptr<float>(), targets.data_ptr<std::int64_t>(), rows,
-                                                        vocab, nullptr, &sum)
-                      : kernels::cross_entropy_sum_cpu(logits.data_ptr<float>(), targets.data_ptr<std::int64_t>(), rows,
-                                                       vocab, nullptr, &sum);
+  auto backend = gradients::backend_for(device);
+  const bool ok = backend.ok() && (*backend)->cross_entropy_sum(logits.data_ptr<float>(), targets.data_ptr<std::int64_t>(),
+                                                                rows, vocab, nullptr, &sum);
   return ok ? sum / static_cast<double>(rows) : std::numeric_limits<double>::quiet_NaN();
 }
 
@@ -170,7 +168,7 @@ Result<WindowReport> evaluate_window(const WindowContext& ctx, const std::vector
       }
     }
     if (copied) continue;
-    e.norm = aggregator::delta_norm(*e.delta);
+    e.norm = gradients::delta_norm(*e.delta);
     pages_of[h.uid()] = std::move(*pages);
     candidates.push_back(report.evaluations.size());
     report.evaluations.push_back(std::move(e));
@@ -180,9 +178,7 @@ Result<WindowReport> evaluate_window(const WindowContext& ctx, const std::vector
   if (!candidates.empty()) {
     std::vector<double> norms;
     for (std::size_t c : candidates) norms.push_back(report.evaluations[c].norm);
-    std::sort(norms.begin(), norms.end());
-    const double median = norms.size() % 2 ? norms[norms.size() / 2]
-                                           : 0.5 * (norms[norms.size() / 2 - 1] + norms[norms.size() / 2]);
+    const double median = gradients::median(norms);
     const std::int64_t batch = spec.validator.eval_batch_size, seq = spec.train.seq_len;
     // R_w: rows from random training pages that no evaluated miner was assigned this
     // window — the same distribution as the miners' own pages, data none of them
@@ -219,14 +215,14 @@ Result<WindowReport> evaluate_window(const WindowContext& ctx, const std::vector
       const int step = static_cast<int>(Rng::derive("tessera/eval-own", ctx.eval_seed, ctx.window, e.uid).next_u64() %
                                         static_cast<std::uint64_t>(std::max(1, spec.train.inner_steps)));
       const auto own_batch = ctx.train->sample_from_pages(pages_of[e.uid], page_tokens,
-                                                          trainer::inner_batch_seed(spec.seed, ctx.window, e.uid, step),
+                                                          dataset::inner_batch_seed(spec.seed, ctx.window, e.uid, step),
                                                           spec.train.batch_size, seq);
       const double before_own = loss_on(model, own_batch, &report.forward_passes);
       const float alpha = static_cast<float>(-spec.validator.eval_lr * e.clip_scale);
       TESSERA_ASSIGN_OR_RETURN(gradients::UndoLog undo, gradients::apply_delta(params, *e.delta, alpha));
       const double after_random = loss_on(model, random_batch, &report.forward_passes);
       const double after_own = loss_on(model, own_batch, &report.forward_passes);
-      gradients::undo_delta(params, undo);
+      TESSERA_RETURN_IF_ERROR(gradients::undo_delta(params, undo));
       e.gain_random = report.before_random - after_random;
       e.gain_own = before_own - after_own;
       const std::string figures = "held-out gain " + fmt(e.gain_random) + ", own-pages gain " + fmt(e.gain_own);

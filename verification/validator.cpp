@@ -180,6 +180,7 @@ Status Validator::setup() {
     return FailedPrecondition("the train split holds fewer than data.pages_per_window pages");
   }
   model_ = model::make_gpt(j_.config, spec.seed);
+  model_->to(o_.device);
   model_->eval();
   TESSERA_ASSIGN_OR_RETURN(codec_, gradients::CodecSettings::from_spec(spec.codec));
   schedule_.blocks_per_window = static_cast<std::uint64_t>(spec.schedule.blocks_per_window);

@@ -9,6 +9,8 @@
 // aggregator.
 #pragma once
 
+#include <torch/torch.h>
+
 #include <functional>
 #include <map>
 #include <string>
@@ -29,6 +31,9 @@ struct ValidatorOptions {
   bool aggregate = false;
   std::size_t keep_checkpoints = 32;  // with aggregate: the newest N stay in the store (and verifiable)
   int threads = 0;
+  // Where submissions are evaluated (model/device.h). The merge and the outer step stay on
+  // the CPU whatever the device: they are consensus (docs/devices.md).
+  torch::Device device = torch::kCPU;
   std::uint64_t windows = 0;  // stop after this many evaluated windows (0: until Ctrl-C)
   std::uint64_t stake_rao = 0;  // stake the hotkey up to this amount at start
   std::function<void(const std::string& json)> on_window;  // one JSON status object per window

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "aggregator/outer.h"
+#include "gradients/norm.h"
 #include "core/hash.h"
 
 namespace tessera::aggregator {
@@ -37,7 +38,7 @@ std::vector<gradients::DecodedDelta> deltas() {
 // The same merge written with dense tensor arithmetic.
 std::vector<torch::Tensor> reference(const std::vector<gradients::DecodedDelta>& ds) {
   std::vector<double> norms;
-  for (const auto& d : ds) norms.push_back(delta_norm(d));
+  for (const auto& d : ds) norms.push_back(gradients::delta_norm(d));
   std::vector<double> sorted = norms;
   std::sort(sorted.begin(), sorted.end());
   const double median = sorted[sorted.size() / 2];  // odd count

@@ -141,6 +141,44 @@ TEST(TopkCuda, BlocksMatchCpuReference) {
 #endif
 }
 
+// A chunk with fewer than k finite values once made the arg-max find no position and read
+// chunk[0xffffffff]; it must give the CPU reference's reject output instead, with and
+// without the finiteness flag (with it, no selection runs at all).
+TEST(TopkCuda, NonFiniteChunkGivesRejectOutputNotAnOutOfRangeRead) {
+  if (cuda_device_count() == 0) GTEST_SKIP() << "no CUDA device: " << describe_devices();
+#ifdef TESSERA_HAVE_CUDA
+  Problem p = make_problem(3 * 256, 256, 32);
+  for (std::size_t i = 256; i < 512 - 8; ++i) p.data[i] = std::nanf("");  // chunk 1: 8 finite values, k = 32
+  p.data[600] = INFINITY;                                                    // chunk 2: one infinity
+  std::vector<std::uint32_t> pos(p.total);
+  std::vector<float> val(p.total);
+  topk_chunks_cpu(p.data.data(), p.data.size(), p.chunk_len, p.ks.data(), p.offsets.data(), pos.data(), val.data());
+  for (const bool use_flag : {false, true}) {
+    bool finite = true;
+    bool* flag = use_flag ? &finite : nullptr;
+    std::vector<std::uint32_t> gpu_pos;
+    std::vector<float> gpu_val;
+    ASSERT_TRUE(topk_on_device(
+        p,
+        [&](const float* data, const std::uint32_t* ks, const std::size_t* off, std::uint32_t* dpos, float* dval) {
+          return topk_chunks_cuda(data, p.data.size(), p.chunk_len, ks, off, dpos, dval, flag);
+        },
+        &gpu_pos, &gpu_val));
+    ASSERT_EQ(cudaGetLastError(), cudaSuccess);
+    for (std::size_t c = 0; c < p.ks.size(); ++c) {
+      for (std::uint32_t i = 0; i < p.ks[c]; ++i) EXPECT_LT(gpu_pos[p.offsets[c] + i], p.chunk_len);
+    }
+    if (!use_flag) {
+      EXPECT_EQ(gpu_pos, pos);  // per chunk, as the CPU reference: chunk 0 selected, 1 and 2 rejected
+      EXPECT_EQ(gpu_val, val);
+    } else {
+      EXPECT_FALSE(finite);
+      for (std::size_t i = 0; i < p.total; ++i) EXPECT_EQ(gpu_val[i], 0.0f);
+    }
+  }
+#endif
+}
+
 TEST(ScatterCuda, MatchesCpuReference) {
   if (cuda_device_count() == 0) GTEST_SKIP() << "no CUDA device: " << describe_devices();
 #ifdef TESSERA_HAVE_CUDA
