@@ -116,7 +116,7 @@ stage2_checks() {
     note "stage 2 skipped: no C++ compiler"
     return 1
   fi
-  if ! strings "$($cxx -print-file-name=libstdc++.so.6)" 2>/dev/null | grep -q GLIBCXX_3.4.30; then
+  if ! grep -aq GLIBCXX_3.4.30 "$($cxx -print-file-name=libstdc++.so.6)" 2>/dev/null; then
     note "stage 2 skipped: $cxx's libstdc++ lacks GLIBCXX_3.4.30 (GCC 12), which the carried libraries need"
     return 1
   fi
@@ -130,9 +130,20 @@ stage2_checks() {
 stage2_build() {
   local deps="$ROOT/$STAGE/deps/usr" lib="$ROOT/$STAGE/deps/usr/lib/x86_64-linux-gnu"
   export LD_LIBRARY_PATH="$lib:${LD_LIBRARY_PATH:-}"
-  local nccl_dir nccl_lib
-  nccl_dir=$($PY -c 'import nvidia.nccl, os; print(os.path.dirname(nvidia.nccl.__file__))' 2>/dev/null || true)
-  nccl_lib=$(ls "$nccl_dir"/lib/libnccl.so* 2>/dev/null | head -1)
+  # The libnccl that PyTorch's CUDA wheels bring (nvidia-nccl-*), or one beside libtorch.
+  local nccl_lib
+  nccl_lib=$($PY - 2>/dev/null <<'PYEOF'
+import glob, os, torch
+found = glob.glob(os.path.join(os.path.dirname(torch.__file__), "lib", "libnccl.so*"))
+try:
+    import nvidia
+    for p in nvidia.__path__:
+        found += glob.glob(os.path.join(p, "**", "libnccl.so*"), recursive=True)
+except ImportError:
+    pass
+print(sorted(found)[0] if found else "")
+PYEOF
+)
   local nccl_args=()
   if [ -n "$nccl_lib" ] && [ -f "$STAGE/nccl/include/nccl.h" ]; then
     nccl_args=(-DNCCL_LIBRARY="$nccl_lib" -DNCCL_INCLUDE_DIR="$ROOT/$STAGE/nccl/include")
@@ -148,8 +159,14 @@ stage2_build() {
     -DProtobuf_LIBRARY="$lib/libprotobuf.so" -DSODIUM_INCLUDE_DIR="$deps/include" -DSODIUM_LIBRARY="$lib/libsodium.so"
     "${nccl_args[@]}")
   if ! "${configure[@]}" >>"$OUTDIR/stage2.log" 2>&1; then
-    note "stage 2: configure failed after $((SECONDS - t0))s (stage2.log)"
-    return 1
+    note "stage 2: configure with torch's CMake config failed (stage2.log); retrying with TESSERA_TORCH_DIR"
+    rm -rf build-gpu
+    local torch_dir
+    torch_dir=$($PY -c 'import torch, os; print(os.path.dirname(torch.__file__))')
+    if ! "${configure[@]}" -DTESSERA_TORCH_DIR="$torch_dir" >>"$OUTDIR/stage2.log" 2>&1; then
+      note "stage 2: configure failed after $((SECONDS - t0))s (stage2.log)"
+      return 1
+    fi
   fi
   if ! cmake --build build-gpu --target device_check -j "$(nproc)" >>"$OUTDIR/stage2.log" 2>&1; then
     note "stage 2: build failed after $((SECONDS - t0))s (stage2.log)"
