@@ -1,5 +1,7 @@
 #include "aggregator/window.h"
 
+#include "checkpoints/parameters.h"
+
 #include <sstream>
 
 #include "aggregator/outer.h"
@@ -17,8 +19,6 @@ std::string describe_outer(const OuterSpec& o) {
   return s.str();
 }
 
-bool is_state(const std::string& name) { return name.rfind(kMomentumPrefix, 0) == 0; }
-
 }  // namespace
 
 Result<NextCheckpoint> initial_checkpoint(const RunSpec& spec, std::uint64_t window) {
@@ -35,19 +35,6 @@ Result<NextCheckpoint> initial_checkpoint(const RunSpec& spec, std::uint64_t win
   return out;
 }
 
-std::vector<torch::Tensor> model_parameters(const checkpoints::Checkpoint& checkpoint) {
-  std::vector<torch::Tensor> out;
-  for (const auto& [name, t] : checkpoint.tensors) {
-    if (!is_state(name)) out.push_back(t);
-  }
-  return out;
-}
-
-std::vector<std::vector<std::int64_t>> parameter_shapes(const checkpoints::Checkpoint& checkpoint) {
-  std::vector<std::vector<std::int64_t>> out;
-  for (const auto& t : model_parameters(checkpoint)) out.push_back(t.sizes().vec());
-  return out;
-}
 
 Result<NextCheckpoint> next_checkpoint(const RunSpec& spec, const checkpoints::Checkpoint& base,
                                        std::uint64_t window, const std::vector<checkpoints::AcceptedEntry>& accepted,
@@ -64,7 +51,7 @@ Result<NextCheckpoint> next_checkpoint(const RunSpec& spec, const checkpoints::C
   std::vector<std::string> names;
   std::vector<torch::Tensor> params, momentum;
   for (const auto& [name, t] : base.tensors) {
-    if (is_state(name)) {
+    if (checkpoints::is_optimizer_state(name)) {
       momentum.push_back(t.clone());
     } else {
       names.push_back(name);
@@ -87,7 +74,7 @@ Result<NextCheckpoint> next_checkpoint(const RunSpec& spec, const checkpoints::C
   for (std::size_t i = 0; i < params.size(); ++i) out.tensors.emplace_back(names[i], params[i]);
   const auto& buffers = outer.momentum_buffers();
   for (std::size_t i = 0; i < buffers.size(); ++i) {
-    if (buffers[i].defined()) out.tensors.emplace_back(kMomentumPrefix + names[i], buffers[i].contiguous());
+    if (buffers[i].defined()) out.tensors.emplace_back(checkpoints::kMomentumPrefix + names[i], buffers[i].contiguous());
   }
   out.merged = std::move(grads);
   out.manifest.run_id = spec.name;
@@ -110,7 +97,7 @@ Status verify_transition(const RunSpec& spec, const checkpoints::Checkpoint& par
   const auto& accepted = child.manifest.accepted;
   if (payloads.size() != accepted.size()) return InvalidArgument(at + "payload count differs from the accepted list");
   TESSERA_ASSIGN_OR_RETURN(gradients::CodecSettings codec, gradients::CodecSettings::from_spec(spec.codec));
-  const auto shapes = parameter_shapes(parent);
+  const auto shapes = checkpoints::parameter_shapes(parent);
   std::vector<gradients::DecodedDelta> decoded;
   decoded.reserve(payloads.size());
   for (std::size_t i = 0; i < payloads.size(); ++i) {

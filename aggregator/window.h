@@ -3,9 +3,8 @@
 // `tessera checkpoint verify`, so anyone holding C_w and the accepted payloads recomputes
 // C_{w+1} bit for bit and compares its content hash with the one announced on chain.
 //
-// A checkpoint holds the model's parameters (GPT-2 names, model order) followed, for an
-// outer optimizer with momentum, by one buffer per parameter named
-// "outer.momentum.<name>": the optimizer state travels with the checkpoint.
+// A checkpoint holds the model's parameters followed by the outer optimizer's momentum
+// (checkpoints/parameters.h): the optimizer state travels with the checkpoint.
 #pragma once
 
 #include <torch/torch.h>
@@ -22,8 +21,6 @@
 
 namespace tessera::aggregator {
 
-inline constexpr const char* kMomentumPrefix = "outer.momentum.";
-
 struct NextCheckpoint {
   checkpoints::NamedTensors tensors;  // parameters, then momentum buffers (if any)
   checkpoints::Manifest manifest;     // unsigned; tensor entries filled
@@ -34,10 +31,6 @@ struct NextCheckpoint {
 // The run's first checkpoint: the deterministic initialisation of the spec's model from
 // the run seed, announced for `window`.
 Result<NextCheckpoint> initial_checkpoint(const RunSpec& spec, std::uint64_t window);
-
-// The parameters of a checkpoint (its tensors without optimizer state), in model order.
-std::vector<torch::Tensor> model_parameters(const checkpoints::Checkpoint& checkpoint);
-std::vector<std::vector<std::int64_t>> parameter_shapes(const checkpoints::Checkpoint& checkpoint);
 
 // C_{w+1} from `base` (= C_w) and the accepted deltas in verdict order, announced for
 // `window` (normally w + 1; later when the aggregator fell behind the chain).

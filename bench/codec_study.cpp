@@ -22,6 +22,7 @@
 #include "dataset/token_dataset.h"
 #include "gradients/error_feedback.h"
 #include "model/gpt.h"
+#include "model/parameters.h"
 #include "model/runtime.h"
 #include "trainer/baseline.h"
 #include "trainer/inner_loop.h"
@@ -110,7 +111,7 @@ Result<Outcome> run_config(const RunSpec& spec, const model::ModelConfig& config
     TESSERA_ASSIGN_OR_RETURN(settings, gradients::CodecSettings::from_preset(preset));
   }
   auto global = model::make_gpt(config, spec.seed);
-  std::vector<torch::Tensor> theta = trainer::snapshot_parameters(global);
+  std::vector<torch::Tensor> theta = model::snapshot_parameters(global);
   std::vector<std::vector<std::int64_t>> shapes;
   for (const auto& t : theta) shapes.emplace_back(t.sizes().begin(), t.sizes().end());
   TESSERA_ASSIGN_OR_RETURN(auto outer, aggregator::OuterOptimizer::from_spec(outer_spec));
@@ -164,7 +165,7 @@ Result<Outcome> run_config(const RunSpec& spec, const model::ModelConfig& config
     TESSERA_ASSIGN_OR_RETURN(auto merged, aggregator::merge_deltas(ptrs, shapes));
     TESSERA_RETURN_IF_ERROR(outer.step(theta, merged));
     if ((w + 1) % 5 == 0 || w + 1 == opt.windows) {
-      TESSERA_RETURN_IF_ERROR(trainer::load_parameters(global, theta));
+      TESSERA_RETURN_IF_ERROR(model::load_parameters(global, theta));
       const double val = trainer::evaluate_loss(global, val_batches);
       outcome.val_curve.push_back(val);
       std::fprintf(stderr, "  %-14s window %3d/%d  val loss %.4f\n", preset.c_str(), w + 1, opt.windows, val);

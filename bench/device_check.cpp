@@ -37,6 +37,7 @@
 #include "kernels/device.h"
 #include "model/device.h"
 #include "model/gpt.h"
+#include "model/parameters.h"
 #include "model/runtime.h"
 #include "trainer/data_parallel.h"
 #include "trainer/inner_loop.h"
@@ -135,7 +136,7 @@ Result<std::vector<torch::Tensor>> check_miner(const Run& run, int windows, json
   auto optimizer = trainer::make_adamw(gpt, spec.train);
   gradients::ErrorFeedback ef(spec.codec.ef_beta);
   TESSERA_ASSIGN_OR_RETURN(auto codec, gradients::CodecSettings::from_spec(spec.codec));
-  const auto start = trainer::snapshot_parameters(gpt);
+  const auto start = model::snapshot_parameters(gpt);
   std::vector<torch::Tensor> start_host;
   for (const auto& t : start) start_host.push_back(t.to(torch::kCPU));
   const auto shapes = shapes_of(gpt);

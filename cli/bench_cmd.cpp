@@ -27,6 +27,7 @@
 #include "gradients/apply.h"
 #include "gradients/codec.h"
 #include "net/submission.h"
+#include "model/device.h"
 #include "model/gpt.h"
 #include "model/runtime.h"
 #include "trainer/optim.h"
@@ -49,7 +50,9 @@ double best_seconds(int reps, Fn&& fn) {
   return best;
 }
 
-Status run_codec_bench(const std::string& spec_path, const std::vector<std::string>& presets, int reps, bool json) {
+Status run_codec_bench(const std::string& spec_path, const std::vector<std::string>& presets, int reps,
+                       const std::string& device_name, bool json) {
+  TESSERA_ASSIGN_OR_RETURN(const torch::Device device, model::resolve_device(device_name));
   TESSERA_ASSIGN_OR_RETURN(RunSpec spec, load_run_spec(spec_path));
   TESSERA_ASSIGN_OR_RETURN(model::ModelConfig config, model::resolve_config(spec.model));
   TESSERA_ASSIGN_OR_RETURN(auto train, dataset::TokenDataset::load(spec.data.dir, "train"));
@@ -57,6 +60,7 @@ Status run_codec_bench(const std::string& spec_path, const std::vector<std::stri
 
   // A real pseudo-gradient: H AdamW steps from the initial model on assigned pages.
   auto gpt = model::make_gpt(config, spec.seed);
+  gpt->to(device);
   std::vector<torch::Tensor> start;
   for (const auto& [name, p] : gpt->named_params()) start.push_back(p.detach().clone());
   auto optimizer = trainer::make_adamw(gpt, spec.train);
@@ -68,7 +72,7 @@ Status run_codec_bench(const std::string& spec_path, const std::vector<std::stri
     auto [x, y] = train.sample_from_pages(pages, static_cast<std::uint64_t>(spec.data.page_tokens),
                                           static_cast<std::uint64_t>(step), spec.train.batch_size, spec.train.seq_len);
     optimizer->zero_grad();
-    auto loss = gpt->loss(x, y);
+    auto loss = gpt->loss(x.to(device), y.to(device));
     loss.backward();
     optimizer->step();
   }
@@ -88,11 +92,22 @@ Status run_codec_bench(const std::string& spec_path, const std::vector<std::stri
   double delta_norm2 = 0;
   for (const auto& t : delta) delta_norm2 += t.value.pow(2).sum().item<double>();
 
-  // Baseline: memcpy of the dense delta's size, same process, one core. It is timed
-  // interleaved with every codec repetition (this machine's speed drifts between phases)
-  // and each figure is the best over the same stretch of time.
-  std::vector<char> src(static_cast<std::size_t>(dense_bytes)), dst(src.size());
+  // Baseline: memcpy of the dense delta's size, same process, one core (on a GPU: a
+  // device-to-device copy). It is timed interleaved with every codec repetition (this
+  // machine's speed drifts between phases) and each figure is the best over the same
+  // stretch of time.
+  std::vector<char> src(device.is_cpu() ? static_cast<std::size_t>(dense_bytes) : 0), dst(src.size());
   std::memset(src.data(), 1, src.size());
+  const torch::Tensor device_src = device.is_cpu() ? torch::Tensor() : torch::ones({numel}, torch::TensorOptions().device(device));
+  torch::Tensor device_dst = device.is_cpu() ? torch::Tensor() : torch::empty_like(device_src);
+  const auto copy_once = [&] {
+    if (device.is_cpu()) {
+      std::memcpy(dst.data(), src.data(), src.size());
+    } else {
+      device_dst.copy_(device_src);
+      torch::cuda::synchronize();
+    }
+  };
   double memcpy_all = 1e30;
 
   nlohmann::json results = nlohmann::json::array();
@@ -105,7 +120,7 @@ Status run_codec_bench(const std::string& spec_path, const std::vector<std::stri
     Status decode_status;
     double memcpy_s = 1e30, encode_s = 1e30, decode_apply_s = 1e30;
     for (int rep = 0; rep < reps && decode_status.ok(); ++rep) {
-      memcpy_s = std::min(memcpy_s, best_seconds(3, [&] { std::memcpy(dst.data(), src.data(), src.size()); }));
+      memcpy_s = std::min(memcpy_s, best_seconds(3, copy_once));
       encode_s = std::min(encode_s, best_seconds(1, [&] {
         auto e = encode_delta(delta, settings);
         if (!e.ok()) {
@@ -129,7 +144,7 @@ Status run_codec_bench(const std::string& spec_path, const std::vector<std::stri
         }
         log = std::move(*applied);
       }));
-      (void)gradients::undo_delta(params, log);  // restore, outside the timed region (CPU: cannot fail)
+      if (decode_status.ok()) decode_status = gradients::undo_delta(params, log);  // outside the timed region
     }
     memcpy_all = std::min(memcpy_all, memcpy_s);
     TESSERA_RETURN_IF_ERROR(decode_status);
@@ -155,6 +170,7 @@ Status run_codec_bench(const std::string& spec_path, const std::vector<std::stri
       {"delta", "pseudo-gradient of " + std::to_string(spec.train.inner_steps) + " AdamW steps from init"},
       {"dense_bytes", dense_bytes},
       {"threads", 1},
+      {"device", device.str()},
       {"memcpy_gbps", dense_bytes / memcpy_all / 1e9},
       {"presets", results},
   };
@@ -537,13 +553,15 @@ void add_bench_commands(CLI::App& app, const GlobalOptions&, int* exit_code) {
   static std::string spec_path = "examples/tiny.toml";
   static std::vector<std::string> presets = {"fp16-k32", "int8-k32", "int4-k32", "int2-k32", "sign-k32", "sign-k8"};
   static bool json = false;
+  static std::string codec_device = "cpu";
   auto* codec = bench->add_subcommand("codec", "Delta codec: compression ratio, throughput vs memcpy, error");
+  codec->add_option("--device", codec_device, "cpu | cuda | cuda:N: where the delta lives and the codec runs");
   codec->add_option("--spec", spec_path, "Run spec whose model and corpus give the delta");
   codec->add_option("--presets", presets, "Codec presets, e.g. int2-k32 sign-k8 int2-k32-dct");
   static int reps = 5;
   codec->add_option("--reps", reps, "Timed repetitions per preset (the best is reported)")->check(CLI::Range(1, 100000));
   codec->add_flag("--json", json, "Print JSON");
-  codec->callback([exit_code] { *exit_code = report(run_codec_bench(spec_path, presets, reps, json)); });
+  codec->callback([exit_code] { *exit_code = report(run_codec_bench(spec_path, presets, reps, codec_device, json)); });
 
   auto* netb = bench->add_subcommand("net", "Submission channel throughput against raw ZeroMQ, loopback");
   static int net_count = 200;

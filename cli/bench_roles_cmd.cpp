@@ -15,7 +15,9 @@
 #include "core/run_spec.h"
 #include "dataset/token_dataset.h"
 #include "gradients/error_feedback.h"
+#include "model/device.h"
 #include "model/gpt.h"
+#include "model/parameters.h"
 #include "model/runtime.h"
 #include "net/submission.h"
 #include "trainer/inner_loop.h"
@@ -80,11 +82,13 @@ Result<RunData> load_run(const std::string& spec_path, bool need_val) {
   return r;
 }
 
-Status run_miner_bench(const std::string& spec_path, int windows, bool json) {
+Status run_miner_bench(const std::string& spec_path, int windows, const std::string& device_name, bool json) {
+  TESSERA_ASSIGN_OR_RETURN(const torch::Device device, model::resolve_device(device_name));
   TESSERA_ASSIGN_OR_RETURN(RunData run, load_run(spec_path, false));
   const RunSpec& spec = run.spec;
   const int threads = model::configure_cpu_threads(0);
   model::GPT gpt = model::make_gpt(run.config, spec.seed);
+  gpt->to(device);
   auto optimizer = trainer::make_adamw(gpt, spec.train);
   gradients::ErrorFeedback ef(spec.codec.ef_beta);
   TESSERA_ASSIGN_OR_RETURN(auto codec, gradients::CodecSettings::from_spec(spec.codec));
@@ -93,7 +97,8 @@ Status run_miner_bench(const std::string& spec_path, int windows, bool json) {
   v.uids[raw_bytes(miner.public_key())] = 0;
   TESSERA_RETURN_IF_ERROR(v.start(16, static_cast<std::size_t>(spec.validator.max_payload_bytes)));
   TESSERA_ASSIGN_OR_RETURN(auto client, net::SubmissionClient::connect(v.server->endpoint(), v.curve.public_key));
-  const std::vector<torch::Tensor> start = trainer::snapshot_parameters(gpt);
+  std::vector<torch::Tensor> start;
+  for (const auto& t : model::snapshot_parameters(gpt)) start.push_back(t.to(torch::kCPU));
   trainer::InnerLoop inner{&spec};
   nlohmann::json rows = nlohmann::json::array();
   double compute_sum = 0, encode_sum = 0, send_sum = 0;
@@ -137,6 +142,7 @@ Status run_miner_bench(const std::string& spec_path, int windows, bool json) {
   const auto& last = rows.back();
   nlohmann::json out = {{"bench", "miner"},
                         {"model", run.config.describe()},
+                        {"device", device.str()},
                         {"threads", threads},
                         {"inner_steps", spec.train.inner_steps},
                         {"tokens_per_window", spec.train.inner_steps * spec.train.batch_size * spec.train.seq_len},
@@ -163,11 +169,13 @@ Status run_miner_bench(const std::string& spec_path, int windows, bool json) {
   return Status::Ok();
 }
 
-Status run_validator_bench(const std::string& spec_path, int count, bool json) {
+Status run_validator_bench(const std::string& spec_path, int count, const std::string& device_name, bool json) {
+  TESSERA_ASSIGN_OR_RETURN(const torch::Device device, model::resolve_device(device_name));
   TESSERA_ASSIGN_OR_RETURN(RunData run, load_run(spec_path, true));
   const RunSpec& spec = run.spec;
   const int threads = model::configure_cpu_threads(0);
   model::GPT gpt = model::make_gpt(run.config, spec.seed);
+  gpt->to(device);
   gpt->eval();
   TESSERA_ASSIGN_OR_RETURN(auto codec, gradients::CodecSettings::from_spec(spec.codec));
   const std::uint64_t num_pages = run.train->num_pages(spec.data.page_tokens);
@@ -190,7 +198,7 @@ Status run_validator_bench(const std::string& spec_path, int count, bool json) {
   for (int i = 0; i < count; ++i) {
     torch::manual_seed(static_cast<std::uint64_t>(i) + 1);
     std::vector<gradients::IndexedTensor> delta;
-    for (std::uint32_t j = 0; j < named.size(); ++j) delta.push_back({j, torch::randn_like(named[j].second) * 1e-3});
+    for (std::uint32_t j = 0; j < named.size(); ++j) delta.push_back({j, torch::randn(named[j].second.sizes()) * 1e-3});
     TESSERA_ASSIGN_OR_RETURN(auto encoded, gradients::encode_delta(delta, codec));
     TESSERA_ASSIGN_OR_RETURN(auto pages, dataset::assign_pages(spec.seed, 0, static_cast<std::uint64_t>(i),
                                                                static_cast<std::uint64_t>(spec.data.pages_per_window), num_pages));
@@ -226,14 +234,16 @@ Status run_validator_bench(const std::string& spec_path, int count, bool json) {
 
   // The machine's baseline: plain libtorch forward passes (loss) on a batch of the same shape.
   auto batch = run.val->sample_batch(1, spec.validator.eval_batch_size, spec.train.seq_len);
+  const torch::Tensor x = batch.first.to(device), y = batch.second.to(device);
   torch::NoGradGuard no_grad;
-  (void)gpt->loss(batch.first, batch.second);
+  (void)gpt->loss(x, y);
   const int reps = 30;
   const auto t0 = Clock::now();
-  for (int i = 0; i < reps; ++i) (void)gpt->loss(batch.first, batch.second).item<double>();
+  for (int i = 0; i < reps; ++i) (void)gpt->loss(x, y).item<double>();
   const double fps = reps / since(t0);
   nlohmann::json out = {{"bench", "validator"},
                         {"model", run.config.describe()},
+                        {"device", device.str()},
                         {"threads", threads},
                         {"submissions", count},
                         {"evaluated", report.loss_evaluated},
@@ -259,19 +269,21 @@ Status run_validator_bench(const std::string& spec_path, int count, bool json) {
 }  // namespace
 
 void add_role_bench_commands(CLI::App* bench, int* exit_code) {
-  static std::string spec_path = "examples/tiny.toml";
+  static std::string spec_path = "examples/tiny.toml", device = "cpu";
   static int windows = 3, count = 64;
   static bool json = false;
   auto* miner = bench->add_subcommand("miner", "One miner window: compute vs encode + send, peak memory");
   miner->add_option("--spec", spec_path, "Run spec");
   miner->add_option("--windows", windows, "Windows to run (the last is reported; all are listed)")->check(CLI::Range(1, 1000));
+  miner->add_option("--device", device, "cpu | cuda | cuda:N");
   miner->add_flag("--json", json, "Print JSON");
-  miner->callback([exit_code] { *exit_code = report(run_miner_bench(spec_path, windows, json)); });
+  miner->callback([exit_code] { *exit_code = report(run_miner_bench(spec_path, windows, device, json)); });
   auto* validator = bench->add_subcommand("validator", "Evaluation cost per submission in forward-pass equivalents");
   validator->add_option("--spec", spec_path, "Run spec");
   validator->add_option("--submissions", count, "Submissions queued and evaluated")->check(CLI::Range(1, 100000));
+  validator->add_option("--device", device, "cpu | cuda | cuda:N");
   validator->add_flag("--json", json, "Print JSON");
-  validator->callback([exit_code] { *exit_code = report(run_validator_bench(spec_path, count, json)); });
+  validator->callback([exit_code] { *exit_code = report(run_validator_bench(spec_path, count, device, json)); });
 }
 
 }  // namespace tessera::cli

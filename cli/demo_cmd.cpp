@@ -31,6 +31,8 @@
 #include "model/gpt.h"
 #include "model/runtime.h"
 #include "aggregator/window.h"
+#include "checkpoints/parameters.h"
+#include "model/parameters.h"
 #include "trainer/baseline.h"
 #include "trainer/inner_loop.h"
 #include "trainer/optim.h"
@@ -255,7 +257,7 @@ Status run_demo(const GlobalOptions& global, const DemoOptions& o) {
       auto ck = follower.load(**ann);
       if (ck.ok()) {
         last_hash = (*ck)->hash;
-        TESSERA_RETURN_IF_ERROR(trainer::load_parameters(gpt, aggregator::model_parameters(**ck)));
+        TESSERA_RETURN_IF_ERROR(model::load_parameters(gpt, checkpoints::model_parameters(**ck)));
         const double loss = trainer::evaluate_loss(gpt, val_batches);
         const std::size_t merged = (*ck)->manifest.accepted.size();
         tokens += merged * tokens_per_submission;

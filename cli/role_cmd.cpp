@@ -10,6 +10,7 @@
 #include "core/interrupt.h"
 #include "core/log.h"
 #include "model/device.h"
+#include "node/checkpoint_aggregator.h"
 #include "trainer/miner.h"
 #include "verification/validator.h"
 
@@ -36,8 +37,8 @@ void add_role_flags(CLI::App* cmd, RoleFlags& f) {
   cmd->add_flag("--json", f.json, "Print one JSON status object per window on stdout");
 }
 
-trainer::JoinOptions join_options(const GlobalOptions& global, const RoleFlags& f) {
-  trainer::JoinOptions j;
+subnet::JoinOptions join_options(const GlobalOptions& global, const RoleFlags& f) {
+  subnet::JoinOptions j;
   j.chain_address = f.chain;
   j.netuid = f.netuid;
   j.home = home_path(global);
@@ -128,13 +129,14 @@ void add_role_commands(CLI::App& app, const GlobalOptions& global, int* exit_cod
     if (s.ok()) {
       o.join = join_options(global, val_flags);
       o.listen = listen;
-      o.checkpoint_listen = checkpoint_listen;
-      o.checkpoint_data_port = checkpoint_data_port;
-      o.aggregate = aggregate;
-      o.keep_checkpoints = keep_checkpoints;
       o.threads = val_flags.threads;
       o.windows = val_flags.windows;
       if (val_flags.json) o.on_window = print_json_line;
+      std::optional<node::CheckpointAggregator> aggregator;
+      if (aggregate) {
+        aggregator.emplace(node::AggregatorOptions{checkpoint_listen, checkpoint_data_port, keep_checkpoints});
+        o.aggregator = &*aggregator;
+      }
       s = verification::run_validator(o);
     }
     *exit_code = report(s);

@@ -22,6 +22,8 @@
 #include <thread>
 
 #include "aggregator/window.h"
+#include "checkpoints/parameters.h"
+#include "model/parameters.h"
 #include "chain-bridge/ledger.h"
 #include "cli/commands.h"
 #include "core/hash.h"
@@ -200,7 +202,7 @@ Result<RunResult> simulate(const RunSpec& spec, const std::string& data_dir, int
 
   for (int step = 0; step < windows; ++step) {
     const auto t0 = Clock::now();
-    const std::vector<torch::Tensor> start = aggregator::model_parameters(current);
+    const std::vector<torch::Tensor> start = checkpoints::model_parameters(current);
     // Miners (honest and adversarial) in parallel threads; copycats after the others.
     std::mutex mu;
     Status failure = Status::Ok();
@@ -286,10 +288,10 @@ Result<RunResult> simulate(const RunSpec& spec, const std::string& data_dir, int
       const SimMiner& victim = *honest_done[static_cast<std::size_t>(copy_index++) % honest_done.size()];
       std::string payload = victim.submission.payload;
       if (copy_index % 2 == 0) {
-        auto decoded = gradients::decode_delta(payload, aggregator::parameter_shapes(current), codec);
+        auto decoded = gradients::decode_delta(payload, checkpoints::parameter_shapes(current), codec);
         if (decoded.ok()) {
           std::vector<torch::Tensor> dense;
-          const auto shapes = aggregator::parameter_shapes(current);
+          const auto shapes = checkpoints::parameter_shapes(current);
           for (std::size_t i = 0; i < shapes.size(); ++i) dense.push_back(torch::zeros(shapes[i]));
           for (const auto& t : decoded->tensors) dense[t.param_index] = t.to_dense(shapes[t.param_index]) * 1.02;
           Status st = Status::Ok();
@@ -331,7 +333,7 @@ Result<RunResult> simulate(const RunSpec& spec, const std::string& data_dir, int
     verification::WindowReport aggregator_report;
     for (std::size_t vi = 0; vi < validators.size(); ++vi) {
       auto& v = validators[vi];
-      TESSERA_RETURN_IF_ERROR(trainer::load_parameters(v.gpt, start));
+      TESSERA_RETURN_IF_ERROR(model::load_parameters(v.gpt, start));
       verification::WindowContext ctx;
       ctx.spec = &spec;
       ctx.window = window;
@@ -375,7 +377,7 @@ Result<RunResult> simulate(const RunSpec& spec, const std::string& data_dir, int
     current = checkpoints::Checkpoint{next.manifest, next.tensors, next.manifest.content_hash()};
     chain.advance(bpw);
     ++window;
-    TESSERA_RETURN_IF_ERROR(trainer::load_parameters(probe, aggregator::model_parameters(current)));
+    TESSERA_RETURN_IF_ERROR(model::load_parameters(probe, checkpoints::model_parameters(current)));
     const double loss = trainer::evaluate_loss(probe, val_batches);
     std::map<std::string, int> merged_by_kind;
     for (const auto& a : accepted) merged_by_kind[by_uid.at(a.uid)->kind] += 1;

@@ -8,33 +8,11 @@
 #include <cmath>
 
 #include "core/rng.h"
+#include "model/parameters.h"
 #include "trainer/lr_schedule.h"
 #include "trainer/optim.h"
 
 namespace tessera::trainer {
-
-Status load_parameters(model::GPT& model, const std::vector<torch::Tensor>& values) {
-  auto params = model->named_params();
-  if (params.size() != values.size()) {
-    return InvalidArgument("checkpoint holds " + std::to_string(values.size()) + " tensors, the model has " +
-                           std::to_string(params.size()));
-  }
-  torch::NoGradGuard no_grad;
-  for (std::size_t i = 0; i < params.size(); ++i) {
-    if (params[i].second.sizes() != values[i].sizes()) {
-      return InvalidArgument("tensor " + params[i].first + " has shape " + c10::str(values[i].sizes()) +
-                             ", the model's is " + c10::str(params[i].second.sizes()));
-    }
-    params[i].second.copy_(values[i]);
-  }
-  return Status::Ok();
-}
-
-std::vector<torch::Tensor> snapshot_parameters(const model::GPT& model) {
-  std::vector<torch::Tensor> out;
-  for (const auto& [name, p] : model->named_params()) out.push_back(p.detach().clone());
-  return out;
-}
 
 Result<InnerResult> InnerLoop::run(model::GPT& model, torch::optim::Optimizer& optimizer,
                                    const std::vector<torch::Tensor>& start, const dataset::TokenDataset& train,
@@ -46,7 +24,7 @@ Result<InnerResult> InnerLoop::run(model::GPT& model, torch::optim::Optimizer& o
     return InvalidArgument("train.batch_size = " + std::to_string(ts.batch_size) + " does not split over " +
                            std::to_string(group->world()) + " workers");
   }
-  TESSERA_RETURN_IF_ERROR(load_parameters(model, start));
+  TESSERA_RETURN_IF_ERROR(model::load_parameters(model, start));
   model->train();
   const long horizon = total_steps > 0 ? total_steps : ts.baseline_steps;
   CosineSchedule schedule{ts.lr, ts.min_lr_ratio, ts.warmup_steps, horizon};

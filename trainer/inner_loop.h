@@ -41,9 +41,4 @@ struct InnerLoop {
                           std::uint64_t window, std::uint64_t uid) const;
 };
 
-// Copies `values` into the model's parameters (same order as named_params()).
-Status load_parameters(model::GPT& model, const std::vector<torch::Tensor>& values);
-// Detached clones of the model's parameters.
-std::vector<torch::Tensor> snapshot_parameters(const model::GPT& model);
-
 }  // namespace tessera::trainer

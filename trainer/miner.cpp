@@ -8,7 +8,7 @@
 #include <set>
 #include <thread>
 
-#include "aggregator/window.h"
+#include "checkpoints/parameters.h"
 #include "checkpoints/follower.h"
 #include "core/hash.h"
 #include "core/interrupt.h"
@@ -68,17 +68,37 @@ struct Endpoint {
 
 class Miner {
  public:
-  explicit Miner(const MinerOptions& o) : o_(o) {}
+  explicit Miner(const MinerOptions& options) : options_(options) {}
   Status run();
 
  private:
+  struct WindowTimes {
+    double pull_s = 0, compute_s = 0, encode_s = 0, send_s = 0, wait_s = 0;
+  };
+  struct SendReport {
+    std::size_t validators = 0, accepted = 0;
+    std::uint64_t bytes = 0;
+    std::vector<std::string> problems;
+  };
+
   Status setup();
-  Status do_window(const chain::CheckpointInfo& info, double waited);
+  Status start_workers();
+  void stop_workers();
   void save_state();
   std::vector<Endpoint> validators();
 
-  const MinerOptions& o_;
-  Joined j_;
+  Status do_window(const chain::CheckpointInfo& info, double waited);
+  Result<InnerResult> train_window(const checkpoints::Checkpoint& base, std::uint64_t window,
+                                   const std::vector<std::uint64_t>& pages);
+  bool closed_while_training(std::uint64_t window);
+  Result<proto::SubmissionHeader> make_header(const chain::CheckpointInfo& info,
+                                              const std::vector<std::uint64_t>& pages) const;
+  SendReport send_to_validators(proto::SubmissionHeader header, const std::string& payload);
+  void report_window(std::uint64_t window, const InnerResult& trained, std::size_t bytes, const SendReport& sent,
+                     const WindowTimes& times);
+
+  const MinerOptions& options_;
+  subnet::Joined joined_;
   std::optional<dataset::TokenDataset> train_;
   model::GPT model_{nullptr};
   std::unique_ptr<torch::optim::AdamW> optimizer_;
@@ -94,39 +114,37 @@ class Miner {
   std::optional<std::uint64_t> skipped_window_;
   std::vector<std::unique_ptr<Subprocess>> workers_;
   std::unique_ptr<DataParallelGroup> group_;
-  Status start_workers();
-  void stop_workers();
 };
 
 Status Miner::start_workers() {
-  if (o_.workers <= 1) return Status::Ok();
-  if (j_.spec.train.batch_size % o_.workers != 0) {
-    return InvalidArgument("--workers " + std::to_string(o_.workers) + " must divide train.batch_size = " +
-                           std::to_string(j_.spec.train.batch_size));
+  if (options_.workers <= 1) return Status::Ok();
+  if (joined_.spec.train.batch_size % options_.workers != 0) {
+    return InvalidArgument("--workers " + std::to_string(options_.workers) + " must divide train.batch_size = " +
+                           std::to_string(joined_.spec.train.batch_size));
   }
   const fs::path wdir = dir_ / "workers";
   std::error_code ec;
   fs::remove_all(wdir, ec);
   fs::create_directories(wdir, ec);
   if (ec) return IoError("cannot create " + wdir.string() + ": " + ec.message());
-  TESSERA_RETURN_IF_ERROR(write_file_atomic(wdir / "spec.toml", j_.spec.text));
+  TESSERA_RETURN_IF_ERROR(write_file_atomic(wdir / "spec.toml", joined_.spec.text));
   const fs::path exe = fs::read_symlink("/proc/self/exe");
-  for (int r = 1; r < o_.workers; ++r) {
+  for (int r = 1; r < options_.workers; ++r) {
     // One GPU per rank: rank r of a CUDA miner on cuda:N trains on cuda:N+r.
     const std::string device =
-        o_.device.is_cuda() ? "cuda:" + std::to_string((o_.device.has_index() ? o_.device.index() : 0) + r) : "cpu";
+        options_.device.is_cuda() ? "cuda:" + std::to_string((options_.device.has_index() ? options_.device.index() : 0) + r) : "cpu";
     std::vector<std::string> argv = {exe.string(), "miner-worker", "--rank", std::to_string(r), "--world",
-                                     std::to_string(o_.workers), "--store", (wdir / "store").string(), "--spec",
-                                     (wdir / "spec.toml").string(), "--data", j_.data_dir, "--threads",
-                                     std::to_string(std::max(1, o_.threads)), "--device", device};
-    if (!o_.shards.empty()) argv.insert(argv.end(), {"--shards", o_.shards});
+                                     std::to_string(options_.workers), "--store", (wdir / "store").string(), "--spec",
+                                     (wdir / "spec.toml").string(), "--data", joined_.data_dir, "--threads",
+                                     std::to_string(std::max(1, options_.threads)), "--device", device};
+    if (!options_.shards.empty()) argv.insert(argv.end(), {"--shards", options_.shards});
     workers_.push_back(std::make_unique<Subprocess>(argv, wdir / ("worker-" + std::to_string(r) + ".log")));
   }
-  TESSERA_ASSIGN_OR_RETURN(group_, DataParallelGroup::join(wdir / "store", 0, o_.workers, o_.device));
+  TESSERA_ASSIGN_OR_RETURN(group_, DataParallelGroup::join(wdir / "store", 0, options_.workers, options_.device));
   std::string state = save_optimizer(*optimizer_);
   TESSERA_RETURN_IF_ERROR(group_->broadcast_bytes(&state));
-  spdlog::info("{} local workers joined ({}): each trains 1/{} of every batch", o_.workers - 1, group_->backend(),
-               o_.workers);
+  spdlog::info("{} local workers joined ({}): each trains 1/{} of every batch", options_.workers - 1, group_->backend(),
+               options_.workers);
   return Status::Ok();
 }
 
@@ -140,34 +158,34 @@ void Miner::stop_workers() {
 }
 
 Status Miner::setup() {
-  TESSERA_ASSIGN_OR_RETURN(j_, join_subnet(o_.join));
-  const RunSpec& spec = j_.spec;
-  model::configure_cpu_threads(o_.threads);
-  TESSERA_ASSIGN_OR_RETURN(auto train, load_split(j_, "train"));
+  TESSERA_ASSIGN_OR_RETURN(joined_, subnet::join_subnet(options_.join));
+  const RunSpec& spec = joined_.spec;
+  model::configure_cpu_threads(options_.threads);
+  TESSERA_ASSIGN_OR_RETURN(auto train, subnet::load_split(joined_, "train"));
   train_.emplace(std::move(train));
   if (train_->num_pages(spec.data.page_tokens) < static_cast<std::uint64_t>(spec.data.pages_per_window)) {
-    return FailedPrecondition("the train split in " + j_.data_dir + " holds fewer than data.pages_per_window = " +
+    return FailedPrecondition("the train split in " + joined_.data_dir + " holds fewer than data.pages_per_window = " +
                               std::to_string(spec.data.pages_per_window) + " pages");
   }
-  model_ = model::make_gpt(j_.config, spec.seed);
-  model_->to(o_.device);
+  model_ = model::make_gpt(joined_.config, spec.seed);
+  model_->to(options_.device);
   const auto named = model_->named_params();
-  TESSERA_ASSIGN_OR_RETURN(trained_, select_trained(model_, spec, o_.shards));
+  TESSERA_ASSIGN_OR_RETURN(trained_, select_trained(model_, spec, options_.shards));
   optimizer_ = make_adamw(model_, spec.train);
   ef_ = std::make_unique<gradients::ErrorFeedback>(spec.codec.ef_beta);
   TESSERA_ASSIGN_OR_RETURN(codec_, gradients::CodecSettings::from_spec(spec.codec));
   schedule_.blocks_per_window = static_cast<std::uint64_t>(spec.schedule.blocks_per_window);
-  dir_ = o_.join.home / "miners" / (o_.join.wallet + "-" + std::to_string(o_.join.netuid));
-  follower_ = std::make_unique<checkpoints::CheckpointFollower>(j_.chain.get(), o_.join.netuid, dir_ / "cache");
+  dir_ = options_.join.home / "miners" / (options_.join.wallet + "-" + std::to_string(options_.join.netuid));
+  follower_ = std::make_unique<checkpoints::CheckpointFollower>(joined_.chain.get(), options_.join.netuid, dir_ / "cache");
 
   const std::string spec_hash = to_hex(blake2b_256(spec.text));
   auto loaded = load_miner_state(dir_ / "state");
-  if (loaded.ok() && loaded->record.netuid == o_.join.netuid && loaded->record.hotkey == j_.wallet.hotkey.public_hex() &&
+  if (loaded.ok() && loaded->record.netuid == options_.join.netuid && loaded->record.hotkey == joined_.wallet.hotkey.public_hex() &&
       loaded->record.spec_hash == spec_hash) {
-    Status opt = load_optimizer(*optimizer_, loaded->optimizer, o_.device);
+    Status opt = load_optimizer(*optimizer_, loaded->optimizer, options_.device);
     if (opt.ok()) {
       record_ = loaded->record;
-      for (auto& [index, buffer] : loaded->ef) buffer = buffer.to(o_.device);
+      for (auto& [index, buffer] : loaded->ef) buffer = buffer.to(options_.device);
       ef_->restore(std::move(loaded->ef));
       spdlog::info("resumed miner state: last window {}, {} error-feedback buffers", record_.last_window,
                    ef_->buffers().size());
@@ -180,11 +198,11 @@ Status Miner::setup() {
     spdlog::warn("{} — discarding it and starting cold", loaded.status().message());
     record_.counters["state-discarded"] += 1;
   }
-  record_.netuid = o_.join.netuid;
-  record_.hotkey = j_.wallet.hotkey.public_hex();
+  record_.netuid = options_.join.netuid;
+  record_.hotkey = joined_.wallet.hotkey.public_hex();
   record_.spec_hash = spec_hash;
-  spdlog::info("miner uid {} on subnet {} ({}, {}), training {} of {} parameter tensors, codec {}", j_.uid,
-               o_.join.netuid, j_.config.describe(), o_.device.str(), trained_.size(), named.size(), codec_.name());
+  spdlog::info("miner uid {} on subnet {} ({}, {}), training {} of {} parameter tensors, codec {}", joined_.uid,
+               options_.join.netuid, joined_.config.describe(), options_.device.str(), trained_.size(), named.size(), codec_.name());
   return Status::Ok();
 }
 
@@ -199,142 +217,168 @@ void Miner::save_state() {
 
 std::vector<Endpoint> Miner::validators() {
   std::vector<Endpoint> out;
-  auto subnet = j_.chain->subnet(o_.join.netuid);
+  auto subnet = joined_.chain->subnet(options_.join.netuid);
   if (!subnet.ok()) return out;
   for (const auto& n : subnet->neurons()) {
-    if (n.address().empty() || n.curve_public_key().size() != 32 || n.uid() == j_.uid) continue;
+    if (n.address().empty() || n.curve_public_key().size() != 32 || n.uid() == joined_.uid) continue;
     out.push_back({n.address(), n.curve_public_key(), n.uid(), n.hotkey()});
   }
   return out;
 }
 
+// Window w as the protocol has it (docs/roles.md): load C_w, train on the assigned pages,
+// drop the work if the window closed meanwhile, encode with error feedback, sign and send
+// to every serving validator, then record and report.
 Status Miner::do_window(const chain::CheckpointInfo& info, double waited) {
-  const RunSpec& spec = j_.spec;
-  const std::uint64_t w = info.window;
+  WindowTimes times;
+  times.wait_s = waited;
   const auto t_pull = std::chrono::steady_clock::now();
-  TESSERA_ASSIGN_OR_RETURN(const checkpoints::Checkpoint* ck, follower_->load(info));
-  const double pull_s = since(t_pull);
-  const std::vector<torch::Tensor> start = aggregator::model_parameters(*ck);
-  TESSERA_ASSIGN_OR_RETURN(auto pages, dataset::assign_pages(spec.seed, w, j_.uid,
-                                                             static_cast<std::uint64_t>(spec.data.pages_per_window),
-                                                             train_->num_pages(spec.data.page_tokens)));
-  InnerLoop inner{&spec};
-  inner.origin_window = ck->manifest.origin_window;
+  TESSERA_ASSIGN_OR_RETURN(const checkpoints::Checkpoint* base, follower_->load(info));
+  times.pull_s = since(t_pull);
+  TESSERA_ASSIGN_OR_RETURN(auto pages, dataset::assign_pages(joined_.spec.seed, info.window, joined_.uid,
+                                                             static_cast<std::uint64_t>(joined_.spec.data.pages_per_window),
+                                                             train_->num_pages(joined_.spec.data.page_tokens)));
+  TESSERA_ASSIGN_OR_RETURN(InnerResult trained, train_window(*base, info.window, pages));
+  times.compute_s = trained.seconds;
+  if (closed_while_training(info.window)) return Status::Ok();
+  const auto t_enc = std::chrono::steady_clock::now();
+  std::vector<gradients::IndexedTensor> delta;
+  for (std::uint32_t i : trained_) delta.push_back({i, trained.delta[i]});
+  TESSERA_ASSIGN_OR_RETURN(gradients::EncodedDelta encoded, ef_->step(delta, codec_));
+  times.encode_s = since(t_enc);
+  TESSERA_ASSIGN_OR_RETURN(proto::SubmissionHeader header, make_header(info, pages));
+  const auto t_send = std::chrono::steady_clock::now();
+  const SendReport sent = send_to_validators(header, encoded.bytes);
+  times.send_s = since(t_send);
+  record_.counters["submitted"] += 1;
+  record_.counters["accepted-by-validators"] += sent.accepted;
+  record_.has_window = true;
+  record_.last_window = info.window;
+  save_state();
+  ++submitted_;
+  report_window(info.window, trained, encoded.bytes.size(), sent, times);
+  return Status::Ok();
+}
+
+// H inner steps from C_w (on every local worker too, when there are some).
+Result<InnerResult> Miner::train_window(const checkpoints::Checkpoint& base, std::uint64_t window,
+                                       const std::vector<std::uint64_t>& pages) {
+  const std::vector<torch::Tensor> start = checkpoints::model_parameters(base);
+  InnerLoop inner{&joined_.spec};
+  inner.origin_window = base.manifest.origin_window;
   if (group_) {
-    std::vector<torch::Tensor> control{torch::tensor(
-        {static_cast<std::int64_t>(w), static_cast<std::int64_t>(j_.uid), static_cast<std::int64_t>(inner.origin_window), 0L},
-        torch::kLong)};
+    std::vector<torch::Tensor> control{torch::tensor({static_cast<std::int64_t>(window), static_cast<std::int64_t>(joined_.uid),
+                                                      static_cast<std::int64_t>(inner.origin_window), 0L},
+                                                     torch::kLong)};
     TESSERA_RETURN_IF_ERROR(group_->broadcast(control));
     std::vector<torch::Tensor> params;
     for (const auto& t : start) params.push_back(t.contiguous().clone());
     TESSERA_RETURN_IF_ERROR(group_->broadcast(params));
     inner.group = group_.get();
   }
-  auto trained = inner.run(model_, *optimizer_, start, *train_, pages, w, j_.uid);
-  if (!trained.ok()) return trained.status().with_context("checkpoint " + ck->hash.substr(0, 16) + "…");
-  const double compute_s = trained->seconds;
+  auto trained = inner.run(model_, *optimizer_, start, *train_, pages, window, joined_.uid);
+  if (!trained.ok()) return trained.status().with_context("checkpoint " + base.hash.substr(0, 16) + "…");
+  return trained;
+}
 
-  // Never send stale work: the window must still accept submissions.
-  TESSERA_ASSIGN_OR_RETURN(chain::HeadInfo head, j_.chain->head());
-  const auto grace = static_cast<std::uint64_t>(spec.schedule.submission_grace_blocks);
-  if (!schedule_.accepts(w, head.height, grace)) {
-    record_.counters["stale-dropped"] += 1;
-    spdlog::warn("window {}: closed while training (chain at block {}, window {}); delta dropped, not sent", w,
-                 head.height, schedule_.window_of(head.height));
-    return Status::Ok();
-  }
+// Never send stale work: true (and the work dropped) when the window no longer accepts
+// submissions.
+bool Miner::closed_while_training(std::uint64_t window) {
+  auto head = joined_.chain->head();
+  if (!head.ok()) return false;  // the send will fail and say why
+  const auto grace = static_cast<std::uint64_t>(joined_.spec.schedule.submission_grace_blocks);
+  if (schedule_.accepts(window, head->height, grace)) return false;
+  record_.counters["stale-dropped"] += 1;
+  spdlog::warn("window {}: closed while training (chain at block {}, window {}); delta dropped, not sent", window,
+               head->height, schedule_.window_of(head->height));
+  return true;
+}
 
-  const auto t_enc = std::chrono::steady_clock::now();
-  std::vector<gradients::IndexedTensor> delta;
-  for (std::uint32_t i : trained_) delta.push_back({i, trained->delta[i]});
-  TESSERA_ASSIGN_OR_RETURN(gradients::EncodedDelta encoded, ef_->step(delta, codec_));
-  const double encode_s = since(t_enc);
-
+Result<proto::SubmissionHeader> Miner::make_header(const chain::CheckpointInfo& info,
+                                                   const std::vector<std::uint64_t>& pages) const {
   proto::SubmissionHeader header;
-  header.set_netuid(o_.join.netuid);
-  header.set_window(w);
-  header.set_uid(j_.uid);
-  header.set_hotkey(raw_bytes(j_.wallet.hotkey.public_key()));
+  header.set_netuid(options_.join.netuid);
+  header.set_window(info.window);
+  header.set_uid(joined_.uid);
+  header.set_hotkey(raw_bytes(joined_.wallet.hotkey.public_key()));
   header.set_base_checkpoint(info.hash);
   TESSERA_ASSIGN_OR_RETURN(std::string digest, from_hex(dataset::pages_digest(pages)));
   header.set_data_digest(digest);
   header.set_codec(codec_.name());
-  const auto now_ms = static_cast<std::uint64_t>(
-      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count());
-  header.set_timestamp_ms(now_ms);
+  header.set_timestamp_ms(static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                         std::chrono::system_clock::now().time_since_epoch())
+                                                         .count()));
+  return header;
+}
 
-  const auto t_send = std::chrono::steady_clock::now();
-  std::size_t accepted = 0, sent_to = 0;
-  std::uint64_t bytes_sent = 0;
-  std::vector<std::string> problems;
+// Sends to every validator serving on the subnet, one after another; each gets its own
+// nonce, and an accepted submission counts only with a receipt its hotkey signed.
+Miner::SendReport Miner::send_to_validators(proto::SubmissionHeader header, const std::string& payload) {
+  SendReport sent;
   for (const auto& v : validators()) {
-    ++sent_to;
+    ++sent.validators;
     const std::string key = v.address + "/" + to_hex(v.curve_key);
     auto& client = clients_[key];
     if (!client) {
       auto c = net::SubmissionClient::connect(v.address, v.curve_key);
       if (!c.ok()) {
-        problems.push_back("uid " + std::to_string(v.uid) + ": " + c.status().message());
+        sent.problems.push_back("uid " + std::to_string(v.uid) + ": " + c.status().message());
         continue;
       }
       client = std::move(*c);
     }
-    record_.nonce = std::max(record_.nonce + 1, now_ms * 1000);
+    record_.nonce = std::max(record_.nonce + 1, header.timestamp_ms() * 1000);
     header.set_nonce(record_.nonce);
-    auto reply = client->submit(header, encoded.bytes, j_.wallet.hotkey, std::chrono::seconds(10));
-    bytes_sent += encoded.bytes.size();
+    auto reply = client->submit(header, payload, joined_.wallet.hotkey, std::chrono::seconds(10));
+    sent.bytes += payload.size();
     if (!reply.ok()) {
       clients_.erase(key);  // reconnect next time
-      problems.push_back("uid " + std::to_string(v.uid) + ": " + reply.status().message());
+      sent.problems.push_back("uid " + std::to_string(v.uid) + ": " + reply.status().message());
     } else if (!reply->accepted()) {
-      problems.push_back("uid " + std::to_string(v.uid) + " rejected: " + reply->reason());
+      sent.problems.push_back("uid " + std::to_string(v.uid) + " rejected: " + reply->reason());
     } else if (v.hotkey.size() == 32) {
       PublicKey vk;
       std::copy(v.hotkey.begin(), v.hotkey.end(), vk.begin());
       if (net::verify_receipt(*reply, vk)) {
-        ++accepted;
+        ++sent.accepted;
       } else {
-        problems.push_back("uid " + std::to_string(v.uid) + ": receipt signature does not verify");
+        sent.problems.push_back("uid " + std::to_string(v.uid) + ": receipt signature does not verify");
       }
     }
   }
-  const double send_s = since(t_send);
-  record_.counters["submitted"] += 1;
-  record_.counters["accepted-by-validators"] += accepted;
-  record_.has_window = true;
-  record_.last_window = w;
-  save_state();
-  ++submitted_;
+  return sent;
+}
 
+// The log line and, with --json, one JSON object.
+void Miner::report_window(std::uint64_t window, const InnerResult& trained, std::size_t bytes, const SendReport& sent,
+                          const WindowTimes& t) {
   std::int64_t dense_bytes = 0;
-  for (std::uint32_t i : trained_) dense_bytes += trained->delta[i].numel() * 4;
+  for (std::uint32_t i : trained_) dense_bytes += trained.delta[i].numel() * 4;
   spdlog::info("window {}: loss {:.4f} → {:.4f} | {} B to {}/{} validators ({:.0f}× smaller than dense) | compute {:.2f}s "
                "encode {:.3f}s send {:.3f}s wait {:.2f}s pull {:.2f}s",
-               w, trained->first_loss, trained->last_loss, encoded.bytes.size(), accepted, sent_to,
-               static_cast<double>(dense_bytes) / static_cast<double>(std::max<std::size_t>(1, encoded.bytes.size())),
-               compute_s, encode_s, send_s, waited, pull_s);
-  for (const auto& p : problems) spdlog::warn("window {}: {}", w, p);
-  if (o_.on_window) {
-    nlohmann::json j = {{"window", w},
-                        {"uid", j_.uid},
-                        {"loss_before", trained->first_loss},
-                        {"loss_after", trained->last_loss},
-                        {"bytes", encoded.bytes.size()},
-                        {"bytes_sent", bytes_sent},
-                        {"dense_bytes", dense_bytes},
-                        {"validators", sent_to},
-                        {"accepted", accepted},
-                        {"compute_s", compute_s},
-                        {"encode_s", encode_s},
-                        {"send_s", send_s},
-                        {"wait_s", waited},
-                        {"pull_s", pull_s},
-                        {"checkpoint_pulls", follower_->stats().pulls},
-                        {"checkpoint_updates", follower_->stats().updates},
-                        {"problems", problems}};
-    o_.on_window(j.dump());
-  }
-  return Status::Ok();
+               window, trained.first_loss, trained.last_loss, bytes, sent.accepted, sent.validators,
+               static_cast<double>(dense_bytes) / static_cast<double>(std::max<std::size_t>(1, bytes)), t.compute_s,
+               t.encode_s, t.send_s, t.wait_s, t.pull_s);
+  for (const auto& p : sent.problems) spdlog::warn("window {}: {}", window, p);
+  if (!options_.on_window) return;
+  nlohmann::json j = {{"window", window},
+                      {"uid", joined_.uid},
+                      {"loss_before", trained.first_loss},
+                      {"loss_after", trained.last_loss},
+                      {"bytes", bytes},
+                      {"bytes_sent", sent.bytes},
+                      {"dense_bytes", dense_bytes},
+                      {"validators", sent.validators},
+                      {"accepted", sent.accepted},
+                      {"compute_s", t.compute_s},
+                      {"encode_s", t.encode_s},
+                      {"send_s", t.send_s},
+                      {"wait_s", t.wait_s},
+                      {"pull_s", t.pull_s},
+                      {"checkpoint_pulls", follower_->stats().pulls},
+                      {"checkpoint_updates", follower_->stats().updates},
+                      {"problems", sent.problems}};
+  options_.on_window(j.dump());
 }
 
 Status Miner::run() {
@@ -344,10 +388,10 @@ Status Miner::run() {
     workers_.clear();
     return started;
   }
-  const auto tick = std::chrono::milliseconds(std::max(20, j_.spec.schedule.block_time_ms / 4));
+  const auto tick = std::chrono::milliseconds(std::max(20, joined_.spec.schedule.block_time_ms / 4));
   auto wait_start = std::chrono::steady_clock::now();
-  while (!interrupted() && (o_.windows == 0 || submitted_ < o_.windows)) {
-    auto head = j_.chain->head();
+  while (!interrupted() && (options_.windows == 0 || submitted_ < options_.windows)) {
+    auto head = joined_.chain->head();
     auto ann = follower_->announced();
     if (!head.ok() || !ann.ok()) {
       spdlog::warn("chain: {} (retrying)", (!head.ok() ? head.status() : ann.status()).message());

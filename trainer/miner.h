@@ -15,12 +15,12 @@
 #include <torch/torch.h>
 
 #include "core/status.h"
-#include "trainer/join.h"
+#include "subnet/join.h"
 
 namespace tessera::trainer {
 
 struct MinerOptions {
-  JoinOptions join;
+  subnet::JoinOptions join;
   int threads = 0;
   std::uint64_t windows = 0;  // stop after this many submitted windows (0: until Ctrl-C)
   std::string shards;         // "" = all; else e.g. "0" or "0,2-3" of the spec's model.shards

@@ -75,7 +75,7 @@ std::string fmt(double v) {
 
 // Mean next-token loss of a batch: the forward pass on the model's device, then the fused
 // cross-entropy kernel of that device (gradients/dispatch.h) over the logits.
-double loss_on(model::GPT& model, const std::pair<torch::Tensor, torch::Tensor>& batch, std::uint64_t* passes) {
+double loss_on(model::GPT model, const std::pair<torch::Tensor, torch::Tensor>& batch, std::uint64_t* passes) {
   ++*passes;
   torch::NoGradGuard no_grad;
   const torch::Device device = model->parameters().front().device();
@@ -92,8 +92,131 @@ double loss_on(model::GPT& model, const std::pair<torch::Tensor, torch::Tensor>&
 
 }  // namespace
 
+namespace {
+
+// What the model-free checks learned about the window: the candidates (indices into the
+// report) that reached evaluation, and each candidate's assigned pages.
+struct Screened {
+  std::vector<std::size_t> candidates;
+  std::map<std::uint32_t, std::vector<std::uint64_t>> pages_of;
+};
+
+// Steps 1–2 for one submission: base, codec, data digest, duplicates, strict decoding and
+// copies of an earlier candidate. Returns the outcome when it fails one, else nullopt
+// (and the decoded delta, its norm and its pages are filled in).
+Result<std::optional<std::pair<Outcome, std::string>>> screen(const WindowContext& ctx, const net::Submission& sub,
+                                                              const std::vector<std::vector<std::int64_t>>& shapes,
+                                                              const WindowReport& report, Screened* screened,
+                                                              std::set<std::string>* seen_payloads,
+                                                              std::set<std::uint32_t>* seen_uids, Evaluation* e) {
+  const RunSpec& spec = *ctx.spec;
+  const auto& h = sub.header;
+  using Found = std::optional<std::pair<Outcome, std::string>>;
+  if (to_hex(h.base_checkpoint()) != ctx.base_hash || h.window() != ctx.window) {
+    return Found({Outcome::kStale, "base checkpoint " + to_hex(h.base_checkpoint()).substr(0, 16) + "… (window " +
+                                       std::to_string(h.window()) + ") is not C_" + std::to_string(ctx.window) + " " +
+                                       ctx.base_hash.substr(0, 16) + "…"});
+  }
+  if (h.codec() != ctx.codec.name()) {
+    return Found({Outcome::kWrongCodec, "codec '" + h.codec() + "', the run uses '" + ctx.codec.name() + "'"});
+  }
+  TESSERA_ASSIGN_OR_RETURN(auto pages, dataset::assign_pages(spec.seed, ctx.window, h.uid(),
+                                                             static_cast<std::uint64_t>(spec.data.pages_per_window),
+                                                             ctx.train->num_pages(static_cast<std::uint64_t>(spec.data.page_tokens))));
+  if (to_hex(h.data_digest()) != dataset::pages_digest(pages)) {
+    return Found({Outcome::kWrongData, "data digest does not match the pages assigned to uid " + std::to_string(h.uid())});
+  }
+  if (!seen_payloads->insert(h.payload_hash()).second) {
+    return Found({Outcome::kDuplicate, "the same payload as an earlier submission of this window"});
+  }
+  if (!seen_uids->insert(h.uid()).second) {
+    return Found({Outcome::kDuplicate, "uid " + std::to_string(h.uid()) + " already submitted in this window"});
+  }
+  gradients::DecodeLimits limits;
+  limits.max_payload_bytes = static_cast<std::uint64_t>(spec.validator.max_payload_bytes);
+  auto decoded = gradients::decode_delta(sub.payload, shapes, ctx.codec, limits);
+  if (!decoded.ok()) return Found({Outcome::kMalformed, decoded.status().message()});
+  e->delta = std::make_shared<const gradients::DecodedDelta>(std::move(*decoded));
+  for (std::size_t c : screened->candidates) {
+    const auto& earlier = report.evaluations[c];
+    const double overlap = index_overlap(*e->delta, *earlier.delta);
+    if (overlap > spec.validator.overlap_threshold) {
+      return Found({Outcome::kCopy, "index set overlaps uid " + std::to_string(earlier.uid) + "'s by " +
+                                        fmt(overlap * 100) + "% (threshold " +
+                                        fmt(spec.validator.overlap_threshold * 100) + "%)"});
+    }
+  }
+  e->norm = gradients::delta_norm(*e->delta);
+  screened->pages_of[h.uid()] = std::move(pages);
+  return Found();
+}
+
+// R_w: rows from random training pages that no evaluated miner was assigned this window
+// — the same distribution as the miners' own pages, data none of them trained on.
+Result<std::pair<torch::Tensor, torch::Tensor>> held_out_batch(const WindowContext& ctx, const Screened& screened) {
+  const RunSpec& spec = *ctx.spec;
+  const auto page_tokens = static_cast<std::uint64_t>(spec.data.page_tokens);
+  const std::uint64_t num_pages = ctx.train->num_pages(page_tokens);
+  const std::int64_t batch = spec.validator.eval_batch_size;
+  std::set<std::uint64_t> assigned;
+  for (const auto& [uid, p] : screened.pages_of) assigned.insert(p.begin(), p.end());
+  std::vector<std::uint64_t> held_out;
+  Rng pick = Rng::derive("tessera/eval-random-pages", ctx.eval_seed, ctx.window);
+  for (int tries = 0; held_out.size() < static_cast<std::size_t>(batch) && tries < 64 * batch; ++tries) {
+    const std::uint64_t p = pick.next_u64() % num_pages;
+    if (!assigned.count(p)) held_out.push_back(p);
+  }
+  if (held_out.empty()) return FailedPrecondition("no training page is left for the held-out batch");
+  return ctx.train->sample_from_pages(held_out, page_tokens,
+                                      Rng::derive("tessera/eval-random", ctx.eval_seed, ctx.window).next_u64(), batch,
+                                      spec.train.seq_len);
+}
+
+// Step 4 for one candidate: the loss on R_w and on one of the miner's own batches, before
+// and after applying −η_eval · clip(Δ), then the undo. Which own batch (inner step)
+// stays private to the validator until the window closed. Returns whether both losses
+// after applying the delta are finite.
+Result<bool> measure_gains(const WindowContext& ctx, const std::vector<torch::Tensor>& params,
+                     const std::pair<torch::Tensor, torch::Tensor>& random_batch, const Screened& screened,
+                     WindowReport* report, Evaluation* e) {
+  const RunSpec& spec = *ctx.spec;
+  model::GPT model = ctx.model;
+  const int step = static_cast<int>(Rng::derive("tessera/eval-own", ctx.eval_seed, ctx.window, e->uid).next_u64() %
+                                    static_cast<std::uint64_t>(std::max(1, spec.train.inner_steps)));
+  const auto own_batch = ctx.train->sample_from_pages(screened.pages_of.at(e->uid),
+                                                      static_cast<std::uint64_t>(spec.data.page_tokens),
+                                                      dataset::inner_batch_seed(spec.seed, ctx.window, e->uid, step),
+                                                      spec.train.batch_size, spec.train.seq_len);
+  const double before_own = loss_on(model, own_batch, &report->forward_passes);
+  const float alpha = static_cast<float>(-spec.validator.eval_lr * e->clip_scale);
+  TESSERA_ASSIGN_OR_RETURN(gradients::UndoLog undo, gradients::apply_delta(params, *e->delta, alpha));
+  const double after_random = loss_on(model, random_batch, &report->forward_passes);
+  const double after_own = loss_on(model, own_batch, &report->forward_passes);
+  TESSERA_RETURN_IF_ERROR(gradients::undo_delta(params, undo));
+  e->gain_random = report->before_random - after_random;
+  e->gain_own = before_own - after_own;
+  return std::isfinite(after_random) && std::isfinite(after_own);
+}
+
+// Step 5: the outcome from the two gains.
+void judge(bool losses_finite, Evaluation* e) {
+  const std::string figures = "held-out gain " + fmt(e->gain_random) + ", own-pages gain " + fmt(e->gain_own);
+  if (!losses_finite || !(e->gain_random > 0.0)) {
+    e->outcome = Outcome::kNoGain;
+    e->reason = "does not lower the held-out loss (" + figures + ")";
+  } else if (!(e->gain_own > e->gain_random)) {
+    e->outcome = Outcome::kNotOwnData;
+    e->reason = "helps held-out data as much as its own pages: not trained on its assignment (" + figures + ")";
+  } else {
+    e->outcome = Outcome::kScored;
+    e->score = std::min(e->gain_random, e->gain_own - e->gain_random);
+    e->reason = figures;
+  }
+}
+
+}  // namespace
+
 Result<WindowReport> evaluate_window(const WindowContext& ctx, const std::vector<net::Submission>& submissions) {
-  model::GPT model = ctx.model;  // a handle to the same module
   const auto t0 = std::chrono::steady_clock::now();
   const RunSpec& spec = *ctx.spec;
   WindowReport report;
@@ -103,141 +226,56 @@ Result<WindowReport> evaluate_window(const WindowContext& ctx, const std::vector
     params.push_back(p.detach());
     shapes.push_back(p.sizes().vec());
   }
-  const std::string codec_name = ctx.codec.name();
-  const std::uint64_t page_tokens = static_cast<std::uint64_t>(spec.data.page_tokens);
-  const std::uint64_t num_pages = ctx.train->num_pages(page_tokens);
-  gradients::DecodeLimits limits;
-  limits.max_payload_bytes = static_cast<std::uint64_t>(spec.validator.max_payload_bytes);
 
-  // 1. Checks that need no model: base, codec, data digest, duplicates, decoding, copies.
+  // 1–2. Checks that need no model: base, codec, data digest, duplicates, decoding, copies.
+  Screened screened;
   std::set<std::string> seen_payloads;
   std::set<std::uint32_t> seen_uids;
-  std::map<std::uint32_t, std::vector<std::uint64_t>> pages_of;
-  std::vector<std::size_t> candidates;  // indices into report.evaluations that reached evaluation
   for (const auto& sub : submissions) {
-    const auto& h = sub.header;
     Evaluation e;
-    e.uid = h.uid();
-    e.hotkey = h.hotkey();
-    e.payload_hash = h.payload_hash();
-    auto finish = [&](Outcome o, std::string reason) {
-      e.outcome = o;
-      e.reason = std::move(reason);
-      report.evaluations.push_back(std::move(e));
-    };
-    if (to_hex(h.base_checkpoint()) != ctx.base_hash || h.window() != ctx.window) {
-      finish(Outcome::kStale, "base checkpoint " + to_hex(h.base_checkpoint()).substr(0, 16) + "… (window " +
-                                  std::to_string(h.window()) + ") is not C_" + std::to_string(ctx.window) + " " +
-                                  ctx.base_hash.substr(0, 16) + "…");
-      continue;
+    e.uid = sub.header.uid();
+    e.hotkey = sub.header.hotkey();
+    e.payload_hash = sub.header.payload_hash();
+    TESSERA_ASSIGN_OR_RETURN(auto failed, screen(ctx, sub, shapes, report, &screened, &seen_payloads, &seen_uids, &e));
+    if (failed) {
+      e.outcome = failed->first;
+      e.reason = std::move(failed->second);
+      e.delta.reset();
+    } else {
+      screened.candidates.push_back(report.evaluations.size());
     }
-    if (h.codec() != codec_name) {
-      finish(Outcome::kWrongCodec, "codec '" + h.codec() + "', the run uses '" + codec_name + "'");
-      continue;
-    }
-    auto pages = dataset::assign_pages(spec.seed, ctx.window, h.uid(),
-                                       static_cast<std::uint64_t>(spec.data.pages_per_window), num_pages);
-    if (!pages.ok()) return pages.status();
-    if (to_hex(h.data_digest()) != dataset::pages_digest(*pages)) {
-      finish(Outcome::kWrongData, "data digest does not match the pages assigned to uid " + std::to_string(h.uid()));
-      continue;
-    }
-    if (!seen_payloads.insert(h.payload_hash()).second) {
-      finish(Outcome::kDuplicate, "the same payload as an earlier submission of this window");
-      continue;
-    }
-    if (!seen_uids.insert(h.uid()).second) {
-      finish(Outcome::kDuplicate, "uid " + std::to_string(h.uid()) + " already submitted in this window");
-      continue;
-    }
-    auto decoded = gradients::decode_delta(sub.payload, shapes, ctx.codec, limits);
-    if (!decoded.ok()) {
-      finish(Outcome::kMalformed, decoded.status().message());
-      continue;
-    }
-    e.delta = std::make_shared<const gradients::DecodedDelta>(std::move(*decoded));
-    bool copied = false;
-    for (std::size_t c : candidates) {
-      const auto& earlier = report.evaluations[c];
-      const double overlap = index_overlap(*e.delta, *earlier.delta);
-      if (overlap > spec.validator.overlap_threshold) {
-        finish(Outcome::kCopy, "index set overlaps uid " + std::to_string(earlier.uid) + "'s by " + fmt(overlap * 100) +
-                                   "% (threshold " + fmt(spec.validator.overlap_threshold * 100) + "%)");
-        copied = true;
-        break;
-      }
-    }
-    if (copied) continue;
-    e.norm = gradients::delta_norm(*e.delta);
-    pages_of[h.uid()] = std::move(*pages);
-    candidates.push_back(report.evaluations.size());
     report.evaluations.push_back(std::move(e));
   }
+  if (screened.candidates.empty()) {
+    report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    return report;
+  }
 
-  // 2. Clip to the median norm of the window's decodable submissions, then evaluate.
-  if (!candidates.empty()) {
-    std::vector<double> norms;
-    for (std::size_t c : candidates) norms.push_back(report.evaluations[c].norm);
-    const double median = gradients::median(norms);
-    const std::int64_t batch = spec.validator.eval_batch_size, seq = spec.train.seq_len;
-    // R_w: rows from random training pages that no evaluated miner was assigned this
-    // window — the same distribution as the miners' own pages, data none of them
-    // trained on in this window.
-    std::set<std::uint64_t> assigned;
-    for (const auto& [uid, p] : pages_of) assigned.insert(p.begin(), p.end());
-    std::vector<std::uint64_t> held_out;
-    Rng pick = Rng::derive("tessera/eval-random-pages", ctx.eval_seed, ctx.window);
-    for (int tries = 0; held_out.size() < static_cast<std::size_t>(batch) && tries < 64 * batch; ++tries) {
-      const std::uint64_t p = pick.next_u64() % num_pages;
-      if (!assigned.count(p)) held_out.push_back(p);
+  // 3. The norm reference: deltas far above the median are outliers, the rest are clipped to it.
+  std::vector<double> norms;
+  for (std::size_t c : screened.candidates) norms.push_back(report.evaluations[c].norm);
+  const double median = gradients::median(norms);
+  std::vector<std::size_t> evaluated;
+  for (std::size_t c : screened.candidates) {
+    Evaluation& e = report.evaluations[c];
+    if (median > 0 && e.norm > spec.validator.max_norm_ratio * median) {
+      e.outcome = Outcome::kNormOutlier;
+      e.reason = "norm " + fmt(e.norm) + " is " + fmt(e.norm / median) + "× the window's median " + fmt(median) +
+                 " (limit " + fmt(spec.validator.max_norm_ratio) + "×)";
+      continue;
     }
-    if (held_out.empty()) return FailedPrecondition("no training page is left for the held-out batch");
-    const auto random_batch = ctx.train->sample_from_pages(
-        held_out, page_tokens, Rng::derive("tessera/eval-random", ctx.eval_seed, ctx.window).next_u64(), batch, seq);
-    std::vector<std::size_t> evaluated;
-    for (std::size_t c : candidates) {
-      Evaluation& e = report.evaluations[c];
-      if (median > 0 && e.norm > spec.validator.max_norm_ratio * median) {
-        e.outcome = Outcome::kNormOutlier;
-        e.reason = "norm " + fmt(e.norm) + " is " + fmt(e.norm / median) + "× the window's median " + fmt(median) +
-                   " (limit " + fmt(spec.validator.max_norm_ratio) + "×)";
-        continue;
-      }
-      evaluated.push_back(c);
-    }
-    if (!evaluated.empty()) report.before_random = loss_on(model, random_batch, &report.forward_passes);
-    report.loss_evaluated = evaluated.size();
-    for (std::size_t c : evaluated) {
-      Evaluation& e = report.evaluations[c];
-      e.clip_scale = e.norm > median && e.norm > 0 ? median / e.norm : 1.0;
-      // One of the batches the miner's inner steps drew from its pages (which one stays
-      // private to the validator until the window closed).
-      const int step = static_cast<int>(Rng::derive("tessera/eval-own", ctx.eval_seed, ctx.window, e.uid).next_u64() %
-                                        static_cast<std::uint64_t>(std::max(1, spec.train.inner_steps)));
-      const auto own_batch = ctx.train->sample_from_pages(pages_of[e.uid], page_tokens,
-                                                          dataset::inner_batch_seed(spec.seed, ctx.window, e.uid, step),
-                                                          spec.train.batch_size, seq);
-      const double before_own = loss_on(model, own_batch, &report.forward_passes);
-      const float alpha = static_cast<float>(-spec.validator.eval_lr * e.clip_scale);
-      TESSERA_ASSIGN_OR_RETURN(gradients::UndoLog undo, gradients::apply_delta(params, *e.delta, alpha));
-      const double after_random = loss_on(model, random_batch, &report.forward_passes);
-      const double after_own = loss_on(model, own_batch, &report.forward_passes);
-      TESSERA_RETURN_IF_ERROR(gradients::undo_delta(params, undo));
-      e.gain_random = report.before_random - after_random;
-      e.gain_own = before_own - after_own;
-      const std::string figures = "held-out gain " + fmt(e.gain_random) + ", own-pages gain " + fmt(e.gain_own);
-      if (!std::isfinite(after_random) || !std::isfinite(after_own) || !(e.gain_random > 0.0)) {
-        e.outcome = Outcome::kNoGain;
-        e.reason = "does not lower the held-out loss (" + figures + ")";
-      } else if (!(e.gain_own > e.gain_random)) {
-        e.outcome = Outcome::kNotOwnData;
-        e.reason = "helps held-out data as much as its own pages: not trained on its assignment (" + figures + ")";
-      } else {
-        e.outcome = Outcome::kScored;
-        e.score = std::min(e.gain_random, e.gain_own - e.gain_random);
-        e.reason = figures;
-      }
-    }
+    e.clip_scale = e.norm > median && e.norm > 0 ? median / e.norm : 1.0;
+    evaluated.push_back(c);
+  }
+
+  // 4–5. Loss gains on R_w and the miner's own batch, then the outcome.
+  TESSERA_ASSIGN_OR_RETURN(const auto random_batch, held_out_batch(ctx, screened));
+  if (!evaluated.empty()) report.before_random = loss_on(ctx.model, random_batch, &report.forward_passes);
+  report.loss_evaluated = evaluated.size();
+  for (std::size_t c : evaluated) {
+    Evaluation& e = report.evaluations[c];
+    TESSERA_ASSIGN_OR_RETURN(const bool finite, measure_gains(ctx, params, random_batch, screened, &report, &e));
+    judge(finite, &e);
   }
   report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return report;

@@ -10,18 +10,16 @@
 #include <optional>
 #include <thread>
 
-#include "aggregator/window.h"
 #include "checkpoints/follower.h"
-#include "checkpoints/service.h"
-#include "checkpoints/update.h"
+#include "checkpoints/parameters.h"
 #include "core/file_io.h"
 #include "core/hash.h"
 #include "core/interrupt.h"
 #include "core/rng.h"
 #include "core/schedule.h"
+#include "model/parameters.h"
 #include "model/runtime.h"
 #include "net/submission.h"
-#include "trainer/inner_loop.h"
 
 namespace tessera::verification {
 
@@ -131,113 +129,135 @@ namespace {
 // The validator's process state between windows.
 class Validator {
  public:
-  explicit Validator(const ValidatorOptions& o) : o_(o) {}
+  explicit Validator(const ValidatorOptions& options) : options_(options) {}
   Status run();
 
  private:
   Status setup();
+  Status load_or_reset_state();
+  Status stake_to_target();
+  Status start_serving();
   void refresh_metagraph();
+  std::map<std::uint32_t, std::string> current_hotkeys();
+
+  // One window, in the protocol's order (docs/roles.md): the base C_w, the submissions
+  // that arrived for it, evaluation, scores, the signed verdict, the next checkpoint (when
+  // aggregating), weights, and the status report.
   Status finalize(const chain::CheckpointInfo& info);
+  Result<const checkpoints::Checkpoint*> load_base(const chain::CheckpointInfo& info);
+  std::vector<net::Submission> take_submissions(std::uint64_t window);
+  Result<WindowReport> evaluate(std::uint64_t window, const std::string& base_hash,
+                                const std::vector<net::Submission>& submissions);
+  void score(const WindowReport& report);
+  Status write_verdict(std::uint64_t window, const std::string& base_hash, const WindowReport& report);
+  void record_window(std::uint64_t window, const WindowReport& report, std::size_t received);
+  void report_window(std::uint64_t window, const checkpoints::Checkpoint& base, const WindowReport& report,
+                     std::size_t received, const std::optional<WindowAggregator::Published>& published);
+
   Status maybe_set_weights(std::uint64_t block);
   void save_state();
   std::uint64_t eval_seed(std::uint64_t window) const {
     return Rng::derive("tessera/eval-seed", secret_, window).next_u64();
   }
 
-  const ValidatorOptions& o_;
-  trainer::Joined j_;
+  const ValidatorOptions& options_;
+  subnet::Joined joined_;
   std::optional<dataset::TokenDataset> train_, val_;
-  model::GPT model_{nullptr};
+  model::GPT model_{nullptr};  // on options_.device; loaded with each window's C_w
   gradients::CodecSettings codec_;
   fs::path dir_;
   ValidatorState state_;
-  std::uint64_t secret_ = 0;
-  std::optional<checkpoints::CheckpointStore> store_;
-  std::unique_ptr<checkpoints::CheckpointServer> ck_server_;
-  std::string ck_address_;
+  std::uint64_t secret_ = 0;  // seeds the private evaluation batches; derived from the hotkey
   std::unique_ptr<net::SubmissionServer> server_;
   std::unique_ptr<checkpoints::CheckpointFollower> follower_;
   WindowSchedule schedule_;
   std::atomic<std::uint64_t> block_{0};
-  std::mutex meta_mu_;
+  std::mutex meta_mu_;  // guards the metagraph copies below (read by the server's thread)
   std::map<std::string, std::uint32_t> uid_by_hotkey_;
   std::map<std::uint32_t, std::string> hotkeys_;
   proto::SubnetParams params_;
-  std::map<std::uint64_t, std::vector<net::Submission>> pending_;
+  std::map<std::uint64_t, std::vector<net::Submission>> pending_;  // by window
   std::uint64_t windows_done_ = 0;
   nlohmann::json weights_event_;  // weights set or committed while finalising the current window
 };
 
 Status Validator::setup() {
-  TESSERA_ASSIGN_OR_RETURN(j_, trainer::join_subnet(o_.join));
-  const RunSpec& spec = j_.spec;
-  model::configure_cpu_threads(o_.threads);
-  TESSERA_ASSIGN_OR_RETURN(auto train, trainer::load_split(j_, "train"));
-  TESSERA_ASSIGN_OR_RETURN(auto val, trainer::load_split(j_, "val"));
+  TESSERA_ASSIGN_OR_RETURN(joined_, subnet::join_subnet(options_.join));
+  const RunSpec& spec = joined_.spec;
+  model::configure_cpu_threads(options_.threads);
+  TESSERA_ASSIGN_OR_RETURN(auto train, subnet::load_split(joined_, "train"));
+  TESSERA_ASSIGN_OR_RETURN(auto val, subnet::load_split(joined_, "val"));
   train_.emplace(std::move(train));
   val_.emplace(std::move(val));
   if (train_->num_pages(spec.data.page_tokens) < static_cast<std::uint64_t>(spec.data.pages_per_window)) {
     return FailedPrecondition("the train split holds fewer than data.pages_per_window pages");
   }
-  model_ = model::make_gpt(j_.config, spec.seed);
-  model_->to(o_.device);
+  model_ = model::make_gpt(joined_.config, spec.seed);
+  model_->to(options_.device);
   model_->eval();
   TESSERA_ASSIGN_OR_RETURN(codec_, gradients::CodecSettings::from_spec(spec.codec));
   schedule_.blocks_per_window = static_cast<std::uint64_t>(spec.schedule.blocks_per_window);
-  dir_ = o_.join.home / "validators" / (o_.join.wallet + "-" + std::to_string(o_.join.netuid));
+  dir_ = options_.join.home / "validators" / (options_.join.wallet + "-" + std::to_string(options_.join.netuid));
   std::error_code ec;
   fs::create_directories(dir_ / "verdicts", ec);
   if (ec) return IoError("cannot create " + dir_.string() + ": " + ec.message());
-  const Hash256 secret = blake2b_256(std::span<const std::uint8_t>(j_.wallet.hotkey.seed()));
+  const Hash256 secret = blake2b_256(std::span<const std::uint8_t>(joined_.wallet.hotkey.seed()));
   for (int i = 0; i < 8; ++i) secret_ |= static_cast<std::uint64_t>(secret[i]) << (8 * i);
+  TESSERA_RETURN_IF_ERROR(load_or_reset_state());
+  refresh_metagraph();
+  TESSERA_RETURN_IF_ERROR(stake_to_target());
+  checkpoints::CheckpointStore* store = nullptr;
+  if (options_.aggregator != nullptr) {
+    TESSERA_ASSIGN_OR_RETURN(store, options_.aggregator->start(joined_, dir_));
+  }
+  TESSERA_RETURN_IF_ERROR(start_serving());
+  follower_ = std::make_unique<checkpoints::CheckpointFollower>(joined_.chain.get(), options_.join.netuid, dir_ / "cache",
+                                                                store);
+  spdlog::info("validator uid {} on subnet {} ({}, {}): submissions at {}{}", joined_.uid, options_.join.netuid,
+               joined_.config.describe(), options_.device.str(), server_->endpoint(),
+               options_.aggregator ? ", aggregating, " + options_.aggregator->describe() : "");
+  return Status::Ok();
+}
 
-  // State: resume, or start fresh when absent, damaged or someone else's.
+// Resume, or start fresh when the state is absent, damaged or someone else's.
+Status Validator::load_or_reset_state() {
   auto loaded = load_validator_state(dir_ / "state.bin");
-  if (loaded.ok() && loaded->netuid == o_.join.netuid && loaded->hotkey == j_.wallet.hotkey.public_hex()) {
+  if (loaded.ok() && loaded->netuid == options_.join.netuid && loaded->hotkey == joined_.wallet.hotkey.public_hex()) {
     state_ = std::move(*loaded);
     spdlog::info("resumed validator state: last window {}, {} scored uids", state_.last_window, state_.ema.size());
-  } else {
-    if (!loaded.ok() && loaded.status().code() != StatusCode::kNotFound) {
-      spdlog::warn("{} — starting with fresh scores", loaded.status().message());
-    }
-    state_ = ValidatorState{};
-    state_.netuid = o_.join.netuid;
-    state_.hotkey = j_.wallet.hotkey.public_hex();
-    if (!loaded.ok() && loaded.status().code() == StatusCode::kCorrupted) state_.counters["state-reset"] += 1;
+    return Status::Ok();
   }
+  if (!loaded.ok() && loaded.status().code() != StatusCode::kNotFound) {
+    spdlog::warn("{} — starting with fresh scores", loaded.status().message());
+  }
+  state_ = ValidatorState{};
+  state_.netuid = options_.join.netuid;
+  state_.hotkey = joined_.wallet.hotkey.public_hex();
+  if (!loaded.ok() && loaded.status().code() == StatusCode::kCorrupted) state_.counters["state-reset"] += 1;
+  return Status::Ok();
+}
 
-  refresh_metagraph();
-  if (o_.stake_rao > 0) {
-    TESSERA_ASSIGN_OR_RETURN(auto subnet, j_.chain->subnet(o_.join.netuid));
-    std::uint64_t have = 0;
-    for (const auto& n : subnet.neurons()) {
-      if (n.uid() == j_.uid) have = n.stake();
-    }
-    if (have < o_.stake_rao) {
-      auto staked = j_.chain->add_stake(j_.wallet.coldkey, j_.wallet.hotkey.public_key(), o_.join.netuid, o_.stake_rao - have);
-      if (!staked.ok()) return staked.status().with_context("staking " + chain::format_tao(o_.stake_rao - have) + " TAO");
-    }
+Status Validator::stake_to_target() {
+  if (options_.stake_rao == 0) return Status::Ok();
+  TESSERA_ASSIGN_OR_RETURN(auto subnet, joined_.chain->subnet(options_.join.netuid));
+  std::uint64_t have = 0;
+  for (const auto& n : subnet.neurons()) {
+    if (n.uid() == joined_.uid) have = n.stake();
   }
-  if (o_.aggregate) {
-    if (params_.aggregator_hotkey() != raw_bytes(j_.wallet.hotkey.public_key())) {
-      return FailedPrecondition("subnet " + std::to_string(o_.join.netuid) + " does not name this hotkey (" +
-                                j_.wallet.hotkey.public_hex().substr(0, 16) +
-                                "…) as its aggregator; the owner sets it with `tessera subnet set-aggregator`");
-    }
-    TESSERA_ASSIGN_OR_RETURN(auto store, checkpoints::CheckpointStore::open(
-                                            dir_ / "checkpoints", checkpoints::Retention{o_.keep_checkpoints, 0}));
-    store_.emplace(std::move(store));
-    TESSERA_ASSIGN_OR_RETURN(ck_server_, checkpoints::CheckpointServer::start(&*store_, o_.checkpoint_listen,
-                                                                                o_.checkpoint_data_port));
-    std::string host = o_.checkpoint_listen.substr(0, o_.checkpoint_listen.rfind(':'));
-    if (host == "0.0.0.0" || host == "[::]" || host.empty()) host = "127.0.0.1";
-    ck_address_ = host + ":" + std::to_string(ck_server_->port());
-  }
+  if (have >= options_.stake_rao) return Status::Ok();
+  auto staked = joined_.chain->add_stake(joined_.wallet.coldkey, joined_.wallet.hotkey.public_key(), options_.join.netuid,
+                                         options_.stake_rao - have);
+  if (!staked.ok()) return staked.status().with_context("staking " + chain::format_tao(options_.stake_rao - have) + " TAO");
+  return Status::Ok();
+}
 
+// The submission endpoint, published on chain with its CURVE key.
+Status Validator::start_serving() {
+  const RunSpec& spec = joined_.spec;
   TESSERA_ASSIGN_OR_RETURN(auto curve, net::CurveKeys::generate());
   net::ServerOptions so;
-  so.bind = o_.listen;
-  so.netuid = o_.join.netuid;
+  so.bind = options_.listen;
+  so.netuid = options_.join.netuid;
   so.max_payload_bytes = static_cast<std::size_t>(spec.validator.max_payload_bytes);
   so.schedule = schedule_;
   so.grace_blocks = static_cast<std::uint64_t>(spec.schedule.submission_grace_blocks);
@@ -248,20 +268,16 @@ Status Validator::setup() {
     return it->second;
   };
   so.current_block = [this] { return block_.load(); };
-  TESSERA_ASSIGN_OR_RETURN(auto head, j_.chain->head());
+  TESSERA_ASSIGN_OR_RETURN(auto head, joined_.chain->head());
   block_ = head.height;
-  TESSERA_ASSIGN_OR_RETURN(server_, net::SubmissionServer::start(so, j_.wallet.hotkey, curve));
-  auto served = j_.chain->serve(j_.wallet.hotkey, o_.join.netuid, server_->endpoint(), curve.public_key);
+  TESSERA_ASSIGN_OR_RETURN(server_, net::SubmissionServer::start(so, joined_.wallet.hotkey, curve));
+  auto served = joined_.chain->serve(joined_.wallet.hotkey, options_.join.netuid, server_->endpoint(), curve.public_key);
   if (!served.ok()) return served.status().with_context("publishing the endpoint on chain");
-  follower_ = std::make_unique<checkpoints::CheckpointFollower>(j_.chain.get(), o_.join.netuid, dir_ / "cache",
-                                                                store_ ? &*store_ : nullptr);
-  spdlog::info("validator uid {} on subnet {} ({}): submissions at {}{}", j_.uid, o_.join.netuid, j_.config.describe(),
-               server_->endpoint(), o_.aggregate ? ", aggregating, checkpoints at " + ck_address_ : "");
   return Status::Ok();
 }
 
 void Validator::refresh_metagraph() {
-  auto subnet = j_.chain->subnet(o_.join.netuid);
+  auto subnet = joined_.chain->subnet(options_.join.netuid);
   if (!subnet.ok()) return;
   std::lock_guard lock(meta_mu_);
   uid_by_hotkey_.clear();
@@ -270,16 +286,22 @@ void Validator::refresh_metagraph() {
   params_ = subnet->params();
 }
 
+std::map<std::uint32_t, std::string> Validator::current_hotkeys() {
+  std::lock_guard lock(meta_mu_);
+  return hotkeys_;
+}
+
 void Validator::save_state() {
   Status s = save_validator_state(dir_ / "state.bin", state_);
   if (!s.ok()) spdlog::error("saving validator state: {}", s.message());
 }
 
 Status Validator::maybe_set_weights(std::uint64_t block) {
-  const RunSpec& spec = j_.spec;
+  const RunSpec& spec = joined_.spec;
+  const Keypair& hotkey = joined_.wallet.hotkey;
+  const std::uint32_t netuid = options_.join.netuid;
   if (state_.pending_reveal && block >= state_.commit_block + params_.reveal_delay()) {
-    auto r = j_.chain->reveal_weights(j_.wallet.hotkey, o_.join.netuid, state_.reveal_uids, state_.reveal_values,
-                                      state_.reveal_salt);
+    auto r = joined_.chain->reveal_weights(hotkey, netuid, state_.reveal_uids, state_.reveal_values, state_.reveal_salt);
     if (r.ok()) {
       spdlog::info("revealed weights for {} uids in block {}", state_.reveal_uids.size(), r->block);
       state_.counters["weights-revealed"] += 1;
@@ -298,9 +320,8 @@ Status Validator::maybe_set_weights(std::uint64_t block) {
     std::string salt(16, '\0');
     Rng rng = Rng::derive("tessera/weights-salt", secret_, block);
     for (auto& c : salt) c = static_cast<char>(rng.next_u64() & 0xff);
-    const std::string hash = chain::weights_commit_hash(raw_bytes(j_.wallet.hotkey.public_key()), o_.join.netuid, uids,
-                                                        values, salt, 0);
-    auto c = j_.chain->commit_weights(j_.wallet.hotkey, o_.join.netuid, hash);
+    const std::string hash = chain::weights_commit_hash(raw_bytes(hotkey.public_key()), netuid, uids, values, salt, 0);
+    auto c = joined_.chain->commit_weights(hotkey, netuid, hash);
     if (!c.ok()) {
       spdlog::warn("committing weights: {}", c.status().message());
       state_.counters["weights-failed"] += 1;
@@ -316,7 +337,7 @@ Status Validator::maybe_set_weights(std::uint64_t block) {
     spdlog::info("committed weights for {} uids in block {}", uids.size(), c->block);
     return Status::Ok();
   }
-  auto r = j_.chain->set_weights(j_.wallet.hotkey, o_.join.netuid, uids, values);
+  auto r = joined_.chain->set_weights(hotkey, netuid, uids, values);
   if (r.ok()) {
     weights_event_ = {{"committed", false}, {"uids", uids}, {"values", values}, {"block", r->block}};
     state_.counters["weights-set"] += 1;
@@ -328,81 +349,67 @@ Status Validator::maybe_set_weights(std::uint64_t block) {
   return Status::Ok();
 }
 
-Status Validator::finalize(const chain::CheckpointInfo& info) {
-  const RunSpec& spec = j_.spec;
-  const std::uint64_t w = info.window;
-  TESSERA_ASSIGN_OR_RETURN(const checkpoints::Checkpoint* ck, follower_->load(info));
-  const auto params = aggregator::model_parameters(*ck);
-  Status loaded = trainer::load_parameters(model_, params);
-  if (!loaded.ok()) return loaded.with_context("checkpoint " + ck->hash.substr(0, 16) + "… does not fit the run's model");
-  std::vector<net::Submission> subs = std::move(pending_[w]);
-  for (auto it = pending_.begin(); it != pending_.end() && it->first <= w;) {
-    if (it->first < w) state_.counters["late"] += it->second.size();
+Result<const checkpoints::Checkpoint*> Validator::load_base(const chain::CheckpointInfo& info) {
+  TESSERA_ASSIGN_OR_RETURN(const checkpoints::Checkpoint* base, follower_->load(info));
+  Status loaded = model::load_parameters(model_, checkpoints::model_parameters(*base));
+  if (!loaded.ok()) return loaded.with_context("checkpoint " + base->hash.substr(0, 16) + "… does not fit the run's model");
+  return base;
+}
+
+// What arrived for `window`; whatever is still queued for earlier windows is late.
+std::vector<net::Submission> Validator::take_submissions(std::uint64_t window) {
+  std::vector<net::Submission> subs = std::move(pending_[window]);
+  for (auto it = pending_.begin(); it != pending_.end() && it->first <= window;) {
+    if (it->first < window) state_.counters["late"] += it->second.size();
     it = pending_.erase(it);
   }
+  return subs;
+}
+
+Result<WindowReport> Validator::evaluate(std::uint64_t window, const std::string& base_hash,
+                                         const std::vector<net::Submission>& submissions) {
   WindowContext ctx;
-  ctx.spec = &spec;
-  ctx.window = w;
-  ctx.base_hash = ck->hash;
+  ctx.spec = &joined_.spec;
+  ctx.window = window;
+  ctx.base_hash = base_hash;
   ctx.model = model_;
   ctx.train = &*train_;
   ctx.val = &*val_;
-  ctx.eval_seed = eval_seed(w);
+  ctx.eval_seed = eval_seed(window);
   ctx.codec = codec_;
-  TESSERA_ASSIGN_OR_RETURN(WindowReport report, evaluate_window(ctx, subs));
-  std::map<std::uint32_t, std::string> hotkeys;
-  {
-    std::lock_guard lock(meta_mu_);
-    hotkeys = hotkeys_;
-  }
-  update_scores(state_, report, spec.validator.score_ema, hotkeys);
+  return evaluate_window(ctx, submissions);
+}
+
+void Validator::score(const WindowReport& report) {
+  update_scores(state_, report, joined_.spec.validator.score_ema, current_hotkeys());
   for (const auto& e : report.evaluations) state_.counters[outcome_name(e.outcome)] += 1;
+}
 
-  // Verdict (kept for audits: the newest 32).
-  const proto::SignedVerdict verdict = make_verdict(o_.join.netuid, w, ck->hash, report, ctx.eval_seed, j_.wallet.hotkey);
-  TESSERA_RETURN_IF_ERROR(write_file_atomic(dir_ / "verdicts" / (std::to_string(w) + ".pb"), verdict.SerializeAsString()));
-  if (w >= 32) {
+// The signed verdict, kept for audits (the newest 32 windows).
+Status Validator::write_verdict(std::uint64_t window, const std::string& base_hash, const WindowReport& report) {
+  const proto::SignedVerdict verdict =
+      make_verdict(options_.join.netuid, window, base_hash, report, eval_seed(window), joined_.wallet.hotkey);
+  TESSERA_RETURN_IF_ERROR(write_file_atomic(dir_ / "verdicts" / (std::to_string(window) + ".pb"), verdict.SerializeAsString()));
+  if (window >= 32) {
     std::error_code ec;
-    fs::remove(dir_ / "verdicts" / (std::to_string(w - 32) + ".pb"), ec);
+    fs::remove(dir_ / "verdicts" / (std::to_string(window - 32) + ".pb"), ec);
   }
+  return Status::Ok();
+}
 
-  std::string next_hash;
-  std::size_t merged = 0;
-  if (o_.aggregate) {
-    std::vector<checkpoints::AcceptedEntry> accepted;
-    std::vector<const gradients::DecodedDelta*> deltas;
-    for (std::size_t i = 0; i < report.evaluations.size(); ++i) {
-      const auto& e = report.evaluations[i];
-      if (e.outcome != Outcome::kScored) continue;
-      TESSERA_RETURN_IF_ERROR(store_->put_blob(to_hex(e.payload_hash), subs[i].payload));
-      accepted.push_back({e.uid, to_hex(e.hotkey), to_hex(e.payload_hash), e.score});
-      deltas.push_back(e.delta.get());
-    }
-    merged = deltas.size();
-    const std::uint64_t target = std::max(w + 1, schedule_.window_of(block_.load()));
-    TESSERA_ASSIGN_OR_RETURN(auto next, aggregator::next_checkpoint(spec, *ck, target, accepted, deltas));
-    TESSERA_ASSIGN_OR_RETURN(next_hash, store_->put(next.tensors, next.manifest, j_.wallet.hotkey));
-    // The merged update U_w as applied, for nodes catching up from C_w.
-    if (auto update = checkpoints::make_update(*ck, next.tensors, next_hash); update.ok()) {
-      TESSERA_RETURN_IF_ERROR(store_->put_update(next_hash, *update));
-    }
-    TESSERA_ASSIGN_OR_RETURN(std::string raw, from_hex(next_hash));
-    auto announced = j_.chain->announce_checkpoint(j_.wallet.hotkey, o_.join.netuid, target, raw, ck_address_);
-    if (!announced.ok()) return announced.status().with_context("announcing checkpoint " + next_hash.substr(0, 16) + "…");
-  }
-
+void Validator::record_window(std::uint64_t window, const WindowReport& report, std::size_t received) {
   state_.has_window = true;
-  state_.last_window = w;
+  state_.last_window = window;
   state_.windows_since_weights += 1;
-  WindowSummary summary{w, static_cast<std::uint32_t>(subs.size()),
-                        static_cast<std::uint32_t>(report.count(Outcome::kScored)), report.before_random, report.seconds};
-  state_.history.push_back(summary);
+  state_.history.push_back(WindowSummary{window, static_cast<std::uint32_t>(received),
+                                         static_cast<std::uint32_t>(report.count(Outcome::kScored)), report.before_random,
+                                         report.seconds});
   while (state_.history.size() > 64) state_.history.pop_front();
-  weights_event_ = nullptr;
-  TESSERA_RETURN_IF_ERROR(maybe_set_weights(block_.load()));
-  save_state();
+}
 
-  // Status: the log line and the JSON object.
+// The log line and the JSON status object.
+void Validator::report_window(std::uint64_t window, const checkpoints::Checkpoint& base, const WindowReport& report,
+                              std::size_t received, const std::optional<WindowAggregator::Published>& published) {
   const net::ServerStats stats = server_->stats();
   nlohmann::json rejected = nlohmann::json::object();
   for (const auto& [code, n] : stats.rejected) rejected[net::reject_name(static_cast<proto::RejectCode>(code))] = n;
@@ -415,8 +422,8 @@ Status Validator::finalize(const chain::CheckpointInfo& info) {
   }
   nlohmann::json ema = nlohmann::json::object();
   for (const auto& [uid, v] : state_.ema) ema[std::to_string(uid)] = v;
-  nlohmann::json status = {{"window", w},
-                           {"received", subs.size()},
+  nlohmann::json status = {{"window", window},
+                           {"received", received},
                            {"evaluated", report.loss_evaluated},
                            {"scored", report.count(Outcome::kScored)},
                            {"outcomes", outcomes},
@@ -426,33 +433,54 @@ Status Validator::finalize(const chain::CheckpointInfo& info) {
                            {"loss_before", report.before_random},
                            {"submissions", per_uid},
                            {"scores", ema},
-                           {"checkpoint", ck->hash}};
+                           {"checkpoint", base.hash}};
   if (!weights_event_.is_null()) status["weights"] = weights_event_;
-  if (o_.aggregate) {
-    status["next_checkpoint"] = next_hash;
-    status["merged"] = merged;
+  if (published) {
+    status["next_checkpoint"] = published->hash;
+    status["merged"] = published->merged;
   }
   std::string outcome_text;
   for (auto it = outcomes.begin(); it != outcomes.end(); ++it) {
     outcome_text += (outcome_text.empty() ? "" : " ") + it.key() + "=" + std::to_string(it.value().get<int>());
   }
-  spdlog::info("window {}: {} received, {} | held-out loss {} | eval {:.2f}s ({} forward passes){}", w, subs.size(),
+  spdlog::info("window {}: {} received, {} | held-out loss {} | eval {:.2f}s ({} forward passes){}", window, received,
                outcome_text.empty() ? "nothing to evaluate" : outcome_text,
                report.forward_passes ? fmt::format("{:.4f}", report.before_random) : std::string("-"), report.seconds,
                report.forward_passes,
-               o_.aggregate ? " | merged " + std::to_string(merged) + " → " + next_hash.substr(0, 12) : std::string());
-  if (o_.on_window) o_.on_window(status.dump());
+               published ? " | merged " + std::to_string(published->merged) + " → " + published->hash.substr(0, 12)
+                         : std::string());
+  if (options_.on_window) options_.on_window(status.dump());
+}
+
+Status Validator::finalize(const chain::CheckpointInfo& info) {
+  const std::uint64_t w = info.window;
+  TESSERA_ASSIGN_OR_RETURN(const checkpoints::Checkpoint* base, load_base(info));
+  const std::vector<net::Submission> subs = take_submissions(w);
+  TESSERA_ASSIGN_OR_RETURN(WindowReport report, evaluate(w, base->hash, subs));
+  score(report);
+  TESSERA_RETURN_IF_ERROR(write_verdict(w, base->hash, report));
+  std::optional<WindowAggregator::Published> published;
+  if (options_.aggregator != nullptr) {
+    // Announced for the window the chain is in: later than w + 1 when this node fell behind.
+    const std::uint64_t target = std::max(w + 1, schedule_.window_of(block_.load()));
+    TESSERA_ASSIGN_OR_RETURN(published, options_.aggregator->publish_next(*base, target, report, subs));
+  }
+  record_window(w, report, subs.size());
+  weights_event_ = nullptr;
+  TESSERA_RETURN_IF_ERROR(maybe_set_weights(block_.load()));
+  save_state();
+  report_window(w, *base, report, subs.size(), published);
   ++windows_done_;
   return Status::Ok();
 }
 
 Status Validator::run() {
   TESSERA_RETURN_IF_ERROR(setup());
-  const auto tick = std::chrono::milliseconds(std::max(20, j_.spec.schedule.block_time_ms / 4));
-  const std::uint64_t grace = static_cast<std::uint64_t>(j_.spec.schedule.submission_grace_blocks);
+  const auto tick = std::chrono::milliseconds(std::max(20, joined_.spec.schedule.block_time_ms / 4));
+  const std::uint64_t grace = static_cast<std::uint64_t>(joined_.spec.schedule.submission_grace_blocks);
   std::uint64_t last_refresh = 0;
-  while (!interrupted() && (o_.windows == 0 || windows_done_ < o_.windows)) {
-    auto head = j_.chain->head();
+  while (!interrupted() && (options_.windows == 0 || windows_done_ < options_.windows)) {
+    auto head = joined_.chain->head();
     if (!head.ok()) {
       spdlog::warn("chain: {} (retrying)", head.status().message());
       std::this_thread::sleep_for(std::chrono::seconds(1));
@@ -469,15 +497,8 @@ Status Validator::run() {
     if (!ann.ok()) {
       spdlog::warn("reading the checkpoint announcement: {}", ann.status().message());
     } else if (!ann->has_value()) {
-      if (o_.aggregate) {
-        // The run's first checkpoint: the deterministic initialisation from the run seed.
-        const std::uint64_t w = schedule_.window_of(head->height);
-        TESSERA_ASSIGN_OR_RETURN(auto init, aggregator::initial_checkpoint(j_.spec, w));
-        TESSERA_ASSIGN_OR_RETURN(std::string hash, store_->put(init.tensors, init.manifest, j_.wallet.hotkey));
-        TESSERA_ASSIGN_OR_RETURN(std::string raw, from_hex(hash));
-        auto a = j_.chain->announce_checkpoint(j_.wallet.hotkey, o_.join.netuid, w, raw, ck_address_);
-        if (!a.ok()) return a.status().with_context("announcing the initial checkpoint");
-        spdlog::info("initial checkpoint {}… announced for window {}", hash.substr(0, 12), w);
+      if (options_.aggregator != nullptr) {
+        TESSERA_RETURN_IF_ERROR(options_.aggregator->publish_initial(schedule_.window_of(head->height)));
         continue;
       }
     } else {
@@ -499,7 +520,7 @@ Status Validator::run() {
   }
   save_state();
   server_->stop();
-  if (ck_server_) ck_server_->stop();
+  if (options_.aggregator != nullptr) options_.aggregator->stop();
   spdlog::info("validator stopped after {} windows", windows_done_);
   return Status::Ok();
 }

@@ -3,39 +3,62 @@
 // every window, once its submission deadline passed, evaluates what arrived
 // (evaluator.h), folds the scores into per-uid moving averages, writes its signed verdict
 // and every `validator.windows_per_weights` windows sets weights on chain (commit–reveal
-// when the subnet enables it). With `aggregate`, it also merges the verdict's accepted
-// deltas into the next checkpoint (aggregator/window.h), stores and serves it, and
-// announces its hash on chain — the subnet must name this validator's hotkey as its
-// aggregator.
+// when the subnet enables it). An aggregating validator hands each window's outcome to a
+// WindowAggregator, which merges and announces the next checkpoint; verification/ knows
+// nothing of merging (node/ composes the two).
 #pragma once
 
 #include <torch/torch.h>
 
+#include <filesystem>
 #include <functional>
 #include <map>
 #include <string>
 
+#include "checkpoints/store.h"
 #include "core/status.h"
+#include "net/submission.h"
 #include "proto/net.pb.h"
-#include "trainer/join.h"
+#include "subnet/join.h"
 #include "verification/evaluator.h"
 #include "verification/state.h"
 
 namespace tessera::verification {
 
+// What an aggregating validator adds after each window's verdict (DESIGN.md §1 step 4).
+class WindowAggregator {
+ public:
+  struct Published {
+    std::string hash;        // hex content hash of the announced checkpoint
+    std::size_t merged = 0;  // deltas merged into it
+  };
+  virtual ~WindowAggregator() = default;
+  // Once the validator joined: checks that the subnet names this hotkey as its aggregator
+  // and starts serving checkpoints. Returns the store checkpoints are followed from.
+  // `joined` outlives the aggregator.
+  virtual Result<checkpoints::CheckpointStore*> start(const subnet::Joined& joined, const std::filesystem::path& dir) = 0;
+  // For the start-up log line, e.g. "checkpoints at 127.0.0.1:4711".
+  virtual std::string describe() const = 0;
+  // Nothing announced yet: publish the run's first checkpoint for `window` and announce it.
+  virtual Status publish_initial(std::uint64_t window) = 0;
+  // Window `base.manifest.window` was judged (`report`, in the order of `submissions`):
+  // merge its scored submissions into the checkpoint of `target` and announce it.
+  virtual Result<Published> publish_next(const checkpoints::Checkpoint& base, std::uint64_t target,
+                                         const WindowReport& report,
+                                         const std::vector<net::Submission>& submissions) = 0;
+  virtual void stop() = 0;
+};
+
 struct ValidatorOptions {
-  trainer::JoinOptions join;
+  subnet::JoinOptions join;
   std::string listen = "tcp://127.0.0.1:0";  // ZeroMQ bind address of the submission endpoint
-  std::string checkpoint_listen = "127.0.0.1:0";  // gRPC CheckpointService (with aggregate)
-  int checkpoint_data_port = 0;                   // its raw data plane, same host (0: any free port)
-  bool aggregate = false;
-  std::size_t keep_checkpoints = 32;  // with aggregate: the newest N stay in the store (and verifiable)
   int threads = 0;
   // Where submissions are evaluated (model/device.h). The merge and the outer step stay on
   // the CPU whatever the device: they are consensus (docs/devices.md).
   torch::Device device = torch::kCPU;
   std::uint64_t windows = 0;  // stop after this many evaluated windows (0: until Ctrl-C)
   std::uint64_t stake_rao = 0;  // stake the hotkey up to this amount at start
+  WindowAggregator* aggregator = nullptr;  // not owned; set for an aggregating validator
   std::function<void(const std::string& json)> on_window;  // one JSON status object per window
 };
 

@@ -9,6 +9,7 @@
 #include "tests/test_util.h"
 #include "trainer/data_parallel.h"
 #include "trainer/inner_loop.h"
+#include "model/parameters.h"
 #include "trainer/optim.h"
 
 namespace tessera::trainer {
@@ -22,7 +23,7 @@ TEST(DataParallel, TwoGlooRanksGiveTheOneProcessDelta) {
   const auto train = dataset::TokenDataset::from_tokens(tok.encode(testing::synthetic_text(60000, 2)));
   const auto config = *model::resolve_config(spec.model);
   const auto pages = *dataset::assign_pages(spec.seed, 3, 1, 2, train.num_pages(1024));
-  const auto start = snapshot_parameters(model::make_gpt(config, spec.seed));
+  const auto start = model::snapshot_parameters(model::make_gpt(config, spec.seed));
 
   auto run = [&](DataParallelGroup* group, std::vector<torch::Tensor>* delta, Status* status) {
     model::GPT m = model::make_gpt(config, spec.seed);

@@ -13,6 +13,7 @@
 #include "dataset/tokenizer.h"
 #include "gradients/codec.h"
 #include "model/gpt.h"
+#include "model/parameters.h"
 #include "proto/delta.pb.h"
 #include "tests/test_util.h"
 #include "trainer/inner_loop.h"
@@ -50,7 +51,7 @@ class EvaluatorTest : public ::testing::Test {
       trainer::train_step(model, *warm, x, y, 1e-2, 1.0);
     }
     model->eval();
-    start = trainer::snapshot_parameters(model);
+    start = model::snapshot_parameters(model);
     for (const auto& p : start) shapes.push_back(p.sizes().vec());
     codec = *gradients::CodecSettings::from_spec(spec.codec);
   }

@@ -1,9 +1,10 @@
-#include "trainer/join.h"
+#include "subnet/join.h"
 
-namespace tessera::trainer {
+namespace tessera::subnet {
 
 Result<Joined> join_subnet(const JoinOptions& o) {
   Joined j;
+  j.netuid = o.netuid;
   TESSERA_ASSIGN_OR_RETURN(j.wallet, load_wallet(o.home, o.wallet));
   const std::string address = o.chain_address.empty() ? chain::default_chain_address() : o.chain_address;
   TESSERA_ASSIGN_OR_RETURN(j.chain, chain::connect_embedded_chain(address));
@@ -26,4 +27,4 @@ Result<dataset::TokenDataset> load_split(const Joined& j, const std::string& spl
   return data;
 }
 
-}  // namespace tessera::trainer
+}  // namespace tessera::subnet

@@ -13,7 +13,7 @@
 #include "dataset/token_dataset.h"
 #include "model/config.h"
 
-namespace tessera::trainer {
+namespace tessera::subnet {
 
 struct JoinOptions {
   std::string chain_address;  // empty: chain::default_chain_address()
@@ -24,6 +24,7 @@ struct JoinOptions {
 };
 
 struct Joined {
+  std::uint32_t netuid = 0;
   Wallet wallet;
   std::unique_ptr<chain::ChainClient> chain;
   RunSpec spec;
@@ -38,4 +39,4 @@ Result<Joined> join_subnet(const JoinOptions& options);
 // only tokens of the model's vocabulary.
 Result<dataset::TokenDataset> load_split(const Joined& joined, const std::string& split);
 
-}  // namespace tessera::trainer
+}  // namespace tessera::subnet
