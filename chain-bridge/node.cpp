@@ -321,9 +321,11 @@ Status ChainNode::produce_block() {
 Status ChainNode::run() {
   Service service(this);
   TESSERA_ASSIGN_OR_RETURN(server_, net::GrpcServer::start({options_.listen, 4 << 20}, {&service}));
-  spdlog::info("chain node listening on {} ({} ms blocks), data in {}", options_.listen, options_.block_time_ms,
+  // The address clients dial: the port the OS picked when the listen address asked for 0.
+  const std::string bound = options_.listen.substr(0, options_.listen.rfind(':') + 1) + std::to_string(server_->port());
+  spdlog::info("chain node listening on {} ({} ms blocks), data in {}", bound, options_.block_time_ms,
                options_.data_dir.string());
-  std::printf("chain node ready on %s at height %llu, chain id %s\n", options_.listen.c_str(),
+  std::printf("chain node ready on %s at height %llu, chain id %s\n", bound.c_str(),
               static_cast<unsigned long long>(head().height), chain_id().c_str());
   std::fflush(stdout);
   auto next = std::chrono::steady_clock::now();

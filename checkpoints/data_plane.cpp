@@ -128,7 +128,10 @@ void DataServer::stop() {
   idle_.wait(lock, [&] { return open_.empty(); });
 }
 
-DataServer::Stats DataServer::stats() const { return {served_.load(), rejected_.load(), broken_.load()}; }
+DataServer::Stats DataServer::stats() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return {served_.load(), rejected_.load(), broken_.load(), open_.size()};
+}
 
 void DataServer::accept_loop() {
   while (!stopping_) {

@@ -1,9 +1,8 @@
 // The checkpoint data plane: model files streamed over a plain TCP connection with
 // sendfile(), beside the gRPC CheckpointService that serves manifests, blobs, updates and
-// a chunked gRPC download. On two cores the gRPC stream alone moved about 0.5 GB/s (HTTP/2
-// framing, protobuf copies, its threads), a quarter of what the same socket carries raw;
-// the pull uses this path when the server offers it (ManifestReply.data_port) and falls
-// back to gRPC otherwise. Integrity does not depend on the transport: the pull verifies
+// a chunked gRPC download, because the gRPC stream (HTTP/2 framing, protobuf copies) moves
+// a fraction of what the same socket carries raw (docs/checkpoints.md). The pull uses this
+// path when the server offers it (ManifestReply.data_port) and falls back to gRPC otherwise. Integrity does not depend on the transport: the pull verifies
 // every tensor against the manifest, whose hash the chain announced.
 //
 // Protocol, one download per connection:
@@ -46,6 +45,7 @@ class DataServer {
     std::uint64_t served = 0;    // downloads sent in full
     std::uint64_t rejected = 0;  // malformed requests, unknown checkpoints, bad offsets, busy
     std::uint64_t broken = 0;    // transfers cut by the peer or a timeout
+    std::uint64_t open = 0;      // connections accepted and not yet finished
   };
   Stats stats() const;
 

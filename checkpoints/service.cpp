@@ -134,7 +134,7 @@ using Stub = proto::CheckpointService::Stub;
 
 // One channel per server (and message limit) for the whole process, as gRPC advises: a
 // follower pulls and catches up from the same aggregator every window, and a new channel
-// costs a TCP and HTTP/2 handshake each time (about 1 ms of a 20-ms pull here). A cached
+// costs a TCP and HTTP/2 handshake each time. A cached
 // channel that lost its server is replaced by a new one (which connects at once, without
 // the old one's reconnect backoff of up to two minutes).
 Result<std::unique_ptr<Stub>> connect_service(const std::string& address, int max_message_bytes) {

@@ -1,9 +1,8 @@
-// BLAKE3 (unkeyed, 32-byte output): the per-tensor hash of checkpoints. A checkpoint pull
-// hashes every byte it receives while the transfer runs, and BLAKE2b (about 0.7 GB/s on
-// one core here) was slower than the transfer itself; BLAKE3 hashes eight 1 KiB chunks
-// at once with AVX2 (several times faster), with a portable path for other CPUs. Manifests,
-// blocks and payloads keep BLAKE2b-256 (core/hash.h). Our own implementation from the
-// BLAKE3 specification; tests compare it with the `b3sum` tool.
+// BLAKE3 (unkeyed, 32-byte output): the per-tensor hash of checkpoints, chosen because a
+// pull hashes every byte while the transfer runs and BLAKE2b cannot keep up with it
+// (docs/checkpoints.md). Eight 1 KiB chunks at once with AVX2, a portable path elsewhere.
+// Manifests, blocks and payloads keep BLAKE2b-256 (core/hash.h). Our own implementation
+// from the BLAKE3 specification; tests compare it with the `b3sum` tool.
 #pragma once
 
 #include <array>

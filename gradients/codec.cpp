@@ -176,8 +176,8 @@ ChunkPlan plan_chunks(const ChunkGeometry& g, const CodecSettings& s) {
 }
 
 // Storage for the sparse updates of a whole delta: one index and one value buffer, each
-// tensor's update a view into them (an allocation pair per tensor was a quarter of the
-// decode time of a small model).
+// tensor's update a view into them, so that decoding allocates twice per delta rather
+// than twice per tensor.
 struct SparseArena {
   torch::Tensor index, values;
   std::int64_t used = 0;

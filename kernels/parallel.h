@@ -1,7 +1,7 @@
 // When a CPU kernel spreads a loop over OpenMP threads. Entering a parallel region costs
-// futex system calls even when its `if` clause is false, which dominated the codec's
-// per-tensor cost; small loops (and one-thread runs) therefore stay on the calling
-// thread without touching OpenMP. Internal to kernels/ (sources built with -fopenmp).
+// system calls even when its `if` clause is false, so small loops (and one-thread runs)
+// stay on the calling thread without touching OpenMP. Internal to kernels/ (sources built
+// with -fopenmp).
 #pragma once
 
 #include <omp.h>

@@ -140,10 +140,9 @@ struct Scratch {
   std::vector<Entry> candidates;
 };
 
-// The selection below is written without data-dependent branches where it can be: the
-// branches would follow the data (which maxima fall in a bucket, which candidates stay)
-// and mispredicted about a hundred times per chunk of 4096, costing more than the
-// arithmetic. Appends write unconditionally and advance by a 0/1 count.
+// The selection below avoids data-dependent branches where it can (which maxima fall in a
+// bucket, which candidates stay): they would follow random data and mispredict. Appends
+// write unconditionally and advance by a 0/1 count.
 
 // One round of a k-th largest search over non-negative finite floats (they order like
 // their bits): histograms src[0..n) into 64 buckets by `bucket_of` (order-preserving,

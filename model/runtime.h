@@ -1,7 +1,7 @@
 // CPU threading for libtorch. Torch parallelises element-wise ops and the loops around
-// BLAS calls with OpenMP; OpenBLAS (pthreads build) has its own pool. Letting both use
-// every core oversubscribes a small machine (measured on 2 cores: 1.8k tokens/s against
-// 4.9k with BLAS single-threaded), so BLAS gets one thread and torch gets `threads`.
+// BLAS calls with OpenMP; OpenBLAS (pthreads build) has its own pool. Both using every
+// core oversubscribes the machine (bench/README.md has the figures), so BLAS gets one
+// thread and torch gets `threads`.
 #pragma once
 
 namespace tessera::model {

@@ -161,7 +161,7 @@ void SubmissionServer::run() {
         const auto id = static_cast<std::uint16_t>(static_cast<std::uint8_t>(event[0][0]) |
                                                    (static_cast<std::uint8_t>(event[0][1]) << 8));
         std::lock_guard<std::mutex> lock(mu_);
-        if (id == ZMQ_EVENT_DISCONNECTED) ++stats_.dropped_peers;
+        if (id == ZMQ_EVENT_DISCONNECTED) ++stats_.disconnects;
         else ++stats_.failed_handshakes;
       }
     }

@@ -57,9 +57,10 @@ struct ServerOptions {
 
 struct ServerStats {
   std::uint64_t received = 0, accepted = 0;
-  // Peers the transport dropped: oversized frames (ZMQ_MAXMSGSIZE), failed CURVE
-  // handshakes, broken connections.
-  std::uint64_t dropped_peers = 0, failed_handshakes = 0;
+  // Connections that ended, whoever ended them (the transport dropping a peer for an
+  // oversized frame, a broken connection, or the peer closing), and CURVE handshakes that
+  // failed.
+  std::uint64_t disconnects = 0, failed_handshakes = 0;
   std::map<int, std::uint64_t> rejected;  // by proto::RejectCode
 };
 

@@ -8,6 +8,8 @@
 #include <cstdio>
 #include <fstream>
 #include <random>
+#include <regex>
+#include <thread>
 #include <stdexcept>
 
 namespace tessera::testing {
@@ -55,6 +57,31 @@ CommandResult run_command(const std::string& command_line) {
   int status = ::pclose(pipe);
   result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return result;
+}
+
+bool wait_until(const std::function<bool()>& done, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > deadline) return done();
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return true;
+}
+
+std::string wait_for_match(const std::filesystem::path& path, const std::string& pattern,
+                           std::chrono::milliseconds timeout) {
+  const std::regex re(pattern);
+  std::string found;
+  wait_until(
+      [&] {
+        std::ifstream in(path);
+        const std::string text((std::istreambuf_iterator<char>(in)), {});
+        std::smatch m;
+        if (std::regex_search(text, m, re) && m.size() > 1) found = m[1].str();
+        return !found.empty();
+      },
+      timeout);
+  return found;
 }
 
 }  // namespace tessera::testing

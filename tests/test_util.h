@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -39,5 +40,13 @@ CommandResult run_command(const std::string& command_line);
 
 // Child processes: core/process.h.
 using Process = ::tessera::Subprocess;
+
+// Polls `done` every 20 ms until it holds or `timeout` passed; returns its last value.
+bool wait_until(const std::function<bool()>& done, std::chrono::milliseconds timeout);
+
+// The first match of `pattern`'s first group in the file at `path`, once the file holds
+// one (polled until `timeout`); empty if none appeared. For a child's "ready on ADDR" line.
+std::string wait_for_match(const std::filesystem::path& path, const std::string& pattern,
+                           std::chrono::milliseconds timeout);
 
 }  // namespace tessera::testing

@@ -65,11 +65,14 @@ struct Evaluation {
   std::shared_ptr<const gradients::DecodedDelta> delta;  // decoded (kept for aggregation)
 };
 
+// What evaluate_window reads. The pointers are borrowed, never owned: the caller keeps
+// the spec and the splits alive for the call. The model handle is shared; the call
+// changes its parameters and restores them bit for bit before it returns.
 struct WindowContext {
   const RunSpec* spec = nullptr;
   std::uint64_t window = 0;
   std::string base_hash;  // hex hash of C_w
-  model::GPT model{nullptr};           // holds C_w's parameters
+  model::GPT model{nullptr};  // holds C_w's parameters, on the device evaluation runs on
   const dataset::TokenDataset* train = nullptr;
   const dataset::TokenDataset* val = nullptr;
   std::uint64_t eval_seed = 0;  // private to the validator until the window closed

@@ -103,16 +103,6 @@ std::string digest(const std::vector<torch::Tensor>& ts) {
   return to_hex(h.finish());
 }
 
-TEST(Merge, IsBitIdenticalAcrossThreadCounts) {
-  const auto ds = deltas();
-  torch::set_num_threads(1);
-  const auto a = digest(*merge_deltas(ptrs(ds), kShapes));
-  torch::set_num_threads(2);
-  const auto b = digest(*merge_deltas(ptrs(ds), kShapes));
-  torch::set_num_threads(1);
-  EXPECT_EQ(a, b);
-}
-
 TEST(OuterOptimizer, ResumesFromSavedMomentumBitForBit) {
   OuterSpec spec{"nesterov", 0.7, 0.9};
   auto make_params = [] { return std::vector<torch::Tensor>{torch::ones({8, 6}), torch::zeros({10})}; };

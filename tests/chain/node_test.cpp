@@ -38,11 +38,18 @@ TEST(ChainNode, SurvivesKill9WithoutLosingAcknowledgedTransfers) {
   testing::TempDir dir;
   const auto home = dir.path() / "home";
   const auto data = dir.path() / "chain";
-  const std::string port = std::to_string(21000 + getpid() % 20000);
-  const std::string address = "127.0.0.1:" + port;
-  const std::vector<std::string> args = {TESSERA_BINARY, "chain", "start", "--listen", address, "--data-dir", data.string(),
-                                         "--block-time-ms", "40", "--snapshot-every", "7", "--fund", "alice=1000"};
+  const std::vector<std::string> args = {TESSERA_BINARY, "chain", "start", "--listen", "127.0.0.1:0", "--data-dir",
+                                         data.string(), "--block-time-ms", "40", "--snapshot-every", "7", "--fund",
+                                         "alice=1000"};
+  // Each start logs to its own file: the address is the port the OS picked that time.
+  const auto started = [&](const std::filesystem::path& log) {
+    const std::string port = testing::wait_for_match(log, "chain node ready on 127\\.0\\.0\\.1:([0-9]+)",
+                                                     std::chrono::seconds(20));
+    return port.empty() ? std::string() : "127.0.0.1:" + port;
+  };
   pid_t pid = spawn(args, home, dir.path() / "node.log");
+  const std::string address = started(dir.path() / "node.log");
+  ASSERT_FALSE(address.empty()) << "the node printed no address";
   auto client = connect_embedded_chain(address, std::chrono::seconds(20));
   ASSERT_TRUE(client.ok()) << client.status().to_string();
   auto alice = load_wallet(home, "alice");
@@ -61,7 +68,7 @@ TEST(ChainNode, SurvivesKill9WithoutLosingAcknowledgedTransfers) {
       last_acked_block = r->block;
     }
   });
-  while (acked_count < 15) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  ASSERT_TRUE(testing::wait_until([&] { return acked_count >= 15; }, std::chrono::seconds(30)));
   kill(pid, SIGKILL);
   waitpid(pid, nullptr, 0);
   stop = true;
@@ -96,8 +103,10 @@ TEST(ChainNode, SurvivesKill9WithoutLosingAcknowledgedTransfers) {
   replayed->reset();
 
   // The node restarts as a process and keeps producing blocks on top.
-  pid = spawn(args, home, dir.path() / "node.log");
-  auto again = connect_embedded_chain(address, std::chrono::seconds(20));
+  pid = spawn(args, home, dir.path() / "node-restarted.log");
+  const std::string restarted = started(dir.path() / "node-restarted.log");
+  ASSERT_FALSE(restarted.empty()) << "the restarted node printed no address";
+  auto again = connect_embedded_chain(restarted, std::chrono::seconds(20));
   ASSERT_TRUE(again.ok()) << again.status().to_string();
   auto account = (*again)->account(bob.public_key());
   ASSERT_TRUE(account.ok());

@@ -101,7 +101,7 @@ TEST(DataPlane, RejectsBadRequestsWithReasonsAndKeepsServing) {
   ASSERT_TRUE(fine.ok()) << fine.status().to_string();
   EXPECT_EQ(read_download(*fine, o.model.size()), o.model);
   auto settled = [&] { return (*server)->stats().served + (*server)->stats().broken; };
-  for (int i = 0; i < 100 && settled() < 2; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  testing::wait_until([&] { return settled() >= 2; }, std::chrono::seconds(2));
   const auto stats = (*server)->stats();
   EXPECT_EQ(stats.rejected, 5u);
   // The client refused the size mismatch after the header: that transfer is served or cut
@@ -115,7 +115,7 @@ TEST(DataPlane, RefusesConnectionsBeyondItsLimitAndStopsDespiteAnIdlePeer) {
   auto server = DataServer::start(o.dir.path(), "127.0.0.1", 0, 1);
   ASSERT_TRUE(server.ok());
   const int idle = connect_raw((*server)->port());  // holds the only slot, sends nothing
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  ASSERT_TRUE(testing::wait_until([&] { return (*server)->stats().open == 1; }, std::chrono::seconds(5)));
   auto second = open_download("127.0.0.1", (*server)->port(), kHash, 0, o.model.size());
   ASSERT_FALSE(second.ok());
   EXPECT_NE(second.status().message().find("busy"), std::string::npos) << second.status().message();

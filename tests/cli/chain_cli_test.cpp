@@ -19,17 +19,15 @@ std::string cmd(const testing::TempDir& home, const std::string& address, const 
 
 TEST(ChainCli, SubnetLifecycleThroughTheCommands) {
   testing::TempDir home;
-  const std::string address = "127.0.0.1:" + std::to_string(41000 + getpid() % 20000);
-  testing::Process node({TESSERA_BINARY, "--home", (home / "h").string(), "chain", "start", "--listen", address,
+  testing::Process node({TESSERA_BINARY, "--home", (home / "h").string(), "chain", "start", "--listen", "127.0.0.1:0",
                          "--block-time-ms", "50", "--fund", "owner=1000", "--fund", "alice=10"},
                         home / "node.log");
-  // Wait until the node answers (the balance command connects and reads).
-  testing::CommandResult bal;
-  for (int i = 0; i < 100; ++i) {
-    bal = testing::run_command(cmd(home, address, "wallet balance --name alice --json"));
-    if (bal.exit_code == 0) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
+  // The node prints the address it listens on (the OS's port) once it serves.
+  const std::string port = testing::wait_for_match(home / "node.log", "chain node ready on 127\\.0\\.0\\.1:([0-9]+)",
+                                                   std::chrono::seconds(30));
+  ASSERT_FALSE(port.empty()) << "the node printed no address";
+  const std::string address = "127.0.0.1:" + port;
+  auto bal = testing::run_command(cmd(home, address, "wallet balance --name alice --json"));
   ASSERT_EQ(bal.exit_code, 0) << bal.output;
   EXPECT_EQ(nlohmann::json::parse(bal.output)["coldkey_rao"], 10'000'000'000ULL);
 

@@ -85,6 +85,12 @@ TEST(Cli, BenchPullPrintsEveryFigure) {
     const double v = json[key].get<double>();
     EXPECT_TRUE(std::isfinite(v) && v > 0) << key << " = " << v;
   }
+  // The bytes moved are the nano model's checkpoint: its 100272 float32 parameters plus
+  // the safetensors header (computed from the preset, not from the bench's output).
+  const double model_bytes = 100272.0 * 4;
+  EXPECT_GT(json["checkpoint_bytes"].get<double>(), model_bytes);
+  EXPECT_LT(json["checkpoint_bytes"].get<double>(), model_bytes + 16384);
+  // Each ratio is the quotient of the two rates it is defined by (docs/checkpoints.md).
   const auto ratio = [&](const char* a, const char* b) { return json[a].get<double>() / json[b].get<double>(); };
   EXPECT_NEAR(json["pull_vs_raw_tcp"].get<double>(), ratio("pull_gbps", "raw_tcp_gbps"), 1e-9);
   EXPECT_NEAR(json["pull_vs_raw_tcp_durable"].get<double>(), ratio("pull_gbps", "raw_tcp_durable_gbps"), 1e-9);

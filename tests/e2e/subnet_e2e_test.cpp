@@ -5,11 +5,13 @@
 // nano model, a handful of one-second windows.
 //
 // Asserts: both miners register and every submission of every window reaches the
-// validator and passes its checks; the shared model's held-out loss falls; every miner is
-// paid, in proportion to the weights the validator set from its scores; and every
-// announced checkpoint recomputes bit for bit (`tessera checkpoint verify`).
+// validator, passes every check before evaluation and is evaluated, and every miner has
+// scored windows;
+// the shared model's held-out loss falls; every miner is paid, in proportion to the
+// weights the validator set from its scores; and every announced checkpoint recomputes
+// bit for bit (`tessera checkpoint verify`). Waits are on conditions, never fixed sleeps,
+// and every port is the OS's pick.
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <fstream>
 #include <map>
@@ -42,7 +44,7 @@ TEST(SubnetE2E, MinersValidatorAggregatorAndChainOnLoopback) {
   testing::TempDir dir;
   const std::string bin = TESSERA_BINARY;
   const std::string home = (dir / "home").string();
-  const std::string address = "127.0.0.1:" + std::to_string(30000 + getpid() % 20000);
+  std::string address;
   auto tessera = [&](const std::string& args) {
     return testing::run_command(bin + " --home " + home + " " + args + " --chain " + address + " 2>&1");
   };
@@ -58,15 +60,15 @@ TEST(SubnetE2E, MinersValidatorAggregatorAndChainOnLoopback) {
                                          "[train]\ninner_steps = 4\nbatch_size = 8\nseq_len = 64\nlr = 1e-2\nwarmup_steps = 4\n"
                                          "[validator]\nwindows_per_weights = 2\n");
 
-  testing::Process chain({bin, "--home", home, "chain", "start", "--listen", address, "--block-time-ms", "100", "--fund",
-                          "owner=1000", "--fund", "val=100", "--fund", "alice=10", "--fund", "bob=10"},
+  testing::Process chain({bin, "--home", home, "chain", "start", "--listen", "127.0.0.1:0", "--block-time-ms", "100",
+                          "--fund", "owner=1000", "--fund", "val=100", "--fund", "alice=10", "--fund", "bob=10"},
                          dir / "chain.log");
-  testing::CommandResult created;
-  for (int i = 0; i < 100; ++i) {
-    created = tessera("subnet create --spec " + (dir / "spec.toml").string() + " --wallet owner");
-    if (created.exit_code == 0) break;  // the node may still be creating wallets and binding
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
+  // The node prints its address once it listens (after the funded wallets exist).
+  const std::string port = testing::wait_for_match(dir / "chain.log", "chain node ready on 127\\.0\\.0\\.1:([0-9]+)",
+                                                   std::chrono::seconds(30));
+  ASSERT_FALSE(port.empty()) << read_all(dir / "chain.log");
+  address = "127.0.0.1:" + port;
+  auto created = tessera("subnet create --spec " + (dir / "spec.toml").string() + " --wallet owner");
   ASSERT_EQ(created.exit_code, 0) << created.output;
   auto agg = tessera("subnet set-aggregator --netuid 1 --wallet owner --aggregator val");
   ASSERT_EQ(agg.exit_code, 0) << agg.output;
@@ -87,10 +89,22 @@ TEST(SubnetE2E, MinersValidatorAggregatorAndChainOnLoopback) {
     ASSERT_TRUE(m->wait(std::chrono::seconds(90), &code)) << read_all(dir / "validator.log");
     EXPECT_EQ(code, 0) << read_all(dir / "alice.log") << read_all(dir / "bob.log");
   }
-  // Let the validator finish the last windows, check every transition it announced
+  // Let the validator finish the miners' last window, check every transition it announced
   // while it still serves its checkpoints, then stop it (SIGTERM: it saves its state
   // and exits cleanly).
-  std::this_thread::sleep_for(std::chrono::seconds(3));
+  std::uint64_t last_submitted = 0;
+  for (const char* name : {"alice", "bob"}) {
+    for (const auto& l : json_lines(dir / (std::string(name) + ".json"))) {
+      last_submitted = std::max(last_submitted, l["window"].get<std::uint64_t>());
+    }
+  }
+  ASSERT_TRUE(testing::wait_until(
+      [&] {
+        const auto lines = json_lines(dir / "validator.json");
+        return !lines.empty() && lines.back()["window"].get<std::uint64_t>() >= last_submitted;
+      },
+      std::chrono::seconds(20)))
+      << read_all(dir / "validator.log");
   // Every announced transition recomputes to the announced hash.
   int verified = 0;
   for (const auto& w : json_lines(dir / "validator.json")) {
@@ -130,22 +144,28 @@ TEST(SubnetE2E, MinersValidatorAggregatorAndChainOnLoopback) {
     EXPECT_GE(last["checkpoint_updates"].get<int>(), kWindows - 2) << last.dump();
   }
 
-  // Validator: each of those submissions arrived and passed every check.
+  // Validator: each of those submissions arrived, passed every check before evaluation and
+  // was evaluated; each honest miner was scored in some windows.
   const auto windows = json_lines(dir / "validator.json");
   ASSERT_FALSE(windows.empty()) << read_all(dir / "validator.log");
   std::map<std::uint32_t, std::set<std::uint64_t>> received;
   std::vector<double> losses;
   json last_weights;
+  std::map<std::uint32_t, int> scored;
   for (const auto& w : windows) {
     for (const auto& s : w["submissions"]) {
       const std::string outcome = s["outcome"];
+      // Loss evaluation decides "no-gain" and "not-own-data"; any other outcome is a check
+      // an honest miner must never fail.
       EXPECT_TRUE(outcome == "scored" || outcome == "no-gain" || outcome == "not-own-data") << s.dump();
+      scored[s["uid"].get<std::uint32_t>()] += outcome == "scored";
       received[s["uid"].get<std::uint32_t>()].insert(w["window"].get<std::uint64_t>());
     }
     if (w["forward_passes"].get<int>() > 0) losses.push_back(w["loss_before"].get<double>());
     if (w.contains("weights") && !w["weights"]["committed"].get<bool>()) last_weights = w["weights"];
   }
   EXPECT_EQ(received, submitted);
+  for (const auto& [uid, windows_scored] : submitted) EXPECT_GT(scored[uid], 0) << "uid " << uid << " never scored";
 
   // The shared model learned: held-out loss of the last checkpoints below the first ones.
   ASSERT_GE(losses.size(), 4u);
@@ -155,10 +175,17 @@ TEST(SubnetE2E, MinersValidatorAggregatorAndChainOnLoopback) {
   // Payouts: wait for an epoch after the last weights, then every miner has been paid and
   // its incentive is its share of those weights.
   ASSERT_FALSE(last_weights.is_null()) << read_all(dir / "validator.log");
-  std::this_thread::sleep_for(std::chrono::milliseconds(2500));
-  auto shown = tessera("subnet show --netuid 1 --json");
-  ASSERT_EQ(shown.exit_code, 0) << shown.output;
-  const json metagraph = json::parse(shown.output.substr(shown.output.find('{')));
+  const std::uint64_t weights_block = last_weights["block"].get<std::uint64_t>();
+  json metagraph;
+  ASSERT_TRUE(testing::wait_until(
+      [&] {
+        auto shown = tessera("subnet show --netuid 1 --json");
+        if (shown.exit_code != 0) return false;
+        metagraph = json::parse(shown.output.substr(shown.output.find('{')));
+        return metagraph.value("last_epoch_block", std::uint64_t{0}) > weights_block;
+      },
+      std::chrono::seconds(20)))
+      << metagraph.dump();
   double total_weight = 0;
   for (const auto& v : last_weights["values"]) total_weight += v.get<double>();
   std::map<std::uint32_t, double> weight_share;

@@ -218,8 +218,8 @@ TEST_F(EvaluatorTest, PartialShardSubmissionsAreEvaluatedAndMerged) {
   auto report = evaluate_window(context(), {submission(1, encoded->bytes), submission(2, encode(trained_delta(2, pages(kWindow, 2))))});
   ASSERT_TRUE(report.ok()) << report.status().to_string();
   const Evaluation& e = report->evaluations[0];
-  EXPECT_TRUE(e.outcome == Outcome::kScored || e.outcome == Outcome::kNoGain || e.outcome == Outcome::kNotOwnData)
-      << outcome_name(e.outcome) << ": " << e.reason;
+  EXPECT_EQ(e.outcome, Outcome::kScored) << outcome_name(e.outcome) << ": " << e.reason;
+  EXPECT_EQ(report->loss_evaluated, 2u);
   ASSERT_TRUE(e.delta);
   EXPECT_EQ(e.delta->tensors.size(), full.size() / 2);
   // The aggregator merges a partial delta with a full one: untouched tensors move only by

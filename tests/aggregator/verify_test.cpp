@@ -1,0 +1,88 @@
+// `checkpoint verify` recomputes C_{w+1} from C_w and the accepted payloads
+// (aggregator::verify_transition). It accepts the honest transition and names what was
+// tampered with otherwise: a changed accepted set, a changed payload, another outer step.
+#include <gtest/gtest.h>
+
+#include "aggregator/window.h"
+#include "core/hash.h"
+#include "gradients/codec.h"
+
+namespace tessera::aggregator {
+namespace {
+
+class VerifyTransition : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    spec = *parse_run_spec("[run]\nname = \"verify\"\nseed = 3\n[model]\npreset = \"nano\"\n"
+                           "[outer]\noptimizer = \"nesterov\"\nlr = 0.7\nmomentum = 0.9\n");
+    auto init = *initial_checkpoint(spec, 4);
+    parent.tensors = init.tensors;
+    parent.manifest = init.manifest;
+    parent.hash = parent.manifest.content_hash();
+    const auto codec = *gradients::CodecSettings::from_spec(spec.codec);
+    std::vector<std::vector<std::int64_t>> shapes;
+    for (const auto& [name, t] : parent.tensors) shapes.push_back(t.sizes().vec());
+    for (std::uint32_t uid : {1u, 2u}) {
+      torch::manual_seed(uid);
+      std::vector<gradients::IndexedTensor> delta;
+      for (std::uint32_t i = 0; i < shapes.size(); ++i) delta.push_back({i, torch::randn(shapes[i]) * 1e-3});
+      payloads.push_back(gradients::encode_delta(delta, codec)->bytes);
+      accepted.push_back({uid, std::string(64, 'a' + static_cast<char>(uid)), to_hex(blake2b_256(payloads.back())), 1.0});
+      decoded.push_back(*gradients::decode_delta(payloads.back(), shapes, codec));
+    }
+    std::vector<const gradients::DecodedDelta*> deltas = {&decoded[0], &decoded[1]};
+    auto next = *next_checkpoint(spec, parent, 5, accepted, deltas);
+    child.tensors = next.tensors;
+    child.manifest = next.manifest;
+    child.hash = child.manifest.content_hash();
+  }
+  RunSpec spec;
+  checkpoints::Checkpoint parent, child;
+  std::vector<checkpoints::AcceptedEntry> accepted;
+  std::vector<std::string> payloads;
+  std::vector<gradients::DecodedDelta> decoded;
+};
+
+void expect_refused(const Status& s, const std::string& what) {
+  ASSERT_FALSE(s.ok()) << "a tampered transition verified: " << what;
+  EXPECT_EQ(s.code(), StatusCode::kCorrupted) << s.to_string();
+}
+
+TEST_F(VerifyTransition, AcceptsTheHonestMerge) { EXPECT_TRUE(verify_transition(spec, parent, child, payloads).ok()); }
+
+TEST_F(VerifyTransition, RefusesAChangedAcceptedSet) {
+  // One accepted submission dropped from the manifest, the merged tensors left as they were.
+  checkpoints::Checkpoint forged = child;
+  forged.manifest.accepted.pop_back();
+  forged.hash = forged.manifest.content_hash();
+  const Status s = verify_transition(spec, parent, forged, {payloads[0]});
+  expect_refused(s, "accepted set");
+  EXPECT_NE(s.message().find("differs from the recomputed merge"), std::string::npos) << s.message();
+}
+
+TEST_F(VerifyTransition, RefusesAChangedPayload) {
+  std::vector<std::string> changed = payloads;
+  changed[1][changed[1].size() / 2] ^= 0x01;
+  const Status s = verify_transition(spec, parent, child, changed);
+  expect_refused(s, "payload");
+  EXPECT_NE(s.message().find("payload of uid 2 does not match its hash"), std::string::npos) << s.message();
+}
+
+TEST_F(VerifyTransition, RefusesAnotherOuterStep) {
+  // The checkpoint was made with outer lr 0.7; a verifier told 0.5 must not agree.
+  RunSpec other = spec;
+  other.outer.lr = 0.5;
+  const Status s = verify_transition(other, parent, child, payloads);
+  expect_refused(s, "outer step");
+  // And a checkpoint whose tensors came from another outer step than its manifest names.
+  std::vector<const gradients::DecodedDelta*> deltas = {&decoded[0], &decoded[1]};
+  auto stepped = *next_checkpoint(other, parent, 5, accepted, deltas);
+  checkpoints::Checkpoint forged = child;
+  forged.tensors = stepped.tensors;
+  forged.manifest.tensors = stepped.manifest.tensors;
+  forged.hash = forged.manifest.content_hash();
+  expect_refused(verify_transition(spec, parent, forged, payloads), "tensors of another outer step");
+}
+
+}  // namespace
+}  // namespace tessera::aggregator
