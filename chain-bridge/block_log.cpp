@@ -15,7 +15,6 @@ namespace {
 constexpr std::uint32_t kRecordMagic = 0x4b4c4254;    // "TBLK"
 constexpr std::uint32_t kSnapshotMagic = 0x50534e54;  // "TNSP"
 constexpr std::size_t kHeader = 16;
-constexpr std::uint32_t kMaxRecord = 256u << 20;
 
 std::string checksum(std::string_view payload) {
   const Hash256 h = blake2b_256(payload);
@@ -38,42 +37,105 @@ BlockLog::~BlockLog() {
   if (fd_ >= 0) ::close(fd_);
 }
 
-Result<BlockLog> BlockLog::open(const std::filesystem::path& path, std::vector<proto::Block>* blocks,
-                                std::uint64_t* truncated) {
+Result<LogContents> read_block_log(const std::filesystem::path& path) {
+  LogContents out;
   std::string data;
   if (std::filesystem::exists(path)) {
     TESSERA_ASSIGN_OR_RETURN(data, read_file(path));
   }
+  out.file_bytes = data.size();
   std::size_t pos = 0;
-  blocks->clear();
-  while (pos + kHeader <= data.size()) {
+  std::string why;  // why the record at `pos` is not good
+  bool complete = true;  // whether that record's bytes are all present
+  while (pos < data.size()) {
+    if (pos + kHeader > data.size()) {
+      why = "an incomplete record header";
+      complete = false;
+      break;
+    }
     const char* h = data.data() + pos;
-    if (load_le(h, 4) != kRecordMagic) break;
+    if (load_le(h, 4) != kRecordMagic) {
+      why = "no record magic";
+      break;
+    }
     const auto len = static_cast<std::uint32_t>(load_le(h + 4, 4));
-    if (len > kMaxRecord || pos + kHeader + len > data.size()) break;
+    if (len > kMaxRecord) {
+      why = "a record length of " + std::to_string(len) + " bytes, over the cap of " + std::to_string(kMaxRecord);
+      break;
+    }
+    if (pos + kHeader + len > data.size()) {
+      why = "a record of " + std::to_string(len) + " bytes cut short by the end of the file";
+      complete = false;
+      break;
+    }
     const std::string_view payload(data.data() + pos + kHeader, len);
-    if (checksum(payload) != std::string_view(h + 8, 8)) break;
+    if (checksum(payload) != std::string_view(h + 8, 8)) {
+      why = "a record failing its checksum";
+      break;
+    }
     proto::Block b;
-    if (!b.ParseFromArray(payload.data(), static_cast<int>(payload.size()))) break;
-    blocks->push_back(std::move(b));
+    if (!b.ParseFromArray(payload.data(), static_cast<int>(payload.size()))) {
+      why = "a record that does not parse as a block";
+      break;
+    }
+    out.blocks.push_back(std::move(b));
     pos += kHeader + len;
+    out.ends.push_back(pos);
+  }
+  out.valid_bytes = pos;
+  if (pos == data.size()) return out;
+  const std::string_view rest(data.data() + pos, data.size() - pos);
+  const bool zeros = rest.find_first_not_of('\0') == std::string_view::npos;
+  const bool last_record = !complete || (why == "a record failing its checksum" &&
+                                         pos + kHeader + load_le(data.data() + pos + 4, 4) == data.size());
+  out.torn_tail = zeros || last_record;
+  out.problem = (out.torn_tail ? "a torn last record at offset " : "damage at offset ") + std::to_string(pos) + " (" +
+                (zeros ? "zeros" : why) + "), " + std::to_string(rest.size()) + " bytes to the end";
+  return out;
+}
+
+Result<BlockLog> BlockLog::open(const std::filesystem::path& path, std::vector<proto::Block>* blocks,
+                                std::uint64_t* truncated) {
+  TESSERA_ASSIGN_OR_RETURN(LogContents contents, read_block_log(path));
+  if (!contents.problem.empty() && !contents.torn_tail) {
+    return Corrupted("block log " + path.string() + ": " + contents.problem +
+                     "; refusing to start, since only a torn last record is ever cut. `tessera chain check --data-dir " +
+                     path.parent_path().string() + "` shows what replays; `tessera chain recover` keeps the verified prefix");
   }
   BlockLog log;
   log.path_ = path;
   log.fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
   if (log.fd_ < 0) return errno_status("opening block log " + path.string());
-  if (truncated) *truncated = data.size() - pos;
-  if (pos < data.size()) {
-    if (::ftruncate(log.fd_, static_cast<off_t>(pos)) != 0) return errno_status("truncating the torn tail of " + path.string());
+  if (truncated) *truncated = contents.file_bytes - contents.valid_bytes;
+  if (contents.torn_tail) {
+    if (::ftruncate(log.fd_, static_cast<off_t>(contents.valid_bytes)) != 0) {
+      return errno_status("truncating the torn tail of " + path.string());
+    }
     if (::fsync(log.fd_) != 0) return errno_status("fsync " + path.string());
   }
   TESSERA_RETURN_IF_ERROR(fsync_directory(path.parent_path().empty() ? "." : path.parent_path()));
+  *blocks = std::move(contents.blocks);
   return log;
+}
+
+Status BlockLog::truncate(const std::filesystem::path& path, std::uint64_t bytes) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return errno_status("opening block log " + path.string());
+  const bool ok = ::ftruncate(fd, static_cast<off_t>(bytes)) == 0 && ::fsync(fd) == 0;
+  const int saved = errno;
+  ::close(fd);
+  errno = saved;
+  if (!ok) return errno_status("truncating " + path.string());
+  return fsync_directory(path.parent_path().empty() ? "." : path.parent_path());
 }
 
 Status BlockLog::append(const proto::Block& block) {
   std::string payload;
   if (!block.SerializeToString(&payload)) return Internal("serialising block " + std::to_string(block.height()) + " failed");
+  if (payload.size() > kMaxRecord) {
+    return InvalidArgument("block " + std::to_string(block.height()) + " serialises to " + std::to_string(payload.size()) +
+                           " bytes, over the log's record cap of " + std::to_string(kMaxRecord));
+  }
   std::string record;
   append_le(&record, kRecordMagic, 4);
   append_le(&record, static_cast<std::uint32_t>(payload.size()), 4);

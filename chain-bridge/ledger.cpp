@@ -30,6 +30,13 @@ std::string tao(std::uint64_t rao) {
   return s + " TAO";
 }
 
+// a + b, or an error naming what would overflow.
+Result<std::uint64_t> checked_add(std::uint64_t a, std::uint64_t b, const std::string& what) {
+  std::uint64_t sum = 0;
+  if (__builtin_add_overflow(a, b, &sum)) return OutOfRange(what + " would overflow");
+  return sum;
+}
+
 Status check_key(const std::string& k, const char* what) {
   if (k.size() != 32) return InvalidArgument(std::string(what) + " must be a 32-byte ed25519 public key");
   return Status::Ok();
@@ -55,6 +62,11 @@ std::string Genesis::to_json() const {
   nlohmann::json j;
   j["chain_name"] = chain_name;
   j["subnet_lock_cost_rao"] = subnet_lock_cost;
+  if (rules.version >= 2) {  // version 1 genesis files keep their JSON, and so their chain id
+    j["rules_version"] = rules.version;
+    j["emission_rao_per_block"] = rules.emission_per_block;
+    j["max_owner_cut_ppm"] = rules.max_owner_cut_ppm;
+  }
   j["balances"] = nlohmann::json::array();
   auto sorted = balances;
   std::sort(sorted.begin(), sorted.end());
@@ -71,15 +83,38 @@ Result<Genesis> Genesis::from_json(const std::string& text) {
     const auto j = nlohmann::json::parse(text);
     g.chain_name = j.value("chain_name", g.chain_name);
     g.subnet_lock_cost = j.value("subnet_lock_cost_rao", g.subnet_lock_cost);
+    if (j.contains("rules_version")) {
+      g.rules.version = j.at("rules_version").get<std::uint32_t>();
+      g.rules.emission_per_block = j.value("emission_rao_per_block", g.rules.emission_per_block);
+      g.rules.max_owner_cut_ppm = j.value("max_owner_cut_ppm", g.rules.max_owner_cut_ppm);
+    } else {
+      g.rules = ChainRules{1, 0, 1000000};
+    }
+    std::uint64_t total = 0;
     for (const auto& b : j.at("balances")) {
       TESSERA_ASSIGN_OR_RETURN(std::string raw, from_hex(b.at("account").get<std::string>()));
       if (raw.size() != 32) return InvalidArgument("genesis account " + b.at("account").get<std::string>() + " is not 32 bytes");
-      g.balances.push_back({raw, b.at("rao").get<std::uint64_t>()});
+      const auto rao = b.at("rao").get<std::uint64_t>();
+      if (__builtin_add_overflow(total, rao, &total)) return InvalidArgument("genesis balances overflow 64 bits");
+      g.balances.push_back({raw, rao});
     }
   } catch (const std::exception& e) {
     return InvalidArgument(std::string("genesis: ") + e.what());
   }
+  TESSERA_RETURN_IF_ERROR(g.validate());
   return g;
+}
+
+Status Genesis::validate() const {
+  if (rules.version != 1 && rules.version != 2) {
+    return InvalidArgument("genesis rules_version " + std::to_string(rules.version) + ": this build knows 1 and 2");
+  }
+  if (rules.emission_per_block > kMaxEmissionPerBlock) {
+    return InvalidArgument("genesis emission_rao_per_block " + std::to_string(rules.emission_per_block) + " exceeds " +
+                           std::to_string(kMaxEmissionPerBlock));
+  }
+  if (rules.max_owner_cut_ppm > 1000000) return InvalidArgument("genesis max_owner_cut_ppm must be <= 1000000");
+  return Status::Ok();
 }
 
 std::string Genesis::id() const {
@@ -91,6 +126,7 @@ Ledger Ledger::from_genesis(const Genesis& genesis) {
   Ledger l;
   l.state_.chain_id = genesis.id();
   l.state_.subnet_lock_cost = genesis.subnet_lock_cost;
+  l.state_.rules = genesis.rules;
   for (const auto& [k, v] : genesis.balances) {
     l.state_.accounts[k].balance += v;
     l.state_.total_issuance += v;
@@ -108,7 +144,6 @@ Result<Ledger> Ledger::deserialize(const std::string& bytes) {
   return l;
 }
 
-Hash256 Ledger::state_hash() const { return blake2b_256(serialize()); }
 
 std::uint64_t Ledger::accounted_total() const {
   std::uint64_t total = state_.burned;
@@ -195,7 +230,7 @@ Result<std::string> Ledger::dispatch(const Key& signer, const proto::Call& call,
     case proto::Call::kServe: return serve(signer, call.serve());
     case proto::Call::kSetWeights:
       return set_weights(signer, call.set_weights().netuid(), call.set_weights().uids(), call.set_weights().values(),
-                         block, false);
+                         block, false, call.set_weights().version_key());
     case proto::Call::kCommitWeights: return commit_weights(signer, call.commit_weights(), block);
     case proto::Call::kRevealWeights: return reveal_weights(signer, call.reveal_weights(), block);
     case proto::Call::kAnnounceCheckpoint: return announce(signer, call.announce_checkpoint(), block);
@@ -212,26 +247,30 @@ Result<std::string> Ledger::transfer(const Key& signer, const proto::Transfer& c
   if (have < c.amount()) {
     return FailedPrecondition("insufficient balance: " + tao(have) + " available, transfer of " + tao(c.amount()));
   }
+  if (c.to() != signer) {
+    TESSERA_RETURN_IF_ERROR(checked_add(balance_of(c.to()), c.amount(), "the destination's balance").status());
+  }
   state_.accounts[signer].balance -= c.amount();
   state_.accounts[c.to()].balance += c.amount();
   return std::string("ok");
 }
 
 namespace {
-// Applies the non-zero fields of `p` (booleans and the aggregator always) to `h`.
-Status merge_params(const proto::SubnetParams& p, SubnetHyper* h) {
+// Applies the fields of `p` that are set (non-zero numbers, present switches, a non-empty
+// aggregator) to `h`, then checks the result. `max_owner_cut_ppm` is the chain's limit.
+Status merge_params(const proto::SubnetParams& p, std::uint32_t max_owner_cut_ppm, SubnetHyper* h) {
   if (p.tempo()) h->tempo = p.tempo();
   if (p.kappa_u16()) h->kappa_u16 = p.kappa_u16();
   if (p.bonds_moving_average()) h->bonds_moving_average = p.bonds_moving_average();
   if (p.max_uids()) h->max_uids = p.max_uids();
   if (p.immunity_period()) h->immunity_period = p.immunity_period();
   if (p.weights_rate_limit()) h->weights_rate_limit = p.weights_rate_limit();
-  h->commit_reveal = p.commit_reveal();
+  if (p.has_commit_reveal()) h->commit_reveal = p.commit_reveal();
   if (p.reveal_delay()) h->reveal_delay = p.reveal_delay();
   if (p.reveal_window()) h->reveal_window = p.reveal_window();
   if (p.registration_burn()) h->registration_burn = p.registration_burn();
   if (p.max_validators()) h->max_validators = p.max_validators();
-  h->yuma3 = p.yuma3() || h->yuma3;
+  if (p.has_yuma3()) h->yuma3 = p.yuma3();
   if (p.emission_per_block()) h->emission_per_block = p.emission_per_block();
   if (p.owner_cut_ppm()) h->owner_cut_ppm = p.owner_cut_ppm();
   if (!p.aggregator_hotkey().empty()) {
@@ -239,13 +278,24 @@ Status merge_params(const proto::SubnetParams& p, SubnetHyper* h) {
     h->aggregator_hotkey = p.aggregator_hotkey();
   }
   if (p.bonds_penalty_u16()) h->bonds_penalty_u16 = p.bonds_penalty_u16();
-  h->liquid_alpha = p.liquid_alpha();
+  if (p.has_liquid_alpha()) h->liquid_alpha = p.liquid_alpha();
+  if (p.miner_share_ppm()) h->miner_share_ppm = p.miner_share_ppm();
+  if (p.version_key()) h->version_key = p.version_key();
+  if (p.min_allowed_weights()) h->min_allowed_weights = p.min_allowed_weights();
+  if (p.max_weight_limit_u16()) h->max_weight_limit_u16 = p.max_weight_limit_u16();
   if (h->tempo > 65535) return InvalidArgument("tempo must be <= 65535");
-  if (h->kappa_u16 > 65535 || h->bonds_penalty_u16 > 65535) return InvalidArgument("u16 parameters must be <= 65535");
+  if (h->kappa_u16 > 65535 || h->bonds_penalty_u16 > 65535 || h->max_weight_limit_u16 > 65535) {
+    return InvalidArgument("u16 parameters must be <= 65535");
+  }
   if (h->bonds_moving_average > 1000000) return InvalidArgument("bonds_moving_average is per million, <= 1000000");
-  if (h->owner_cut_ppm > 1000000) return InvalidArgument("owner_cut_ppm must be <= 1000000");
+  if (h->owner_cut_ppm > max_owner_cut_ppm) {
+    return InvalidArgument("owner cut of " + std::to_string(h->owner_cut_ppm) + " ppm exceeds the chain's limit of " +
+                           std::to_string(max_owner_cut_ppm) + " ppm");
+  }
+  if (h->miner_share_ppm > 1000000) return InvalidArgument("miner_share_ppm must be <= 1000000");
   if (h->max_uids == 0 || h->max_uids > 4096) return InvalidArgument("max_uids must be in [1, 4096]");
   if (h->max_validators == 0) return InvalidArgument("max_validators must be >= 1");
+  if (h->min_allowed_weights > h->max_uids) return InvalidArgument("min_allowed_weights exceeds max_uids");
   return Status::Ok();
 }
 }  // namespace
@@ -255,9 +305,18 @@ Result<std::string> Ledger::create_subnet(const Key& signer, const proto::Create
   TESSERA_ASSIGN_OR_RETURN(RunSpec spec, parse_run_spec(c.spec_toml(), "subnet spec"));
   SubnetHyper h;
   h.tempo = static_cast<std::uint32_t>(spec.schedule.tempo);
-  h.emission_per_block = static_cast<std::uint64_t>(std::llround(spec.emission.tao_per_block * kRaoPerTao));
   h.owner_cut_ppm = static_cast<std::uint32_t>(std::llround(spec.emission.owner_share * 1e6));
-  TESSERA_RETURN_IF_ERROR(merge_params(c.params(), &h));
+  if (state_.rules.version >= 2) {
+    // The chain mints; the spec only splits what its subnet is given.
+    h.emission_per_block = 0;
+    const double to_participants = spec.emission.miner_share + spec.emission.validator_share;
+    h.miner_share_ppm = to_participants > 0
+                            ? static_cast<std::uint32_t>(std::llround(spec.emission.miner_share / to_participants * 1e6))
+                            : 500000;
+  } else {
+    h.emission_per_block = static_cast<std::uint64_t>(std::llround(spec.emission.tao_per_block * kRaoPerTao));
+  }
+  TESSERA_RETURN_IF_ERROR(merge_params(c.params(), state_.rules.max_owner_cut_ppm, &h));
   const std::uint64_t have = balance_of(signer);
   if (have < state_.subnet_lock_cost) {
     return FailedPrecondition("insufficient balance: creating a subnet locks " + tao(state_.subnet_lock_cost) + ", " +
@@ -281,7 +340,7 @@ Result<std::string> Ledger::set_subnet_params(const Key& signer, const proto::Se
   TESSERA_ASSIGN_OR_RETURN(SubnetState * s, find_subnet(c.netuid()));
   if (s->owner != signer) return PermissionDenied("only the owner of subnet " + std::to_string(c.netuid()) + " may change it");
   SubnetHyper h = s->hyper;
-  TESSERA_RETURN_IF_ERROR(merge_params(c.params(), &h));
+  TESSERA_RETURN_IF_ERROR(merge_params(c.params(), state_.rules.max_owner_cut_ppm, &h));
   if (h.max_uids < s->neurons.size()) return InvalidArgument("max_uids below the number of registered uids");
   s->hyper = h;
   return std::string("ok");
@@ -322,7 +381,9 @@ Result<std::string> Ledger::register_hotkey(const Key& signer, const proto::Regi
     }
     uid = static_cast<std::size_t>(victim);
     NeuronState& old = s->neurons[uid];
-    state_.accounts[old.coldkey].balance += old.stake;  // the replaced neuron's stake goes home
+    TESSERA_ASSIGN_OR_RETURN(const std::uint64_t refunded,
+                             checked_add(balance_of(old.coldkey), old.stake, "the replaced neuron's coldkey balance"));
+    state_.accounts[old.coldkey].balance = refunded;  // the replaced neuron's stake goes home
     s->commits.erase(old.hotkey);
     for (auto& n : s->neurons) {
       std::erase_if(n.bonds, [uid](const auto& e) { return e.first == uid; });
@@ -357,10 +418,50 @@ Result<std::string> Ledger::serve(const Key& signer, const proto::ServeEndpoint&
   return "uid " + std::to_string(uid);
 }
 
+namespace {
+
+// Subtensor's checks on a weight vector (chains of rules version 2): the version key, the
+// validator permit (a vector that is not only a self-weight needs one), the minimum
+// number of uids, and the largest share one uid may get.
+Status check_weights_v2(const SubnetState& s, std::uint32_t setter,
+                        const google::protobuf::RepeatedField<std::uint32_t>& uids,
+                        const std::vector<std::uint16_t>& values, std::uint64_t version_key) {
+  const SubnetHyper& h = s.hyper;
+  if (version_key < h.version_key) {
+    return InvalidArgument("weights: version key " + std::to_string(version_key) + " is below the subnet's " +
+                           std::to_string(h.version_key));
+  }
+  const bool self_only = uids.size() == 1 && uids[0] == setter;
+  if (!self_only && !s.neurons[setter].validator_permit) {
+    return FailedPrecondition("weights: uid " + std::to_string(setter) +
+                              " holds no validator permit (permits are granted by stake at each epoch)");
+  }
+  const std::size_t needed = std::min<std::size_t>(h.min_allowed_weights, s.neurons.size());
+  if (!self_only && static_cast<std::size_t>(uids.size()) < needed) {
+    return InvalidArgument("weights: " + std::to_string(uids.size()) + " uids, the subnet needs at least " +
+                           std::to_string(needed));
+  }
+  if (h.max_weight_limit_u16 < 65535 && uids.size() > 1) {
+    std::uint64_t total = 0, largest = 0;
+    for (auto v : values) {
+      total += v;
+      largest = std::max<std::uint64_t>(largest, v);
+    }
+    // largest / total > limit / 65535, in integers.
+    if (total > 0 && largest * 65535 > static_cast<std::uint64_t>(h.max_weight_limit_u16) * total) {
+      return InvalidArgument("weights: one uid gets " + std::to_string(largest * 65535 / total) +
+                             "/65535 of the vector, over the subnet's limit of " + std::to_string(h.max_weight_limit_u16));
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
 Result<std::string> Ledger::set_weights(const Key& signer, std::uint32_t netuid,
                                         const google::protobuf::RepeatedField<std::uint32_t>& uids,
                                         const google::protobuf::RepeatedField<std::uint32_t>& values, std::uint64_t block,
-                                        bool from_reveal) {
+                                        bool from_reveal, std::uint64_t version_key) {
   TESSERA_ASSIGN_OR_RETURN(SubnetState * s, find_subnet(netuid));
   const int uid = s->uid_of(signer);
   if (uid < 0) return NotFound("hotkey " + short_key(signer) + " is not registered on subnet " + std::to_string(netuid));
@@ -384,6 +485,9 @@ Result<std::string> Ledger::set_weights(const Key& signer, std::uint32_t netuid,
     if (!seen.insert(uids[i]).second) return InvalidArgument("weights: uid " + std::to_string(uids[i]) + " repeated");
     if (values[i] > 65535) return InvalidArgument("weights: value " + std::to_string(values[i]) + " exceeds u16");
     raw.push_back(static_cast<std::uint16_t>(values[i]));
+  }
+  if (state_.rules.version >= 2) {
+    TESSERA_RETURN_IF_ERROR(check_weights_v2(*s, static_cast<std::uint32_t>(uid), uids, raw, version_key));
   }
   const auto scaled = vec_u16_max_upscale_to_u16(raw);
   me.weights.clear();
@@ -431,14 +535,14 @@ Result<std::string> Ledger::reveal_weights(const Key& signer, const proto::Revea
   const std::uint64_t open = it->second.block + s->hyper.reveal_delay;
   if (block < open) return FailedPrecondition("reveal too early: allowed from block " + std::to_string(open));
   if (block > open + s->hyper.reveal_window) {
-    s->commits.erase(it);
+    // Rejected, so nothing changes: the expired commit stays until a new commit replaces it.
     return FailedPrecondition("reveal too late: the commit expired at block " + std::to_string(open + s->hyper.reveal_window));
   }
   const std::vector<std::uint32_t> uids(c.uids().begin(), c.uids().end()), values(c.values().begin(), c.values().end());
   if (weights_commit_hash(signer, c.netuid(), uids, values, c.salt(), c.version_key()) != it->second.hash) {
     return InvalidArgument("revealed weights do not match the commit");
   }
-  TESSERA_ASSIGN_OR_RETURN(std::string r, set_weights(signer, c.netuid(), c.uids(), c.values(), block, true));
+  TESSERA_ASSIGN_OR_RETURN(std::string r, set_weights(signer, c.netuid(), c.uids(), c.values(), block, true, c.version_key()));
   s->commits.erase(signer);
   return r;
 }
@@ -468,21 +572,50 @@ Result<std::string> Ledger::add_stake(const Key& signer, const proto::AddStake& 
   if (c.amount() == 0) return InvalidArgument("stake amount must be positive");
   const std::uint64_t have = balance_of(signer);
   if (have < c.amount()) return FailedPrecondition("insufficient balance: " + tao(have) + " available, stake of " + tao(c.amount()));
+  TESSERA_ASSIGN_OR_RETURN(const std::uint64_t staked, checked_add(n.stake, c.amount(), "the hotkey's stake"));
   state_.accounts[signer].balance -= c.amount();
-  n.stake += c.amount();
+  n.stake = staked;
   return "uid " + std::to_string(uid);
 }
 
 // ---- blocks --------------------------------------------------------------------------
 
 void Ledger::end_block(std::uint64_t block) {
+  mint(block);
   for (auto& [netuid, s] : state_.subnets) {
-    s.pending_emission += s.hyper.emission_per_block;
-    state_.total_issuance += s.hyper.emission_per_block;
     if (EpochSchedule{static_cast<std::uint16_t>(netuid), static_cast<std::uint16_t>(s.hyper.tempo)}.is_epoch_block(block)) {
       run_epoch_for(s, block);
     }
   }
+}
+
+// The block's emission into the subnets' pending pools. Version 2: the genesis amount,
+// split equally among the subnets that have neurons (the remainder one rao each to the
+// lowest netuids); version 1: each subnet's own amount. Nothing is minted once the next
+// amount would overflow the issuance.
+void Ledger::mint(std::uint64_t) {
+  if (state_.rules.version < 2) {
+    for (auto& [netuid, s] : state_.subnets) {
+      std::uint64_t issuance = 0, pending = 0;
+      if (__builtin_add_overflow(state_.total_issuance, s.hyper.emission_per_block, &issuance) ||
+          __builtin_add_overflow(s.pending_emission, s.hyper.emission_per_block, &pending)) {
+        continue;
+      }
+      s.pending_emission = pending;
+      state_.total_issuance = issuance;
+    }
+    return;
+  }
+  std::vector<SubnetState*> active;
+  for (auto& [netuid, s] : state_.subnets) {
+    if (!s.neurons.empty()) active.push_back(&s);
+  }
+  const std::uint64_t total = state_.rules.emission_per_block;
+  std::uint64_t issuance = 0;
+  if (active.empty() || __builtin_add_overflow(state_.total_issuance, total, &issuance)) return;
+  const std::uint64_t share = total / active.size(), rest = total % active.size();
+  for (std::size_t i = 0; i < active.size(); ++i) active[i]->pending_emission += share + (i < rest ? 1 : 0);
+  state_.total_issuance = issuance;
 }
 
 void Ledger::run_epoch_for(SubnetState& s, std::uint64_t block) {
@@ -493,46 +626,86 @@ void Ledger::run_epoch_for(SubnetState& s, std::uint64_t block) {
   std::uint64_t paid = owner_cut;
   state_.accounts[s.owner].balance += owner_cut;
   if (!s.neurons.empty()) {
-    YumaParams p;
-    p.kappa_u16 = static_cast<std::uint16_t>(s.hyper.kappa_u16);
-    p.bonds_moving_average = s.hyper.bonds_moving_average;
-    p.bonds_penalty_u16 = static_cast<std::uint16_t>(s.hyper.bonds_penalty_u16);
-    p.yuma3 = s.hyper.yuma3;
-    p.liquid_alpha = s.hyper.liquid_alpha;
-    p.max_allowed_validators = s.hyper.max_validators;
-    p.tempo = s.hyper.tempo;
-    p.activity_cutoff_blocks = YumaParams::activity_cutoff_for_tempo(s.hyper.tempo);
-    p.rao_emission = pending - owner_cut;
-    YumaInputs in;
-    in.current_block = block;
-    for (const auto& n : s.neurons) {
-      in.stake.push_back(n.stake);
-      in.validator_permit.push_back(n.validator_permit);
-      in.last_update.push_back(n.last_update);
-      in.block_at_registration.push_back(n.registration_block);
-      in.weights.push_back(n.weights);
-      in.bonds.push_back(n.bonds);
-    }
-    const YumaOutputs out = run_epoch(p, in);
+    const YumaOutputs out = run_epoch(epoch_params(s, block, pending - owner_cut), epoch_inputs(s, block));
     const auto consensus = YumaOutputs::to_u16(out.consensus), incentive = YumaOutputs::to_u16(out.incentive),
                dividends = YumaOutputs::to_u16(out.dividends), trust = YumaOutputs::to_u16(out.validator_trust);
+    const std::vector<std::uint64_t> amounts =
+        state_.rules.version >= 2 ? split_emission(s, out, pending - owner_cut) : legacy_amounts(out);
     for (std::size_t i = 0; i < s.neurons.size(); ++i) {
       auto& n = s.neurons[i];
-      const std::uint64_t amount = out.server_emission[i] + out.validator_emission[i];
       n.consensus = consensus[i];
       n.incentive = incentive[i];
       n.dividends = dividends[i];
       n.trust = trust[i];
       n.validator_permit = out.new_validator_permit[i];
       n.bonds = out.bonds[i];
-      n.last_emission = amount;
-      n.total_earned += amount;
-      state_.accounts[n.hotkey].balance += amount;
-      paid += amount;
+      n.last_emission = amounts[i];
+      n.total_earned += amounts[i];
+      state_.accounts[n.hotkey].balance += amounts[i];
+      paid += amounts[i];
     }
   }
   // Whatever truncation left over stays pending for the next epoch.
   s.pending_emission = pending - std::min(paid, pending);
+}
+
+YumaParams Ledger::epoch_params(const SubnetState& s, std::uint64_t block, std::uint64_t emission) const {
+  YumaParams p;
+  p.kappa_u16 = static_cast<std::uint16_t>(s.hyper.kappa_u16);
+  p.bonds_moving_average = s.hyper.bonds_moving_average;
+  p.bonds_penalty_u16 = static_cast<std::uint16_t>(s.hyper.bonds_penalty_u16);
+  p.yuma3 = s.hyper.yuma3;
+  p.liquid_alpha = s.hyper.liquid_alpha;
+  p.max_allowed_validators = s.hyper.max_validators;
+  p.tempo = s.hyper.tempo;
+  p.activity_cutoff_blocks = YumaParams::activity_cutoff_for_tempo(s.hyper.tempo);
+  p.rao_emission = emission;
+  (void)block;
+  return p;
+}
+
+YumaInputs Ledger::epoch_inputs(const SubnetState& s, std::uint64_t block) const {
+  YumaInputs in;
+  in.current_block = block;
+  for (const auto& n : s.neurons) {
+    in.stake.push_back(n.stake);
+    in.validator_permit.push_back(n.validator_permit);
+    in.last_update.push_back(n.last_update);
+    in.block_at_registration.push_back(n.registration_block);
+    in.weights.push_back(n.weights);
+    in.bonds.push_back(n.bonds);
+  }
+  return in;
+}
+
+// Version 1: the epoch's own split (incentive and dividends normalised together).
+std::vector<std::uint64_t> Ledger::legacy_amounts(const YumaOutputs& out) {
+  std::vector<std::uint64_t> amounts(out.server_emission.size());
+  for (std::size_t i = 0; i < amounts.size(); ++i) amounts[i] = out.server_emission[i] + out.validator_emission[i];
+  return amounts;
+}
+
+// Version 2: the subnet's miner part by incentive, the validator part by dividends — by
+// active stake while no validator holds bonds, by stake while none is active (as
+// subtensor falls back). A part no one earned stays pending.
+std::vector<std::uint64_t> Ledger::split_emission(const SubnetState& s, const YumaOutputs& out, std::uint64_t emission) {
+  const std::size_t n = s.neurons.size();
+  const auto miner_part =
+      static_cast<std::uint64_t>((static_cast<unsigned __int128>(emission) * s.hyper.miner_share_ppm) / 1000000u);
+  const std::uint64_t validator_part = emission - miner_part;
+  auto by_share = [&](const std::vector<Fixed>& weights, std::uint64_t amount, std::vector<std::uint64_t>* into) {
+    std::vector<Fixed> share = weights;
+    normalize(&share);
+    for (std::size_t i = 0; i < n; ++i) {
+      if (share[i].raw > 0) (*into)[i] += static_cast<std::uint64_t>((static_cast<unsigned __int128>(share[i].raw) * amount) >> 32);
+    }
+  };
+  std::vector<std::uint64_t> amounts(n, 0);
+  by_share(out.incentive, miner_part, &amounts);
+  const auto any = [](const std::vector<Fixed>& v) { return std::any_of(v.begin(), v.end(), [](Fixed x) { return x.raw > 0; }); };
+  by_share(any(out.dividends) ? out.dividends : any(out.active_stake) ? out.active_stake : out.stake, validator_part,
+           &amounts);
+  return amounts;
 }
 
 Hash256 block_hash(const proto::Block& block) {

@@ -1,12 +1,28 @@
 // The embedded chain's state machine: accounts, subnets, neurons, weights, checkpoints,
 // and the per-block emission with Yuma Consensus epochs. Pure and deterministic — no
-// clocks, no I/O — so that replaying the block log reproduces the state bit for bit
-// (the node checks each block's state hash while replaying).
+// clocks, no I/O, no floating point in anything hashed — so that replaying the block log
+// reproduces the state bit for bit (the node checks each block's state hash while
+// replaying, and recomputes every block before it becomes durable).
 //
-// Token amounts are integer rao (1 TAO = 10^9 rao). Invariant, checked by tests after
-// every block: total_issuance = Σ balances + Σ stakes + Σ subnet locks + Σ pending
-// emission + burned.
+// Transactional: an extrinsic either applies whole or is rejected with nothing changed.
+// Every call validates all its preconditions before its first write (tested with random
+// sequences of valid and invalid extrinsics against the recorded state hashes).
+//
+// Token amounts are integer rao (1 TAO = 10^9 rao); every balance operation is checked
+// and an overflow rejects the extrinsic. Invariant, checked by tests after every block:
+// total_issuance = Σ balances + Σ stakes + Σ subnet locks + Σ pending emission + burned,
+// and total issuance grows only by the genesis emission rule.
+//
+// Rules version. A chain keeps the rules of its genesis. Version 2 (chains created by
+// this build): one per-block emission set at genesis and split equally among the
+// subnets that have neurons, owners' cuts capped by the genesis, each subnet's
+// miner/validator split from its run spec, and the Yuma inputs of docs/chain.md. Version
+// 1 (genesis files without "rules_version", written by earlier builds): each subnet's
+// emission and owner cut from its run spec, as those chains were built, so their logs
+// replay as recorded.
 #pragma once
+
+#include <boost/serialization/version.hpp>
 
 #include <cstdint>
 #include <map>
@@ -22,6 +38,9 @@
 namespace tessera::chain {
 
 constexpr std::uint64_t kRaoPerTao = 1'000'000'000;
+// The largest per-block emission a genesis may set (1000 TAO). Issuance is a 64-bit rao
+// count: minting stops, rather than wraps, once another block's emission would overflow it.
+constexpr std::uint64_t kMaxEmissionPerBlock = 1000 * kRaoPerTao;
 
 // Keys are raw 32-byte strings in the state (cheap to compare, serialise and print).
 using Key = std::string;
@@ -33,6 +52,15 @@ struct Account {
   std::uint64_t nonce = 0;
   template <class Ar>
   void serialize(Ar& ar, unsigned) { ar & balance & nonce; }
+};
+
+// The chain-wide rules a genesis fixes.
+struct ChainRules {
+  std::uint32_t version = 2;
+  std::uint64_t emission_per_block = kRaoPerTao;  // rao minted per block (version 2)
+  std::uint32_t max_owner_cut_ppm = 180000;       // the largest owner cut a subnet may set (version 2)
+  template <class Ar>
+  void serialize(Ar& ar, unsigned) { ar & version & emission_per_block & max_owner_cut_ppm; }
 };
 
 struct SubnetHyper {
@@ -53,11 +81,17 @@ struct SubnetHyper {
   Key aggregator_hotkey;
   std::uint32_t bonds_penalty_u16 = 65535;
   bool liquid_alpha = false;
+  std::uint32_t miner_share_ppm = 500000;  // version 2: miners' part of the post-owner emission
+  std::uint64_t version_key = 0;
+  std::uint32_t min_allowed_weights = 1;
+  std::uint32_t max_weight_limit_u16 = 65535;
+  // Archive version 1 added the fields after liquid_alpha (upgrade rule: docs/chain.md).
   template <class Ar>
-  void serialize(Ar& ar, unsigned) {
+  void serialize(Ar& ar, unsigned version) {
     ar & tempo & kappa_u16 & bonds_moving_average & max_uids & immunity_period & weights_rate_limit & commit_reveal &
         reveal_delay & reveal_window & registration_burn & max_validators & yuma3 & emission_per_block & owner_cut_ppm &
         aggregator_hotkey & bonds_penalty_u16 & liquid_alpha;
+    if (version >= 1) ar & miner_share_ppm & version_key & min_allowed_weights & max_weight_limit_u16;
   }
 };
 
@@ -125,9 +159,16 @@ struct LedgerState {
   std::uint64_t total_issuance = 0;
   std::uint64_t burned = 0;
   std::uint64_t subnet_lock_cost = 100 * kRaoPerTao;
+  ChainRules rules;
+  // Archive version 1 added `rules`; a version-0 archive is a rules-version-1 chain.
   template <class Ar>
-  void serialize(Ar& ar, unsigned) {
+  void serialize(Ar& ar, unsigned version) {
     ar & chain_id & accounts & subnets & next_netuid & total_issuance & burned & subnet_lock_cost;
+    if (version >= 1) {
+      ar & rules;
+    } else {
+      rules = ChainRules{1, 0, 1000000};
+    }
   }
 };
 
@@ -135,8 +176,11 @@ struct Genesis {
   std::string chain_name = "tessera-local";
   std::vector<std::pair<Key, std::uint64_t>> balances;  // rao
   std::uint64_t subnet_lock_cost = 100 * kRaoPerTao;
+  // Absent from genesis files of rules version 1, which keep their original JSON (and id).
+  ChainRules rules;
   std::string to_json() const;
   static Result<Genesis> from_json(const std::string& text);
+  Status validate() const;
   std::string id() const;  // hex BLAKE2b-256 of the canonical JSON
 };
 
@@ -152,7 +196,12 @@ class Ledger {
   void end_block(std::uint64_t block);
 
   const LedgerState& state() const { return state_; }
-  Hash256 state_hash() const;
+  // The hash a block records: the canonical encoding (docs/chain.md) for state format 2,
+  // the legacy Boost archive for blocks written by earlier builds (state format 0).
+  Hash256 state_hash(std::uint32_t state_format = kStateFormat) const;
+  static constexpr std::uint32_t kStateFormat = 2;
+  // The bytes the legacy hash is over (for diagnosing a legacy block; state_hash.cpp).
+  std::string legacy_archive() const;
   std::string serialize() const;
   static Result<Ledger> deserialize(const std::string& bytes);
   // Σ balances + stakes + locks + pending emission + burned (= total_issuance).
@@ -171,12 +220,18 @@ class Ledger {
   Result<std::string> serve(const Key& signer, const proto::ServeEndpoint& c);
   Result<std::string> set_weights(const Key& signer, std::uint32_t netuid, const google::protobuf::RepeatedField<std::uint32_t>& uids,
                                   const google::protobuf::RepeatedField<std::uint32_t>& values, std::uint64_t block,
-                                  bool from_reveal);
+                                  bool from_reveal, std::uint64_t version_key);
   Result<std::string> commit_weights(const Key& signer, const proto::CommitWeights& c, std::uint64_t block);
   Result<std::string> reveal_weights(const Key& signer, const proto::RevealWeights& c, std::uint64_t block);
   Result<std::string> announce(const Key& signer, const proto::AnnounceCheckpoint& c, std::uint64_t block);
   Result<std::string> add_stake(const Key& signer, const proto::AddStake& c);
+  void mint(std::uint64_t block);
   void run_epoch_for(SubnetState& subnet, std::uint64_t block);
+  YumaParams epoch_params(const SubnetState& subnet, std::uint64_t block, std::uint64_t emission) const;
+  YumaInputs epoch_inputs(const SubnetState& subnet, std::uint64_t block) const;
+  static std::vector<std::uint64_t> legacy_amounts(const YumaOutputs& out);
+  static std::vector<std::uint64_t> split_emission(const SubnetState& subnet, const YumaOutputs& out,
+                                                   std::uint64_t emission);
   Result<SubnetState*> find_subnet(std::uint32_t netuid);
 
   LedgerState state_;
@@ -198,3 +253,8 @@ proto::Extrinsic make_extrinsic(const Keypair& signer, const std::string& chain_
 Hash256 block_hash(const proto::Block& block);
 
 }  // namespace tessera::chain
+
+// Archive versions of the node's snapshots (docs/chain.md: fields are only appended, each
+// behind the version that added it, so older snapshots keep loading).
+BOOST_CLASS_VERSION(tessera::chain::SubnetHyper, 1)
+BOOST_CLASS_VERSION(tessera::chain::LedgerState, 1)

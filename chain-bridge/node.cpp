@@ -7,6 +7,7 @@
 
 #include "core/file_io.h"
 #include "core/hash.h"
+#include "chain-bridge/replay.h"
 #include "core/interrupt.h"
 #include "net/grpc.h"
 #include "proto/chain.grpc.pb.h"
@@ -207,7 +208,7 @@ Result<std::unique_ptr<ChainNode>> ChainNode::open(const NodeOptions& options) {
   std::vector<proto::Block> blocks;
   std::uint64_t cut = 0;
   TESSERA_ASSIGN_OR_RETURN(node->log_, BlockLog::open(options.data_dir / "blocks.log", &blocks, &cut));
-  if (cut > 0) spdlog::warn("block log: cut {} bytes of an unfinished block at the end (never acknowledged)", cut);
+  if (cut > 0) spdlog::warn("block log: cut a torn last record of {} bytes (never acknowledged)", cut);
 
   // Snapshot, if it matches the log.
   std::uint64_t start = 0;
@@ -225,25 +226,18 @@ Result<std::unique_ptr<ChainNode>> ChainNode::open(const NodeOptions& options) {
   } else if (snap.status().code() != StatusCode::kNotFound) {
     spdlog::warn("{}; replaying from genesis", snap.status().message());
   }
-  // Replay.
-  for (std::size_t i = 0; i < blocks.size(); ++i) {
-    const auto& b = blocks[i];
-    if (b.height() != i + 1) return Corrupted("block log: record " + std::to_string(i) + " holds height " + std::to_string(b.height()));
-    if (i < start) continue;
-    if (b.parent_hash() != node->head_.hash) {
-      return Corrupted("block log: block " + std::to_string(b.height()) + " does not extend the previous block");
-    }
-    for (const auto& ex : b.extrinsics()) {
-      auto r = node->ledger_.apply(ex, b.height());
-      if (!r.ok()) return Corrupted("block log: block " + std::to_string(b.height()) + " replays an invalid extrinsic: " + r.status().message());
-    }
-    node->ledger_.end_block(b.height());
-    if (raw_bytes(node->ledger_.state_hash()) != b.state_hash()) {
-      return Corrupted("block log: state after block " + std::to_string(b.height()) + " differs from the recorded state hash");
-    }
-    node->head_ = {b.height(), raw_bytes(block_hash(b)), b.timestamp_ms()};
-    ++node->replayed_;
+  ReplayReport report;
+  replay_blocks(blocks, start, &node->ledger_, &node->head_.hash, &report, [&](const proto::Block& b) {
+    node->head_.height = b.height();
+    node->head_.timestamp_ms = b.timestamp_ms();
+  });
+  if (report.diverged_at) {
+    return Corrupted("block log: block " + std::to_string(*report.diverged_at) + " does not replay: " + report.divergence +
+                     ". `tessera chain check --data-dir " + options.data_dir.string() +
+                     "` names it with its extrinsics; `tessera chain recover` keeps the blocks before it");
   }
+  node->replayed_ = report.verified;
+  node->committed_ = node->ledger_;
   spdlog::info("chain {} at height {} (snapshot {}, replayed {} blocks)", genesis.id().substr(0, 16), node->head_.height,
                start, node->replayed_);
   return node;
@@ -275,6 +269,13 @@ std::future<proto::SubmitReply> ChainNode::submit(const proto::Extrinsic& ex) {
     p->reply.set_value(r);
     return future;
   }
+  const std::size_t size = ex.ByteSizeLong();
+  if (pending_bytes_ + size > kMaxBlockExtrinsicBytes) {
+    proto::SubmitReply r;
+    r.set_reason("block " + std::to_string(head_.height + 1) + " is full; resubmit in the next block");
+    p->reply.set_value(r);
+    return future;
+  }
   auto result = ledger_.apply(ex, head_.height + 1);
   if (!result.ok()) {
     proto::SubmitReply r;
@@ -284,6 +285,7 @@ std::future<proto::SubmitReply> ChainNode::submit(const proto::Extrinsic& ex) {
   }
   p->ex = ex;
   p->result = *result;
+  pending_bytes_ += size;
   pending_.push_back(std::move(p));
   return future;
 }
@@ -294,10 +296,25 @@ Status ChainNode::produce_block() {
   b.set_height(head_.height + 1);
   b.set_parent_hash(head_.hash);
   b.set_timestamp_ms(std::max(now_ms(), head_.timestamp_ms));
+  b.set_state_format(Ledger::kStateFormat);
   for (const auto& p : pending_) *b.add_extrinsics() = p->ex;
   ledger_.end_block(b.height());
   b.set_state_hash(raw_bytes(ledger_.state_hash()));
+  // Never write a block that a replay cannot reproduce: recompute it from the parent state.
+  if (Status same = self_check(b); !same.ok()) {
+    spdlog::error("block {} refused: {}", b.height(), same.message());
+    ledger_ = committed_;
+    for (auto& p : pending_) {
+      proto::SubmitReply r;
+      r.set_reason("the node refused its block " + std::to_string(b.height()) + " (" + same.message() + "); resubmit");
+      p->reply.set_value(r);
+    }
+    pending_.clear();
+    pending_bytes_ = 0;
+    return Status::Ok();
+  }
   TESSERA_RETURN_IF_ERROR(log_.append(b));
+  committed_ = ledger_;
   head_ = {b.height(), raw_bytes(block_hash(b)), b.timestamp_ms()};
   if (b.height() % options_.snapshot_every == 0) {
     Status st = write_snapshot(options_.data_dir / "snapshot.bin", {head_.height, head_.hash, ledger_.serialize()});
@@ -313,8 +330,28 @@ Status ChainNode::produce_block() {
   }
   if (!pending_.empty()) spdlog::debug("block {}: {} extrinsics", head_.height, pending_.size());
   pending_.clear();
+  pending_bytes_ = 0;
   lock.unlock();
   block_cv_.notify_all();
+  return Status::Ok();
+}
+
+// The block's state recomputed from the last durable state and the block's extrinsics, as
+// a replay will; an error names the first extrinsic that does not apply, or the state.
+Status ChainNode::self_check(const proto::Block& b) const {
+  Ledger replay = committed_;
+  for (int i = 0; i < b.extrinsics_size(); ++i) {
+    auto applied = replay.apply(b.extrinsics(i), b.height());
+    if (!applied.ok()) {
+      return Internal("extrinsic " + std::to_string(i) + " (" + describe_extrinsic(b.extrinsics(i)) +
+                      ") does not apply on replay: " + applied.status().message());
+    }
+  }
+  replay.end_block(b.height());
+  if (raw_bytes(replay.state_hash()) != b.state_hash()) {
+    return Internal("the recomputed state differs from the live state after " + std::to_string(b.extrinsics_size()) +
+                    " extrinsic(s)");
+  }
   return Status::Ok();
 }
 

@@ -1,7 +1,10 @@
 // The embedded ledger node (`tessera chain start`): produces a block every block_time,
 // serves the gRPC ChainService, keeps the block log and snapshots, and on start-up
 // restores the state from the latest snapshot plus a replay of the blocks after it —
-// checking every block's parent hash and state hash on the way.
+// checking every block's parent hash and state hash on the way. Extrinsics are applied to
+// the live state as they arrive (so callers learn at once whether they apply); before a
+// block becomes durable the node recomputes it from the last durable state and refuses it
+// if the two differ, so it never writes a block that a replay cannot reproduce.
 #pragma once
 
 #include <chrono>
@@ -67,11 +70,17 @@ class ChainNode {
  private:
   ChainNode() = default;
   Status produce_block();
+  Status self_check(const proto::Block& block) const;
+
+  // The extrinsics of one block stay well under the block log's record cap.
+  static constexpr std::size_t kMaxBlockExtrinsicBytes = 8u << 20;
 
   NodeOptions options_;
   mutable std::mutex mu_;
   mutable std::condition_variable block_cv_;
-  Ledger ledger_;
+  Ledger ledger_;     // live: the last durable state plus the pending extrinsics
+  Ledger committed_;  // the state after the last durable block
+  std::size_t pending_bytes_ = 0;
   Head head_;
   BlockLog log_;
   std::deque<std::unique_ptr<Pending>> pending_;

@@ -1,10 +1,13 @@
 // `tessera chain …`: the embedded ledger node and its tools.
 //   chain yuma-check --vectors FILE [--json]   evaluate Yuma Consensus test vectors
 #include <cstdio>
+#include <ctime>
 #include <map>
+#include <nlohmann/json.hpp>
 
 #include "chain-bridge/client.h"
 #include "chain-bridge/node.h"
+#include "chain-bridge/replay.h"
 #include "chain-bridge/yuma_vectors.h"
 #include "cli/commands.h"
 #include "core/file_io.h"
@@ -180,6 +183,59 @@ Status run_transfer(const GlobalOptions& global, const std::string& address, con
   return Status::Ok();
 }
 
+Status run_chain_check(const std::string& data_dir, bool json, int* exit_code) {
+  TESSERA_ASSIGN_OR_RETURN(chain::ReplayReport r, chain::check_data_dir(data_dir));
+  if (json) {
+    nlohmann::json j = {{"data_dir", data_dir},       {"blocks", r.blocks},         {"verified", r.verified},
+                        {"log_bytes", r.log_bytes},   {"valid_bytes", r.valid_bytes}, {"log_problem", r.log_problem},
+                        {"snapshot_problem", r.snapshot_problem}, {"ok", r.ok()}};
+    if (r.diverged_at) {
+      j["diverged_at"] = *r.diverged_at;
+      j["divergence"] = r.divergence;
+      j["extrinsics"] = r.extrinsics;
+    }
+    if (r.snapshot_height) j["snapshot_height"] = *r.snapshot_height;
+    std::printf("%s\n", j.dump(2).c_str());
+  } else {
+    std::printf("%s: %s\n", data_dir.c_str(), r.to_text().c_str());
+  }
+  *exit_code = r.ok() ? 0 : 1;
+  return Status::Ok();
+}
+
+// Keeps blocks 1..height (which must replay) and moves everything after them, and a
+// snapshot beyond them, into <data-dir>/set-aside-<unix time>/. Never runs implicitly.
+Status run_chain_recover(const std::string& data_dir, std::uint64_t height) {
+  const std::filesystem::path dir(data_dir);
+  TESSERA_ASSIGN_OR_RETURN(chain::ReplayReport r, chain::check_data_dir(dir));
+  if (height > r.verified) {
+    return FailedPrecondition("--to-height " + std::to_string(height) + ": only blocks 1.." + std::to_string(r.verified) +
+                              " replay to their recorded state; recover to at most " + std::to_string(r.verified));
+  }
+  TESSERA_ASSIGN_OR_RETURN(chain::LogContents log, chain::read_block_log(dir / "blocks.log"));
+  const std::uint64_t keep_bytes = height == 0 ? 0 : log.ends[height - 1];
+  const auto aside = dir / ("set-aside-" + std::to_string(std::time(nullptr)));
+  std::error_code ec;
+  std::filesystem::create_directories(aside, ec);
+  if (ec) return IoError("cannot create " + aside.string() + ": " + ec.message());
+  TESSERA_ASSIGN_OR_RETURN(std::string bytes, read_file(dir / "blocks.log"));
+  TESSERA_RETURN_IF_ERROR(write_file_atomic(aside / "blocks.log", bytes, 0600));
+  std::string note = "set aside by `tessera chain recover --to-height " + std::to_string(height) + "`: blocks.log is the " +
+                     "whole log as it was (" + std::to_string(r.blocks) + " blocks, " + std::to_string(bytes.size()) +
+                     " bytes); the data folder keeps its first " + std::to_string(keep_bytes) + " bytes.\n";
+  if (r.snapshot_height && *r.snapshot_height > height) {
+    std::filesystem::rename(dir / "snapshot.bin", aside / "snapshot.bin", ec);
+    if (ec) return IoError("moving the snapshot aside: " + ec.message());
+    note += "snapshot.bin (height " + std::to_string(*r.snapshot_height) + ") was beyond the kept blocks.\n";
+  }
+  TESSERA_RETURN_IF_ERROR(write_file_atomic(aside / "README.txt", note, 0600));
+  TESSERA_RETURN_IF_ERROR(chain::BlockLog::truncate(dir / "blocks.log", keep_bytes));
+  std::printf("kept blocks 1..%llu (%llu bytes) in %s; %llu later block(s) and the original log are in %s\n",
+              static_cast<unsigned long long>(height), static_cast<unsigned long long>(keep_bytes), data_dir.c_str(),
+              static_cast<unsigned long long>(r.blocks - height), aside.string().c_str());
+  return Status::Ok();
+}
+
 }  // namespace
 
 void add_chain_commands(CLI::App& app, const GlobalOptions& global, int* exit_code) {
@@ -196,6 +252,25 @@ void add_chain_commands(CLI::App& app, const GlobalOptions& global, int* exit_co
     *exit_code = report(run_yuma_check(vectors, json, &failed));
     if (*exit_code == 0 && failed > 0) *exit_code = 1;
   });
+
+  auto* verify_dir = chain->add_subcommand(
+      "check", "Replay a node's data folder from genesis and name the first block that does not replay");
+  static std::string check_dir;
+  static bool check_json = false;
+  verify_dir->add_option("--data-dir", check_dir, "The node's data folder (it is not modified)")->required();
+  verify_dir->add_flag("--json", check_json, "Print the report as JSON");
+  verify_dir->callback([exit_code] {
+    int code = 0;
+    Status s = run_chain_check(check_dir, check_json, &code);
+    *exit_code = s.ok() ? code : report(s);
+  });
+  auto* recover = chain->add_subcommand(
+      "recover", "Keep the blocks of a data folder up to a height that replays; set the rest aside");
+  static std::string recover_dir;
+  static std::uint64_t recover_height = 0;
+  recover->add_option("--data-dir", recover_dir, "The node's data folder")->required();
+  recover->add_option("--to-height", recover_height, "The last block to keep (see `tessera chain check`)")->required();
+  recover->callback([exit_code] { *exit_code = report(run_chain_recover(recover_dir, recover_height)); });
 
   static std::string chain_address;  // shared by the client commands
   auto* start = chain->add_subcommand("start", "Run the embedded ledger node (blocks, gRPC ChainService)");

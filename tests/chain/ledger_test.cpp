@@ -71,6 +71,18 @@ struct Fixture {
     return submit(hot, c);
   }
   std::uint64_t balance(const Keypair& k) { return ledger.balance_of(key_of(k.public_key())); }
+  Result<std::string> stake(const Keypair& cold, const Keypair& hot, std::uint32_t netuid, std::uint64_t amount) {
+    proto::Call c;
+    c.mutable_add_stake()->set_netuid(netuid);
+    c.mutable_add_stake()->set_hotkey(key_of(hot.public_key()));
+    c.mutable_add_stake()->set_amount(amount);
+    return submit(cold, c);
+  }
+  // Blocks up to and through the next epoch of `netuid` (validator permits are granted there).
+  void through_epoch(std::uint32_t netuid) {
+    const std::uint64_t epoch = ledger.subnet(netuid)->last_epoch_block;
+    while (ledger.subnet(netuid)->last_epoch_block == epoch) next_block();
+  }
 };
 
 proto::Call transfer_call(const Keypair& to, std::uint64_t amount) {
@@ -130,7 +142,9 @@ TEST(Ledger, WeightsAreValidatedUpscaledAndRateLimited) {
   expect_rejected(f.weights(f.alice_hot, netuid, {1, 1}, {1, 1}), "repeated");
   expect_rejected(f.weights(f.alice_hot, netuid, {1}, {70000}), "exceeds u16");
   expect_rejected(f.weights(f.alice_hot, netuid, {1}, {1, 2}), "differ in length");
-  f.next_block();
+  expect_rejected(f.weights(f.alice_hot, netuid, {0, 1}, {100, 300}), "no validator permit");
+  ASSERT_TRUE(f.stake(f.alice, f.alice_hot, netuid, kRaoPerTao).ok());
+  f.through_epoch(netuid);  // the stake earns a validator permit
   ASSERT_TRUE(f.weights(f.alice_hot, netuid, {0, 1}, {100, 300}).ok());
   const auto& w = f.ledger.subnet(netuid)->neurons[0].weights;
   ASSERT_EQ(w.size(), 2u);
@@ -152,7 +166,8 @@ TEST(Ledger, CommitRevealChecksHashTimingAndMode) {
   const auto netuid = f.create_subnet(p);
   ASSERT_TRUE(f.reg(f.alice, f.alice_hot, netuid).ok());
   ASSERT_TRUE(f.reg(f.bob, f.bob_hot, netuid).ok());
-  f.next_block();
+  ASSERT_TRUE(f.stake(f.alice, f.alice_hot, netuid, kRaoPerTao).ok());
+  f.through_epoch(netuid);
   expect_rejected(f.weights(f.alice_hot, netuid, {1}, {1}), "commit-reveal");
   const Key hot = key_of(f.alice_hot.public_key());
   const std::string hash = weights_commit_hash(hot, netuid, {1}, {9}, "salt", 0);
