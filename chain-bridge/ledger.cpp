@@ -305,6 +305,9 @@ Result<std::string> Ledger::create_subnet(const Key& signer, const proto::Create
   TESSERA_ASSIGN_OR_RETURN(RunSpec spec, parse_run_spec(c.spec_toml(), "subnet spec"));
   SubnetHyper h;
   h.tempo = static_cast<std::uint32_t>(spec.schedule.tempo);
+  h.commit_reveal = spec.validator.commit_reveal;
+  h.reveal_delay = static_cast<std::uint64_t>(spec.validator.reveal_delay);
+  h.reveal_window = static_cast<std::uint64_t>(spec.validator.reveal_window);
   h.owner_cut_ppm = static_cast<std::uint32_t>(std::llround(spec.emission.owner_share * 1e6));
   if (state_.rules.version >= 2) {
     // The chain mints; the spec only splits what its subnet is given.

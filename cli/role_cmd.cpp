@@ -114,6 +114,10 @@ void add_role_commands(CLI::App& app, const GlobalOptions& global, int* exit_cod
   validator->add_option("--keep-checkpoints", keep_checkpoints, "With --aggregate: checkpoints kept in the store")
       ->check(CLI::Range(2, 100000));
   validator->add_option("--stake", stake, "Stake the hotkey up to this many TAO at start (validator permit, dividends)");
+  static std::uint64_t reveal_late = 0;
+  validator->add_option("--reveal-late", reveal_late,
+                        "Testing: reveal committed weights this many blocks after the reveal window (the chain refuses them)")
+      ->group("");
   validator->callback([&global, exit_code] {
     (void)init_logging("validator " + val_flags.wallet, global.log_level);
     install_interrupt_handler();
@@ -129,6 +133,7 @@ void add_role_commands(CLI::App& app, const GlobalOptions& global, int* exit_cod
     if (s.ok()) {
       o.join = join_options(global, val_flags);
       o.listen = listen;
+      o.reveal_late_blocks = reveal_late;
       o.threads = val_flags.threads;
       o.windows = val_flags.windows;
       if (val_flags.json) o.on_window = print_json_line;

@@ -66,6 +66,13 @@ class SectionReader {
     *out = v;
   }
 
+  void boolean(const char* key, bool* out) {
+    const toml::node* node = find(key);
+    if (!node) return;
+    if (!node->is_boolean()) return fail(*node, key, "must be true or false");
+    *out = node->value<bool>().value_or(false);
+  }
+
   void string(const char* key, std::string* out, bool allow_empty = false) {
     const toml::node* node = find(key);
     if (!node) return;
@@ -225,6 +232,9 @@ Result<RunSpec> parse_run_spec(const std::string& text, const std::string& sourc
     r.real("overlap_threshold", &v.overlap_threshold, 0.0, 1.0, /*min_open=*/true);
     r.real("max_norm_ratio", &v.max_norm_ratio, 1.0, 1e6);
     r.integer("max_payload_bytes", &v.max_payload_bytes, 1024, std::int64_t{1} << 34);
+    r.boolean("commit_reveal", &v.commit_reveal);
+    r.integer("reveal_delay", &v.reveal_delay, 1, 1 << 20);
+    r.integer("reveal_window", &v.reveal_window, 1, 1 << 20);
   });
   section("emission", [&](SectionReader& r) {
     auto& e = spec.emission;

@@ -84,6 +84,11 @@ struct ValidatorSpec {
   double overlap_threshold = 0.9;
   double max_norm_ratio = 4.0;  // a delta whose norm exceeds this × the window's median is rejected
   std::int64_t max_payload_bytes = 16 << 20;
+  // Weights through commit–reveal: validators commit a hash, then reveal the weights
+  // between reveal_delay and reveal_delay + reveal_window blocks later.
+  bool commit_reveal = false;
+  int reveal_delay = 10;
+  int reveal_window = 100;
 };
 
 struct EmissionSpec {

@@ -300,7 +300,9 @@ Status Validator::maybe_set_weights(std::uint64_t block) {
   const RunSpec& spec = joined_.spec;
   const Keypair& hotkey = joined_.wallet.hotkey;
   const std::uint32_t netuid = options_.join.netuid;
-  if (state_.pending_reveal && block >= state_.commit_block + params_.reveal_delay()) {
+  const std::uint64_t reveal_at = state_.commit_block + params_.reveal_delay() +
+                                  (options_.reveal_late_blocks > 0 ? params_.reveal_window() + options_.reveal_late_blocks : 0);
+  if (state_.pending_reveal && block >= reveal_at) {
     auto r = joined_.chain->reveal_weights(hotkey, netuid, state_.reveal_uids, state_.reveal_values, state_.reveal_salt);
     if (r.ok()) {
       spdlog::info("revealed weights for {} uids in block {}", state_.reveal_uids.size(), r->block);

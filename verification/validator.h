@@ -59,6 +59,9 @@ struct ValidatorOptions {
   std::uint64_t windows = 0;  // stop after this many evaluated windows (0: until Ctrl-C)
   std::uint64_t stake_rao = 0;  // stake the hotkey up to this amount at start
   WindowAggregator* aggregator = nullptr;  // not owned; set for an aggregating validator
+  // For tests and the crash harness: reveal committed weights this many blocks after the
+  // reveal window closed, so that the chain refuses them (0: reveal on time).
+  std::uint64_t reveal_late_blocks = 0;
   std::function<void(const std::string& json)> on_window;  // one JSON status object per window
 };
 
