@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "core/bytes.h"
+#include "core/fault.h"
 #include "core/file_io.h"
 
 namespace tessera::chain {
@@ -150,7 +151,9 @@ Status BlockLog::append(const proto::Block& block) {
     }
     done += static_cast<std::size_t>(n);
   }
+  fault_point("log:written");
   if (::fdatasync(fd_) != 0) return errno_status("fdatasync " + path_.string());
+  fault_point("log:synced");
   return Status::Ok();
 }
 

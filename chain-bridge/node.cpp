@@ -5,6 +5,7 @@
 
 #include <thread>
 
+#include "core/fault.h"
 #include "core/file_io.h"
 #include "core/hash.h"
 #include "chain-bridge/replay.h"
@@ -299,6 +300,9 @@ Status ChainNode::produce_block() {
   b.set_state_format(Ledger::kStateFormat);
   for (const auto& p : pending_) *b.add_extrinsics() = p->ex;
   ledger_.end_block(b.height());
+  for (const auto& [netuid, s] : ledger_.state().subnets) {
+    if (s.last_epoch_block == b.height()) fault_point("epoch");
+  }
   b.set_state_hash(raw_bytes(ledger_.state_hash()));
   // Never write a block that a replay cannot reproduce: recompute it from the parent state.
   if (Status same = self_check(b); !same.ok()) {

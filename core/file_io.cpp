@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "core/bytes.h"
+#include "core/fault.h"
 #include "core/hash.h"
 
 namespace tessera {
@@ -57,11 +58,13 @@ Status write_file_atomic(const std::filesystem::path& path, std::string_view con
   const std::filesystem::path tmp =
       path.string() + ".tmp." + std::to_string(static_cast<long>(::getpid()));
   TESSERA_RETURN_IF_ERROR(write_file_synced(tmp, contents, mode));
+  fault_point("file:written");
   if (::rename(tmp.c_str(), path.c_str()) != 0) {
     std::string err = errno_text();
     ::unlink(tmp.c_str());
     return IoError("rename " + tmp.string() + " -> " + path.string() + ": " + err);
   }
+  fault_point("file:renamed");
   return fsync_directory(path.parent_path());
 }
 

@@ -1,5 +1,6 @@
 #include "core/process.h"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -8,19 +9,27 @@
 
 namespace tessera {
 
-Subprocess::Subprocess(const std::vector<std::string>& argv, const std::filesystem::path& out, const std::filesystem::path& err) {
+Subprocess::Subprocess(const std::vector<std::string>& argv, const std::filesystem::path& out, const std::filesystem::path& err,
+                       const std::vector<std::string>& env) {
+  const int o = ::open(out.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  const int e = err.empty() ? o : ::open(err.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  std::vector<std::string> environment = env;  // first, so that they win over inherited ones
+  for (char** p = environ; *p != nullptr; ++p) environment.emplace_back(*p);
+  std::vector<char*> envp;
+  for (auto& v : environment) envp.push_back(v.data());
+  envp.push_back(nullptr);
   pid_ = fork();
   if (pid_ == 0) {
-    FILE* o = std::fopen(out.c_str(), "a");
-    FILE* e = err.empty() ? o : std::fopen(err.c_str(), "a");
-    if (o != nullptr) dup2(fileno(o), 1);
-    if (e != nullptr) dup2(fileno(e), 2);
-    std::vector<char*> args;
-    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    execv(args[0], args.data());
+    if (o >= 0) dup2(o, 1);
+    if (e >= 0) dup2(e, 2);
+    execve(args[0], args.data(), envp.data());
     _exit(127);
   }
+  if (o >= 0) ::close(o);
+  if (e >= 0 && e != o) ::close(e);
 }
 
 Subprocess::~Subprocess() { stop(); }

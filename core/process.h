@@ -1,7 +1,9 @@
 // A child process started the way a user starts a command: argv[0] is the program, its
 // stdout is appended to `out` and its stderr to `err` (the same file when `err` is
-// empty). The destructor stops it (SIGTERM, then SIGKILL after 10 s) and reaps it. Used
-// by `tessera demo` and by the end-to-end tests.
+// empty), its environment this process's plus `env`. The destructor stops it (SIGTERM,
+// then SIGKILL after 10 s) and reaps it. Everything the child needs is prepared before
+// fork(), so the child only redirects and executes (safe in a multithreaded parent).
+// Used by `tessera demo`, the crash harness and the end-to-end tests.
 #pragma once
 
 #include <sys/types.h>
@@ -15,7 +17,8 @@ namespace tessera {
 
 class Subprocess {
  public:
-  Subprocess(const std::vector<std::string>& argv, const std::filesystem::path& out, const std::filesystem::path& err = {});
+  Subprocess(const std::vector<std::string>& argv, const std::filesystem::path& out, const std::filesystem::path& err = {},
+             const std::vector<std::string>& env = {});  // "NAME=VALUE" entries
   ~Subprocess();
   Subprocess(const Subprocess&) = delete;
   Subprocess& operator=(const Subprocess&) = delete;
