@@ -87,16 +87,21 @@ class EmbeddedChain final : public ChainClient {
     return Included{r.block(), r.result()};
   }
 
-  Status watch_blocks(const std::function<bool(const HeadInfo&)>& on_block, std::chrono::milliseconds deadline) override {
+  Status watch_blocks(const std::function<bool(const HeadInfo&)>& on_block, std::chrono::milliseconds deadline,
+                      std::optional<std::uint64_t> from_height) override {
     grpc::ClientContext ctx;
     net::set_deadline(&ctx, deadline);
     proto::WatchRequest req;
-    TESSERA_ASSIGN_OR_RETURN(HeadInfo h, head());
-    req.set_from_height(h.height);
+    if (from_height) {
+      req.set_from_height(*from_height);
+    } else {
+      TESSERA_ASSIGN_OR_RETURN(HeadInfo h, head());
+      req.set_from_height(h.height);
+    }
     auto reader = stub_->WatchBlocks(&ctx, req);
     proto::HeadReply r;
     while (reader->Read(&r)) {
-      if (!on_block({r.height(), r.hash(), r.chain_id(), r.total_issuance()})) {
+      if (!on_block({r.height(), r.hash(), r.chain_id(), r.total_issuance(), r.skipped()})) {
         ctx.TryCancel();
         break;
       }

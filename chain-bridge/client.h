@@ -23,6 +23,7 @@ struct HeadInfo {
   std::string hash;  // raw 32 bytes
   std::string chain_id;
   std::uint64_t total_issuance = 0;
+  std::uint64_t skipped = 0;  // watch_blocks: heights missed just before this one
 };
 
 struct CheckpointInfo {
@@ -46,9 +47,11 @@ class ChainClient {
   virtual Result<std::optional<CheckpointInfo>> checkpoint(std::uint32_t netuid, std::optional<std::uint64_t> window) = 0;
   // Signs `call` with `signer` (fetching its nonce) and submits it.
   virtual Result<Included> submit(const Keypair& signer, const proto::Call& call) = 0;
-  // Calls `on_block` for every new head until it returns false or the deadline passes.
-  virtual Status watch_blocks(const std::function<bool(const HeadInfo&)>& on_block,
-                              std::chrono::milliseconds deadline) = 0;
+  // Calls `on_block` for every head after `from_height` (default: the current head), in
+  // order, until it returns false or the deadline passes. Heights the node no longer keeps
+  // are not delivered; HeadInfo::skipped counts them.
+  virtual Status watch_blocks(const std::function<bool(const HeadInfo&)>& on_block, std::chrono::milliseconds deadline,
+                              std::optional<std::uint64_t> from_height = std::nullopt) = 0;
 
   // Conveniences over submit().
   Result<Included> transfer(const Keypair& from, const PublicKey& to, std::uint64_t rao);

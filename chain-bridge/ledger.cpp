@@ -66,6 +66,7 @@ std::string Genesis::to_json() const {
     j["rules_version"] = rules.version;
     j["emission_rao_per_block"] = rules.emission_per_block;
     j["max_owner_cut_ppm"] = rules.max_owner_cut_ppm;
+    if (rules.stake_threshold != 0) j["stake_threshold_rao"] = rules.stake_threshold;
   }
   j["balances"] = nlohmann::json::array();
   auto sorted = balances;
@@ -87,6 +88,7 @@ Result<Genesis> Genesis::from_json(const std::string& text) {
       g.rules.version = j.at("rules_version").get<std::uint32_t>();
       g.rules.emission_per_block = j.value("emission_rao_per_block", g.rules.emission_per_block);
       g.rules.max_owner_cut_ppm = j.value("max_owner_cut_ppm", g.rules.max_owner_cut_ppm);
+      g.rules.stake_threshold = j.value("stake_threshold_rao", g.rules.stake_threshold);
     } else {
       g.rules = ChainRules{1, 0, 1000000};
     }
@@ -283,10 +285,19 @@ Status merge_params(const proto::SubnetParams& p, std::uint32_t max_owner_cut_pp
   if (p.version_key()) h->version_key = p.version_key();
   if (p.min_allowed_weights()) h->min_allowed_weights = p.min_allowed_weights();
   if (p.max_weight_limit_u16()) h->max_weight_limit_u16 = p.max_weight_limit_u16();
+  if (p.alpha_low_u16()) h->alpha_low_u16 = p.alpha_low_u16();
+  if (p.alpha_high_u16()) h->alpha_high_u16 = p.alpha_high_u16();
+  if (p.has_alpha_steepness()) h->alpha_steepness = p.alpha_steepness();
   if (h->tempo > 65535) return InvalidArgument("tempo must be <= 65535");
   if (h->kappa_u16 > 65535 || h->bonds_penalty_u16 > 65535 || h->max_weight_limit_u16 > 65535) {
     return InvalidArgument("u16 parameters must be <= 65535");
   }
+  // subtensor's bounds (do_set_alpha_values): both at least 65535/40, low at most high.
+  if (h->alpha_high_u16 > 65535 || h->alpha_high_u16 < 1638 || h->alpha_low_u16 < 1638 ||
+      h->alpha_low_u16 > h->alpha_high_u16) {
+    return InvalidArgument("liquid alpha needs 1638 <= alpha_low_u16 <= alpha_high_u16 <= 65535");
+  }
+  if (h->alpha_steepness < -32768 || h->alpha_steepness > 32767) return InvalidArgument("alpha_steepness must fit an i16");
   if (h->bonds_moving_average > 1000000) return InvalidArgument("bonds_moving_average is per million, <= 1000000");
   if (h->owner_cut_ppm > max_owner_cut_ppm) {
     return InvalidArgument("owner cut of " + std::to_string(h->owner_cut_ppm) + " ppm exceeds the chain's limit of " +
@@ -622,6 +633,7 @@ void Ledger::mint(std::uint64_t) {
 }
 
 void Ledger::run_epoch_for(SubnetState& s, std::uint64_t block) {
+  const std::uint64_t previous_epoch = s.last_epoch_block;
   s.last_epoch_block = block;
   const std::uint64_t pending = s.pending_emission;
   const auto owner_cut =
@@ -629,7 +641,8 @@ void Ledger::run_epoch_for(SubnetState& s, std::uint64_t block) {
   std::uint64_t paid = owner_cut;
   state_.accounts[s.owner].balance += owner_cut;
   if (!s.neurons.empty()) {
-    const YumaOutputs out = run_epoch(epoch_params(s, block, pending - owner_cut), epoch_inputs(s, block));
+    const YumaOutputs out =
+        run_epoch(epoch_params(s, previous_epoch, pending - owner_cut), epoch_inputs(s, block));
     const auto consensus = YumaOutputs::to_u16(out.consensus), incentive = YumaOutputs::to_u16(out.incentive),
                dividends = YumaOutputs::to_u16(out.dividends), trust = YumaOutputs::to_u16(out.validator_trust);
     const std::vector<std::uint64_t> amounts =
@@ -652,7 +665,11 @@ void Ledger::run_epoch_for(SubnetState& s, std::uint64_t block) {
   s.pending_emission = pending - std::min(paid, pending);
 }
 
-YumaParams Ledger::epoch_params(const SubnetState& s, std::uint64_t block, std::uint64_t emission) const {
+// Version 2 passes what subtensor's epoch reads: the owner's uid (the neuron whose hotkey
+// is the owner's key), the chain's stake threshold, the previous epoch's block, the
+// commit–reveal mask and the fixed-point liquid alpha. Version 1 chains keep the inputs
+// their blocks were computed with.
+YumaParams Ledger::epoch_params(const SubnetState& s, std::uint64_t previous_epoch, std::uint64_t emission) const {
   YumaParams p;
   p.kappa_u16 = static_cast<std::uint16_t>(s.hyper.kappa_u16);
   p.bonds_moving_average = s.hyper.bonds_moving_average;
@@ -663,7 +680,17 @@ YumaParams Ledger::epoch_params(const SubnetState& s, std::uint64_t block, std::
   p.tempo = s.hyper.tempo;
   p.activity_cutoff_blocks = YumaParams::activity_cutoff_for_tempo(s.hyper.tempo);
   p.rao_emission = emission;
-  (void)block;
+  if (state_.rules.version < 2) {
+    p.legacy_float_sigmoid = true;
+    return p;
+  }
+  p.alpha_low_u16 = static_cast<std::uint16_t>(s.hyper.alpha_low_u16);
+  p.alpha_high_u16 = static_cast<std::uint16_t>(s.hyper.alpha_high_u16);
+  p.alpha_steepness = static_cast<std::int16_t>(s.hyper.alpha_steepness);
+  p.stake_threshold = state_.rules.stake_threshold;
+  if (const int owner = s.uid_of(s.owner); owner >= 0) p.owner_uid = static_cast<std::uint32_t>(owner);
+  p.last_mechanism_step_block = previous_epoch;
+  p.commit_reveal = s.hyper.commit_reveal;
   return p;
 }
 
@@ -677,6 +704,16 @@ YumaInputs Ledger::epoch_inputs(const SubnetState& s, std::uint64_t block) const
     in.block_at_registration.push_back(n.registration_block);
     in.weights.push_back(n.weights);
     in.bonds.push_back(n.bonds);
+  }
+  if (state_.rules.version >= 2 && s.hyper.commit_reveal) {
+    // A commit is pending until its reveal window closes.
+    in.commit_block.assign(s.neurons.size(), std::numeric_limits<std::uint64_t>::max());
+    for (const auto& [hotkey, c] : s.commits) {
+      const int uid = s.uid_of(hotkey);
+      if (uid >= 0 && block <= c.block + s.hyper.reveal_delay + s.hyper.reveal_window) {
+        in.commit_block[static_cast<std::size_t>(uid)] = c.block;
+      }
+    }
   }
   return in;
 }

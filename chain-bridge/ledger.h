@@ -59,8 +59,14 @@ struct ChainRules {
   std::uint32_t version = 2;
   std::uint64_t emission_per_block = kRaoPerTao;  // rao minted per block (version 2)
   std::uint32_t max_owner_cut_ppm = 180000;       // the largest owner cut a subnet may set (version 2)
+  // Stake (rao) below which a uid's stake counts as 0 in epochs, the subnet owner's
+  // excepted (version 2; subtensor's StakeThreshold). Archive version 1 added it.
+  std::uint64_t stake_threshold = 0;
   template <class Ar>
-  void serialize(Ar& ar, unsigned) { ar & version & emission_per_block & max_owner_cut_ppm; }
+  void serialize(Ar& ar, unsigned archive_version) {
+    ar & version & emission_per_block & max_owner_cut_ppm;
+    if (archive_version >= 1) ar & stake_threshold;
+  }
 };
 
 struct SubnetHyper {
@@ -85,13 +91,20 @@ struct SubnetHyper {
   std::uint64_t version_key = 0;
   std::uint32_t min_allowed_weights = 1;
   std::uint32_t max_weight_limit_u16 = 65535;
-  // Archive version 1 added the fields after liquid_alpha (upgrade rule: docs/chain.md).
+  // Liquid alpha (Yuma3): the per-bond EMA rate lies in [alpha_low, alpha_high] (u16
+  // proportions) along a sigmoid of this steepness (subtensor's defaults).
+  std::uint32_t alpha_low_u16 = 45875;
+  std::uint32_t alpha_high_u16 = 58982;
+  std::int32_t alpha_steepness = 1000;  // an i16, as subtensor's AlphaSigmoidSteepness
+  // Archive version 1 added the fields after liquid_alpha, version 2 the alpha fields
+  // (upgrade rule: docs/chain.md).
   template <class Ar>
   void serialize(Ar& ar, unsigned version) {
     ar & tempo & kappa_u16 & bonds_moving_average & max_uids & immunity_period & weights_rate_limit & commit_reveal &
         reveal_delay & reveal_window & registration_burn & max_validators & yuma3 & emission_per_block & owner_cut_ppm &
         aggregator_hotkey & bonds_penalty_u16 & liquid_alpha;
     if (version >= 1) ar & miner_share_ppm & version_key & min_allowed_weights & max_weight_limit_u16;
+    if (version >= 2) ar & alpha_low_u16 & alpha_high_u16 & alpha_steepness;
   }
 };
 
@@ -227,7 +240,7 @@ class Ledger {
   Result<std::string> add_stake(const Key& signer, const proto::AddStake& c);
   void mint(std::uint64_t block);
   void run_epoch_for(SubnetState& subnet, std::uint64_t block);
-  YumaParams epoch_params(const SubnetState& subnet, std::uint64_t block, std::uint64_t emission) const;
+  YumaParams epoch_params(const SubnetState& subnet, std::uint64_t previous_epoch, std::uint64_t emission) const;
   YumaInputs epoch_inputs(const SubnetState& subnet, std::uint64_t block) const;
   static std::vector<std::uint64_t> legacy_amounts(const YumaOutputs& out);
   static std::vector<std::uint64_t> split_emission(const SubnetState& subnet, const YumaOutputs& out,
@@ -256,5 +269,6 @@ Hash256 block_hash(const proto::Block& block);
 
 // Archive versions of the node's snapshots (docs/chain.md: fields are only appended, each
 // behind the version that added it, so older snapshots keep loading).
-BOOST_CLASS_VERSION(tessera::chain::SubnetHyper, 1)
+BOOST_CLASS_VERSION(tessera::chain::SubnetHyper, 2)
+BOOST_CLASS_VERSION(tessera::chain::ChainRules, 1)
 BOOST_CLASS_VERSION(tessera::chain::LedgerState, 1)

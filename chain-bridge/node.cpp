@@ -51,6 +51,13 @@ void fill_params(const SubnetHyper& h, proto::SubnetParams* p) {
   p->set_aggregator_hotkey(h.aggregator_hotkey);
   p->set_bonds_penalty_u16(h.bonds_penalty_u16);
   p->set_liquid_alpha(h.liquid_alpha);
+  p->set_miner_share_ppm(h.miner_share_ppm);
+  p->set_version_key(h.version_key);
+  p->set_min_allowed_weights(h.min_allowed_weights);
+  p->set_max_weight_limit_u16(h.max_weight_limit_u16);
+  p->set_alpha_low_u16(h.alpha_low_u16);
+  p->set_alpha_high_u16(h.alpha_high_u16);
+  p->set_alpha_steepness(h.alpha_steepness);
 }
 
 class Service final : public proto::ChainService::Service {
@@ -162,13 +169,23 @@ class Service final : public proto::ChainService::Service {
 
   grpc::Status WatchBlocks(grpc::ServerContext* ctx, const proto::WatchRequest* req,
                            grpc::ServerWriter<proto::HeadReply>* writer) override {
+    // Every height after from_height, in order. Heights older than the node keeps (or
+    // produced before it started) are not sent; the next reply counts them in `skipped`.
     std::uint64_t seen = req->from_height();
-    while (!ctx->IsCancelled()) {
-      const Head h = node_->wait_for_block_after(seen, std::chrono::milliseconds(500));
-      if (h.height <= seen) continue;
-      seen = h.height;
-      const auto reply = node_->read([](const Ledger& l, const Head& head) { return head_reply(l, head); });
-      if (!writer->Write(reply)) break;
+    const std::string chain_id = node_->chain_id();
+    while (!ctx->IsCancelled() && !node_->stopping()) {
+      if (node_->wait_for_block_after(seen, std::chrono::milliseconds(500)).height <= seen) continue;
+      for (const HeadEvent& e : node_->heads_after(seen)) {
+        proto::HeadReply r;
+        r.set_height(e.head.height);
+        r.set_hash(e.head.hash);
+        r.set_timestamp_ms(e.head.timestamp_ms);
+        r.set_chain_id(chain_id);
+        r.set_total_issuance(e.total_issuance);
+        r.set_skipped(e.head.height - seen - 1);
+        seen = e.head.height;
+        if (!writer->Write(r)) return grpc::Status::OK;
+      }
     }
     return grpc::Status::OK;
   }
@@ -249,9 +266,28 @@ std::string ChainNode::chain_id() const {
   return ledger_.state().chain_id;
 }
 
+bool ChainNode::stopping() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return stopping_;
+}
+
+std::string ChainNode::address() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return bound_;
+}
+
 Head ChainNode::head() const {
   std::lock_guard<std::mutex> lock(mu_);
   return head_;
+}
+
+std::vector<HeadEvent> ChainNode::heads_after(std::uint64_t height) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<HeadEvent> out;
+  for (const auto& e : recent_) {
+    if (e.head.height > height) out.push_back(e);
+  }
+  return out;
 }
 
 Head ChainNode::wait_for_block_after(std::uint64_t height, std::chrono::milliseconds timeout) const {
@@ -320,6 +356,8 @@ Status ChainNode::produce_block() {
   TESSERA_RETURN_IF_ERROR(log_.append(b));
   committed_ = ledger_;
   head_ = {b.height(), raw_bytes(block_hash(b)), b.timestamp_ms()};
+  recent_.push_back({head_, ledger_.state().total_issuance});
+  while (recent_.size() > std::max<std::size_t>(options_.recent_heads, 1)) recent_.pop_front();
   if (b.height() % options_.snapshot_every == 0) {
     Status st = write_snapshot(options_.data_dir / "snapshot.bin", {head_.height, head_.hash, ledger_.serialize()});
     if (!st.ok()) spdlog::warn("snapshot at height {} failed: {}", head_.height, st.message());
@@ -360,10 +398,17 @@ Status ChainNode::self_check(const proto::Block& b) const {
 }
 
 Status ChainNode::run() {
+  // The server lives and dies on this thread: `service` is local, so the server must be
+  // stopped here, whichever thread asked for the stop.
   Service service(this);
-  TESSERA_ASSIGN_OR_RETURN(server_, net::GrpcServer::start({options_.listen, 4 << 20}, {&service}));
+  TESSERA_ASSIGN_OR_RETURN(std::unique_ptr<net::GrpcServer> server,
+                           net::GrpcServer::start({options_.listen, 4 << 20}, {&service}));
   // The address clients dial: the port the OS picked when the listen address asked for 0.
-  const std::string bound = options_.listen.substr(0, options_.listen.rfind(':') + 1) + std::to_string(server_->port());
+  const std::string bound = options_.listen.substr(0, options_.listen.rfind(':') + 1) + std::to_string(server->port());
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    bound_ = bound;
+  }
   spdlog::info("chain node listening on {} ({} ms blocks), data in {}", bound, options_.block_time_ms,
                options_.data_dir.string());
   std::printf("chain node ready on %s at height %llu, chain id %s\n", bound.c_str(),
@@ -391,13 +436,13 @@ Status ChainNode::run() {
     }
   }
   stop();
+  server->stop();
   return result;
 }
 
 void ChainNode::stop() {
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (stopping_ && !server_) return;
     stopping_ = true;
     for (auto& p : pending_) {
       proto::SubmitReply r;
@@ -407,10 +452,6 @@ void ChainNode::stop() {
     pending_.clear();
   }
   block_cv_.notify_all();
-  if (server_) {
-    server_->stop();
-    server_.reset();
-  }
 }
 
 }  // namespace tessera::chain

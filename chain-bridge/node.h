@@ -15,6 +15,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "chain-bridge/block_log.h"
 #include "chain-bridge/ledger.h"
@@ -31,7 +32,11 @@ struct NodeOptions {
   int block_time_ms = 12000;
   std::uint64_t snapshot_every = 100;
   std::string listen = "127.0.0.1:7700";
+  // Heads kept in memory for WatchBlocks. A watcher further behind than this is told how
+  // many heights it missed (HeadReply.skipped) instead of receiving them.
+  std::size_t recent_heads = 1024;
 };
+
 
 struct Head {
   std::uint64_t height = 0;
@@ -39,17 +44,28 @@ struct Head {
   std::uint64_t timestamp_ms = 0;
 };
 
+// A produced block's head as a watcher sees it.
+struct HeadEvent {
+  Head head;
+  std::uint64_t total_issuance = 0;
+};
+
 class ChainNode {
  public:
   static Result<std::unique_ptr<ChainNode>> open(const NodeOptions& options);
   ~ChainNode();
 
-  // Serves and produces blocks until stop() or an interrupt (SIGINT/SIGTERM).
+  // Serves and produces blocks until stop() or an interrupt (SIGINT/SIGTERM); stops its
+  // server before it returns.
   Status run();
+  // Asks run() to return (from any thread) and fails the extrinsics still pending.
   void stop();
+  bool stopping() const;
 
   Head head() const;
   std::string chain_id() const;
+  // The address clients dial once run() serves (the port the OS picked for port 0); empty before.
+  std::string address() const;
   std::uint64_t replayed_blocks() const { return replayed_; }
 
   // For the gRPC service.
@@ -66,6 +82,8 @@ class ChainNode {
   }
   // Blocks until the head passes `height` or `timeout`; returns the head.
   Head wait_for_block_after(std::uint64_t height, std::chrono::milliseconds timeout) const;
+  // The kept heads above `height`, oldest first (empty while none is newer).
+  std::vector<HeadEvent> heads_after(std::uint64_t height) const;
 
  private:
   ChainNode() = default;
@@ -84,9 +102,10 @@ class ChainNode {
   Head head_;
   BlockLog log_;
   std::deque<std::unique_ptr<Pending>> pending_;
+  std::deque<HeadEvent> recent_;
+  std::string bound_;  // the last recent_heads heads produced by this process
   std::uint64_t replayed_ = 0;
   bool stopping_ = false;
-  std::unique_ptr<net::GrpcServer> server_;
 };
 
 }  // namespace tessera::chain

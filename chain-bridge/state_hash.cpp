@@ -139,6 +139,9 @@ void encode(Encoder& e, const SubnetHyper& h) {
   e.u64(h.version_key);
   e.u32(h.min_allowed_weights);
   e.u32(h.max_weight_limit_u16);
+  e.u32(h.alpha_low_u16);
+  e.u32(h.alpha_high_u16);
+  e.u32(static_cast<std::uint32_t>(h.alpha_steepness));
 }
 
 void encode(Encoder& e, const NeuronState& n) {
@@ -200,6 +203,7 @@ Hash256 Ledger::state_hash(std::uint32_t state_format) const {
   e.u32(state_.rules.version);
   e.u64(state_.rules.emission_per_block);
   e.u32(state_.rules.max_owner_cut_ppm);
+  e.u64(state_.rules.stake_threshold);
   e.u64(state_.accounts.size());
   for (const auto& [key, a] : state_.accounts) {
     e.bytes(key);

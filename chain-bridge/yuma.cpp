@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <numeric>
+#include <optional>
 
 namespace tessera::chain {
 
@@ -97,12 +99,60 @@ Fixed lookup(const SparseRow& row, std::uint32_t j) {
   return it != row.end() && it->first == j ? it->second : Fixed::zero();
 }
 
-Fixed liquid_alpha(Fixed w, Fixed b, Fixed c, Fixed lo, Fixed hi, double steepness) {
+// The double-precision sigmoid of rules-version-1 chains (YumaParams::legacy_float_sigmoid).
+Fixed legacy_float_alpha(Fixed w, Fixed b, Fixed c, Fixed lo, Fixed hi, double steepness) {
   const Fixed x = w >= b ? clamp(w - c, Fixed::zero(), Fixed::one()) : clamp(b - w, Fixed::zero(), Fixed::one());
   double e = -(steepness / 100.0) * (x.to_double() - 0.5);
   e = std::clamp(e, -20.0, 20.0);
   const Fixed sigma = Fixed::from_double(1.0 / (1.0 + std::exp(e)));
   return clamp(lo + sigma * (hi - lo), lo, hi);
+}
+
+// substrate-fixed's checked operations: nullopt where the exact result does not fit.
+std::optional<Fixed> checked_mul(Fixed a, Fixed b) {
+  const __int128 r = (static_cast<__int128>(a.raw) * b.raw) >> 32;
+  if (r > std::numeric_limits<std::int64_t>::max() || r < std::numeric_limits<std::int64_t>::min()) return std::nullopt;
+  return Fixed::from_raw(static_cast<std::int64_t>(r));
+}
+std::optional<Fixed> checked_div(Fixed a, Fixed b) {
+  if (b.raw == 0) return std::nullopt;
+  const __int128 r = (static_cast<__int128>(a.raw) << 32) / b.raw;
+  if (r > std::numeric_limits<std::int64_t>::max() || r < std::numeric_limits<std::int64_t>::min()) return std::nullopt;
+  return Fixed::from_raw(static_cast<std::int64_t>(r));
+}
+std::optional<Fixed> checked_add(Fixed a, Fixed b) {
+  std::int64_t r = 0;
+  if (__builtin_add_overflow(a.raw, b.raw, &r)) return std::nullopt;
+  return Fixed::from_raw(r);
+}
+
+// substrate_fixed::transcendental::exp for I32F32: exp(0) = 1, exp(1) = e with the 23
+// fraction bits of its constant, otherwise 1 + x + Σ_{i=2}^{31} x^i/i! term by term
+// (each term floor-multiplied, then truncating-divided) on |x|, and the reciprocal for
+// negative x. nullopt where subtensor's returns Err (an overflow).
+std::optional<Fixed> exp_fixed(Fixed x) {
+  if (x.raw == 0) return Fixed::one();
+  constexpr std::int64_t kE23 = 22802600;  // floor(e · 2^23): substrate-fixed's E as I9F23
+  if (x == Fixed::one()) return Fixed::from_raw(kE23 << 9);
+  const bool neg = x.raw < 0;
+  if (neg) {
+    if (x.raw == std::numeric_limits<std::int64_t>::min()) return std::nullopt;
+    x.raw = -x.raw;
+  }
+  auto result = checked_add(x, Fixed::one());
+  if (!result) return std::nullopt;
+  Fixed term = x;
+  for (int i = 2; i < 32; ++i) {
+    const auto t = checked_mul(term, x);
+    if (!t) return std::nullopt;
+    const auto d = checked_div(*t, Fixed::from_int(i));
+    if (!d) return std::nullopt;
+    term = *d;
+    result = checked_add(*result, term);
+    if (!result) return std::nullopt;
+  }
+  if (neg) return checked_div(Fixed::one(), *result);
+  return result;
 }
 
 }  // namespace
@@ -113,21 +163,50 @@ void normalize(std::vector<Fixed>* v) {
   for (auto& x : *v) x = x / s;
 }
 
+Fixed exp_safe(Fixed x) {
+  x = clamp(x, Fixed::from_int(-20), Fixed::from_int(20));
+  if (auto e = exp_fixed(x)) return *e;
+  return x.raw <= 0 ? Fixed::zero() : Fixed::max();
+}
+
+Fixed sigmoid_safe(Fixed x, Fixed rho, Fixed kappa) {
+  const Fixed neg_rho = rho * Fixed::from_int(-1);
+  return Fixed::one() / (exp_safe(neg_rho * (x - kappa)) + Fixed::one());
+}
+
+Fixed alpha_sigmoid(Fixed consensus, Fixed weight, Fixed bond, Fixed alpha_low, Fixed alpha_high,
+                    std::int16_t steepness) {
+  const Fixed buy = clamp(weight - consensus, Fixed::zero(), Fixed::one());
+  const Fixed sell = clamp(bond - weight, Fixed::zero(), Fixed::one());
+  const Fixed diff = weight >= bond ? buy : sell;
+  const Fixed half = Fixed::from_raw(Fixed::kOne / 2);
+  const Fixed sigmoid =
+      Fixed::one() / (Fixed::one() + exp_safe(Fixed::from_int(steepness) / Fixed::from_int(-100) * (diff - half)));
+  return clamp(alpha_low + sigmoid * (alpha_high - alpha_low), alpha_low, alpha_high);
+}
+
 Fixed weighted_median(const std::vector<Fixed>& stake, const std::vector<Fixed>& score, std::vector<std::size_t> idx,
                       Fixed minority, Fixed lo, Fixed hi) {
-  while (true) {
+  // subtensor stops after as many rounds as there are candidates (each round removes at
+  // least the pivot, so the limit is never reached) and then answers 0.
+  if (stake.size() != score.size()) return Fixed::zero();
+  // As subtensor's get_safe: an index past the vectors reads score 0 and stake 0.
+  auto score_at = [&](std::size_t i) { return i < score.size() ? score[i] : Fixed::zero(); };
+  auto stake_at = [&](std::size_t i) { return i < stake.size() ? stake[i] : Fixed::zero(); };
+  const std::size_t limit = idx.size();
+  for (std::size_t round = 0; round <= limit; ++round) {
     if (idx.empty()) return Fixed::zero();
-    if (idx.size() == 1) return score[idx[0]];
-    const Fixed pivot = score[idx[idx.size() / 2]];
+    if (idx.size() == 1) return score_at(idx[0]);
+    const Fixed pivot = score_at(idx[idx.size() / 2]);
     std::vector<std::size_t> lower, upper;
     Fixed lower_stake = Fixed::zero(), upper_stake = Fixed::zero();
     for (auto i : idx) {
-      if (score[i] < pivot) {
+      if (score_at(i) < pivot) {
         lower.push_back(i);
-        lower_stake += stake[i];
-      } else if (score[i] > pivot) {
+        lower_stake += stake_at(i);
+      } else if (score_at(i) > pivot) {
         upper.push_back(i);
-        upper_stake += stake[i];
+        upper_stake += stake_at(i);
       }
     }
     if (minority < lo + lower_stake && !lower.empty()) {
@@ -140,6 +219,7 @@ Fixed weighted_median(const std::vector<Fixed>& stake, const std::vector<Fixed>&
       return pivot;
     }
   }
+  return Fixed::zero();
 }
 
 std::vector<Fixed> weighted_median_col_sparse(const std::vector<Fixed>& stake, const SparseMatrix& scores,
@@ -205,12 +285,16 @@ SparseMatrix col_clip_sparse(const SparseMatrix& m, const std::vector<Fixed>& th
 std::vector<std::vector<Fixed>> mat_ema_alpha(const std::vector<std::vector<Fixed>>& next,
                                               const std::vector<std::vector<Fixed>>& old,
                                               const std::vector<std::vector<Fixed>>& alpha) {
-  auto out = old;
+  if (next.empty() || next.front().empty()) return {{}};
+  if (next.size() != old.size() || next.size() != alpha.size()) return old;
+  for (std::size_t i = 0; i < next.size(); ++i) {
+    if (next[i].size() != old[i].size() || next[i].size() != alpha[i].size()) return next;
+  }
+  std::vector<std::vector<Fixed>> out(next.size());
   for (std::size_t i = 0; i < next.size(); ++i) {
     for (std::size_t j = 0; j < next[i].size(); ++j) {
       const Fixed a = alpha[i][j];
-      const Fixed o = i < old.size() && j < old[i].size() ? old[i][j] : Fixed::zero();
-      out[i][j] = std::min(Fixed::one(), (Fixed::one() - a) * o + std::max(Fixed::zero(), a * next[i][j]));
+      out[i].push_back(std::min(Fixed::one(), (Fixed::one() - a) * old[i][j] + std::max(Fixed::zero(), a * next[i][j])));
     }
   }
   return out;
@@ -218,227 +302,305 @@ std::vector<std::vector<Fixed>> mat_ema_alpha(const std::vector<std::vector<Fixe
 
 SparseMatrix mat_ema_alpha_sparse(const SparseMatrix& next, const SparseMatrix& old,
                                   const std::vector<std::vector<Fixed>>& alpha) {
+  if (next.size() != old.size() || next.size() != alpha.size()) return next;
   SparseMatrix out(next.size());
+  std::vector<Fixed> decayed;
   for (std::size_t i = 0; i < next.size(); ++i) {
+    const auto& a = alpha[i];
+    decayed.assign(a.size(), Fixed::zero());
+    for (const auto& [j, v] : old[i]) {
+      if (j < a.size()) decayed[j] = (Fixed::one() - a[j]) * v;
+    }
     for (const auto& [j, w] : next[i]) {
-      const Fixed a = alpha[i][j];
-      const Fixed o = i < old.size() ? lookup(old[i], j) : Fixed::zero();
-      const Fixed v = std::min(Fixed::one(), (Fixed::one() - a) * o + std::max(Fixed::zero(), a * w));
+      if (j >= a.size()) continue;
+      const Fixed v = std::min(Fixed::one(), decayed[j] + std::max(Fixed::zero(), a[j] * w));
       if (v.raw > 0) out[i].push_back({j, v});
     }
   }
   return out;
 }
 
-// ---- the epoch -----------------------------------------------------------------------
+// ---- the epoch, step by step (subtensor's epoch_mechanism order) ---------------------
 
-YumaOutputs run_epoch(const YumaParams& p, const YumaInputs& in) {
-  const std::size_t n = in.stake.size();
-  const std::uint64_t b = in.current_block;
-  auto is_owner = [&](std::size_t i) { return p.owner_uid.has_value() && *p.owner_uid == i; };
-  YumaOutputs out;
+namespace {
 
-  // 1. Activity.
-  out.inactive.resize(n);
-  for (std::size_t i = 0; i < n; ++i) out.inactive[i] = in.last_update[i] + p.activity_cutoff_blocks < b;
+struct Epoch {
+  const YumaParams& p;
+  const YumaInputs& in;
+  YumaOutputs& out;
+  std::size_t n;
+  std::vector<bool> forbids;  // as long as the stored permit vector
+  SparseMatrix clipped;
+  SparseMatrix weights_for_bonds;
 
-  // 2. Stake: threshold, then normalised in I64F64 and floored to I32F32.
-  std::vector<std::uint64_t> raw_stake = in.stake;
-  for (std::size_t i = 0; i < n; ++i) {
-    if (raw_stake[i] < p.stake_threshold && !is_owner(i)) raw_stake[i] = 0;
+  bool is_owner(std::size_t i) const { return p.owner_uid.has_value() && *p.owner_uid == i; }
+  // subtensor's masks treat an index past a short mask vector as masked, and an empty
+  // vector mask as no mask at all.
+  bool forbidden_row(std::size_t i) const { return i >= forbids.size() || forbids[i]; }
+  bool forbidden_stake(std::size_t i) const { return !forbids.empty() && forbidden_row(i); }
+};
+
+void activity(Epoch& e) {
+  e.out.inactive.resize(e.n);
+  for (std::size_t i = 0; i < e.n; ++i) e.out.inactive[i] = e.in.last_update[i] + e.p.activity_cutoff_blocks < e.in.current_block;
+}
+
+// Stake below the threshold counts as 0 (the owner is exempt); normalised in I64F64 and
+// floored to I32F32.
+void stake(Epoch& e) {
+  std::vector<std::uint64_t> raw = e.in.stake;
+  for (std::size_t i = 0; i < e.n; ++i) {
+    if (raw[i] < e.p.stake_threshold && !e.is_owner(i)) raw[i] = 0;
   }
   unsigned __int128 total = 0;
-  for (auto s : raw_stake) total += s;
-  out.stake.assign(n, Fixed::zero());
-  if (total == 0) {
-    for (std::size_t i = 0; i < n; ++i) out.stake[i] = Fixed::from_int(static_cast<std::int64_t>(raw_stake[i]));
-  } else {
-    for (std::size_t i = 0; i < n; ++i) {
-      const unsigned __int128 q = (static_cast<unsigned __int128>(raw_stake[i]) << 64) / total;
-      out.stake[i] = Fixed::from_raw(static_cast<std::int64_t>(q >> 32));
-    }
+  for (auto s : raw) total += s;
+  e.out.stake.assign(e.n, Fixed::zero());
+  for (std::size_t i = 0; i < e.n; ++i) {
+    e.out.stake[i] = total == 0 ? Fixed::from_int(static_cast<std::int64_t>(raw[i]))
+                                : Fixed::from_raw(static_cast<std::int64_t>(
+                                      ((static_cast<unsigned __int128>(raw[i]) << 64) / total) >> 32));
   }
+}
 
-  // 3. Permits: stored ones forbid weights; new ones are the top-k non-zero stakes.
-  std::vector<bool> forbid(n);
-  for (std::size_t i = 0; i < n; ++i) forbid[i] = !(i < in.validator_permit.size() && in.validator_permit[i]) && !is_owner(i);
-  out.new_validator_permit.resize(n);
-  for (std::size_t i = 0; i < n; ++i) out.new_validator_permit[i] = out.stake[i].raw != 0;
-  if (n >= p.max_allowed_validators) {
-    std::vector<std::size_t> order(n);
+// Stored permits (the owner's forced on) forbid weights; new permits are the top-k
+// non-zero stakes, ties lost by the lower uid, and the owner's.
+void permits(Epoch& e) {
+  std::vector<bool> permit = e.in.validator_permit;
+  if (e.p.owner_uid && *e.p.owner_uid < permit.size()) permit[*e.p.owner_uid] = true;
+  e.forbids.resize(permit.size());
+  for (std::size_t i = 0; i < permit.size(); ++i) e.forbids[i] = !permit[i];
+  auto& next = e.out.new_validator_permit;
+  next.resize(e.n);
+  for (std::size_t i = 0; i < e.n; ++i) next[i] = e.out.stake[i].raw != 0;
+  if (e.n >= e.p.max_allowed_validators) {
+    std::vector<std::size_t> order(e.n);
     std::iota(order.begin(), order.end(), 0);
-    std::stable_sort(order.begin(), order.end(), [&](std::size_t x, std::size_t y) { return out.stake[x] < out.stake[y]; });
-    for (std::size_t r = 0; r < n - p.max_allowed_validators; ++r) out.new_validator_permit[order[r]] = false;
+    std::stable_sort(order.begin(), order.end(), [&](std::size_t x, std::size_t y) { return e.out.stake[x] < e.out.stake[y]; });
+    for (std::size_t r = 0; r < e.n - e.p.max_allowed_validators; ++r) next[order[r]] = false;
   }
-  if (p.owner_uid && *p.owner_uid < n) out.new_validator_permit[*p.owner_uid] = true;
+  if (e.p.owner_uid && *e.p.owner_uid < e.n) next[*e.p.owner_uid] = true;
+}
 
-  // 4. Active stake.
-  out.active_stake = out.stake;
-  for (std::size_t i = 0; i < n; ++i) {
-    if (out.inactive[i] || forbid[i]) out.active_stake[i] = Fixed::zero();
+void active_stake(Epoch& e) {
+  e.out.active_stake = e.out.stake;
+  for (std::size_t i = 0; i < e.n; ++i) {
+    if (e.out.inactive[i] || e.forbidden_stake(i)) e.out.active_stake[i] = Fixed::zero();
   }
-  normalize(&out.active_stake);
-  const auto& a = out.active_stake;
+  normalize(&e.out.active_stake);
+}
 
-  // 5. Weights: forbidden rows, self-weights (but the owner's), outdated weights; rows normalised.
-  out.weights.assign(n, {});
-  for (std::size_t i = 0; i < n && i < in.weights.size(); ++i) {
-    if (forbid[i]) continue;
-    for (const auto& [j, w] : in.weights[i]) {
-      if (j >= n) continue;
-      if (j == i && !is_owner(i)) continue;
+// Stored u16 values as integers; rows of forbidden uids, self-weights (but the owner's),
+// weights older than their column's registration and, with commit–reveal, weights of a
+// uid whose pending commit predates the column's registration are dropped; rows
+// normalised. Columns past n cannot be stored (set_weights checks uids) and are ignored.
+void weights(Epoch& e) {
+  const auto& in = e.in;
+  auto& w = e.out.weights;
+  w.assign(e.n, {});
+  for (std::size_t i = 0; i < e.n && i < in.weights.size(); ++i) {
+    if (e.forbidden_row(i)) continue;
+    const std::uint64_t commit =
+        i < in.commit_block.size() ? in.commit_block[i] : std::numeric_limits<std::uint64_t>::max();
+    for (const auto& [j, v] : in.weights[i]) {
+      if (j >= e.n) continue;
+      if (j == i && !e.is_owner(i)) continue;
       if (in.last_update[i] <= in.block_at_registration[j]) continue;
-      out.weights[i].push_back({j, Fixed::from_int(w)});
+      if (e.p.commit_reveal && commit < in.block_at_registration[j]) continue;
+      w[i].push_back({j, Fixed::from_int(v)});
     }
-    std::sort(out.weights[i].begin(), out.weights[i].end(), [](const auto& x, const auto& y) { return x.first < y.first; });
+    std::sort(w[i].begin(), w[i].end(), [](const auto& x, const auto& y) { return x.first < y.first; });
   }
-  normalize_rows(&out.weights);
-  const SparseMatrix& W = out.weights;
+  normalize_rows(&w);
+}
 
-  // 6. Consensus.
-  const Fixed kappa = Fixed::from_int(p.kappa_u16) / Fixed::from_int(65535);
-  out.consensus = weighted_median_col_sparse(a, W, n, kappa);
+void consensus_and_trust(Epoch& e) {
+  const Fixed kappa = Fixed::from_int(e.p.kappa_u16) / Fixed::from_int(65535);
+  e.out.consensus = weighted_median_col_sparse(e.out.active_stake, e.out.weights, e.n, kappa);
+  e.clipped = col_clip_sparse(e.out.weights, e.out.consensus);
+  e.out.validator_trust.resize(e.n);
+  for (std::size_t i = 0; i < e.n; ++i) e.out.validator_trust[i] = row_sum(e.clipped[i]);
+}
 
-  // 7. Clip; validator trust.
-  const SparseMatrix clipped = col_clip_sparse(W, out.consensus);
-  out.validator_trust.resize(n);
-  for (std::size_t i = 0; i < n; ++i) out.validator_trust[i] = row_sum(clipped[i]);
+void incentive(Epoch& e) {
+  e.out.incentive = column_weighted_sum(e.clipped, e.out.active_stake, e.n);
+  normalize(&e.out.incentive);
+}
 
-  // 8. Incentive.
-  out.incentive = column_weighted_sum(clipped, a, n);
-  normalize(&out.incentive);
-
-  // 9. Bond weights: W + β·(clipped − W).
-  const Fixed beta = Fixed::from_int(p.bonds_penalty_u16) / Fixed::from_int(65535);
-  SparseMatrix wb;
+// W + β·(clipped − W): β = 0 is W itself (zero entries included), β = 1 is clipped.
+void bond_weights(Epoch& e) {
+  const Fixed beta = Fixed::from_int(e.p.bonds_penalty_u16) / Fixed::from_int(65535);
+  const SparseMatrix& w = e.out.weights;
   if (beta.raw == 0) {
-    wb = W;
-  } else if (beta == Fixed::one()) {
-    wb = clipped;
+    e.weights_for_bonds = w;
+    return;
+  }
+  if (beta == Fixed::one()) {
+    e.weights_for_bonds = e.clipped;
+    return;
+  }
+  auto& wb = e.weights_for_bonds;
+  wb.assign(e.n, {});
+  std::vector<Fixed> r1(e.n), r2(e.n);
+  for (std::size_t i = 0; i < e.n; ++i) {
+    std::fill(r1.begin(), r1.end(), Fixed::zero());
+    std::fill(r2.begin(), r2.end(), Fixed::zero());
+    for (const auto& [j, v] : w[i]) r1[j] = v;
+    for (const auto& [j, v] : e.clipped[i]) r2[j] = v;
+    for (std::size_t j = 0; j < e.n; ++j) {
+      const Fixed v = r1[j] + beta * (r2[j] - r1[j]);
+      if (v.raw > 0) wb[i].push_back({static_cast<std::uint32_t>(j), v});
+    }
+  }
+}
+
+// Stored bonds, without the columns of uids registered since the last epoch: the block
+// after the previous epoch, or current − tempo before the first.
+SparseMatrix stored_bonds(const Epoch& e, bool as_proportion) {
+  const std::uint64_t b = e.in.current_block;
+  const std::uint64_t last_tempo = e.p.last_mechanism_step_block == 0 ? (b > e.p.tempo ? b - e.p.tempo : 0)
+                                                                      : e.p.last_mechanism_step_block + 1;
+  SparseMatrix bonds(e.n);
+  for (std::size_t i = 0; i < e.n && i < e.in.bonds.size(); ++i) {
+    for (const auto& [j, v] : e.in.bonds[i]) {
+      if (j >= e.n || last_tempo <= e.in.block_at_registration[j]) continue;
+      bonds[i].push_back({j, as_proportion ? from_u16_proportion(v) : Fixed::from_int(v)});
+    }
+    std::sort(bonds[i].begin(), bonds[i].end(), [](const auto& x, const auto& y) { return x.first < y.first; });
+  }
+  return bonds;
+}
+
+// α = 1 − bma/10^6, the quotient taken in I64F64 and floored to I32F32.
+Fixed fixed_alpha(const YumaParams& p) {
+  const auto q = static_cast<std::int64_t>(((static_cast<unsigned __int128>(p.bonds_moving_average) << 64) / 1000000u) >> 32);
+  return Fixed::one() - Fixed::from_raw(q);
+}
+
+// Classic bonds: ΔB = column-normalised W_bonds∘a, EMA with the fixed α, column-normalised;
+// dividends D = B·I normalised; stored column-max-upscaled for new permits.
+void classic_bonds_and_dividends(Epoch& e) {
+  SparseMatrix bonds = stored_bonds(e, false);
+  normalize_columns(&bonds, e.n);
+  auto& delta = e.out.delta_bonds;
+  delta = e.weights_for_bonds;
+  for (std::size_t i = 0; i < e.n; ++i) {
+    for (auto& x : delta[i]) x.second = x.second * e.out.active_stake[i];
+  }
+  normalize_columns(&delta, e.n);
+  SparseMatrix ema = ema_sparse(delta, bonds, fixed_alpha(e.p), e.n);
+  normalize_columns(&ema, e.n);
+  e.out.dividends = row_weighted_sum(ema, e.out.incentive);
+  normalize(&e.out.dividends);
+  std::vector<Fixed> col_max(e.n, Fixed::zero());
+  for (const auto& row : ema) {
+    for (const auto& [j, v] : row) col_max[j] = std::max(col_max[j], v);
+  }
+  e.out.bonds.assign(e.n, {});
+  for (std::size_t i = 0; i < e.n; ++i) {
+    if (!e.out.new_validator_permit[i]) continue;
+    for (const auto& [j, v] : ema[i]) {
+      const Fixed up = col_max[j].raw != 0 ? v / col_max[j] : v;
+      e.out.bonds[i].push_back({j, to_u16_proportion(up)});
+    }
+  }
+}
+
+// Yuma3: bonds as u16 proportions; EMA with per-bond liquid alphas when liquid alpha is on
+// and some consensus is non-zero, else with the fixed α. subtensor builds the dense alpha
+// matrix and calls mat_ema_alpha_sparse, which reads alpha only where a weight exists;
+// computing it there alone gives the same result without n² memory. Dividends:
+// (column-normalised B)·I times active stake, normalised; stored unscaled.
+void yuma3_bonds_and_dividends(Epoch& e) {
+  const SparseMatrix bonds = stored_bonds(e, true);
+  const auto& c = e.out.consensus;
+  const bool any_consensus = std::any_of(c.begin(), c.end(), [](Fixed x) { return x.raw != 0; });
+  SparseMatrix next;
+  if (!e.p.liquid_alpha || !any_consensus) {
+    next = ema_sparse(e.weights_for_bonds, bonds, fixed_alpha(e.p), e.n);
   } else {
-    wb.assign(n, {});
-    std::vector<Fixed> r1(n), r2(n);
-    for (std::size_t i = 0; i < n; ++i) {
-      std::fill(r1.begin(), r1.end(), Fixed::zero());
-      std::fill(r2.begin(), r2.end(), Fixed::zero());
-      for (const auto& [j, v] : W[i]) r1[j] += v;
-      for (const auto& [j, v] : clipped[i]) r2[j] += v;
-      for (std::size_t j = 0; j < n; ++j) {
-        const Fixed v = r1[j] + beta * (r2[j] - r1[j]);
-        if (v.raw > 0) wb[i].push_back({static_cast<std::uint32_t>(j), v});
+    const Fixed lo = from_u16_proportion(e.p.alpha_low_u16), hi = from_u16_proportion(e.p.alpha_high_u16);
+    next.assign(e.n, {});
+    for (std::size_t i = 0; i < e.n; ++i) {
+      for (const auto& [j, w] : e.weights_for_bonds[i]) {
+        const Fixed old = lookup(bonds[i], j);
+        const Fixed al = e.p.legacy_float_sigmoid ? legacy_float_alpha(w, old, c[j], lo, hi, e.p.alpha_steepness)
+                                                  : alpha_sigmoid(c[j], w, old, lo, hi, e.p.alpha_steepness);
+        const Fixed v = std::min(Fixed::one(), (Fixed::one() - al) * old + std::max(Fixed::zero(), al * w));
+        if (v.raw > 0) next[i].push_back({j, v});
       }
     }
   }
-
-  // Stored bonds, masked where the column's uid registered since the last tempo.
-  const std::uint64_t last_tempo = b > p.tempo ? b - p.tempo : 0;
-  auto load_bonds = [&](bool as_proportion) {
-    SparseMatrix bonds(n);
-    for (std::size_t i = 0; i < n && i < in.bonds.size(); ++i) {
-      for (const auto& [j, v] : in.bonds[i]) {
-        if (j >= n || last_tempo <= in.block_at_registration[j]) continue;
-        bonds[i].push_back({j, as_proportion ? from_u16_proportion(v) : Fixed::from_int(v)});
-      }
-      std::sort(bonds[i].begin(), bonds[i].end(), [](const auto& x, const auto& y) { return x.first < y.first; });
-    }
-    return bonds;
-  };
-  // α = 1 − bma/10^6, the quotient taken in I64F64 and floored to I32F32.
-  const auto q = static_cast<std::int64_t>(
-      ((static_cast<unsigned __int128>(p.bonds_moving_average) << 64) / 1000000u) >> 32);
-  const Fixed alpha = Fixed::one() - Fixed::from_raw(q);
-
-  out.bonds.assign(n, {});
-  if (!p.yuma3) {
-    // 10. Classic bonds.
-    SparseMatrix bonds = load_bonds(false);
-    normalize_columns(&bonds, n);
-    out.delta_bonds = wb;
-    for (std::size_t i = 0; i < n; ++i) {
-      for (auto& e : out.delta_bonds[i]) e.second = e.second * a[i];
-    }
-    normalize_columns(&out.delta_bonds, n);
-    SparseMatrix ema = ema_sparse(out.delta_bonds, bonds, alpha, n);
-    normalize_columns(&ema, n);
-    out.dividends = row_weighted_sum(ema, out.incentive);
-    normalize(&out.dividends);
-    // Storage: each column divided by its maximum, then as u16 proportions.
-    std::vector<Fixed> col_max(n, Fixed::zero());
-    for (const auto& row : ema) {
-      for (const auto& [j, v] : row) col_max[j] = std::max(col_max[j], v);
-    }
-    for (std::size_t i = 0; i < n; ++i) {
-      if (!out.new_validator_permit[i]) continue;
-      for (const auto& [j, v] : ema[i]) {
-        const Fixed up = col_max[j].raw != 0 ? v / col_max[j] : v;
-        out.bonds[i].push_back({j, to_u16_proportion(up)});
-      }
-    }
-  } else {
-    // 11. Yuma3 bonds.
-    SparseMatrix bonds = load_bonds(true);
-    const bool any_consensus =
-        std::any_of(out.consensus.begin(), out.consensus.end(), [](Fixed c) { return c.raw != 0; });
-    SparseMatrix next;
-    if (!p.liquid_alpha || !any_consensus) {
-      next = ema_sparse(wb, bonds, alpha, n);
-    } else {
-      const Fixed lo = from_u16_proportion(p.alpha_low_u16), hi = from_u16_proportion(p.alpha_high_u16);
-      next.assign(n, {});
-      for (std::size_t i = 0; i < n; ++i) {
-        for (const auto& [j, w] : wb[i]) {
-          const Fixed old = lookup(bonds[i], j);
-          const Fixed al = liquid_alpha(w, old, out.consensus[j], lo, hi, p.alpha_steepness);
-          const Fixed v = std::min(Fixed::one(), (Fixed::one() - al) * old + std::max(Fixed::zero(), al * w));
-          if (v.raw > 0) next[i].push_back({j, v});
-        }
-      }
-    }
-    SparseMatrix normalized = next;
-    normalize_columns(&normalized, n);
-    const std::vector<Fixed> total_bonds = row_weighted_sum(normalized, out.incentive);
-    out.dividends.resize(n);
-    for (std::size_t i = 0; i < n; ++i) {
-      const __int128 prod = (static_cast<__int128>(total_bonds[i].raw) * a[i].raw) >> 32;
-      out.dividends[i] = prod > std::numeric_limits<std::int64_t>::max() ? Fixed::zero()
-                                                                          : Fixed::from_raw(static_cast<std::int64_t>(prod));
-    }
-    normalize(&out.dividends);
-    for (std::size_t i = 0; i < n; ++i) {
-      if (!out.new_validator_permit[i]) continue;
-      for (const auto& [j, v] : next[i]) out.bonds[i].push_back({j, to_u16_proportion(v)});
-    }
+  SparseMatrix normalized = next;
+  normalize_columns(&normalized, e.n);
+  const std::vector<Fixed> total_bonds = row_weighted_sum(normalized, e.out.incentive);
+  e.out.dividends.resize(e.n);
+  for (std::size_t i = 0; i < e.n; ++i) {
+    const __int128 prod = (static_cast<__int128>(total_bonds[i].raw) * e.out.active_stake[i].raw) >> 32;
+    e.out.dividends[i] = prod > std::numeric_limits<std::int64_t>::max() ? Fixed::zero()
+                                                                        : Fixed::from_raw(static_cast<std::int64_t>(prod));
   }
+  normalize(&e.out.dividends);
+  e.out.bonds.assign(e.n, {});
+  for (std::size_t i = 0; i < e.n; ++i) {
+    if (!e.out.new_validator_permit[i]) continue;
+    for (const auto& [j, v] : next[i]) e.out.bonds[i].push_back({j, to_u16_proportion(v)});
+  }
+}
 
-  // 12. Emission.
+// Shares of I + D; when nothing was earned, validators by active stake, or by stake when
+// no stake is active. Amounts are share · emission, truncated.
+void emission(Epoch& e) {
+  auto& o = e.out;
+  const std::size_t n = e.n;
   std::vector<Fixed> combined(n);
-  for (std::size_t i = 0; i < n; ++i) combined[i] = out.incentive[i] + out.dividends[i];
-  const Fixed e = sum(combined);
-  out.server_share.resize(n);
-  out.validator_share.resize(n);
+  for (std::size_t i = 0; i < n; ++i) combined[i] = o.incentive[i] + o.dividends[i];
+  const Fixed total = sum(combined);
+  o.server_share.resize(n);
+  o.validator_share.resize(n);
   for (std::size_t i = 0; i < n; ++i) {
-    out.server_share[i] = out.incentive[i] / e;
-    out.validator_share[i] = out.dividends[i] / e;
+    o.server_share[i] = total.raw == 0 ? o.incentive[i] : o.incentive[i] / total;
+    o.validator_share[i] = total.raw == 0 ? o.dividends[i] : o.dividends[i] / total;
   }
-  out.combined_share = combined;
-  normalize(&out.combined_share);
-  if (e.raw == 0) {
-    const bool a_zero = std::all_of(a.begin(), a.end(), [](Fixed x) { return x.raw == 0; });
-    out.validator_share = a_zero ? out.stake : a;
-    out.combined_share = out.validator_share;
+  o.combined_share = combined;
+  normalize(&o.combined_share);
+  if (total.raw == 0) {
+    const bool a_zero = std::all_of(o.active_stake.begin(), o.active_stake.end(), [](Fixed x) { return x.raw == 0; });
+    o.validator_share = a_zero ? o.stake : o.active_stake;
+    o.combined_share = o.validator_share;
   }
   auto amounts = [&](const std::vector<Fixed>& share) {
     std::vector<std::uint64_t> r(n);
     for (std::size_t i = 0; i < n; ++i) {
       r[i] = share[i].raw <= 0 ? 0
                                : static_cast<std::uint64_t>(
-                                     (static_cast<unsigned __int128>(share[i].raw) * p.rao_emission) >> 32);
+                                     (static_cast<unsigned __int128>(share[i].raw) * e.p.rao_emission) >> 32);
     }
     return r;
   };
-  out.server_emission = amounts(out.server_share);
-  out.validator_emission = amounts(out.validator_share);
-  out.combined_emission = amounts(out.combined_share);
+  o.server_emission = amounts(o.server_share);
+  o.validator_emission = amounts(o.validator_share);
+  o.combined_emission = amounts(o.combined_share);
+}
+
+}  // namespace
+
+YumaOutputs run_epoch(const YumaParams& p, const YumaInputs& in) {
+  YumaOutputs out;
+  Epoch e{p, in, out, in.stake.size(), {}, {}, {}};
+  activity(e);
+  stake(e);
+  permits(e);
+  active_stake(e);
+  weights(e);
+  consensus_and_trust(e);
+  incentive(e);
+  bond_weights(e);
+  if (p.yuma3) {
+    yuma3_bonds_and_dividends(e);
+  } else {
+    classic_bonds_and_dividends(e);
+  }
+  emission(e);
   return out;
 }
 

@@ -1,9 +1,13 @@
 // Yuma Consensus, one epoch of a subnet, with subtensor's semantics (sparse
-// `epoch_mechanism`): stake normalisation, validator permits (top-k stake), inactive and
-// outdated weights masked, row normalisation, stake-weighted κ-median consensus, clipping,
-// validator trust, incentive, bond EMA (classic or Yuma3 with liquid alpha), dividends,
-// and the split of the epoch's emission. Bit-exact I32F32 arithmetic (chain-bridge/fixed.h).
-// ../shared/yuma/README.md documents each step; `tessera chain yuma-check` runs the vectors.
+// `epoch_mechanism` at opentensor/subtensor 14bc6f9): activity, stake (threshold, owner
+// exempt), validator permits (top-k stake), active stake, weights (permit, diagonal,
+// outdated and commit–reveal masks, row normalisation), stake-weighted κ-median consensus,
+// clipping and validator trust, incentive, bond weights, bonds and dividends (classic, or
+// Yuma3 with liquid alpha), and the split of the epoch's emission — run_epoch() takes
+// these steps in that order. Arithmetic is bit-exact I32F32 (chain-bridge/fixed.h),
+// including the liquid-alpha sigmoid (the Taylor-series exp of substrate-fixed), so a
+// replay on any platform gives the same state. docs/chain.md explains each step;
+// `tessera chain yuma-check` runs vector files.
 #pragma once
 
 #include <cstdint>
@@ -27,13 +31,17 @@ struct YumaParams {
   bool liquid_alpha = false;
   std::uint16_t alpha_low_u16 = 45875;
   std::uint16_t alpha_high_u16 = 58982;
-  double alpha_steepness = 1000.0;
+  std::int16_t alpha_steepness = 1000;  // subtensor's AlphaSigmoidSteepness
+  // Chains of rules version 1 computed the liquid-alpha sigmoid with the platform's
+  // double exp(); their recorded blocks replay only that way. Never set for new chains.
+  bool legacy_float_sigmoid = false;
+  bool commit_reveal = false;  // apply the commit–reveal column mask (YumaInputs::commit_block)
   std::uint32_t max_allowed_validators = 64;
   std::uint64_t tempo = 360;
   std::uint64_t activity_cutoff_blocks = 5000;
   std::uint64_t stake_threshold = 0;
   std::optional<std::uint32_t> owner_uid;
-  std::uint64_t last_mechanism_step_block = 0;
+  std::uint64_t last_mechanism_step_block = 0;  // block of the subnet's previous epoch; 0: none
   std::uint64_t rao_emission = 0;  // emission to split this epoch
 
   // subtensor's effective cutoff: max(1, floor(13889 · tempo / 1000)).
@@ -43,11 +51,15 @@ struct YumaParams {
 struct YumaInputs {
   std::uint64_t current_block = 0;
   std::vector<std::uint64_t> stake;  // raw stake per uid
-  std::vector<bool> validator_permit;  // stored before this epoch
+  std::vector<bool> validator_permit;  // stored before this epoch (may be shorter than n, as storage can be)
   std::vector<std::uint64_t> last_update;
   std::vector<std::uint64_t> block_at_registration;
   std::vector<U16Row> weights;  // stored (max-upscaled) u16 rows
   std::vector<U16Row> bonds;    // stored u16 bonds (carried state; may be empty)
+  // Per uid, the block of its earliest commit that has not expired (UINT64_MAX or absent:
+  // none). With commit–reveal on, a weight (i, j) is masked when i's commit predates j's
+  // registration.
+  std::vector<std::uint64_t> commit_block;
 };
 
 struct YumaOutputs {
@@ -82,12 +94,24 @@ std::vector<std::uint16_t> vec_max_upscale_to_u16(const std::vector<Fixed>& v);
 std::vector<std::uint16_t> vec_u16_max_upscale_to_u16(const std::vector<std::uint16_t>& v);
 // Entries above their column's threshold become the threshold, or vanish when it is <= 0.
 SparseMatrix col_clip_sparse(const SparseMatrix& m, const std::vector<Fixed>& threshold);
-// Dense EMA with per-entry alpha: min(1, (1−α)·old + max(0, α·new)).
+// Dense EMA with per-entry alpha: min(1, (1−α)·old + max(0, α·new)). As subtensor: an
+// empty `next` gives one empty row; a row count that differs gives `old`; a row length
+// that differs gives `next`.
 std::vector<std::vector<Fixed>> mat_ema_alpha(const std::vector<std::vector<Fixed>>& next,
                                               const std::vector<std::vector<Fixed>>& old,
                                               const std::vector<std::vector<Fixed>>& alpha);
-// Sparse form: only entries present in `next` rows are produced, kept when > 0.
+// Sparse form: only entries present in `next` rows and inside their alpha row are
+// produced, kept when > 0; a row count that differs among the three gives `next`.
 SparseMatrix mat_ema_alpha_sparse(const SparseMatrix& next, const SparseMatrix& old,
                                   const std::vector<std::vector<Fixed>>& alpha);
+// substrate-fixed's exp (Taylor series to 31 terms, reciprocal for negative input) with
+// the input clamped to [−20, 20], as subtensor's exp_safe.
+Fixed exp_safe(Fixed x);
+// 1 / (1 + exp_safe(−rho·(x − kappa))), saturating, as subtensor's sigmoid_safe.
+Fixed sigmoid_safe(Fixed x, Fixed rho, Fixed kappa);
+// The liquid alpha of one bond: x = clamp(w − c, 0, 1) when w ≥ b, else clamp(b − w, 0, 1);
+// σ = 1 / (1 + exp_safe(steepness / −100 · (x − ½))); α = clamp(lo + σ·(hi − lo), lo, hi).
+Fixed alpha_sigmoid(Fixed consensus, Fixed weight, Fixed bond, Fixed alpha_low, Fixed alpha_high,
+                    std::int16_t steepness);
 
 }  // namespace tessera::chain

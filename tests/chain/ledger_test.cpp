@@ -255,6 +255,46 @@ TEST(Ledger, EpochPaysOwnerMinersAndValidatorsAndKeepsIssuanceExact) {
   EXPECT_EQ(f.balance(f.alice_hot), s->neurons[1].total_earned);
 }
 
+TEST(Ledger, GenesisStakeThresholdAndTheOwnerReachTheEpoch) {
+  Fixture f;
+  Genesis g;
+  for (const Keypair* k : {&f.owner, &f.alice, &f.bob, &f.val}) g.balances.push_back({key_of(k->public_key()), 1000 * kRaoPerTao});
+  g.rules.stake_threshold = 50 * kRaoPerTao;
+  auto back = Genesis::from_json(g.to_json());
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(back->rules.stake_threshold, 50 * kRaoPerTao);
+  f.ledger = Ledger::from_genesis(g);
+  const auto netuid = f.create_subnet();
+  ASSERT_TRUE(f.reg(f.val, f.val_hot, netuid).ok());     // uid 0: stakes 10 TAO, below the threshold
+  ASSERT_TRUE(f.reg(f.alice, f.alice_hot, netuid).ok());  // uid 1
+  ASSERT_TRUE(f.reg(f.owner, f.owner, netuid).ok());      // uid 2: the owner's own key, no stake
+  ASSERT_TRUE(f.stake(f.val, f.val_hot, netuid, 10 * kRaoPerTao).ok());
+  f.through_epoch(netuid);
+  const auto* s = f.ledger.subnet(netuid);
+  EXPECT_FALSE(s->neurons[0].validator_permit);  // below the chain's stake threshold
+  EXPECT_TRUE(s->neurons[2].validator_permit);   // the owner always holds one
+}
+
+TEST(Ledger, LiquidAlphaBoundsAreSubtensors) {
+  Fixture f;
+  proto::SubnetParams p;
+  p.set_alpha_low_u16(1000);
+  proto::Call c;
+  c.mutable_create_subnet()->set_spec_toml(kSpec);
+  *c.mutable_create_subnet()->mutable_params() = p;
+  expect_rejected(f.submit(f.owner, c), "alpha_low_u16");
+  p.set_alpha_low_u16(40000);
+  p.set_alpha_high_u16(30000);
+  *c.mutable_create_subnet()->mutable_params() = p;
+  expect_rejected(f.submit(f.owner, c), "alpha_low_u16 <= alpha_high_u16");
+  p.set_alpha_high_u16(50000);
+  p.set_alpha_steepness(-300);
+  const auto netuid = f.create_subnet(p);
+  const auto& h = f.ledger.subnet(netuid)->hyper;
+  EXPECT_EQ(h.alpha_low_u16, 40000u);
+  EXPECT_EQ(h.alpha_steepness, -300);
+}
+
 TEST(Ledger, SerialisedStateRoundTripsToTheSameHash) {
   Fixture f;
   const auto netuid = f.create_subnet();

@@ -124,12 +124,77 @@ TEST(ChainNode, SurvivesKill9WithoutLosingAcknowledgedTransfers) {
       std::chrono::seconds(5));
   EXPECT_TRUE(watched.ok()) << watched.to_string();
   ASSERT_EQ(seen.size(), 3u);
-  EXPECT_LT(seen[0], seen[1]);
-  EXPECT_LT(seen[1], seen[2]);
+  EXPECT_EQ(seen[1], seen[0] + 1);
+  EXPECT_EQ(seen[2], seen[1] + 1);
   kill(pid, SIGTERM);
   int status = 0;
   waitpid(pid, &status, 0);
   EXPECT_TRUE(WIFEXITED(status)) << "node did not exit cleanly on SIGTERM";
+}
+
+// A node in this process with fast blocks, for the block watcher.
+struct RunningNode {
+  testing::TempDir dir;
+  std::unique_ptr<ChainNode> node;
+  std::thread thread;
+  std::unique_ptr<ChainClient> client;
+  explicit RunningNode(std::size_t recent_heads) {
+    NodeOptions o;
+    o.data_dir = dir.path() / "chain";
+    o.block_time_ms = 20;
+    o.listen = "127.0.0.1:0";
+    o.recent_heads = recent_heads;
+    auto n = ChainNode::open(o);
+    EXPECT_TRUE(n.ok()) << n.status().to_string();
+    node = std::move(*n);
+    thread = std::thread([this] { (void)node->run(); });
+    EXPECT_TRUE(testing::wait_until([&] { return !node->address().empty(); }, std::chrono::seconds(10)));
+    auto c = connect_embedded_chain(node->address(), std::chrono::seconds(10));
+    EXPECT_TRUE(c.ok()) << c.status().to_string();
+    client = std::move(*c);
+  }
+  ~RunningNode() {
+    node->stop();
+    thread.join();
+  }
+};
+
+TEST(WatchBlocks, AWatcherGetsEveryHeightInOrderEvenWhenSlow) {
+  RunningNode n(1024);
+  std::vector<HeadInfo> seen;
+  auto st = n.client->watch_blocks(
+      [&](const HeadInfo& h) {
+        seen.push_back(h);
+        std::this_thread::sleep_for(std::chrono::milliseconds(60));  // three blocks per callback
+        return seen.size() < 12;
+      },
+      std::chrono::seconds(20));
+  ASSERT_TRUE(st.ok()) << st.to_string();
+  ASSERT_EQ(seen.size(), 12u);
+  for (std::size_t i = 1; i < seen.size(); ++i) {
+    EXPECT_EQ(seen[i].height, seen[i - 1].height + 1);
+    EXPECT_EQ(seen[i].skipped, 0u);
+    EXPECT_GE(seen[i].total_issuance, seen[i - 1].total_issuance);
+  }
+}
+
+TEST(WatchBlocks, AWatcherBehindWhatTheNodeKeepsIsToldWhatItMissed) {
+  RunningNode n(3);  // keeps the last 3 heads
+  ASSERT_TRUE(testing::wait_until([&] { return n.node->head().height >= 10; }, std::chrono::seconds(10)));
+  std::vector<HeadInfo> seen;
+  auto st = n.client->watch_blocks(
+      [&](const HeadInfo& h) {
+        seen.push_back(h);
+        return seen.size() < 5;
+      },
+      std::chrono::seconds(20), 0);
+  ASSERT_TRUE(st.ok()) << st.to_string();
+  ASSERT_EQ(seen.size(), 5u);
+  // Heights 1.. are gone: the first reply says how many, and every reply accounts for
+  // the heights between it and the one before.
+  EXPECT_EQ(seen[0].skipped, seen[0].height - 1);
+  EXPECT_GE(seen[0].skipped, 7u);
+  for (std::size_t i = 1; i < seen.size(); ++i) EXPECT_EQ(seen[i].height, seen[i - 1].height + seen[i].skipped + 1);
 }
 
 }  // namespace
