@@ -72,7 +72,7 @@ class EmbeddedChain final : public ChainClient {
     proto::CheckpointReply r;
     TESSERA_RETURN_IF_ERROR(from_grpc(stub_->GetCheckpoint(&ctx, req, &r), "reading a checkpoint announcement"));
     if (!r.found()) return std::optional<CheckpointInfo>();
-    return std::optional<CheckpointInfo>(CheckpointInfo{r.window(), r.hash(), r.address(), r.block()});
+    return std::optional<CheckpointInfo>(CheckpointInfo{r.window(), r.hash(), r.address(), r.block(), r.announcer()});
   }
 
   Result<Included> submit(const Keypair& signer, const proto::Call& call) override {

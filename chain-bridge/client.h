@@ -31,6 +31,7 @@ struct CheckpointInfo {
   std::string hash;  // raw 32 bytes
   std::string address;
   std::uint64_t block = 0;
+  std::string announcer;  // raw 32-byte public key of the hotkey that announced it
 };
 
 struct Included {

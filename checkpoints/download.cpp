@@ -1,12 +1,14 @@
 #include "checkpoints/download.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <optional>
 
@@ -301,11 +303,46 @@ void StreamHasher::run() {
   if (failed) status_ = incomplete;
 }
 
-Status receive_into(int sock, DownloadBuffer& buffer, std::uint64_t total, const std::function<void()>& arrived) {
-  const std::uint64_t end = buffer.received() + total;
+TransferPace::TransferPace(std::chrono::milliseconds deadline, std::uint64_t min_bytes_per_second,
+                           std::chrono::milliseconds grace)
+    : start_(Clock::now()), deadline_(deadline), grace_(grace), min_rate_(min_bytes_per_second) {}
+
+std::chrono::milliseconds TransferPace::remaining() const {
+  const auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start_);
+  return elapsed >= deadline_ ? std::chrono::milliseconds(0) : deadline_ - elapsed;
+}
+
+Status TransferPace::check(std::uint64_t bytes) const {
+  const double elapsed = std::chrono::duration<double>(Clock::now() - start_).count();
+  if (remaining().count() == 0) {
+    return DeadlineExceeded("the pull's deadline of " + std::to_string(deadline_.count() / 1000) + " s passed after " +
+                            std::to_string(bytes) + " bytes");
+  }
+  const double grace = std::chrono::duration<double>(grace_).count();
+  if (min_rate_ > 0 && elapsed > grace && static_cast<double>(bytes) < static_cast<double>(min_rate_) * (elapsed - grace)) {
+    char rate[64];
+    std::snprintf(rate, sizeof rate, "%.0f", static_cast<double>(bytes) / elapsed);
+    return DeadlineExceeded("the server sends " + std::string(rate) + " bytes/s, under the minimum of " +
+                            std::to_string(min_rate_) + " (" + std::to_string(bytes) + " bytes in " +
+                            std::to_string(static_cast<long>(elapsed)) + " s)");
+  }
+  return Status::Ok();
+}
+
+Status receive_into(int sock, DownloadBuffer& buffer, std::uint64_t total, const std::function<void()>& arrived,
+                    const TransferPace* pace, std::uint64_t pace_base) {
+  const std::uint64_t start = buffer.received();
+  const std::uint64_t end = start + total;
   if (end > buffer.size()) return InvalidArgument("receive_into: more bytes than the buffer holds");
   while (buffer.received() < end) {
     const std::uint64_t at = buffer.received();
+    if (pace != nullptr) {
+      TESSERA_RETURN_IF_ERROR(pace->check(pace_base + at - start));
+      // Wake at least once a second, so that the pace is checked while nothing arrives.
+      pollfd p{sock, POLLIN, 0};
+      const int rc = ::poll(&p, 1, static_cast<int>(std::min<std::int64_t>(pace->remaining().count(), 1000)));
+      if (rc == 0 || (rc < 0 && errno == EINTR)) continue;
+    }
     const ssize_t k = ::recv(sock, buffer.data() + at, std::min<std::uint64_t>(end - at, 4u << 20), 0);
     if (k < 0 && errno == EINTR) continue;
     if (k <= 0) {

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <filesystem>
@@ -115,8 +116,28 @@ class StreamHasher {
   std::thread thread_;
 };
 
+// The limits of one pull: an overall deadline and, after a grace period, a minimum
+// average rate, so that a server dripping bytes cannot hold a miner for its window.
+class TransferPace {
+ public:
+  using Clock = std::chrono::steady_clock;
+  TransferPace(std::chrono::milliseconds deadline, std::uint64_t min_bytes_per_second, std::chrono::milliseconds grace);
+  // Ok while a transfer that has received `bytes` since this pace started may go on;
+  // otherwise why not (naming the deadline or the rate).
+  Status check(std::uint64_t bytes) const;
+  std::chrono::milliseconds remaining() const;
+
+ private:
+  Clock::time_point start_;
+  std::chrono::milliseconds deadline_, grace_;
+  std::uint64_t min_rate_;
+};
+
 // Receives `total` bytes from a connected socket into `buffer` at its received() end;
-// `arrived()` after every piece. Errors say how far the download got (a rerun resumes).
-Status receive_into(int sock, DownloadBuffer& buffer, std::uint64_t total, const std::function<void()>& arrived);
+// `arrived()` after every piece; stops as soon as `pace` says so (`pace_base`: bytes the
+// pace already counted before this call). Errors say how far the download got (a rerun
+// resumes).
+Status receive_into(int sock, DownloadBuffer& buffer, std::uint64_t total, const std::function<void()>& arrived,
+                    const TransferPace* pace = nullptr, std::uint64_t pace_base = 0);
 
 }  // namespace tessera::checkpoints

@@ -23,10 +23,12 @@ Result<std::optional<chain::CheckpointInfo>> CheckpointFollower::announced(std::
 
 Result<const Checkpoint*> CheckpointFollower::load(const chain::CheckpointInfo& info) {
   const std::string hash = to_hex(info.hash);
-  if (current_ && current_->hash == hash) return &*current_;
+  // Whoever serves it, the checkpoint must be signed by the hotkey that announced it.
+  const std::string signer = info.announcer.empty() ? std::string() : to_hex(info.announcer);
+  if (current_ && current_->hash == hash && (signer.empty() || current_->manifest.signer == signer)) return &*current_;
   if (local_) {
     auto got = local_->get(hash);
-    if (got.ok()) {
+    if (got.ok() && (signer.empty() || got->manifest.signer == signer)) {
       current_ = std::move(*got);
       return &*current_;
     }
@@ -37,7 +39,7 @@ Result<const Checkpoint*> CheckpointFollower::load(const chain::CheckpointInfo& 
     auto file = read_safetensors(dir / "model.safetensors");
     if (text.ok() && file.ok()) {
       auto manifest = Manifest::from_json(*text);
-      if (manifest.ok() && verify_checkpoint(*manifest, hash, file->tensors).ok()) {
+      if (manifest.ok() && verify_checkpoint(*manifest, hash, file->tensors, nullptr, signer).ok()) {
         current_ = Checkpoint{std::move(*manifest), std::move(file->tensors), hash};
         return &*current_;
       }
@@ -47,12 +49,12 @@ Result<const Checkpoint*> CheckpointFollower::load(const chain::CheckpointInfo& 
   }
   if (current_ && !info.address.empty()) {
     // Catch up from the held checkpoint by the merged update when it is the parent.
-    auto manifest = fetch_manifest(info.address, hash);
+    auto manifest = fetch_manifest(info.address, hash, signer);
     if (manifest.ok() && manifest->parent == current_->hash) {
       auto update = fetch_update(info.address, hash);
       if (update.ok()) {
         auto tensors = apply_update(*current_, *update, hash);
-        if (tensors.ok() && verify_checkpoint(*manifest, hash, *tensors).ok()) {
+        if (tensors.ok() && verify_checkpoint(*manifest, hash, *tensors, nullptr, signer).ok()) {
           stats_.updates += 1;
           stats_.update_bytes += update->size();
           current_ = Checkpoint{std::move(*manifest), std::move(*tensors), hash};
@@ -61,10 +63,13 @@ Result<const Checkpoint*> CheckpointFollower::load(const chain::CheckpointInfo& 
       }
     }
   }
-  if (info.address.empty()) return FailedPrecondition("checkpoint " + hash.substr(0, 16) + "… was announced without an address");
-  PullOptions options;
+  if (info.address.empty() && pull_.mirrors.empty()) {
+    return FailedPrecondition("checkpoint " + hash.substr(0, 16) + "… was announced without an address");
+  }
+  PullOptions options = pull_;
   options.address = info.address;
   options.expected_hash = hash;
+  options.expected_signer = signer;
   options.out = dir;
   TESSERA_ASSIGN_OR_RETURN(PullResult pulled, pull_checkpoint(options));
   stats_.pulls += 1;

@@ -1,7 +1,8 @@
 // Following a subnet's checkpoints as a miner or validator does: read the newest
 // announcement on chain, and load that checkpoint — from memory when it is the one
 // already held, from a local store (the aggregator's own), or by pulling it from the
-// announced CheckpointService, verified against the announced hash. When it holds the
+// announced CheckpointService (or a mirror), verified against the announced hash and
+// signed by the hotkey that announced it. When it holds the
 // announced checkpoint's parent it first tries the merged update (update.h): a few
 // kilobytes instead of the whole model, verified against the same manifest. Pulled checkpoints
 // are cached under `cache_dir/<hash>/`; only the newest two are kept.
@@ -12,6 +13,7 @@
 #include <string>
 
 #include "chain-bridge/client.h"
+#include "checkpoints/service.h"
 #include "checkpoints/store.h"
 #include "core/status.h"
 
@@ -39,6 +41,9 @@ class CheckpointFollower {
   // next load().
   Result<const Checkpoint*> load(const chain::CheckpointInfo& info);
   const Checkpoint* current() const { return current_ ? &*current_ : nullptr; }
+  // Limits and mirrors for pulls (PullOptions: deadline, minimum rate, other sources);
+  // the address, hash, signer and folder come from each announcement.
+  void set_pull_options(PullOptions options) { pull_ = std::move(options); }
   const FollowerStats& stats() const { return stats_; }
 
  private:
@@ -47,6 +52,7 @@ class CheckpointFollower {
   std::filesystem::path cache_dir_;
   const CheckpointStore* local_;
   std::optional<Checkpoint> current_;
+  PullOptions pull_;
   FollowerStats stats_;
 };
 

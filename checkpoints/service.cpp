@@ -3,14 +3,17 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstring>
 #include <fstream>
 #include <future>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <thread>
 
 #include "checkpoints/data_plane.h"
 #include "checkpoints/download.h"
@@ -179,16 +182,16 @@ struct ServedManifest {
 };
 
 // The manifest served for `expected` ("" = the server's latest), checked to hash to the
-// name it is served under (unless `check_hash` is false: a caller that runs
-// verify_manifest later) and, when `expected` is given, to be that checkpoint.
-Result<ServedManifest> read_manifest(Stub& stub, const std::string& expected, bool check_hash = true) {
+// name it is served under and, when `expected` is given, to be that checkpoint.
+Result<ServedManifest> read_manifest(Stub& stub, const std::string& expected,
+                                     std::chrono::seconds deadline = std::chrono::seconds(30)) {
   proto::ManifestRequest req;
   req.set_hash(expected);
-  TESSERA_ASSIGN_OR_RETURN(auto reply, unary<proto::ManifestReply>(stub, &Stub::GetManifest, req, std::chrono::seconds(30),
+  TESSERA_ASSIGN_OR_RETURN(auto reply, unary<proto::ManifestReply>(stub, &Stub::GetManifest, req, deadline,
                                                                    "reading the checkpoint manifest"));
   TESSERA_ASSIGN_OR_RETURN(Manifest manifest, Manifest::from_json(reply.manifest_json()));
   if (!is_checkpoint_hash(reply.hash())) return Corrupted("the server names its manifest '" + reply.hash().substr(0, 80) + "'");
-  const std::string hash = check_hash ? manifest.content_hash() : reply.hash();
+  const std::string hash = manifest.content_hash();
   if (hash != reply.hash()) return Corrupted("the server's manifest does not hash to " + reply.hash().substr(0, 16) + "…");
   if (!expected.empty() && hash != expected) {
     return Corrupted("checkpoint hash " + hash.substr(0, 16) + "… differs from the announced " + expected.substr(0, 16) + "…");
@@ -196,32 +199,55 @@ Result<ServedManifest> read_manifest(Stub& stub, const std::string& expected, bo
   return ServedManifest{std::move(manifest), hash, reply.model_bytes(), static_cast<int>(reply.data_port())};
 }
 
-}  // namespace
+// What a pull of `o` can vouch for, in words.
+std::string what_was_verified(const PullOptions& o) {
+  if (o.expected_hash.empty()) {
+    return "self-consistent only: no expected hash was given, so nothing ties it to a chain announcement";
+  }
+  if (o.expected_signer.empty()) return "the expected hash; the signer was not checked against an announcement";
+  return "the announced hash and signer";
+}
 
-Result<PullResult> pull_checkpoint(const PullOptions& o, const std::function<void(std::uint64_t, std::uint64_t)>& progress) {
+// One source: the manifest is checked (hash, name, signer, sizes) before anything is
+// allocated or written; then the model arrives within `pace` and every tensor is checked.
+Result<PullResult> pull_from(const std::string& address, const PullOptions& o, const TransferPace& pace,
+                             const std::function<void(std::uint64_t, std::uint64_t)>& progress) {
   const auto t0 = std::chrono::steady_clock::now();
-  TESSERA_ASSIGN_OR_RETURN(auto stub, connect_service(o.address, 8 << 20));
-  TESSERA_ASSIGN_OR_RETURN(ServedManifest served, read_manifest(*stub, o.expected_hash, /*check_hash=*/false));
+  const auto call_deadline = std::chrono::seconds(std::max<std::int64_t>(
+      1, std::min<std::int64_t>(30, std::chrono::duration_cast<std::chrono::seconds>(pace.remaining()).count())));
+  TESSERA_ASSIGN_OR_RETURN(auto stub, connect_service(address, 8 << 20));
+  TESSERA_ASSIGN_OR_RETURN(ServedManifest served, read_manifest(*stub, o.expected_hash, call_deadline));
   Manifest& manifest = served.manifest;
   const std::string& hash = served.hash;
   const std::uint64_t model_bytes = served.model_bytes;
+  TESSERA_RETURN_IF_ERROR(verify_manifest(manifest, hash, o.expected_signer));
+  // The served size must fit the manifest's tensors (plus at most the header cap), so a
+  // hostile server cannot make us allocate or wait for more.
+  std::uint64_t tensor_bytes = 0;
+  for (const auto& t : manifest.tensors) {
+    const auto bytes = float32_bytes(t.shape);
+    if (!bytes.ok() || __builtin_add_overflow(tensor_bytes, *bytes, &tensor_bytes)) {
+      return Corrupted("the manifest's tensor " + t.name + " has a bad shape");
+    }
+  }
+  if (model_bytes < tensor_bytes + 8 || model_bytes > tensor_bytes + 8 + kSafetensorsMaxHeader) {
+    return Corrupted("server reports a model of " + std::to_string(model_bytes) + " bytes; the manifest's tensors need " +
+                     std::to_string(tensor_bytes) + " plus a header");
+  }
+  if (o.max_model_bytes != 0 && model_bytes > o.max_model_bytes) {
+    return ResourceExhausted("the checkpoint's model is " + std::to_string(model_bytes) + " bytes, over this pull's limit of " +
+                             std::to_string(o.max_model_bytes));
+  }
   std::error_code ec;
   fs::create_directories(o.out, ec);
   if (ec) return IoError("cannot create " + o.out.string() + ": " + ec.message());
-  // The manifest's hash and signature are checked while the model arrives, and once they
-  // hold the manifest is written (and synced) beside the partial model; it is renamed
-  // into place only when the model checks out too.
   const fs::path manifest_partial = o.out / "manifest.json.partial";
-  Status manifest_written;
-  auto manifest_checked = std::async(std::launch::async, [&manifest, &hash, &manifest_partial, &manifest_written] {
-    Status valid = verify_manifest(manifest, hash);
-    if (valid.ok()) manifest_written = write_file_synced(manifest_partial, manifest.to_json(), 0644);
-    return valid;
-  });
+  TESSERA_RETURN_IF_ERROR(write_file_synced(manifest_partial, manifest.to_json(), 0644));
   const fs::path partial = o.out / "model.safetensors.partial";
   const fs::path stamp = o.out / "model.safetensors.partial.hash";
   PullResult result;
   result.hash = hash;
+  result.source = address;
   // Resume only a partial download of the same checkpoint.
   std::uint64_t offset = 0;
   const auto stamped = fs::exists(stamp) ? read_file(stamp) : Result<std::string>(NotFound("no stamp"));
@@ -239,18 +265,6 @@ Result<PullResult> pull_checkpoint(const PullOptions& o, const std::function<voi
     if (!stamp_file) return IoError("cannot write " + stamp.string());
   }
   result.resumed_from = offset;
-  // The served size must fit the manifest's tensors (plus at most the header cap), so a
-  // hostile server cannot make us allocate or wait for more.
-  std::uint64_t tensor_bytes = 0;
-  for (const auto& t : manifest.tensors) {
-    const auto bytes = float32_bytes(t.shape);
-    if (!bytes.ok()) return Corrupted("the manifest's tensor " + t.name + " has a bad shape");
-    tensor_bytes += *bytes;
-  }
-  if (model_bytes < tensor_bytes + 8 || model_bytes > tensor_bytes + 8 + kSafetensorsMaxHeader) {
-    return Corrupted("server reports a model of " + std::to_string(model_bytes) + " bytes; the manifest's tensors need " +
-                     std::to_string(tensor_bytes) + " plus a header");
-  }
   TESSERA_ASSIGN_OR_RETURN(auto buffer, DownloadBuffer::open(partial, model_bytes, offset));
   StreamHasher hasher(buffer->data(), model_bytes);
   hasher.arrived(offset);
@@ -261,10 +275,11 @@ Result<PullResult> pull_checkpoint(const PullOptions& o, const std::function<voi
   Status transfer;
   result.transport = "grpc";
   if (o.transport == PullTransport::kAuto && served.data_port != 0 && offset < model_bytes) {
-    auto sock = open_download(host_of(o.address), served.data_port, hash, offset, model_bytes - offset);
+    auto sock = open_download(host_of(address), served.data_port, hash, offset, model_bytes - offset,
+                              std::chrono::seconds(std::max<std::int64_t>(1, call_deadline.count())));
     if (sock.ok()) {
       result.transport = "tcp";
-      transfer = receive_into(*sock, *buffer, model_bytes - offset, arrived);
+      transfer = receive_into(*sock, *buffer, model_bytes - offset, arrived, &pace);
       ::close(*sock);
     } else {
       spdlog::warn("{} — downloading over gRPC instead", sock.status().message());
@@ -272,10 +287,23 @@ Result<PullResult> pull_checkpoint(const PullOptions& o, const std::function<voi
   }
   if (result.transport == "grpc") {
     grpc::ClientContext ctx;
-    net::set_deadline(&ctx, std::chrono::hours(6));
+    ctx.set_deadline(std::chrono::system_clock::now() + pace.remaining());
     proto::DownloadRequest dreq;
     dreq.set_hash(hash);
     dreq.set_offset(buffer->received());
+    const std::uint64_t from = buffer->received();
+    // The stream is read on this thread; a watchdog cancels it when the pace runs out, so
+    // a server that sends nothing cannot block the read past the deadline or the rate.
+    std::atomic<bool> reading{true};
+    std::mutex watch_mu;
+    std::condition_variable watch_cv;
+    std::thread watchdog([&] {
+      std::unique_lock<std::mutex> lock(watch_mu);
+      while (reading) {
+        watch_cv.wait_for(lock, std::chrono::milliseconds(200));
+        if (reading && !pace.check(buffer->received() - from).ok()) ctx.TryCancel();
+      }
+    });
     auto reader = stub->Download(&ctx, dreq);
     proto::Chunk chunk;
     while (transfer.ok() && reader->Read(&chunk)) {
@@ -289,18 +317,28 @@ Result<PullResult> pull_checkpoint(const PullOptions& o, const std::function<voi
         std::memcpy(buffer->data() + at, d.data(), d.size());
         transfer = buffer->advance(d.size());
         if (transfer.ok()) arrived();
+        if (transfer.ok()) transfer = pace.check(buffer->received() - from);
       }
     }
+    {
+      std::lock_guard<std::mutex> lock(watch_mu);
+      reading = false;
+    }
+    watch_cv.notify_all();
+    watchdog.join();
     if (!transfer.ok()) ctx.TryCancel();
     const grpc::Status st = reader->Finish();
     if (transfer.ok() && !st.ok()) {
-      transfer = net::from_grpc(st, "downloading (rerun to resume from byte " + std::to_string(buffer->received()) + ")");
+      const Status paced = pace.check(buffer->received() - from);
+      transfer = !paced.ok() ? paced
+                             : net::from_grpc(st, "downloading (rerun to resume from byte " +
+                                                      std::to_string(buffer->received()) + ")");
     }
   }
   offset = buffer->received();
   // The writer finishes the file (and syncs it, for a whole download) while the hashing
   // ends and the tensors are checked; an interrupted download leaves every byte that
-  // arrived in the partial file for a rerun.
+  // arrived in the partial file for a rerun (or the next source).
   buffer->close(transfer.ok() && offset == model_bytes);
   hasher.finish();
   if (!transfer.ok() || offset != model_bytes) {
@@ -312,15 +350,13 @@ Result<PullResult> pull_checkpoint(const PullOptions& o, const std::function<voi
   }
   auto hashes = hasher.hashes();
   auto file = hashes.ok() ? decode_safetensors(buffer->memory(), model_bytes) : Result<SafetensorsFile>(hashes.status());
-  Status verified = manifest_checked.get();
-  if (verified.ok()) verified = file.ok() ? verify_tensors(manifest, hash, file->tensors, &*hashes) : file.status();
+  Status verified = file.ok() ? verify_tensors(manifest, hash, file->tensors, &*hashes) : file.status();
   if (!verified.ok()) {
     (void)buffer->wait();
     fs::remove(partial, ec);  // corrupt: do not resume from it
     fs::remove(manifest_partial, ec);
     return verified.with_context(partial.string());
   }
-  TESSERA_RETURN_IF_ERROR(manifest_written);
   TESSERA_RETURN_IF_ERROR(buffer->wait());
   // Both files are synced; the renames become durable with the directory's fsync.
   fs::rename(manifest_partial, o.out / "manifest.json", ec);
@@ -330,11 +366,48 @@ Result<PullResult> pull_checkpoint(const PullOptions& o, const std::function<voi
   fs::remove(stamp, ec);
   TESSERA_RETURN_IF_ERROR(fsync_directory(o.out));
   result.bytes = offset;
+  result.verified = what_was_verified(o);
   result.checkpoint = Checkpoint{std::move(manifest), std::move(file->tensors), hash};
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return result;
 }
 
+}  // namespace
+
+Result<PullResult> pull_checkpoint(const PullOptions& o, const std::function<void(std::uint64_t, std::uint64_t)>& progress) {
+  if (!o.expected_hash.empty() && !is_checkpoint_hash(o.expected_hash)) {
+    return InvalidArgument("'" + o.expected_hash + "' is not a checkpoint hash (64 hex digits)");
+  }
+  std::vector<std::string> sources;
+  for (const std::string& a : std::vector<std::string>{o.address}) {
+    if (!a.empty()) sources.push_back(a);
+  }
+  for (const auto& m : o.mirrors) {
+    if (!m.empty() && std::find(sources.begin(), sources.end(), m) == sources.end()) sources.push_back(m);
+  }
+  if (sources.empty()) return InvalidArgument("no checkpoint source to pull from");
+  const auto start = std::chrono::steady_clock::now();
+  std::string failures;
+  Status last;
+  for (const auto& source : sources) {
+    const auto spent = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);
+    if (spent >= o.deadline) break;
+    // Each source gets the time left and must keep the minimum rate on its own.
+    const TransferPace pace(o.deadline - spent, o.min_bytes_per_second, o.grace);
+    auto r = pull_from(source, o, pace, progress);
+    if (r.ok()) {
+      r->seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      return r;
+    }
+    last = r.status();
+    if (sources.size() > 1) spdlog::warn("checkpoint source {} failed: {}", source, last.message());
+    failures += (failures.empty() ? "" : "; ") + source + ": " + last.message();
+  }
+  if (sources.size() == 1 && !last.ok()) return last;
+  return Status(last.ok() ? StatusCode::kDeadlineExceeded : last.code(),
+                "no source delivered the checkpoint within " + std::to_string(o.deadline.count() / 1000) + " s (" +
+                    (failures.empty() ? "no time left" : failures) + ")");
+}
 
 Result<std::string> fetch_blob(const std::string& address, const std::string& hash) {
   if (!is_checkpoint_hash(hash)) return InvalidArgument("'" + hash + "' is not a blob hash (64 hex digits)");
@@ -347,10 +420,11 @@ Result<std::string> fetch_blob(const std::string& address, const std::string& ha
   return std::move(*reply.mutable_data());
 }
 
-Result<Manifest> fetch_manifest(const std::string& address, const std::string& hash) {
+Result<Manifest> fetch_manifest(const std::string& address, const std::string& hash, const std::string& expected_signer) {
   if (!is_checkpoint_hash(hash)) return InvalidArgument("'" + hash + "' is not a checkpoint hash (64 hex digits)");
   TESSERA_ASSIGN_OR_RETURN(auto stub, connect_service(address, 8 << 20));
   TESSERA_ASSIGN_OR_RETURN(ServedManifest served, read_manifest(*stub, hash));
+  TESSERA_RETURN_IF_ERROR(verify_manifest(served.manifest, hash, expected_signer));
   return std::move(served.manifest);
 }
 

@@ -2,9 +2,11 @@
 // download of its model file; and the pull client behind `tessera checkpoint pull`.
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "checkpoints/store.h"
 
@@ -40,6 +42,18 @@ struct PullOptions {
   std::string expected_hash;  // hex: what the chain announced; empty = the server's latest (unverified against a chain)
   std::filesystem::path out;  // receives model.safetensors and manifest.json
   PullTransport transport = PullTransport::kAuto;
+  // Hex public key of the hotkey that announced the checkpoint: the manifest must be
+  // signed by it. Empty: any valid signature (the result says so).
+  std::string expected_signer;
+  // Other CheckpointServices to try, in order, when `address` fails or is too slow.
+  // Content addressing makes any source safe; a source is dropped as soon as it lies.
+  std::vector<std::string> mirrors;
+  // The whole pull, every source included, ends by this deadline; each source must also
+  // average min_bytes_per_second once `grace` has passed.
+  std::chrono::milliseconds deadline{std::chrono::minutes(30)};
+  std::uint64_t min_bytes_per_second = 256u << 10;
+  std::chrono::milliseconds grace{std::chrono::seconds(10)};
+  std::uint64_t max_model_bytes = 0;  // refuse larger models before downloading (0: no limit)
 };
 
 struct PullResult {
@@ -48,18 +62,23 @@ struct PullResult {
   std::uint64_t resumed_from = 0;  // bytes already present from an interrupted pull
   double seconds = 0.0;
   std::string transport;  // "tcp" (data plane) or "grpc"
+  std::string source;     // the address that delivered it
+  std::string verified;   // what the checks tie the checkpoint to, in words
   Checkpoint checkpoint;  // the verified checkpoint, as written to `out`
 };
 
-// Downloads into `<out>/model.safetensors.partial` (resuming from its size), verifies the
-// manifest hash against `expected_hash`, the aggregator's signature and every tensor, and
-// only then moves the files into place. `progress(done, total)` is called per chunk.
+// Checks the served manifest first — it hashes to its name and to `expected_hash`, its
+// signature verifies (by `expected_signer` when given), its sizes fit — before anything
+// is allocated or written. Then downloads into `<out>/model.safetensors.partial`
+// (resuming from its size), verifies every tensor, and only then moves the files into
+// place. A source that fails, lies or is too slow is left for the next mirror, resuming
+// from the bytes already received. `progress(done, total)` is called per chunk.
 Result<PullResult> pull_checkpoint(const PullOptions& options,
                                    const std::function<void(std::uint64_t, std::uint64_t)>& progress = {});
 
 // The manifest a CheckpointService holds for `hash` (checked to hash to it), and the
 // merged update leading to checkpoint `child` (update.h; unverified until applied).
-Result<Manifest> fetch_manifest(const std::string& address, const std::string& hash);
+Result<Manifest> fetch_manifest(const std::string& address, const std::string& hash, const std::string& expected_signer = {});
 Result<std::string> fetch_update(const std::string& address, const std::string& child);
 
 // Fetches a blob (an accepted payload) from a CheckpointService and checks its hash.

@@ -47,6 +47,11 @@ nlohmann::ordered_json canonical_json(const Manifest& m) {
 std::string signing_bytes(const std::string& hash_hex) { return std::string(kSignDomain) + from_hex(hash_hex).value(); }
 }  // namespace
 
+void Manifest::sign(const Keypair& key) {
+  signer = key.public_hex();
+  signature = hex(key.sign(signing_bytes(content_hash())));
+}
+
 bool is_checkpoint_hash(const std::string& h) {
   return h.size() == 64 && h.find_first_not_of("0123456789abcdef") == std::string::npos;
 }
@@ -161,9 +166,7 @@ Result<std::string> CheckpointStore::get_update(const std::string& child) const 
 Result<std::string> CheckpointStore::put(const NamedTensors& tensors, Manifest m, const Keypair& signer) {
   TESSERA_RETURN_IF_ERROR(m.set_tensors(tensors));
   const std::string hash = m.content_hash();
-  const Signature sig = signer.sign(signing_bytes(hash));
-  m.signer = signer.public_hex();
-  m.signature = hex(sig);
+  m.sign(signer);
   const fs::path final_dir = root_ / "objects" / hash;
   if (!fs::exists(final_dir)) {
     static std::atomic<std::uint64_t> counter{0};
@@ -202,14 +205,18 @@ std::string checkpoint_at(const std::string& hash) { return "checkpoint " + hash
 }  // namespace
 
 Status verify_checkpoint(const Manifest& m, const std::string& hash, const NamedTensors& tensors,
-                         const std::vector<std::string>* tensor_hashes) {
-  TESSERA_RETURN_IF_ERROR(verify_manifest(m, hash));
+                         const std::vector<std::string>* tensor_hashes, const std::string& expected_signer) {
+  TESSERA_RETURN_IF_ERROR(verify_manifest(m, hash, expected_signer));
   return verify_tensors(m, hash, tensors, tensor_hashes);
 }
 
-Status verify_manifest(const Manifest& m, const std::string& hash) {
+Status verify_manifest(const Manifest& m, const std::string& hash, const std::string& expected_signer) {
   const std::string at = checkpoint_at(hash);
   if (m.content_hash() != hash) return Corrupted(at + "manifest does not hash to its name");
+  if (!expected_signer.empty() && m.signer != expected_signer) {
+    return PermissionDenied(at + "signed by " + m.signer.substr(0, 16) + "…, but the chain says " +
+                            expected_signer.substr(0, 16) + "… announced it");
+  }
   TESSERA_ASSIGN_OR_RETURN(PublicKey signer, public_key_from_hex(m.signer));
   TESSERA_ASSIGN_OR_RETURN(std::string sig_raw, from_hex(m.signature));
   if (sig_raw.size() != 64) return Corrupted(at + "bad signature length");

@@ -8,7 +8,7 @@
 // then renamed into `objects/` and the directory fsynced; `latest` is replaced
 // atomically. After a crash at any moment `objects/` holds only complete checkpoints
 // (leftovers in `tmp/` are removed on open). Reads verify the content hash, every tensor
-// hash and the aggregator's signature, and name what does not match.
+// hash and the signature, and name what does not match.
 #pragma once
 
 #include <filesystem>
@@ -52,6 +52,8 @@ struct Manifest {
   // Deterministic JSON of every field but signer and signature.
   std::string canonical() const;
   std::string content_hash() const;  // hex BLAKE2b-256 of canonical()
+  // Sets signer and signature: `key` signs the content hash (what the chain announces).
+  void sign(const Keypair& key);
   std::string to_json() const;       // canonical fields + signer + signature
   static Result<Manifest> from_json(const std::string& text);
 };
@@ -98,17 +100,19 @@ std::string tensor_hash(const torch::Tensor& t);  // BLAKE3 of the float32 bytes
 // 64 lower-case hex digits: the form of every checkpoint hash.
 bool is_checkpoint_hash(const std::string& h);
 
-// Checks that `manifest` hashes to `hash`, that its signature verifies, and that
-// `tensors` are exactly the manifest's (names, order, shapes, hashes); the error names
-// the first thing that differs.
+// Checks that `manifest` hashes to `hash`, that its signature verifies — made by
+// `expected_signer` (hex public key) when one is given: the hotkey that announced the
+// checkpoint on chain — and that `tensors` are exactly the manifest's (names, order,
+// shapes, hashes); the error names the first thing that differs. The content hash leaves
+// the signer out, so without `expected_signer` the signature only shows that someone
+// signed, not who made the checkpoint.
 // `tensor_hashes` (optional): the tensors' hashes already computed, in file order (a
 // download hashes while it receives); otherwise each tensor is hashed here.
 Status verify_checkpoint(const Manifest& manifest, const std::string& hash, const NamedTensors& tensors,
-                         const std::vector<std::string>* tensor_hashes = nullptr);
-// The two halves of verify_checkpoint, for a caller that checks the manifest while the
-// tensors are still on their way: the manifest hashes to `hash` and its signature
-// verifies; the tensors are the manifest's.
-Status verify_manifest(const Manifest& manifest, const std::string& hash);
+                         const std::vector<std::string>* tensor_hashes = nullptr, const std::string& expected_signer = {});
+// The two halves of verify_checkpoint: the manifest hashes to `hash` and its signature
+// verifies (by `expected_signer` when given); the tensors are the manifest's.
+Status verify_manifest(const Manifest& manifest, const std::string& hash, const std::string& expected_signer = {});
 Status verify_tensors(const Manifest& manifest, const std::string& hash, const NamedTensors& tensors,
                       const std::vector<std::string>* tensor_hashes = nullptr);
 

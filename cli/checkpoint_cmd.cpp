@@ -2,6 +2,7 @@
 #include <chrono>
 #include <cstdio>
 #include <thread>
+#include <vector>
 
 #include <unistd.h>
 
@@ -53,13 +54,33 @@ Status run_serve(const std::string& store_dir, const std::string& listen, int da
   return Status::Ok();
 }
 
-Status run_pull(const std::string& from, const std::string& hash, std::uint32_t netuid, long window,
-                const std::string& chain, const std::string& out, const std::string& format) {
-  if (format != "safetensors" && format != "llmc") return InvalidArgument("--format " + format + ": use safetensors or llmc");
+struct PullFlags {
+  std::vector<std::string> from;  // sources in order: the first, then mirrors
+  std::string hash, chain, out, format = "safetensors";
+  std::uint32_t netuid = 0;
+  long window = -1;
+  double deadline_s = 1800, min_rate_kib = 256;
+};
+
+Status run_pull(const PullFlags& f) {
+  if (f.format != "safetensors" && f.format != "llmc") {
+    return InvalidArgument("--format " + f.format + ": use safetensors or llmc");
+  }
+  if (!(f.deadline_s > 0)) return InvalidArgument("--deadline must be positive seconds");
   checkpoints::PullOptions o;
-  o.address = from;
-  o.expected_hash = hash;
-  o.out = out;
+  if (!f.from.empty()) {
+    o.address = f.from.front();
+    o.mirrors.assign(f.from.begin() + 1, f.from.end());
+  }
+  o.expected_hash = f.hash;
+  o.out = f.out;
+  o.deadline = std::chrono::milliseconds(static_cast<std::int64_t>(f.deadline_s * 1000));
+  o.min_bytes_per_second = static_cast<std::uint64_t>(f.min_rate_kib * 1024);
+  const std::uint32_t netuid = f.netuid;
+  const long window = f.window;
+  const std::string& chain = f.chain;
+  const std::string& out = f.out;
+  const std::string& format = f.format;
   if (netuid != 0) {
     // The chain's announcement says which hash to expect and where it is served.
     TESSERA_ASSIGN_OR_RETURN(auto client, chain::connect_embedded_chain(chain.empty() ? chain::default_chain_address() : chain));
@@ -67,15 +88,26 @@ Status run_pull(const std::string& from, const std::string& hash, std::uint32_t 
     if (window >= 0) w = static_cast<std::uint64_t>(window);
     TESSERA_ASSIGN_OR_RETURN(auto announced, client->checkpoint(netuid, w));
     if (!announced) return NotFound("subnet " + std::to_string(netuid) + " has no announced checkpoint" + (w ? " for that window" : ""));
-    o.expected_hash = to_hex(std::string_view(announced->hash));
-    if (o.address.empty()) o.address = announced->address;
+    const std::string announced_hash = to_hex(std::string_view(announced->hash));
+    if (!o.expected_hash.empty() && o.expected_hash != announced_hash) {
+      return InvalidArgument("--hash " + o.expected_hash.substr(0, 16) + "… is not the checkpoint subnet " +
+                             std::to_string(netuid) + " announced (" + announced_hash.substr(0, 16) + "…)");
+    }
+    o.expected_hash = announced_hash;
+    o.expected_signer = announced->announcer.empty() ? std::string() : to_hex(std::string_view(announced->announcer));
+    // The announced server first; the --from addresses serve as mirrors after it.
+    if (!announced->address.empty()) {
+      if (!o.address.empty()) o.mirrors.insert(o.mirrors.begin(), o.address);
+      o.address = announced->address;
+    }
   }
   if (o.address.empty()) return InvalidArgument("give --from ADDR or --netuid N (the chain announces the address)");
   ProgressBar bar;
   TESSERA_ASSIGN_OR_RETURN(auto r, checkpoints::pull_checkpoint(o, [&](auto done, auto total) { bar.update(done, total); }));
-  std::printf("checkpoint %s verified: %.1f MB in %.2fs over %s%s -> %s/model.safetensors\n", r.hash.c_str(),
-              r.bytes / 1e6, r.seconds, r.transport.c_str(), r.resumed_from ? (" (resumed at byte " + std::to_string(r.resumed_from) + ")").c_str() : "",
-              out.c_str());
+  std::printf("checkpoint %s pulled from %s: %.1f MB in %.2fs over %s%s -> %s/model.safetensors\n", r.hash.c_str(),
+              r.source.c_str(), r.bytes / 1e6, r.seconds, r.transport.c_str(),
+              r.resumed_from ? (" (resumed at byte " + std::to_string(r.resumed_from) + ")").c_str() : "", out.c_str());
+  std::printf("verified: every tensor against the manifest; the manifest against %s\n", r.verified.c_str());
   if (format == "llmc") {
     TESSERA_ASSIGN_OR_RETURN(int heads, checkpoints::heads_from_description(r.checkpoint.manifest.model));
     TESSERA_ASSIGN_OR_RETURN(std::string bytes, checkpoints::encode_llmc(r.checkpoint.tensors, heads));
@@ -105,6 +137,7 @@ Status run_verify(std::uint32_t netuid, std::uint64_t window, const std::string&
     checkpoints::PullOptions o;
     o.address = info.address;
     o.expected_hash = to_hex(std::string_view(info.hash));
+    o.expected_signer = info.announcer.empty() ? std::string() : to_hex(std::string_view(info.announcer));
     o.out = dir / name;
     TESSERA_ASSIGN_OR_RETURN(auto r, checkpoints::pull_checkpoint(o));
     return std::move(r.checkpoint);
@@ -143,26 +176,29 @@ void add_checkpoint_commands(CLI::App& app, const GlobalOptions&, int* exit_code
   serve->callback([exit_code] { *exit_code = report(run_serve(store_dir, listen, data_port)); });
 
   auto* pull = cp->add_subcommand("pull", "Download a checkpoint, resume if interrupted, verify every tensor");
-  static std::string from, hash, chain, out, format = "safetensors";
-  static std::uint32_t netuid = 0;
-  static long window = -1;
-  pull->add_option("--from", from, "CheckpointService address (default: the address the chain announced)");
-  pull->add_option("--hash", hash, "Expected checkpoint hash (hex)");
-  pull->add_option("--netuid", netuid, "Take the expected hash (and address) from this subnet's announcement");
-  pull->add_option("--window", window, "Announced window (default: the latest)");
-  pull->add_option("--chain", chain, "Chain node address");
-  pull->add_option("--out", out, "Output folder")->required();
-  pull->add_option("--format", format, "safetensors, or llmc: also write llm.c's GPT-2 checkpoint (model.llmc.bin)");
-  pull->callback([exit_code] { *exit_code = report(run_pull(from, hash, netuid, window, chain, out, format)); });
+  static PullFlags pf;
+  pull->add_option("--from", pf.from,
+                   "CheckpointService address; repeat to give mirrors, tried in order (with --netuid: after the announced one)");
+  pull->add_option("--hash", pf.hash, "Expected checkpoint hash (hex)");
+  pull->add_option("--netuid", pf.netuid, "Take the expected hash, signer and address from this subnet's announcement");
+  pull->add_option("--window", pf.window, "Announced window (default: the latest)");
+  pull->add_option("--chain", pf.chain, "Chain node address");
+  pull->add_option("--out", pf.out, "Output folder")->required();
+  pull->add_option("--format", pf.format, "safetensors, or llmc: also write llm.c's GPT-2 checkpoint (model.llmc.bin)");
+  pull->add_option("--deadline", pf.deadline_s, "Give up after this many seconds, every source included (default 1800)");
+  pull->add_option("--min-rate", pf.min_rate_kib,
+                   "KiB/s a source must average after its first 10 s, or the next source is tried (default 256; 0: none)");
+  pull->callback([exit_code] { *exit_code = report(run_pull(pf)); });
 
   auto* verify = cp->add_subcommand("verify", "Recompute the checkpoint after window W from C_W and the accepted payloads");
   static std::uint64_t verify_window = 0;
-  static std::string work;
-  verify->add_option("--netuid", netuid, "Subnet id")->required();
+  static std::uint32_t verify_netuid = 0;
+  static std::string work, verify_chain;
+  verify->add_option("--netuid", verify_netuid, "Subnet id")->required();
   verify->add_option("--window", verify_window, "Window of the parent checkpoint C_W")->required();
-  verify->add_option("--chain", chain, "Chain node address");
+  verify->add_option("--chain", verify_chain, "Chain node address");
   verify->add_option("--work-dir", work, "Where to keep the pulled checkpoints (default: a temporary folder)");
-  verify->callback([exit_code] { *exit_code = report(run_verify(netuid, verify_window, chain, work)); });
+  verify->callback([exit_code] { *exit_code = report(run_verify(verify_netuid, verify_window, verify_chain, work)); });
 }
 
 }  // namespace tessera::cli
