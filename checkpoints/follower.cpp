@@ -51,7 +51,7 @@ Result<const Checkpoint*> CheckpointFollower::load(const chain::CheckpointInfo& 
     // Catch up from the held checkpoint by the merged update when it is the parent.
     auto manifest = fetch_manifest(info.address, hash, signer);
     if (manifest.ok() && manifest->parent == current_->hash) {
-      auto update = fetch_update(info.address, hash);
+      auto update = fetch_update(info.address, hash, max_update_bytes(current_->tensors));
       if (update.ok()) {
         auto tensors = apply_update(*current_, *update, hash);
         if (tensors.ok() && verify_checkpoint(*manifest, hash, *tensors, nullptr, signer).ok()) {

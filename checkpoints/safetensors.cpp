@@ -22,7 +22,7 @@ Result<std::uint64_t> float32_bytes(const std::vector<std::int64_t>& shape) {
 }
 
 Result<std::string> encode_safetensors(const NamedTensors& tensors, const std::map<std::string, std::string>& metadata) {
-  nlohmann::ordered_json header;
+  nlohmann::ordered_json header = nlohmann::ordered_json::object();  // "{}" with no tensors, not "null"
   if (!metadata.empty()) header["__metadata__"] = metadata;
   std::uint64_t offset = 0;
   std::set<std::string> names;
@@ -60,9 +60,13 @@ Result<std::uint64_t> safetensors_header_end(std::string_view prefix, std::uint6
 Result<SafetensorsLayout> safetensors_layout(std::string_view prefix, std::uint64_t file_size) {
   TESSERA_ASSIGN_OR_RETURN(const std::uint64_t header_end, safetensors_header_end(prefix, file_size));
   if (prefix.size() < header_end) return InvalidArgument("safetensors: the header is not complete yet");
+  const std::string_view text = prefix.substr(8, header_end - 8);
+  // The JSON parser stops at a NUL byte as at the end of input, which would let anything
+  // follow it unread: the header is JSON padded with spaces, and nothing else.
+  if (text.find('\0') != std::string_view::npos) return Corrupted("safetensors: header contains a NUL byte");
   nlohmann::json header;
   try {
-    header = nlohmann::json::parse(prefix.substr(8, header_end - 8));
+    header = nlohmann::json::parse(text);
   } catch (const std::exception& e) {
     return Corrupted(std::string("safetensors: header is not JSON: ") + e.what());
   }

@@ -29,6 +29,9 @@ namespace fs = std::filesystem;
 
 namespace {
 constexpr std::size_t kChunk = 1u << 20;
+// One gRPC message either way: a manifest (≤ 8 MiB of JSON, which is thousands of
+// tensors) or one chunk. Everything larger streams as chunks (proto/checkpoint.proto).
+constexpr int kMessageBytes = 8 << 20;
 
 class Service final : public proto::CheckpointService::Service {
  public:
@@ -56,18 +59,18 @@ class Service final : public proto::CheckpointService::Service {
     return grpc::Status::OK;
   }
 
-  grpc::Status GetBlob(grpc::ServerContext*, const proto::BlobRequest* req, proto::BlobReply* reply) override {
-    auto blob = store_->get_blob(req->hash());
-    if (!blob.ok()) return net::to_grpc(blob.status());
-    reply->set_data(std::move(*blob));
-    return grpc::Status::OK;
+  grpc::Status GetBlob(grpc::ServerContext* ctx, const proto::BlobRequest* req,
+                       grpc::ServerWriter<proto::Chunk>* writer) override {
+    auto path = store_->blob_path(req->hash());
+    if (!path.ok()) return net::to_grpc(path.status());
+    return stream_file(ctx, *path, 0, writer);
   }
 
-  grpc::Status GetUpdate(grpc::ServerContext*, const proto::ManifestRequest* req, proto::BlobReply* reply) override {
-    auto update = store_->get_update(req->hash());
-    if (!update.ok()) return net::to_grpc(update.status());
-    reply->set_data(std::move(*update));
-    return grpc::Status::OK;
+  grpc::Status GetUpdate(grpc::ServerContext* ctx, const proto::ManifestRequest* req,
+                         grpc::ServerWriter<proto::Chunk>* writer) override {
+    auto path = store_->update_path(req->hash());
+    if (!path.ok()) return net::to_grpc(path.status());
+    return stream_file(ctx, *path, 0, writer);
   }
 
   grpc::Status Download(grpc::ServerContext* ctx, const proto::DownloadRequest* req,
@@ -75,11 +78,19 @@ class Service final : public proto::CheckpointService::Service {
     if (!is_checkpoint_hash(req->hash())) {
       return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "not a checkpoint hash");
     }
-    std::ifstream in(store_->root() / "objects" / req->hash() / "model.safetensors", std::ios::binary);
-    if (!in) return grpc::Status(grpc::StatusCode::NOT_FOUND, "no checkpoint " + req->hash());
-    in.seekg(static_cast<std::streamoff>(req->offset()));
+    const fs::path path = store_->root() / "objects" / req->hash() / "model.safetensors";
+    if (!fs::exists(path)) return grpc::Status(grpc::StatusCode::NOT_FOUND, "no checkpoint " + req->hash());
+    return stream_file(ctx, path, req->offset(), writer);
+  }
+
+ private:
+  // `path` from `offset` as 1 MiB chunks, until the end or the client goes away.
+  static grpc::Status stream_file(grpc::ServerContext* ctx, const fs::path& path, std::uint64_t offset,
+                                  grpc::ServerWriter<proto::Chunk>* writer) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return grpc::Status(grpc::StatusCode::NOT_FOUND, "cannot open " + path.filename().string());
+    in.seekg(static_cast<std::streamoff>(offset));
     std::string buf(kChunk, '\0');
-    std::uint64_t offset = req->offset();
     while (!ctx->IsCancelled() && in) {
       in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
       const auto n = static_cast<std::size_t>(in.gcount());
@@ -93,7 +104,6 @@ class Service final : public proto::CheckpointService::Service {
     return grpc::Status::OK;
   }
 
- private:
   const CheckpointStore* store_;
   std::atomic<int> data_port_{0};
 };
@@ -110,7 +120,7 @@ Result<std::unique_ptr<CheckpointServer>> CheckpointServer::start(const Checkpoi
   std::unique_ptr<CheckpointServer> s(new CheckpointServer());
   s->impl_ = std::make_unique<Impl>();
   s->impl_->service = std::make_unique<Service>(store);
-  TESSERA_ASSIGN_OR_RETURN(s->impl_->server, net::GrpcServer::start({listen, 4 << 20}, {s->impl_->service.get()}));
+  TESSERA_ASSIGN_OR_RETURN(s->impl_->server, net::GrpcServer::start({listen, kMessageBytes}, {s->impl_->service.get()}));
   // The raw data plane on the same host; without it pulls use the gRPC Download.
   auto data = DataServer::start(store->root() / "objects", host_of(listen), data_port);
   if (!data.ok() && data_port != 0) return data.status();
@@ -215,7 +225,7 @@ Result<PullResult> pull_from(const std::string& address, const PullOptions& o, c
   const auto t0 = std::chrono::steady_clock::now();
   const auto call_deadline = std::chrono::seconds(std::max<std::int64_t>(
       1, std::min<std::int64_t>(30, std::chrono::duration_cast<std::chrono::seconds>(pace.remaining()).count())));
-  TESSERA_ASSIGN_OR_RETURN(auto stub, connect_service(address, 8 << 20));
+  TESSERA_ASSIGN_OR_RETURN(auto stub, connect_service(address, kMessageBytes));
   TESSERA_ASSIGN_OR_RETURN(ServedManifest served, read_manifest(*stub, o.expected_hash, call_deadline));
   Manifest& manifest = served.manifest;
   const std::string& hash = served.hash;
@@ -409,32 +419,63 @@ Result<PullResult> pull_checkpoint(const PullOptions& o, const std::function<voi
                     (failures.empty() ? "no time left" : failures) + ")");
 }
 
-Result<std::string> fetch_blob(const std::string& address, const std::string& hash) {
+namespace {
+// A whole streamed object (GetBlob, GetUpdate): chunks in order, refused as soon as it
+// grows past `max_bytes`, within `deadline`.
+template <typename Request, typename Method>
+Result<std::string> read_stream(Stub& stub, Method method, const Request& request, std::uint64_t max_bytes,
+                                std::chrono::seconds deadline, const std::string& what) {
+  grpc::ClientContext ctx;
+  net::set_deadline(&ctx, deadline);
+  auto reader = (stub.*method)(&ctx, request);
+  std::string data;
+  proto::Chunk chunk;
+  Status status;
+  while (status.ok() && reader->Read(&chunk)) {
+    if (chunk.offset() != data.size()) {
+      status = Corrupted(what + ": chunk at offset " + std::to_string(chunk.offset()) + ", expected " + std::to_string(data.size()));
+    } else if (chunk.data().size() > max_bytes - data.size()) {
+      status = ResourceExhausted(what + ": the server sends more than the limit of " + std::to_string(max_bytes) + " bytes");
+    } else {
+      data += chunk.data();
+    }
+  }
+  if (!status.ok()) {
+    ctx.TryCancel();
+    (void)reader->Finish();
+    return status;
+  }
+  TESSERA_RETURN_IF_ERROR(net::from_grpc(reader->Finish(), what));
+  return data;
+}
+}  // namespace
+
+Result<std::string> fetch_blob(const std::string& address, const std::string& hash, std::uint64_t max_bytes) {
   if (!is_checkpoint_hash(hash)) return InvalidArgument("'" + hash + "' is not a blob hash (64 hex digits)");
-  TESSERA_ASSIGN_OR_RETURN(auto stub, connect_service(address, 64 << 20));
+  TESSERA_ASSIGN_OR_RETURN(auto stub, connect_service(address, kMessageBytes));
   proto::BlobRequest req;
   req.set_hash(hash);
-  TESSERA_ASSIGN_OR_RETURN(auto reply, unary<proto::BlobReply>(*stub, &Stub::GetBlob, req, std::chrono::seconds(60),
-                                                              "fetching blob " + hash.substr(0, 16) + "…"));
-  if (to_hex(blake2b_256(reply.data())) != hash) return Corrupted("blob " + hash.substr(0, 16) + "… from " + address + " does not match its hash");
-  return std::move(*reply.mutable_data());
+  TESSERA_ASSIGN_OR_RETURN(std::string data, read_stream(*stub, &Stub::GetBlob, req, max_bytes, std::chrono::seconds(600),
+                                                         "fetching blob " + hash.substr(0, 16) + "…"));
+  if (to_hex(blake2b_256(data)) != hash) return Corrupted("blob " + hash.substr(0, 16) + "… from " + address + " does not match its hash");
+  return data;
 }
 
 Result<Manifest> fetch_manifest(const std::string& address, const std::string& hash, const std::string& expected_signer) {
   if (!is_checkpoint_hash(hash)) return InvalidArgument("'" + hash + "' is not a checkpoint hash (64 hex digits)");
-  TESSERA_ASSIGN_OR_RETURN(auto stub, connect_service(address, 8 << 20));
+  TESSERA_ASSIGN_OR_RETURN(auto stub, connect_service(address, kMessageBytes));
   TESSERA_ASSIGN_OR_RETURN(ServedManifest served, read_manifest(*stub, hash));
   TESSERA_RETURN_IF_ERROR(verify_manifest(served.manifest, hash, expected_signer));
   return std::move(served.manifest);
 }
 
-Result<std::string> fetch_update(const std::string& address, const std::string& child) {
-  TESSERA_ASSIGN_OR_RETURN(auto stub, connect_service(address, 256 << 20));
+Result<std::string> fetch_update(const std::string& address, const std::string& child, std::uint64_t max_bytes) {
+  if (!is_checkpoint_hash(child)) return InvalidArgument("'" + child + "' is not a checkpoint hash (64 hex digits)");
+  TESSERA_ASSIGN_OR_RETURN(auto stub, connect_service(address, kMessageBytes));
   proto::ManifestRequest req;
   req.set_hash(child);
-  TESSERA_ASSIGN_OR_RETURN(auto reply, unary<proto::BlobReply>(*stub, &Stub::GetUpdate, req, std::chrono::seconds(60),
-                                                              "fetching the update to " + child.substr(0, 16) + "…"));
-  return std::move(*reply.mutable_data());
+  return read_stream(*stub, &Stub::GetUpdate, req, max_bytes, std::chrono::seconds(600),
+                     "fetching the update to " + child.substr(0, 16) + "…");
 }
 
 }  // namespace tessera::checkpoints

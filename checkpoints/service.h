@@ -76,12 +76,14 @@ struct PullResult {
 Result<PullResult> pull_checkpoint(const PullOptions& options,
                                    const std::function<void(std::uint64_t, std::uint64_t)>& progress = {});
 
-// The manifest a CheckpointService holds for `hash` (checked to hash to it), and the
-// merged update leading to checkpoint `child` (update.h; unverified until applied).
+// The manifest a CheckpointService holds for `hash` (checked to hash to it, and signed by
+// `expected_signer` when given).
 Result<Manifest> fetch_manifest(const std::string& address, const std::string& hash, const std::string& expected_signer = {});
-Result<std::string> fetch_update(const std::string& address, const std::string& child);
-
-// Fetches a blob (an accepted payload) from a CheckpointService and checks its hash.
-Result<std::string> fetch_blob(const std::string& address, const std::string& hash);
+// The merged update leading to checkpoint `child` (update.h; unverified until applied),
+// refused once it exceeds `max_bytes` (max_update_bytes of the model held).
+Result<std::string> fetch_update(const std::string& address, const std::string& child, std::uint64_t max_bytes);
+// A blob (an accepted payload), checked against its hash and refused once it exceeds
+// `max_bytes` (the run spec's validator.max_payload_bytes).
+Result<std::string> fetch_blob(const std::string& address, const std::string& hash, std::uint64_t max_bytes);
 
 }  // namespace tessera::checkpoints

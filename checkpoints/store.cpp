@@ -1,10 +1,13 @@
 #include "checkpoints/store.h"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
+#include <cstring>
 #include <map>
 #include <set>
 #include <nlohmann/json.hpp>
@@ -18,43 +21,8 @@ namespace tessera::checkpoints {
 namespace fs = std::filesystem;
 
 namespace {
-constexpr std::string_view kSignDomain{"tessera-checkpoint/1\0", 21};
-// Format 2: tensor hashes are BLAKE3 (format 1 used BLAKE2b for them too).
-constexpr const char* kFormat = "tessera-checkpoint/2";
-
 std::string hex(std::span<const std::uint8_t> b) { return to_hex(b); }
-
-nlohmann::ordered_json canonical_json(const Manifest& m) {
-  nlohmann::ordered_json j;
-  j["format"] = kFormat;
-  j["run_id"] = m.run_id;
-  j["window"] = m.window;
-  j["origin_window"] = m.origin_window;
-  j["parent"] = m.parent;
-  j["model"] = m.model;
-  j["outer"] = m.outer;
-  j["accepted"] = nlohmann::ordered_json::array();
-  for (const auto& a : m.accepted) {
-    j["accepted"].push_back({{"uid", a.uid}, {"hotkey", a.hotkey}, {"payload_hash", a.payload_hash}, {"score", a.score}});
-  }
-  j["tensors"] = nlohmann::ordered_json::array();
-  for (const auto& t : m.tensors) j["tensors"].push_back({{"name", t.name}, {"shape", t.shape}, {"hash", t.hash}});
-  return j;
-}
-
-// What the aggregator signs: the domain, then the content hash's 32 bytes (the hash is
-// already computed; no second pass over the manifest).
-std::string signing_bytes(const std::string& hash_hex) { return std::string(kSignDomain) + from_hex(hash_hex).value(); }
 }  // namespace
-
-void Manifest::sign(const Keypair& key) {
-  signer = key.public_hex();
-  signature = hex(key.sign(signing_bytes(content_hash())));
-}
-
-bool is_checkpoint_hash(const std::string& h) {
-  return h.size() == 64 && h.find_first_not_of("0123456789abcdef") == std::string::npos;
-}
 
 std::string tensor_hash(const torch::Tensor& t) {
   const torch::Tensor c = t.detach().contiguous().cpu();
@@ -63,60 +31,46 @@ std::string tensor_hash(const torch::Tensor& t) {
   return hex(h);
 }
 
-std::string Manifest::canonical() const { return canonical_json(*this).dump(); }
-
-std::string Manifest::content_hash() const { return hex(blake2b_256(canonical())); }
-
-std::string Manifest::to_json() const {
-  auto j = canonical_json(*this);
-  j["signer"] = signer;
-  j["signature"] = signature;
-  return j.dump(2);
-}
-
-Result<Manifest> Manifest::from_json(const std::string& text) {
-  Manifest m;
-  try {
-    const auto j = nlohmann::json::parse(text);
-    const auto format = j.at("format").get<std::string>();
-    if (format == "tessera-checkpoint/1") {
-      return Corrupted("manifest: format tessera-checkpoint/1 (BLAKE2b tensor hashes) is no longer read; this "
-                       "tessera writes and reads tessera-checkpoint/2 (BLAKE3 tensor hashes)");
-    }
-    if (format != kFormat) return Corrupted("manifest: unknown format '" + format + "'");
-    m.run_id = j.at("run_id").get<std::string>();
-    m.window = j.at("window").get<std::uint64_t>();
-    m.origin_window = j.at("origin_window").get<std::uint64_t>();
-    m.parent = j.at("parent").get<std::string>();
-    m.model = j.at("model").get<std::string>();
-    m.outer = j.at("outer").get<std::string>();
-    for (const auto& a : j.at("accepted")) {
-      m.accepted.push_back({a.at("uid").get<std::uint32_t>(), a.at("hotkey").get<std::string>(),
-                            a.at("payload_hash").get<std::string>(), a.at("score").get<double>()});
-    }
-    for (const auto& t : j.at("tensors")) {
-      m.tensors.push_back({t.at("name").get<std::string>(), t.at("shape").get<std::vector<std::int64_t>>(),
-                           t.at("hash").get<std::string>()});
-    }
-    m.signer = j.at("signer").get<std::string>();
-    m.signature = j.at("signature").get<std::string>();
-  } catch (const std::exception& e) {
-    return Corrupted(std::string("manifest: ") + e.what());
-  }
-  return m;
-}
-
 Result<CheckpointStore> CheckpointStore::open(const fs::path& root, Retention retention) {
   std::error_code ec;
   fs::create_directories(root / "objects", ec);
   if (!ec) fs::create_directories(root / "tmp", ec);
   if (ec) return IoError("cannot create checkpoint store " + root.string() + ": " + ec.message());
-  // Half-written checkpoints of a crashed writer never reached objects/: drop them.
-  for (const auto& e : fs::directory_iterator(root / "tmp")) fs::remove_all(e.path(), ec);
+  const fs::path lock_path = root / "writer.lock";
+  const int fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) return IoError("cannot open " + lock_path.string() + ": " + std::strerror(errno));
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    const int err = errno;
+    ::close(fd);
+    if (err == EWOULDBLOCK) {
+      return FailedPrecondition("checkpoint store " + root.string() +
+                                " is open for writing by another process (or another store object); one writer at a time");
+    }
+    return IoError("cannot lock " + lock_path.string() + ": " + std::strerror(err));
+  }
   CheckpointStore s;
   s.root_ = root;
   s.retention_ = retention;
+  s.writer_lock_ = std::shared_ptr<const int>(new int(fd), [](const int* p) {
+    ::close(*p);
+    delete p;
+  });
+  // Half-written checkpoints of a crashed writer never reached objects/; the lock says no
+  // writer is alive to finish them: drop them.
+  for (const auto& e : fs::directory_iterator(root / "tmp")) fs::remove_all(e.path(), ec);
   return s;
+}
+
+Result<CheckpointStore> CheckpointStore::open_read_only(const fs::path& root) {
+  if (!fs::is_directory(root / "objects")) return NotFound(root.string() + " is not a checkpoint store (no objects/)");
+  CheckpointStore s;
+  s.root_ = root;
+  return s;
+}
+
+Status CheckpointStore::writable() const {
+  if (!writer_lock_) return FailedPrecondition("checkpoint store " + root_.string() + " is open read-only");
+  return Status::Ok();
 }
 
 Status Manifest::set_tensors(const NamedTensors& model) {
@@ -129,6 +83,7 @@ Status Manifest::set_tensors(const NamedTensors& model) {
 }
 
 Status CheckpointStore::put_blob(const std::string& hash, std::string_view bytes) {
+  TESSERA_RETURN_IF_ERROR(writable());
   if (!is_checkpoint_hash(hash)) return InvalidArgument("'" + hash + "' is not a blob hash (64 hex digits)");
   if (to_hex(blake2b_256(bytes)) != hash) return InvalidArgument("blob bytes do not hash to " + hash.substr(0, 16) + "…");
   const fs::path path = root_ / "blobs" / hash;
@@ -139,16 +94,29 @@ Status CheckpointStore::put_blob(const std::string& hash, std::string_view bytes
   return write_file_atomic(path, bytes, 0644);
 }
 
-Result<std::string> CheckpointStore::get_blob(const std::string& hash) const {
+Result<fs::path> CheckpointStore::blob_path(const std::string& hash) const {
   if (!is_checkpoint_hash(hash)) return InvalidArgument("'" + hash + "' is not a blob hash (64 hex digits)");
-  const fs::path path = root_ / "blobs" / hash;
+  fs::path path = root_ / "blobs" / hash;
   if (!fs::exists(path)) return NotFound("no blob " + hash.substr(0, 16) + "… in " + root_.string());
+  return path;
+}
+
+Result<fs::path> CheckpointStore::update_path(const std::string& child) const {
+  if (!is_checkpoint_hash(child)) return InvalidArgument("'" + child + "' is not a checkpoint hash");
+  fs::path path = root_ / "updates" / (child + ".pb");
+  if (!fs::exists(path)) return NotFound("no update to " + child.substr(0, 16) + "…");
+  return path;
+}
+
+Result<std::string> CheckpointStore::get_blob(const std::string& hash) const {
+  TESSERA_ASSIGN_OR_RETURN(const fs::path path, blob_path(hash));
   TESSERA_ASSIGN_OR_RETURN(std::string data, read_file(path));
   if (to_hex(blake2b_256(data)) != hash) return Corrupted("blob " + path.string() + " does not match its hash");
   return data;
 }
 
 Status CheckpointStore::put_update(const std::string& child, std::string_view bytes) {
+  TESSERA_RETURN_IF_ERROR(writable());
   if (!is_checkpoint_hash(child)) return InvalidArgument("'" + child + "' is not a checkpoint hash");
   std::error_code ec;
   fs::create_directories(root_ / "updates", ec);
@@ -157,13 +125,12 @@ Status CheckpointStore::put_update(const std::string& child, std::string_view by
 }
 
 Result<std::string> CheckpointStore::get_update(const std::string& child) const {
-  if (!is_checkpoint_hash(child)) return InvalidArgument("'" + child + "' is not a checkpoint hash");
-  const fs::path path = root_ / "updates" / (child + ".pb");
-  if (!fs::exists(path)) return NotFound("no update to " + child.substr(0, 16) + "…");
+  TESSERA_ASSIGN_OR_RETURN(const fs::path path, update_path(child));
   return read_file(path);
 }
 
 Result<std::string> CheckpointStore::put(const NamedTensors& tensors, Manifest m, const Keypair& signer) {
+  TESSERA_RETURN_IF_ERROR(writable());
   TESSERA_RETURN_IF_ERROR(m.set_tensors(tensors));
   const std::string hash = m.content_hash();
   m.sign(signer);
@@ -208,24 +175,6 @@ Status verify_checkpoint(const Manifest& m, const std::string& hash, const Named
                          const std::vector<std::string>* tensor_hashes, const std::string& expected_signer) {
   TESSERA_RETURN_IF_ERROR(verify_manifest(m, hash, expected_signer));
   return verify_tensors(m, hash, tensors, tensor_hashes);
-}
-
-Status verify_manifest(const Manifest& m, const std::string& hash, const std::string& expected_signer) {
-  const std::string at = checkpoint_at(hash);
-  if (m.content_hash() != hash) return Corrupted(at + "manifest does not hash to its name");
-  if (!expected_signer.empty() && m.signer != expected_signer) {
-    return PermissionDenied(at + "signed by " + m.signer.substr(0, 16) + "…, but the chain says " +
-                            expected_signer.substr(0, 16) + "… announced it");
-  }
-  TESSERA_ASSIGN_OR_RETURN(PublicKey signer, public_key_from_hex(m.signer));
-  TESSERA_ASSIGN_OR_RETURN(std::string sig_raw, from_hex(m.signature));
-  if (sig_raw.size() != 64) return Corrupted(at + "bad signature length");
-  Signature sig;
-  std::copy(sig_raw.begin(), sig_raw.end(), sig.begin());
-  if (!verify_signature(signer, signing_bytes(hash), sig)) {
-    return Corrupted(at + "signature does not verify");
-  }
-  return Status::Ok();
 }
 
 Status verify_tensors(const Manifest& m, const std::string& hash, const NamedTensors& tensors,

@@ -12,51 +12,17 @@
 #pragma once
 
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "checkpoints/manifest.h"
 #include "checkpoints/safetensors.h"
 #include "core/identity.h"
 #include "core/status.h"
 
 namespace tessera::checkpoints {
-
-struct AcceptedEntry {
-  std::uint32_t uid = 0;
-  std::string hotkey;        // hex
-  std::string payload_hash;  // hex
-  double score = 0.0;
-};
-
-struct TensorEntry {
-  std::string name;
-  std::vector<std::int64_t> shape;
-  std::string hash;  // hex BLAKE2b-256 of the float32 little-endian bytes
-};
-
-struct Manifest {
-  std::string run_id;
-  std::uint64_t window = 0;
-  std::uint64_t origin_window = 0;  // window of the run's first checkpoint (the schedules count from it)
-  std::string parent;  // hex hash of the previous checkpoint ("" for the initial one)
-  std::vector<AcceptedEntry> accepted;
-  std::string model;  // model description / preset
-  std::string outer;  // outer optimizer and its hyperparameters
-  std::vector<TensorEntry> tensors;
-  std::string signer;     // hex ed25519 public key of the aggregator
-  std::string signature;  // hex, over "tessera-checkpoint/1\0" || content hash bytes
-
-  // Fills `tensors` (names, shapes, hashes) from the model; float32 only.
-  Status set_tensors(const NamedTensors& model);
-  // Deterministic JSON of every field but signer and signature.
-  std::string canonical() const;
-  std::string content_hash() const;  // hex BLAKE2b-256 of canonical()
-  // Sets signer and signature: `key` signs the content hash (what the chain announces).
-  void sign(const Keypair& key);
-  std::string to_json() const;       // canonical fields + signer + signature
-  static Result<Manifest> from_json(const std::string& text);
-};
 
 struct Checkpoint {
   Manifest manifest;
@@ -69,9 +35,15 @@ struct Retention {
   std::uint64_t keep_every = 0;  // and every checkpoint whose window is a multiple of M (0: none)
 };
 
+// One writer process at a time: open() takes an exclusive lock on `<root>/writer.lock`
+// (flock, released when the last copy of the store object goes or the process dies) and
+// only then clears `tmp/`; a second writer is refused naming the store. Readers that
+// must not write (`checkpoint serve`) use open_read_only(), which takes no lock and
+// refuses every write.
 class CheckpointStore {
  public:
   static Result<CheckpointStore> open(const std::filesystem::path& root, Retention retention = {});
+  static Result<CheckpointStore> open_read_only(const std::filesystem::path& root);
 
   // Fills the tensor entries, signs with `signer`, writes, updates `latest`, applies the
   // retention; returns the content hash. Storing an existing hash is a no-op.
@@ -87,18 +59,21 @@ class CheckpointStore {
   // The merged update leading to checkpoint `child` (update.h); removed with it.
   Status put_update(const std::string& child, std::string_view bytes);
   Result<std::string> get_update(const std::string& child) const;
+  // Where a stored blob / update lies (NotFound when absent), for streaming it out.
+  Result<std::filesystem::path> blob_path(const std::string& hash) const;
+  Result<std::filesystem::path> update_path(const std::string& child) const;
   std::vector<std::string> list() const;  // stored hashes
   const std::filesystem::path& root() const { return root_; }
 
  private:
   Status apply_retention();
+  Status writable() const;
   std::filesystem::path root_;
   Retention retention_;
+  std::shared_ptr<const int> writer_lock_;  // the locked fd; null when read-only
 };
 
 std::string tensor_hash(const torch::Tensor& t);  // BLAKE3 of the float32 bytes, hex
-// 64 lower-case hex digits: the form of every checkpoint hash.
-bool is_checkpoint_hash(const std::string& h);
 
 // Checks that `manifest` hashes to `hash`, that its signature verifies — made by
 // `expected_signer` (hex public key) when one is given: the hotkey that announced the
@@ -110,9 +85,8 @@ bool is_checkpoint_hash(const std::string& h);
 // download hashes while it receives); otherwise each tensor is hashed here.
 Status verify_checkpoint(const Manifest& manifest, const std::string& hash, const NamedTensors& tensors,
                          const std::vector<std::string>* tensor_hashes = nullptr, const std::string& expected_signer = {});
-// The two halves of verify_checkpoint: the manifest hashes to `hash` and its signature
-// verifies (by `expected_signer` when given); the tensors are the manifest's.
-Status verify_manifest(const Manifest& manifest, const std::string& hash, const std::string& expected_signer = {});
+// The second half of verify_checkpoint (the first, verify_manifest, is in manifest.h):
+// the tensors are the manifest's.
 Status verify_tensors(const Manifest& manifest, const std::string& hash, const NamedTensors& tensors,
                       const std::vector<std::string>* tensor_hashes = nullptr);
 

@@ -46,6 +46,12 @@ Result<std::string> make_update(const Checkpoint& parent, const NamedTensors& ch
   return u.SerializeAsString();
 }
 
+std::uint64_t max_update_bytes(const NamedTensors& model) {
+  std::uint64_t bytes = 2 * 70 + 16;  // parent and child hashes, their tags and lengths
+  for (const auto& [name, t] : model) bytes += 4 * static_cast<std::uint64_t>(t.numel()) + 32;  // values + patch framing
+  return bytes;
+}
+
 Result<NamedTensors> apply_update(const Checkpoint& parent, std::string_view bytes, const std::string& child_hash) {
   proto::CheckpointUpdate u;
   if (!u.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) return Corrupted("update does not parse");

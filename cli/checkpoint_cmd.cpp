@@ -43,7 +43,7 @@ class ProgressBar {
 };
 
 Status run_serve(const std::string& store_dir, const std::string& listen, int data_port) {
-  TESSERA_ASSIGN_OR_RETURN(auto store, checkpoints::CheckpointStore::open(store_dir));
+  TESSERA_ASSIGN_OR_RETURN(auto store, checkpoints::CheckpointStore::open_read_only(store_dir));
   TESSERA_ASSIGN_OR_RETURN(auto server, checkpoints::CheckpointServer::start(&store, listen, data_port));
   std::printf("serving checkpoints of %s on port %d (gRPC), data plane on port %d\n", store_dir.c_str(), server->port(),
               server->data_port());
@@ -146,7 +146,8 @@ Status run_verify(std::uint32_t netuid, std::uint64_t window, const std::string&
   TESSERA_ASSIGN_OR_RETURN(auto child, pull(*child_info, "child"));
   std::vector<std::string> payloads;
   for (const auto& a : child.manifest.accepted) {
-    auto blob = checkpoints::fetch_blob(child_info->address, a.payload_hash);
+    auto blob = checkpoints::fetch_blob(child_info->address, a.payload_hash,
+                                       static_cast<std::uint64_t>(spec.validator.max_payload_bytes));
     if (!blob.ok()) return blob.status().with_context("payload of uid " + std::to_string(a.uid));
     payloads.push_back(std::move(*blob));
   }

@@ -1,5 +1,7 @@
 #include "core/file_io.h"
 
+#include <atomic>
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -55,8 +57,10 @@ Status write_file_synced(const std::filesystem::path& tmp, std::string_view cont
 
 Status write_file_atomic(const std::filesystem::path& path, std::string_view contents,
                          unsigned mode) {
-  const std::filesystem::path tmp =
-      path.string() + ".tmp." + std::to_string(static_cast<long>(::getpid()));
+  // Unique per process and call: two threads writing the same path must not share a temp.
+  static std::atomic<std::uint64_t> counter{0};
+  const std::filesystem::path tmp = path.string() + ".tmp." + std::to_string(static_cast<long>(::getpid())) + "." +
+                                    std::to_string(counter++);
   TESSERA_RETURN_IF_ERROR(write_file_synced(tmp, contents, mode));
   fault_point("file:written");
   if (::rename(tmp.c_str(), path.c_str()) != 0) {

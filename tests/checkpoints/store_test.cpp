@@ -9,6 +9,7 @@
 #include <set>
 
 #include "core/file_io.h"
+#include "core/hash.h"
 
 #include "tests/test_util.h"
 
@@ -119,6 +120,78 @@ TEST(CheckpointStore, KillDuringWritesLeavesOnlyCompleteCheckpoints) {
   ASSERT_TRUE(latest.ok());
   EXPECT_TRUE(store->get(*latest).ok());
   EXPECT_TRUE(std::filesystem::is_empty(dir.path() / "tmp"));  // staging leftovers removed on open
+}
+
+TEST(CheckpointStore, RetentionRemovesTheBlobsAndUpdatesOfDroppedCheckpoints) {
+  testing::TempDir dir;
+  auto store = *CheckpointStore::open(dir.path(), Retention{2, 0});
+  const Keypair k = Keypair::generate();
+  std::vector<std::string> hashes, blobs;
+  for (std::uint64_t w = 0; w < 5; ++w) {
+    // As the aggregator stores a window: its accepted payload, the checkpoint that lists
+    // it, then the update leading to it.
+    const std::string payload = "payload of window " + std::to_string(w);
+    blobs.push_back(to_hex(blake2b_256(payload)));
+    ASSERT_TRUE(store.put_blob(blobs.back(), payload).ok());
+    Manifest m = manifest(w, hashes.empty() ? "" : hashes.back());
+    m.accepted = {{1, std::string(64, 'a'), blobs.back(), 1.0}};
+    hashes.push_back(*store.put(model(static_cast<float>(w)), m, k));
+    ASSERT_TRUE(store.put_update(hashes.back(), "update to " + std::to_string(w)).ok());
+  }
+  const auto kept_now = store.list();
+  EXPECT_EQ(std::set<std::string>(kept_now.begin(), kept_now.end()), (std::set<std::string>{hashes[3], hashes[4]}));
+  for (std::size_t w = 0; w < 5; ++w) {
+    const bool kept = w >= 3;
+    // The update to C_w and the payloads it merged go with C_w.
+    EXPECT_EQ(store.get_blob(blobs[w]).ok(), kept) << "blob of window " << w;
+    EXPECT_EQ(store.get_update(hashes[w]).ok(), kept) << "update to window " << w;
+  }
+  // The next put drops C_3 with its update and payload.
+  hashes.push_back(*store.put(model(5.0f), manifest(5, hashes.back()), k));
+  EXPECT_FALSE(store.get_update(hashes[3]).ok());
+  EXPECT_FALSE(store.get_blob(blobs[3]).ok());
+  EXPECT_TRUE(store.get_update(hashes[4]).ok());
+  EXPECT_TRUE(std::filesystem::is_empty(dir.path() / "tmp"));
+}
+
+TEST(CheckpointStore, OneWriterAtATimeAndReadersNeverWrite) {
+  testing::TempDir dir;
+  const Keypair k = Keypair::generate();
+  std::string hash;
+  {
+    auto writer = CheckpointStore::open(dir.path());
+    ASSERT_TRUE(writer.ok());
+    hash = *writer->put(model(1.0f), manifest(0), k);
+    auto second = CheckpointStore::open(dir.path());
+    ASSERT_FALSE(second.ok()) << "two writers opened one store";
+    EXPECT_EQ(second.status().code(), StatusCode::kFailedPrecondition);
+    EXPECT_NE(second.status().message().find("one writer at a time"), std::string::npos) << second.status().message();
+    // A reader beside the writer reads, and refuses to write.
+    auto reader = CheckpointStore::open_read_only(dir.path());
+    ASSERT_TRUE(reader.ok());
+    EXPECT_TRUE(reader->get(hash).ok());
+    auto refused = reader->put(model(2.0f), manifest(1), k);
+    ASSERT_FALSE(refused.ok());
+    EXPECT_NE(refused.status().message().find("read-only"), std::string::npos);
+  }
+  // Another process holding the store keeps this one out until it dies.
+  int ready[2];
+  ASSERT_EQ(pipe(ready), 0);
+  const pid_t pid = fork();
+  if (pid == 0) {
+    auto held = CheckpointStore::open(dir.path());
+    const char c = held.ok() ? 'y' : 'n';
+    (void)!write(ready[1], &c, 1);
+    pause();
+    _exit(0);
+  }
+  char c = 0;
+  ASSERT_EQ(read(ready[0], &c, 1), 1);
+  ASSERT_EQ(c, 'y');
+  EXPECT_FALSE(CheckpointStore::open(dir.path()).ok());
+  kill(pid, SIGKILL);
+  waitpid(pid, nullptr, 0);
+  EXPECT_TRUE(CheckpointStore::open(dir.path()).ok()) << "the lock outlived its process";
 }
 
 }  // namespace

@@ -1,0 +1,113 @@
+#include "checkpoints/manifest.h"
+
+#include <algorithm>
+#include <nlohmann/json.hpp>
+
+#include "core/hash.h"
+
+namespace tessera::checkpoints {
+
+namespace {
+constexpr std::string_view kSignDomain{"tessera-checkpoint/1\0", 21};
+// Format 2: tensor hashes are BLAKE3 (format 1 used BLAKE2b for them too).
+constexpr const char* kFormat = "tessera-checkpoint/2";
+
+std::string hex(std::span<const std::uint8_t> b) { return to_hex(b); }
+
+nlohmann::ordered_json canonical_json(const Manifest& m) {
+  nlohmann::ordered_json j;
+  j["format"] = kFormat;
+  j["run_id"] = m.run_id;
+  j["window"] = m.window;
+  j["origin_window"] = m.origin_window;
+  j["parent"] = m.parent;
+  j["model"] = m.model;
+  j["outer"] = m.outer;
+  j["accepted"] = nlohmann::ordered_json::array();
+  for (const auto& a : m.accepted) {
+    j["accepted"].push_back({{"uid", a.uid}, {"hotkey", a.hotkey}, {"payload_hash", a.payload_hash}, {"score", a.score}});
+  }
+  j["tensors"] = nlohmann::ordered_json::array();
+  for (const auto& t : m.tensors) j["tensors"].push_back({{"name", t.name}, {"shape", t.shape}, {"hash", t.hash}});
+  return j;
+}
+
+// What the aggregator signs: the domain, then the content hash's 32 bytes (the hash is
+// already computed; no second pass over the manifest).
+std::string signing_bytes(const std::string& hash_hex) { return std::string(kSignDomain) + from_hex(hash_hex).value(); }
+std::string checkpoint_at(const std::string& hash) { return "checkpoint " + hash.substr(0, 16) + "…: "; }
+}  // namespace
+
+void Manifest::sign(const Keypair& key) {
+  signer = key.public_hex();
+  signature = hex(key.sign(signing_bytes(content_hash())));
+}
+
+bool is_checkpoint_hash(const std::string& h) {
+  return h.size() == 64 && h.find_first_not_of("0123456789abcdef") == std::string::npos;
+}
+
+std::string Manifest::canonical() const { return canonical_json(*this).dump(); }
+
+std::string Manifest::content_hash() const { return hex(blake2b_256(canonical())); }
+
+std::string Manifest::to_json() const {
+  auto j = canonical_json(*this);
+  j["signer"] = signer;
+  j["signature"] = signature;
+  return j.dump(2);
+}
+
+Result<Manifest> Manifest::from_json(const std::string& text) {
+  Manifest m;
+  // JSON never holds a raw NUL; refusing one keeps the parser from stopping early at it.
+  if (text.find('\0') != std::string::npos) return Corrupted("manifest: contains a NUL byte");
+  try {
+    const auto j = nlohmann::json::parse(text);
+    const auto format = j.at("format").get<std::string>();
+    if (format == "tessera-checkpoint/1") {
+      return Corrupted("manifest: format tessera-checkpoint/1 (BLAKE2b tensor hashes) is no longer read; this "
+                       "tessera writes and reads tessera-checkpoint/2 (BLAKE3 tensor hashes)");
+    }
+    if (format != kFormat) return Corrupted("manifest: unknown format '" + format + "'");
+    m.run_id = j.at("run_id").get<std::string>();
+    m.window = j.at("window").get<std::uint64_t>();
+    m.origin_window = j.at("origin_window").get<std::uint64_t>();
+    m.parent = j.at("parent").get<std::string>();
+    m.model = j.at("model").get<std::string>();
+    m.outer = j.at("outer").get<std::string>();
+    for (const auto& a : j.at("accepted")) {
+      m.accepted.push_back({a.at("uid").get<std::uint32_t>(), a.at("hotkey").get<std::string>(),
+                            a.at("payload_hash").get<std::string>(), a.at("score").get<double>()});
+    }
+    for (const auto& t : j.at("tensors")) {
+      m.tensors.push_back({t.at("name").get<std::string>(), t.at("shape").get<std::vector<std::int64_t>>(),
+                           t.at("hash").get<std::string>()});
+    }
+    m.signer = j.at("signer").get<std::string>();
+    m.signature = j.at("signature").get<std::string>();
+  } catch (const std::exception& e) {
+    return Corrupted(std::string("manifest: ") + e.what());
+  }
+  return m;
+}
+
+Status verify_manifest(const Manifest& m, const std::string& hash, const std::string& expected_signer) {
+  const std::string at = checkpoint_at(hash);
+  if (m.content_hash() != hash) return Corrupted(at + "manifest does not hash to its name");
+  if (!expected_signer.empty() && m.signer != expected_signer) {
+    return PermissionDenied(at + "signed by " + m.signer.substr(0, 16) + "…, but the chain says " +
+                            expected_signer.substr(0, 16) + "… announced it");
+  }
+  TESSERA_ASSIGN_OR_RETURN(PublicKey signer, public_key_from_hex(m.signer));
+  TESSERA_ASSIGN_OR_RETURN(std::string sig_raw, from_hex(m.signature));
+  if (sig_raw.size() != 64) return Corrupted(at + "bad signature length");
+  Signature sig;
+  std::copy(sig_raw.begin(), sig_raw.end(), sig.begin());
+  if (!verify_signature(signer, signing_bytes(hash), sig)) {
+    return Corrupted(at + "signature does not verify");
+  }
+  return Status::Ok();
+}
+
+}  // namespace tessera::checkpoints

@@ -1,0 +1,68 @@
+// The checkpoint manifest (DESIGN.md §4): what a checkpoint holds, its content hash (the
+// name the chain announces) and the signature binding it to the hotkey that announced
+// it. Kept apart from the store and from torch so that the parser a checkpoint server
+// feeds can be fuzzed on its own (tests/fuzz/fuzz_checkpoint.cpp).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/identity.h"
+#include "core/status.h"
+
+namespace at {
+class Tensor;
+}
+
+namespace tessera::checkpoints {
+
+struct AcceptedEntry {
+  std::uint32_t uid = 0;
+  std::string hotkey;        // hex
+  std::string payload_hash;  // hex
+  double score = 0.0;
+};
+
+struct TensorEntry {
+  std::string name;
+  std::vector<std::int64_t> shape;
+  std::string hash;  // hex BLAKE2b-256 of the float32 little-endian bytes
+};
+
+struct Manifest {
+  std::string run_id;
+  std::uint64_t window = 0;
+  std::uint64_t origin_window = 0;  // window of the run's first checkpoint (the schedules count from it)
+  std::string parent;  // hex hash of the previous checkpoint ("" for the initial one)
+  std::vector<AcceptedEntry> accepted;
+  std::string model;  // model description / preset
+  std::string outer;  // outer optimizer and its hyperparameters
+  std::vector<TensorEntry> tensors;
+  std::string signer;     // hex ed25519 public key of the aggregator
+  std::string signature;  // hex, over "tessera-checkpoint/1\0" || content hash bytes
+
+  // Fills `tensors` (names, shapes, hashes) from the model; float32 only (store.cpp:
+  // the only part of the manifest that needs torch).
+  Status set_tensors(const std::vector<std::pair<std::string, at::Tensor>>& model);
+  // Deterministic JSON of every field but signer and signature.
+  std::string canonical() const;
+  std::string content_hash() const;  // hex BLAKE2b-256 of canonical()
+  // Sets signer and signature: `key` signs the content hash (what the chain announces).
+  void sign(const Keypair& key);
+  std::string to_json() const;       // canonical fields + signer + signature
+  static Result<Manifest> from_json(const std::string& text);
+};
+
+// 64 lower-case hex digits: the form of every checkpoint hash.
+bool is_checkpoint_hash(const std::string& h);
+
+// Checks that `manifest` hashes to `hash` and that its signature verifies — made by
+// `expected_signer` (hex public key) when one is given: the hotkey that announced the
+// checkpoint on chain. The content hash leaves the signer out, so without
+// `expected_signer` the signature only shows that someone signed, not who made the
+// checkpoint. The error names what does not match.
+Status verify_manifest(const Manifest& manifest, const std::string& hash, const std::string& expected_signer = {});
+
+}  // namespace tessera::checkpoints
