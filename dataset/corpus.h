@@ -31,8 +31,12 @@ struct PrepareReport {
 // validation split covers every source. Files are visited in sorted path order; symlinks
 // to an already visited file and files with NUL bytes (binary indexes such as fortune's
 // .dat files) are skipped. Writes `<out>/train_NNNNNN.bin`, `<out>/val_NNNNNN.bin` (llm.c
-// shards, byte tokenizer) and `<out>/meta.json`; stale shards of an earlier run are
-// removed. `progress` receives (files done, files total).
+// shards, byte tokenizer) and `<out>/meta.json`. Streams: one input file and at most one
+// shard per split are in memory at a time. The new dataset is built in
+// `<out>.preparing-<pid>` and swapped in atomically when complete (renameat2 exchange), so
+// readers see the old dataset or the new one and a failure leaves the old one as it was;
+// because `<out>` is replaced whole, it must hold nothing but prepared files.
+// `progress` receives (files done, files total).
 Result<PrepareReport> prepare_corpus(const PrepareOptions& options,
                                      const std::function<void(std::size_t, std::size_t)>& progress = {});
 

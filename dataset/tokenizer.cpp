@@ -3,8 +3,10 @@
 namespace tessera::dataset {
 
 void ByteTokenizer::encode_append(std::string_view text, std::vector<std::uint16_t>* out) const {
-  out->reserve(out->size() + text.size());
-  for (char c : text) out->push_back(static_cast<std::uint8_t>(c));
+  // No exact reserve here: called once per file, it would reallocate (and copy everything
+  // appended so far) on every call. insert() grows geometrically.
+  const auto* bytes = reinterpret_cast<const std::uint8_t*>(text.data());
+  out->insert(out->end(), bytes, bytes + text.size());
 }
 
 std::vector<std::uint16_t> ByteTokenizer::encode(std::string_view text) const {

@@ -59,5 +59,43 @@ TEST(PrepareCorpus, ClearErrors) {
   EXPECT_EQ(TokenDataset::load(out / "absent", "train").status().code(), StatusCode::kNotFound);
 }
 
+TEST(PrepareCorpus, ACrashHalfwayLeavesThePreviousDatasetAndTheNextRunCompletes) {
+  testing::TempDir in, work;
+  testing::write_text(in / "a.txt", testing::synthetic_text(40000, 1));
+  testing::write_text(in / "b.txt", testing::synthetic_text(40000, 2));
+  const auto out = work / "data";
+  auto first = prepare_corpus({{in / "a.txt"}, out, 0.1, 4000});
+  ASSERT_TRUE(first.ok()) << first.status().to_string();
+  const auto before = TokenDataset::load(out, "train");
+  ASSERT_TRUE(before.ok());
+  // A real run of the CLI, killed (SIGKILL) at its third synced file: shards half written.
+  const auto crashed = testing::run_command("TESSERA_FAULT=file:written:3 " + std::string(TESSERA_BINARY) +
+                                            " data prepare --input " + in.path().string() + " --out " + out.string() +
+                                            " 2>&1");
+  EXPECT_NE(crashed.exit_code, 0) << crashed.output;
+  auto after = TokenDataset::load(out, "train");
+  ASSERT_TRUE(after.ok()) << after.status().to_string();
+  EXPECT_EQ(after->size(), before->size()) << "the old dataset changed under a failed run";
+  EXPECT_EQ(prepare_corpus({{in / "a.txt"}, out, 0.1, 4000})->train_tokens, first->train_tokens);
+  // The dead run's staging folder is cleared by the next run.
+  auto second = prepare_corpus({{in.path()}, out, 0.1, 4000});
+  ASSERT_TRUE(second.ok()) << second.status().to_string();
+  EXPECT_GT(second->train_tokens, first->train_tokens);
+  EXPECT_EQ(TokenDataset::load(out, "train")->size(), second->train_tokens);
+  std::size_t entries = 0;
+  for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator(work.path())) ++entries;
+  EXPECT_EQ(entries, 1u) << "staging folders were left beside the dataset";
+}
+
+TEST(PrepareCorpus, RefusesAnOutputFolderHoldingOtherFiles) {
+  testing::TempDir in, out;
+  testing::write_text(in / "a.txt", testing::synthetic_text(20000, 1));
+  testing::write_text(out / "notes.txt", "mine");
+  auto r = prepare_corpus({{in / "a.txt"}, out.path(), 0.1});
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("notes.txt"), std::string::npos) << r.status().message();
+  EXPECT_TRUE(std::filesystem::exists(out / "notes.txt"));
+}
+
 }  // namespace
 }  // namespace tessera::dataset
