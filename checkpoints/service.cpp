@@ -384,6 +384,15 @@ Result<PullResult> pull_from(const std::string& address, const PullOptions& o, c
 
 }  // namespace
 
+PullOptions role_pull_options(const RunSpec& spec, std::vector<std::string> mirrors, double deadline_s) {
+  PullOptions o;
+  o.mirrors = std::move(mirrors);
+  const double window_ms = static_cast<double>(spec.schedule.blocks_per_window) * spec.schedule.block_time_ms;
+  const double ms = deadline_s > 0 ? deadline_s * 1000 : std::max(30000.0, window_ms);
+  o.deadline = std::chrono::milliseconds(static_cast<std::int64_t>(ms));
+  return o;
+}
+
 Result<PullResult> pull_checkpoint(const PullOptions& o, const std::function<void(std::uint64_t, std::uint64_t)>& progress) {
   if (!o.expected_hash.empty() && !is_checkpoint_hash(o.expected_hash)) {
     return InvalidArgument("'" + o.expected_hash + "' is not a checkpoint hash (64 hex digits)");

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "checkpoints/store.h"
+#include "core/run_spec.h"
 
 namespace tessera::net {
 class GrpcServer;
@@ -55,6 +56,12 @@ struct PullOptions {
   std::chrono::milliseconds grace{std::chrono::seconds(10)};
   std::uint64_t max_model_bytes = 0;  // refuse larger models before downloading (0: no limit)
 };
+
+// The pull limits of a role following the run: the deadline is one window of the run
+// (blocks_per_window × block_time_ms, at least 30 s) unless `deadline_s` > 0 gives it, so a
+// slow source cannot hold a miner past the window it needs the checkpoint for; `mirrors`
+// are tried after the announced source.
+PullOptions role_pull_options(const RunSpec& spec, std::vector<std::string> mirrors, double deadline_s = 0);
 
 struct PullResult {
   std::string hash;

@@ -24,6 +24,8 @@ struct RoleFlags {
   int threads = 0;
   std::uint64_t windows = 0;
   bool json = false;
+  std::vector<std::string> checkpoint_mirrors;
+  double checkpoint_deadline_s = 0;
 };
 
 void add_role_flags(CLI::App* cmd, RoleFlags& f) {
@@ -35,6 +37,10 @@ void add_role_flags(CLI::App* cmd, RoleFlags& f) {
   cmd->add_option("--threads", f.threads, "CPU threads (default: all cores)");
   cmd->add_option("--windows", f.windows, "Stop after this many windows (default: run until Ctrl-C)");
   cmd->add_flag("--json", f.json, "Print one JSON status object per window on stdout");
+  cmd->add_option("--checkpoint-mirror", f.checkpoint_mirrors,
+                  "Another CheckpointService of this run, tried when the announced one fails or is too slow (repeatable)");
+  cmd->add_option("--checkpoint-deadline", f.checkpoint_deadline_s,
+                  "Seconds a checkpoint pull may take, every source included (default: one window of the run)");
 }
 
 subnet::JoinOptions join_options(const GlobalOptions& global, const RoleFlags& f) {
@@ -44,6 +50,8 @@ subnet::JoinOptions join_options(const GlobalOptions& global, const RoleFlags& f
   j.home = home_path(global);
   j.wallet = f.wallet;
   j.data_dir = f.data;
+  j.checkpoint_mirrors = f.checkpoint_mirrors;
+  j.checkpoint_deadline_s = f.checkpoint_deadline_s;
   return j;
 }
 

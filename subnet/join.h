@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "chain-bridge/client.h"
 #include "core/identity.h"
@@ -21,6 +22,10 @@ struct JoinOptions {
   std::filesystem::path home;
   std::string wallet;
   std::string data_dir;  // empty: the spec's data.dir
+  // Checkpoint pulls: other CheckpointServices serving the run's checkpoints, tried after
+  // the announced one; and the pull deadline in seconds (0: one window of the run).
+  std::vector<std::string> checkpoint_mirrors;
+  double checkpoint_deadline_s = 0;
 };
 
 struct Joined {

@@ -177,6 +177,8 @@ Status Miner::setup() {
   schedule_.blocks_per_window = static_cast<std::uint64_t>(spec.schedule.blocks_per_window);
   dir_ = options_.join.home / "miners" / (options_.join.wallet + "-" + std::to_string(options_.join.netuid));
   follower_ = std::make_unique<checkpoints::CheckpointFollower>(joined_.chain.get(), options_.join.netuid, dir_ / "cache");
+  follower_->set_pull_options(
+      checkpoints::role_pull_options(joined_.spec, options_.join.checkpoint_mirrors, options_.join.checkpoint_deadline_s));
 
   const std::string spec_hash = to_hex(blake2b_256(spec.text));
   auto loaded = load_miner_state(dir_ / "state");

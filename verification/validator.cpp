@@ -213,6 +213,8 @@ Status Validator::setup() {
   TESSERA_RETURN_IF_ERROR(start_serving());
   follower_ = std::make_unique<checkpoints::CheckpointFollower>(joined_.chain.get(), options_.join.netuid, dir_ / "cache",
                                                                 store);
+  follower_->set_pull_options(
+      checkpoints::role_pull_options(joined_.spec, options_.join.checkpoint_mirrors, options_.join.checkpoint_deadline_s));
   spdlog::info("validator uid {} on subnet {} ({}, {}): submissions at {}{}", joined_.uid, options_.join.netuid,
                joined_.config.describe(), options_.device.str(), server_->endpoint(),
                options_.aggregator ? ", aggregating, " + options_.aggregator->describe() : "");

@@ -311,6 +311,16 @@ TEST(HostileCheckpointServer, AnHonestMirrorDeliversAfterALiar) {
   EXPECT_GT(r->resumed_from, 0u);
 }
 
+TEST(RolePullOptions, TheDeadlineIsOneWindowOfTheRunUnlessGiven) {
+  RunSpec spec = *parse_run_spec("[run]\nname = \"p\"\n[schedule]\nblocks_per_window = 20\nblock_time_ms = 12000\n");
+  EXPECT_EQ(role_pull_options(spec, {}).deadline, std::chrono::minutes(4));
+  spec.schedule.block_time_ms = 100;  // a 2 s window: the floor of 30 s applies
+  EXPECT_EQ(role_pull_options(spec, {}).deadline, std::chrono::seconds(30));
+  const PullOptions given = role_pull_options(spec, {"127.0.0.1:1", "127.0.0.1:2"}, 5);
+  EXPECT_EQ(given.deadline, std::chrono::seconds(5));
+  EXPECT_EQ(given.mirrors.size(), 2u);
+}
+
 // A follower accepts a checkpoint only when the hotkey that announced it signed it:
 // from a server, and from its own store or cache alike.
 TEST(CheckpointFollowerTrust, OnlyTheAnnouncersSignatureIsAccepted) {
