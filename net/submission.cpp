@@ -4,6 +4,7 @@
 
 #include <cstring>
 
+#include "core/file_io.h"
 #include "core/hash.h"
 
 namespace tessera::net {
@@ -102,6 +103,7 @@ Result<std::unique_ptr<SubmissionServer>> SubmissionServer::start(const ServerOp
   std::unique_ptr<SubmissionServer> s(new SubmissionServer());
   s->options_ = options;
   s->checker_ = std::make_unique<SubmissionChecker>(options, identity);
+  TESSERA_RETURN_IF_ERROR(s->checker_->load_nonces());
   s->context_ = zmq_ctx_new();
   s->socket_ = zmq_socket(s->context_, ZMQ_ROUTER);
   const int one = 1, linger = 0;
@@ -195,6 +197,36 @@ void SubmissionServer::run() {
   }
 }
 
+Status SubmissionChecker::load_nonces() {
+  if (options_.nonce_file.empty() || !std::filesystem::exists(options_.nonce_file)) return Status::Ok();
+  TESSERA_ASSIGN_OR_RETURN(std::string text, read_file(options_.nonce_file));
+  // One line per hotkey: 64 hex digits, a space, the last accepted nonce.
+  std::map<std::string, std::uint64_t> loaded;
+  std::size_t line_no = 0;
+  for (std::size_t at = 0; at < text.size();) {
+    const std::size_t end = std::min(text.find('\n', at), text.size());
+    const std::string line = text.substr(at, end - at);
+    at = end + 1;
+    ++line_no;
+    auto raw = line.size() > 65 && line[64] == ' ' ? from_hex(line.substr(0, 64)) : Result<std::string>(Corrupted(""));
+    const std::string digits = line.size() > 65 ? line.substr(65) : std::string();
+    if (!raw.ok() || digits.empty() || digits.size() > 20 || digits.find_first_not_of("0123456789") != std::string::npos) {
+      return Corrupted(options_.nonce_file.string() + " line " + std::to_string(line_no) +
+                       " is not '<hotkey hex> <nonce>'; refusing to start without the replay record");
+    }
+    loaded[*raw] = std::stoull(digits);
+  }
+  last_nonce_ = std::move(loaded);
+  return Status::Ok();
+}
+
+Status SubmissionChecker::save_nonces() const {
+  if (options_.nonce_file.empty()) return Status::Ok();
+  std::string text;
+  for (const auto& [hotkey, nonce] : last_nonce_) text += to_hex(hotkey) + " " + std::to_string(nonce) + "\n";
+  return write_file_atomic(options_.nonce_file, text, 0600);
+}
+
 proto::Reply SubmissionChecker::check(const std::vector<std::string>& frames, std::size_t queue_size,
                                       Submission* out) {
   using proto::RejectCode;
@@ -221,13 +253,9 @@ proto::Reply SubmissionChecker::check(const std::vector<std::string>& frames, st
   if (h.hotkey().size() != 32 || signed_header.signature().size() != 64) {
     return reject(proto::REJECT_MALFORMED_HEADER, "hotkey must be 32 bytes and the signature 64");
   }
-  PublicKey key;
-  std::memcpy(key.data(), h.hotkey().data(), 32);
-  Signature sig;
-  std::memcpy(sig.data(), signed_header.signature().data(), 64);
-  if (!verify_signature(key, std::string(kHeaderDomain) + signed_header.header(), sig)) {
-    return reject(proto::REJECT_BAD_SIGNATURE, "signature does not verify for the header's hotkey");
-  }
+  // The cheap lookups first: a key that is not registered here is refused before any
+  // signature work (the claims are unauthenticated until the signature holds, but a false
+  // claim only gets the sender refused).
   if (h.netuid() != options_.netuid) {
     return reject(proto::REJECT_WRONG_SUBNET, "submission for subnet " + std::to_string(h.netuid()) + ", this is " +
                                                   std::to_string(options_.netuid));
@@ -236,6 +264,13 @@ proto::Reply SubmissionChecker::check(const std::vector<std::string>& frames, st
   if (!uid || *uid != h.uid()) {
     return reject(proto::REJECT_NOT_REGISTERED,
                   "hotkey is not registered as uid " + std::to_string(h.uid()) + " on subnet " + std::to_string(h.netuid()));
+  }
+  PublicKey key;
+  std::memcpy(key.data(), h.hotkey().data(), 32);
+  Signature sig;
+  std::memcpy(sig.data(), signed_header.signature().data(), 64);
+  if (!verify_signature(key, std::string(kHeaderDomain) + signed_header.header(), sig)) {
+    return reject(proto::REJECT_BAD_SIGNATURE, "signature does not verify for the header's hotkey");
   }
   const std::uint64_t block = options_.current_block();
   if (!options_.schedule.accepts(h.window(), block, options_.grace_blocks)) {
@@ -259,8 +294,20 @@ proto::Reply SubmissionChecker::check(const std::vector<std::string>& frames, st
   if (queue_size >= options_.queue_capacity) {
     return reject(proto::REJECT_BUSY, "receive queue full (" + std::to_string(options_.queue_capacity) + "); retry");
   }
-  ++count;
+  const auto previous = last_nonce_.find(h.hotkey());
+  const std::optional<std::uint64_t> had =
+      previous == last_nonce_.end() ? std::nullopt : std::optional<std::uint64_t>(previous->second);
   last_nonce_[h.hotkey()] = h.nonce();
+  if (Status saved = save_nonces(); !saved.ok()) {
+    // Not accepted: without the record a restart would take this header again.
+    if (had) {
+      last_nonce_[h.hotkey()] = *had;
+    } else {
+      last_nonce_.erase(h.hotkey());
+    }
+    return reject(proto::REJECT_BUSY, "cannot record the nonce (" + saved.message() + "); retry");
+  }
+  ++count;
   // Forget rate-limit entries of closed windows.
   const std::uint64_t window = options_.schedule.window_of(block);
   std::erase_if(per_window_, [window](const auto& e) { return e.first.second + 1 < window; });

@@ -2,9 +2,11 @@
 // ROUTER with CURVE encryption; miners connect a DEALER with the validator's public key
 // and send [SignedHeader, payload]. Every check runs before the payload is decoded:
 // frame count, header and payload size caps (ZMQ_MAXMSGSIZE drops frames more than 1 MiB
-// over the caps before they are buffered), header parse, ed25519 signature, registration of
-// (netuid, uid, hotkey), window (with grace), nonce replay, payload size and hash,
-// per-hotkey rate limit, and queue space. Accepted submissions go into a bounded queue
+// over the caps before they are buffered), header parse, subnet and registration of
+// (netuid, uid, hotkey) — a map lookup, so that a flood from unregistered keys costs no
+// signature work — then the ed25519 signature, window (with grace), nonce replay (the
+// last accepted nonce per hotkey survives restarts in `nonce_file`), payload size and
+// hash, per-hotkey rate limit, and queue space. Accepted submissions go into a bounded queue
 // (backpressure: REJECT_BUSY when full) and are answered with a signed receipt; each
 // reject is answered with its code and a readable reason, and counted.
 #pragma once
@@ -13,6 +15,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <filesystem>
 #include <functional>
 #include <map>
 #include <mutex>
@@ -53,6 +56,10 @@ struct ServerOptions {
   // the current block.
   std::function<std::optional<std::uint32_t>(const std::string& hotkey)> uid_of;
   std::function<std::uint64_t()> current_block;
+  // Where the last accepted nonce of each hotkey is kept (written atomically on every
+  // accept, read at start), so that a restarted validator does not accept a replay.
+  // Empty: memory only (tests, the sim).
+  std::filesystem::path nonce_file;
 };
 
 struct ServerStats {
@@ -70,9 +77,13 @@ struct ServerStats {
 class SubmissionChecker {
  public:
   SubmissionChecker(ServerOptions options, Keypair identity) : options_(std::move(options)), identity_(identity) {}
+  // Reads options.nonce_file when there is one; a file that does not parse is an error
+  // naming it (starting without it would reopen every replay).
+  Status load_nonces();
   proto::Reply check(const std::vector<std::string>& frames, std::size_t queue_size, Submission* out);
 
  private:
+  Status save_nonces() const;
   ServerOptions options_;
   Keypair identity_;
   std::map<std::string, std::uint64_t> last_nonce_;                            // by hotkey

@@ -263,6 +263,7 @@ Status Validator::start_serving() {
   so.max_payload_bytes = static_cast<std::size_t>(spec.validator.max_payload_bytes);
   so.schedule = schedule_;
   so.grace_blocks = static_cast<std::uint64_t>(spec.schedule.submission_grace_blocks);
+  so.nonce_file = dir_ / "nonces";  // the replay record survives restarts
   so.uid_of = [this](const std::string& hotkey) -> std::optional<std::uint32_t> {
     std::lock_guard lock(meta_mu_);
     auto it = uid_by_hotkey_.find(hotkey);

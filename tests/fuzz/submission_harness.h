@@ -1,12 +1,12 @@
 // The submission fuzz harness: arbitrary frames into the submission checks. Input: byte 0
 // holds the frame count (1 + bits 0–1) and the mode (bits 2–3); then per frame a 2-byte
 // little-endian length and that many bytes.
-//   raw (bit 2 clear): the frames go in as they are — header decoding and the signature
-//     check, which almost every input fails.
+//   raw (bit 2 clear): the frames go in as they are — header decoding, the subnet and
+//     registration lookups and the signature check, which almost every input fails.
 //   signed (bit 2 set): frame 0 is parsed as a SubmissionHeader (whatever parses), its
 //     hotkey set to the registered test miner's, and it is signed with that miner's known
-//     test key — so the checks after the signature (subnet, registration, window, nonce
-//     replay, payload size and hash, rate limit, queue space) see fuzzed values. With bit 3
+//     test key — so the checks after the signature (window, nonce replay, payload size and
+//     hash, rate limit, queue space) and the subnet check see fuzzed values. With bit 3
 //     also set, the payload hash and size are made to match frame 1, so inputs reach the
 //     checks after the payload comparison too.
 #pragma once

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <limits>
+
 #include <functional>
 
 #include "gradients/apply.h"
@@ -156,6 +158,20 @@ TEST(ErrorFeedback, NothingIsLostOnlyDelayed) {
     EXPECT_TRUE(torch::allclose(ef.buffer(0), expected, 1e-6, 1e-9)) << "step " << step;
     before = ef.buffer(0).clone();
   }
+}
+
+TEST(ErrorFeedback, ANonFiniteDeltaFailsAndLeavesTheBuffersUsable) {
+  auto settings = *CodecSettings::from_preset("int2-k32");
+  ErrorFeedback ef(0.9);
+  ASSERT_TRUE(ef.step(random_delta(1), settings).ok());
+  const torch::Tensor kept = ef.buffer(0).clone();
+  auto poisoned = random_delta(2);
+  poisoned[0].value.view({-1})[3] = std::numeric_limits<float>::quiet_NaN();
+  EXPECT_FALSE(ef.step(poisoned, settings).ok());
+  EXPECT_TRUE(torch::equal(ef.buffer(0), kept)) << "a failed step changed the residual";
+  auto next = ef.step(random_delta(3), settings);
+  ASSERT_TRUE(next.ok()) << "one non-finite delta broke every later encode: " << next.status().to_string();
+  EXPECT_TRUE(torch::isfinite(ef.buffer(0)).all().item<bool>());
 }
 
 TEST(Apply, UndoRestoresBitForBit) {

@@ -3,7 +3,11 @@
 
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <atomic>
+#include <filesystem>
+#include <fstream>
 #include <random>
 #include <set>
 #include <thread>
@@ -223,6 +227,83 @@ TEST(Submission, QueueIsBoundedUnderAFlood) {
   EXPECT_EQ(h.server->queued(), 8u);
   ASSERT_TRUE(h.server->pop(std::chrono::seconds(1)).has_value());  // space again
   EXPECT_TRUE(c->submit(h.header(0, 100), "x", h.miners[0])->accepted());
+}
+
+// A checker with one registered miner (uid 0) on subnet 3, at block 100 of 10-block windows.
+ServerOptions checker_options(const Keypair& miner, std::filesystem::path nonce_file = {}) {
+  ServerOptions o;
+  o.netuid = 3;
+  o.schedule.blocks_per_window = 10;
+  const std::string key = raw_bytes(miner.public_key());
+  o.uid_of = [key](const std::string& k) -> std::optional<std::uint32_t> {
+    if (k == key) return 0u;
+    return std::nullopt;
+  };
+  o.current_block = [] { return std::uint64_t{100}; };
+  o.nonce_file = std::move(nonce_file);
+  return o;
+}
+
+std::vector<std::string> frames(const Keypair& miner, std::uint32_t uid, std::uint64_t nonce, const std::string& payload) {
+  proto::SubmissionHeader h;
+  h.set_netuid(3);
+  h.set_window(10);
+  h.set_uid(uid);
+  h.set_codec("int2-k32");
+  h.set_nonce(nonce);
+  h.set_hotkey(raw_bytes(miner.public_key()));
+  h.set_payload_size(payload.size());
+  h.set_payload_hash(raw_bytes(blake2b_256(payload)));
+  return {sign_header(h, miner), payload};
+}
+
+TEST(SubmissionChecks, AnUnregisteredKeyIsRefusedBeforeAnySignatureWork) {
+  const Keypair miner = Keypair::generate(), stranger = Keypair::generate();
+  SubmissionChecker checker(checker_options(miner), Keypair::generate());
+  // A stranger's header with a signature of zeros: refused as unregistered, which the
+  // checker can only say if it looked the key up before verifying the signature.
+  auto f = frames(stranger, 0, 1, "payload");
+  proto::SignedHeader signed_header;
+  ASSERT_TRUE(signed_header.ParseFromString(f[0]));
+  signed_header.set_signature(std::string(64, '\0'));
+  f[0] = signed_header.SerializeAsString();
+  Submission out;
+  EXPECT_EQ(checker.check(f, 0, &out).code(), proto::REJECT_NOT_REGISTERED);
+  // The registered key with a bad signature still fails on the signature.
+  auto forged = frames(miner, 0, 1, "payload");
+  ASSERT_TRUE(signed_header.ParseFromString(forged[0]));
+  signed_header.set_signature(std::string(64, '\0'));
+  forged[0] = signed_header.SerializeAsString();
+  EXPECT_EQ(checker.check(forged, 0, &out).code(), proto::REJECT_BAD_SIGNATURE);
+}
+
+TEST(SubmissionChecks, NoncesSurviveARestart) {
+  const Keypair miner = Keypair::generate(), validator = Keypair::generate();
+  const auto dir = std::filesystem::temp_directory_path() / ("tessera-nonces-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  const auto file = dir / "nonces";
+  const auto first = frames(miner, 0, 7, "first");
+  {
+    SubmissionChecker checker(checker_options(miner, file), validator);
+    ASSERT_TRUE(checker.load_nonces().ok());
+    Submission out;
+    ASSERT_TRUE(checker.check(first, 0, &out).accepted());
+  }
+  // A new validator process: the same frames again are a replay; a higher nonce is fine.
+  SubmissionChecker restarted(checker_options(miner, file), validator);
+  ASSERT_TRUE(restarted.load_nonces().ok());
+  Submission out;
+  const proto::Reply replay = restarted.check(first, 0, &out);
+  EXPECT_FALSE(replay.accepted());
+  EXPECT_EQ(replay.code(), proto::REJECT_REPLAY) << replay.reason();
+  EXPECT_TRUE(restarted.check(frames(miner, 0, 8, "second"), 0, &out).accepted());
+  // An edited record is refused, naming the file, rather than silently forgotten.
+  std::ofstream(file, std::ios::app) << "not a nonce line\n";
+  SubmissionChecker damaged(checker_options(miner, file), validator);
+  const Status loaded = damaged.load_nonces();
+  ASSERT_FALSE(loaded.ok());
+  EXPECT_NE(loaded.message().find("nonces line 2"), std::string::npos) << loaded.message();
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace
