@@ -255,8 +255,8 @@ Result<std::uint32_t> ensure_registered(ChainClient& chain, const Wallet& wallet
   const std::uint64_t burn = subnet.params().registration_burn();
   if (account.balance() < burn) {
     return FailedPrecondition("wallet " + wallet.name + ": registering on subnet " + std::to_string(netuid) + " burns " +
-                              format_tao(burn) + " TAO but the coldkey holds " + format_tao(account.balance()) +
-                              " TAO (fund it with `tessera wallet transfer`)");
+                              format_tao(burn) + " but the coldkey holds " + format_tao(account.balance()) +
+                              " (fund it with `tessera wallet transfer`)");
   }
   auto uid = chain.register_hotkey(wallet.coldkey, wallet.hotkey.public_key(), netuid);
   if (!uid.ok()) return Status(uid.status().code(), "wallet " + wallet.name + ": registration failed: " + uid.status().message());

@@ -249,7 +249,7 @@ Status Validator::stake_to_target() {
   if (have >= options_.stake_rao) return Status::Ok();
   auto staked = joined_.chain->add_stake(joined_.wallet.coldkey, joined_.wallet.hotkey.public_key(), options_.join.netuid,
                                          options_.stake_rao - have);
-  if (!staked.ok()) return staked.status().with_context("staking " + chain::format_tao(options_.stake_rao - have) + " TAO");
+  if (!staked.ok()) return staked.status().with_context("staking " + chain::format_tao(options_.stake_rao - have));
   return Status::Ok();
 }
 
