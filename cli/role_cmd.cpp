@@ -4,7 +4,10 @@
 //   tessera subnet set-aggregator --netuid N --wallet OWNER --hotkey-of W   (owner names the aggregator)
 #include <cstdio>
 
+#include <nlohmann/json.hpp>
+
 #include "chain-bridge/client.h"
+#include "net/submission.h"
 #include "cli/commands.h"
 #include "core/hash.h"
 #include "core/interrupt.h"
@@ -75,9 +78,59 @@ Status run_set_aggregator(const GlobalOptions& global, const std::string& chain_
   return Status::Ok();
 }
 
+// An audit: fetch validator `uid`'s signed verdict of `window` from its submission
+// endpoint (as published on chain), check the signature and that the validator signed it.
+Status run_verdict(const std::string& chain_address, std::uint32_t netuid, std::uint32_t uid, std::uint64_t window) {
+  TESSERA_ASSIGN_OR_RETURN(auto chain, chain::connect_embedded_chain(chain_address.empty() ? chain::default_chain_address()
+                                                                                          : chain_address));
+  TESSERA_ASSIGN_OR_RETURN(proto::SubnetReply subnet, chain->subnet(netuid));
+  const proto::Neuron* neuron = nullptr;
+  for (const auto& n : subnet.neurons()) {
+    if (n.uid() == uid) neuron = &n;
+  }
+  if (neuron == nullptr) return NotFound("subnet " + std::to_string(netuid) + " has no uid " + std::to_string(uid));
+  if (neuron->address().empty()) return FailedPrecondition("uid " + std::to_string(uid) + " serves no endpoint");
+  TESSERA_ASSIGN_OR_RETURN(auto client, net::SubmissionClient::connect(neuron->address(), neuron->curve_public_key()));
+  TESSERA_ASSIGN_OR_RETURN(std::string bytes, client->fetch_verdict(window));
+  proto::SignedVerdict signed_verdict;
+  if (!signed_verdict.ParseFromString(bytes)) return Corrupted("the verdict of uid " + std::to_string(uid) + " does not parse");
+  TESSERA_ASSIGN_OR_RETURN(proto::Verdict v, verification::open_verdict(signed_verdict));
+  if (v.validator_hotkey() != neuron->hotkey() || v.netuid() != netuid || v.window() != window) {
+    return Corrupted("uid " + std::to_string(uid) + " answered with a verdict signed by " +
+                     to_hex(v.validator_hotkey()).substr(0, 16) + "… for subnet " + std::to_string(v.netuid()) + " window " +
+                     std::to_string(v.window()) + ", not its own of window " + std::to_string(window));
+  }
+  nlohmann::json j = {{"netuid", v.netuid()},
+                      {"window", v.window()},
+                      {"validator_uid", uid},
+                      {"validator_hotkey", to_hex(v.validator_hotkey())},
+                      {"base_checkpoint", to_hex(v.base_checkpoint())},
+                      {"eval_seed", to_hex(v.eval_seed())},
+                      {"signature", "verified"},
+                      {"accepted", nlohmann::json::array()}};
+  for (const auto& e : v.accepted()) {
+    j["accepted"].push_back(
+        {{"uid", e.uid()}, {"hotkey", to_hex(e.hotkey())}, {"payload_hash", to_hex(e.payload_hash())}, {"score", e.score()}});
+  }
+  std::printf("%s\n", j.dump(2).c_str());
+  return Status::Ok();
+}
+
 }  // namespace
 
 void add_role_commands(CLI::App& app, const GlobalOptions& global, int* exit_code) {
+  auto* verdict = app.add_subcommand("verdict", "Audit a validator: fetch and check its signed verdict of a window");
+  static std::string verdict_chain;
+  static std::uint32_t verdict_netuid = 0, verdict_uid = 0;
+  static std::uint64_t verdict_window = 0;
+  verdict->add_option("--netuid", verdict_netuid, "Subnet id")->required();
+  verdict->add_option("--uid", verdict_uid, "The validator's uid")->required();
+  verdict->add_option("--window", verdict_window, "Window")->required();
+  verdict->add_option("--chain", verdict_chain, "Chain node address");
+  verdict->callback([exit_code] {
+    *exit_code = report(run_verdict(verdict_chain, verdict_netuid, verdict_uid, verdict_window));
+  });
+
   static RoleFlags miner_flags;
   static std::string shards;
   auto* miner = app.add_subcommand("miner", "Join a training run as a miner: train assigned pages, submit compressed deltas");

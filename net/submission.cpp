@@ -12,6 +12,7 @@ namespace tessera::net {
 namespace {
 
 constexpr std::string_view kHeaderDomain{"tessera-submission/1\0", 21};
+constexpr std::string_view kVerdictKind{"tessera-verdict/1"};
 constexpr std::string_view kReceiptDomain{"tessera-receipt/1\0", 18};
 
 std::uint64_t now_ms() {
@@ -175,6 +176,13 @@ void SubmissionServer::run() {
     const std::string identity = frames.front();
     std::vector<std::string> body(frames.begin() + 1, frames.end());
     if (too_many) body.emplace_back();  // force the frame-count reject
+    if (body.size() == 1 && options_.verdict_of) {
+      proto::VerdictRequest request;
+      if (request.ParseFromString(body[0]) && request.kind() == kVerdictKind) {
+        send_frames(socket_, {identity, answer_verdict(request.window()).SerializeAsString()});
+        continue;
+      }
+    }
     Submission sub;
     std::size_t queued_now = 0;
     {
@@ -195,6 +203,23 @@ void SubmissionServer::run() {
     if (reply.accepted()) cv_.notify_one();
     send_frames(socket_, {identity, reply.SerializeAsString()});
   }
+}
+
+proto::Reply SubmissionServer::answer_verdict(std::uint64_t window) {
+  proto::Reply reply;
+  auto verdict = options_.verdict_of(window);
+  std::lock_guard<std::mutex> lock(mu_);
+  ++stats_.received;
+  if (!verdict) {
+    reply.set_code(proto::REJECT_NO_VERDICT);
+    reply.set_reason("no verdict of window " + std::to_string(window) + " is kept here (the newest 32 are)");
+    ++stats_.rejected[proto::REJECT_NO_VERDICT];
+    return reply;
+  }
+  reply.set_accepted(true);
+  reply.set_signed_verdict(std::move(*verdict));
+  ++stats_.verdicts_served;
+  return reply;
 }
 
 Status SubmissionChecker::load_nonces() {
@@ -388,6 +413,19 @@ Result<proto::Reply> SubmissionClient::send_frames(const std::vector<std::string
   proto::Reply reply;
   if (!reply.ParseFromString(reply_frames[0])) return Corrupted("validator reply does not parse");
   return reply;
+}
+
+Result<std::string> SubmissionClient::fetch_verdict(std::uint64_t window, std::chrono::milliseconds timeout) {
+  proto::VerdictRequest request;
+  request.set_kind(std::string(kVerdictKind));
+  request.set_window(window);
+  TESSERA_ASSIGN_OR_RETURN(proto::Reply reply, send_frames({request.SerializeAsString()}, timeout));
+  if (!reply.accepted()) {
+    if (reply.code() == proto::REJECT_NO_VERDICT) return NotFound(reply.reason());
+    return FailedPrecondition(std::string("the validator refused the verdict request (") + reject_name(reply.code()) +
+                              "): " + reply.reason());
+  }
+  return std::move(*reply.mutable_signed_verdict());
 }
 
 Result<proto::Reply> SubmissionClient::submit(proto::SubmissionHeader header, const std::string& payload,

@@ -8,7 +8,8 @@
 // last accepted nonce per hotkey survives restarts in `nonce_file`), payload size and
 // hash, per-hotkey rate limit, and queue space. Accepted submissions go into a bounded queue
 // (backpressure: REJECT_BUSY when full) and are answered with a signed receipt; each
-// reject is answered with its code and a readable reason, and counted.
+// reject is answered with its code and a readable reason, and counted. A one-frame
+// VerdictRequest is answered with the validator's signed verdict of that window (audits).
 #pragma once
 
 #include <atomic>
@@ -60,6 +61,9 @@ struct ServerOptions {
   // accept, read at start), so that a restarted validator does not accept a replay.
   // Empty: memory only (tests, the sim).
   std::filesystem::path nonce_file;
+  // Audits: the serialised SignedVerdict of a window (nullopt: none kept). Unset: verdict
+  // requests are refused like any one-frame message.
+  std::function<std::optional<std::string>(std::uint64_t window)> verdict_of;
 };
 
 struct ServerStats {
@@ -68,6 +72,7 @@ struct ServerStats {
   // oversized frame, a broken connection, or the peer closing), and CURVE handshakes that
   // failed.
   std::uint64_t disconnects = 0, failed_handshakes = 0;
+  std::uint64_t verdicts_served = 0;  // audit requests answered with a verdict
   std::map<int, std::uint64_t> rejected;  // by proto::RejectCode
 };
 
@@ -107,6 +112,7 @@ class SubmissionServer {
  private:
   SubmissionServer() = default;
   void run();
+  proto::Reply answer_verdict(std::uint64_t window);
 
   ServerOptions options_;
   std::unique_ptr<SubmissionChecker> checker_;
@@ -135,6 +141,9 @@ class SubmissionClient {
   ~SubmissionClient();
   // Sends raw frames (tests use this to send malformed input) and waits for the reply.
   Result<proto::Reply> send_frames(const std::vector<std::string>& frames, std::chrono::milliseconds timeout);
+  // The validator's signed verdict of `window` (serialised SignedVerdict; NotFound when it
+  // keeps none). Check it with open_verdict (verification/validator.h).
+  Result<std::string> fetch_verdict(std::uint64_t window, std::chrono::milliseconds timeout = std::chrono::seconds(10));
   // Fills payload_hash/payload_size, signs and sends.
   Result<proto::Reply> submit(proto::SubmissionHeader header, const std::string& payload, const Keypair& hotkey,
                               std::chrono::milliseconds timeout = std::chrono::seconds(10));

@@ -264,6 +264,10 @@ Status Validator::start_serving() {
   so.schedule = schedule_;
   so.grace_blocks = static_cast<std::uint64_t>(spec.schedule.submission_grace_blocks);
   so.nonce_file = dir_ / "nonces";  // the replay record survives restarts
+  so.verdict_of = [dir = dir_](std::uint64_t window) -> std::optional<std::string> {
+    auto bytes = read_file(dir / "verdicts" / (std::to_string(window) + ".pb"));
+    return bytes.ok() ? std::optional<std::string>(std::move(*bytes)) : std::nullopt;
+  };
   so.uid_of = [this](const std::string& hotkey) -> std::optional<std::uint32_t> {
     std::lock_guard lock(meta_mu_);
     auto it = uid_by_hotkey_.find(hotkey);

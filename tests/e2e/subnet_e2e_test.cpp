@@ -120,6 +120,35 @@ TEST(SubnetE2E, MinersValidatorAggregatorAndChainOnLoopback) {
   EXPECT_EQ(pulled.exit_code, 0) << pulled.output;
   EXPECT_TRUE(std::filesystem::exists(dir / "pulled" / "model.safetensors")) << pulled.output;
   EXPECT_GT(std::filesystem::file_size(dir / "pulled" / "model.llmc.bin"), 1024u) << pulled.output;
+  EXPECT_NE(pulled.output.find("the announced hash and signer"), std::string::npos) << pulled.output;
+  // An audit, as anyone can run it: the validator's signed verdict of a window it scored,
+  // fetched from its endpoint and checked against its hotkey.
+  {
+    std::set<std::uint32_t> miner_uids;
+    for (const char* name : {"alice", "bob"}) {
+      for (const auto& l : json_lines(dir / (std::string(name) + ".json"))) miner_uids.insert(l["uid"].get<std::uint32_t>());
+    }
+    const auto shown = nlohmann::json::parse(tessera("subnet show --netuid 1 --json").output);
+    std::int64_t validator_uid = -1;
+    for (const auto& n : shown["neurons"]) {
+      if (!miner_uids.count(n["uid"].get<std::uint32_t>())) validator_uid = n["uid"].get<std::int64_t>();
+    }
+    ASSERT_GE(validator_uid, 0) << shown.dump();
+    std::uint64_t scored_window = 0;
+    for (const auto& w : json_lines(dir / "validator.json")) {
+      if (w["scored"].get<int>() > 0) scored_window = w["window"].get<std::uint64_t>();
+    }
+    auto audit = tessera("verdict --netuid 1 --uid " + std::to_string(validator_uid) + " --window " +
+                         std::to_string(scored_window));
+    ASSERT_EQ(audit.exit_code, 0) << audit.output;
+    const auto verdict = nlohmann::json::parse(audit.output.substr(audit.output.find('{')));
+    EXPECT_EQ(verdict["window"].get<std::uint64_t>(), scored_window);
+    EXPECT_EQ(verdict["signature"], "verified");
+    EXPECT_FALSE(verdict["accepted"].empty()) << audit.output;
+    auto none = tessera("verdict --netuid 1 --uid " + std::to_string(validator_uid) + " --window 999999");
+    EXPECT_NE(none.exit_code, 0);
+    EXPECT_NE(none.output.find("no verdict of window 999999"), std::string::npos) << none.output;
+  }
   validator.signal(SIGTERM);
   int vcode = -1;
   ASSERT_TRUE(validator.wait(std::chrono::seconds(20), &vcode));
