@@ -21,10 +21,12 @@ namespace tessera::cli {
 namespace {
 using Clock = std::chrono::steady_clock;
 
-// One line, rewritten in place: bar, bytes, rate, ETA.
+// One line, rewritten in place: bar, bytes, rate, ETA. Only on a terminal: a log file or
+// a pipe gets no carriage-return noise.
 class ProgressBar {
  public:
   void update(std::uint64_t done, std::uint64_t total) {
+    if (!tty_) return;
     const double s = std::chrono::duration<double>(Clock::now() - start_).count();
     if (done < total && s - last_ < 0.1) return;
     last_ = s;
@@ -38,6 +40,7 @@ class ProgressBar {
   }
 
  private:
+  bool tty_ = ::isatty(STDERR_FILENO) != 0;
   Clock::time_point start_ = Clock::now();
   double last_ = -1;
 };

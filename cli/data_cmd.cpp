@@ -1,3 +1,5 @@
+#include <unistd.h>
+
 #include <cstdio>
 
 #include "cli/commands.h"
@@ -21,7 +23,7 @@ void add_data_commands(CLI::App& app, const GlobalOptions&, int* exit_code) {
     options.out_dir = out;
     options.val_fraction = val_fraction;
     auto report_or = dataset::prepare_corpus(options, [](std::size_t done, std::size_t total) {
-      if (total > 0 && (done % 16 == 0 || done == total)) {
+      if (::isatty(STDERR_FILENO) && total > 0 && (done % 16 == 0 || done == total)) {  // terminals only
         std::fprintf(stderr, "\rreading files %zu/%zu", done, total);
         if (done == total) std::fprintf(stderr, "\n");
       }
