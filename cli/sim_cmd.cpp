@@ -133,6 +133,9 @@ struct RunResult {
   std::map<std::string, int> count_by_kind;
   std::map<std::string, std::map<std::string, int>> outcomes_by_kind;
   double final_val_loss = 0, initial_val_loss = 0;
+  // Honest submissions the aggregating validator judged, and how many it scored (merged);
+  // also counted from window 5 on, once scores and the checkpoint have settled.
+  int honest_judged = 0, honest_scored = 0, honest_judged_after_5 = 0, honest_scored_after_5 = 0;
 };
 
 Result<RunResult> simulate(const RunSpec& spec, const std::string& data_dir, int honest,
@@ -369,6 +372,15 @@ Result<RunResult> simulate(const RunSpec& spec, const std::string& data_dir, int
       const std::string& kind = by_uid.at(e.uid)->kind;
       result.outcomes_by_kind[kind][verification::outcome_name(e.outcome)] += 1;
       outcomes[verification::outcome_name(e.outcome)] += 1;
+      if (kind == "honest") {
+        const int scored = e.outcome == verification::Outcome::kScored ? 1 : 0;
+        result.honest_judged += 1;
+        result.honest_scored += scored;
+        if (step >= 5) {
+          result.honest_judged_after_5 += 1;
+          result.honest_scored_after_5 += scored;
+        }
+      }
       if (e.outcome != verification::Outcome::kScored) continue;
       accepted.push_back({e.uid, to_hex(e.hotkey), to_hex(e.payload_hash), e.score});
       deltas.push_back(e.delta.get());
@@ -438,6 +450,10 @@ Status run_sim(const SimOptions& o) {
               {"windows", o.windows},
               {"classes", class_table(r)},
               {"honest_emission_share", class_table(r)["honest"]["emission_share"]},
+              {"honest_acceptance_rate", r.honest_judged > 0 ? static_cast<double>(r.honest_scored) / r.honest_judged : 0.0},
+              {"honest_acceptance_rate_after_window_5",
+               r.honest_judged_after_5 > 0 ? json(static_cast<double>(r.honest_scored_after_5) / r.honest_judged_after_5)
+                                           : json(nullptr)},
               {"initial_val_loss", r.initial_val_loss},
               {"final_val_loss", r.final_val_loss},
               {"per_window", r.windows}};

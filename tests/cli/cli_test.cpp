@@ -71,6 +71,34 @@ TEST(Cli, BadSpecNamesKeyAndExitsNonZero) {
 
 // The pull benchmark runs end to end on a small model and every figure it prints is a
 // measurement (positive, finite) whose ratios agree with its rates.
+TEST(Cli, SimReportsTheHonestAcceptanceRateItCounted) {
+  testing::TempDir home, corpus;
+  testing::write_text(corpus / "text.txt", testing::synthetic_text(400000, 7));
+  const auto data = corpus / "data";
+  ASSERT_EQ(testing::run_command(tessera_cmd(home, "data prepare --input " + (corpus / "text.txt").string() + " --out " +
+                                                       data.string()))
+                .exit_code,
+            0);
+  auto r = testing::run_command(tessera_cmd(home, "sim --spec " + std::string(TESSERA_SOURCE_DIR) +
+                                                      "/examples/nano.toml --data " + data.string() +
+                                                      " --miners 6 --adversaries freerider:2 --windows 6 2>/dev/null"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const auto json = nlohmann::json::parse(r.output.substr(r.output.find('{')));
+  // The rate is the honest class's scored share of its judged submissions, counted apart
+  // from the per-class outcome table; the two must agree.
+  int judged = 0, scored = 0;
+  for (const auto& [outcome, n] : json["classes"]["honest"]["outcomes"].items()) {
+    judged += n.get<int>();
+    if (outcome == "scored") scored = n.get<int>();
+  }
+  ASSERT_GT(judged, 0) << json.dump();
+  EXPECT_NEAR(json["honest_acceptance_rate"].get<double>(), static_cast<double>(scored) / judged, 1e-12);
+  const auto late = json["honest_acceptance_rate_after_window_5"];
+  ASSERT_TRUE(late.is_number()) << json.dump();
+  EXPECT_GE(late.get<double>(), 0.0);
+  EXPECT_LE(late.get<double>(), 1.0);
+}
+
 TEST(Cli, BenchPullPrintsEveryFigure) {
   testing::TempDir home;
   auto r = testing::run_command(tessera_cmd(home, "bench pull --spec " + std::string(TESSERA_SOURCE_DIR) +
