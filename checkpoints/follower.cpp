@@ -24,11 +24,12 @@ Result<std::optional<chain::CheckpointInfo>> CheckpointFollower::announced(std::
 Result<const Checkpoint*> CheckpointFollower::load(const chain::CheckpointInfo& info) {
   const std::string hash = to_hex(info.hash);
   // Whoever serves it, the checkpoint must be signed by the hotkey that announced it.
-  const std::string signer = info.announcer.empty() ? std::string() : to_hex(info.announcer);
-  if (current_ && current_->hash == hash && (signer.empty() || current_->manifest.signer == signer)) return &*current_;
+  const std::string signer = to_hex(info.announcer);  // empty when the chain named no announcer
+  const auto by_announcer = [&](const Checkpoint& c) { return signer.empty() || c.manifest.signer == signer; };
+  if (current_ && current_->hash == hash && by_announcer(*current_)) return &*current_;
   if (local_) {
     auto got = local_->get(hash);
-    if (got.ok() && (signer.empty() || got->manifest.signer == signer)) {
+    if (got.ok() && by_announcer(*got)) {
       current_ = std::move(*got);
       return &*current_;
     }

@@ -12,8 +12,6 @@ constexpr std::string_view kSignDomain{"tessera-checkpoint/1\0", 21};
 // Format 2: tensor hashes are BLAKE3 (format 1 used BLAKE2b for them too).
 constexpr const char* kFormat = "tessera-checkpoint/2";
 
-std::string hex(std::span<const std::uint8_t> b) { return to_hex(b); }
-
 nlohmann::ordered_json canonical_json(const Manifest& m) {
   nlohmann::ordered_json j;
   j["format"] = kFormat;
@@ -35,12 +33,13 @@ nlohmann::ordered_json canonical_json(const Manifest& m) {
 // What the aggregator signs: the domain, then the content hash's 32 bytes (the hash is
 // already computed; no second pass over the manifest).
 std::string signing_bytes(const std::string& hash_hex) { return std::string(kSignDomain) + from_hex(hash_hex).value(); }
-std::string checkpoint_at(const std::string& hash) { return "checkpoint " + hash.substr(0, 16) + "…: "; }
 }  // namespace
+
+std::string checkpoint_at(const std::string& hash) { return "checkpoint " + hash.substr(0, 16) + "…: "; }
 
 void Manifest::sign(const Keypair& key) {
   signer = key.public_hex();
-  signature = hex(key.sign(signing_bytes(content_hash())));
+  signature = to_hex(key.sign(signing_bytes(content_hash())));
 }
 
 bool is_checkpoint_hash(const std::string& h) {
@@ -49,7 +48,7 @@ bool is_checkpoint_hash(const std::string& h) {
 
 std::string Manifest::canonical() const { return canonical_json(*this).dump(); }
 
-std::string Manifest::content_hash() const { return hex(blake2b_256(canonical())); }
+std::string Manifest::content_hash() const { return to_hex(blake2b_256(canonical())); }
 
 std::string Manifest::to_json() const {
   auto j = canonical_json(*this);

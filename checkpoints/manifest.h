@@ -57,6 +57,8 @@ struct Manifest {
 
 // 64 lower-case hex digits: the form of every checkpoint hash.
 bool is_checkpoint_hash(const std::string& h);
+// "checkpoint <first 16 hex digits>…: ", the prefix of every verification error.
+std::string checkpoint_at(const std::string& hash);
 
 // Checks that `manifest` hashes to `hash` and that its signature verifies — made by
 // `expected_signer` (hex public key) when one is given: the hotkey that announced the

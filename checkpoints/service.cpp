@@ -398,9 +398,7 @@ Result<PullResult> pull_checkpoint(const PullOptions& o, const std::function<voi
     return InvalidArgument("'" + o.expected_hash + "' is not a checkpoint hash (64 hex digits)");
   }
   std::vector<std::string> sources;
-  for (const std::string& a : std::vector<std::string>{o.address}) {
-    if (!a.empty()) sources.push_back(a);
-  }
+  if (!o.address.empty()) sources.push_back(o.address);
   for (const auto& m : o.mirrors) {
     if (!m.empty() && std::find(sources.begin(), sources.end(), m) == sources.end()) sources.push_back(m);
   }

@@ -20,15 +20,11 @@ namespace tessera::checkpoints {
 
 namespace fs = std::filesystem;
 
-namespace {
-std::string hex(std::span<const std::uint8_t> b) { return to_hex(b); }
-}  // namespace
-
 std::string tensor_hash(const torch::Tensor& t) {
   const torch::Tensor c = t.detach().contiguous().cpu();
   const Hash256 h = blake3_256(std::string_view(reinterpret_cast<const char*>(c.data_ptr<float>()),
                                                  static_cast<std::size_t>(c.numel()) * 4));
-  return hex(h);
+  return to_hex(h);
 }
 
 Result<CheckpointStore> CheckpointStore::open(const fs::path& root, Retention retention) {
@@ -166,10 +162,6 @@ Result<Checkpoint> CheckpointStore::get(const std::string& hash) const {
   TESSERA_RETURN_IF_ERROR(verify_checkpoint(m, hash, file.tensors));
   return Checkpoint{std::move(m), std::move(file.tensors), hash};
 }
-
-namespace {
-std::string checkpoint_at(const std::string& hash) { return "checkpoint " + hash.substr(0, 16) + "…: "; }
-}  // namespace
 
 Status verify_checkpoint(const Manifest& m, const std::string& hash, const NamedTensors& tensors,
                          const std::vector<std::string>* tensor_hashes, const std::string& expected_signer) {

@@ -79,25 +79,20 @@ Status run_pull(const PullFlags& f) {
   o.out = f.out;
   o.deadline = std::chrono::milliseconds(static_cast<std::int64_t>(f.deadline_s * 1000));
   o.min_bytes_per_second = static_cast<std::uint64_t>(f.min_rate_kib * 1024);
-  const std::uint32_t netuid = f.netuid;
-  const long window = f.window;
-  const std::string& chain = f.chain;
-  const std::string& out = f.out;
-  const std::string& format = f.format;
-  if (netuid != 0) {
+  if (f.netuid != 0) {
     // The chain's announcement says which hash to expect and where it is served.
-    TESSERA_ASSIGN_OR_RETURN(auto client, chain::connect_embedded_chain(chain.empty() ? chain::default_chain_address() : chain));
+    TESSERA_ASSIGN_OR_RETURN(auto client, chain::connect_embedded_chain(f.chain.empty() ? chain::default_chain_address() : f.chain));
     std::optional<std::uint64_t> w;
-    if (window >= 0) w = static_cast<std::uint64_t>(window);
-    TESSERA_ASSIGN_OR_RETURN(auto announced, client->checkpoint(netuid, w));
-    if (!announced) return NotFound("subnet " + std::to_string(netuid) + " has no announced checkpoint" + (w ? " for that window" : ""));
+    if (f.window >= 0) w = static_cast<std::uint64_t>(f.window);
+    TESSERA_ASSIGN_OR_RETURN(auto announced, client->checkpoint(f.netuid, w));
+    if (!announced) return NotFound("subnet " + std::to_string(f.netuid) + " has no announced checkpoint" + (w ? " for that window" : ""));
     const std::string announced_hash = to_hex(std::string_view(announced->hash));
     if (!o.expected_hash.empty() && o.expected_hash != announced_hash) {
       return InvalidArgument("--hash " + o.expected_hash.substr(0, 16) + "… is not the checkpoint subnet " +
-                             std::to_string(netuid) + " announced (" + announced_hash.substr(0, 16) + "…)");
+                             std::to_string(f.netuid) + " announced (" + announced_hash.substr(0, 16) + "…)");
     }
     o.expected_hash = announced_hash;
-    o.expected_signer = announced->announcer.empty() ? std::string() : to_hex(std::string_view(announced->announcer));
+    o.expected_signer = to_hex(std::string_view(announced->announcer));
     // The announced server first; the --from addresses serve as mirrors after it.
     if (!announced->address.empty()) {
       if (!o.address.empty()) o.mirrors.insert(o.mirrors.begin(), o.address);
@@ -109,12 +104,12 @@ Status run_pull(const PullFlags& f) {
   TESSERA_ASSIGN_OR_RETURN(auto r, checkpoints::pull_checkpoint(o, [&](auto done, auto total) { bar.update(done, total); }));
   std::printf("checkpoint %s pulled from %s: %.1f MB in %.2fs over %s%s -> %s/model.safetensors\n", r.hash.c_str(),
               r.source.c_str(), r.bytes / 1e6, r.seconds, r.transport.c_str(),
-              r.resumed_from ? (" (resumed at byte " + std::to_string(r.resumed_from) + ")").c_str() : "", out.c_str());
+              r.resumed_from ? (" (resumed at byte " + std::to_string(r.resumed_from) + ")").c_str() : "", f.out.c_str());
   std::printf("verified: every tensor against the manifest; the manifest against %s\n", r.verified.c_str());
-  if (format == "llmc") {
+  if (f.format == "llmc") {
     TESSERA_ASSIGN_OR_RETURN(int heads, checkpoints::heads_from_description(r.checkpoint.manifest.model));
     TESSERA_ASSIGN_OR_RETURN(std::string bytes, checkpoints::encode_llmc(r.checkpoint.tensors, heads));
-    const auto path = std::filesystem::path(out) / "model.llmc.bin";
+    const auto path = std::filesystem::path(f.out) / "model.llmc.bin";
     TESSERA_RETURN_IF_ERROR(write_file_atomic(path, bytes));
     std::printf("llm.c GPT-2 checkpoint (header version 3, fp32) -> %s (%.1f MB)\n", path.c_str(), bytes.size() / 1e6);
   }
@@ -140,7 +135,7 @@ Status run_verify(std::uint32_t netuid, std::uint64_t window, const std::string&
     checkpoints::PullOptions o;
     o.address = info.address;
     o.expected_hash = to_hex(std::string_view(info.hash));
-    o.expected_signer = info.announcer.empty() ? std::string() : to_hex(std::string_view(info.announcer));
+    o.expected_signer = to_hex(std::string_view(info.announcer));
     o.out = dir / name;
     TESSERA_ASSIGN_OR_RETURN(auto r, checkpoints::pull_checkpoint(o));
     return std::move(r.checkpoint);

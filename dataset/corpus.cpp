@@ -91,6 +91,9 @@ bool is_prepared_file(const std::string& name) {
   return shard || name == "meta.json";
 }
 
+// The folder that holds `path` ("." for a bare name).
+fs::path folder_of(const fs::path& path) { return path.parent_path().empty() ? fs::path(".") : path.parent_path(); }
+
 // Moves `staged` into place as `out`: one atomic exchange when `out` exists (readers see
 // the old dataset or the new one, never a mix or none), a rename otherwise.
 Status swap_into_place(const fs::path& staged, const fs::path& out) {
@@ -106,17 +109,17 @@ Status swap_into_place(const fs::path& staged, const fs::path& out) {
       fs::rename(out, aside, ec);
       if (!ec) fs::rename(staged, out, ec);
       if (ec) return IoError("cannot move " + staged.string() + " to " + out.string() + ": " + ec.message());
-      TESSERA_RETURN_IF_ERROR(fsync_directory(out.parent_path().empty() ? fs::path(".") : out.parent_path()));
+      TESSERA_RETURN_IF_ERROR(fsync_directory(folder_of(out)));
       fs::remove_all(aside, ec);
       return Status::Ok();
     }
-    TESSERA_RETURN_IF_ERROR(fsync_directory(out.parent_path().empty() ? fs::path(".") : out.parent_path()));
+    TESSERA_RETURN_IF_ERROR(fsync_directory(folder_of(out)));
     fs::remove_all(staged, ec);  // now the previous dataset
     return Status::Ok();
   }
   fs::rename(staged, out, ec);
   if (ec) return IoError("cannot move " + staged.string() + " to " + out.string() + ": " + ec.message());
-  return fsync_directory(out.parent_path().empty() ? fs::path(".") : out.parent_path());
+  return fsync_directory(folder_of(out));
 }
 
 }  // namespace
@@ -147,7 +150,7 @@ Result<PrepareReport> prepare_corpus(const PrepareOptions& options,
   }
   // Leftovers of runs that died (their pid is gone) go first.
   const std::string prefix = out.filename().string() + ".preparing-";
-  for (const auto& entry : fs::directory_iterator(out.parent_path().empty() ? fs::path(".") : out.parent_path(), ec)) {
+  for (const auto& entry : fs::directory_iterator(folder_of(out), ec)) {
     const std::string name = entry.path().filename().string();
     if (name.rfind(prefix, 0) != 0) continue;
     const long pid = std::strtol(name.c_str() + prefix.size(), nullptr, 10);
@@ -206,7 +209,6 @@ Result<PrepareReport> prepare_corpus(const PrepareOptions& options,
       {"val_fraction", options.val_fraction},
   };
   if (Status s = write_file_atomic(staged / "meta.json", meta.dump(2) + "\n"); !s.ok()) return fail(s);
-  if (Status s = fsync_directory(staged); !s.ok()) return fail(s);
   if (Status s = swap_into_place(staged, out); !s.ok()) return fail(s);
   for (auto& shard : report.shards) shard = out / shard.filename();
   return report;

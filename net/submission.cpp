@@ -245,10 +245,10 @@ Status SubmissionChecker::load_nonces() {
   return Status::Ok();
 }
 
-Status SubmissionChecker::save_nonces() const {
+Status SubmissionChecker::save_nonces(const std::map<std::string, std::uint64_t>& nonces) const {
   if (options_.nonce_file.empty()) return Status::Ok();
   std::string text;
-  for (const auto& [hotkey, nonce] : last_nonce_) text += to_hex(hotkey) + " " + std::to_string(nonce) + "\n";
+  for (const auto& [hotkey, nonce] : nonces) text += to_hex(hotkey) + " " + std::to_string(nonce) + "\n";
   return write_file_atomic(options_.nonce_file, text, 0600);
 }
 
@@ -319,19 +319,14 @@ proto::Reply SubmissionChecker::check(const std::vector<std::string>& frames, st
   if (queue_size >= options_.queue_capacity) {
     return reject(proto::REJECT_BUSY, "receive queue full (" + std::to_string(options_.queue_capacity) + "); retry");
   }
-  const auto previous = last_nonce_.find(h.hotkey());
-  const std::optional<std::uint64_t> had =
-      previous == last_nonce_.end() ? std::nullopt : std::optional<std::uint64_t>(previous->second);
-  last_nonce_[h.hotkey()] = h.nonce();
-  if (Status saved = save_nonces(); !saved.ok()) {
-    // Not accepted: without the record a restart would take this header again.
-    if (had) {
-      last_nonce_[h.hotkey()] = *had;
-    } else {
-      last_nonce_.erase(h.hotkey());
-    }
+  // The record is written before the nonce counts: a submission whose nonce could not be
+  // recorded is not accepted (a restart would take the same header again).
+  auto nonces = last_nonce_;
+  nonces[h.hotkey()] = h.nonce();
+  if (Status saved = save_nonces(nonces); !saved.ok()) {
     return reject(proto::REJECT_BUSY, "cannot record the nonce (" + saved.message() + "); retry");
   }
+  last_nonce_ = std::move(nonces);
   ++count;
   // Forget rate-limit entries of closed windows.
   const std::uint64_t window = options_.schedule.window_of(block);

@@ -88,7 +88,7 @@ class SubmissionChecker {
   proto::Reply check(const std::vector<std::string>& frames, std::size_t queue_size, Submission* out);
 
  private:
-  Status save_nonces() const;
+  Status save_nonces(const std::map<std::string, std::uint64_t>& nonces) const;
   ServerOptions options_;
   Keypair identity_;
   std::map<std::string, std::uint64_t> last_nonce_;                            // by hotkey

@@ -52,6 +52,20 @@ struct Honest {
   fs::path object() const { return store.root() / "objects" / hash; }
 };
 
+// A pull of `honest`'s checkpoint from `address` with short limits (deadline 4 s, 64 KiB/s
+// after 0.5 s), expecting its hash and its aggregator's signature.
+PullOptions tight_pull(const Honest& honest, const std::string& address, const fs::path& out) {
+  PullOptions o;
+  o.address = address;
+  o.expected_hash = honest.hash;
+  o.expected_signer = honest.aggregator.public_hex();
+  o.out = out;
+  o.deadline = std::chrono::seconds(4);
+  o.min_bytes_per_second = 64u << 10;
+  o.grace = std::chrono::milliseconds(500);
+  return o;
+}
+
 class HostileService final : public proto::CheckpointService::Service {
  public:
   HostileService(const Honest& honest, Lie lie) : honest_(honest), lie_(lie) {}
@@ -121,17 +135,7 @@ struct Hostile {
   }
   ~Hostile() { server->stop(std::chrono::milliseconds(100)); }
   std::string address() const { return "127.0.0.1:" + std::to_string(server->port()); }
-  PullOptions options(const fs::path& out) const {
-    PullOptions o;
-    o.address = address();
-    o.expected_hash = honest.hash;
-    o.expected_signer = honest.aggregator.public_hex();
-    o.out = out;
-    o.deadline = std::chrono::seconds(4);
-    o.min_bytes_per_second = 64u << 10;
-    o.grace = std::chrono::milliseconds(500);
-    return o;
-  }
+  PullOptions options(const fs::path& out) const { return tight_pull(honest, address(), out); }
 };
 
 // Bytes under `dir`, every file counted.
@@ -279,13 +283,7 @@ TEST(HostileCheckpointServer, ADripOnTheRawDataPlaneIsCutToo) {
   auto started = net::GrpcServer::start({"127.0.0.1:0"}, {&liar});
   ASSERT_TRUE(started.ok());
   auto server = std::move(*started);
-  PullOptions o;
-  o.address = "127.0.0.1:" + std::to_string(server->port());
-  o.expected_hash = honest.hash;
-  o.out = honest.dir.path() / "out";
-  o.deadline = std::chrono::seconds(4);
-  o.min_bytes_per_second = 64u << 10;
-  o.grace = std::chrono::milliseconds(500);
+  const PullOptions o = tight_pull(honest, "127.0.0.1:" + std::to_string(server->port()), honest.dir.path() / "out");
   const auto t0 = Clock::now();
   auto r = pull_checkpoint(o);
   ASSERT_FALSE(r.ok());
