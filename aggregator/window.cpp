@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "aggregator/outer.h"
+#include "gradients/norm.h"
 #include "core/hash.h"
 #include "model/config.h"
 #include "model/gpt.h"
@@ -66,7 +67,7 @@ Result<NextCheckpoint> next_checkpoint(const RunSpec& spec, const checkpoints::C
   for (const auto& p : params) shapes.push_back(p.sizes().vec());
   std::vector<torch::Tensor> grads(params.size());
   if (!deltas.empty()) {
-    TESSERA_ASSIGN_OR_RETURN(grads, merge_deltas(deltas, shapes, /*clip_to_median=*/true, &out.stats));
+    TESSERA_ASSIGN_OR_RETURN(grads, gradients::merge_deltas(deltas, shapes, base.manifest.norm_reference, &out.stats));
   }
   TESSERA_ASSIGN_OR_RETURN(OuterOptimizer outer, OuterOptimizer::from_spec(spec.outer));
   if (!momentum.empty()) TESSERA_RETURN_IF_ERROR(outer.restore(momentum, params));
@@ -84,6 +85,7 @@ Result<NextCheckpoint> next_checkpoint(const RunSpec& spec, const checkpoints::C
   out.manifest.accepted = accepted;
   out.manifest.model = base.manifest.model;
   out.manifest.outer = describe_outer(spec.outer);
+  out.manifest.norm_reference = gradients::next_norm_reference(base.manifest.norm_reference, out.stats.norms);
   TESSERA_RETURN_IF_ERROR(out.manifest.set_tensors(out.tensors));
   return out;
 }

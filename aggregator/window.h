@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "aggregator/merge.h"
+#include "gradients/merge.h"
 #include "checkpoints/store.h"
 #include "core/run_spec.h"
 #include "core/status.h"
@@ -25,7 +25,7 @@ struct NextCheckpoint {
   checkpoints::NamedTensors tensors;  // parameters, then momentum buffers (if any)
   checkpoints::Manifest manifest;     // unsigned; tensor entries filled
   std::vector<torch::Tensor> merged;  // U_w: the merged pseudo-gradient per parameter (undefined: untouched)
-  MergeStats stats;
+  gradients::MergeStats stats;
 };
 
 // The run's first checkpoint: the deterministic initialisation of the spec's model from

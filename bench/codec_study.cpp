@@ -16,7 +16,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "aggregator/merge.h"
+#include "gradients/merge.h"
 #include "aggregator/outer.h"
 #include "core/run_spec.h"
 #include "dataset/token_dataset.h"
@@ -162,7 +162,7 @@ Result<Outcome> run_config(const RunSpec& spec, const model::ModelConfig& config
     }
     std::vector<const gradients::DecodedDelta*> ptrs;
     for (const auto& d : decoded) ptrs.push_back(&d);
-    TESSERA_ASSIGN_OR_RETURN(auto merged, aggregator::merge_deltas(ptrs, shapes));
+    TESSERA_ASSIGN_OR_RETURN(auto merged, gradients::merge_deltas(ptrs, shapes));
     TESSERA_RETURN_IF_ERROR(outer.step(theta, merged));
     if ((w + 1) % 5 == 0 || w + 1 == opt.windows) {
       TESSERA_RETURN_IF_ERROR(model::load_parameters(global, theta));

@@ -1,6 +1,7 @@
 #include "checkpoints/manifest.h"
 
 #include <algorithm>
+#include <cmath>
 #include <nlohmann/json.hpp>
 
 #include "core/hash.h"
@@ -27,6 +28,7 @@ nlohmann::ordered_json canonical_json(const Manifest& m) {
   }
   j["tensors"] = nlohmann::ordered_json::array();
   for (const auto& t : m.tensors) j["tensors"].push_back({{"name", t.name}, {"shape", t.shape}, {"hash", t.hash}});
+  if (m.norm_reference > 0.0) j["norm_reference"] = m.norm_reference;
   return j;
 }
 
@@ -82,6 +84,12 @@ Result<Manifest> Manifest::from_json(const std::string& text) {
     for (const auto& t : j.at("tensors")) {
       m.tensors.push_back({t.at("name").get<std::string>(), t.at("shape").get<std::vector<std::int64_t>>(),
                            t.at("hash").get<std::string>()});
+    }
+    if (j.contains("norm_reference")) {
+      m.norm_reference = j.at("norm_reference").get<double>();
+      if (!std::isfinite(m.norm_reference) || !(m.norm_reference > 0.0)) {
+        return Corrupted("manifest: norm_reference must be a positive finite number");
+      }
     }
     m.signer = j.at("signer").get<std::string>();
     m.signature = j.at("signature").get<std::string>();

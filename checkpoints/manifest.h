@@ -40,6 +40,11 @@ struct Manifest {
   std::string model;  // model description / preset
   std::string outer;  // outer optimizer and its hyperparameters
   std::vector<TensorEntry> tensors;
+  // The L2 norm validators judge and the aggregator clips the next window's deltas
+  // against: the median norm of the deltas merged into this checkpoint, moved at most 2×
+  // from the parent's (gradients/norm.h). 0: none yet (left out of the JSON, so that
+  // checkpoints made before it keep their hashes).
+  double norm_reference = 0.0;
   std::string signer;     // hex ed25519 public key of the aggregator
   std::string signature;  // hex, over "tessera-checkpoint/1\0" || content hash bytes
 

@@ -14,7 +14,7 @@
 
 #include <thread>
 
-#include "aggregator/merge.h"
+#include "gradients/merge.h"
 #include "checkpoints/download.h"
 #include "checkpoints/service.h"
 #include "cli/commands.h"
@@ -261,6 +261,7 @@ Status run_net_bench(int count, bool json) {
     h.set_window(0);
     h.set_uid(0);
     h.set_codec("int2-k32");
+    h.set_validator(raw_bytes(validator.public_key()));
     const auto t0 = Clock::now();
     int accepted = 0;
     for (int i = 0; i < count; ++i) {
@@ -519,7 +520,7 @@ Status run_aggregate_bench(const std::vector<std::string>& spec_paths, int reps,
         memcpy_s = std::min(memcpy_s, best_seconds(3, [&] { std::memcpy(dst.data(), src.data(), src.size()); }));
         Status st;
         merge_s = std::min(merge_s, best_seconds(1, [&] {
-          auto m = aggregator::merge_deltas(ptrs, shapes);
+          auto m = gradients::merge_deltas(ptrs, shapes);
           if (!m.ok()) st = m.status();
         }));
         TESSERA_RETURN_IF_ERROR(st);

@@ -123,6 +123,7 @@ Status run_miner_bench(const std::string& spec_path, int windows, const std::str
     h.set_window(0);
     h.set_uid(0);
     h.set_hotkey(raw_bytes(miner.public_key()));
+    h.set_validator(raw_bytes(v.identity.public_key()));
     h.set_base_checkpoint(std::string(32, 'c'));
     h.set_data_digest(std::string(32, 'd'));
     h.set_codec(codec.name());
@@ -207,6 +208,7 @@ Status run_validator_bench(const std::string& spec_path, int count, const std::s
     h.set_window(0);
     h.set_uid(static_cast<std::uint32_t>(i));
     h.set_hotkey(raw_bytes(keys[i].public_key()));
+    h.set_validator(raw_bytes(v.identity.public_key()));
     h.set_base_checkpoint(*from_hex(base));
     h.set_data_digest(*from_hex(dataset::pages_digest(pages)));
     h.set_codec(codec.name());

@@ -175,6 +175,11 @@ void add_role_commands(CLI::App& app, const GlobalOptions& global, int* exit_cod
   validator->add_option("--keep-checkpoints", keep_checkpoints, "With --aggregate: checkpoints kept in the store")
       ->check(CLI::Range(2, 100000));
   validator->add_option("--stake", stake, "Stake the hotkey up to this many TAO at start (validator permit, dividends)");
+  static int max_connections = 320;
+  validator->add_option("--max-connections", max_connections,
+                        "Peers connected to the submission endpoint at once; more are refused at the handshake "
+                        "(bounds memory, docs/protocol.md)")
+      ->check(CLI::Range(1, 100000));
   static std::uint64_t reveal_late = 0;
   validator->add_option("--reveal-late", reveal_late,
                         "Testing: reveal committed weights this many blocks after the reveal window (the chain refuses them)")
@@ -195,6 +200,7 @@ void add_role_commands(CLI::App& app, const GlobalOptions& global, int* exit_cod
       o.join = join_options(global, val_flags);
       o.listen = listen;
       o.reveal_late_blocks = reveal_late;
+      o.max_connections = max_connections;
       o.threads = val_flags.threads;
       o.windows = val_flags.windows;
       if (val_flags.json) o.on_window = print_json_line;

@@ -2,15 +2,28 @@
 // processes, the same code paths: the chain's Ledger (signed extrinsics, registration,
 // stake, weights, Yuma epochs, payouts), the miner's inner loop, error feedback and codec,
 // the validator's evaluate_window / scores / weights, and the aggregator's
-// next_checkpoint. Honest miners and adversaries of six kinds:
-//   copycat   resubmits another miner's payload (byte copies, and re-encoded copies)
-//   noise     random data at a training-like scale
-//   stale     its previous delta against an old checkpoint
-//   freerider trains on pages other than its own but claims its own
-//   poison    a sign-flipped or 10× scaled honest delta
-//   nan       a payload carrying a NaN scale
-// Prints JSON: the miners' emission share per class, and the shared model's validation
-// loss per window — with `--compare` also for an honest-only run of the same honest miners.
+// next_checkpoint. Honest miners and adversaries of eleven kinds (docs/roles.md, "Threats"):
+//   copycat      resubmits another miner's payload (byte copies, and re-encoded copies)
+//   noise        random data at a training-like scale
+//   stale        its previous delta against an old checkpoint
+//   freerider    trains on pages other than its own but claims its own
+//   poison       a sign-flipped or 10× scaled honest delta
+//   nan          a payload carrying a NaN scale
+//   harvester    a sybil miner fed by its own registered, unstaked "validator": it copies
+//                whatever honest payload reaches that validator (none does when miners
+//                submit only to staked neurons), else replays a public delta
+//   median-sybil tiny random deltas, at no compute, to drag the norm reference down
+//   slicer       one operator, groups of 4 uids: trains once on the union of the group's
+//                pages and submits disjoint coordinate slices of that one delta
+//   index-swap   an honest delta with 4 of every 32 kept coordinates moved and 5% value noise
+//   replayer     the previous window's public merged update (odd uids: plus 0.3× a delta
+//                it trained on its own pages)
+// Submissions are judged in commitment order (docs/protocol.md): a copy of a payload can
+// only commit after its original, so every copying kind comes after its victim.
+// Prints JSON: the miners' emission share, outcomes and compute per class, and the
+// shared model's validation loss per window — with `--compare` also for an honest-only
+// run of the same honest miners.
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <map>
@@ -34,6 +47,8 @@
 #include "model/gpt.h"
 #include "model/runtime.h"
 #include "proto/delta.pb.h"
+#include "subnet/join.h"
+#include "gradients/norm.h"
 #include "trainer/baseline.h"
 #include "trainer/inner_loop.h"
 #include "trainer/optim.h"
@@ -72,7 +87,7 @@ struct SimChain {
 };
 
 struct SimMiner {
-  std::string kind;  // honest | copycat | noise | stale | freerider | poison | nan
+  std::string kind;  // honest or one of kAdversaryKinds
   Keypair hotkey = Keypair::generate();
   Keypair coldkey = Keypair::generate();
   std::uint32_t uid = 0;
@@ -82,7 +97,15 @@ struct SimMiner {
   std::string last_payload, last_base;  // for `stale`
   net::Submission submission;
   bool has_submission = false;
+  double compute = 0;  // inner-loop runs spent, in units of one honest window
+  // harvester: the registered, unstaked neuron that serves an endpoint for it
+  Keypair harvest_hotkey = Keypair::generate();
+  std::uint64_t harvest_stake = 0;
 };
+
+const std::vector<std::string> kAdversaryKinds = {"copycat", "noise", "stale", "freerider", "poison", "nan",
+                                                  "harvester", "median-sybil", "slicer", "index-swap", "replayer"};
+constexpr std::size_t kSlicerGroup = 4;
 
 struct SimValidator {
   Keypair hotkey = Keypair::generate();
@@ -90,6 +113,7 @@ struct SimValidator {
   std::uint32_t uid = 0;
   verification::ValidatorState state;
   model::GPT gpt{nullptr};
+  std::vector<std::shared_ptr<const gradients::DecodedDelta>> public_deltas;  // of the previous window
 };
 
 Result<std::vector<std::pair<std::string, int>>> parse_adversaries(const std::string& text) {
@@ -99,8 +123,11 @@ Result<std::vector<std::pair<std::string, int>>> parse_adversaries(const std::st
     if (item.empty()) continue;
     const auto colon = item.find(':');
     const std::string kind = item.substr(0, colon);
-    static const std::set<std::string> kinds = {"copycat", "noise", "stale", "freerider", "poison", "nan"};
-    if (!kinds.count(kind)) return InvalidArgument("--adversaries: unknown kind '" + kind + "' (copycat, noise, stale, freerider, poison, nan)");
+    if (std::find(kAdversaryKinds.begin(), kAdversaryKinds.end(), kind) == kAdversaryKinds.end()) {
+      std::string known;
+      for (const auto& k : kAdversaryKinds) known += (known.empty() ? "" : ", ") + k;
+      return InvalidArgument("--adversaries: unknown kind '" + kind + "' (" + known + ")");
+    }
     int n = 1;
     if (colon != std::string::npos) {
       try {
@@ -127,11 +154,23 @@ std::string encode_all(gradients::ErrorFeedback* ef, const std::vector<torch::Te
   return std::move(e->bytes);
 }
 
+// A decoded delta as one dense tensor per parameter.
+std::vector<torch::Tensor> dense_of(const gradients::DecodedDelta& d, const std::vector<std::vector<std::int64_t>>& shapes) {
+  std::vector<torch::Tensor> dense;
+  for (const auto& shape : shapes) dense.push_back(torch::zeros(shape));
+  for (const auto& t : d.tensors) dense[t.param_index] = t.to_dense(shapes[t.param_index]).clone();
+  return dense;
+}
+
+// Kinds that copy another submission: they commit after it (the protocol's order).
+bool copies(const std::string& kind) { return kind == "copycat" || kind == "index-swap" || kind == "harvester"; }
+
 struct RunResult {
   json windows = json::array();
   std::map<std::string, double> earned_by_kind;
   std::map<std::string, int> count_by_kind;
   std::map<std::string, std::map<std::string, int>> outcomes_by_kind;
+  std::map<std::string, double> compute_by_kind;  // inner-loop runs, honest-window units
   double final_val_loss = 0, initial_val_loss = 0;
   // Honest submissions the aggregating validator judged, and how many it scored (merged);
   // also counted from window 5 on, once scores and the checkpoint have settled.
@@ -159,7 +198,7 @@ Result<RunResult> simulate(const RunSpec& spec, const std::string& data_dir, int
   std::vector<SimValidator> validators(static_cast<std::size_t>(n_validators));
   chain::Genesis g;
   g.balances.push_back({chain::key_of(owner.public_key()), 1000 * chain::kRaoPerTao});
-  for (const auto& m : miners) g.balances.push_back({chain::key_of(m.coldkey.public_key()), 10 * chain::kRaoPerTao});
+  for (const auto& m : miners) g.balances.push_back({chain::key_of(m.coldkey.public_key()), 20 * chain::kRaoPerTao});
   for (const auto& v : validators) g.balances.push_back({chain::key_of(v.coldkey.public_key()), 200 * chain::kRaoPerTao});
   SimChain chain{chain::Ledger::from_genesis(g)};
   proto::Call call;
@@ -191,6 +230,10 @@ Result<RunResult> simulate(const RunSpec& spec, const std::string& data_dir, int
     m.opt = trainer::make_adamw(m.gpt, spec.train);
     m.ef = std::make_unique<gradients::ErrorFeedback>(spec.codec.ef_beta);
   }
+  // Each harvester's "validator": registered and serving, with no stake.
+  for (auto& m : miners) {
+    if (m.kind == "harvester") TESSERA_RETURN_IF_ERROR(register_key(m.coldkey, m.harvest_hotkey).status());
+  }
   chain.advance(bpw - (chain.block % bpw));
 
   // The first checkpoint.
@@ -202,23 +245,46 @@ Result<RunResult> simulate(const RunSpec& spec, const std::string& data_dir, int
   result.initial_val_loss = trainer::evaluate_loss(probe, val_batches);
   trainer::InnerLoop inner{&spec};
   inner.origin_window = window;
+  const auto shapes = checkpoints::parameter_shapes(current);
+  std::vector<torch::Tensor> previous_merged;  // U_{w−1}, public (replayers resubmit it)
 
   for (int step = 0; step < windows; ++step) {
     const auto t0 = Clock::now();
     const std::vector<torch::Tensor> start = checkpoints::model_parameters(current);
-    // Miners (honest and adversarial) in parallel threads; copycats after the others.
+    // Miners (honest and adversarial) in parallel threads; copying kinds and slicer
+    // groups after the others.
     std::mutex mu;
     Status failure = Status::Ok();
+    auto submit = [&](SimMiner& m, std::string payload, const std::string& base, const std::vector<std::uint64_t>& own) {
+      net::Submission& s = m.submission;
+      s.header.Clear();
+      s.header.set_netuid(netuid);
+      s.header.set_window(window);
+      s.header.set_uid(m.uid);
+      s.header.set_hotkey(chain::key_of(m.hotkey.public_key()));
+      s.header.set_base_checkpoint(*from_hex(base));
+      s.header.set_data_digest(*from_hex(dataset::pages_digest(own)));
+      s.header.set_codec(codec.name());
+      s.header.set_payload_hash(raw_bytes(blake2b_256(payload)));
+      s.header.set_payload_size(payload.size());
+      s.payload = std::move(payload);
+      m.has_submission = true;
+    };
+    auto own_pages = [&](std::uint32_t uid) {
+      return dataset::assign_pages(spec.seed, window, uid, spec.data.pages_per_window, num_pages);
+    };
     auto work = [&](SimMiner& m) {
       Status st = Status::Ok();
-      auto own = dataset::assign_pages(spec.seed, window, m.uid, spec.data.pages_per_window, num_pages);
+      auto own = own_pages(m.uid);
       if (!own.ok()) st = own.status();
       std::string payload;
       std::string base = current.hash;
+      double compute = 0;
       if (st.ok() && (m.kind == "honest" || m.kind == "freerider" || m.kind == "poison" || m.kind == "nan")) {
         std::vector<std::uint64_t> pages = *own;
         if (m.kind == "freerider") pages = *dataset::assign_pages(spec.seed, window + 100000, m.uid, spec.data.pages_per_window, num_pages);
         auto r = inner.run(m.gpt, *m.opt, start, train, pages, window, m.uid);
+        compute = 1;
         if (!r.ok()) {
           st = r.status();
         } else {
@@ -236,40 +302,46 @@ Result<RunResult> simulate(const RunSpec& spec, const std::string& data_dir, int
             payload = p.SerializeAsString();
           }
         }
-      } else if (st.ok() && m.kind == "noise") {
+      } else if (st.ok() && (m.kind == "noise" || m.kind == "median-sybil")) {
         std::vector<torch::Tensor> noise;
         torch::manual_seed(window * 1000 + m.uid);
-        for (const auto& t : start) noise.push_back(torch::randn_like(t) * 2e-3);
+        const double scale = m.kind == "noise" ? 2e-3 : 2e-6;
+        for (const auto& t : start) noise.push_back(torch::randn_like(t) * scale);
         payload = encode_all(nullptr, noise, codec, &st);
+      } else if (st.ok() && m.kind == "replayer") {
+        if (previous_merged.empty()) return;  // nothing public yet
+        std::vector<torch::Tensor> replay;
+        for (std::size_t i = 0; i < start.size(); ++i) {
+          replay.push_back(previous_merged[i].defined() ? previous_merged[i].clone() : torch::zeros_like(start[i]));
+        }
+        if (m.uid % 2 == 1) {  // plus a little training of its own
+          auto r = inner.run(m.gpt, *m.opt, start, train, *own, window, m.uid);
+          compute = 1;
+          if (r.ok()) {
+            for (std::size_t i = 0; i < replay.size(); ++i) replay[i].add_(r->delta[i], 0.3);
+          }
+        }
+        payload = encode_all(nullptr, replay, codec, &st);
       } else if (st.ok() && m.kind == "stale") {
         if (m.last_payload.empty()) {  // first window: train once (not sent), then keep resending it
           auto r = inner.run(m.gpt, *m.opt, start, train, *own, window, m.uid);
           if (r.ok()) m.last_payload = encode_all(m.ef.get(), r->delta, codec, &st);
           m.last_base = current.hash;
+          std::lock_guard lock(mu);
+          m.compute += 1;
           return;
         }
         payload = m.last_payload;
         base = m.last_base;
       }
       std::lock_guard lock(mu);
+      m.compute += compute;
       if (!st.ok()) {
         failure = st;
         return;
       }
-      if (m.kind == "copycat") return;  // later
-      net::Submission& s = m.submission;
-      s.header.Clear();
-      s.header.set_netuid(netuid);
-      s.header.set_window(window);
-      s.header.set_uid(m.uid);
-      s.header.set_hotkey(chain::key_of(m.hotkey.public_key()));
-      s.header.set_base_checkpoint(*from_hex(base));
-      s.header.set_data_digest(*from_hex(dataset::pages_digest(*own)));
-      s.header.set_codec(codec.name());
-      s.header.set_payload_hash(raw_bytes(blake2b_256(payload)));
-      s.header.set_payload_size(payload.size());
-      s.payload = std::move(payload);
-      m.has_submission = true;
+      if (copies(m.kind) || m.kind == "slicer") return;  // later
+      submit(m, std::move(payload), base, *own);
     };
     std::vector<std::thread> pool;
     std::atomic<std::size_t> next_miner{0};
@@ -284,45 +356,98 @@ Result<RunResult> simulate(const RunSpec& spec, const std::string& data_dir, int
     for (const auto& m : miners) {
       if (m.kind == "honest" && m.has_submission) honest_done.push_back(&m);
     }
-    // Copycats: a byte copy or a re-decoded, rescaled re-encoding of an honest submission.
+    // Slicer groups: one inner run on the union of the group's pages (the first member's
+    // optimizer and batch seeds), then coordinate i mod G of that delta to member i.
+    std::vector<SimMiner*> slicers;
+    for (auto& m : miners) {
+      if (m.kind == "slicer") slicers.push_back(&m);
+    }
+    for (std::size_t g = 0; g < slicers.size(); g += kSlicerGroup) {
+      const std::size_t n = std::min(kSlicerGroup, slicers.size() - g);
+      std::vector<std::uint64_t> pages;
+      for (std::size_t i = 0; i < n; ++i) {
+        TESSERA_ASSIGN_OR_RETURN(auto own, own_pages(slicers[g + i]->uid));
+        pages.insert(pages.end(), own.begin(), own.end());
+      }
+      SimMiner& lead = *slicers[g];
+      TESSERA_ASSIGN_OR_RETURN(auto r, inner.run(lead.gpt, *lead.opt, start, train, pages, window, lead.uid));
+      for (std::size_t i = 0; i < n; ++i) {
+        SimMiner& m = *slicers[g + i];
+        m.compute += 1.0 / static_cast<double>(n);
+        std::vector<torch::Tensor> slice;
+        for (const auto& t : r.delta) {
+          const torch::Tensor mask = torch::arange(t.numel()).remainder(static_cast<std::int64_t>(n)).eq(static_cast<std::int64_t>(i));
+          slice.push_back(t.flatten().mul(mask.to(t.dtype())).view(t.sizes()));
+        }
+        Status st = Status::Ok();
+        std::string payload = encode_all(nullptr, slice, codec, &st);
+        TESSERA_RETURN_IF_ERROR(st);
+        TESSERA_ASSIGN_OR_RETURN(auto own, own_pages(m.uid));
+        submit(m, std::move(payload), current.hash, own);
+      }
+    }
+    // Copying kinds, each after the honest submission it copies.
     int copy_index = 0;
     for (auto& m : miners) {
-      if (m.kind != "copycat" || honest_done.empty()) continue;
+      if (!copies(m.kind) || honest_done.empty()) continue;
       const SimMiner& victim = *honest_done[static_cast<std::size_t>(copy_index++) % honest_done.size()];
       std::string payload = victim.submission.payload;
-      if (copy_index % 2 == 0) {
-        auto decoded = gradients::decode_delta(payload, checkpoints::parameter_shapes(current), codec);
+      TESSERA_ASSIGN_OR_RETURN(auto own, own_pages(m.uid));
+      if (m.kind == "harvester") {
+        // Its validator gets honest payloads only if miners submit to it: it serves an
+        // endpoint, but holds no stake.
+        if (!subnet::receives_submissions(spec, /*serves=*/true, m.harvest_stake)) {
+          // Nothing harvested: replay a delta scored in the previous window (public).
+          const auto& known = validators.front().public_deltas;
+          if (known.size() < 2) continue;
+          Status st = Status::Ok();
+          payload = encode_all(nullptr, dense_of(*known[1 + m.uid % (known.size() - 1)], shapes), codec, &st);
+          TESSERA_RETURN_IF_ERROR(st);
+        }
+        submit(m, std::move(payload), current.hash, own);
+        continue;
+      }
+      const bool reencode = m.kind == "index-swap" || copy_index % 2 == 0;
+      if (reencode) {
+        auto decoded = gradients::decode_delta(payload, shapes, codec);
         if (decoded.ok()) {
-          std::vector<torch::Tensor> dense;
-          const auto shapes = checkpoints::parameter_shapes(current);
-          for (std::size_t i = 0; i < shapes.size(); ++i) dense.push_back(torch::zeros(shapes[i]));
-          for (const auto& t : decoded->tensors) dense[t.param_index] = t.to_dense(shapes[t.param_index]) * 1.02;
+          std::vector<torch::Tensor> dense = dense_of(*decoded, shapes);
+          torch::manual_seed(window * 7919 + m.uid);
+          for (auto& d : dense) {
+            if (m.kind == "index-swap") {
+              // Move every 8th kept coordinate (4 of 32) to its neighbour, add 5% noise.
+              torch::Tensor flat = d.view(-1);
+              const torch::Tensor nz = flat.nonzero().view(-1);
+              for (std::int64_t j = 0; j < nz.numel(); j += 8) {
+                const std::int64_t at = nz[j].item<std::int64_t>();
+                const std::int64_t to = at + 1 < flat.numel() ? at + 1 : at - 1;
+                if (to < 0) continue;
+                const float a = flat[at].item<float>(), b = flat[to].item<float>();
+                flat[at] = b;
+                flat[to] = a;
+              }
+              d.mul_(1.0 + 0.05 * torch::randn_like(d));
+            } else {
+              d.mul_(1.02);
+            }
+          }
           Status st = Status::Ok();
           std::string again = encode_all(nullptr, dense, codec, &st);
           if (st.ok()) payload = again;
         }
       }
-      auto own = dataset::assign_pages(spec.seed, window, m.uid, spec.data.pages_per_window, num_pages);
-      net::Submission& s = m.submission;
-      s.header = victim.submission.header;
-      s.header.set_uid(m.uid);
-      s.header.set_hotkey(chain::key_of(m.hotkey.public_key()));
-      s.header.set_data_digest(*from_hex(dataset::pages_digest(*own)));
-      s.header.set_payload_hash(raw_bytes(blake2b_256(payload)));
-      s.header.set_payload_size(payload.size());
-      s.payload = std::move(payload);
-      m.has_submission = true;
+      submit(m, std::move(payload), current.hash, own);
     }
-    // Arrival order: shuffled per window (copycats necessarily after their victims).
+    // Judged in commitment order: shuffled per window, copies after their originals.
     std::vector<net::Submission> arrivals;
     std::vector<const SimMiner*> order;
     for (const auto& m : miners) {
-      if (m.has_submission && m.kind != "copycat") order.push_back(&m);
+      if (m.has_submission && !copies(m.kind)) order.push_back(&m);
     }
     std::mt19937 rng(static_cast<unsigned>(window));
     std::shuffle(order.begin(), order.end(), rng);
     for (const auto& m : miners) {
-      if (m.has_submission && m.kind == "copycat") order.push_back(&m);
+      if (m.has_submission && copies(m.kind)) order.push_back(&m);
     }
     std::map<std::uint32_t, const SimMiner*> by_uid;
     for (const auto* m : order) {
@@ -346,7 +471,10 @@ Result<RunResult> simulate(const RunSpec& spec, const std::string& data_dir, int
       ctx.val = &val;
       ctx.eval_seed = Rng::derive("tessera/sim-eval", vi, window).next_u64();
       ctx.codec = codec;
+      ctx.norm_reference = current.manifest.norm_reference;
+      ctx.public_deltas = v.public_deltas;
       TESSERA_ASSIGN_OR_RETURN(auto report, verification::evaluate_window(ctx, arrivals));
+      TESSERA_ASSIGN_OR_RETURN(v.public_deltas, verification::public_deltas_of(report, shapes));
       verification::update_scores(v.state, report, spec.validator.score_ema, hotkeys);
       if (++v.state.windows_since_weights >= static_cast<std::uint64_t>(spec.validator.windows_per_weights)) {
         v.state.windows_since_weights = 0;
@@ -387,6 +515,7 @@ Result<RunResult> simulate(const RunSpec& spec, const std::string& data_dir, int
     }
     TESSERA_ASSIGN_OR_RETURN(auto next, aggregator::next_checkpoint(spec, current, window + 1, accepted, deltas));
     current = checkpoints::Checkpoint{next.manifest, next.tensors, next.manifest.content_hash()};
+    previous_merged = next.merged;
     chain.advance(bpw);
     ++window;
     TESSERA_RETURN_IF_ERROR(model::load_parameters(probe, checkpoints::model_parameters(current)));
@@ -410,19 +539,30 @@ Result<RunResult> simulate(const RunSpec& spec, const std::string& data_dir, int
   for (const auto& m : miners) {
     result.count_by_kind[m.kind] += 1;
     result.earned_by_kind[m.kind] += static_cast<double>(neurons[m.uid].total_earned);
+    result.compute_by_kind[m.kind] += m.compute;
   }
   return result;
 }
 
+// Per class: miners, emission share, TAO, outcomes, compute spent (inner-loop runs in
+// units of one honest window) and earnings per unit of compute relative to honest
+// miners' (null for a class that spent none).
 json class_table(const RunResult& r) {
   double total = 0;
   for (const auto& [k, v] : r.earned_by_kind) total += v;
+  auto value = [](const std::map<std::string, double>& m, const std::string& k) { return m.count(k) ? m.at(k) : 0.0; };
+  const double honest_rate = value(r.compute_by_kind, "honest") > 0
+                                 ? value(r.earned_by_kind, "honest") / value(r.compute_by_kind, "honest")
+                                 : 0.0;
   json out = json::object();
   for (const auto& [kind, n] : r.count_by_kind) {
-    const double earned = r.earned_by_kind.count(kind) ? r.earned_by_kind.at(kind) : 0.0;
+    const double earned = value(r.earned_by_kind, kind), compute = value(r.compute_by_kind, kind);
     out[kind] = {{"miners", n},
                  {"emission_share", total > 0 ? earned / total : 0.0},
                  {"earned_tao", earned / static_cast<double>(chain::kRaoPerTao)},
+                 {"compute", compute},
+                 {"earned_per_compute_vs_honest",
+                  compute > 0 && honest_rate > 0 ? json(earned / compute / honest_rate) : json(nullptr)},
                  {"outcomes", r.outcomes_by_kind.count(kind) ? json(r.outcomes_by_kind.at(kind)) : json::object()}};
   }
   return out;
@@ -479,7 +619,9 @@ void add_sim_command(CLI::App& app, const GlobalOptions& global, int* exit_code)
   cmd->add_option("--spec", o.spec, "Run spec (default: the nano model)");
   cmd->add_option("--data", o.data, "Corpus folder (default: the spec's data.dir)");
   cmd->add_option("--miners", o.miners, "Miners in total (honest = miners − adversaries)")->check(CLI::Range(1, 1000));
-  cmd->add_option("--adversaries", o.adversaries, "KIND:COUNT,... of copycat, noise, stale, freerider, poison, nan");
+  cmd->add_option("--adversaries", o.adversaries,
+                  "KIND:COUNT,... of copycat, noise, stale, freerider, poison, nan, harvester, median-sybil, slicer, "
+                  "index-swap, replayer");
   cmd->add_option("--validators", o.validators, "Validators (the first aggregates)")->check(CLI::Range(1, 64));
   cmd->add_option("--windows", o.windows, "Windows")->check(CLI::Range(1, 100000));
   cmd->add_option("--threads", o.threads, "Worker threads for the miners (default: all cores)");

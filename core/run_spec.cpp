@@ -229,8 +229,13 @@ Result<RunSpec> parse_run_spec(const std::string& text, const std::string& sourc
     r.real("eval_lr", &v.eval_lr, 0.0, 1e6, /*min_open=*/true);
     r.integer("windows_per_weights", &v.windows_per_weights, 1, 1 << 20);
     r.real("score_ema", &v.score_ema, 0.0, 1.0, /*min_open=*/true);
-    r.real("overlap_threshold", &v.overlap_threshold, 0.0, 1.0, /*min_open=*/true);
+    r.real("copy_similarity", &v.copy_similarity, 0.0, 1.0, /*min_open=*/true);
+    // Read and range-checked for the specs of existing subnets (their chains replay them);
+    // copies are judged by copy_similarity since index overlap missed swapped indices.
+    double legacy_overlap = 0.9;
+    r.real("overlap_threshold", &legacy_overlap, 0.0, 1.0, /*min_open=*/true);
     r.real("max_norm_ratio", &v.max_norm_ratio, 1.0, 1e6);
+    r.real("min_stake", &v.min_stake, 0.0, 21e6);
     r.integer("max_payload_bytes", &v.max_payload_bytes, 1024, std::int64_t{1} << 34);
     r.boolean("commit_reveal", &v.commit_reveal);
     r.integer("reveal_delay", &v.reveal_delay, 1, 1 << 20);

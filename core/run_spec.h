@@ -81,8 +81,12 @@ struct ValidatorSpec {
   double eval_lr = 1.0;        // η_eval: step size a delta is applied with for evaluation
   int windows_per_weights = 4;
   double score_ema = 0.2;      // weight of the newest window in the moving average
-  double overlap_threshold = 0.9;
-  double max_norm_ratio = 4.0;  // a delta whose norm exceeds this × the window's median is rejected
+  // A delta whose cosine similarity with an earlier one of the window, or with a public
+  // delta of the previous window, exceeds this is a copy.
+  double copy_similarity = 0.8;
+  double max_norm_ratio = 4.0;  // a delta whose norm exceeds this × the norm reference is rejected
+  // TAO a neuron must hold as stake for miners to submit to it (subnet/join.h).
+  double min_stake = 10.0;
   std::int64_t max_payload_bytes = 16 << 20;
   // Weights through commit–reveal: validators commit a hash, then reveal the weights
   // between reveal_delay and reveal_delay + reveal_window blocks later.

@@ -1,6 +1,8 @@
-// The norm reference shared by the validator's outlier check and the aggregator's clip:
-// one delta's L2 norm and the median of a set of norms. Both are consensus arithmetic
-// (the merge depends on them), so they run in double in a fixed order on the host.
+// The arithmetic the validator's checks and the aggregator's merge share: one delta's L2
+// norm, the median of a set of norms, the norm reference a window is judged and merged
+// against, and the cosine similarity of two deltas (copy and replay detection). All are
+// consensus arithmetic (the merge and the verdicts depend on them), so they run in
+// double in a fixed order on the host.
 #pragma once
 
 #include <vector>
@@ -15,5 +17,19 @@ double delta_norm(const DecodedDelta& delta);
 
 // The median of `values` (mean of the two middle ones for an even count); 0 when empty.
 double median(std::vector<double> values);
+
+// The norm reference of the next window, from the current one's `reference` (0: none
+// yet) and the raw L2 norms of the deltas that were merged (judged useful): their
+// median, moved at most a factor of 2 from `reference` per window, so that no window's
+// merged set can drag the reference far; `reference` itself when nothing was merged.
+double next_norm_reference(double reference, const std::vector<double>& merged_norms);
+
+// Cosine similarity of two deltas over the whole parameter vector: Σ a·b / (|a|·|b|),
+// with sparse and dense updates mixed freely (a sparse update's flat indices address
+// the dense parameter). 0 when either is all zero. Survives index swaps and value noise
+// that defeat an index-set comparison: swapping s of k indices of a chunk still leaves
+// about (k − s)/k of the energy aligned.
+// `norm_a`/`norm_b`: the deltas' norms when already known (negative: computed here).
+double delta_cosine(const DecodedDelta& a, const DecodedDelta& b, double norm_a = -1.0, double norm_b = -1.0);
 
 }  // namespace tessera::gradients

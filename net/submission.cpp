@@ -11,7 +11,8 @@ namespace tessera::net {
 
 namespace {
 
-constexpr std::string_view kHeaderDomain{"tessera-submission/1\0", 21};
+constexpr std::string_view kHeaderDomain{"tessera-submission/2\0", 21};
+constexpr std::uint32_t kHeaderVersion = 2;
 constexpr std::string_view kVerdictKind{"tessera-verdict/1"};
 constexpr std::string_view kReceiptDomain{"tessera-receipt/1\0", 18};
 
@@ -106,17 +107,26 @@ Result<std::unique_ptr<SubmissionServer>> SubmissionServer::start(const ServerOp
   s->checker_ = std::make_unique<SubmissionChecker>(options, identity);
   TESSERA_RETURN_IF_ERROR(s->checker_->load_nonces());
   s->context_ = zmq_ctx_new();
+  // The ZAP handler (answered on the receive thread) admits a CURVE handshake only while
+  // fewer than max_connections peers are connected. It must be bound before the socket.
+  s->zap_ = zmq_socket(s->context_, ZMQ_REP);
+  if (zmq_bind(s->zap_, "inproc://zeromq.zap.01") != 0) return zmq_error("binding the ZAP handler");
   s->socket_ = zmq_socket(s->context_, ZMQ_ROUTER);
   const int one = 1, linger = 0;
   // Frames far above the caps (more than 1 MiB over) are dropped by libzmq before they are
   // buffered, and the peer is disconnected; frames a little over get a clean reject.
   const std::int64_t max_msg =
       static_cast<std::int64_t>(std::max(options.max_payload_bytes, options.max_header_bytes) + (1u << 20));
-  const int hwm = static_cast<int>(std::max<std::size_t>(64, options.queue_capacity * 2));
+  const int hwm = std::max(1, options.peer_hwm);
+  const int heartbeat_timeout = 3 * options.heartbeat_ms;
   if (zmq_setsockopt(s->socket_, ZMQ_CURVE_SERVER, &one, sizeof one) != 0 ||
       zmq_setsockopt(s->socket_, ZMQ_CURVE_SECRETKEY, curve.secret_key.data(), 32) != 0 ||
+      zmq_setsockopt(s->socket_, ZMQ_ZAP_DOMAIN, "tessera", 7) != 0 ||
       zmq_setsockopt(s->socket_, ZMQ_MAXMSGSIZE, &max_msg, sizeof max_msg) != 0 ||
       zmq_setsockopt(s->socket_, ZMQ_RCVHWM, &hwm, sizeof hwm) != 0 ||
+      zmq_setsockopt(s->socket_, ZMQ_HANDSHAKE_IVL, &options.handshake_timeout_ms, sizeof(int)) != 0 ||
+      zmq_setsockopt(s->socket_, ZMQ_HEARTBEAT_IVL, &options.heartbeat_ms, sizeof(int)) != 0 ||
+      zmq_setsockopt(s->socket_, ZMQ_HEARTBEAT_TIMEOUT, &heartbeat_timeout, sizeof(int)) != 0 ||
       zmq_setsockopt(s->socket_, ZMQ_LINGER, &linger, sizeof linger) != 0) {
     return zmq_error("configuring the submission socket");
   }
@@ -125,15 +135,17 @@ Result<std::unique_ptr<SubmissionServer>> SubmissionServer::start(const ServerOp
   std::size_t len = sizeof endpoint;
   zmq_getsockopt(s->socket_, ZMQ_LAST_ENDPOINT, endpoint, &len);
   s->endpoint_ = endpoint;
-  // Transport events (drops, failed handshakes) are counted through a socket monitor.
+  // Transport events (connections, drops, failed handshakes) are counted through a socket
+  // monitor.
   const std::string monitor_address = "inproc://submission-monitor-" + std::to_string(reinterpret_cast<std::uintptr_t>(s.get()));
   if (zmq_socket_monitor(s->socket_, monitor_address.c_str(),
-                         ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
+                         ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
                              ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) != 0) {
     return zmq_error("monitoring the submission socket");
   }
   s->monitor_ = zmq_socket(s->context_, ZMQ_PAIR);
   zmq_setsockopt(s->monitor_, ZMQ_LINGER, &linger, sizeof linger);
+  zmq_setsockopt(s->zap_, ZMQ_LINGER, &linger, sizeof linger);
   if (zmq_connect(s->monitor_, monitor_address.c_str()) != 0) return zmq_error("connecting the socket monitor");
   s->thread_ = std::thread([p = s.get()] { p->run(); });
   return s;
@@ -146,16 +158,46 @@ void SubmissionServer::stop() {
   if (thread_.joinable()) thread_.join();
   if (monitor_) zmq_close(monitor_);
   if (socket_) zmq_close(socket_);
+  if (zap_) zmq_close(zap_);
   if (context_) zmq_ctx_term(context_);
-  socket_ = context_ = monitor_ = nullptr;
+  socket_ = context_ = monitor_ = zap_ = nullptr;
   cv_.notify_all();
+}
+
+// ZAP (RFC 27): admit the handshake while under the connection cap. Request frames:
+// version, request id, domain, address, identity, mechanism, credentials…
+void SubmissionServer::answer_zap() {
+  std::vector<std::string> request;
+  bool extra = false;
+  if (!receive_message(zap_, &request, 8, &extra) || request.size() < 2) return;
+  bool admit = false;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    admit = stats_.connections < options_.max_connections;
+    if (admit) {
+      ++admitted_;
+    } else {
+      ++stats_.refused_connections;
+    }
+    update_connections();
+  }
+  send_frames(zap_, {"1.0", request[1], admit ? "200" : "400", admit ? "OK" : "too many connections", "", ""});
+}
+
+// Peers admitted by ZAP and still connected: every disconnect ends a connection, and
+// those whose handshake failed (refused by ZAP among them) were never admitted. Guarded
+// by mu_.
+void SubmissionServer::update_connections() {
+  const std::int64_t live = static_cast<std::int64_t>(admitted_) -
+                            (static_cast<std::int64_t>(stats_.disconnects) - static_cast<std::int64_t>(stats_.failed_handshakes));
+  stats_.connections = static_cast<int>(std::max<std::int64_t>(0, live));
 }
 
 void SubmissionServer::run() {
   std::vector<std::string> frames;
   while (!stopping_) {
-    zmq_pollitem_t items[2] = {{socket_, 0, ZMQ_POLLIN, 0}, {monitor_, 0, ZMQ_POLLIN, 0}};
-    if (zmq_poll(items, 2, 100) <= 0) continue;
+    zmq_pollitem_t items[3] = {{socket_, 0, ZMQ_POLLIN, 0}, {monitor_, 0, ZMQ_POLLIN, 0}, {zap_, 0, ZMQ_POLLIN, 0}};
+    if (zmq_poll(items, 3, 100) <= 0) continue;
     if (items[1].revents & ZMQ_POLLIN) {
       // Monitor messages: [u16 event, u32 value][endpoint].
       std::vector<std::string> event;
@@ -164,10 +206,15 @@ void SubmissionServer::run() {
         const auto id = static_cast<std::uint16_t>(static_cast<std::uint8_t>(event[0][0]) |
                                                    (static_cast<std::uint8_t>(event[0][1]) << 8));
         std::lock_guard<std::mutex> lock(mu_);
-        if (id == ZMQ_EVENT_DISCONNECTED) ++stats_.disconnects;
-        else ++stats_.failed_handshakes;
+        if (id == ZMQ_EVENT_DISCONNECTED) {
+          ++stats_.disconnects;
+        } else if (id != ZMQ_EVENT_ACCEPTED) {
+          ++stats_.failed_handshakes;
+        }
+        update_connections();
       }
     }
+    if (items[2].revents & ZMQ_POLLIN) answer_zap();
     if (!(items[0].revents & ZMQ_POLLIN)) continue;
     bool too_many = false;
     // identity + header + payload; a fourth frame means a wrong frame count.
@@ -175,6 +222,7 @@ void SubmissionServer::run() {
     if (frames.empty()) continue;
     const std::string identity = frames.front();
     std::vector<std::string> body(frames.begin() + 1, frames.end());
+    frames.clear();
     if (too_many) body.emplace_back();  // force the frame-count reject
     if (body.size() == 1 && options_.verdict_of) {
       proto::VerdictRequest request;
@@ -184,23 +232,27 @@ void SubmissionServer::run() {
       }
     }
     Submission sub;
-    std::size_t queued_now = 0;
+    QueueLoad load;
     {
       std::lock_guard<std::mutex> lock(mu_);
-      queued_now = queue_.size();
+      load = {queue_.size(), queued_bytes_};
     }
-    proto::Reply reply = checker_->check(body, queued_now, &sub);
+    proto::Reply reply = checker_->check(body, load, &sub);
+    const bool delivered = reply.accepted() && body.size() == 2;
     {
       std::lock_guard<std::mutex> lock(mu_);
       ++stats_.received;
-      if (reply.accepted()) {
+      if (!reply.accepted()) {
+        ++stats_.rejected[reply.code()];
+      } else if (delivered) {
         ++stats_.accepted;
+        queued_bytes_ += sub.payload.size();
         queue_.push_back(std::move(sub));
       } else {
-        ++stats_.rejected[reply.code()];
+        ++stats_.commitments;
       }
     }
-    if (reply.accepted()) cv_.notify_one();
+    if (delivered) cv_.notify_one();
     send_frames(socket_, {identity, reply.SerializeAsString()});
   }
 }
@@ -252,31 +304,44 @@ Status SubmissionChecker::save_nonces(const std::map<std::string, std::uint64_t>
   return write_file_atomic(options_.nonce_file, text, 0600);
 }
 
-proto::Reply SubmissionChecker::check(const std::vector<std::string>& frames, std::size_t queue_size,
-                                      Submission* out) {
-  using proto::RejectCode;
-  if (frames.size() != 2) {
-    return reject(proto::REJECT_BAD_FRAMES, "expected 2 frames [header, payload], got " + std::to_string(frames.size()));
-  }
-  const std::string& frame_header = frames[0];
-  const std::string& payload = frames[1];
-  if (frame_header.size() > options_.max_header_bytes) {
-    return reject(proto::REJECT_HEADER_TOO_LARGE, "header of " + std::to_string(frame_header.size()) +
+// Size caps and parsing of frame 1, shared by commitments and deliveries; nullopt when
+// they pass.
+std::optional<proto::Reply> SubmissionChecker::parse_header(const std::string& frame, proto::SignedHeader* signed_header,
+                                                            proto::SubmissionHeader* h) const {
+  if (frame.size() > options_.max_header_bytes) {
+    return reject(proto::REJECT_HEADER_TOO_LARGE, "header of " + std::to_string(frame.size()) +
                                                       " bytes exceeds the cap of " +
                                                       std::to_string(options_.max_header_bytes));
   }
-  if (payload.size() > options_.max_payload_bytes) {
-    return reject(proto::REJECT_PAYLOAD_TOO_LARGE, "payload of " + std::to_string(payload.size()) +
-                                                       " bytes exceeds the cap of " +
-                                                       std::to_string(options_.max_payload_bytes));
-  }
-  proto::SignedHeader signed_header;
-  proto::SubmissionHeader h;
-  if (!signed_header.ParseFromString(frame_header) || !h.ParseFromString(signed_header.header())) {
+  if (!signed_header->ParseFromString(frame) || !h->ParseFromString(signed_header->header())) {
     return reject(proto::REJECT_MALFORMED_HEADER, "header frame is not a SignedHeader");
   }
-  if (h.hotkey().size() != 32 || signed_header.signature().size() != 64) {
+  if (h->hotkey().size() != 32 || signed_header->signature().size() != 64) {
     return reject(proto::REJECT_MALFORMED_HEADER, "hotkey must be 32 bytes and the signature 64");
+  }
+  return std::nullopt;
+}
+
+proto::Reply SubmissionChecker::check(const std::vector<std::string>& frames, const QueueLoad& load, Submission* out) {
+  if (frames.size() == 1) return commit(frames[0]);
+  if (frames.size() == 2) return deliver(frames[0], frames[1], load, out);
+  return reject(proto::REJECT_BAD_FRAMES, "expected [header] (a commitment) or [header, payload], got " +
+                                              std::to_string(frames.size()) + " frames");
+}
+
+// A commitment: the signed header alone, before any payload. Every check that needs the
+// chain or a signature runs here, once; the delivery then only matches bytes.
+proto::Reply SubmissionChecker::commit(const std::string& frame) {
+  proto::SignedHeader signed_header;
+  proto::SubmissionHeader h;
+  if (auto bad = parse_header(frame, &signed_header, &h)) return *bad;
+  if (h.version() != kHeaderVersion) {
+    return reject(proto::REJECT_WRONG_VALIDATOR, "header version " + std::to_string(h.version() ? h.version() : 1) +
+                                                     ": this validator takes version 2 (headers bound to one validator)");
+  }
+  if (h.validator() != raw_bytes(identity_.public_key())) {
+    return reject(proto::REJECT_WRONG_VALIDATOR, "the header is for validator " + to_hex(h.validator()).substr(0, 16) +
+                                                     "…, not this one (" + identity_.public_hex().substr(0, 16) + "…)");
   }
   // The cheap lookups first: a key that is not registered here is refused before any
   // signature work (the claims are unauthenticated until the signature holds, but a false
@@ -289,6 +354,11 @@ proto::Reply SubmissionChecker::check(const std::vector<std::string>& frames, st
   if (!uid || *uid != h.uid()) {
     return reject(proto::REJECT_NOT_REGISTERED,
                   "hotkey is not registered as uid " + std::to_string(h.uid()) + " on subnet " + std::to_string(h.netuid()));
+  }
+  if (h.payload_size() > options_.max_payload_bytes) {
+    return reject(proto::REJECT_PAYLOAD_TOO_LARGE, "committed payload of " + std::to_string(h.payload_size()) +
+                                                       " bytes exceeds the cap of " +
+                                                       std::to_string(options_.max_payload_bytes));
   }
   PublicKey key;
   std::memcpy(key.data(), h.hotkey().data(), 32);
@@ -308,18 +378,12 @@ proto::Reply SubmissionChecker::check(const std::vector<std::string>& frames, st
     return reject(proto::REJECT_REPLAY, "nonce " + std::to_string(h.nonce()) + " is not above the last accepted " +
                                             std::to_string(last->second));
   }
-  if (h.payload_size() != payload.size() || h.payload_hash() != raw_hash(payload)) {
-    return reject(proto::REJECT_PAYLOAD_MISMATCH, "payload size or BLAKE2b-256 differs from the header");
-  }
   auto& count = per_window_[{h.hotkey(), h.window()}];
   if (count >= options_.max_per_hotkey_per_window) {
     return reject(proto::REJECT_RATE_LIMITED, "more than " + std::to_string(options_.max_per_hotkey_per_window) +
-                                                  " submissions from this hotkey in window " + std::to_string(h.window()));
+                                                  " commitment(s) from this hotkey in window " + std::to_string(h.window()));
   }
-  if (queue_size >= options_.queue_capacity) {
-    return reject(proto::REJECT_BUSY, "receive queue full (" + std::to_string(options_.queue_capacity) + "); retry");
-  }
-  // The record is written before the nonce counts: a submission whose nonce could not be
+  // The record is written before the nonce counts: a commitment whose nonce could not be
   // recorded is not accepted (a restart would take the same header again).
   auto nonces = last_nonce_;
   nonces[h.hotkey()] = h.nonce();
@@ -328,19 +392,67 @@ proto::Reply SubmissionChecker::check(const std::vector<std::string>& frames, st
   }
   last_nonce_ = std::move(nonces);
   ++count;
-  // Forget rate-limit entries of closed windows.
+  // Forget rate-limit entries and commitments of closed windows.
   const std::uint64_t window = options_.schedule.window_of(block);
   std::erase_if(per_window_, [window](const auto& e) { return e.first.second + 1 < window; });
+  std::erase_if(commitments_, [window](const auto& e) { return e.second.window + 1 < window; });
+  const std::uint64_t seq = ++commitment_seq_;
+  commitments_[raw_hash(signed_header.header())] = {seq, h.window()};
+  return receipt(signed_header, 0, seq, /*commitment=*/true);
+}
 
+// A delivery: [header, payload] whose header bytes this validator committed to. No
+// signature work: the bytes were verified at the commitment.
+proto::Reply SubmissionChecker::deliver(const std::string& frame, const std::string& payload, const QueueLoad& load,
+                                        Submission* out) {
+  if (payload.size() > options_.max_payload_bytes) {
+    return reject(proto::REJECT_PAYLOAD_TOO_LARGE, "payload of " + std::to_string(payload.size()) +
+                                                       " bytes exceeds the cap of " +
+                                                       std::to_string(options_.max_payload_bytes));
+  }
+  proto::SignedHeader signed_header;
+  proto::SubmissionHeader h;
+  if (auto bad = parse_header(frame, &signed_header, &h)) return *bad;
+  const std::string header_hash = raw_hash(signed_header.header());
+  auto committed = commitments_.find(header_hash);
+  if (committed == commitments_.end()) {
+    return reject(proto::REJECT_NO_COMMITMENT, "no commitment of this header was received (send [header] first, "
+                                               "then [header, payload]; each commitment takes one delivery)");
+  }
+  const std::uint64_t block = options_.current_block();
+  if (!options_.schedule.accepts(h.window(), block, options_.grace_blocks)) {
+    return reject(proto::REJECT_WRONG_WINDOW, "window " + std::to_string(h.window()) + " is not open at block " +
+                                                  std::to_string(block) + " (current window " +
+                                                  std::to_string(options_.schedule.window_of(block)) + ")");
+  }
+  if (h.payload_size() != payload.size() || h.payload_hash() != raw_hash(payload)) {
+    return reject(proto::REJECT_PAYLOAD_MISMATCH, "payload size or BLAKE2b-256 differs from the header");
+  }
+  if (load.messages >= options_.queue_capacity || load.bytes + payload.size() > options_.max_queued_bytes) {
+    return reject(proto::REJECT_BUSY, "receive queue full (" + std::to_string(load.messages) + " submissions, " +
+                                          std::to_string(load.bytes) + " bytes held; caps " +
+                                          std::to_string(options_.queue_capacity) + " and " +
+                                          std::to_string(options_.max_queued_bytes) + "); retry");
+  }
+  const std::uint64_t seq = committed->second.seq;
+  commitments_.erase(committed);
   out->header = h;
-  out->signed_header = frame_header;
+  out->signed_header = frame;
   out->payload = payload;
   out->received_ms = now_ms();
+  out->commitment_seq = seq;
+  return receipt(signed_header, load.messages, seq, /*commitment=*/false);
+}
+
+proto::Reply SubmissionChecker::receipt(const proto::SignedHeader& signed_header, std::size_t queue_position,
+                                        std::uint64_t seq, bool commitment) const {
   proto::Receipt receipt;
   receipt.set_header_hash(raw_hash(signed_header.header()));
   receipt.set_validator_hotkey(raw_bytes(identity_.public_key()));
-  receipt.set_received_ms(out->received_ms);
-  receipt.set_queue_position(queue_size);
+  receipt.set_received_ms(now_ms());
+  receipt.set_queue_position(queue_position);
+  receipt.set_commitment(commitment);
+  receipt.set_commitment_seq(seq);
   proto::Reply r;
   r.set_accepted(true);
   receipt.SerializeToString(r.mutable_receipt());
@@ -355,6 +467,7 @@ std::optional<Submission> SubmissionServer::pop(std::chrono::milliseconds timeou
   if (queue_.empty()) return std::nullopt;
   Submission s = std::move(queue_.front());
   queue_.pop_front();
+  queued_bytes_ -= s.payload.size();
   return s;
 }
 
@@ -423,13 +536,30 @@ Result<std::string> SubmissionClient::fetch_verdict(std::uint64_t window, std::c
   return std::move(*reply.mutable_signed_verdict());
 }
 
-Result<proto::Reply> SubmissionClient::submit(proto::SubmissionHeader header, const std::string& payload,
-                                              const Keypair& hotkey, std::chrono::milliseconds timeout) {
+std::string SubmissionClient::prepare(proto::SubmissionHeader header, const std::string& payload, const Keypair& hotkey) {
+  header.set_version(kHeaderVersion);
   header.set_hotkey(raw_bytes(hotkey.public_key()));
   header.set_payload_size(payload.size());
   header.set_payload_hash(raw_hash(payload));
   if (header.timestamp_ms() == 0) header.set_timestamp_ms(now_ms());
-  return send_frames({sign_header(header, hotkey), payload}, timeout);
+  return sign_header(header, hotkey);
+}
+
+Result<proto::Reply> SubmissionClient::commit(const std::string& signed_header, std::chrono::milliseconds timeout) {
+  return send_frames({signed_header}, timeout);
+}
+
+Result<proto::Reply> SubmissionClient::deliver(const std::string& signed_header, const std::string& payload,
+                                               std::chrono::milliseconds timeout) {
+  return send_frames({signed_header, payload}, timeout);
+}
+
+Result<proto::Reply> SubmissionClient::submit(proto::SubmissionHeader header, const std::string& payload,
+                                              const Keypair& hotkey, std::chrono::milliseconds timeout) {
+  const std::string signed_header = prepare(std::move(header), payload, hotkey);
+  TESSERA_ASSIGN_OR_RETURN(proto::Reply committed, commit(signed_header, timeout));
+  if (!committed.accepted()) return committed;
+  return deliver(signed_header, payload, timeout);
 }
 
 }  // namespace tessera::net

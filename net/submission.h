@@ -1,15 +1,26 @@
 // The submission channel (DESIGN.md §4, docs/protocol.md). A validator binds a ZeroMQ
-// ROUTER with CURVE encryption; miners connect a DEALER with the validator's public key
-// and send [SignedHeader, payload]. Every check runs before the payload is decoded:
-// frame count, header and payload size caps (ZMQ_MAXMSGSIZE drops frames more than 1 MiB
-// over the caps before they are buffered), header parse, subnet and registration of
-// (netuid, uid, hotkey) — a map lookup, so that a flood from unregistered keys costs no
-// signature work — then the ed25519 signature, window (with grace), nonce replay (the
-// last accepted nonce per hotkey survives restarts in `nonce_file`), payload size and
-// hash, per-hotkey rate limit, and queue space. Accepted submissions go into a bounded queue
-// (backpressure: REJECT_BUSY when full) and are answered with a signed receipt; each
-// reject is answered with its code and a readable reason, and counted. A one-frame
-// VerdictRequest is answered with the validator's signed verdict of that window (audits).
+// ROUTER with CURVE encryption; miners connect a DEALER with the validator's public key.
+// A submission is two messages:
+//   commitment [SignedHeader]           header version 2, naming this validator; checked:
+//       size cap, parse, version and recipient, subnet and registration of (netuid, uid,
+//       hotkey) — map lookups, so that a flood from unregistered keys costs no signature
+//       work — then the ed25519 signature, window (with grace), nonce replay (the last
+//       accepted nonce per hotkey survives restarts in `nonce_file`), one commitment per
+//       hotkey per window. Its receipt carries the commitment's sequence number.
+//   delivery   [SignedHeader, payload]  the committed header bytes (a hash lookup, no
+//       signature work), window, payload size and hash, queue space (messages and bytes).
+// Copy priority is commitment order: a miner commits to every validator before any of
+// them gets its payload, so whoever copies the payload commits later. Because a header
+// names its validator, it cannot be forwarded to another one. Accepted deliveries go into
+// a bounded queue (REJECT_BUSY when full); everything is answered with a signed receipt
+// or a reject code with a readable reason, and counted. A one-frame VerdictRequest is
+// answered with the validator's signed verdict of that window (audits).
+//
+// Transport bounds (docs/protocol.md "Memory"): frames above the caps are dropped by
+// libzmq before they are buffered (ZMQ_MAXMSGSIZE), each peer may have `peer_hwm`
+// messages in flight, at most `max_connections` peers are connected (the rest are
+// refused at the handshake), handshakes must finish within `handshake_timeout_ms`, and
+// peers that stop answering heartbeats are dropped.
 #pragma once
 
 #include <atomic>
@@ -42,6 +53,13 @@ struct Submission {
   std::string signed_header;  // frame 1 as received (for verdicts and audits)
   std::string payload;
   std::uint64_t received_ms = 0;
+  std::uint64_t commitment_seq = 0;  // order of its commitment at this validator (copy priority)
+};
+
+// What the receive queue holds now (backpressure).
+struct QueueLoad {
+  std::size_t messages = 0;
+  std::size_t bytes = 0;
 };
 
 struct ServerOptions {
@@ -50,7 +68,12 @@ struct ServerOptions {
   std::size_t max_header_bytes = 4096;
   std::size_t max_payload_bytes = 16u << 20;
   std::size_t queue_capacity = 256;
-  std::uint32_t max_per_hotkey_per_window = 4;
+  std::size_t max_queued_bytes = std::size_t{1} << 30;  // payload bytes held in the queue
+  std::uint32_t max_per_hotkey_per_window = 1;          // commitments (only the first is judged)
+  int max_connections = 320;  // above the subnet's 256 uids, plus auditors
+  int peer_hwm = 2;  // messages buffered per peer before libzmq stops reading it (a miner has one in flight)
+  int handshake_timeout_ms = 5000;
+  int heartbeat_ms = 5000;  // idle peers are pinged; no answer within 3× drops them
   WindowSchedule schedule;
   std::uint64_t grace_blocks = 2;
   // The chain view: the uid a hotkey holds on the subnet (nullopt: not registered), and
@@ -73,26 +96,42 @@ struct ServerStats {
   // failed.
   std::uint64_t disconnects = 0, failed_handshakes = 0;
   std::uint64_t verdicts_served = 0;  // audit requests answered with a verdict
+  std::uint64_t commitments = 0;
+  std::uint64_t refused_connections = 0;  // over max_connections, refused at the handshake
+  int connections = 0;                    // admitted peers connected now
   std::map<int, std::uint64_t> rejected;  // by proto::RejectCode
 };
 
 // The checks of one received message, without sockets (the server and the fuzz target
-// use it). Keeps the replay and rate-limit state; `queue_size` is the receive queue's
-// current length, for the backpressure check. Thread-compatible (the server serialises).
+// use it). Keeps the replay, rate-limit and commitment state; `load` is what the receive
+// queue holds now, for the backpressure check. Thread-compatible (the server serialises).
 class SubmissionChecker {
  public:
   SubmissionChecker(ServerOptions options, Keypair identity) : options_(std::move(options)), identity_(identity) {}
   // Reads options.nonce_file when there is one; a file that does not parse is an error
   // naming it (starting without it would reopen every replay).
   Status load_nonces();
-  proto::Reply check(const std::vector<std::string>& frames, std::size_t queue_size, Submission* out);
+  // One frame: a commitment; two: a delivery (fills `out` when accepted).
+  proto::Reply check(const std::vector<std::string>& frames, const QueueLoad& load, Submission* out);
 
  private:
+  struct Commitment {
+    std::uint64_t seq = 0;
+    std::uint64_t window = 0;
+  };
+  std::optional<proto::Reply> parse_header(const std::string& frame, proto::SignedHeader* signed_header,
+                                           proto::SubmissionHeader* h) const;
+  proto::Reply commit(const std::string& frame);
+  proto::Reply deliver(const std::string& frame, const std::string& payload, const QueueLoad& load, Submission* out);
+  proto::Reply receipt(const proto::SignedHeader& signed_header, std::size_t queue_position, std::uint64_t seq,
+                       bool commitment) const;
   Status save_nonces(const std::map<std::string, std::uint64_t>& nonces) const;
   ServerOptions options_;
   Keypair identity_;
   std::map<std::string, std::uint64_t> last_nonce_;                            // by hotkey
   std::map<std::pair<std::string, std::uint64_t>, std::uint32_t> per_window_;  // (hotkey, window) → count
+  std::map<std::string, Commitment> commitments_;  // by BLAKE2b-256 of the header bytes; awaiting delivery
+  std::uint64_t commitment_seq_ = 0;
 };
 
 class SubmissionServer {
@@ -112,6 +151,8 @@ class SubmissionServer {
  private:
   SubmissionServer() = default;
   void run();
+  void answer_zap();
+  void update_connections();
   proto::Reply answer_verdict(std::uint64_t window);
 
   ServerOptions options_;
@@ -125,7 +166,10 @@ class SubmissionServer {
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::deque<Submission> queue_;
+  std::size_t queued_bytes_ = 0;
+  std::uint64_t admitted_ = 0;  // handshakes ZAP admitted
   ServerStats stats_;
+  void* zap_ = nullptr;  // REP end of the ZAP handler (connection cap)
 };
 
 // Builds frame 1: the serialised header signed by `hotkey`.
@@ -144,7 +188,16 @@ class SubmissionClient {
   // The validator's signed verdict of `window` (serialised SignedVerdict; NotFound when it
   // keeps none). Check it with open_verdict (verification/validator.h).
   Result<std::string> fetch_verdict(std::uint64_t window, std::chrono::milliseconds timeout = std::chrono::seconds(10));
-  // Fills payload_hash/payload_size, signs and sends.
+  // Fills hotkey, version, payload_hash/payload_size (and the timestamp when unset), and
+  // signs: frame 1 of both messages. `header.validator()` must name the recipient.
+  static std::string prepare(proto::SubmissionHeader header, const std::string& payload, const Keypair& hotkey);
+  // The two messages of a submission, sent separately (a miner commits to every
+  // validator before delivering to any).
+  Result<proto::Reply> commit(const std::string& signed_header, std::chrono::milliseconds timeout);
+  Result<proto::Reply> deliver(const std::string& signed_header, const std::string& payload,
+                               std::chrono::milliseconds timeout);
+  // prepare, commit and deliver in one go (tests, benches): the delivery's reply, or the
+  // commitment's when it was refused.
   Result<proto::Reply> submit(proto::SubmissionHeader header, const std::string& payload, const Keypair& hotkey,
                               std::chrono::milliseconds timeout = std::chrono::seconds(10));
 

@@ -1,5 +1,7 @@
 #include "subnet/join.h"
 
+#include "chain-bridge/ledger.h"
+
 namespace tessera::subnet {
 
 Result<Joined> join_subnet(const JoinOptions& o) {
@@ -25,6 +27,11 @@ Result<dataset::TokenDataset> load_split(const Joined& j, const std::string& spl
   if (!data.ok()) return data.status().with_context("loading the " + split + " split (pass --data DIR or run `make corpus`)");
   TESSERA_RETURN_IF_ERROR(dataset::check_split(*data, j.data_dir + " (" + split + ")", j.spec.train.seq_len, j.config.vocab_size));
   return data;
+}
+
+bool receives_submissions(const RunSpec& spec, bool serves, std::uint64_t stake_rao) {
+  const double min_rao = spec.validator.min_stake * static_cast<double>(chain::kRaoPerTao);
+  return serves && static_cast<double>(stake_rao) >= min_rao;
 }
 
 }  // namespace tessera::subnet

@@ -40,6 +40,12 @@ struct Joined {
 
 Result<Joined> join_subnet(const JoinOptions& options);
 
+// Whether a miner submits to a neuron (docs/protocol.md "Recipients"): it serves an
+// endpoint with a CURVE key and holds at least the run's validator.min_stake. A
+// registration costs nothing to fake; stake does. A validator permit is not enough on its
+// own: on a sparsely populated subnet every neuron holds one.
+bool receives_submissions(const RunSpec& spec, bool serves, std::uint64_t stake_rao);
+
 // A split of the run's corpus, checked to be long enough for train.seq_len and to hold
 // only tokens of the model's vocabulary.
 Result<dataset::TokenDataset> load_split(const Joined& joined, const std::string& split);

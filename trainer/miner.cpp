@@ -3,7 +3,9 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
+#include <functional>
 #include <map>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <thread>
@@ -94,6 +96,7 @@ class Miner {
   Result<proto::SubmissionHeader> make_header(const chain::CheckpointInfo& info,
                                               const std::vector<std::uint64_t>& pages) const;
   SendReport send_to_validators(proto::SubmissionHeader header, const std::string& payload);
+  std::chrono::steady_clock::time_point window_close_time(std::uint64_t window);
   void report_window(std::uint64_t window, const InnerResult& trained, std::size_t bytes, const SendReport& sent,
                      const WindowTimes& times);
 
@@ -222,7 +225,8 @@ std::vector<Endpoint> Miner::validators() {
   auto subnet = joined_.chain->subnet(options_.join.netuid);
   if (!subnet.ok()) return out;
   for (const auto& n : subnet->neurons()) {
-    if (n.address().empty() || n.curve_public_key().size() != 32 || n.uid() == joined_.uid) continue;
+    const bool serves = !n.address().empty() && n.curve_public_key().size() == 32 && n.hotkey().size() == 32;
+    if (n.uid() == joined_.uid || !subnet::receives_submissions(joined_.spec, serves, n.stake())) continue;
     out.push_back({n.address(), n.curve_public_key(), n.uid(), n.hotkey()});
   }
   return out;
@@ -313,10 +317,23 @@ Result<proto::SubmissionHeader> Miner::make_header(const chain::CheckpointInfo& 
   return header;
 }
 
-// Sends to every validator serving on the subnet, one after another; each gets its own
-// nonce, and an accepted submission counts only with a receipt its hotkey signed.
+// Sends to every validator the protocol names (subnet::receives_submissions), in two
+// rounds run in parallel, both bounded by the window's close: first the commitment to
+// every validator, then — only once every commitment was answered — the payload to those
+// that took the commitment. No validator sees the payload before every validator holds
+// the commitment, so a copy of it can only commit later than the original. Each header
+// names its validator and carries its own nonce; an accepted delivery counts only with a
+// receipt that validator's hotkey signed.
 Miner::SendReport Miner::send_to_validators(proto::SubmissionHeader header, const std::string& payload) {
   SendReport sent;
+  struct Target {
+    Endpoint endpoint;
+    net::SubmissionClient* client = nullptr;
+    std::string signed_header;
+    std::optional<std::string> problem;
+    bool committed = false, accepted = false;
+  };
+  std::vector<Target> targets;
   for (const auto& v : validators()) {
     ++sent.validators;
     const std::string key = v.address + "/" + to_hex(v.curve_key);
@@ -329,26 +346,81 @@ Miner::SendReport Miner::send_to_validators(proto::SubmissionHeader header, cons
       }
       client = std::move(*c);
     }
+    Target t{v, client.get()};
     record_.nonce = std::max(record_.nonce + 1, header.timestamp_ms() * 1000);
     header.set_nonce(record_.nonce);
-    auto reply = client->submit(header, payload, joined_.wallet.hotkey, std::chrono::seconds(10));
-    sent.bytes += payload.size();
+    header.set_validator(v.hotkey);
+    t.signed_header = net::SubmissionClient::prepare(header, payload, joined_.wallet.hotkey);
+    targets.push_back(std::move(t));
+  }
+  const auto deadline = window_close_time(header.window());
+  auto remaining = [&] {
+    return std::max(std::chrono::milliseconds(500), std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                        deadline - std::chrono::steady_clock::now()));
+  };
+  auto in_parallel = [&](const std::function<void(Target&)>& step) {
+    std::vector<std::thread> threads;
+    for (auto& t : targets) threads.emplace_back([&step, &t] { step(t); });
+    for (auto& th : threads) th.join();
+  };
+  auto signed_by = [](const proto::Reply& reply, const std::string& hotkey) {
+    PublicKey vk;
+    std::copy(hotkey.begin(), hotkey.end(), vk.begin());
+    return net::verify_receipt(reply, vk);
+  };
+  // A validator that sits on a commitment must not hold back the deliveries: it gets a
+  // quarter of the time left (at least 200 ms, at most 5 s), then goes without the payload.
+  const auto commit_timeout = std::clamp(remaining() / 4, std::chrono::milliseconds(200),
+                                         std::chrono::milliseconds(5000));
+  in_parallel([&](Target& t) {
+    auto reply = t.client->commit(t.signed_header, commit_timeout);
     if (!reply.ok()) {
-      clients_.erase(key);  // reconnect next time
-      sent.problems.push_back("uid " + std::to_string(v.uid) + ": " + reply.status().message());
+      t.problem = "commitment: " + reply.status().message();
     } else if (!reply->accepted()) {
-      sent.problems.push_back("uid " + std::to_string(v.uid) + " rejected: " + reply->reason());
-    } else if (v.hotkey.size() == 32) {
-      PublicKey vk;
-      std::copy(v.hotkey.begin(), v.hotkey.end(), vk.begin());
-      if (net::verify_receipt(*reply, vk)) {
-        ++sent.accepted;
-      } else {
-        sent.problems.push_back("uid " + std::to_string(v.uid) + ": receipt signature does not verify");
-      }
+      t.problem = "commitment rejected: " + reply->reason();
+    } else if (!signed_by(*reply, t.endpoint.hotkey)) {
+      t.problem = "commitment receipt signature does not verify";
+    } else {
+      t.committed = true;
+    }
+  });
+  const auto deliver_timeout = remaining();
+  in_parallel([&](Target& t) {
+    if (!t.committed) return;
+    auto reply = t.client->deliver(t.signed_header, payload, deliver_timeout);
+    if (!reply.ok()) {
+      t.problem = reply.status().message();
+    } else if (!reply->accepted()) {
+      t.problem = "rejected: " + reply->reason();
+    } else if (!signed_by(*reply, t.endpoint.hotkey)) {
+      t.problem = "receipt signature does not verify";
+    } else {
+      t.accepted = true;
+    }
+  });
+  for (auto& t : targets) {
+    if (t.committed) sent.bytes += payload.size();
+    if (t.accepted) ++sent.accepted;
+    if (!t.problem) continue;
+    sent.problems.push_back("uid " + std::to_string(t.endpoint.uid) + ": " + *t.problem);
+    // A connection that failed or timed out may still hold a late reply: reconnect next time.
+    if (t.problem->find("rejected") == std::string::npos) {
+      clients_.erase(t.endpoint.address + "/" + to_hex(t.endpoint.curve_key));
     }
   }
   return sent;
+}
+
+// When window `window` stops taking submissions (its end plus the grace blocks), on this
+// machine's clock, from the chain's head.
+std::chrono::steady_clock::time_point Miner::window_close_time(std::uint64_t window) {
+  const auto now = std::chrono::steady_clock::now();
+  auto head = joined_.chain->head();
+  if (!head.ok()) return now + std::chrono::seconds(10);
+  const auto grace = static_cast<std::uint64_t>(joined_.spec.schedule.submission_grace_blocks);
+  const std::uint64_t close = schedule_.first_block(window + 1) + grace;
+  const std::uint64_t blocks = close > head->height ? close - head->height : 0;
+  return now + std::chrono::milliseconds(blocks * static_cast<std::uint64_t>(joined_.spec.schedule.block_time_ms));
 }
 
 // The log line and, with --json, one JSON object.

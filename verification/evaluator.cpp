@@ -12,6 +12,7 @@
 #include "core/rng.h"
 #include "gradients/apply.h"
 #include "gradients/dispatch.h"
+#include "gradients/merge.h"
 #include "gradients/norm.h"
 
 namespace tessera::verification {
@@ -35,33 +36,6 @@ const char* outcome_name(Outcome o) {
 std::size_t WindowReport::count(Outcome o) const {
   return static_cast<std::size_t>(
       std::count_if(evaluations.begin(), evaluations.end(), [o](const Evaluation& e) { return e.outcome == o; }));
-}
-
-double index_overlap(const gradients::DecodedDelta& a, const gradients::DecodedDelta& b) {
-  std::int64_t na = 0, nb = 0, shared = 0;
-  for (const auto& t : a.tensors) na += t.is_dense() ? 0 : t.flat_index.numel();
-  for (const auto& t : b.tensors) nb += t.is_dense() ? 0 : t.flat_index.numel();
-  if (na == 0 || nb == 0) return 0.0;
-  std::size_t j = 0;
-  for (const auto& ta : a.tensors) {
-    while (j < b.tensors.size() && b.tensors[j].param_index < ta.param_index) ++j;
-    if (j == b.tensors.size()) break;
-    const auto& tb = b.tensors[j];
-    if (tb.param_index != ta.param_index || ta.is_dense() || tb.is_dense()) continue;
-    const std::int64_t* x = ta.flat_index.data_ptr<std::int64_t>();
-    const std::int64_t* y = tb.flat_index.data_ptr<std::int64_t>();
-    const std::int64_t nx = ta.flat_index.numel(), ny = tb.flat_index.numel();
-    for (std::int64_t p = 0, q = 0; p < nx && q < ny;) {
-      if (x[p] < y[q]) {
-        ++p;
-      } else if (y[q] < x[p]) {
-        ++q;
-      } else {
-        ++shared, ++p, ++q;
-      }
-    }
-  }
-  return static_cast<double>(shared) / static_cast<double>(std::min(na, nb));
 }
 
 namespace {
@@ -137,16 +111,28 @@ Result<std::optional<std::pair<Outcome, std::string>>> screen(const WindowContex
   auto decoded = gradients::decode_delta(sub.payload, shapes, ctx.codec, limits);
   if (!decoded.ok()) return Found({Outcome::kMalformed, decoded.status().message()});
   e->delta = std::make_shared<const gradients::DecodedDelta>(std::move(*decoded));
+  e->norm = gradients::delta_norm(*e->delta);
+  // Copies: an earlier candidate of this window, or a public delta of the previous one (its
+  // merged update, its scored deltas), judged by cosine similarity, which index swaps and
+  // value noise do not hide and which works for dense (transformed) updates too.
+  const double limit = spec.validator.copy_similarity;
   for (std::size_t c : screened->candidates) {
     const auto& earlier = report.evaluations[c];
-    const double overlap = index_overlap(*e->delta, *earlier.delta);
-    if (overlap > spec.validator.overlap_threshold) {
-      return Found({Outcome::kCopy, "index set overlaps uid " + std::to_string(earlier.uid) + "'s by " +
-                                        fmt(overlap * 100) + "% (threshold " +
-                                        fmt(spec.validator.overlap_threshold * 100) + "%)"});
+    const double cos = gradients::delta_cosine(*e->delta, *earlier.delta, e->norm, earlier.norm);
+    if (cos > limit) {
+      return Found({Outcome::kCopy, "cosine similarity " + fmt(cos) + " with uid " + std::to_string(earlier.uid) +
+                                        "'s earlier delta (limit " + fmt(limit) + ")"});
     }
   }
-  e->norm = gradients::delta_norm(*e->delta);
+  for (std::size_t i = 0; i < ctx.public_deltas.size(); ++i) {
+    const double cos = gradients::delta_cosine(*e->delta, *ctx.public_deltas[i]);
+    if (cos > limit) {
+      return Found({Outcome::kCopy, "cosine similarity " + fmt(cos) + " with " +
+                                        (i == 0 ? std::string("the previous window's merged update")
+                                                : "a delta scored in the previous window") +
+                                        " (limit " + fmt(limit) + "): a replay"});
+    }
+  }
   screened->pages_of[h.uid()] = std::move(pages);
   return Found();
 }
@@ -251,20 +237,22 @@ Result<WindowReport> evaluate_window(const WindowContext& ctx, const std::vector
     return report;
   }
 
-  // 3. The norm reference: deltas far above the median are outliers, the rest are clipped to it.
-  std::vector<double> norms;
-  for (std::size_t c : screened.candidates) norms.push_back(report.evaluations[c].norm);
-  const double median = gradients::median(norms);
+  // 3. The norm reference, from the base checkpoint (the median norm of what was merged
+  // into it): deltas far above it are outliers, the rest are clipped to it. Garbage sent
+  // this window cannot move it. Without one (the run's first window) nothing is clipped
+  // or refused here, and the merge clips to the median of what it merges.
+  const double reference = ctx.norm_reference;
+  report.norm_reference = reference;
   std::vector<std::size_t> evaluated;
   for (std::size_t c : screened.candidates) {
     Evaluation& e = report.evaluations[c];
-    if (median > 0 && e.norm > spec.validator.max_norm_ratio * median) {
+    if (reference > 0 && e.norm > spec.validator.max_norm_ratio * reference) {
       e.outcome = Outcome::kNormOutlier;
-      e.reason = "norm " + fmt(e.norm) + " is " + fmt(e.norm / median) + "× the window's median " + fmt(median) +
+      e.reason = "norm " + fmt(e.norm) + " is " + fmt(e.norm / reference) + "× the reference " + fmt(reference) +
                  " (limit " + fmt(spec.validator.max_norm_ratio) + "×)";
       continue;
     }
-    e.clip_scale = e.norm > median && e.norm > 0 ? median / e.norm : 1.0;
+    e.clip_scale = reference > 0 && e.norm > reference ? reference / e.norm : 1.0;
     evaluated.push_back(c);
   }
 
@@ -279,6 +267,29 @@ Result<WindowReport> evaluate_window(const WindowContext& ctx, const std::vector
   }
   report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return report;
+}
+
+Result<std::vector<std::shared_ptr<const gradients::DecodedDelta>>> public_deltas_of(
+    const WindowReport& report, const std::vector<std::vector<std::int64_t>>& param_shapes) {
+  std::vector<std::shared_ptr<const gradients::DecodedDelta>> scored;
+  std::vector<const gradients::DecodedDelta*> pointers;
+  for (const auto& e : report.evaluations) {
+    if (e.outcome != Outcome::kScored || !e.delta) continue;
+    scored.push_back(e.delta);
+    pointers.push_back(e.delta.get());
+  }
+  if (scored.empty()) return scored;
+  TESSERA_ASSIGN_OR_RETURN(auto merged, gradients::merge_deltas(pointers, param_shapes, report.norm_reference));
+  auto update = std::make_shared<gradients::DecodedDelta>();
+  for (std::size_t i = 0; i < merged.size(); ++i) {
+    if (!merged[i].defined()) continue;
+    gradients::TensorUpdate u;
+    u.param_index = static_cast<std::uint32_t>(i);
+    u.dense = std::move(merged[i]);
+    update->tensors.push_back(std::move(u));
+  }
+  scored.insert(scored.begin(), std::move(update));
+  return scored;
 }
 
 }  // namespace tessera::verification

@@ -5,10 +5,12 @@
 //   wrong-data   its data digest is not the digest of the pages assigned to its uid
 //   duplicate    the same payload bytes as an earlier submission, or a second one of a uid
 //   malformed    the strict decoder rejects it (shapes, indices, non-finite values, …)
-//   copy         its top-k index set overlaps an earlier submission's beyond the run's
-//                validator.overlap_threshold (the later one loses)
-//   norm-outlier its L2 norm exceeds validator.max_norm_ratio × the window's median
-//                (a scaled, poisoning delta)
+//   copy         its cosine similarity with an earlier submission's delta, or with a
+//                public delta of the previous window (its merged update, its scored
+//                deltas: a replay), exceeds validator.copy_similarity (the later one
+//                loses; arrival order is commitment order, docs/protocol.md)
+//   norm-outlier its L2 norm exceeds validator.max_norm_ratio × the norm reference the
+//                base checkpoint carries (a scaled, poisoning delta)
 //   no-gain      applying it does not lower the loss on the random held-out batch
 //   not-own-data it helps the held-out batch at least as much as the miner's own pages:
 //                it was not trained on its assignment
@@ -77,11 +79,17 @@ struct WindowContext {
   const dataset::TokenDataset* val = nullptr;
   std::uint64_t eval_seed = 0;  // private to the validator until the window closed
   gradients::CodecSettings codec;
+  // The base checkpoint's norm reference (Manifest::norm_reference; 0: none yet).
+  double norm_reference = 0.0;
+  // What a replay would resubmit: the previous window's merged update first, then the
+  // deltas scored in it (empty: nothing known, e.g. the first window).
+  std::vector<std::shared_ptr<const gradients::DecodedDelta>> public_deltas;
 };
 
 struct WindowReport {
   std::vector<Evaluation> evaluations;  // in arrival order
   double before_random = 0.0;
+  double norm_reference = 0.0;  // what outliers and clips were measured against (0: none)
   std::size_t loss_evaluated = 0;  // submissions whose loss gains were measured
   std::uint64_t forward_passes = 0;
   double seconds = 0.0;
@@ -92,8 +100,10 @@ struct WindowReport {
 // unchanged afterwards (bit for bit).
 Result<WindowReport> evaluate_window(const WindowContext& context, const std::vector<net::Submission>& submissions);
 
-// Fraction of the smaller index set that the other one shares (sparse tensors only;
-// dense updates carry no index set and count as no overlap).
-double index_overlap(const gradients::DecodedDelta& a, const gradients::DecodedDelta& b);
+// What this window makes public for the next one's replay check (WindowContext::
+// public_deltas): the merge of its scored deltas (clipped to the report's reference, as
+// the aggregator merges them), then the scored deltas themselves.
+Result<std::vector<std::shared_ptr<const gradients::DecodedDelta>>> public_deltas_of(
+    const WindowReport& report, const std::vector<std::vector<std::int64_t>>& param_shapes);
 
 }  // namespace tessera::verification

@@ -146,7 +146,7 @@ class Validator {
   Status finalize(const chain::CheckpointInfo& info);
   Result<const checkpoints::Checkpoint*> load_base(const chain::CheckpointInfo& info);
   std::vector<net::Submission> take_submissions(std::uint64_t window);
-  Result<WindowReport> evaluate(std::uint64_t window, const std::string& base_hash,
+  Result<WindowReport> evaluate(std::uint64_t window, const std::string& base_hash, double norm_reference,
                                 const std::vector<net::Submission>& submissions);
   void score(const WindowReport& report);
   Status write_verdict(std::uint64_t window, const std::string& base_hash, const WindowReport& report);
@@ -156,6 +156,8 @@ class Validator {
 
   Status maybe_set_weights(std::uint64_t block);
   void save_state();
+  void start_clock();
+  void stop_clock();
   std::uint64_t eval_seed(std::uint64_t window) const {
     return Rng::derive("tessera/eval-seed", secret_, window).next_u64();
   }
@@ -171,12 +173,18 @@ class Validator {
   std::unique_ptr<net::SubmissionServer> server_;
   std::unique_ptr<checkpoints::CheckpointFollower> follower_;
   WindowSchedule schedule_;
+  // The chain's height, kept current by clock_ while a window is evaluated, so that the
+  // submission server's window checks never run on a stale block.
   std::atomic<std::uint64_t> block_{0};
+  std::thread clock_;
+  std::atomic<bool> clock_stop_{false};
   std::mutex meta_mu_;  // guards the metagraph copies below (read by the server's thread)
   std::map<std::string, std::uint32_t> uid_by_hotkey_;
   std::map<std::uint32_t, std::string> hotkeys_;
   proto::SubnetParams params_;
   std::map<std::uint64_t, std::vector<net::Submission>> pending_;  // by window
+  // The previous window's merged update and scored deltas (WindowContext::public_deltas).
+  std::vector<std::shared_ptr<const gradients::DecodedDelta>> public_deltas_;
   std::uint64_t windows_done_ = 0;
   nlohmann::json weights_event_;  // weights set or committed while finalising the current window
 };
@@ -264,6 +272,7 @@ Status Validator::start_serving() {
   so.schedule = schedule_;
   so.grace_blocks = static_cast<std::uint64_t>(spec.schedule.submission_grace_blocks);
   so.nonce_file = dir_ / "nonces";  // the replay record survives restarts
+  so.max_connections = options_.max_connections;
   so.verdict_of = [dir = dir_](std::uint64_t window) -> std::optional<std::string> {
     auto bytes = read_file(dir / "verdicts" / (std::to_string(window) + ".pb"));
     return bytes.ok() ? std::optional<std::string>(std::move(*bytes)) : std::nullopt;
@@ -307,8 +316,13 @@ Status Validator::maybe_set_weights(std::uint64_t block) {
   const RunSpec& spec = joined_.spec;
   const Keypair& hotkey = joined_.wallet.hotkey;
   const std::uint32_t netuid = options_.join.netuid;
-  const std::uint64_t reveal_at = state_.commit_block + params_.reveal_delay() +
-                                  (options_.reveal_late_blocks > 0 ? params_.reveal_window() + options_.reveal_late_blocks : 0);
+  proto::SubnetParams params;
+  {
+    std::lock_guard lock(meta_mu_);
+    params = params_;
+  }
+  const std::uint64_t reveal_at = state_.commit_block + params.reveal_delay() +
+                                  (options_.reveal_late_blocks > 0 ? params.reveal_window() + options_.reveal_late_blocks : 0);
   if (state_.pending_reveal && block >= reveal_at) {
     auto r = joined_.chain->reveal_weights(hotkey, netuid, state_.reveal_uids, state_.reveal_values, state_.reveal_salt);
     if (r.ok()) {
@@ -324,7 +338,7 @@ Status Validator::maybe_set_weights(std::uint64_t block) {
   auto [uids, values] = weights_from_scores(state_);
   state_.windows_since_weights = 0;
   if (uids.empty()) return Status::Ok();
-  if (params_.commit_reveal()) {
+  if (params.commit_reveal()) {
     if (state_.pending_reveal) return Status::Ok();  // one commit at a time
     std::string salt(16, '\0');
     Rng rng = Rng::derive("tessera/weights-salt", secret_, block);
@@ -365,9 +379,13 @@ Result<const checkpoints::Checkpoint*> Validator::load_base(const chain::Checkpo
   return base;
 }
 
-// What arrived for `window`; whatever is still queued for earlier windows is late.
+// What arrived for `window`, in commitment order (copy priority, docs/protocol.md);
+// whatever is still queued for earlier windows is late.
 std::vector<net::Submission> Validator::take_submissions(std::uint64_t window) {
+  while (auto s = server_->pop(std::chrono::milliseconds(0))) pending_[s->header.window()].push_back(std::move(*s));
   std::vector<net::Submission> subs = std::move(pending_[window]);
+  std::stable_sort(subs.begin(), subs.end(),
+                   [](const net::Submission& a, const net::Submission& b) { return a.commitment_seq < b.commitment_seq; });
   for (auto it = pending_.begin(); it != pending_.end() && it->first <= window;) {
     if (it->first < window) state_.counters["late"] += it->second.size();
     it = pending_.erase(it);
@@ -375,7 +393,7 @@ std::vector<net::Submission> Validator::take_submissions(std::uint64_t window) {
   return subs;
 }
 
-Result<WindowReport> Validator::evaluate(std::uint64_t window, const std::string& base_hash,
+Result<WindowReport> Validator::evaluate(std::uint64_t window, const std::string& base_hash, double norm_reference,
                                          const std::vector<net::Submission>& submissions) {
   WindowContext ctx;
   ctx.spec = &joined_.spec;
@@ -386,6 +404,8 @@ Result<WindowReport> Validator::evaluate(std::uint64_t window, const std::string
   ctx.val = &*val_;
   ctx.eval_seed = eval_seed(window);
   ctx.codec = codec_;
+  ctx.norm_reference = norm_reference;
+  ctx.public_deltas = public_deltas_;
   return evaluate_window(ctx, submissions);
 }
 
@@ -465,8 +485,10 @@ Status Validator::finalize(const chain::CheckpointInfo& info) {
   const std::uint64_t w = info.window;
   TESSERA_ASSIGN_OR_RETURN(const checkpoints::Checkpoint* base, load_base(info));
   const std::vector<net::Submission> subs = take_submissions(w);
-  TESSERA_ASSIGN_OR_RETURN(WindowReport report, evaluate(w, base->hash, subs));
+  TESSERA_ASSIGN_OR_RETURN(WindowReport report, evaluate(w, base->hash, base->manifest.norm_reference, subs));
   score(report);
+  // What this window made public, for the next one's replay check.
+  TESSERA_ASSIGN_OR_RETURN(public_deltas_, public_deltas_of(report, checkpoints::parameter_shapes(*base)));
   TESSERA_RETURN_IF_ERROR(write_verdict(w, base->hash, report));
   std::optional<WindowAggregator::Published> published;
   if (options_.aggregator != nullptr) {
@@ -483,11 +505,40 @@ Status Validator::finalize(const chain::CheckpointInfo& info) {
   return Status::Ok();
 }
 
+// Follows the chain's head on its own thread (and refreshes the metagraph the server's
+// registration check reads), so that serving never waits for an evaluation.
+void Validator::start_clock() {
+  const auto tick = std::chrono::milliseconds(std::max(20, joined_.spec.schedule.block_time_ms / 4));
+  clock_ = std::thread([this, tick] {
+    std::uint64_t last_refresh = 0;
+    while (!clock_stop_) {
+      auto head = joined_.chain->head();
+      if (head.ok()) {
+        block_ = head->height;
+        if (head->height != last_refresh) {
+          refresh_metagraph();
+          last_refresh = head->height;
+        }
+      }
+      std::this_thread::sleep_for(tick);
+    }
+  });
+}
+
+void Validator::stop_clock() {
+  clock_stop_ = true;
+  if (clock_.joinable()) clock_.join();
+}
+
 Status Validator::run() {
   TESSERA_RETURN_IF_ERROR(setup());
+  start_clock();
+  struct StopClock {
+    Validator* v;
+    ~StopClock() { v->stop_clock(); }
+  } stop_clock_at_exit{this};
   const auto tick = std::chrono::milliseconds(std::max(20, joined_.spec.schedule.block_time_ms / 4));
   const std::uint64_t grace = static_cast<std::uint64_t>(joined_.spec.schedule.submission_grace_blocks);
-  std::uint64_t last_refresh = 0;
   while (!interrupted() && (options_.windows == 0 || windows_done_ < options_.windows)) {
     auto head = joined_.chain->head();
     if (!head.ok()) {
@@ -496,10 +547,6 @@ Status Validator::run() {
       continue;
     }
     block_ = head->height;
-    if (head->height != last_refresh) {
-      refresh_metagraph();
-      last_refresh = head->height;
-    }
     while (auto s = server_->pop(std::chrono::milliseconds(0))) pending_[s->header.window()].push_back(std::move(*s));
 
     auto ann = follower_->announced();

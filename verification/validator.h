@@ -52,6 +52,7 @@ class WindowAggregator {
 struct ValidatorOptions {
   subnet::JoinOptions join;
   std::string listen = "tcp://127.0.0.1:0";  // ZeroMQ bind address of the submission endpoint
+  int max_connections = 320;                 // peers on the submission endpoint (net::ServerOptions)
   int threads = 0;
   // Where submissions are evaluated (model/device.h). The merge and the outer step stay on
   // the CPU whatever the device: they are consensus (docs/devices.md).

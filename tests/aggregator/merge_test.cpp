@@ -1,4 +1,4 @@
-#include "aggregator/merge.h"
+#include "gradients/merge.h"
 
 #include <gtest/gtest.h>
 
@@ -71,8 +71,8 @@ std::vector<const gradients::DecodedDelta*> ptrs(const std::vector<gradients::De
 
 TEST(Merge, MatchesADenseReferenceWithMedianClipAndPerCoordinateMean) {
   const auto ds = deltas();
-  MergeStats stats;
-  auto merged = merge_deltas(ptrs(ds), kShapes, true, &stats);
+  gradients::MergeStats stats;
+  auto merged = gradients::merge_deltas(ptrs(ds), kShapes, 0.0, &stats);
   ASSERT_TRUE(merged.ok()) << merged.status().to_string();
   const auto want = reference(ds);
   for (std::size_t i = 0; i < want.size(); ++i) {
@@ -87,11 +87,11 @@ TEST(Merge, MatchesADenseReferenceWithMedianClipAndPerCoordinateMean) {
 TEST(Merge, RejectsUpdatesThatDoNotFitTheModel) {
   std::vector<gradients::DecodedDelta> bad(1);
   bad[0].tensors = {sparse(1, {10}, {1.0f})};
-  auto r = merge_deltas(ptrs(bad), kShapes);
+  auto r = gradients::merge_deltas(ptrs(bad), kShapes);
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.status().message().find("does not fit"), std::string::npos);
   bad[0].tensors = {sparse(7, {0}, {1.0f})};
-  EXPECT_FALSE(merge_deltas(ptrs(bad), kShapes).ok());
+  EXPECT_FALSE(gradients::merge_deltas(ptrs(bad), kShapes).ok());
 }
 
 std::string digest(const std::vector<torch::Tensor>& ts) {
@@ -107,7 +107,7 @@ TEST(OuterOptimizer, ResumesFromSavedMomentumBitForBit) {
   OuterSpec spec{"nesterov", 0.7, 0.9};
   auto make_params = [] { return std::vector<torch::Tensor>{torch::ones({8, 6}), torch::zeros({10})}; };
   const auto ds = deltas();
-  const auto g = *merge_deltas(ptrs(ds), kShapes);
+  const auto g = *gradients::merge_deltas(ptrs(ds), kShapes);
   auto p1 = make_params();
   auto o1 = *OuterOptimizer::from_spec(spec);
   for (int i = 0; i < 3; ++i) ASSERT_TRUE(o1.step(p1, g).ok());

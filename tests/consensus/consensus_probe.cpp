@@ -7,7 +7,7 @@
 #include <cstdio>
 #include <vector>
 
-#include "aggregator/merge.h"
+#include "gradients/merge.h"
 #include "aggregator/outer.h"
 #include "core/hash.h"
 #include "core/rng.h"
@@ -63,7 +63,7 @@ int main() {
   }
   std::vector<const grad::DecodedDelta*> pointers;
   for (const auto& d : deltas) pointers.push_back(&d);
-  auto merged = agg::merge_deltas(pointers, shapes);
+  auto merged = tessera::gradients::merge_deltas(pointers, shapes);
   if (!merged.ok()) return 3;
   for (const auto& t : *merged) append(&bytes, t.data_ptr<float>(), static_cast<std::size_t>(t.numel()));
 

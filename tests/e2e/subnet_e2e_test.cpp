@@ -233,5 +233,111 @@ TEST(SubnetE2E, MinersValidatorAggregatorAndChainOnLoopback) {
 
 }
 
+// The harvesting-validator attack with real processes (docs/roles.md, "Threats"): two
+// fake validators (tests/e2e/harvester.cpp), registered and serving endpoints, each
+// forwarding every payload it gets to the real validator as its own sybil's submission.
+// One holds no stake: the honest miner never submits to it, so it harvests nothing. The
+// other holds stake, so it gets the payload — but only after the real validator holds
+// the honest miner's commitment, so its sybil's copy is judged a duplicate. The honest
+// miner is credited; neither sybil ever is.
+TEST(SubnetE2E, HarvestingValidatorsNeitherGetNorWinCopies) {
+  testing::TempDir dir;
+  const std::string bin = TESSERA_BINARY;
+  const std::string home = (dir / "home").string();
+  std::string address;
+  auto tessera = [&](const std::string& args) {
+    return testing::run_command(bin + " --home " + home + " " + args + " --chain " + address + " 2>&1");
+  };
+  testing::write_text(dir / "corpus.txt", testing::synthetic_text(400000, 3));
+  auto prep = testing::run_command(bin + " data prepare --input " + (dir / "corpus.txt").string() + " --out " +
+                                   (dir / "data").string() + " 2>&1");
+  ASSERT_EQ(prep.exit_code, 0) << prep.output;
+  testing::write_text(dir / "spec.toml", "[run]\nname = \"harvest\"\nseed = 5\n[model]\npreset = \"nano\"\n"
+                                         "[data]\ndir = \"" + (dir / "data").string() + "\"\npage_tokens = 1024\npages_per_window = 2\n"
+                                         "[schedule]\nblocks_per_window = 10\ntempo = 20\nblock_time_ms = 100\n"
+                                         "[train]\ninner_steps = 4\nbatch_size = 8\nseq_len = 64\nlr = 1e-2\nwarmup_steps = 4\n"
+                                         "[validator]\nwindows_per_weights = 2\nmin_stake = 10\n");
+  testing::Process chain({bin, "--home", home, "chain", "start", "--listen", "127.0.0.1:0", "--block-time-ms", "100",
+                          "--fund", "owner=1000", "--fund", "val=100", "--fund", "alice=10", "--fund", "staked=100",
+                          "--fund", "unstaked=10", "--fund", "sybil1=10", "--fund", "sybil2=10"},
+                         dir / "chain.log");
+  const std::string port = testing::wait_for_match(dir / "chain.log", "chain node ready on 127\\.0\\.0\\.1:([0-9]+)",
+                                                   std::chrono::seconds(30));
+  ASSERT_FALSE(port.empty()) << read_all(dir / "chain.log");
+  address = "127.0.0.1:" + port;
+  ASSERT_EQ(tessera("subnet create --spec " + (dir / "spec.toml").string() + " --wallet owner").exit_code, 0);
+  ASSERT_EQ(tessera("subnet set-aggregator --netuid 1 --wallet owner --aggregator val").exit_code, 0);
+  testing::Process validator({bin, "--home", home, "validator", "--netuid", "1", "--wallet", "val", "--chain", address,
+                              "--aggregate", "--stake", "50", "--threads", "1", "--json"},
+                             dir / "validator.json", dir / "validator.log");
+  const std::string harvester = TESSERA_HARVESTER;
+  testing::Process staked({harvester, "--home", home, "--chain", address, "--netuid", "1", "--wallet", "staked",
+                           "--sybil", "sybil1", "--stake", "50"},
+                          dir / "staked.out", dir / "staked.log");
+  testing::Process unstaked({harvester, "--home", home, "--chain", address, "--netuid", "1", "--wallet", "unstaked",
+                             "--sybil", "sybil2"},
+                            dir / "unstaked.out", dir / "unstaked.log");
+  for (const char* h : {"staked", "unstaked"}) {
+    ASSERT_FALSE(testing::wait_for_match(dir / (std::string(h) + ".out"), "harvester ready: uid ([0-9]+)",
+                                         std::chrono::seconds(60))
+                     .empty())
+        << read_all(dir / (std::string(h) + ".log"));
+  }
+  constexpr int kWindows = 5;
+  testing::Process miner({bin, "--home", home, "miner", "--netuid", "1", "--wallet", "alice", "--chain", address,
+                          "--threads", "1", "--windows", std::to_string(kWindows), "--json"},
+                         dir / "alice.json", dir / "alice.log");
+  int code = -1;
+  ASSERT_TRUE(miner.wait(std::chrono::seconds(120), &code)) << read_all(dir / "alice.log");
+  ASSERT_EQ(code, 0) << read_all(dir / "alice.log");
+  const auto alice = json_lines(dir / "alice.json");
+  ASSERT_EQ(alice.size(), static_cast<std::size_t>(kWindows));
+  const auto alice_uid = alice.front()["uid"].get<std::uint32_t>();
+  std::uint64_t last_window = 0;
+  for (const auto& l : alice) {
+    // Sent to the real validator and the staked harvester; never to the unstaked one.
+    EXPECT_EQ(l["validators"], 2) << l.dump();
+    last_window = std::max(last_window, l["window"].get<std::uint64_t>());
+  }
+  ASSERT_TRUE(testing::wait_until(
+      [&] {
+        const auto lines = json_lines(dir / "validator.json");
+        return !lines.empty() && lines.back()["window"].get<std::uint64_t>() >= last_window;
+      },
+      std::chrono::seconds(30)))
+      << read_all(dir / "validator.log");
+  staked.signal(SIGTERM);
+  unstaked.signal(SIGTERM);
+  validator.signal(SIGTERM);
+  for (auto* p : {&staked, &unstaked, &validator}) p->wait(std::chrono::seconds(20), &code);
+
+  // The staked harvester got alice's payloads and forwarded them; the unstaked one got none.
+  const std::string staked_out = read_all(dir / "staked.out"), unstaked_out = read_all(dir / "unstaked.out");
+  int forwarded = 0;
+  std::set<std::uint32_t> sybils;
+  for (const auto& l : json_lines(dir / "staked.out")) forwarded += l["accepted"].get<bool>() ? 1 : 0;
+  EXPECT_GE(forwarded, kWindows - 1) << staked_out << read_all(dir / "staked.log");
+  EXPECT_NE(unstaked_out.find("received 0"), std::string::npos) << unstaked_out;
+  EXPECT_EQ(unstaked_out.find("received 1"), std::string::npos) << unstaked_out;
+  EXPECT_TRUE(json_lines(dir / "unstaked.out").empty()) << unstaked_out;
+
+  // The validator judged each sybil copy after alice's original: never scored.
+  int alice_scored = 0, sybil_judged = 0;
+  for (const auto& w : json_lines(dir / "validator.json")) {
+    for (const auto& s : w["submissions"]) {
+      const auto uid = s["uid"].get<std::uint32_t>();
+      const std::string outcome = s["outcome"];
+      if (uid == alice_uid) {
+        alice_scored += outcome == "scored";
+        continue;
+      }
+      ++sybil_judged;
+      EXPECT_TRUE(outcome == "duplicate" || outcome == "copy") << s.dump();
+    }
+  }
+  EXPECT_GE(sybil_judged, kWindows - 1);
+  EXPECT_GT(alice_scored, 0) << read_all(dir / "validator.json");
+}
+
 }  // namespace
 }  // namespace tessera

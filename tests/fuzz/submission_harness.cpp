@@ -11,10 +11,15 @@ const Keypair& test_miner() {
   return miner;
 }
 
+const Keypair& test_validator() {
+  static const Keypair validator = Keypair::from_seed(std::array<std::uint8_t, 32>{1});
+  return validator;
+}
+
 net::SubmissionChecker& checker() {
-  static Keypair validator = Keypair::from_seed(std::array<std::uint8_t, 32>{1});
   static net::SubmissionChecker c([] {
     net::ServerOptions o;
+    o.max_per_hotkey_per_window = 1u << 30;  // so that inputs get past the rate limit
     o.netuid = 1;
     o.max_payload_bytes = 1 << 16;
     o.schedule.blocks_per_window = 10;
@@ -25,7 +30,7 @@ net::SubmissionChecker& checker() {
     };
     o.current_block = [] { return std::uint64_t{5}; };
     return o;
-  }(), validator);
+  }(), test_validator());
   return c;
 }
 
@@ -47,6 +52,8 @@ proto::Reply check_submission_input(const std::uint8_t* data, std::size_t size) 
     proto::SubmissionHeader header;
     (void)header.ParseFromString(frames[0]);  // a partial parse still yields fuzzed fields
     header.set_hotkey(raw_bytes(test_miner().public_key()));
+    header.set_version(2);
+    if ((data[0] & 16) == 0) header.set_validator(raw_bytes(test_validator().public_key()));
     if ((data[0] & 8) != 0 && frames.size() >= 2) {
       header.set_payload_hash(raw_bytes(blake2b_256(frames[1])));
       header.set_payload_size(frames[1].size());
@@ -54,7 +61,11 @@ proto::Reply check_submission_input(const std::uint8_t* data, std::size_t size) 
     frames[0] = net::sign_header(header, test_miner());
   }
   net::Submission out;
-  return checker().check(frames, 0, &out);
+  if ((data[0] & 4) != 0 && frames.size() == 2) {  // signed deliveries are committed first
+    proto::Reply committed = checker().check({frames[0]}, {}, &out);
+    if (!committed.accepted()) return committed;
+  }
+  return checker().check(frames, {}, &out);
 }
 
 }  // namespace tessera::fuzz

@@ -33,12 +33,15 @@ TEST(FuzzHarness, SignedModeReachesEveryCheckAfterTheSignature) {
   h.set_netuid(1);
   h.set_window(0);
   h.set_uid(0);
-  h.set_nonce(10);
+  h.set_nonce(9);
   h.set_codec("int2-k32");
   // Raw, 2 frames: the header frame is not a SignedHeader.
   EXPECT_EQ(code(1, h, "payload"), proto::REJECT_MALFORMED_HEADER);
-  // Signed, 2 frames, payload fields not matched: stops at the payload check.
+  // Signed for another validator: refused at the commitment.
+  EXPECT_EQ(code(1 | 4 | 16, h, "payload"), proto::REJECT_WRONG_VALIDATOR);
+  // Signed, 2 frames, payload fields not matched: committed, then stops at the payload check.
   EXPECT_EQ(code(1 | 4, h, "payload"), proto::REJECT_PAYLOAD_MISMATCH);
+  h.set_nonce(10);
   // Signed, payload matched: accepted; the same nonce again is a replay.
   EXPECT_EQ(code(1 | 4 | 8, h, "payload"), proto::REJECT_NONE);
   EXPECT_EQ(code(1 | 4 | 8, h, "payload"), proto::REJECT_REPLAY);

@@ -3,9 +3,12 @@
 
 #include <gtest/gtest.h>
 
+#include <sys/wait.h>
 #include <unistd.h>
+#include <zmq.h>
 
 #include <atomic>
+#include <functional>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -25,7 +28,7 @@ struct Harness {
   std::unique_ptr<SubmissionServer> server;
 
   explicit Harness(std::size_t n_miners, std::size_t queue = 256, std::uint32_t per_window = 16,
-                   std::size_t max_payload = 1 << 20) {
+                   std::size_t max_payload = 1 << 20, const std::function<void(ServerOptions*)>& tweak = {}) {
     for (std::size_t i = 0; i < n_miners; ++i) miners.push_back(Keypair::generate());
     ServerOptions o;
     o.netuid = 3;
@@ -43,6 +46,7 @@ struct Harness {
       return std::nullopt;
     };
     o.current_block = [this] { return block.load(); };
+    if (tweak) tweak(&o);
     auto s = SubmissionServer::start(o, validator, curve);
     EXPECT_TRUE(s.ok()) << s.status().to_string();
     server = std::move(*s);
@@ -59,9 +63,18 @@ struct Harness {
     h.set_uid(uid);
     h.set_codec("int2-k32");
     h.set_nonce(nonce);
+    h.set_validator(raw_bytes(validator.public_key()));
     return h;
   }
 };
+
+bool testing_wait(const std::function<bool()>& done) {
+  for (int i = 0; i < 250; ++i) {
+    if (done()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return done();
+}
 
 std::string payload_of(std::size_t client, std::size_t i) {
   std::string p(1000 + client * 37 + i, '\0');
@@ -111,18 +124,19 @@ TEST(Submission, EveryRejectReasonIsTriggeredAndReported) {
     EXPECT_NE(r->reason().find(fragment), std::string::npos) << r->reason();
   };
   const auto ms = std::chrono::seconds(5);
-  expect(c->send_frames({"only one"}, ms), proto::REJECT_BAD_FRAMES, "expected 2 frames");
+  expect(c->send_frames({"only one"}, ms), proto::REJECT_MALFORMED_HEADER, "SignedHeader");  // a commitment that does not parse
   expect(c->send_frames({"a", "b", "c"}, ms), proto::REJECT_BAD_FRAMES, "got 3");
   expect(c->send_frames({std::string(5000, 'h'), "p"}, ms), proto::REJECT_HEADER_TOO_LARGE, "exceeds the cap");
   expect(c->submit(h.header(0, 1), std::string(5000, 'p'), m0), proto::REJECT_PAYLOAD_TOO_LARGE, "exceeds the cap");
   expect(c->send_frames({"\x0a\xff\xff garbage", "p"}, ms), proto::REJECT_MALFORMED_HEADER, "SignedHeader");
   {  // signed by another key than the header's hotkey
     auto hdr = h.header(0, 1);
+    hdr.set_version(2);
     hdr.set_hotkey(raw_bytes(m0.public_key()));
     hdr.set_payload_size(1);
     hdr.set_payload_hash(raw_bytes(blake2b_256(std::string("p"))));
     std::string frame = sign_header(hdr, h.miners[1]);
-    expect(c->send_frames({frame, "p"}, ms), proto::REJECT_BAD_SIGNATURE, "does not verify");
+    expect(c->commit(frame, ms), proto::REJECT_BAD_SIGNATURE, "does not verify");
   }
   expect(c->submit(h.header(0, 1), "p", Keypair::generate()), proto::REJECT_NOT_REGISTERED, "not registered");
   expect(c->submit(h.header(1, 1), "p", m0), proto::REJECT_NOT_REGISTERED, "uid 1");
@@ -132,26 +146,49 @@ TEST(Submission, EveryRejectReasonIsTriggeredAndReported) {
   auto old = h.header(0, 1);
   old.set_window(8);
   expect(c->submit(old, "p", m0), proto::REJECT_WRONG_WINDOW, "window 8");
-  {  // payload differs from what the header promises
-    auto hdr = h.header(0, 1);
+  // A header made for another validator cannot be forwarded here; nor one without a
+  // recipient (version 1).
+  auto elsewhere = h.header(0, 1);
+  elsewhere.set_validator(raw_bytes(Keypair::generate().public_key()));
+  expect(c->submit(elsewhere, "p", m0), proto::REJECT_WRONG_VALIDATOR, "not this one");
+  {
+    auto v1 = h.header(0, 1);
+    v1.clear_validator();
+    v1.set_hotkey(raw_bytes(m0.public_key()));
+    expect(c->commit(sign_header(v1, m0), ms), proto::REJECT_WRONG_VALIDATOR, "header version 1");
+  }
+  // A delivery without a commitment is refused before any signature work.
+  expect(c->deliver(SubmissionClient::prepare(h.header(0, 2), "p", m0), "p", ms), proto::REJECT_NO_COMMITMENT,
+         "no commitment");
+  {  // payload differs from what the committed header promises
+    auto hdr = h.header(0, 3);
+    hdr.set_version(2);
     hdr.set_hotkey(raw_bytes(m0.public_key()));
     hdr.set_payload_size(1);
     hdr.set_payload_hash(std::string(32, '\0'));
-    expect(c->send_frames({sign_header(hdr, m0), "p"}, ms), proto::REJECT_PAYLOAD_MISMATCH, "differs");
+    const std::string frame = sign_header(hdr, m0);
+    ASSERT_TRUE(c->commit(frame, ms)->accepted());
+    expect(c->deliver(frame, "p", ms), proto::REJECT_PAYLOAD_MISMATCH, "differs");
   }
   auto ok = c->submit(h.header(0, 5), "p", m0);
   ASSERT_TRUE(ok.ok() && ok->accepted()) << (ok.ok() ? ok->reason() : ok.status().to_string());
   expect(c->submit(h.header(0, 5), "p", m0), proto::REJECT_REPLAY, "nonce 5");
-  ASSERT_TRUE(c->submit(h.header(0, 6), "p", m0)->accepted());
-  expect(c->submit(h.header(0, 7), "p", m0), proto::REJECT_RATE_LIMITED, "more than 2");
+  expect(c->submit(h.header(0, 6), "p", m0), proto::REJECT_RATE_LIMITED, "more than 2");
+  {  // each commitment takes one delivery: the same delivery again is refused
+    const std::string frame = SubmissionClient::prepare(h.header(1, 9), "q", h.miners[1]);
+    ASSERT_TRUE(c->commit(frame, ms)->accepted());
+    ASSERT_TRUE(c->deliver(frame, "q", ms)->accepted());
+    expect(c->deliver(frame, "q", ms), proto::REJECT_NO_COMMITMENT, "no commitment");
+  }
   // The grace: window 10 is still accepted at the first blocks of window 11, not later.
   h.block = 111;
-  ASSERT_TRUE(c->submit(h.header(1, 1), "p", h.miners[1])->accepted());
+  ASSERT_TRUE(c->submit(h.header(1, 10), "p", h.miners[1])->accepted());
   h.block = 115;
-  expect(c->submit(h.header(1, 2), "p", h.miners[1]), proto::REJECT_WRONG_WINDOW, "not open");
+  expect(c->submit(h.header(1, 12), "p", h.miners[1]), proto::REJECT_WRONG_WINDOW, "not open");
   const auto stats = h.server->stats();
   EXPECT_EQ(stats.accepted, 3u);
-  EXPECT_EQ(stats.rejected.at(proto::REJECT_BAD_FRAMES), 2u);
+  EXPECT_EQ(stats.rejected.at(proto::REJECT_BAD_FRAMES), 1u);
+  EXPECT_EQ(stats.rejected.at(proto::REJECT_NO_COMMITMENT), 2u);
   EXPECT_EQ(stats.rejected.at(proto::REJECT_NOT_REGISTERED), 2u);
 }
 
@@ -229,6 +266,85 @@ TEST(Submission, QueueIsBoundedUnderAFlood) {
   EXPECT_TRUE(c->submit(h.header(0, 100), "x", h.miners[0])->accepted());
 }
 
+std::size_t rss_bytes() {
+  std::ifstream in("/proc/self/status");
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::stoull(line.substr(6)) * 1024;
+  }
+  return 0;
+}
+
+// Many connections, each sending 4-frame messages of frames just under the transport's
+// cap as fast as libzmq takes them, from another process: the validator's RSS stays
+// under the bound docs/protocol.md ("Memory") gives — connections × peer_hwm × frames ×
+// frame size — with connections over the cap refused at the handshake; and it still
+// serves an honest miner afterwards.
+TEST(Submission, MemoryStaysBoundedUnderAFloodOfConnections) {
+  constexpr int kConnections = 32, kAdmitted = 8, kFrames = 4;
+  constexpr std::size_t kMaxPayload = 1 << 20;
+  constexpr std::size_t kFrame = kMaxPayload + (1 << 20) - 4096;  // under ZMQ_MAXMSGSIZE: buffered, not dropped
+  Harness h(1, 256, 16, kMaxPayload, [](ServerOptions* o) {
+    o->max_connections = kAdmitted;
+    o->peer_hwm = 2;
+  });
+  const std::size_t before = rss_bytes();
+  const std::string endpoint = h.server->endpoint(), server_key = h.curve.public_key;
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {  // the flood: its own process, its own libzmq context
+    void* ctx = zmq_ctx_new();
+    std::vector<void*> sockets;
+    const std::string frame(kFrame, 'f');
+    for (int i = 0; i < kConnections; ++i) {
+      auto mine = CurveKeys::generate();
+      void* s = zmq_socket(ctx, ZMQ_DEALER);
+      const int linger = 0, hwm = 1000;
+      zmq_setsockopt(s, ZMQ_CURVE_SERVERKEY, server_key.data(), 32);
+      zmq_setsockopt(s, ZMQ_CURVE_PUBLICKEY, mine->public_key.data(), 32);
+      zmq_setsockopt(s, ZMQ_CURVE_SECRETKEY, mine->secret_key.data(), 32);
+      zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger);
+      zmq_setsockopt(s, ZMQ_SNDHWM, &hwm, sizeof hwm);
+      zmq_connect(s, endpoint.c_str());
+      sockets.push_back(s);
+    }
+    const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(4);
+    while (std::chrono::steady_clock::now() < end) {
+      for (void* s : sockets) {
+        if (zmq_send(s, frame.data(), frame.size(), ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0) continue;
+        for (int f = 1; f < kFrames; ++f) zmq_send(s, frame.data(), frame.size(), f + 1 < kFrames ? ZMQ_SNDMORE : 0);
+        char sink[256];
+        while (zmq_recv(s, sink, sizeof sink, ZMQ_DONTWAIT) >= 0) {
+        }
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    for (void* s : sockets) zmq_close(s);
+    zmq_ctx_term(ctx);
+    _exit(0);
+  }
+  std::size_t peak = before;
+  for (int status = 0; waitpid(child, &status, WNOHANG) == 0;) {
+    peak = std::max(peak, rss_bytes());
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  const std::size_t bound = static_cast<std::size_t>(kAdmitted) * 2 * kFrames * (kMaxPayload + (1 << 20));
+  const auto stats = h.server->stats();
+  std::printf("flood: %d connections, %d admitted, peak RSS growth %.1f MiB (bound %.1f MiB), refused %llu, "
+              "received %llu\n",
+              kConnections, kAdmitted, static_cast<double>(peak - before) / (1 << 20),
+              static_cast<double>(bound) / (1 << 20), static_cast<unsigned long long>(stats.refused_connections),
+              static_cast<unsigned long long>(stats.received));
+  EXPECT_LT(peak - before, bound + (std::size_t{64} << 20));
+  EXPECT_GE(stats.refused_connections, static_cast<std::uint64_t>(kConnections - kAdmitted));
+  EXPECT_GT(stats.rejected.count(proto::REJECT_BAD_FRAMES) ? stats.rejected.at(proto::REJECT_BAD_FRAMES) : 0u, 0u);
+  // Still serving: an honest submission once the flood's connections are gone.
+  ASSERT_TRUE(testing_wait([&] { return h.server->stats().connections == 0; }));
+  auto c = h.client();
+  auto r = c->submit(h.header(0, 1), "payload", h.miners[0]);
+  ASSERT_TRUE(r.ok()) << r.status().to_string();
+  EXPECT_TRUE(r->accepted()) << r->reason();
+}
+
 // A checker with one registered miner (uid 0) on subnet 3, at block 100 of 10-block windows.
 ServerOptions checker_options(const Keypair& miner, std::filesystem::path nonce_file = {}) {
   ServerOptions o;
@@ -244,8 +360,12 @@ ServerOptions checker_options(const Keypair& miner, std::filesystem::path nonce_
   return o;
 }
 
-std::vector<std::string> frames(const Keypair& miner, std::uint32_t uid, std::uint64_t nonce, const std::string& payload) {
+// [signed header, payload] of a submission to `validator`.
+std::vector<std::string> frames(const Keypair& miner, const Keypair& validator, std::uint32_t uid, std::uint64_t nonce,
+                                const std::string& payload) {
   proto::SubmissionHeader h;
+  h.set_version(2);
+  h.set_validator(raw_bytes(validator.public_key()));
   h.set_netuid(3);
   h.set_window(10);
   h.set_uid(uid);
@@ -257,24 +377,57 @@ std::vector<std::string> frames(const Keypair& miner, std::uint32_t uid, std::ui
   return {sign_header(h, miner), payload};
 }
 
+// The commitment, then the delivery; the delivery's reply (or the commitment's refusal).
+proto::Reply commit_and_deliver(SubmissionChecker& checker, const std::vector<std::string>& f, Submission* out) {
+  proto::Reply committed = checker.check({f[0]}, {}, out);
+  if (!committed.accepted()) return committed;
+  return checker.check(f, {}, out);
+}
+
 TEST(SubmissionChecks, AnUnregisteredKeyIsRefusedBeforeAnySignatureWork) {
-  const Keypair miner = Keypair::generate(), stranger = Keypair::generate();
-  SubmissionChecker checker(checker_options(miner), Keypair::generate());
+  const Keypair miner = Keypair::generate(), stranger = Keypair::generate(), validator = Keypair::generate();
+  SubmissionChecker checker(checker_options(miner), validator);
   // A stranger's header with a signature of zeros: refused as unregistered, which the
   // checker can only say if it looked the key up before verifying the signature.
-  auto f = frames(stranger, 0, 1, "payload");
+  auto f = frames(stranger, validator, 0, 1, "payload");
   proto::SignedHeader signed_header;
   ASSERT_TRUE(signed_header.ParseFromString(f[0]));
   signed_header.set_signature(std::string(64, '\0'));
   f[0] = signed_header.SerializeAsString();
   Submission out;
-  EXPECT_EQ(checker.check(f, 0, &out).code(), proto::REJECT_NOT_REGISTERED);
+  EXPECT_EQ(checker.check({f[0]}, {}, &out).code(), proto::REJECT_NOT_REGISTERED);
   // The registered key with a bad signature still fails on the signature.
-  auto forged = frames(miner, 0, 1, "payload");
+  auto forged = frames(miner, validator, 0, 1, "payload");
   ASSERT_TRUE(signed_header.ParseFromString(forged[0]));
   signed_header.set_signature(std::string(64, '\0'));
   forged[0] = signed_header.SerializeAsString();
-  EXPECT_EQ(checker.check(forged, 0, &out).code(), proto::REJECT_BAD_SIGNATURE);
+  EXPECT_EQ(checker.check({forged[0]}, {}, &out).code(), proto::REJECT_BAD_SIGNATURE);
+  // A delivery is matched against commitments before anything else: no signature work.
+  EXPECT_EQ(checker.check(forged, {}, &out).code(), proto::REJECT_NO_COMMITMENT);
+}
+
+// Copy priority is commitment order, whatever order the payloads arrive in: a miner
+// that commits first keeps its place even when a copier delivers first.
+TEST(SubmissionChecks, CommitmentOrderIsKeptWhateverTheDeliveryOrder) {
+  const Keypair a = Keypair::generate(), b = Keypair::generate(), validator = Keypair::generate();
+  ServerOptions o = checker_options(a);
+  const std::string ka = raw_bytes(a.public_key()), kb = raw_bytes(b.public_key());
+  o.uid_of = [ka, kb](const std::string& k) -> std::optional<std::uint32_t> {
+    if (k == ka) return 0u;
+    if (k == kb) return 1u;
+    return std::nullopt;
+  };
+  SubmissionChecker checker(o, validator);
+  const auto fa = frames(a, validator, 0, 1, "original"), fb = frames(b, validator, 1, 1, "copy");
+  Submission out_a, out_b;
+  ASSERT_TRUE(checker.check({fa[0]}, {}, &out_a).accepted());
+  ASSERT_TRUE(checker.check({fb[0]}, {}, &out_b).accepted());
+  ASSERT_TRUE(checker.check(fb, {}, &out_b).accepted());
+  ASSERT_TRUE(checker.check(fa, {}, &out_a).accepted());
+  EXPECT_LT(out_a.commitment_seq, out_b.commitment_seq);
+  // A second commitment in the same window is refused (one payload per hotkey per window).
+  const auto again = checker.check({frames(a, validator, 0, 2, "again")[0]}, {}, &out_a);
+  EXPECT_EQ(again.code(), proto::REJECT_RATE_LIMITED) << again.reason();
 }
 
 TEST(SubmissionChecks, NoncesSurviveARestart) {
@@ -282,21 +435,31 @@ TEST(SubmissionChecks, NoncesSurviveARestart) {
   const auto dir = std::filesystem::temp_directory_path() / ("tessera-nonces-" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
   const auto file = dir / "nonces";
-  const auto first = frames(miner, 0, 7, "first");
+  const auto first = frames(miner, validator, 0, 7, "first");
   {
     SubmissionChecker checker(checker_options(miner, file), validator);
     ASSERT_TRUE(checker.load_nonces().ok());
     Submission out;
-    ASSERT_TRUE(checker.check(first, 0, &out).accepted());
+    ASSERT_TRUE(commit_and_deliver(checker, first, &out).accepted());
   }
   // A new validator process: the same frames again are a replay; a higher nonce is fine.
   SubmissionChecker restarted(checker_options(miner, file), validator);
   ASSERT_TRUE(restarted.load_nonces().ok());
   Submission out;
-  const proto::Reply replay = restarted.check(first, 0, &out);
+  const proto::Reply replay = commit_and_deliver(restarted, first, &out);
   EXPECT_FALSE(replay.accepted());
   EXPECT_EQ(replay.code(), proto::REJECT_REPLAY) << replay.reason();
-  EXPECT_TRUE(restarted.check(frames(miner, 0, 8, "second"), 0, &out).accepted());
+  auto opts = checker_options(miner, file);
+  opts.current_block = [] { return std::uint64_t{110}; };  // the next window: one commitment per window
+  SubmissionChecker next_window(opts, validator);
+  ASSERT_TRUE(next_window.load_nonces().ok());
+  auto second = frames(miner, validator, 0, 8, "second");
+  proto::SubmissionHeader h;
+  proto::SignedHeader sh;
+  ASSERT_TRUE(sh.ParseFromString(second[0]) && h.ParseFromString(sh.header()));
+  h.set_window(11);
+  second[0] = sign_header(h, miner);
+  EXPECT_TRUE(commit_and_deliver(next_window, second, &out).accepted());
   // An edited record is refused, naming the file, rather than silently forgotten.
   std::ofstream(file, std::ios::app) << "not a nonce line\n";
   SubmissionChecker damaged(checker_options(miner, file), validator);

@@ -19,6 +19,8 @@
 #include "trainer/inner_loop.h"
 #include "trainer/optim.h"
 #include "verification/evaluator.h"
+
+#include "gradients/norm.h"
 #include "verification/state.h"
 #include "verification/validator.h"
 
@@ -158,11 +160,38 @@ TEST_F(EvaluatorTest, HonestDeltasScoreAndEveryAttackLosesForItsReason) {
   std::vector<torch::Tensor> scaled;  // a poisoning delta: an honest one, ten times larger
   for (const auto& t : trained_delta(10, pages(kWindow, 10))) scaled.push_back(t * 10);
   subs.push_back(submission(10, encode(scaled)));
+  // An index-swap copy of uid 1: every 8th kept coordinate moved to its neighbour, 5% noise.
+  auto decoded1 = gradients::decode_delta(payload1, shapes, codec);
+  ASSERT_TRUE(decoded1.ok());
+  std::vector<torch::Tensor> swapped;
+  for (std::size_t i = 0; i < shapes.size(); ++i) swapped.push_back(torch::zeros(shapes[i]));
+  for (const auto& t : decoded1->tensors) swapped[t.param_index] = t.to_dense(shapes[t.param_index]).clone();
+  torch::manual_seed(11);
+  for (auto& d : swapped) {
+    torch::Tensor flat = d.view(-1);
+    const torch::Tensor nz = flat.nonzero().view(-1);
+    for (std::int64_t j = 0; j < nz.numel(); j += 8) {
+      const std::int64_t at = nz[j].item<std::int64_t>(), to = at + 1 < flat.numel() ? at + 1 : at - 1;
+      const float a = flat[at].item<float>();
+      flat[at] = flat[to].item<float>();
+      flat[to] = a;
+    }
+    d.mul_(1.0 + 0.05 * torch::randn_like(d));
+  }
+  subs.push_back(submission(11, encode(swapped)));
+  // A replay of a delta made public in the previous window.
+  const auto published = trained_delta(12, pages(kWindow - 1, 12));
+  auto decoded_published = gradients::decode_delta(encode(published), shapes, codec);
+  ASSERT_TRUE(decoded_published.ok());
+  subs.push_back(submission(12, encode(published)));
   std::vector<torch::Tensor> half;
   for (const auto& t : honest2) half.push_back(t * 0.5);
   subs.push_back(submission(2, encode(half)));  // a second submission of uid 2 in the window
   const std::string before = model::parameters_digest(model);
-  auto report = evaluate_window(context(), subs);
+  WindowContext ctx = context();
+  ctx.norm_reference = gradients::delta_norm(*decoded1);  // as if C_w carried an honest delta's norm
+  ctx.public_deltas = {std::make_shared<const gradients::DecodedDelta>(std::move(*decoded_published))};
+  auto report = evaluate_window(ctx, subs);
   ASSERT_TRUE(report.ok()) << report.status().to_string();
   EXPECT_EQ(model::parameters_digest(model), before) << "the model was not restored bit for bit";
 
@@ -182,12 +211,15 @@ TEST_F(EvaluatorTest, HonestDeltasScoreAndEveryAttackLosesForItsReason) {
   EXPECT_GT(by_uid.at(2)->score, 0.0);
   expect(3, Outcome::kNoGain, "does not lower the held-out loss");
   expect(4, Outcome::kDuplicate, "same payload");
-  expect(5, Outcome::kCopy, "overlaps uid 1");
+  expect(5, Outcome::kCopy, "with uid 1's earlier delta");
+  expect(11, Outcome::kCopy, "with uid 1's earlier delta");
+  expect(12, Outcome::kCopy, "a replay");
   expect(6, Outcome::kNoGain, "does not lower the held-out loss");
   expect(7, Outcome::kNotOwnData, "not trained on its assignment");
   expect(8, Outcome::kMalformed, "non-finite scale");
   expect(9, Outcome::kStale, "is not C_5");
-  expect(10, Outcome::kNormOutlier, "× the window's median");
+  expect(10, Outcome::kNormOutlier, "× the reference");
+  EXPECT_EQ(report->norm_reference, ctx.norm_reference);
   EXPECT_EQ(report->evaluations.back().outcome, Outcome::kDuplicate);
   EXPECT_NE(report->evaluations.back().reason.find("already submitted"), std::string::npos);
   // Cost: one shared forward pass plus three per evaluated submission (1, 2, 3, 6, 7).

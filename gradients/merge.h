@@ -1,6 +1,7 @@
 // Merging the accepted deltas of a window into one pseudo-gradient (DESIGN.md §1, step 4):
-// every delta is first clipped to the median L2 norm of the set (a large, possibly
-// poisoned delta cannot dominate), then each coordinate takes the mean over the miners
+// every delta is first clipped to the window's norm reference — the one the validators
+// judged it against (gradients/norm.h), or the median L2 norm of the set when the run has
+// none yet — so that a large, possibly poisoned delta cannot dominate; then each coordinate takes the mean over the miners
 // that sent it (a coordinate chosen by one miner of four is not diluted by three zeros).
 //
 // Deterministic by construction: deltas are reduced in the order given, one coordinate at
@@ -15,19 +16,21 @@
 #include "core/status.h"
 #include "gradients/codec.h"
 
-namespace tessera::aggregator {
+namespace tessera::gradients {
 
 struct MergeStats {
   std::size_t deltas = 0;
-  double median_norm = 0.0;
-  std::size_t clipped = 0;       // deltas scaled down to the median norm
+  double clip_norm = 0.0;        // the reference every delta was clipped to
+  std::vector<double> norms;     // each delta's raw L2 norm, in the order given
+  std::size_t clipped = 0;       // deltas scaled down to clip_norm
   std::int64_t touched = 0;      // coordinates with at least one contribution
 };
 
 // Returns one dense float32 tensor per parameter (undefined where no delta touched the
-// parameter). `param_shapes` is the model's parameter list.
+// parameter). `param_shapes` is the model's parameter list. `reference` > 0: clip to it;
+// otherwise to the median norm of `deltas`.
 Result<std::vector<torch::Tensor>> merge_deltas(const std::vector<const gradients::DecodedDelta*>& deltas,
                                                 const std::vector<std::vector<std::int64_t>>& param_shapes,
-                                                bool clip_to_median = true, MergeStats* stats = nullptr);
+                                                double reference = 0.0, MergeStats* stats = nullptr);
 
-}  // namespace tessera::aggregator
+}  // namespace tessera::gradients

@@ -1,15 +1,15 @@
-#include "aggregator/merge.h"
+#include "gradients/merge.h"
 
 #include "gradients/norm.h"
 
 #include <algorithm>
 #include <cmath>
 
-namespace tessera::aggregator {
+namespace tessera::gradients {
 
 Result<std::vector<torch::Tensor>> merge_deltas(const std::vector<const gradients::DecodedDelta*>& deltas,
                                                 const std::vector<std::vector<std::int64_t>>& param_shapes,
-                                                bool clip_to_median, MergeStats* stats) {
+                                                double reference, MergeStats* stats) {
   const std::size_t n_params = param_shapes.size();
   std::vector<double> norms;
   for (std::size_t d = 0; d < deltas.size(); ++d) {
@@ -31,16 +31,16 @@ Result<std::vector<torch::Tensor>> merge_deltas(const std::vector<const gradient
     }
     norms.push_back(gradients::delta_norm(*deltas[d]));
   }
-  const double median = gradients::median(norms);
+  const double clip = reference > 0.0 ? reference : gradients::median(norms);
   MergeStats local;
   local.deltas = deltas.size();
-  local.median_norm = median;
+  local.clip_norm = clip;
 
   std::vector<torch::Tensor> sums(n_params), counts(n_params);
   for (std::size_t d = 0; d < deltas.size(); ++d) {
     float scale = 1.0f;
-    if (clip_to_median && norms[d] > median && norms[d] > 0.0) {
-      scale = static_cast<float>(median / norms[d]);
+    if (norms[d] > clip && norms[d] > 0.0) {
+      scale = static_cast<float>(clip / norms[d]);
       ++local.clipped;
     }
     for (const auto& u : deltas[d]->tensors) {
@@ -79,8 +79,9 @@ Result<std::vector<torch::Tensor>> merge_deltas(const std::vector<const gradient
       }
     }
   }
-  if (stats != nullptr) *stats = local;
+  local.norms = std::move(norms);
+  if (stats != nullptr) *stats = std::move(local);
   return sums;
 }
 
-}  // namespace tessera::aggregator
+}  // namespace tessera::gradients
