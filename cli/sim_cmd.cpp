@@ -98,9 +98,8 @@ struct SimMiner {
   net::Submission submission;
   bool has_submission = false;
   double compute = 0;  // inner-loop runs spent, in units of one honest window
-  // harvester: the registered, unstaked neuron that serves an endpoint for it
+  // harvester: the registered neuron, without stake, that serves an endpoint for it
   Keypair harvest_hotkey = Keypair::generate();
-  std::uint64_t harvest_stake = 0;
 };
 
 const std::vector<std::string> kAdversaryKinds = {"copycat", "noise", "stale", "freerider", "poison", "nan",
@@ -396,7 +395,7 @@ Result<RunResult> simulate(const RunSpec& spec, const std::string& data_dir, int
       if (m.kind == "harvester") {
         // Its validator gets honest payloads only if miners submit to it: it serves an
         // endpoint, but holds no stake.
-        if (!subnet::receives_submissions(spec, /*serves=*/true, m.harvest_stake)) {
+        if (!subnet::receives_submissions(spec, /*serves=*/true, /*stake_rao=*/0)) {
           // Nothing harvested: replay a delta scored in the previous window (public).
           const auto& known = validators.front().public_deltas;
           if (known.size() < 2) continue;

@@ -135,11 +135,11 @@ Result<std::unique_ptr<SubmissionServer>> SubmissionServer::start(const ServerOp
   std::size_t len = sizeof endpoint;
   zmq_getsockopt(s->socket_, ZMQ_LAST_ENDPOINT, endpoint, &len);
   s->endpoint_ = endpoint;
-  // Transport events (connections, drops, failed handshakes) are counted through a socket
-  // monitor.
+  // Transport events (drops, failed handshakes) are counted through a socket monitor;
+  // with the ZAP admissions they give the connections held now.
   const std::string monitor_address = "inproc://submission-monitor-" + std::to_string(reinterpret_cast<std::uintptr_t>(s.get()));
   if (zmq_socket_monitor(s->socket_, monitor_address.c_str(),
-                         ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
+                         ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
                              ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) != 0) {
     return zmq_error("monitoring the submission socket");
   }
@@ -206,11 +206,8 @@ void SubmissionServer::run() {
         const auto id = static_cast<std::uint16_t>(static_cast<std::uint8_t>(event[0][0]) |
                                                    (static_cast<std::uint8_t>(event[0][1]) << 8));
         std::lock_guard<std::mutex> lock(mu_);
-        if (id == ZMQ_EVENT_DISCONNECTED) {
-          ++stats_.disconnects;
-        } else if (id != ZMQ_EVENT_ACCEPTED) {
-          ++stats_.failed_handshakes;
-        }
+        if (id == ZMQ_EVENT_DISCONNECTED) ++stats_.disconnects;
+        else ++stats_.failed_handshakes;
         update_connections();
       }
     }
@@ -304,6 +301,22 @@ Status SubmissionChecker::save_nonces(const std::map<std::string, std::uint64_t>
   return write_file_atomic(options_.nonce_file, text, 0600);
 }
 
+// The payload cap, for the size a commitment declares and the size a delivery carries.
+std::optional<proto::Reply> SubmissionChecker::payload_too_large(std::uint64_t size) const {
+  if (size <= options_.max_payload_bytes) return std::nullopt;
+  return reject(proto::REJECT_PAYLOAD_TOO_LARGE, "payload of " + std::to_string(size) + " bytes exceeds the cap of " +
+                                                     std::to_string(options_.max_payload_bytes));
+}
+
+// Whether the header's window still takes submissions at the current block (with grace).
+std::optional<proto::Reply> SubmissionChecker::window_closed(const proto::SubmissionHeader& h) const {
+  const std::uint64_t block = options_.current_block();
+  if (options_.schedule.accepts(h.window(), block, options_.grace_blocks)) return std::nullopt;
+  return reject(proto::REJECT_WRONG_WINDOW, "window " + std::to_string(h.window()) + " is not open at block " +
+                                                std::to_string(block) + " (current window " +
+                                                std::to_string(options_.schedule.window_of(block)) + ")");
+}
+
 // Size caps and parsing of frame 1, shared by commitments and deliveries; nullopt when
 // they pass.
 std::optional<proto::Reply> SubmissionChecker::parse_header(const std::string& frame, proto::SignedHeader* signed_header,
@@ -355,11 +368,7 @@ proto::Reply SubmissionChecker::commit(const std::string& frame) {
     return reject(proto::REJECT_NOT_REGISTERED,
                   "hotkey is not registered as uid " + std::to_string(h.uid()) + " on subnet " + std::to_string(h.netuid()));
   }
-  if (h.payload_size() > options_.max_payload_bytes) {
-    return reject(proto::REJECT_PAYLOAD_TOO_LARGE, "committed payload of " + std::to_string(h.payload_size()) +
-                                                       " bytes exceeds the cap of " +
-                                                       std::to_string(options_.max_payload_bytes));
-  }
+  if (auto bad = payload_too_large(h.payload_size())) return *bad;
   PublicKey key;
   std::memcpy(key.data(), h.hotkey().data(), 32);
   Signature sig;
@@ -367,12 +376,7 @@ proto::Reply SubmissionChecker::commit(const std::string& frame) {
   if (!verify_signature(key, std::string(kHeaderDomain) + signed_header.header(), sig)) {
     return reject(proto::REJECT_BAD_SIGNATURE, "signature does not verify for the header's hotkey");
   }
-  const std::uint64_t block = options_.current_block();
-  if (!options_.schedule.accepts(h.window(), block, options_.grace_blocks)) {
-    return reject(proto::REJECT_WRONG_WINDOW, "window " + std::to_string(h.window()) + " is not open at block " +
-                                                  std::to_string(block) + " (current window " +
-                                                  std::to_string(options_.schedule.window_of(block)) + ")");
-  }
+  if (auto closed = window_closed(h)) return *closed;
   auto last = last_nonce_.find(h.hotkey());
   if (last != last_nonce_.end() && h.nonce() <= last->second) {
     return reject(proto::REJECT_REPLAY, "nonce " + std::to_string(h.nonce()) + " is not above the last accepted " +
@@ -393,23 +397,20 @@ proto::Reply SubmissionChecker::commit(const std::string& frame) {
   last_nonce_ = std::move(nonces);
   ++count;
   // Forget rate-limit entries and commitments of closed windows.
-  const std::uint64_t window = options_.schedule.window_of(block);
+  const std::uint64_t window = options_.schedule.window_of(options_.current_block());
   std::erase_if(per_window_, [window](const auto& e) { return e.first.second + 1 < window; });
   std::erase_if(commitments_, [window](const auto& e) { return e.second.window + 1 < window; });
   const std::uint64_t seq = ++commitment_seq_;
-  commitments_[raw_hash(signed_header.header())] = {seq, h.window()};
-  return receipt(signed_header, 0, seq, /*commitment=*/true);
+  const std::string header_hash = raw_hash(signed_header.header());
+  commitments_[header_hash] = {seq, h.window()};
+  return receipt(header_hash, 0, seq, /*commitment=*/true);
 }
 
 // A delivery: [header, payload] whose header bytes this validator committed to. No
 // signature work: the bytes were verified at the commitment.
 proto::Reply SubmissionChecker::deliver(const std::string& frame, const std::string& payload, const QueueLoad& load,
                                         Submission* out) {
-  if (payload.size() > options_.max_payload_bytes) {
-    return reject(proto::REJECT_PAYLOAD_TOO_LARGE, "payload of " + std::to_string(payload.size()) +
-                                                       " bytes exceeds the cap of " +
-                                                       std::to_string(options_.max_payload_bytes));
-  }
+  if (auto bad = payload_too_large(payload.size())) return *bad;
   proto::SignedHeader signed_header;
   proto::SubmissionHeader h;
   if (auto bad = parse_header(frame, &signed_header, &h)) return *bad;
@@ -419,12 +420,7 @@ proto::Reply SubmissionChecker::deliver(const std::string& frame, const std::str
     return reject(proto::REJECT_NO_COMMITMENT, "no commitment of this header was received (send [header] first, "
                                                "then [header, payload]; each commitment takes one delivery)");
   }
-  const std::uint64_t block = options_.current_block();
-  if (!options_.schedule.accepts(h.window(), block, options_.grace_blocks)) {
-    return reject(proto::REJECT_WRONG_WINDOW, "window " + std::to_string(h.window()) + " is not open at block " +
-                                                  std::to_string(block) + " (current window " +
-                                                  std::to_string(options_.schedule.window_of(block)) + ")");
-  }
+  if (auto closed = window_closed(h)) return *closed;
   if (h.payload_size() != payload.size() || h.payload_hash() != raw_hash(payload)) {
     return reject(proto::REJECT_PAYLOAD_MISMATCH, "payload size or BLAKE2b-256 differs from the header");
   }
@@ -441,13 +437,13 @@ proto::Reply SubmissionChecker::deliver(const std::string& frame, const std::str
   out->payload = payload;
   out->received_ms = now_ms();
   out->commitment_seq = seq;
-  return receipt(signed_header, load.messages, seq, /*commitment=*/false);
+  return receipt(header_hash, load.messages, seq, /*commitment=*/false);
 }
 
-proto::Reply SubmissionChecker::receipt(const proto::SignedHeader& signed_header, std::size_t queue_position,
-                                        std::uint64_t seq, bool commitment) const {
+proto::Reply SubmissionChecker::receipt(const std::string& header_hash, std::size_t queue_position, std::uint64_t seq,
+                                        bool commitment) const {
   proto::Receipt receipt;
-  receipt.set_header_hash(raw_hash(signed_header.header()));
+  receipt.set_header_hash(header_hash);
   receipt.set_validator_hotkey(raw_bytes(identity_.public_key()));
   receipt.set_received_ms(now_ms());
   receipt.set_queue_position(queue_position);

@@ -119,11 +119,14 @@ class SubmissionChecker {
     std::uint64_t seq = 0;
     std::uint64_t window = 0;
   };
+  std::optional<proto::Reply> payload_too_large(std::uint64_t size) const;
+  std::optional<proto::Reply> window_closed(const proto::SubmissionHeader& h) const;
   std::optional<proto::Reply> parse_header(const std::string& frame, proto::SignedHeader* signed_header,
                                            proto::SubmissionHeader* h) const;
   proto::Reply commit(const std::string& frame);
   proto::Reply deliver(const std::string& frame, const std::string& payload, const QueueLoad& load, Submission* out);
-  proto::Reply receipt(const proto::SignedHeader& signed_header, std::size_t queue_position, std::uint64_t seq,
+  // A signed receipt for the header whose BLAKE2b-256 is `header_hash`.
+  proto::Reply receipt(const std::string& header_hash, std::size_t queue_position, std::uint64_t seq,
                        bool commitment) const;
   Status save_nonces(const std::map<std::string, std::uint64_t>& nonces) const;
   ServerOptions options_;

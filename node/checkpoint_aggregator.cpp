@@ -67,6 +67,7 @@ Result<verification::WindowAggregator::Published> CheckpointAggregator::publish_
     TESSERA_RETURN_IF_ERROR(store_->put_update(published.hash, *update));
   }
   TESSERA_RETURN_IF_ERROR(announce(target, published.hash));
+  published.update = std::move(next.merged);
   return published;
 }
 

@@ -330,8 +330,9 @@ Miner::SendReport Miner::send_to_validators(proto::SubmissionHeader header, cons
     Endpoint endpoint;
     net::SubmissionClient* client = nullptr;
     std::string signed_header;
-    std::optional<std::string> problem;
-    bool committed = false, accepted = false;
+    std::optional<std::string> problem;  // set by the first round that fails
+    bool committed = false;
+    bool reconnect = false;  // the transport failed: a late reply may still be in flight
   };
   std::vector<Target> targets;
   for (const auto& v : validators()) {
@@ -358,55 +359,44 @@ Miner::SendReport Miner::send_to_validators(proto::SubmissionHeader header, cons
     return std::max(std::chrono::milliseconds(500), std::chrono::duration_cast<std::chrono::milliseconds>(
                                                         deadline - std::chrono::steady_clock::now()));
   };
-  auto in_parallel = [&](const std::function<void(Target&)>& step) {
+  // One round: `send` to every target still in the running, in parallel; true for those
+  // whose reply accepted and carries a receipt the validator's hotkey signed.
+  auto round = [&](const char* what, const std::function<Result<proto::Reply>(Target&)>& send) {
     std::vector<std::thread> threads;
-    for (auto& t : targets) threads.emplace_back([&step, &t] { step(t); });
+    for (auto& target : targets) {
+      if (target.problem) continue;
+      threads.emplace_back([&what, &send, &t = target] {
+        auto reply = send(t);
+        PublicKey vk;
+        std::copy(t.endpoint.hotkey.begin(), t.endpoint.hotkey.end(), vk.begin());
+        if (!reply.ok()) {
+          t.problem = std::string(what) + ": " + reply.status().message();
+          t.reconnect = true;
+        } else if (!reply->accepted()) {
+          t.problem = std::string(what) + " rejected: " + reply->reason();
+        } else if (!net::verify_receipt(*reply, vk)) {
+          t.problem = std::string(what) + " receipt signature does not verify";
+        }
+      });
+    }
     for (auto& th : threads) th.join();
-  };
-  auto signed_by = [](const proto::Reply& reply, const std::string& hotkey) {
-    PublicKey vk;
-    std::copy(hotkey.begin(), hotkey.end(), vk.begin());
-    return net::verify_receipt(reply, vk);
   };
   // A validator that sits on a commitment must not hold back the deliveries: it gets a
   // quarter of the time left (at least 200 ms, at most 5 s), then goes without the payload.
   const auto commit_timeout = std::clamp(remaining() / 4, std::chrono::milliseconds(200),
                                          std::chrono::milliseconds(5000));
-  in_parallel([&](Target& t) {
-    auto reply = t.client->commit(t.signed_header, commit_timeout);
-    if (!reply.ok()) {
-      t.problem = "commitment: " + reply.status().message();
-    } else if (!reply->accepted()) {
-      t.problem = "commitment rejected: " + reply->reason();
-    } else if (!signed_by(*reply, t.endpoint.hotkey)) {
-      t.problem = "commitment receipt signature does not verify";
-    } else {
-      t.committed = true;
-    }
-  });
+  round("commitment", [&](Target& t) { return t.client->commit(t.signed_header, commit_timeout); });
+  for (auto& t : targets) t.committed = !t.problem;
   const auto deliver_timeout = remaining();
-  in_parallel([&](Target& t) {
-    if (!t.committed) return;
-    auto reply = t.client->deliver(t.signed_header, payload, deliver_timeout);
-    if (!reply.ok()) {
-      t.problem = reply.status().message();
-    } else if (!reply->accepted()) {
-      t.problem = "rejected: " + reply->reason();
-    } else if (!signed_by(*reply, t.endpoint.hotkey)) {
-      t.problem = "receipt signature does not verify";
-    } else {
-      t.accepted = true;
-    }
-  });
+  round("delivery", [&](Target& t) { return t.client->deliver(t.signed_header, payload, deliver_timeout); });
   for (auto& t : targets) {
     if (t.committed) sent.bytes += payload.size();
-    if (t.accepted) ++sent.accepted;
-    if (!t.problem) continue;
-    sent.problems.push_back("uid " + std::to_string(t.endpoint.uid) + ": " + *t.problem);
-    // A connection that failed or timed out may still hold a late reply: reconnect next time.
-    if (t.problem->find("rejected") == std::string::npos) {
-      clients_.erase(t.endpoint.address + "/" + to_hex(t.endpoint.curve_key));
+    if (!t.problem) {
+      ++sent.accepted;
+      continue;
     }
+    sent.problems.push_back("uid " + std::to_string(t.endpoint.uid) + ": " + *t.problem);
+    if (t.reconnect) clients_.erase(t.endpoint.address + "/" + to_hex(t.endpoint.curve_key));
   }
   return sent;
 }

@@ -73,6 +73,7 @@ namespace {
 struct Screened {
   std::vector<std::size_t> candidates;
   std::map<std::uint32_t, std::vector<std::uint64_t>> pages_of;
+  std::vector<double> public_norms;  // of ctx.public_deltas, computed once per window
 };
 
 // Steps 1–2 for one submission: base, codec, data digest, duplicates, strict decoding and
@@ -125,7 +126,7 @@ Result<std::optional<std::pair<Outcome, std::string>>> screen(const WindowContex
     }
   }
   for (std::size_t i = 0; i < ctx.public_deltas.size(); ++i) {
-    const double cos = gradients::delta_cosine(*e->delta, *ctx.public_deltas[i]);
+    const double cos = gradients::delta_cosine(*e->delta, *ctx.public_deltas[i], e->norm, screened->public_norms[i]);
     if (cos > limit) {
       return Found({Outcome::kCopy, "cosine similarity " + fmt(cos) + " with " +
                                         (i == 0 ? std::string("the previous window's merged update")
@@ -215,6 +216,7 @@ Result<WindowReport> evaluate_window(const WindowContext& ctx, const std::vector
 
   // 1–2. Checks that need no model: base, codec, data digest, duplicates, decoding, copies.
   Screened screened;
+  for (const auto& d : ctx.public_deltas) screened.public_norms.push_back(gradients::delta_norm(*d));
   std::set<std::string> seen_payloads;
   std::set<std::uint32_t> seen_uids;
   for (const auto& sub : submissions) {
@@ -270,7 +272,8 @@ Result<WindowReport> evaluate_window(const WindowContext& ctx, const std::vector
 }
 
 Result<std::vector<std::shared_ptr<const gradients::DecodedDelta>>> public_deltas_of(
-    const WindowReport& report, const std::vector<std::vector<std::int64_t>>& param_shapes) {
+    const WindowReport& report, const std::vector<std::vector<std::int64_t>>& param_shapes,
+    std::vector<torch::Tensor> merged) {
   std::vector<std::shared_ptr<const gradients::DecodedDelta>> scored;
   std::vector<const gradients::DecodedDelta*> pointers;
   for (const auto& e : report.evaluations) {
@@ -279,7 +282,9 @@ Result<std::vector<std::shared_ptr<const gradients::DecodedDelta>>> public_delta
     pointers.push_back(e.delta.get());
   }
   if (scored.empty()) return scored;
-  TESSERA_ASSIGN_OR_RETURN(auto merged, gradients::merge_deltas(pointers, param_shapes, report.norm_reference));
+  if (merged.empty()) {
+    TESSERA_ASSIGN_OR_RETURN(merged, gradients::merge_deltas(pointers, param_shapes, report.norm_reference));
+  }
   auto update = std::make_shared<gradients::DecodedDelta>();
   for (std::size_t i = 0; i < merged.size(); ++i) {
     if (!merged[i].defined()) continue;

@@ -102,8 +102,11 @@ Result<WindowReport> evaluate_window(const WindowContext& context, const std::ve
 
 // What this window makes public for the next one's replay check (WindowContext::
 // public_deltas): the merge of its scored deltas (clipped to the report's reference, as
-// the aggregator merges them), then the scored deltas themselves.
+// the aggregator merges them), then the scored deltas themselves. `merged`: that merge
+// when the caller already holds it (an aggregating validator; one tensor per parameter,
+// undefined where untouched), else empty and it is made here.
 Result<std::vector<std::shared_ptr<const gradients::DecodedDelta>>> public_deltas_of(
-    const WindowReport& report, const std::vector<std::vector<std::int64_t>>& param_shapes);
+    const WindowReport& report, const std::vector<std::vector<std::int64_t>>& param_shapes,
+    std::vector<torch::Tensor> merged = {});
 
 }  // namespace tessera::verification

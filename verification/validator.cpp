@@ -382,7 +382,6 @@ Result<const checkpoints::Checkpoint*> Validator::load_base(const chain::Checkpo
 // What arrived for `window`, in commitment order (copy priority, docs/protocol.md);
 // whatever is still queued for earlier windows is late.
 std::vector<net::Submission> Validator::take_submissions(std::uint64_t window) {
-  while (auto s = server_->pop(std::chrono::milliseconds(0))) pending_[s->header.window()].push_back(std::move(*s));
   std::vector<net::Submission> subs = std::move(pending_[window]);
   std::stable_sort(subs.begin(), subs.end(),
                    [](const net::Submission& a, const net::Submission& b) { return a.commitment_seq < b.commitment_seq; });
@@ -487,8 +486,6 @@ Status Validator::finalize(const chain::CheckpointInfo& info) {
   const std::vector<net::Submission> subs = take_submissions(w);
   TESSERA_ASSIGN_OR_RETURN(WindowReport report, evaluate(w, base->hash, base->manifest.norm_reference, subs));
   score(report);
-  // What this window made public, for the next one's replay check.
-  TESSERA_ASSIGN_OR_RETURN(public_deltas_, public_deltas_of(report, checkpoints::parameter_shapes(*base)));
   TESSERA_RETURN_IF_ERROR(write_verdict(w, base->hash, report));
   std::optional<WindowAggregator::Published> published;
   if (options_.aggregator != nullptr) {
@@ -496,6 +493,11 @@ Status Validator::finalize(const chain::CheckpointInfo& info) {
     const std::uint64_t target = std::max(w + 1, schedule_.window_of(block_.load()));
     TESSERA_ASSIGN_OR_RETURN(published, options_.aggregator->publish_next(*base, target, report, subs));
   }
+  // What this window made public, for the next one's replay check (an aggregator's own
+  // merge is that update; other validators merge their scored deltas the same way).
+  TESSERA_ASSIGN_OR_RETURN(public_deltas_, public_deltas_of(report, checkpoints::parameter_shapes(*base),
+                                                            published ? std::move(published->update)
+                                                                      : std::vector<torch::Tensor>{}));
   record_window(w, report, subs.size());
   weights_event_ = nullptr;
   TESSERA_RETURN_IF_ERROR(maybe_set_weights(block_.load()));
@@ -546,7 +548,6 @@ Status Validator::run() {
       std::this_thread::sleep_for(std::chrono::seconds(1));
       continue;
     }
-    block_ = head->height;
     while (auto s = server_->pop(std::chrono::milliseconds(0))) pending_[s->header.window()].push_back(std::move(*s));
 
     auto ann = follower_->announced();

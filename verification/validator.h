@@ -31,6 +31,7 @@ class WindowAggregator {
   struct Published {
     std::string hash;        // hex content hash of the announced checkpoint
     std::size_t merged = 0;  // deltas merged into it
+    std::vector<torch::Tensor> update;  // U_w: their merge, one tensor per parameter (undefined: untouched)
   };
   virtual ~WindowAggregator() = default;
   // Once the validator joined: checks that the subnet names this hotkey as its aggregator

@@ -40,38 +40,59 @@ std::string read_all(const std::filesystem::path& path) {
   return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
-TEST(SubnetE2E, MinersValidatorAggregatorAndChainOnLoopback) {
+// A run as its owner starts it, shared by the tests below: a synthetic corpus, a nano
+// run spec of 1-s windows (10 blocks of 100 ms, epochs every 21 blocks) with
+// `validator_keys` added to its [validator] table, a `tessera chain start` node funding
+// `funds` (NAME=TAO), the subnet created by `owner` and the wallet `val` named its
+// aggregator. Check HasFatalFailure() after start().
+struct LocalSubnet {
   testing::TempDir dir;
   const std::string bin = TESSERA_BINARY;
   const std::string home = (dir / "home").string();
   std::string address;
-  auto tessera = [&](const std::string& args) {
+  std::unique_ptr<testing::Process> chain;
+
+  testing::CommandResult tessera(const std::string& args) const {
     return testing::run_command(bin + " --home " + home + " " + args + " --chain " + address + " 2>&1");
-  };
+  }
 
-  // Corpus and run spec: nano model, 1 s windows (10 blocks of 100 ms), epochs every 21 blocks.
-  testing::write_text(dir / "corpus.txt", testing::synthetic_text(400000, 3));
-  auto prep = testing::run_command(bin + " data prepare --input " + (dir / "corpus.txt").string() + " --out " +
-                                   (dir / "data").string() + " 2>&1");
-  ASSERT_EQ(prep.exit_code, 0) << prep.output;
-  testing::write_text(dir / "spec.toml", "[run]\nname = \"e2e\"\nseed = 5\n[model]\npreset = \"nano\"\n"
-                                         "[data]\ndir = \"" + (dir / "data").string() + "\"\npage_tokens = 1024\npages_per_window = 2\n"
-                                         "[schedule]\nblocks_per_window = 10\ntempo = 20\nblock_time_ms = 100\n"
-                                         "[train]\ninner_steps = 4\nbatch_size = 8\nseq_len = 64\nlr = 1e-2\nwarmup_steps = 4\n"
-                                         "[validator]\nwindows_per_weights = 2\n");
+  void start(const std::string& name, const std::string& validator_keys, const std::vector<std::string>& funds) {
+    testing::write_text(dir / "corpus.txt", testing::synthetic_text(400000, 3));
+    auto prep = testing::run_command(bin + " data prepare --input " + (dir / "corpus.txt").string() + " --out " +
+                                     (dir / "data").string() + " 2>&1");
+    ASSERT_EQ(prep.exit_code, 0) << prep.output;
+    testing::write_text(dir / "spec.toml", "[run]\nname = \"" + name + "\"\nseed = 5\n[model]\npreset = \"nano\"\n"
+                                           "[data]\ndir = \"" + (dir / "data").string() + "\"\npage_tokens = 1024\npages_per_window = 2\n"
+                                           "[schedule]\nblocks_per_window = 10\ntempo = 20\nblock_time_ms = 100\n"
+                                           "[train]\ninner_steps = 4\nbatch_size = 8\nseq_len = 64\nlr = 1e-2\nwarmup_steps = 4\n"
+                                           "[validator]\nwindows_per_weights = 2\n" + validator_keys);
+    std::vector<std::string> args = {bin, "--home", home, "chain", "start", "--listen", "127.0.0.1:0", "--block-time-ms", "100"};
+    for (const auto& f : funds) {
+      args.push_back("--fund");
+      args.push_back(f);
+    }
+    chain = std::make_unique<testing::Process>(args, dir / "chain.log");
+    // The node prints its address once it listens (after the funded wallets exist).
+    const std::string port = testing::wait_for_match(dir / "chain.log", "chain node ready on 127\\.0\\.0\\.1:([0-9]+)",
+                                                     std::chrono::seconds(30));
+    ASSERT_FALSE(port.empty()) << read_all(dir / "chain.log");
+    address = "127.0.0.1:" + port;
+    auto created = tessera("subnet create --spec " + (dir / "spec.toml").string() + " --wallet owner");
+    ASSERT_EQ(created.exit_code, 0) << created.output;
+    auto agg = tessera("subnet set-aggregator --netuid 1 --wallet owner --aggregator val");
+    ASSERT_EQ(agg.exit_code, 0) << agg.output;
+  }
+};
 
-  testing::Process chain({bin, "--home", home, "chain", "start", "--listen", "127.0.0.1:0", "--block-time-ms", "100",
-                          "--fund", "owner=1000", "--fund", "val=100", "--fund", "alice=10", "--fund", "bob=10"},
-                         dir / "chain.log");
-  // The node prints its address once it listens (after the funded wallets exist).
-  const std::string port = testing::wait_for_match(dir / "chain.log", "chain node ready on 127\\.0\\.0\\.1:([0-9]+)",
-                                                   std::chrono::seconds(30));
-  ASSERT_FALSE(port.empty()) << read_all(dir / "chain.log");
-  address = "127.0.0.1:" + port;
-  auto created = tessera("subnet create --spec " + (dir / "spec.toml").string() + " --wallet owner");
-  ASSERT_EQ(created.exit_code, 0) << created.output;
-  auto agg = tessera("subnet set-aggregator --netuid 1 --wallet owner --aggregator val");
-  ASSERT_EQ(agg.exit_code, 0) << agg.output;
+TEST(SubnetE2E, MinersValidatorAggregatorAndChainOnLoopback) {
+  LocalSubnet subnet;
+  subnet.start("e2e", "", {"owner=1000", "val=100", "alice=10", "bob=10"});
+  if (HasFatalFailure()) return;
+  const testing::TempDir& dir = subnet.dir;
+  const std::string& bin = subnet.bin;
+  const std::string& home = subnet.home;
+  const std::string& address = subnet.address;
+  auto tessera = [&](const std::string& args) { return subnet.tessera(args); };
 
   constexpr int kWindows = 6;
   testing::Process validator({bin, "--home", home, "validator", "--netuid", "1", "--wallet", "val", "--chain", address,
@@ -241,32 +262,14 @@ TEST(SubnetE2E, MinersValidatorAggregatorAndChainOnLoopback) {
 // the honest miner's commitment, so its sybil's copy is judged a duplicate. The honest
 // miner is credited; neither sybil ever is.
 TEST(SubnetE2E, HarvestingValidatorsNeitherGetNorWinCopies) {
-  testing::TempDir dir;
-  const std::string bin = TESSERA_BINARY;
-  const std::string home = (dir / "home").string();
-  std::string address;
-  auto tessera = [&](const std::string& args) {
-    return testing::run_command(bin + " --home " + home + " " + args + " --chain " + address + " 2>&1");
-  };
-  testing::write_text(dir / "corpus.txt", testing::synthetic_text(400000, 3));
-  auto prep = testing::run_command(bin + " data prepare --input " + (dir / "corpus.txt").string() + " --out " +
-                                   (dir / "data").string() + " 2>&1");
-  ASSERT_EQ(prep.exit_code, 0) << prep.output;
-  testing::write_text(dir / "spec.toml", "[run]\nname = \"harvest\"\nseed = 5\n[model]\npreset = \"nano\"\n"
-                                         "[data]\ndir = \"" + (dir / "data").string() + "\"\npage_tokens = 1024\npages_per_window = 2\n"
-                                         "[schedule]\nblocks_per_window = 10\ntempo = 20\nblock_time_ms = 100\n"
-                                         "[train]\ninner_steps = 4\nbatch_size = 8\nseq_len = 64\nlr = 1e-2\nwarmup_steps = 4\n"
-                                         "[validator]\nwindows_per_weights = 2\nmin_stake = 10\n");
-  testing::Process chain({bin, "--home", home, "chain", "start", "--listen", "127.0.0.1:0", "--block-time-ms", "100",
-                          "--fund", "owner=1000", "--fund", "val=100", "--fund", "alice=10", "--fund", "staked=100",
-                          "--fund", "unstaked=10", "--fund", "sybil1=10", "--fund", "sybil2=10"},
-                         dir / "chain.log");
-  const std::string port = testing::wait_for_match(dir / "chain.log", "chain node ready on 127\\.0\\.0\\.1:([0-9]+)",
-                                                   std::chrono::seconds(30));
-  ASSERT_FALSE(port.empty()) << read_all(dir / "chain.log");
-  address = "127.0.0.1:" + port;
-  ASSERT_EQ(tessera("subnet create --spec " + (dir / "spec.toml").string() + " --wallet owner").exit_code, 0);
-  ASSERT_EQ(tessera("subnet set-aggregator --netuid 1 --wallet owner --aggregator val").exit_code, 0);
+  LocalSubnet subnet;
+  subnet.start("harvest", "min_stake = 10\n",
+               {"owner=1000", "val=100", "alice=10", "staked=100", "unstaked=10", "sybil1=10", "sybil2=10"});
+  if (HasFatalFailure()) return;
+  const testing::TempDir& dir = subnet.dir;
+  const std::string& bin = subnet.bin;
+  const std::string& home = subnet.home;
+  const std::string& address = subnet.address;
   testing::Process validator({bin, "--home", home, "validator", "--netuid", "1", "--wallet", "val", "--chain", address,
                               "--aggregate", "--stake", "50", "--threads", "1", "--json"},
                              dir / "validator.json", dir / "validator.log");
