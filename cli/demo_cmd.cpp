@@ -334,11 +334,22 @@ Status run_demo(const GlobalOptions& global, const DemoOptions& o) {
   for (const auto& n : subnet.neurons()) by_hotkey[n.hotkey()] = &n;
   const auto v0 = json_lines(validators[0].out);
   json scores = v0.empty() ? json::object() : v0.back().value("scores", json::object());
+  // Honest acceptance: of validator-0's judgements of each miner, how many it scored
+  // (every demo miner is honest; the rest were no-gain or not-own-data).
+  std::map<std::uint32_t, std::pair<int, int>> judged;  // uid → (scored, judged)
+  for (const auto& w : v0) {
+    for (const auto& sub : w.value("submissions", json::array())) {
+      auto& [scored, total] = judged[sub["uid"].get<std::uint32_t>()];
+      scored += sub["outcome"] == "scored" ? 1 : 0;
+      total += 1;
+    }
+  }
   std::printf("\nsummary: validation loss %.4f → %.4f over %d windows (%.0f s)", summary["val_loss_start"].get<double>(),
               summary["val_loss_end"].get<double>(), trained_windows, subnet_wall);
   if (!baseline_json.is_null()) std::printf("; centralized baseline %.4f", baseline_json["final_val_loss"].get<double>());
-  std::printf("\n  %-9s %4s %8s %12s %9s %12s %12s %8s\n", "miner", "uid", "windows", "score", "TAO", "bytes sent",
-              "dense bytes", "compute");
+  std::printf("\n  %-9s %4s %8s %8s %12s %9s %12s %12s %8s\n", "miner", "uid", "windows", "scored", "score", "TAO",
+              "bytes sent", "dense bytes", "compute");
+  int all_scored = 0, all_judged = 0;
   json miners_json = json::array();
   for (const auto& m : miners) {
     const auto lines = json_lines(m.out);
@@ -356,13 +367,23 @@ Status run_demo(const GlobalOptions& global, const DemoOptions& o) {
     const double score = scores.value(std::to_string(uid), 0.0);
     const std::uint64_t earned = n ? n->total_earned() : 0;
     const double utilization = subnet_wall > 0 ? compute / subnet_wall : 0;
-    std::printf("  %-9s %4u %8zu %12.6f %9s %12.0f %12.0f %7.0f%%\n", m.name.c_str(), uid, lines.size(), score,
-                chain::format_tao(earned).c_str(), sent, dense, 100 * utilization);
+    const auto [scored, total] = judged.count(uid) ? judged.at(uid) : std::pair<int, int>{0, 0};
+    all_scored += scored;
+    all_judged += total;
+    const std::string scored_text = std::to_string(scored) + "/" + std::to_string(total);
+    std::printf("  %-9s %4u %8zu %8s %12.6f %9s %12.0f %12.0f %7.0f%%\n", m.name.c_str(), uid, lines.size(),
+                scored_text.c_str(), score, chain::format_tao(earned).c_str(), sent, dense, 100 * utilization);
     miners_json.push_back({{"name", m.name}, {"uid", uid}, {"windows", lines.size()}, {"score", score},
+                           {"scored", scored}, {"judged", total},
                            {"earned_rao", earned}, {"bytes_sent", sent}, {"dense_bytes", dense},
                            {"compute_seconds", compute}, {"compute_utilization", utilization}});
   }
   summary["miners"] = miners_json;
+  summary["honest_acceptance_rate"] = all_judged > 0 ? json(static_cast<double>(all_scored) / all_judged) : json(nullptr);
+  if (all_judged > 0) {
+    std::printf("  honest acceptance: validator-0 scored %d of the miners' %d submissions (%.0f%%)\n", all_scored,
+                all_judged, 100.0 * all_scored / all_judged);
+  }
   json validators_json = json::array();
   std::printf("  %-12s %4s %10s %9s %8s\n", "validator", "uid", "dividends", "TAO", "stake");
   for (const auto& v : validators) {

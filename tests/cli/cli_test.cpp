@@ -1,5 +1,7 @@
 // End-to-end checks of the real `tessera` executable, started as a user would.
 #include <gtest/gtest.h>
+
+#include <fstream>
 #include <sys/stat.h>
 
 #include <cmath>
@@ -97,6 +99,38 @@ TEST(Cli, SimReportsTheHonestAcceptanceRateItCounted) {
   ASSERT_TRUE(late.is_number()) << json.dump();
   EXPECT_GE(late.get<double>(), 0.0);
   EXPECT_LE(late.get<double>(), 1.0);
+}
+
+// The demo's summary reports the honest acceptance rate: validator-0's scored share of
+// the miners' submissions, counted per miner and in total, on the terminal and in
+// summary.json; the two must agree. A short demo: nano, 2 miners, 1 validator, 3 windows.
+TEST(Cli, DemoSummaryReportsTheHonestAcceptanceRate) {
+  testing::TempDir home, corpus, out;
+  testing::write_text(corpus / "text.txt", testing::synthetic_text(400000, 7));
+  const auto data = corpus / "data";
+  ASSERT_EQ(testing::run_command(tessera_cmd(home, "data prepare --input " + (corpus / "text.txt").string() + " --out " +
+                                                       data.string()))
+                .exit_code,
+            0);
+  auto r = testing::run_command(tessera_cmd(home, "demo --spec " + std::string(TESSERA_SOURCE_DIR) +
+                                                      "/examples/nano.toml --data " + data.string() +
+                                                      " --miners 2 --validators 1 --windows 3 --no-baseline --out " +
+                                                      out.path().string() + " 2>&1"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  std::ifstream in(out / "summary.json");
+  const auto summary = nlohmann::json::parse(in);
+  int scored = 0, judged = 0;
+  for (const auto& m : summary["miners"]) {
+    EXPECT_LE(m["scored"].get<int>(), m["judged"].get<int>()) << m.dump();
+    scored += m["scored"].get<int>();
+    judged += m["judged"].get<int>();
+  }
+  ASSERT_GT(judged, 0) << summary.dump();
+  EXPECT_NEAR(summary["honest_acceptance_rate"].get<double>(), static_cast<double>(scored) / judged, 1e-12);
+  EXPECT_NE(r.output.find("honest acceptance: validator-0 scored " + std::to_string(scored) + " of the miners' " +
+                          std::to_string(judged) + " submissions"),
+            std::string::npos)
+      << r.output;
 }
 
 TEST(Cli, BenchPullPrintsEveryFigure) {
