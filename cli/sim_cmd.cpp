@@ -202,7 +202,10 @@ Result<RunResult> simulate(const RunSpec& spec, const std::string& data_dir, int
   SimChain chain{chain::Ledger::from_genesis(g)};
   proto::Call call;
   call.mutable_create_subnet()->set_spec_toml(spec.text);
-  call.mutable_create_subnet()->mutable_params()->set_max_uids(static_cast<std::uint32_t>(miners.size() + validators.size() + 8));
+  // Room for every miner, validator and harvester's "validator".
+  const auto harvesters = std::count_if(miners.begin(), miners.end(), [](const SimMiner& m) { return m.kind == "harvester"; });
+  call.mutable_create_subnet()->mutable_params()->set_max_uids(
+      static_cast<std::uint32_t>(miners.size() + static_cast<std::size_t>(harvesters) + validators.size() + 8));
   TESSERA_ASSIGN_OR_RETURN(std::string created, chain.submit(owner, call));
   const std::uint32_t netuid = static_cast<std::uint32_t>(std::stoul(created.substr(created.find(' ') + 1)));
   auto register_key = [&](const Keypair& cold, const Keypair& hot) -> Result<std::uint32_t> {

@@ -226,6 +226,7 @@ Result<RunSpec> parse_run_spec(const std::string& text, const std::string& sourc
   section("validator", [&](SectionReader& r) {
     auto& v = spec.validator;
     r.integer("eval_batch_size", &v.eval_batch_size, 1, 1 << 16);
+    r.integer("own_batches", &v.own_batches, 1, 1 << 16);
     r.real("eval_lr", &v.eval_lr, 0.0, 1e6, /*min_open=*/true);
     r.integer("windows_per_weights", &v.windows_per_weights, 1, 1 << 20);
     r.real("score_ema", &v.score_ema, 0.0, 1.0, /*min_open=*/true);

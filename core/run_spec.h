@@ -78,6 +78,9 @@ struct CodecSpec {
 
 struct ValidatorSpec {
   int eval_batch_size = 8;
+  // Own-pages test: how many of the miner's exact inner batches its own gain is measured
+  // on (consecutive steps from a private pick; at most train.inner_steps).
+  int own_batches = 1;
   double eval_lr = 1.0;        // η_eval: step size a delta is applied with for evaluation
   int windows_per_weights = 4;
   double score_ema = 0.2;      // weight of the newest window in the moving average

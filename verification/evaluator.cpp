@@ -168,12 +168,22 @@ Result<bool> measure_gains(const WindowContext& ctx, const std::vector<torch::Te
                      WindowReport* report, Evaluation* e) {
   const RunSpec& spec = *ctx.spec;
   model::GPT model = ctx.model;
-  const int step = static_cast<int>(Rng::derive("tessera/eval-own", ctx.eval_seed, ctx.window, e->uid).next_u64() %
-                                    static_cast<std::uint64_t>(std::max(1, spec.train.inner_steps)));
-  const auto own_batch = ctx.train->sample_from_pages(screened.pages_of.at(e->uid),
-                                                      static_cast<std::uint64_t>(spec.data.page_tokens),
-                                                      dataset::inner_batch_seed(spec.seed, ctx.window, e->uid, step),
-                                                      spec.train.batch_size, spec.train.seq_len);
+  // validator.own_batches of the exact batches its inner steps drew (consecutive steps
+  // from one the private seed picks), as one batch.
+  const int steps = std::max(1, spec.train.inner_steps);
+  const int count = std::min(steps, std::max(1, spec.validator.own_batches));
+  const int first = static_cast<int>(Rng::derive("tessera/eval-own", ctx.eval_seed, ctx.window, e->uid).next_u64() %
+                                     static_cast<std::uint64_t>(steps));
+  std::vector<torch::Tensor> inputs, targets;
+  for (int i = 0; i < count; ++i) {
+    auto b = ctx.train->sample_from_pages(screened.pages_of.at(e->uid), static_cast<std::uint64_t>(spec.data.page_tokens),
+                                          dataset::inner_batch_seed(spec.seed, ctx.window, e->uid, (first + i) % steps),
+                                          spec.train.batch_size, spec.train.seq_len);
+    inputs.push_back(std::move(b.first));
+    targets.push_back(std::move(b.second));
+  }
+  const std::pair<torch::Tensor, torch::Tensor> own_batch =
+      count == 1 ? std::make_pair(inputs[0], targets[0]) : std::make_pair(torch::cat(inputs), torch::cat(targets));
   const double before_own = loss_on(model, own_batch, &report->forward_passes);
   const float alpha = static_cast<float>(-spec.validator.eval_lr * e->clip_scale);
   TESSERA_ASSIGN_OR_RETURN(gradients::UndoLog undo, gradients::apply_delta(params, *e->delta, alpha));
