@@ -476,7 +476,7 @@ Result<RunResult> simulate(const RunSpec& spec, const std::string& data_dir, int
       ctx.norm_reference = current.manifest.norm_reference;
       ctx.public_deltas = v.public_deltas;
       TESSERA_ASSIGN_OR_RETURN(auto report, verification::evaluate_window(ctx, arrivals));
-      TESSERA_ASSIGN_OR_RETURN(v.public_deltas, verification::public_deltas_of(report, shapes));
+      TESSERA_ASSIGN_OR_RETURN(v.public_deltas, verification::public_deltas_of(report, shapes, codec));
       verification::update_scores(v.state, report, spec.validator.score_ema, hotkeys);
       if (++v.state.windows_since_weights >= static_cast<std::uint64_t>(spec.validator.windows_per_weights)) {
         v.state.windows_since_weights = 0;

@@ -283,7 +283,7 @@ Result<WindowReport> evaluate_window(const WindowContext& ctx, const std::vector
 
 Result<std::vector<std::shared_ptr<const gradients::DecodedDelta>>> public_deltas_of(
     const WindowReport& report, const std::vector<std::vector<std::int64_t>>& param_shapes,
-    std::vector<torch::Tensor> merged) {
+    const gradients::CodecSettings& codec, std::vector<torch::Tensor> merged) {
   std::vector<std::shared_ptr<const gradients::DecodedDelta>> scored;
   std::vector<const gradients::DecodedDelta*> pointers;
   for (const auto& e : report.evaluations) {
@@ -295,15 +295,15 @@ Result<std::vector<std::shared_ptr<const gradients::DecodedDelta>>> public_delta
   if (merged.empty()) {
     TESSERA_ASSIGN_OR_RETURN(merged, gradients::merge_deltas(pointers, param_shapes, report.norm_reference));
   }
-  auto update = std::make_shared<gradients::DecodedDelta>();
+  // The update as a replayer would submit it: compressed with the run's codec. Its plain
+  // cosine with the dense update is low (top-k keeps a fraction of its energy); with
+  // this form a replay lines up like any other copy.
+  std::vector<gradients::IndexedTensor> tensors;
   for (std::size_t i = 0; i < merged.size(); ++i) {
-    if (!merged[i].defined()) continue;
-    gradients::TensorUpdate u;
-    u.param_index = static_cast<std::uint32_t>(i);
-    u.dense = std::move(merged[i]);
-    update->tensors.push_back(std::move(u));
+    if (merged[i].defined()) tensors.push_back({static_cast<std::uint32_t>(i), merged[i]});
   }
-  scored.insert(scored.begin(), std::move(update));
+  TESSERA_ASSIGN_OR_RETURN(auto encoded, gradients::encode_delta(tensors, codec));
+  scored.insert(scored.begin(), std::make_shared<const gradients::DecodedDelta>(std::move(encoded.reconstruction)));
   return scored;
 }
 

@@ -19,9 +19,10 @@
 //                part of the improvement that is both useful on data nobody trained on
 //                and specific to the miner's assignment
 //
-// The own-pages batch is one of the exact batches the miner's inner steps drew (the
-// step is chosen with the validator's private seed): a delta trained on them helps them
-// far more than held-out data; one trained elsewhere does not.
+// The own-pages batch is validator.own_batches of the exact batches the miner's inner
+// steps drew (consecutive steps from one chosen with the validator's private seed), as
+// one batch: a delta trained on them helps them far more than held-out data; one trained
+// elsewhere does not. More rows make that comparison less noisy, at proportional cost.
 //
 // R_w is drawn from training pages that none of the window's evaluated miners was
 // assigned: the same distribution as their own pages, so "helps its own pages more than
@@ -102,11 +103,12 @@ Result<WindowReport> evaluate_window(const WindowContext& context, const std::ve
 
 // What this window makes public for the next one's replay check (WindowContext::
 // public_deltas): the merge of its scored deltas (clipped to the report's reference, as
-// the aggregator merges them), then the scored deltas themselves. `merged`: that merge
-// when the caller already holds it (an aggregating validator; one tensor per parameter,
-// undefined where untouched), else empty and it is made here.
+// the aggregator merges them), compressed with the run's `codec` as a replayer would
+// send it, then the scored deltas themselves. `merged`: that merge when the caller
+// already holds it (an aggregating validator; one tensor per parameter, undefined where
+// untouched), else empty and it is made here.
 Result<std::vector<std::shared_ptr<const gradients::DecodedDelta>>> public_deltas_of(
     const WindowReport& report, const std::vector<std::vector<std::int64_t>>& param_shapes,
-    std::vector<torch::Tensor> merged = {});
+    const gradients::CodecSettings& codec, std::vector<torch::Tensor> merged = {});
 
 }  // namespace tessera::verification

@@ -495,7 +495,7 @@ Status Validator::finalize(const chain::CheckpointInfo& info) {
   }
   // What this window made public, for the next one's replay check (an aggregator's own
   // merge is that update; other validators merge their scored deltas the same way).
-  TESSERA_ASSIGN_OR_RETURN(public_deltas_, public_deltas_of(report, checkpoints::parameter_shapes(*base),
+  TESSERA_ASSIGN_OR_RETURN(public_deltas_, public_deltas_of(report, checkpoints::parameter_shapes(*base), codec_,
                                                             published ? std::move(published->update)
                                                                       : std::vector<torch::Tensor>{}));
   record_window(w, report, subs.size());

@@ -184,13 +184,44 @@ TEST_F(EvaluatorTest, HonestDeltasScoreAndEveryAttackLosesForItsReason) {
   auto decoded_published = gradients::decode_delta(encode(published), shapes, codec);
   ASSERT_TRUE(decoded_published.ok());
   subs.push_back(submission(12, encode(published)));
+  // A compressed replay of the previous window's merged update, which is dense: its
+  // cosine with the dense update is low, so the validator compares with the update
+  // compressed the way a replayer sends it (public_deltas_of).
+  auto merged_update = std::make_shared<gradients::DecodedDelta>();
+  std::vector<torch::Tensor> update;
+  {
+    const auto a = trained_delta(13, pages(kWindow - 1, 13)), b = trained_delta(14, pages(kWindow - 1, 14));
+    for (std::size_t i = 0; i < a.size(); ++i) {
+      update.push_back((a[i] + b[i]) * 0.5);
+      gradients::TensorUpdate u;
+      u.param_index = static_cast<std::uint32_t>(i);
+      u.dense = update.back().clone();
+      merged_update->tensors.push_back(std::move(u));
+    }
+  }
+  const std::string replayed = encode(update);
+  auto replay_decoded = gradients::decode_delta(replayed, shapes, codec);
+  ASSERT_TRUE(replay_decoded.ok());
+  EXPECT_LT(gradients::delta_cosine(*replay_decoded, *merged_update), 0.8);
+  subs.push_back(submission(13, replayed));
   std::vector<torch::Tensor> half;
   for (const auto& t : honest2) half.push_back(t * 0.5);
   subs.push_back(submission(2, encode(half)));  // a second submission of uid 2 in the window
   const std::string before = model::parameters_digest(model);
   WindowContext ctx = context();
   ctx.norm_reference = gradients::delta_norm(*decoded1);  // as if C_w carried an honest delta's norm
-  ctx.public_deltas = {std::make_shared<const gradients::DecodedDelta>(std::move(*decoded_published))};
+  {
+    // What the previous window made public: its merged update and its one scored delta.
+    WindowReport previous;
+    Evaluation scored;
+    scored.outcome = Outcome::kScored;
+    scored.delta = std::make_shared<const gradients::DecodedDelta>(std::move(*decoded_published));
+    previous.evaluations.push_back(scored);
+    auto made_public = public_deltas_of(previous, shapes, codec, update);
+    ASSERT_TRUE(made_public.ok()) << made_public.status().to_string();
+    ASSERT_EQ(made_public->size(), 2u);
+    ctx.public_deltas = std::move(*made_public);
+  }
   auto report = evaluate_window(ctx, subs);
   ASSERT_TRUE(report.ok()) << report.status().to_string();
   EXPECT_EQ(model::parameters_digest(model), before) << "the model was not restored bit for bit";
@@ -213,7 +244,8 @@ TEST_F(EvaluatorTest, HonestDeltasScoreAndEveryAttackLosesForItsReason) {
   expect(4, Outcome::kDuplicate, "same payload");
   expect(5, Outcome::kCopy, "with uid 1's earlier delta");
   expect(11, Outcome::kCopy, "with uid 1's earlier delta");
-  expect(12, Outcome::kCopy, "a replay");
+  expect(12, Outcome::kCopy, "a delta scored in the previous window");
+  expect(13, Outcome::kCopy, "the previous window's merged update");
   expect(6, Outcome::kNoGain, "does not lower the held-out loss");
   expect(7, Outcome::kNotOwnData, "not trained on its assignment");
   expect(8, Outcome::kMalformed, "non-finite scale");
