@@ -71,16 +71,20 @@ TEST(Cli, BadSpecNamesKeyAndExitsNonZero) {
   EXPECT_NE(r.output.find("train.inner_steps = 0"), std::string::npos) << r.output;
 }
 
-// The pull benchmark runs end to end on a small model and every figure it prints is a
-// measurement (positive, finite) whose ratios agree with its rates.
+// A synthetic corpus prepared into `data` (the short sim and demo runs below).
+void prepare_corpus(const testing::TempDir& home, const testing::TempDir& corpus, const std::filesystem::path& data) {
+  testing::write_text(corpus / "text.txt", testing::synthetic_text(400000, 7));
+  auto r = testing::run_command(tessera_cmd(home, "data prepare --input " + (corpus / "text.txt").string() + " --out " +
+                                                      data.string()));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+}
+
+// The sim's honest acceptance rate agrees with the outcomes it counted per class.
 TEST(Cli, SimReportsTheHonestAcceptanceRateItCounted) {
   testing::TempDir home, corpus;
-  testing::write_text(corpus / "text.txt", testing::synthetic_text(400000, 7));
   const auto data = corpus / "data";
-  ASSERT_EQ(testing::run_command(tessera_cmd(home, "data prepare --input " + (corpus / "text.txt").string() + " --out " +
-                                                       data.string()))
-                .exit_code,
-            0);
+  prepare_corpus(home, corpus, data);
+  if (HasFatalFailure()) return;
   auto r = testing::run_command(tessera_cmd(home, "sim --spec " + std::string(TESSERA_SOURCE_DIR) +
                                                       "/examples/nano.toml --data " + data.string() +
                                                       " --miners 6 --adversaries freerider:2 --windows 6 2>/dev/null"));
@@ -106,12 +110,9 @@ TEST(Cli, SimReportsTheHonestAcceptanceRateItCounted) {
 // summary.json; the two must agree. A short demo: nano, 2 miners, 1 validator, 3 windows.
 TEST(Cli, DemoSummaryReportsTheHonestAcceptanceRate) {
   testing::TempDir home, corpus, out;
-  testing::write_text(corpus / "text.txt", testing::synthetic_text(400000, 7));
   const auto data = corpus / "data";
-  ASSERT_EQ(testing::run_command(tessera_cmd(home, "data prepare --input " + (corpus / "text.txt").string() + " --out " +
-                                                       data.string()))
-                .exit_code,
-            0);
+  prepare_corpus(home, corpus, data);
+  if (HasFatalFailure()) return;
   auto r = testing::run_command(tessera_cmd(home, "demo --spec " + std::string(TESSERA_SOURCE_DIR) +
                                                       "/examples/nano.toml --data " + data.string() +
                                                       " --miners 2 --validators 1 --windows 3 --no-baseline --out " +
@@ -133,6 +134,8 @@ TEST(Cli, DemoSummaryReportsTheHonestAcceptanceRate) {
       << r.output;
 }
 
+// The pull benchmark runs end to end on a small model and every figure it prints is a
+// measurement (positive, finite) whose ratios agree with its rates.
 TEST(Cli, BenchPullPrintsEveryFigure) {
   testing::TempDir home;
   auto r = testing::run_command(tessera_cmd(home, "bench pull --spec " + std::string(TESSERA_SOURCE_DIR) +
