@@ -137,8 +137,7 @@ Result<std::string> CheckpointStore::put(const NamedTensors& tensors, Manifest m
     std::error_code ec;
     fs::create_directories(staging, ec);
     if (ec) return IoError("cannot create " + staging.string() + ": " + ec.message());
-    TESSERA_RETURN_IF_ERROR(write_safetensors(staging / "model.safetensors", tensors, {{"checkpoint", hash}}));
-    TESSERA_RETURN_IF_ERROR(write_file_atomic(staging / "manifest.json", m.to_json(), 0644));
+    TESSERA_RETURN_IF_ERROR(write_checkpoint_folder(staging, Checkpoint{m, tensors, hash}));
     TESSERA_RETURN_IF_ERROR(fsync_directory(staging));
     fs::rename(staging, final_dir, ec);
     if (ec) {
@@ -161,6 +160,31 @@ Result<Checkpoint> CheckpointStore::get(const std::string& hash) const {
   TESSERA_ASSIGN_OR_RETURN(SafetensorsFile file, read_safetensors(dir / "model.safetensors"));
   TESSERA_RETURN_IF_ERROR(verify_checkpoint(m, hash, file.tensors));
   return Checkpoint{std::move(m), std::move(file.tensors), hash};
+}
+
+Result<Checkpoint> read_checkpoint_folder(const fs::path& path) {
+  if (fs::is_directory(path / "objects")) {
+    TESSERA_ASSIGN_OR_RETURN(auto store, CheckpointStore::open_read_only(path));
+    TESSERA_ASSIGN_OR_RETURN(std::string hash, store.latest());
+    return store.get(hash);
+  }
+  if (!fs::exists(path / "manifest.json") || !fs::exists(path / "model.safetensors")) {
+    return NotFound(path.string() + " holds no checkpoint (neither manifest.json + model.safetensors nor a store)");
+  }
+  TESSERA_ASSIGN_OR_RETURN(std::string text, read_file(path / "manifest.json"));
+  TESSERA_ASSIGN_OR_RETURN(Manifest m, Manifest::from_json(text));
+  TESSERA_ASSIGN_OR_RETURN(SafetensorsFile file, read_safetensors(path / "model.safetensors"));
+  const std::string hash = m.content_hash();
+  TESSERA_RETURN_IF_ERROR(verify_checkpoint(m, hash, file.tensors));
+  return Checkpoint{std::move(m), std::move(file.tensors), hash};
+}
+
+Status write_checkpoint_folder(const fs::path& dir, const Checkpoint& checkpoint) {
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) return IoError("cannot create " + dir.string() + ": " + ec.message());
+  TESSERA_RETURN_IF_ERROR(write_safetensors(dir / "model.safetensors", checkpoint.tensors, {{"checkpoint", checkpoint.hash}}));
+  return write_file_atomic(dir / "manifest.json", checkpoint.manifest.to_json(), 0644);
 }
 
 Status verify_checkpoint(const Manifest& m, const std::string& hash, const NamedTensors& tensors,

@@ -75,6 +75,15 @@ class CheckpointStore {
 
 std::string tensor_hash(const torch::Tensor& t);  // BLAKE3 of the float32 bytes, hex
 
+// A checkpoint on disk, for local use (export, generation): `path` is either a folder
+// that `checkpoint pull` wrote (manifest.json + model.safetensors) or a checkpoint store
+// (its latest checkpoint). Checked only against itself — the tensors against the
+// manifest, the manifest against its own hash and signature — since no chain names it
+// here; `Checkpoint::hash` is that self-computed hash.
+Result<Checkpoint> read_checkpoint_folder(const std::filesystem::path& path);
+// Writes `checkpoint` as such a folder (model.safetensors, then manifest.json; each atomic).
+Status write_checkpoint_folder(const std::filesystem::path& dir, const Checkpoint& checkpoint);
+
 // Checks that `manifest` hashes to `hash`, that its signature verifies — made by
 // `expected_signer` (hex public key) when one is given: the hotkey that announced the
 // checkpoint on chain — and that `tensors` are exactly the manifest's (names, order,

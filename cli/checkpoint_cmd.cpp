@@ -8,8 +8,10 @@
 
 #include "aggregator/window.h"
 #include "chain-bridge/client.h"
-#include "checkpoints/llmc.h"
+#include "checkpoints/export.h"
+#include "checkpoints/parameters.h"
 #include "checkpoints/service.h"
+#include "cli/checkpoint_use.h"
 #include "cli/commands.h"
 #include "core/file_io.h"
 #include "core/hash.h"
@@ -57,18 +59,37 @@ Status run_serve(const std::string& store_dir, const std::string& listen, int da
   return Status::Ok();
 }
 
-struct PullFlags {
-  std::vector<std::string> from;  // sources in order: the first, then mirrors
-  std::string hash, chain, out, format = "safetensors";
-  std::uint32_t netuid = 0;
-  long window = -1;
-  double deadline_s = 1800, min_rate_kib = 256;
-};
-
-Status run_pull(const PullFlags& f) {
-  if (f.format != "safetensors" && f.format != "llmc") {
-    return InvalidArgument("--format " + f.format + ": use safetensors or llmc");
+// The extra file(s) a --format asks for, beside the checkpoint's own safetensors.
+Status write_export(const checkpoints::Checkpoint& checkpoint, const std::string& format, const std::filesystem::path& out) {
+  if (format == "safetensors") return Status::Ok();
+  TESSERA_ASSIGN_OR_RETURN(int heads, checkpoints::heads_from_description(checkpoint.manifest.model));
+  checkpoints::NamedTensors model;
+  for (const auto& [name, t] : checkpoint.tensors) {
+    if (!checkpoints::is_optimizer_state(name)) model.emplace_back(name, t);
   }
+  if (format == "llmc") {
+    TESSERA_ASSIGN_OR_RETURN(std::string bytes, checkpoints::encode_llmc(model, heads));
+    const auto path = out / "model.llmc.bin";
+    TESSERA_RETURN_IF_ERROR(write_file_atomic(path, bytes));
+    std::printf("llm.c GPT-2 checkpoint (header version 3, fp32) -> %s (%.1f MB)\n", path.c_str(), bytes.size() / 1e6);
+    return Status::Ok();
+  }
+  const auto dir = out / "hf";
+  TESSERA_RETURN_IF_ERROR(checkpoints::write_hf_gpt2(dir, model, heads));
+  std::printf("Hugging Face GPT2LMHeadModel -> %s (config.json, model.safetensors); tokens are bytes (ids 0-255),\n"
+              "load with: GPT2LMHeadModel.from_pretrained(\"%s\")  (docs/checkpoints.md)\n",
+              dir.c_str(), dir.c_str());
+  return Status::Ok();
+}
+
+Status check_format(const std::string& format, bool allow_plain) {
+  if (format == "llmc" || format == "hf" || (allow_plain && format == "safetensors")) return Status::Ok();
+  return InvalidArgument("--format " + format + ": use " + (allow_plain ? "safetensors, " : "") + "llmc or hf");
+}
+
+}  // namespace
+
+Result<checkpoints::PullResult> pull_with_flags(const PullFlags& f, bool show_progress) {
   if (!(f.deadline_s > 0)) return InvalidArgument("--deadline must be positive seconds");
   checkpoints::PullOptions o;
   if (!f.from.empty()) {
@@ -101,19 +122,50 @@ Status run_pull(const PullFlags& f) {
   }
   if (o.address.empty()) return InvalidArgument("give --from ADDR or --netuid N (the chain announces the address)");
   ProgressBar bar;
-  TESSERA_ASSIGN_OR_RETURN(auto r, checkpoints::pull_checkpoint(o, [&](auto done, auto total) { bar.update(done, total); }));
+  if (!show_progress) return checkpoints::pull_checkpoint(o);
+  return checkpoints::pull_checkpoint(o, [&](auto done, auto total) { bar.update(done, total); });
+}
+
+Result<checkpoints::Checkpoint> checkpoint_for_use(const GlobalOptions& global, const std::string& folder,
+                                                   std::uint32_t netuid, const std::string& chain) {
+  if (!folder.empty() && netuid != 0) return InvalidArgument("give either --checkpoint DIR or --netuid N, not both");
+  if (!folder.empty()) {
+    TESSERA_ASSIGN_OR_RETURN(auto checkpoint, checkpoints::read_checkpoint_folder(folder));
+    std::fprintf(stderr, "checkpoint %s… (window %llu) from %s, checked against its own manifest only\n",
+                 checkpoint.hash.substr(0, 16).c_str(), static_cast<unsigned long long>(checkpoint.manifest.window),
+                 folder.c_str());
+    return checkpoint;
+  }
+  if (netuid == 0) return InvalidArgument("give --checkpoint DIR or --netuid N");
+  PullFlags f;
+  f.netuid = netuid;
+  f.chain = chain;
+  f.out = (home_path(global) / "pulled" / ("subnet-" + std::to_string(netuid))).string();
+  TESSERA_ASSIGN_OR_RETURN(auto r, pull_with_flags(f, true));
+  std::fprintf(stderr, "checkpoint %s… (window %llu) of subnet %u pulled from %s; verified against %s\n",
+               r.hash.substr(0, 16).c_str(), static_cast<unsigned long long>(r.checkpoint.manifest.window), netuid,
+               r.source.c_str(), r.verified.c_str());
+  return std::move(r.checkpoint);
+}
+
+namespace {
+
+Status run_pull(const PullFlags& f) {
+  TESSERA_RETURN_IF_ERROR(check_format(f.format, true));
+  TESSERA_ASSIGN_OR_RETURN(auto r, pull_with_flags(f, true));
   std::printf("checkpoint %s pulled from %s: %.1f MB in %.2fs over %s%s -> %s/model.safetensors\n", r.hash.c_str(),
               r.source.c_str(), r.bytes / 1e6, r.seconds, r.transport.c_str(),
               r.resumed_from ? (" (resumed at byte " + std::to_string(r.resumed_from) + ")").c_str() : "", f.out.c_str());
   std::printf("verified: every tensor against the manifest; the manifest against %s\n", r.verified.c_str());
-  if (f.format == "llmc") {
-    TESSERA_ASSIGN_OR_RETURN(int heads, checkpoints::heads_from_description(r.checkpoint.manifest.model));
-    TESSERA_ASSIGN_OR_RETURN(std::string bytes, checkpoints::encode_llmc(r.checkpoint.tensors, heads));
-    const auto path = std::filesystem::path(f.out) / "model.llmc.bin";
-    TESSERA_RETURN_IF_ERROR(write_file_atomic(path, bytes));
-    std::printf("llm.c GPT-2 checkpoint (header version 3, fp32) -> %s (%.1f MB)\n", path.c_str(), bytes.size() / 1e6);
-  }
-  return Status::Ok();
+  return write_export(r.checkpoint, f.format, f.out);
+}
+
+Status run_export(const std::string& folder, const std::string& format, const std::string& out) {
+  TESSERA_RETURN_IF_ERROR(check_format(format, false));
+  TESSERA_ASSIGN_OR_RETURN(auto checkpoint, checkpoints::read_checkpoint_folder(folder));
+  std::printf("checkpoint %s (window %llu, %s): checked against its own manifest only\n", checkpoint.hash.c_str(),
+              static_cast<unsigned long long>(checkpoint.manifest.window), checkpoint.manifest.model.c_str());
+  return write_export(checkpoint, format, out);
 }
 // Recomputes the checkpoint that followed window W's and compares it with the chain.
 Status run_verify(std::uint32_t netuid, std::uint64_t window, const std::string& chain_address, const std::string& work) {
@@ -183,11 +235,21 @@ void add_checkpoint_commands(CLI::App& app, const GlobalOptions&, int* exit_code
   pull->add_option("--window", pf.window, "Announced window (default: the latest)");
   pull->add_option("--chain", pf.chain, "Chain node address");
   pull->add_option("--out", pf.out, "Output folder")->required();
-  pull->add_option("--format", pf.format, "safetensors, or llmc: also write llm.c's GPT-2 checkpoint (model.llmc.bin)");
+  pull->add_option("--format", pf.format,
+                   "safetensors; llmc: also write llm.c's GPT-2 checkpoint (model.llmc.bin); hf: also write a Hugging Face "
+                   "GPT2LMHeadModel folder (hf/)");
   pull->add_option("--deadline", pf.deadline_s, "Give up after this many seconds, every source included (default 1800)");
   pull->add_option("--min-rate", pf.min_rate_kib,
                    "KiB/s a source must average after its first 10 s, or the next source is tried (default 256; 0: none)");
   pull->callback([exit_code] { *exit_code = report(run_pull(pf)); });
+
+  auto* exp = cp->add_subcommand("export", "Write a local checkpoint in another tool's format (Hugging Face, llm.c)");
+  static std::string export_from, export_format = "hf", export_out;
+  exp->add_option("--checkpoint", export_from, "A folder `checkpoint pull` wrote, or a checkpoint store (its latest)")->required();
+  exp->add_option("--format", export_format, "hf: config.json + model.safetensors for GPT2LMHeadModel (in OUT/hf); llmc")
+      ->capture_default_str();
+  exp->add_option("--out", export_out, "Output folder")->required();
+  exp->callback([exit_code] { *exit_code = report(run_export(export_from, export_format, export_out)); });
 
   auto* verify = cp->add_subcommand("verify", "Recompute the checkpoint after window W from C_W and the accepted payloads");
   static std::uint64_t verify_window = 0;

@@ -323,6 +323,7 @@ Status run_demo(const GlobalOptions& global, const DemoOptions& o) {
   summary["tokens"] = tokens;
   summary["val_loss_start"] = curve.empty() ? 0.0 : curve.front().val_loss;
   summary["val_loss_end"] = curve.empty() ? 0.0 : curve.back().val_loss;
+  summary["checkpoint"] = follower.current() ? json(follower.current()->hash) : json(nullptr);
   if (!baseline_json.is_null()) summary["baseline"] = baseline_json;
   json curve_json = json::array();
   for (const auto& p : curve) {
@@ -404,6 +405,14 @@ Status run_demo(const GlobalOptions& global, const DemoOptions& o) {
       out_dir / "loss.svg", loss_svg(subnet_curve, baseline_curve,
                                      "Validation loss: " + std::to_string(o.miners) + " miners vs centralized baseline")));
   std::printf("  wrote %s and %s\n", (out_dir / "summary.json").c_str(), (out_dir / "loss.svg").c_str());
+  if (const auto* final_checkpoint = follower.current()) {
+    // The shared model as it ended, for the user to try.
+    TESSERA_RETURN_IF_ERROR(checkpoints::write_checkpoint_folder(out_dir / "checkpoint", *final_checkpoint));
+    std::printf("  final checkpoint %s… (window %llu) -> %s\n  try: tessera generate --checkpoint %s --prompt \"The \"\n",
+                final_checkpoint->hash.substr(0, 16).c_str(),
+                static_cast<unsigned long long>(final_checkpoint->manifest.window), (out_dir / "checkpoint").c_str(),
+                (out_dir / "checkpoint").c_str());
+  }
   std::error_code rm;
   if (!interrupted()) fs::remove_all(work / "home" / "miners", rm);  // keep logs, drop caches
   return Status::Ok();

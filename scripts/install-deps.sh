@@ -13,6 +13,7 @@ PACKAGES=(
   libcli11-dev libspdlog-dev libfmt-dev libtomlplusplus-dev nlohmann-json3-dev
   clang-14 libclang-rt-14-dev
   fortunes fortunes-min
+  python3-torch
 )
 
 missing=()

@@ -132,6 +132,32 @@ TEST(Cli, DemoSummaryReportsTheHonestAcceptanceRate) {
                           std::to_string(judged) + " submissions"),
             std::string::npos)
       << r.output;
+
+  // The demo leaves its final checkpoint for the user: `generate` streams text from it,
+  // the same text for the same seed, and `checkpoint export` writes the Hugging Face files.
+  const auto checkpoint = out / "checkpoint";
+  ASSERT_EQ(summary["checkpoint"].get<std::string>().size(), 64u) << summary.dump();
+  const std::string generate = "generate --checkpoint " + checkpoint.string() + " --prompt 'The ' --max-tokens 24 --seed 3";
+  // stdout only: the text (run_command would add stderr's note on the checkpoint).
+  auto g1 = testing::run_command("(" + tessera_cmd(home, generate) + " 2>/dev/null)");
+  auto g2 = testing::run_command("(" + tessera_cmd(home, generate) + " 2>/dev/null)");
+  ASSERT_EQ(g1.exit_code, 0) << g1.output;
+  EXPECT_EQ(g1.output, g2.output);
+  EXPECT_EQ(g1.output.rfind("The ", 0), 0u) << g1.output;
+  EXPECT_EQ(g1.output.size(), 4u + 24u + 1u) << g1.output;  // prompt, 24 bytes, newline
+  auto e = testing::run_command(tessera_cmd(home, "checkpoint export --checkpoint " + checkpoint.string() +
+                                                      " --format hf --out " + (out / "export").string() + " 2>&1"));
+  ASSERT_EQ(e.exit_code, 0) << e.output;
+  EXPECT_TRUE(std::filesystem::exists(out / "export" / "hf" / "config.json"));
+  EXPECT_TRUE(std::filesystem::exists(out / "export" / "hf" / "model.safetensors"));
+}
+
+// An unknown command is an error naming it, with a non-zero exit.
+TEST(Cli, UnknownCommandIsAnError) {
+  testing::TempDir home;
+  auto r = testing::run_command(tessera_cmd(home, "dashbord 2>&1"));
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.output.find("unknown command 'dashbord'"), std::string::npos) << r.output;
 }
 
 // The pull benchmark runs end to end on a small model and every figure it prints is a
