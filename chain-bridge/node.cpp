@@ -10,12 +10,19 @@
 #include "core/hash.h"
 #include "chain-bridge/replay.h"
 #include "core/interrupt.h"
+#include "core/metrics.h"
 #include "net/grpc.h"
 #include "proto/chain.grpc.pb.h"
 
 namespace tessera::chain {
 
 namespace {
+
+// Extrinsics by what became of them (included | refused | block-full), for --metrics-listen.
+metrics::Counter extrinsics_metric(const char* result) {
+  return metrics::registry().counter("tessera_chain_extrinsics_total", "Extrinsics submitted to this node, by result.",
+                                     {{"result", result}});
+}
 
 std::uint64_t now_ms() {
   return static_cast<std::uint64_t>(
@@ -309,12 +316,14 @@ std::future<proto::SubmitReply> ChainNode::submit(const proto::Extrinsic& ex) {
   const std::size_t size = ex.ByteSizeLong();
   if (pending_bytes_ + size > kMaxBlockExtrinsicBytes) {
     proto::SubmitReply r;
+    extrinsics_metric("block-full").inc();
     r.set_reason("block " + std::to_string(head_.height + 1) + " is full; resubmit in the next block");
     p->reply.set_value(r);
     return future;
   }
   auto result = ledger_.apply(ex, head_.height + 1);
   if (!result.ok()) {
+    extrinsics_metric("refused").inc();
     proto::SubmitReply r;
     r.set_reason(result.status().message());
     p->reply.set_value(r);
@@ -370,6 +379,13 @@ Status ChainNode::produce_block() {
     r.set_result(p->result);
     p->reply.set_value(r);
   }
+  auto& m = metrics::registry();
+  m.gauge("tessera_chain_height", "Height of the chain's head block.").set(static_cast<double>(head_.height));
+  m.counter("tessera_chain_blocks_total", "Blocks produced by this node.").inc();
+  extrinsics_metric("included").inc(static_cast<double>(pending_.size()));
+  for (const auto& [netuid, s] : ledger_.state().subnets) {
+    if (s.last_epoch_block == b.height()) m.counter("tessera_chain_epochs_total", "Subnet epochs run (Yuma Consensus and emission).").inc();
+  }
   if (!pending_.empty()) spdlog::debug("block {}: {} extrinsics", head_.height, pending_.size());
   pending_.clear();
   pending_bytes_ = 0;
@@ -411,6 +427,7 @@ Status ChainNode::run() {
   }
   spdlog::info("chain node listening on {} ({} ms blocks), data in {}", bound, options_.block_time_ms,
                options_.data_dir.string());
+  metrics::registry().gauge("tessera_chain_height", "Height of the chain's head block.").set(static_cast<double>(head().height));
   std::printf("chain node ready on %s at height %llu, chain id %s\n", bound.c_str(),
               static_cast<unsigned long long>(head().height), chain_id().c_str());
   std::fflush(stdout);

@@ -14,6 +14,7 @@
 #include <csignal>
 #include <cstring>
 
+#include "checkpoints/serve_metrics.h"
 #include "checkpoints/store.h"
 #include "core/bytes.h"
 
@@ -165,6 +166,9 @@ void DataServer::serve(int fd) {
   char req[kRequestBytes];
   auto reject = [&](std::uint32_t status, const std::string& why) {
     ++rejected_;
+    metrics::registry()
+        .counter("tessera_checkpoint_data_plane_rejected_total", "Data-plane requests refused (malformed, unknown, bad offset).")
+        .inc();
     spdlog::warn("checkpoint data plane: rejected a request: {}", why);
     send_reply(fd, status, 0, why);
   };
@@ -184,11 +188,14 @@ void DataServer::serve(int fd) {
     ::close(file);
     return reject(kBadOffset, "offset " + std::to_string(offset) + " beyond the model's " + std::to_string(size) + " bytes");
   }
+  served_requests_metric("data_plane").inc();
+  const metrics::Counter sent = sent_bytes_metric("tcp");
   bool ok = send_reply(fd, kOk, size - offset);
   off_t pos = static_cast<off_t>(offset);
   while (ok && static_cast<std::uint64_t>(pos) < size) {
     const ssize_t n = ::sendfile(fd, file, &pos, std::min<std::uint64_t>(size - static_cast<std::uint64_t>(pos), 1u << 30));
     ok = n > 0;
+    if (ok) sent.inc(static_cast<double>(n));
   }
   ::close(file);
   if (ok) ++served_;

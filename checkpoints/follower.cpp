@@ -8,8 +8,20 @@
 #include "checkpoints/update.h"
 #include "core/file_io.h"
 #include "core/hash.h"
+#include "core/metrics.h"
 
 namespace tessera::checkpoints {
+
+namespace {
+// How a follower moved to each new checkpoint (how = pull | update) and the bytes it took.
+void follow_metric(const char* how, double bytes) {
+  auto& r = metrics::registry();
+  r.counter("tessera_checkpoint_follows_total", "New checkpoints taken by a full pull or by a merged update.",
+            {{"how", how}})
+      .inc();
+  r.counter("tessera_checkpoint_follow_bytes_total", "Bytes received to take new checkpoints.", {{"how", how}}).inc(bytes);
+}
+}  // namespace
 
 namespace fs = std::filesystem;
 
@@ -58,6 +70,7 @@ Result<const Checkpoint*> CheckpointFollower::load(const chain::CheckpointInfo& 
         if (tensors.ok() && verify_checkpoint(*manifest, hash, *tensors, nullptr, signer).ok()) {
           stats_.updates += 1;
           stats_.update_bytes += update->size();
+          follow_metric("update", static_cast<double>(update->size()));
           current_ = Checkpoint{std::move(*manifest), std::move(*tensors), hash};
           return &*current_;
         }
@@ -75,6 +88,7 @@ Result<const Checkpoint*> CheckpointFollower::load(const chain::CheckpointInfo& 
   TESSERA_ASSIGN_OR_RETURN(PullResult pulled, pull_checkpoint(options));
   stats_.pulls += 1;
   stats_.bytes_pulled += pulled.bytes;
+  follow_metric("pull", static_cast<double>(pulled.bytes));
   stats_.pull_seconds += pulled.seconds;
   current_ = std::move(pulled.checkpoint);
   // Keep the newest two cached checkpoints.

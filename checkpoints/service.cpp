@@ -18,6 +18,7 @@
 #include "checkpoints/data_plane.h"
 #include "checkpoints/download.h"
 #include "checkpoints/safetensors.h"
+#include "checkpoints/serve_metrics.h"
 #include "core/file_io.h"
 #include "core/hash.h"
 #include "net/grpc.h"
@@ -39,6 +40,7 @@ class Service final : public proto::CheckpointService::Service {
   void set_data_port(int port) { data_port_ = port; }
 
   grpc::Status GetManifest(grpc::ServerContext*, const proto::ManifestRequest* req, proto::ManifestReply* reply) override {
+    served_requests_metric("manifest").inc();
     std::string hash = req->hash();
     if (hash.empty()) {
       auto latest = store_->latest();
@@ -61,6 +63,7 @@ class Service final : public proto::CheckpointService::Service {
 
   grpc::Status GetBlob(grpc::ServerContext* ctx, const proto::BlobRequest* req,
                        grpc::ServerWriter<proto::Chunk>* writer) override {
+    served_requests_metric("blob").inc();
     auto path = store_->blob_path(req->hash());
     if (!path.ok()) return net::to_grpc(path.status());
     return stream_file(ctx, *path, 0, writer);
@@ -68,6 +71,7 @@ class Service final : public proto::CheckpointService::Service {
 
   grpc::Status GetUpdate(grpc::ServerContext* ctx, const proto::ManifestRequest* req,
                          grpc::ServerWriter<proto::Chunk>* writer) override {
+    served_requests_metric("update").inc();
     auto path = store_->update_path(req->hash());
     if (!path.ok()) return net::to_grpc(path.status());
     return stream_file(ctx, *path, 0, writer);
@@ -75,6 +79,7 @@ class Service final : public proto::CheckpointService::Service {
 
   grpc::Status Download(grpc::ServerContext* ctx, const proto::DownloadRequest* req,
                         grpc::ServerWriter<proto::Chunk>* writer) override {
+    served_requests_metric("download").inc();
     if (!is_checkpoint_hash(req->hash())) {
       return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "not a checkpoint hash");
     }
@@ -99,6 +104,7 @@ class Service final : public proto::CheckpointService::Service {
       chunk.set_offset(offset);
       chunk.set_data(buf.data(), n);
       if (!writer->Write(chunk)) break;
+      sent_bytes_metric("grpc").inc(static_cast<double>(n));
       offset += n;
     }
     return grpc::Status::OK;

@@ -57,8 +57,9 @@ Status add_funding(const std::filesystem::path& home, const std::string& item, c
 
 Status run_chain_start(const GlobalOptions& global, const std::string& listen, const std::string& data_dir,
                        int block_time_ms, std::uint64_t snapshot_every, const std::vector<std::string>& fund,
-                       const std::string& genesis_file) {
+                       const std::string& genesis_file, const std::string& metrics_listen) {
   const auto home = home_path(global);
+  TESSERA_ASSIGN_OR_RETURN(auto metrics, serve_metrics(metrics_listen));
   chain::NodeOptions opt;
   opt.listen = listen;
   opt.data_dir = data_dir.empty() ? home / "chain" : std::filesystem::path(data_dir);
@@ -284,8 +285,11 @@ void add_chain_commands(CLI::App& app, const GlobalOptions& global, int* exit_co
   start->add_option("--snapshot-every", snapshot_every, "Blocks between state snapshots")->check(CLI::Range(1, 1000000));
   start->add_option("--fund", fund, "NAME=TAO: fund wallet NAME's coldkey at genesis (creates the wallet if missing)");
   start->add_option("--genesis", genesis_file, "Genesis JSON (chain_name, subnet_lock_cost_rao, balances)");
+  static std::string chain_metrics;
+  add_metrics_option(start, &chain_metrics);
   start->callback([&global, exit_code] {
-    *exit_code = report(run_chain_start(global, listen, data_dir, block_time_ms, snapshot_every, fund, genesis_file));
+    *exit_code =
+        report(run_chain_start(global, listen, data_dir, block_time_ms, snapshot_every, fund, genesis_file, chain_metrics));
   });
 
   auto* subnet = app.add_subcommand("subnet", "Create and inspect subnets on the chain");

@@ -47,7 +47,8 @@ class ProgressBar {
   double last_ = -1;
 };
 
-Status run_serve(const std::string& store_dir, const std::string& listen, int data_port) {
+Status run_serve(const std::string& store_dir, const std::string& listen, int data_port, const std::string& metrics_listen) {
+  TESSERA_ASSIGN_OR_RETURN(auto metrics, serve_metrics(metrics_listen));
   TESSERA_ASSIGN_OR_RETURN(auto store, checkpoints::CheckpointStore::open_read_only(store_dir));
   TESSERA_ASSIGN_OR_RETURN(auto server, checkpoints::CheckpointServer::start(&store, listen, data_port));
   std::printf("serving checkpoints of %s on port %d (gRPC), data plane on port %d\n", store_dir.c_str(), server->port(),
@@ -224,7 +225,9 @@ void add_checkpoint_commands(CLI::App& app, const GlobalOptions&, int* exit_code
   serve->add_option("--listen", listen, "gRPC address");
   serve->add_option("--data-port", data_port, "TCP port of the raw data plane on the same host (0: any free port)")
       ->check(CLI::Range(0, 65535));
-  serve->callback([exit_code] { *exit_code = report(run_serve(store_dir, listen, data_port)); });
+  static std::string serve_metrics_listen;
+  add_metrics_option(serve, &serve_metrics_listen);
+  serve->callback([exit_code] { *exit_code = report(run_serve(store_dir, listen, data_port, serve_metrics_listen)); });
 
   auto* pull = cp->add_subcommand("pull", "Download a checkpoint, resume if interrupted, verify every tensor");
   static PullFlags pf;

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "core/status.h"
+#include "net/metrics_server.h"
 
 namespace tessera::cli {
 
@@ -34,5 +35,11 @@ std::filesystem::path home_path(const GlobalOptions& global);
 
 // Prints "error: <message>" to stderr and returns 1 for a non-OK status, else 0.
 int report(const Status& status);
+
+// `--metrics-listen ADDR` on a long-running role (docs/operations.md).
+void add_metrics_option(CLI::App* cmd, std::string* address);
+// Serves the process's metrics at ADDR when it is set (null otherwise) and says where on
+// stderr: "metrics on http://HOST:PORT/metrics".
+Result<std::unique_ptr<net::MetricsServer>> serve_metrics(const std::string& address);
 
 }  // namespace tessera::cli

@@ -38,3 +38,18 @@ std::filesystem::path home_path(const GlobalOptions& global) {
   return global.home.empty() ? default_tessera_home() : std::filesystem::path(global.home);
 }
 }  // namespace tessera::cli
+
+namespace tessera::cli {
+void add_metrics_option(CLI::App* cmd, std::string* address) {
+  cmd->add_option("--metrics-listen", *address,
+                  "Serve Prometheus metrics at http://ADDR/metrics; ADDR is HOST:PORT or PORT (127.0.0.1), 0: any free port");
+}
+
+Result<std::unique_ptr<net::MetricsServer>> serve_metrics(const std::string& address) {
+  if (address.empty()) return std::unique_ptr<net::MetricsServer>();
+  TESSERA_ASSIGN_OR_RETURN(auto server, net::MetricsServer::start(address));
+  std::fprintf(stderr, "metrics on %s\n", server->url().c_str());
+  std::fflush(stderr);
+  return server;
+}
+}  // namespace tessera::cli

@@ -29,6 +29,7 @@ struct RoleFlags {
   bool json = false;
   std::vector<std::string> checkpoint_mirrors;
   double checkpoint_deadline_s = 0;
+  std::string metrics_listen;
 };
 
 void add_role_flags(CLI::App* cmd, RoleFlags& f) {
@@ -44,6 +45,7 @@ void add_role_flags(CLI::App* cmd, RoleFlags& f) {
                   "Another CheckpointService of this run, tried when the announced one fails or is too slow (repeatable)");
   cmd->add_option("--checkpoint-deadline", f.checkpoint_deadline_s,
                   "Seconds a checkpoint pull may take, every source included (default: one window of the run)");
+  add_metrics_option(cmd, &f.metrics_listen);
 }
 
 subnet::JoinOptions join_options(const GlobalOptions& global, const RoleFlags& f) {
@@ -145,6 +147,8 @@ void add_role_commands(CLI::App& app, const GlobalOptions& global, int* exit_cod
     install_interrupt_handler();
     auto device = model::resolve_device(miner_flags.device);
     Status s = device.status();
+    auto metrics = serve_metrics(miner_flags.metrics_listen);
+    if (s.ok()) s = metrics.status();
     if (s.ok()) {
       trainer::MinerOptions o;
       o.device = *device;
@@ -189,6 +193,8 @@ void add_role_commands(CLI::App& app, const GlobalOptions& global, int* exit_cod
     install_interrupt_handler();
     auto device = model::resolve_device(val_flags.device);
     Status s = device.status();
+    auto metrics = serve_metrics(val_flags.metrics_listen);
+    if (s.ok()) s = metrics.status();
     verification::ValidatorOptions o;
     if (s.ok()) o.device = *device;
     if (s.ok() && !stake.empty()) {

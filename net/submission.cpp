@@ -6,6 +6,7 @@
 
 #include "core/file_io.h"
 #include "core/hash.h"
+#include "core/metrics.h"
 
 namespace tessera::net {
 
@@ -63,6 +64,26 @@ proto::Reply reject(proto::RejectCode code, std::string reason) {
   r.set_code(code);
   r.set_reason(std::move(reason));
   return r;
+}
+
+// Every message a validator's submission server answers, for --metrics-listen: refusals
+// by reason (a bounded set: the RejectCode names), accepted commitments and deliveries,
+// and the payload bytes queued for evaluation.
+void record_message_metrics(const proto::Reply& reply, std::size_t payload_bytes, bool delivery) {
+  auto& r = metrics::registry();
+  if (!reply.accepted()) {
+    r.counter("tessera_validator_rejected_total", "Submission messages refused on receipt, by reason.",
+              {{"reason", reject_name(reply.code())}})
+        .inc();
+    return;
+  }
+  r.counter("tessera_validator_accepted_messages_total", "Submission messages accepted on receipt, by kind.",
+            {{"kind", delivery ? "delivery" : "commitment"}})
+      .inc();
+  if (delivery) {
+    r.counter("tessera_validator_received_bytes_total", "Payload bytes accepted for evaluation.")
+        .inc(static_cast<double>(payload_bytes));
+  }
 }
 
 }  // namespace
@@ -236,6 +257,7 @@ void SubmissionServer::run() {
     }
     proto::Reply reply = checker_->check(body, load, &sub);
     const bool delivered = reply.accepted() && body.size() == 2;
+    record_message_metrics(reply, delivered ? sub.payload.size() : 0, body.size() == 2);
     {
       std::lock_guard<std::mutex> lock(mu_);
       ++stats_.received;

@@ -14,6 +14,7 @@ PACKAGES=(
   clang-14 libclang-rt-14-dev
   fortunes fortunes-min
   python3-torch
+  libcpp-httplib-dev prometheus
 )
 
 missing=()

@@ -14,6 +14,7 @@
 #include "checkpoints/follower.h"
 #include "core/hash.h"
 #include "core/interrupt.h"
+#include "core/metrics.h"
 #include "core/schedule.h"
 #include "gradients/error_feedback.h"
 #include "model/runtime.h"
@@ -424,6 +425,27 @@ void Miner::report_window(std::uint64_t window, const InnerResult& trained, std:
                static_cast<double>(dense_bytes) / static_cast<double>(std::max<std::size_t>(1, bytes)), t.compute_s,
                t.encode_s, t.send_s, t.wait_s, t.pull_s);
   for (const auto& p : sent.problems) spdlog::warn("window {}: {}", window, p);
+  auto& m = metrics::registry();
+  m.gauge("tessera_miner_window", "The last window this miner submitted for.").set(static_cast<double>(window));
+  m.counter("tessera_miner_windows_total", "Windows trained and submitted.").inc();
+  m.histogram("tessera_miner_window_seconds", "Wall time of one window: pull, compute, encode, send and wait.",
+              metrics::seconds_buckets())
+      .observe(t.pull_s + t.compute_s + t.encode_s + t.send_s + t.wait_s);
+  for (const auto& [phase, seconds] : {std::pair{"pull", t.pull_s}, std::pair{"compute", t.compute_s},
+                                       std::pair{"encode", t.encode_s}, std::pair{"send", t.send_s},
+                                       std::pair{"wait", t.wait_s}}) {
+    m.counter("tessera_miner_phase_seconds_total", "Seconds spent per phase of the window loop (compute / wall = utilization).",
+              {{"phase", phase}})
+        .inc(seconds);
+  }
+  m.counter("tessera_miner_sent_bytes_total", "Submission bytes sent to validators.").inc(static_cast<double>(sent.bytes));
+  m.counter("tessera_miner_submissions_total", "Deliveries to validators, by whether the validator accepted them.",
+            {{"result", "accepted"}})
+      .inc(static_cast<double>(sent.accepted));
+  m.counter("tessera_miner_submissions_total", "Deliveries to validators, by whether the validator accepted them.",
+            {{"result", "refused"}})
+      .inc(static_cast<double>(sent.validators - sent.accepted));
+  m.gauge("tessera_miner_train_loss", "Training loss after the last window's inner steps.").set(trained.last_loss);
   if (!options_.on_window) return;
   nlohmann::json j = {{"window", window},
                       {"uid", joined_.uid},

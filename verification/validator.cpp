@@ -13,6 +13,7 @@
 #include "checkpoints/follower.h"
 #include "checkpoints/parameters.h"
 #include "core/file_io.h"
+#include "core/metrics.h"
 #include "core/hash.h"
 #include "core/interrupt.h"
 #include "core/rng.h"
@@ -26,6 +27,16 @@ namespace tessera::verification {
 namespace fs = std::filesystem;
 
 namespace {
+
+// An event kept in the validator's state counters (restored after a restart) and counted
+// for --metrics-listen as tessera_validator_events_total{event} (a fixed set of names).
+void count_event(ValidatorState& state, const std::string& event, std::uint64_t n) {
+  state.counters[event] += n;
+  metrics::registry()
+      .counter("tessera_validator_events_total", "Validator events: late submissions, weights set/committed/revealed/failed, errors.",
+               {{"event", event}})
+      .inc(static_cast<double>(n));
+}
 
 constexpr std::string_view kVerdictDomain{"tessera-verdict/1\0", 18};
 
@@ -243,7 +254,7 @@ Status Validator::load_or_reset_state() {
   state_ = ValidatorState{};
   state_.netuid = options_.join.netuid;
   state_.hotkey = joined_.wallet.hotkey.public_hex();
-  if (!loaded.ok() && loaded.status().code() == StatusCode::kCorrupted) state_.counters["state-reset"] += 1;
+  if (!loaded.ok() && loaded.status().code() == StatusCode::kCorrupted) count_event(state_, "state-reset", 1);
   return Status::Ok();
 }
 
@@ -327,10 +338,10 @@ Status Validator::maybe_set_weights(std::uint64_t block) {
     auto r = joined_.chain->reveal_weights(hotkey, netuid, state_.reveal_uids, state_.reveal_values, state_.reveal_salt);
     if (r.ok()) {
       spdlog::info("revealed weights for {} uids in block {}", state_.reveal_uids.size(), r->block);
-      state_.counters["weights-revealed"] += 1;
+      count_event(state_, "weights-revealed", 1);
     } else {
       spdlog::warn("revealing weights: {}", r.status().message());
-      state_.counters["weights-failed"] += 1;
+      count_event(state_, "weights-failed", 1);
     }
     state_.pending_reveal = false;
   }
@@ -347,7 +358,7 @@ Status Validator::maybe_set_weights(std::uint64_t block) {
     auto c = joined_.chain->commit_weights(hotkey, netuid, hash);
     if (!c.ok()) {
       spdlog::warn("committing weights: {}", c.status().message());
-      state_.counters["weights-failed"] += 1;
+      count_event(state_, "weights-failed", 1);
       return Status::Ok();
     }
     weights_event_ = {{"committed", true}, {"uids", uids}, {"values", values}, {"block", c->block}};
@@ -356,17 +367,17 @@ Status Validator::maybe_set_weights(std::uint64_t block) {
     state_.reveal_values = values;
     state_.reveal_salt = salt;
     state_.commit_block = c->block;
-    state_.counters["weights-committed"] += 1;
+    count_event(state_, "weights-committed", 1);
     spdlog::info("committed weights for {} uids in block {}", uids.size(), c->block);
     return Status::Ok();
   }
   auto r = joined_.chain->set_weights(hotkey, netuid, uids, values);
   if (r.ok()) {
     weights_event_ = {{"committed", false}, {"uids", uids}, {"values", values}, {"block", r->block}};
-    state_.counters["weights-set"] += 1;
+    count_event(state_, "weights-set", 1);
     spdlog::info("set weights for {} uids in block {}", uids.size(), r->block);
   } else {
-    state_.counters["weights-failed"] += 1;
+    count_event(state_, "weights-failed", 1);
     spdlog::warn("setting weights: {}", r.status().message());
   }
   return Status::Ok();
@@ -386,7 +397,7 @@ std::vector<net::Submission> Validator::take_submissions(std::uint64_t window) {
   std::stable_sort(subs.begin(), subs.end(),
                    [](const net::Submission& a, const net::Submission& b) { return a.commitment_seq < b.commitment_seq; });
   for (auto it = pending_.begin(); it != pending_.end() && it->first <= window;) {
-    if (it->first < window) state_.counters["late"] += it->second.size();
+    if (it->first < window) count_event(state_, "late", it->second.size());
     it = pending_.erase(it);
   }
   return subs;
@@ -410,7 +421,13 @@ Result<WindowReport> Validator::evaluate(std::uint64_t window, const std::string
 
 void Validator::score(const WindowReport& report) {
   update_scores(state_, report, joined_.spec.validator.score_ema, current_hotkeys());
-  for (const auto& e : report.evaluations) state_.counters[outcome_name(e.outcome)] += 1;
+  for (const auto& e : report.evaluations) {
+    state_.counters[outcome_name(e.outcome)] += 1;
+    metrics::registry()
+        .counter("tessera_validator_submissions_total", "Submissions judged, by outcome (docs/roles.md).",
+                 {{"outcome", outcome_name(e.outcome)}})
+        .inc();
+  }
 }
 
 // The signed verdict, kept for audits (the newest 32 windows).
@@ -467,6 +484,20 @@ void Validator::report_window(std::uint64_t window, const checkpoints::Checkpoin
     status["next_checkpoint"] = published->hash;
     status["merged"] = published->merged;
   }
+  auto& m = metrics::registry();
+  m.gauge("tessera_validator_window", "The last window this validator judged.").set(static_cast<double>(window));
+  m.counter("tessera_validator_windows_total", "Windows judged.").inc();
+  m.counter("tessera_validator_window_submissions_total", "Submissions taken for judgement at window ends.")
+      .inc(static_cast<double>(received));
+  m.histogram("tessera_validator_eval_seconds", "Time to judge one window's submissions.", metrics::seconds_buckets())
+      .observe(report.seconds);
+  m.counter("tessera_validator_forward_passes_total", "Forward passes spent judging.")
+      .inc(static_cast<double>(report.forward_passes));
+  if (report.forward_passes) {
+    m.gauge("tessera_validator_heldout_loss", "Held-out loss of the checkpoint judged against, last window.")
+        .set(report.before_random);
+  }
+  if (published) m.counter("tessera_validator_checkpoints_published_total", "Checkpoints merged and announced.").inc();
   std::string outcome_text;
   for (auto it = outcomes.begin(); it != outcomes.end(); ++it) {
     outcome_text += (outcome_text.empty() ? "" : " ") + it.key() + "=" + std::to_string(it.value().get<int>());
@@ -566,7 +597,7 @@ Status Validator::run() {
         Status s = finalize(info);
         if (!s.ok()) {
           spdlog::error("window {}: {}", info.window, s.message());
-          state_.counters["window-errors"] += 1;
+          count_event(state_, "window-errors", 1);
           std::this_thread::sleep_for(std::chrono::seconds(1));
         }
         continue;

@@ -40,6 +40,36 @@ std::string read_all(const std::filesystem::path& path) {
   return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
+// A role's metrics endpoint, from the "metrics on URL" line it writes to its log.
+std::string metrics_url(const std::filesystem::path& log) {
+  const std::string port =
+      testing::wait_for_match(log, "metrics on http://127\\.0\\.0\\.1:([0-9]+)/metrics", std::chrono::seconds(30));
+  return port.empty() ? std::string() : "http://127.0.0.1:" + port + "/metrics";
+}
+
+// One scrape as Prometheus does it (curl), checked by Debian's `promtool check metrics`;
+// returns the samples by series ("name{labels}" → value). Empty when either fails.
+std::map<std::string, double> scrape(const std::string& url, const std::filesystem::path& save, std::string* problem) {
+  auto got = testing::run_command("curl -sf --max-time 10 " + url + " -o " + save.string());
+  if (got.exit_code != 0) {
+    *problem = "curl " + url + ": " + got.output;
+    return {};
+  }
+  auto lint = testing::run_command("promtool check metrics < " + save.string());
+  if (lint.exit_code != 0) {
+    *problem = "promtool check metrics: " + lint.output + read_all(save);
+    return {};
+  }
+  std::map<std::string, double> samples;
+  std::ifstream in(save);
+  for (std::string line; std::getline(in, line);) {
+    if (line.empty() || line[0] == '#') continue;
+    const auto space = line.rfind(' ');
+    samples[line.substr(0, space)] = std::stod(line.substr(space + 1));
+  }
+  return samples;
+}
+
 // A run as its owner starts it, shared by the tests below: a synthetic corpus, a nano
 // run spec of 1-s windows (10 blocks of 100 ms, epochs every 21 blocks) with
 // `validator_keys` added to its [validator] table, a `tessera chain start` node funding
@@ -66,7 +96,8 @@ struct LocalSubnet {
                                            "[schedule]\nblocks_per_window = 10\ntempo = 20\nblock_time_ms = 100\n"
                                            "[train]\ninner_steps = 4\nbatch_size = 8\nseq_len = 64\nlr = 1e-2\nwarmup_steps = 4\n"
                                            "[validator]\nwindows_per_weights = 2\n" + validator_keys);
-    std::vector<std::string> args = {bin, "--home", home, "chain", "start", "--listen", "127.0.0.1:0", "--block-time-ms", "100"};
+    std::vector<std::string> args = {bin, "--home", home, "chain", "start", "--listen", "127.0.0.1:0", "--block-time-ms", "100",
+                                     "--metrics-listen", "127.0.0.1:0"};
     for (const auto& f : funds) {
       args.push_back("--fund");
       args.push_back(f);
@@ -96,15 +127,35 @@ TEST(SubnetE2E, MinersValidatorAggregatorAndChainOnLoopback) {
 
   constexpr int kWindows = 6;
   testing::Process validator({bin, "--home", home, "validator", "--netuid", "1", "--wallet", "val", "--chain", address,
-                              "--aggregate", "--stake", "50", "--threads", "1", "--json"},
+                              "--aggregate", "--stake", "50", "--threads", "1", "--json", "--metrics-listen", "127.0.0.1:0"},
                              dir / "validator.json", dir / "validator.log");
   std::vector<std::unique_ptr<testing::Process>> miners;
   for (const char* name : {"alice", "bob"}) {
     miners.push_back(std::make_unique<testing::Process>(
         std::vector<std::string>{bin, "--home", home, "miner", "--netuid", "1", "--wallet", name, "--chain", address,
-                                 "--threads", "1", "--windows", std::to_string(kWindows), "--json"},
+                                 "--threads", "1", "--windows", std::to_string(kWindows), "--json", "--metrics-listen",
+                                 "127.0.0.1:0"},
         dir / (std::string(name) + ".json"), dir / (std::string(name) + ".log")));
   }
+  // Alice's metrics while she runs: scraped until they show two windows, which must then
+  // agree with her JSON lines of that moment.
+  const std::string alice_url = metrics_url(dir / "alice.log");
+  ASSERT_FALSE(alice_url.empty()) << read_all(dir / "alice.log");
+  std::map<std::string, double> alice_metrics;
+  std::string problem;
+  ASSERT_TRUE(testing::wait_until(
+      [&] {
+        alice_metrics = scrape(alice_url, dir / "alice.metrics", &problem);
+        return alice_metrics["tessera_miner_windows_total"] >= 2 || !problem.empty();
+      },
+      std::chrono::seconds(60)))
+      << read_all(dir / "alice.log");
+  ASSERT_TRUE(problem.empty()) << problem;
+  EXPECT_GT(alice_metrics["tessera_miner_sent_bytes_total"], 0);
+  EXPECT_GE(alice_metrics["tessera_miner_submissions_total{result=\"accepted\"}"], 2);
+  EXPECT_GE(alice_metrics["tessera_miner_window_seconds_count"], 2);
+  EXPECT_GT(alice_metrics["tessera_miner_phase_seconds_total{phase=\"compute\"}"], 0);
+  EXPECT_GT(alice_metrics["process_resident_memory_bytes"], 1e6);
   for (auto& m : miners) {
     int code = -1;
     ASSERT_TRUE(m->wait(std::chrono::seconds(90), &code)) << read_all(dir / "validator.log");
@@ -126,6 +177,41 @@ TEST(SubnetE2E, MinersValidatorAggregatorAndChainOnLoopback) {
       },
       std::chrono::seconds(20)))
       << read_all(dir / "validator.log");
+  // The validator's and the chain's metrics, scraped once the miners are done: every
+  // outcome counter equals the outcomes in the validator's verdict lines.
+  {
+    const std::string validator_url = metrics_url(dir / "validator.log"), chain_url = metrics_url(dir / "chain.log");
+    ASSERT_FALSE(validator_url.empty() || chain_url.empty()) << read_all(dir / "validator.log") << read_all(dir / "chain.log");
+    std::string problem;
+    auto v = scrape(validator_url, dir / "validator.metrics", &problem);
+    ASSERT_TRUE(problem.empty()) << problem;
+    std::map<std::string, double> outcomes;
+    double judged = 0;
+    for (const auto& w : json_lines(dir / "validator.json")) {
+      for (const auto& s : w["submissions"]) {
+        outcomes[s["outcome"].get<std::string>()] += 1;
+        judged += 1;
+      }
+    }
+    ASSERT_GT(judged, 0);
+    double counted = 0;
+    for (const auto& [series, value] : v) {
+      if (series.rfind("tessera_validator_submissions_total{", 0) == 0) counted += value;
+    }
+    EXPECT_EQ(counted, judged) << read_all(dir / "validator.metrics");
+    for (const auto& [outcome, n] : outcomes) {
+      EXPECT_EQ(v["tessera_validator_submissions_total{outcome=\"" + outcome + "\"}"], n) << outcome;
+    }
+    EXPECT_EQ(v["tessera_validator_windows_total"], static_cast<double>(json_lines(dir / "validator.json").size()));
+    EXPECT_GE(v["tessera_validator_accepted_messages_total{kind=\"delivery\"}"], judged);
+    EXPECT_GT(v["tessera_checkpoint_requests_total{method=\"update\"}"], 0);  // miners caught up by merged updates
+    auto c = scrape(chain_url, dir / "chain.metrics", &problem);
+    ASSERT_TRUE(problem.empty()) << problem;
+    EXPECT_GT(c["tessera_chain_height"], 20);
+    EXPECT_GT(c["tessera_chain_blocks_total"], 20);
+    EXPECT_GT(c["tessera_chain_extrinsics_total{result=\"included\"}"], 4);  // registrations, serving, weights
+    EXPECT_GT(c["tessera_chain_epochs_total"], 0);
+  }
   // Every announced transition recomputes to the announced hash.
   int verified = 0;
   for (const auto& w : json_lines(dir / "validator.json")) {
@@ -174,6 +260,27 @@ TEST(SubnetE2E, MinersValidatorAggregatorAndChainOnLoopback) {
   int vcode = -1;
   ASSERT_TRUE(validator.wait(std::chrono::seconds(20), &vcode));
   EXPECT_EQ(vcode, 0) << read_all(dir / "validator.log");
+
+  // The aggregator's store served by `checkpoint serve` as an operator runs a mirror: its
+  // metrics count the pull that went through it.
+  {
+    testing::Process serve({bin, "--home", home, "checkpoint", "serve", "--store",
+                            (std::filesystem::path(home) / "validators" / "val-1" / "checkpoints").string(), "--listen",
+                            "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0"},
+                           dir / "serve.log");
+    const std::string port = testing::wait_for_match(dir / "serve.log", "on port ([0-9]+) \\(gRPC\\)", std::chrono::seconds(20));
+    ASSERT_FALSE(port.empty()) << read_all(dir / "serve.log");
+    const std::string url = metrics_url(dir / "serve.log");
+    auto mirrored = tessera("checkpoint pull --from 127.0.0.1:" + port + " --out " + (dir / "mirrored").string());
+    ASSERT_EQ(mirrored.exit_code, 0) << mirrored.output;
+    std::string problem;
+    auto m = scrape(url, dir / "serve.metrics", &problem);
+    ASSERT_TRUE(problem.empty()) << problem;
+    EXPECT_GE(m["tessera_checkpoint_requests_total{method=\"manifest\"}"], 1);
+    EXPECT_GE(m["tessera_checkpoint_sent_bytes_total{transport=\"tcp\"}"] +
+                  m["tessera_checkpoint_sent_bytes_total{transport=\"grpc\"}"],
+              static_cast<double>(std::filesystem::file_size(dir / "mirrored" / "model.safetensors")));
+  }
 
   // Miners: every window submitted and accepted (receipt verified) by the one validator.
   std::map<std::uint32_t, std::set<std::uint64_t>> submitted;  // uid → windows
