@@ -27,6 +27,7 @@ void add_checkpoint_commands(CLI::App& app, const GlobalOptions& global, int* ex
 void add_role_bench_commands(CLI::App* bench, int* exit_code);  // bench miner / validator
 void add_sim_command(CLI::App& app, const GlobalOptions& global, int* exit_code);
 void add_generate_command(CLI::App& app, const GlobalOptions& global, int* exit_code);
+void add_dashboard_command(CLI::App& app, const GlobalOptions& global, int* exit_code);
 void add_demo_command(CLI::App& app, const GlobalOptions& global, int* exit_code);
 void add_role_commands(CLI::App& app, const GlobalOptions& global, int* exit_code);  // after add_chain_commands
 

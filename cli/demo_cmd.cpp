@@ -53,6 +53,8 @@ struct DemoOptions {
   std::string data;
   std::string out = "report";
   bool baseline = true;
+  bool keep_state = false;
+  std::string dashboard_listen = "127.0.0.1:0";
 };
 
 double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
@@ -153,7 +155,7 @@ struct Role {
   fs::path out, log;
 };
 
-Status run_demo(const GlobalOptions& global, const DemoOptions& o) {
+Status run_demo_in(const GlobalOptions& global, const DemoOptions& o, const fs::path& work) {
   if (o.miners < 1 || o.validators < 1 || o.windows < 1) return InvalidArgument("--miners, --validators and --windows must be >= 1");
   TESSERA_ASSIGN_OR_RETURN(RunSpec spec, load_run_spec(o.spec));
   const fs::path data = fs::absolute(o.data.empty() ? spec.data.dir : o.data);
@@ -163,7 +165,6 @@ Status run_demo(const GlobalOptions& global, const DemoOptions& o) {
   if (!have_data) return FailedPrecondition("no corpus in " + data.string() + ": run `make corpus` (or pass --data DIR)");
   install_interrupt_handler();
   const fs::path exe = fs::read_symlink("/proc/self/exe");
-  const fs::path work = fs::temp_directory_path() / ("tessera-demo-" + std::to_string(::getpid()));
   const fs::path home = work / "home";
   fs::create_directories(work / "logs");
   const fs::path out_dir = o.out;
@@ -178,13 +179,18 @@ Status run_demo(const GlobalOptions& global, const DemoOptions& o) {
               o.miners, o.validators, o.windows, window_s, o.spec.c_str(), data.c_str(), work.c_str());
 
   // The chain, with every wallet funded at genesis.
-  std::vector<std::string> chain_argv = {exe.string(), "--home", home.string(), "chain", "start", "--listen", address,
+  std::vector<std::string> chain_argv = {exe.string(), "--home", home.string(), "--log-level", global.log_level,
+                                         "chain", "start", "--listen", address,
                                          "--block-time-ms", block_ms, "--fund", "owner=1000"};
   for (int i = 0; i < o.validators; ++i) chain_argv.insert(chain_argv.end(), {"--fund", "validator-" + std::to_string(i) + "=200"});
   for (int i = 0; i < o.miners; ++i) chain_argv.insert(chain_argv.end(), {"--fund", "miner-" + std::to_string(i) + "=10"});
   Subprocess chain_proc(chain_argv, work / "logs" / "chain.log");
   std::unique_ptr<chain::ChainClient> chain;
   for (int i = 0; i < 100 && !chain; ++i) {
+    if (interrupted()) {
+      std::printf("  interrupted while the chain node started: nothing ran\n");
+      return Status::Ok();  // chain_proc's destructor stops the node
+    }
     auto c = chain::connect_embedded_chain(address, std::chrono::milliseconds(500));
     if (c.ok()) chain = std::move(*c);
     if (!chain_proc.running()) return Internal("the chain node exited:\n" + tail(work / "logs" / "chain.log", 10));
@@ -198,6 +204,21 @@ Status run_demo(const GlobalOptions& global, const DemoOptions& o) {
   params.set_aggregator_hotkey(raw_bytes(aggregator.hotkey.public_key()));
   TESSERA_RETURN_IF_ERROR(chain->set_subnet_params(owner.coldkey, netuid, params).status());
   std::printf("  chain at %s; subnet %u created by owner; aggregator validator-0\n", address.c_str(), netuid);
+  // The live page of the run (`tessera dashboard`), for as long as the demo runs.
+  const fs::path dashboard_log = work / "logs" / "dashboard.log";
+  Subprocess dashboard({exe.string(), "--home", home.string(), "--log-level", global.log_level, "dashboard", "--chain", address,
+                        "--netuid", std::to_string(netuid), "--listen", o.dashboard_listen},
+                       dashboard_log);
+  for (int i = 0; i < 100 && !interrupted() && dashboard.running(); ++i) {
+    const auto text = read_file(dashboard_log);
+    if (const auto at = text.ok() ? text->find("http://") : std::string::npos; at != std::string::npos && text->find('\n', at) != std::string::npos) {
+      std::printf("  dashboard: %s\n", text->substr(at, text->find('\n', at) - at).c_str());
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  if (!dashboard.running()) std::printf("  dashboard did not start:\n%s", tail(dashboard_log, 4).c_str());
+  std::fflush(stdout);
 
   // Validators, then miners.
   std::vector<Role> validators, miners;
@@ -206,7 +227,8 @@ Status run_demo(const GlobalOptions& global, const DemoOptions& o) {
     r.name = name;
     r.out = work / "logs" / (name + ".json");
     r.log = work / "logs" / (name + ".log");
-    std::vector<std::string> argv = {exe.string(), "--home", home.string(), extra[0], "--netuid", std::to_string(netuid),
+    std::vector<std::string> argv = {exe.string(), "--home", home.string(), "--log-level", global.log_level, extra[0],
+                                     "--netuid", std::to_string(netuid),
                                      "--wallet", name, "--chain", address, "--data", data.string(), "--threads", "1", "--json"};
     argv.insert(argv.end(), extra.begin() + 1, extra.end());
     r.process = std::make_unique<Subprocess>(argv, r.out, r.log);
@@ -246,6 +268,8 @@ Status run_demo(const GlobalOptions& global, const DemoOptions& o) {
                 std::to_string(static_cast<int>(time_limit)) + " s";
       break;
     }
+    // Any child that dies stops the demo at once, naming it with the end of its log.
+    if (!chain_proc.running()) failure = "the chain node exited early:\n" + tail(work / "logs" / "chain.log", 12);
     for (auto* group : {&validators, &miners}) {
       for (auto& r : *group) {
         if (!r.process->running() && failure.empty()) failure = r.name + " exited early:\n" + tail(r.log, 12);
@@ -278,7 +302,12 @@ Status run_demo(const GlobalOptions& global, const DemoOptions& o) {
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
   }
   const double subnet_wall = seconds_since(t_start);
-  if (interrupted()) std::printf("  interrupted: stopping every process\n");
+  if (!failure.empty()) {
+    std::printf("  stopping: %s\n", failure.substr(0, failure.find('\n')).c_str());
+  } else if (interrupted()) {
+    std::printf("  interrupted: stopping every process\n");
+  }
+  std::fflush(stdout);
 
   // Stop miners and validators cleanly (SIGINT, like Ctrl-C), read the final chain state.
   for (auto* group : {&miners, &validators}) {
@@ -289,10 +318,13 @@ Status run_demo(const GlobalOptions& global, const DemoOptions& o) {
       if (!r.process->wait(std::chrono::seconds(20))) r.process->stop();
     }
   }
+  if (!failure.empty()) {
+    chain_proc.stop();
+    return Internal(failure + "\n  (logs in " + (work / "logs").string() + ")");
+  }
   TESSERA_ASSIGN_OR_RETURN(auto subnet, chain->subnet(netuid));
   chain_proc.signal(SIGINT);
   if (!chain_proc.wait(std::chrono::seconds(10))) chain_proc.stop();
-  if (!failure.empty()) return Internal(failure + "\n  (logs in " + (work / "logs").string() + ")");
 
   // The centralized baseline on the same token budget.
   std::vector<std::pair<double, double>> baseline_curve;
@@ -418,6 +450,23 @@ Status run_demo(const GlobalOptions& global, const DemoOptions& o) {
   return Status::Ok();
 }
 
+// The demo's state and logs: under --home when given (kept), else in a temporary folder
+// removed at the end unless --keep-state; kept after a failure, whose message points at
+// its logs.
+Status run_demo(const GlobalOptions& global, const DemoOptions& o) {
+  const bool temporary = global.home.empty();
+  const fs::path work = temporary ? fs::temp_directory_path() / ("tessera-demo-" + std::to_string(::getpid()))
+                                  : home_path(global) / ("demo-" + std::to_string(::getpid()));
+  Status s = run_demo_in(global, o, work);
+  if (s.ok() && temporary && !o.keep_state) {
+    std::error_code ec;
+    fs::remove_all(work, ec);
+  } else if (s.ok()) {
+    std::printf("  state and logs kept in %s\n", work.c_str());
+  }
+  return s;
+}
+
 }  // namespace
 
 void add_demo_command(CLI::App& app, const GlobalOptions& global, int* exit_code) {
@@ -431,6 +480,9 @@ void add_demo_command(CLI::App& app, const GlobalOptions& global, int* exit_code
   cmd->add_option("--data", o.data, "Corpus folder (default: the spec's data.dir)");
   cmd->add_option("--out", o.out, "Report folder (summary.json, loss.svg)");
   cmd->add_flag("--no-baseline", no_baseline, "Skip the centralized baseline");
+  cmd->add_option("--dashboard-listen", o.dashboard_listen, "HOST:PORT of the live dashboard (0: any free port)")
+      ->capture_default_str();
+  cmd->add_flag("--keep-state", o.keep_state, "Keep the chain, wallets and logs (default: removed unless --home is given)");
   cmd->callback([&global, exit_code] {
     o.baseline = !no_baseline;
     (void)init_logging("demo", global.log_level);

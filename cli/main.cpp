@@ -46,6 +46,7 @@ int run(int argc, char** argv) {
   tessera::cli::add_checkpoint_commands(app, global, &exit_code);
   tessera::cli::add_role_commands(app, global, &exit_code);
   tessera::cli::add_generate_command(app, global, &exit_code);
+  tessera::cli::add_dashboard_command(app, global, &exit_code);
   tessera::cli::add_demo_command(app, global, &exit_code);
   tessera::cli::add_sim_command(app, global, &exit_code);
   app.parse_complete_callback([&] {

@@ -91,17 +91,7 @@ Status run_verdict(const std::string& chain_address, std::uint32_t netuid, std::
     if (n.uid() == uid) neuron = &n;
   }
   if (neuron == nullptr) return NotFound("subnet " + std::to_string(netuid) + " has no uid " + std::to_string(uid));
-  if (neuron->address().empty()) return FailedPrecondition("uid " + std::to_string(uid) + " serves no endpoint");
-  TESSERA_ASSIGN_OR_RETURN(auto client, net::SubmissionClient::connect(neuron->address(), neuron->curve_public_key()));
-  TESSERA_ASSIGN_OR_RETURN(std::string bytes, client->fetch_verdict(window));
-  proto::SignedVerdict signed_verdict;
-  if (!signed_verdict.ParseFromString(bytes)) return Corrupted("the verdict of uid " + std::to_string(uid) + " does not parse");
-  TESSERA_ASSIGN_OR_RETURN(proto::Verdict v, verification::open_verdict(signed_verdict));
-  if (v.validator_hotkey() != neuron->hotkey() || v.netuid() != netuid || v.window() != window) {
-    return Corrupted("uid " + std::to_string(uid) + " answered with a verdict signed by " +
-                     to_hex(v.validator_hotkey()).substr(0, 16) + "… for subnet " + std::to_string(v.netuid()) + " window " +
-                     std::to_string(v.window()) + ", not its own of window " + std::to_string(window));
-  }
+  TESSERA_ASSIGN_OR_RETURN(proto::Verdict v, verification::fetch_verdict(*neuron, netuid, window));
   nlohmann::json j = {{"netuid", v.netuid()},
                       {"window", v.window()},
                       {"validator_uid", uid},
@@ -113,6 +103,12 @@ Status run_verdict(const std::string& chain_address, std::uint32_t netuid, std::
   for (const auto& e : v.accepted()) {
     j["accepted"].push_back(
         {{"uid", e.uid()}, {"hotkey", to_hex(e.hotkey())}, {"payload_hash", to_hex(e.payload_hash())}, {"score", e.score()}});
+  }
+  j["heldout_loss"] = v.heldout_loss();
+  j["judged"] = nlohmann::json::array();
+  for (const auto& e : v.judged()) {
+    j["judged"].push_back({{"uid", e.uid()}, {"outcome", e.outcome()}, {"reason", e.reason()}, {"score", e.score()},
+                           {"payload_bytes", e.payload_bytes()}});
   }
   std::printf("%s\n", j.dump(2).c_str());
   return Status::Ok();

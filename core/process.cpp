@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -21,8 +22,15 @@ Subprocess::Subprocess(const std::vector<std::string>& argv, const std::filesyst
   std::vector<char*> envp;
   for (auto& v : environment) envp.push_back(v.data());
   envp.push_back(nullptr);
+  const pid_t parent = ::getpid();
   pid_ = fork();
   if (pid_ == 0) {
+    // Its own process group: a terminal's Ctrl-C reaches only the parent, which shuts its
+    // children down once. SIGTERM when the parent dies, so that no orphan survives it
+    // (checked again after the prctl, in case the parent died before it).
+    ::setpgid(0, 0);
+    ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (::getppid() != parent) _exit(1);
     if (o >= 0) dup2(o, 1);
     if (e >= 0) dup2(e, 2);
     execve(args[0], args.data(), envp.data());

@@ -1,7 +1,10 @@
 // A child process started the way a user starts a command: argv[0] is the program, its
 // stdout is appended to `out` and its stderr to `err` (the same file when `err` is
 // empty), its environment this process's plus `env`. The destructor stops it (SIGTERM,
-// then SIGKILL after 10 s) and reaps it. Everything the child needs is prepared before
+// then SIGKILL after 10 s) and reaps it. The child runs in its own process group (a
+// terminal's Ctrl-C goes to the parent alone, which stops its children once) and gets
+// SIGTERM if the parent dies (PR_SET_PDEATHSIG: the thread that started it must outlive
+// it, so start children from the main thread). Everything the child needs is prepared before
 // fork(), so the child only redirects and executes (safe in a multithreaded parent).
 // Used by `tessera demo`, the crash harness and the end-to-end tests.
 #pragma once

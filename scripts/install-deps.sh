@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs every Debian package Tessera needs. Idempotent: prints nothing and does not
-# touch apt when everything is already present. Must run as root (or with sudo).
+# Installs every Debian package Tessera needs, and the npm packages of the browser test
+# at the versions its lockfile pins. Idempotent: prints nothing and touches neither apt
+# nor npm when everything is already present. Must run as root (or with sudo).
 set -euo pipefail
 
 PACKAGES=(
@@ -15,6 +16,7 @@ PACKAGES=(
   fortunes fortunes-min
   python3-torch
   libcpp-httplib-dev prometheus
+  chromium curl
 )
 
 missing=()
@@ -24,20 +26,32 @@ for pkg in "${PACKAGES[@]}"; do
   fi
 done
 
-if [ "${#missing[@]}" -eq 0 ]; then
-  exit 0
-fi
-
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then
-  if command -v sudo >/dev/null 2>&1; then SUDO="sudo"; else
+  if command -v sudo >/dev/null 2>&1; then SUDO="sudo"; fi
+fi
+
+# Node.js and npm: Debian's unless the machine already has them (e.g. from NodeSource).
+command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
+
+if [ "${#missing[@]}" -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ] && [ -z "$SUDO" ]; then
     echo "install-deps: missing packages (${missing[*]}) and not root; run as root" >&2
     exit 1
   fi
+  echo "install-deps: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  echo "install-deps: done"
 fi
 
-echo "install-deps: installing ${missing[*]}"
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-echo "install-deps: done"
+# npm packages at the versions the lockfile pins (the dashboard's browser test drives
+# Debian's Chromium with playwright-core). Reinstalled only when the lockfile changed.
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+BROWSER="$ROOT/tests/browser"
+if ! cmp -s "$BROWSER/package-lock.json" "$BROWSER/node_modules/.tessera-lock.json" 2>/dev/null; then
+  echo "install-deps: npm ci in tests/browser"
+  (cd "$BROWSER" && npm ci --no-audit --no-fund --loglevel=error >/dev/null &&
+    cp package-lock.json node_modules/.tessera-lock.json)
+fi

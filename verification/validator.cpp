@@ -13,9 +13,9 @@
 #include "checkpoints/follower.h"
 #include "checkpoints/parameters.h"
 #include "core/file_io.h"
-#include "core/metrics.h"
 #include "core/hash.h"
 #include "core/interrupt.h"
+#include "core/metrics.h"
 #include "core/rng.h"
 #include "core/schedule.h"
 #include "model/parameters.h"
@@ -98,7 +98,8 @@ std::pair<std::vector<std::uint32_t>, std::vector<std::uint32_t>> weights_from_s
 }
 
 proto::SignedVerdict make_verdict(std::uint32_t netuid, std::uint64_t window, const std::string& base_hash_hex,
-                                  const WindowReport& report, std::uint64_t eval_seed, const Keypair& hotkey) {
+                                  const WindowReport& report, std::uint64_t eval_seed, const Keypair& hotkey,
+                                  const std::vector<std::uint64_t>& payload_bytes) {
   proto::Verdict v;
   v.set_netuid(netuid);
   v.set_window(window);
@@ -113,6 +114,16 @@ proto::SignedVerdict make_verdict(std::uint32_t netuid, std::uint64_t window, co
     a->set_payload_hash(e.payload_hash);
     a->set_score(e.score);
   }
+  for (std::size_t i = 0; i < report.evaluations.size(); ++i) {
+    const auto& e = report.evaluations[i];
+    auto* j = v.add_judged();
+    j->set_uid(e.uid);
+    j->set_outcome(outcome_name(e.outcome));
+    j->set_reason(e.reason.substr(0, 400));
+    j->set_score(e.score);
+    if (i < payload_bytes.size()) j->set_payload_bytes(payload_bytes[i]);
+  }
+  if (report.forward_passes > 0) v.set_heldout_loss(report.before_random);
   std::string seed(8, '\0');
   for (int i = 0; i < 8; ++i) seed[i] = static_cast<char>((eval_seed >> (8 * i)) & 0xff);
   v.set_eval_seed(seed);
@@ -132,6 +143,23 @@ Result<proto::Verdict> open_verdict(const proto::SignedVerdict& sv) {
   Signature sig;
   std::copy(sv.signature().begin(), sv.signature().end(), sig.begin());
   if (!verify_signature(key, verdict_signing_bytes(sv.verdict()), sig)) return Corrupted("verdict signature does not verify");
+  return v;
+}
+
+Result<proto::Verdict> fetch_verdict(const proto::Neuron& neuron, std::uint32_t netuid, std::uint64_t window,
+                                     std::chrono::milliseconds timeout) {
+  const std::string who = "uid " + std::to_string(neuron.uid());
+  if (neuron.address().empty()) return FailedPrecondition(who + " serves no endpoint");
+  TESSERA_ASSIGN_OR_RETURN(auto client, net::SubmissionClient::connect(neuron.address(), neuron.curve_public_key()));
+  TESSERA_ASSIGN_OR_RETURN(std::string bytes, client->fetch_verdict(window, timeout));
+  proto::SignedVerdict signed_verdict;
+  if (!signed_verdict.ParseFromString(bytes)) return Corrupted("the verdict of " + who + " does not parse");
+  TESSERA_ASSIGN_OR_RETURN(proto::Verdict v, open_verdict(signed_verdict));
+  if (v.validator_hotkey() != neuron.hotkey() || v.netuid() != netuid || v.window() != window) {
+    return Corrupted(who + " answered with a verdict signed by " + to_hex(v.validator_hotkey()).substr(0, 16) +
+                     "… for subnet " + std::to_string(v.netuid()) + " window " + std::to_string(v.window()) +
+                     ", not its own of window " + std::to_string(window));
+  }
   return v;
 }
 
@@ -160,7 +188,8 @@ class Validator {
   Result<WindowReport> evaluate(std::uint64_t window, const std::string& base_hash, double norm_reference,
                                 const std::vector<net::Submission>& submissions);
   void score(const WindowReport& report);
-  Status write_verdict(std::uint64_t window, const std::string& base_hash, const WindowReport& report);
+  Status write_verdict(std::uint64_t window, const std::string& base_hash, const WindowReport& report,
+                       const std::vector<net::Submission>& submissions);
   void record_window(std::uint64_t window, const WindowReport& report, std::size_t received);
   void report_window(std::uint64_t window, const checkpoints::Checkpoint& base, const WindowReport& report,
                      std::size_t received, const std::optional<WindowAggregator::Published>& published);
@@ -431,9 +460,12 @@ void Validator::score(const WindowReport& report) {
 }
 
 // The signed verdict, kept for audits (the newest 32 windows).
-Status Validator::write_verdict(std::uint64_t window, const std::string& base_hash, const WindowReport& report) {
-  const proto::SignedVerdict verdict =
-      make_verdict(options_.join.netuid, window, base_hash, report, eval_seed(window), joined_.wallet.hotkey);
+Status Validator::write_verdict(std::uint64_t window, const std::string& base_hash, const WindowReport& report,
+                                const std::vector<net::Submission>& submissions) {
+  std::vector<std::uint64_t> payload_bytes;
+  for (const auto& s : submissions) payload_bytes.push_back(s.payload.size());
+  const proto::SignedVerdict verdict = make_verdict(options_.join.netuid, window, base_hash, report, eval_seed(window),
+                                                    joined_.wallet.hotkey, payload_bytes);
   TESSERA_RETURN_IF_ERROR(write_file_atomic(dir_ / "verdicts" / (std::to_string(window) + ".pb"), verdict.SerializeAsString()));
   if (window >= 32) {
     std::error_code ec;
@@ -517,7 +549,7 @@ Status Validator::finalize(const chain::CheckpointInfo& info) {
   const std::vector<net::Submission> subs = take_submissions(w);
   TESSERA_ASSIGN_OR_RETURN(WindowReport report, evaluate(w, base->hash, base->manifest.norm_reference, subs));
   score(report);
-  TESSERA_RETURN_IF_ERROR(write_verdict(w, base->hash, report));
+  TESSERA_RETURN_IF_ERROR(write_verdict(w, base->hash, report, subs));
   std::optional<WindowAggregator::Published> published;
   if (options_.aggregator != nullptr) {
     // Announced for the window the chain is in: later than w + 1 when this node fell behind.

@@ -18,6 +18,7 @@
 #include "checkpoints/store.h"
 #include "core/status.h"
 #include "net/submission.h"
+#include "proto/chain.pb.h"
 #include "proto/net.pb.h"
 #include "subnet/join.h"
 #include "verification/evaluator.h"
@@ -78,10 +79,18 @@ void update_scores(ValidatorState& state, const WindowReport& report, double alp
 // the largest scaled to 65535.
 std::pair<std::vector<std::uint32_t>, std::vector<std::uint32_t>> weights_from_scores(const ValidatorState& state);
 
-// The verdict of a window: scored submissions in arrival order; signed by `hotkey`.
+// The verdict of a window, signed by `hotkey`: scored submissions in arrival order (what
+// the aggregator merges), and every judgement with its outcome, reason (cut to 400 bytes)
+// and payload size (`payload_bytes[i]` of report.evaluations[i], when given), and the
+// held-out loss of the base checkpoint.
 proto::SignedVerdict make_verdict(std::uint32_t netuid, std::uint64_t window, const std::string& base_hash_hex,
-                                  const WindowReport& report, std::uint64_t eval_seed, const Keypair& hotkey);
+                                  const WindowReport& report, std::uint64_t eval_seed, const Keypair& hotkey,
+                                  const std::vector<std::uint64_t>& payload_bytes = {});
 // Verifies a verdict's signature against the validator hotkey it names.
 Result<proto::Verdict> open_verdict(const proto::SignedVerdict& signed_verdict);
+// Fetches validator `neuron`'s signed verdict of `window` from its endpoint and checks it:
+// the signature, by the neuron's registered hotkey, for this subnet and window.
+Result<proto::Verdict> fetch_verdict(const proto::Neuron& neuron, std::uint32_t netuid, std::uint64_t window,
+                                     std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
 }  // namespace tessera::verification

@@ -5,6 +5,8 @@
 #include <sys/stat.h>
 
 #include <cmath>
+#include <csignal>
+#include <memory>
 
 #include <nlohmann/json.hpp>
 
@@ -133,6 +135,8 @@ TEST(Cli, DemoSummaryReportsTheHonestAcceptanceRate) {
             std::string::npos)
       << r.output;
 
+  EXPECT_NE(r.output.find("dashboard: http://127.0.0.1:"), std::string::npos) << r.output;
+
   // The demo leaves its final checkpoint for the user: `generate` streams text from it,
   // the same text for the same seed, and `checkpoint export` writes the Hugging Face files.
   const auto checkpoint = out / "checkpoint";
@@ -150,6 +154,94 @@ TEST(Cli, DemoSummaryReportsTheHonestAcceptanceRate) {
   ASSERT_EQ(e.exit_code, 0) << e.output;
   EXPECT_TRUE(std::filesystem::exists(out / "export" / "hf" / "config.json"));
   EXPECT_TRUE(std::filesystem::exists(out / "export" / "hf" / "model.safetensors"));
+}
+
+// A short demo as a user starts it (no --home: its state goes to a temporary folder), for
+// the shutdown tests below. Waits until its output matches `ready` (a regex).
+struct DemoRun {
+  testing::TempDir home, corpus, out;
+  std::unique_ptr<testing::Process> demo;
+  std::filesystem::path log = out / "demo.log";
+
+  void start(const std::string& ready) {
+    const auto data = corpus / "data";
+    prepare_corpus(home, corpus, data);
+    if (::testing::Test::HasFatalFailure()) return;
+    demo = std::make_unique<testing::Process>(
+        std::vector<std::string>{TESSERA_BINARY, "demo", "--spec", std::string(TESSERA_SOURCE_DIR) + "/examples/nano.toml",
+                                 "--data", data.string(), "--miners", "2", "--validators", "1", "--windows", "50",
+                                 "--no-baseline", "--out", (out / "report").string()},
+        log);
+    ASSERT_FALSE(testing::wait_for_match(log, ready, std::chrono::seconds(60)).empty()) << output();
+  }
+  std::string output() const {
+    std::ifstream in(log);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  }
+  std::filesystem::path work() const { return std::filesystem::temp_directory_path() / ("tessera-demo-" + std::to_string(demo->pid())); }
+  // Processes whose command line names the demo's state folder (its children); the
+  // bracket keeps the shell running pgrep from matching itself.
+  std::string survivors() const {
+    return testing::run_command("pgrep -af '" + work().string() + "/hom[e]' || true").output;
+  }
+  int wait_exit(std::chrono::seconds limit) {
+    int code = -1;
+    EXPECT_TRUE(demo->wait(limit, &code)) << output();
+    return code;
+  }
+};
+
+// Ctrl-C during a window: every child ends, the summary of what ran is printed, and the
+// temporary state is removed.
+TEST(Cli, DemoCtrlCDuringAWindowStopsEveryChildAndPrintsTheSummary) {
+  DemoRun run;
+  run.start("(window +[0-9]+ \\| val loss)");
+  if (HasFatalFailure()) return;
+  run.demo->signal(SIGINT);
+  EXPECT_EQ(run.wait_exit(std::chrono::seconds(60)), 0);
+  const std::string out = run.output();
+  EXPECT_NE(out.find("interrupted: stopping every process"), std::string::npos) << out;
+  EXPECT_NE(out.find("summary: validation loss"), std::string::npos) << out;
+  EXPECT_EQ(run.survivors(), "");
+  EXPECT_FALSE(std::filesystem::exists(run.work())) << out;
+}
+
+// Ctrl-C while the subnet starts: the demo ends promptly and leaves no child behind.
+TEST(Cli, DemoCtrlCDuringStartUpLeavesNoChild) {
+  DemoRun run;
+  run.start("(logs and state in)");
+  if (HasFatalFailure()) return;
+  run.demo->signal(SIGINT);
+  EXPECT_EQ(run.wait_exit(std::chrono::seconds(45)), 0);
+  EXPECT_EQ(run.survivors(), "");
+}
+
+// A child that dies stops the demo at once, with a message naming it and the end of its
+// log; the other children are stopped too.
+TEST(Cli, DemoStopsAtOnceWhenAChildDies) {
+  DemoRun run;
+  run.start("(window +[0-9]+ \\| val loss)");
+  if (HasFatalFailure()) return;
+  auto killed = testing::run_command("pkill -KILL -f '" + run.work().string() + "/home .*--wallet miner-[1]'");
+  ASSERT_EQ(killed.exit_code, 0) << killed.output << run.survivors();
+  EXPECT_NE(run.wait_exit(std::chrono::seconds(45)), 0);
+  const std::string out = run.output();
+  EXPECT_NE(out.find("miner-1 exited early"), std::string::npos) << out;
+  EXPECT_EQ(run.survivors(), "");
+}
+
+// No orphans: when the demo itself is killed (SIGKILL, no chance to clean up), its
+// children get SIGTERM from the kernel (PR_SET_PDEATHSIG) and end.
+TEST(Cli, DemoKilledLeavesNoOrphans) {
+  DemoRun run;
+  run.start("(window +[0-9]+ \\| val loss)");
+  if (HasFatalFailure()) return;
+  ASSERT_NE(run.survivors(), "");
+  run.demo->signal(SIGKILL);
+  run.wait_exit(std::chrono::seconds(10));
+  EXPECT_TRUE(testing::wait_until([&] { return run.survivors().empty(); }, std::chrono::seconds(30))) << run.survivors();
+  std::error_code ec;
+  std::filesystem::remove_all(run.work(), ec);
 }
 
 // An unknown command is an error naming it, with a non-zero exit.

@@ -361,6 +361,86 @@ TEST(SubnetE2E, MinersValidatorAggregatorAndChainOnLoopback) {
 
 }
 
+// The dashboard in a real browser (docs/operations.md, "Dashboard"): a short run (nano,
+// two miners, two windows each), then `tessera dashboard` on it, driven in Debian's
+// headless Chromium by tests/browser/dashboard.mjs. The loss chart must show the held-out
+// loss the aggregator's signed verdicts hold (`tessera verdict`), and the miner table the
+// TAO the chain paid and the judgements the verdicts list. The screenshot is kept in
+// <build>/test-output/dashboard.png.
+TEST(SubnetE2E, DashboardShowsTheChainAndTheVerdictsInABrowser) {
+  ASSERT_TRUE(std::filesystem::exists("/usr/bin/chromium")) << "install Debian's chromium: scripts/install-deps.sh";
+  const std::string browser_dir = std::string(TESSERA_SOURCE_DIR) + "/tests/browser";
+  ASSERT_TRUE(std::filesystem::exists(browser_dir + "/node_modules/playwright-core"))
+      << "npm packages missing: scripts/install-deps.sh (npm ci in tests/browser)";
+  LocalSubnet subnet;
+  subnet.start("dash", "", {"owner=1000", "val=100", "alice=10", "bob=10"});
+  if (HasFatalFailure()) return;
+  const testing::TempDir& dir = subnet.dir;
+  const std::string& bin = subnet.bin;
+  const std::string& home = subnet.home;
+  testing::Process validator({bin, "--home", home, "validator", "--netuid", "1", "--wallet", "val", "--chain", subnet.address,
+                              "--aggregate", "--stake", "50", "--threads", "1", "--json"},
+                             dir / "validator.json", dir / "validator.log");
+  std::vector<std::unique_ptr<testing::Process>> miners;
+  for (const char* name : {"alice", "bob"}) {
+    miners.push_back(std::make_unique<testing::Process>(
+        std::vector<std::string>{bin, "--home", home, "miner", "--netuid", "1", "--wallet", name, "--chain", subnet.address,
+                                 "--threads", "1", "--windows", "2"},
+        dir / (std::string(name) + ".log")));
+  }
+  testing::Process dashboard({bin, "--home", home, "dashboard", "--netuid", "1", "--chain", subnet.address, "--listen",
+                              "127.0.0.1:0", "--poll-ms", "300"},
+                             dir / "dashboard.log");
+  const std::string port = testing::wait_for_match(dir / "dashboard.log", "on http://127\\.0\\.0\\.1:([0-9]+)/",
+                                                   std::chrono::seconds(20));
+  ASSERT_FALSE(port.empty()) << read_all(dir / "dashboard.log");
+  for (auto& m : miners) ASSERT_TRUE(m->wait(std::chrono::seconds(90))) << read_all(dir / "validator.log");
+
+  const auto shown_chain_before = json::parse(subnet.tessera("subnet show --netuid 1 --json").output);
+  const std::filesystem::path out_dir = std::filesystem::path(TESSERA_TEST_OUTPUT);
+  std::filesystem::create_directories(out_dir);
+  auto r = testing::run_command("cd " + browser_dir + " && node dashboard.mjs http://127.0.0.1:" + port + "/ " +
+                                (out_dir / "dashboard.png").string() + " 2 2");
+  ASSERT_EQ(r.exit_code, 0) << r.output << read_all(dir / "dashboard.log");
+  const auto shown = json::parse(r.output.substr(r.output.rfind("\n{") == std::string::npos ? r.output.find('{')
+                                                                                               : r.output.rfind("\n{") + 1));
+  const auto shown_chain_after = json::parse(subnet.tessera("subnet show --netuid 1 --json").output);
+  EXPECT_GT(std::filesystem::file_size(out_dir / "dashboard.png"), 10000u);
+
+  // Loss chart: every point is the held-out loss in the aggregator's signed verdict.
+  std::int64_t aggregator_uid = -1;
+  for (const auto& n : shown_chain_before["neurons"]) {
+    if (!n.value("address", std::string()).empty()) aggregator_uid = n["uid"].get<std::int64_t>();
+  }
+  ASSERT_GE(aggregator_uid, 0) << shown_chain_before.dump();
+  ASSERT_GE(shown["loss"].size(), 2u) << shown.dump();
+  for (const auto& p : shown["loss"]) {
+    auto v = subnet.tessera("verdict --netuid 1 --uid " + std::to_string(aggregator_uid) + " --window " +
+                            std::to_string(p["window"].get<std::uint64_t>()));
+    ASSERT_EQ(v.exit_code, 0) << v.output;
+    const auto verdict = json::parse(v.output.substr(v.output.find('{')));
+    EXPECT_DOUBLE_EQ(p["loss"].get<double>(), verdict["heldout_loss"].get<double>()) << p.dump();
+  }
+  // Miner table: TAO earned as the chain holds it (between the reads before and after the
+  // page was read: it only grows), judgements as the verdicts list them.
+  std::map<std::uint32_t, std::pair<double, double>> earned;  // uid → (before, after) in TAO
+  for (const auto& n : shown_chain_before["neurons"]) earned[n["uid"]].first = n["total_earned_rao"].get<double>() / 1e9;
+  for (const auto& n : shown_chain_after["neurons"]) earned[n["uid"]].second = n["total_earned_rao"].get<double>() / 1e9;
+  ASSERT_EQ(shown["miners"].size(), 2u) << shown.dump();
+  for (const auto& m : shown["miners"]) {
+    const auto [before, after] = earned.at(m["uid"].get<std::uint32_t>());
+    EXPECT_GE(m["earned_tao"].get<double>(), before - 1e-9) << m.dump();
+    EXPECT_LE(m["earned_tao"].get<double>(), after + 1e-9) << m.dump();
+    EXPECT_GT(m["judged"].get<int>(), 0) << m.dump();
+  }
+  // "Why": the first miner's judgements, each with an outcome and, unless scored, a reason.
+  ASSERT_FALSE(shown["why"].empty()) << shown.dump();
+  for (const auto& w : shown["why"]) {
+    EXPECT_FALSE(w["outcome"].get<std::string>().empty());
+    if (w["outcome"] != "scored") EXPECT_FALSE(w["reason"].get<std::string>().empty()) << w.dump();
+  }
+}
+
 // The harvesting-validator attack with real processes (docs/roles.md, "Threats"): two
 // fake validators (tests/e2e/harvester.cpp), registered and serving endpoints, each
 // forwarding every payload it gets to the real validator as its own sybil's submission.

@@ -365,12 +365,22 @@ TEST(Verdict, SignedAndTamperEvident) {
   r.evaluations.push_back(e);
   e.uid = 5;
   e.outcome = Outcome::kCopy;
+  e.reason = std::string(1000, 'r');
   r.evaluations.push_back(e);
-  auto sv = make_verdict(1, 9, std::string(64, 'c'), r, 123, key);
+  r.forward_passes = 3;
+  r.before_random = 2.5;
+  auto sv = make_verdict(1, 9, std::string(64, 'c'), r, 123, key, {100, 200});
   auto v = open_verdict(sv);
   ASSERT_TRUE(v.ok()) << v.status().to_string();
   ASSERT_EQ(v->accepted_size(), 1);  // only scored submissions are accepted
   EXPECT_EQ(v->accepted(0).uid(), 4u);
+  // Every judgement, with its reason (cut to 400 bytes) and payload size: why uid 5 was not paid.
+  ASSERT_EQ(v->judged_size(), 2);
+  EXPECT_EQ(v->judged(1).uid(), 5u);
+  EXPECT_EQ(v->judged(1).outcome(), "copy");
+  EXPECT_EQ(v->judged(1).reason().size(), 400u);
+  EXPECT_EQ(v->judged(1).payload_bytes(), 200u);
+  EXPECT_EQ(v->heldout_loss(), 2.5);
   EXPECT_EQ(v->window(), 9u);
   sv.mutable_verdict()->back() ^= 1;
   EXPECT_FALSE(open_verdict(sv).ok());
