@@ -80,7 +80,7 @@ function render(s) {
     `<td class="${m.last_outcome === 'scored' ? 'scored' : 'bad'}">${esc(m.last_outcome ?? '-')}</td>` +
     `<td>${m.incentive.toFixed(4)}</td><td class="earned">${tao(m.earned_tao)}</td>` +
     `<td class="text"><details data-uid="${m.uid}"${open.has(String(m.uid)) ? ' open' : ''}><summary>${m.history.length} judgements</summary>` +
-    `<table class="why">${m.history.slice().reverse().map(h => `<tr data-window="${h.window}" data-outcome="${esc(h.outcome)}"><td>w${h.window}</td><td>v${h.validator_uid}</td><td class="${h.outcome === 'scored' ? 'scored' : 'bad'}">${esc(h.outcome)}</td><td>${esc(h.reason)}</td></tr>`).join('')}</table></details></td></tr>`).join('');
+    `<table class="why">${m.history.slice().reverse().map(h => `<tr data-window="${h.window}" data-outcome="${esc(h.outcome)}"><td>w${h.window}</td><td>v${h.validator_uid}</td><td class="${h.outcome === 'scored' ? 'scored' : 'bad'}">${esc(h.outcome)}</td><td>${esc(h.reason)}</td><td>score ${h.score.toFixed(4)}</td><td>${h.payload_bytes} B</td></tr>`).join('')}</table></details></td></tr>`).join('');
   document.querySelector('#validators tbody').innerHTML = s.validators.map(v =>
     `<tr data-uid="${v.uid}" data-earned="${v.earned_tao}"><td>${v.uid}${v.aggregator ? ' (aggregator)' : ''}</td><td class="text">${esc(v.hotkey.slice(0, 12))}…</td>` +
     `<td>${tao(v.stake_tao)}</td><td>${v.dividends.toFixed(4)}</td><td class="earned">${tao(v.earned_tao)}</td><td>${v.verdicts}</td></tr>`).join('');
