@@ -12,6 +12,7 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include "chain-bridge/client.h"
@@ -103,6 +104,39 @@ json build_state(std::uint32_t netuid, const proto::SubnetReply& subnet, const O
                                                       .count()}};
 }
 
+// The receipt counters of validators that serve metrics (--validator-metrics URL):
+// messages refused by reason and accepted by kind, summed over the validators that
+// answered. A validator's metrics are not on chain, so the operator names them.
+json receipt_counters(const std::vector<std::string>& urls) {
+  std::map<std::string, double> refused, accepted;
+  int answered = 0;
+  for (const auto& url : urls) {
+    const auto scheme_end = url.find("://");
+    const auto path_at = url.find('/', scheme_end == std::string::npos ? 0 : scheme_end + 3);
+    httplib::Client client(url.substr(0, path_at));
+    client.set_connection_timeout(1, 0);
+    client.set_read_timeout(2, 0);
+    auto res = client.Get(path_at == std::string::npos ? "/metrics" : url.substr(path_at).c_str());
+    if (!res || res->status != 200 || res->body.size() > (4u << 20)) continue;
+    ++answered;
+    std::istringstream lines(res->body);
+    for (std::string line; std::getline(lines, line);) {
+      for (auto [prefix, into] : {std::pair{std::string("tessera_validator_rejected_total{reason=\""), &refused},
+                                  std::pair{std::string("tessera_validator_accepted_messages_total{kind=\""), &accepted}}) {
+        if (line.rfind(prefix, 0) != 0) continue;
+        const auto end = line.find('"', prefix.size());
+        const auto space = line.rfind(' ');
+        if (end == std::string::npos || space == std::string::npos) continue;
+        try {
+          (*into)[line.substr(prefix.size(), end - prefix.size())] += std::stod(line.substr(space + 1));
+        } catch (const std::exception&) {
+        }
+      }
+    }
+  }
+  return {{"validators_answered", answered}, {"validators_named", urls.size()}, {"refused", refused}, {"accepted", accepted}};
+}
+
 // One poll: the metagraph, new announcements, and the verdicts not fetched yet.
 Status poll(chain::ChainClient& chain, std::uint32_t netuid, Observed& seen, json* state) {
   TESSERA_ASSIGN_OR_RETURN(proto::SubnetReply subnet, chain.subnet(netuid));
@@ -137,7 +171,8 @@ Status poll(chain::ChainClient& chain, std::uint32_t netuid, Observed& seen, jso
   return Status::Ok();
 }
 
-Status run_dashboard(const std::string& chain_address, std::uint32_t netuid, const std::string& listen, int poll_ms) {
+Status run_dashboard(const std::string& chain_address, std::uint32_t netuid, const std::string& listen, int poll_ms,
+                     const std::vector<std::string>& validator_metrics) {
   TESSERA_ASSIGN_OR_RETURN(auto chain,
                            chain::connect_embedded_chain(chain_address.empty() ? chain::default_chain_address() : chain_address));
   TESSERA_RETURN_IF_ERROR(chain->subnet(netuid).status());
@@ -175,6 +210,7 @@ Status run_dashboard(const std::string& chain_address, std::uint32_t netuid, con
   while (!interrupted()) {
     json next;
     Status st = poll(*chain, netuid, seen, &next);
+    if (st.ok() && !validator_metrics.empty()) next["receipts"] = receipt_counters(validator_metrics);
     {
       std::lock_guard lock(mu);
       if (st.ok()) state = std::move(next);
@@ -198,7 +234,10 @@ void add_dashboard_command(CLI::App& app, const GlobalOptions&, int* exit_code) 
   cmd->add_option("--netuid", netuid, "Subnet id")->required();
   cmd->add_option("--listen", listen, "HOST:PORT of the page (PORT alone: 127.0.0.1; 0: any free port)")->capture_default_str();
   cmd->add_option("--poll-ms", poll_ms, "How often to read the chain and the verdicts")->capture_default_str()->check(CLI::Range(100, 600000));
-  cmd->callback([exit_code] { *exit_code = report(run_dashboard(chain, netuid, listen, poll_ms)); });
+  static std::vector<std::string> validator_metrics;
+  cmd->add_option("--validator-metrics", validator_metrics,
+                  "A validator's metrics URL (its --metrics-listen): show its receipt counters, refusals by reason (repeatable)");
+  cmd->callback([exit_code] { *exit_code = report(run_dashboard(chain, netuid, listen, poll_ms, validator_metrics)); });
 }
 
 }  // namespace tessera::cli

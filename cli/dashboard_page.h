@@ -33,6 +33,7 @@ inline constexpr const char* kDashboardPage = R"HTML(<!doctype html>
 <div class="row">
   <div class="card"><h2>Shared checkpoint: held-out loss per window</h2><svg id="loss-chart" width="640" height="300"></svg></div>
   <div class="card"><h2>Outcomes (all validators)</h2><table id="outcomes"><tbody></tbody></table>
+    <div id="receipts-card" hidden><h2>Receipts at validators (metrics)</h2><table id="receipts"><tbody></tbody></table></div>
     <h2>Windows</h2><table id="windows"><thead><tr><th>window</th><th>loss</th><th>scored / judged</th><th>bytes</th><th>checkpoint</th></tr></thead><tbody></tbody></table></div>
 </div>
 <h2>Miners</h2>
@@ -71,6 +72,12 @@ function render(s) {
   chart(s.windows);
   document.querySelector('#outcomes tbody').innerHTML = Object.entries(s.outcomes || {}).map(([k, n]) =>
     `<tr data-outcome="${esc(k)}"><td class="${k === 'scored' ? 'scored' : 'bad'}">${esc(k)}</td><td>${n}</td></tr>`).join('');
+  const rc = s.receipts;
+  document.getElementById('receipts-card').hidden = !rc;
+  if (rc) document.querySelector('#receipts tbody').innerHTML =
+    `<tr><td>validators answering</td><td data-answered="${rc.validators_answered}">${rc.validators_answered} / ${rc.validators_named}</td></tr>` +
+    Object.entries(rc.accepted).map(([k, n]) => `<tr data-accepted="${esc(k)}" data-count="${n}"><td class="scored">accepted ${esc(k)}</td><td>${n}</td></tr>`).join('') +
+    Object.entries(rc.refused).map(([k, n]) => `<tr data-refused="${esc(k)}" data-count="${n}"><td class="bad">${esc(k)}</td><td>${n}</td></tr>`).join('');
   document.querySelector('#windows tbody').innerHTML = s.windows.slice().reverse().map(w =>
     `<tr data-window="${w.window}"><td>${w.window}</td><td>${w.loss === null ? '-' : w.loss.toFixed(4)}</td><td>${w.scored} / ${w.judged}</td><td>${w.bytes}</td><td class="text">${esc(w.checkpoint.slice(0, 12))}…</td></tr>`).join('');
   const open = new Set([...document.querySelectorAll('#miners details[open]')].map(d => d.dataset.uid));

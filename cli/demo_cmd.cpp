@@ -204,21 +204,6 @@ Status run_demo_in(const GlobalOptions& global, const DemoOptions& o, const fs::
   params.set_aggregator_hotkey(raw_bytes(aggregator.hotkey.public_key()));
   TESSERA_RETURN_IF_ERROR(chain->set_subnet_params(owner.coldkey, netuid, params).status());
   std::printf("  chain at %s; subnet %u created by owner; aggregator validator-0\n", address.c_str(), netuid);
-  // The live page of the run (`tessera dashboard`), for as long as the demo runs.
-  const fs::path dashboard_log = work / "logs" / "dashboard.log";
-  Subprocess dashboard({exe.string(), "--home", home.string(), "--log-level", global.log_level, "dashboard", "--chain", address,
-                        "--netuid", std::to_string(netuid), "--listen", o.dashboard_listen},
-                       dashboard_log);
-  for (int i = 0; i < 100 && !interrupted() && dashboard.running(); ++i) {
-    const auto text = read_file(dashboard_log);
-    if (const auto at = text.ok() ? text->find("http://") : std::string::npos; at != std::string::npos && text->find('\n', at) != std::string::npos) {
-      std::printf("  dashboard: %s\n", text->substr(at, text->find('\n', at) - at).c_str());
-      break;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  if (!dashboard.running()) std::printf("  dashboard did not start:\n%s", tail(dashboard_log, 4).c_str());
-  std::fflush(stdout);
 
   // Validators, then miners.
   std::vector<Role> validators, miners;
@@ -235,10 +220,37 @@ Status run_demo_in(const GlobalOptions& global, const DemoOptions& o, const fs::
     into.push_back(std::move(r));
   };
   for (int i = 0; i < o.validators; ++i) {
-    std::vector<std::string> extra = {"validator", "--stake", i == 0 ? "100" : "50"};
+    std::vector<std::string> extra = {"validator", "--stake", i == 0 ? "100" : "50", "--metrics-listen", "127.0.0.1:0"};
     if (i == 0) extra.push_back("--aggregate");
     spawn(validators, "validator-" + std::to_string(i), extra);
   }
+  // The first "http://…" line a child writes to its log (its metrics or page address),
+  // waited for up to 10 s; empty if none came.
+  auto url_in_log = [&](const fs::path& log, Subprocess& child) -> std::string {
+    for (int i = 0; i < 100 && !interrupted() && child.running(); ++i) {
+      const auto text = read_file(log);
+      const auto at = text.ok() ? text->find("http://") : std::string::npos;
+      if (at != std::string::npos && text->find('\n', at) != std::string::npos) return text->substr(at, text->find('\n', at) - at);
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return {};
+  };
+  // The live page of the run (`tessera dashboard`), with the validators' receipt counters.
+  const fs::path dashboard_log = work / "logs" / "dashboard.log";
+  std::vector<std::string> dashboard_argv = {exe.string(), "--home", home.string(), "--log-level", global.log_level,
+                                             "dashboard", "--chain", address, "--netuid", std::to_string(netuid),
+                                             "--listen", o.dashboard_listen};
+  for (auto& v : validators) {
+    const std::string url = url_in_log(v.log, *v.process);
+    if (!url.empty()) dashboard_argv.insert(dashboard_argv.end(), {"--validator-metrics", url});
+  }
+  Subprocess dashboard(dashboard_argv, dashboard_log);
+  if (const std::string url = url_in_log(dashboard_log, dashboard); !url.empty()) {
+    std::printf("  dashboard: %s\n", url.c_str());
+  } else {
+    std::printf("  the dashboard did not start:\n%s", tail(dashboard_log, 4).c_str());
+  }
+  std::fflush(stdout);
   for (int i = 0; i < o.miners; ++i) spawn(miners, "miner-" + std::to_string(i), {"miner"});
   const auto t_start = Clock::now();
 

@@ -22,6 +22,7 @@ try {
     miners: [...document.querySelectorAll('#miners tr[data-uid]')].map(r => ({
       uid: Number(r.dataset.uid), earned_tao: Number(r.dataset.earned), scored: Number(r.dataset.scored), judged: Number(r.dataset.judged),
       earned_text: r.querySelector('td.earned').textContent })),
+    receipts: Object.fromEntries([...document.querySelectorAll('#receipts tr[data-accepted]')].map(r => [r.dataset.accepted, Number(r.dataset.count)])),
     why: [...document.querySelectorAll('#miners details[open] table.why tr')].map(r => ({
       window: Number(r.dataset.window), outcome: r.dataset.outcome, reason: r.cells[3].textContent })),
   }));

@@ -379,8 +379,10 @@ TEST(SubnetE2E, DashboardShowsTheChainAndTheVerdictsInABrowser) {
   const std::string& bin = subnet.bin;
   const std::string& home = subnet.home;
   testing::Process validator({bin, "--home", home, "validator", "--netuid", "1", "--wallet", "val", "--chain", subnet.address,
-                              "--aggregate", "--stake", "50", "--threads", "1", "--json"},
+                              "--aggregate", "--stake", "50", "--threads", "1", "--json", "--metrics-listen", "127.0.0.1:0"},
                              dir / "validator.json", dir / "validator.log");
+  const std::string validator_metrics = metrics_url(dir / "validator.log");
+  ASSERT_FALSE(validator_metrics.empty()) << read_all(dir / "validator.log");
   std::vector<std::unique_ptr<testing::Process>> miners;
   for (const char* name : {"alice", "bob"}) {
     miners.push_back(std::make_unique<testing::Process>(
@@ -389,7 +391,7 @@ TEST(SubnetE2E, DashboardShowsTheChainAndTheVerdictsInABrowser) {
         dir / (std::string(name) + ".log")));
   }
   testing::Process dashboard({bin, "--home", home, "dashboard", "--netuid", "1", "--chain", subnet.address, "--listen",
-                              "127.0.0.1:0", "--poll-ms", "300"},
+                              "127.0.0.1:0", "--poll-ms", "300", "--validator-metrics", validator_metrics},
                              dir / "dashboard.log");
   const std::string port = testing::wait_for_match(dir / "dashboard.log", "on http://127\\.0\\.0\\.1:([0-9]+)/",
                                                    std::chrono::seconds(20));
@@ -433,6 +435,14 @@ TEST(SubnetE2E, DashboardShowsTheChainAndTheVerdictsInABrowser) {
     EXPECT_LE(m["earned_tao"].get<double>(), after + 1e-9) << m.dump();
     EXPECT_GT(m["judged"].get<int>(), 0) << m.dump();
   }
+  // Receipt counters: the page shows what the validator's metrics endpoint counts (the
+  // miners are done, so the counts no longer move).
+  std::string problem;
+  auto counted = scrape(validator_metrics, dir / "validator.metrics", &problem);
+  ASSERT_TRUE(problem.empty()) << problem;
+  EXPECT_EQ(shown["receipts"]["delivery"].get<double>(), counted["tessera_validator_accepted_messages_total{kind=\"delivery\"}"])
+      << shown.dump();
+  EXPECT_GE(shown["receipts"]["delivery"].get<double>(), 4);  // two miners, two windows
   // "Why": the first miner's judgements, each with an outcome and, unless scored, a reason.
   ASSERT_FALSE(shown["why"].empty()) << shown.dump();
   for (const auto& w : shown["why"]) {
