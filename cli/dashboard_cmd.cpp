@@ -29,7 +29,7 @@ namespace {
 using nlohmann::json;
 
 constexpr std::size_t kWindowsKept = 64;  // windows of history the page shows
-constexpr int kVerdictAttempts = 3;       // per (validator, window): a validator may be down
+constexpr int kVerdictAttempts = 3;       // per (validator, older window): a validator may be down
 
 // What the collector learned so far; rebuilt into JSON on each poll.
 struct Observed {
@@ -158,7 +158,10 @@ Status poll(chain::ChainClient& chain, std::uint32_t netuid, Observed& seen, jso
     for (const auto& [window, hash] : seen.checkpoints) {
       const auto key = std::make_pair(n.uid(), window);
       if (latest && window >= latest->window) continue;
-      if (seen.verdicts.count(key) || seen.attempts[key] >= kVerdictAttempts) continue;
+      // The two newest judged windows are asked every poll (a validator may still be
+      // judging); older ones kVerdictAttempts times in all (it may be down).
+      const bool recent = latest && window + 2 >= latest->window;
+      if (seen.verdicts.count(key) || (!recent && seen.attempts[key] >= kVerdictAttempts)) continue;
       seen.attempts[key] += 1;
       auto v = verification::fetch_verdict(n, netuid, window, std::chrono::milliseconds(1500));
       if (v.ok()) seen.verdicts[key] = std::move(*v);
