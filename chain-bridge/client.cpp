@@ -240,6 +240,14 @@ std::string format_tao(std::uint64_t rao) {
   return std::to_string(rao / kRaoPerTao) + (frac.empty() ? "" : "." + frac) + " TAO";
 }
 
+std::string format_tao_short(std::uint64_t rao, bool with_unit) {
+  constexpr std::uint64_t kUnit = kRaoPerTao / 10000;  // 1e-4 TAO
+  const std::uint64_t units = rao / kUnit + (rao % kUnit >= kUnit / 2 ? 1 : 0);
+  std::string frac = std::to_string(units % 10000);
+  frac = std::string(4 - frac.size(), '0') + frac;
+  return std::to_string(units / 10000) + "." + frac + (with_unit ? " TAO" : "");
+}
+
 std::optional<std::uint32_t> find_uid(const proto::SubnetReply& subnet, const PublicKey& hotkey) {
   const std::string key = raw_bytes(hotkey);
   for (const auto& n : subnet.neurons()) {

@@ -91,6 +91,10 @@ std::string default_chain_address();
 
 // "12.5" → rao; rejects negative, non-numeric and more than 9 decimals.
 Result<std::uint64_t> parse_tao(const std::string& text);
+// Exact: every significant rao digit, "75.779318664 TAO" (receipts, errors, balances).
 std::string format_tao(std::uint64_t rao);
+// For tables and progress lines: rounded to 4 decimals (half up, in integer arithmetic),
+// always 4 of them so that columns align: "75.7793" (with_unit adds " TAO").
+std::string format_tao_short(std::uint64_t rao, bool with_unit = true);
 
 }  // namespace tessera::chain

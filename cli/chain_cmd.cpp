@@ -116,14 +116,14 @@ Status run_subnet_show(const std::string& address, std::uint32_t netuid, bool js
   std::printf("subnet %u at block %llu — owner %s…, tempo %u, %d/%u uids, commit-reveal %s, pending %s\n",
               s.netuid(), static_cast<unsigned long long>(s.block()), to_hex(s.owner()).substr(0, 8).c_str(),
               s.params().tempo(), s.neurons_size(), s.params().max_uids(), s.params().commit_reveal() ? "on" : "off",
-              chain::format_tao(s.pending_emission()).c_str());
-  std::printf("%4s %-10s %14s %6s %9s %9s %9s %4s %16s %7s  %s\n", "uid", "hotkey", "stake", "cons", "incentive",
-              "dividends", "trust", "vp", "earned", "updated", "endpoint");
+              chain::format_tao_short(s.pending_emission()).c_str());
+  std::printf("%4s %-10s %12s %6s %9s %9s %9s %4s %12s %7s  %s\n", "uid", "hotkey", "stake TAO", "cons", "incentive",
+              "dividends", "trust", "vp", "earned TAO", "updated", "endpoint");
   for (const auto& n : s.neurons()) {
-    std::printf("%4u %-10s %14s %6.3f %9.4f %9.4f %9.4f %4s %16s %7llu  %s\n", n.uid(), to_hex(n.hotkey()).substr(0, 8).c_str(),
-                chain::format_tao(n.stake()).c_str(), n.consensus_u16() / 65535.0, n.incentive_u16() / 65535.0,
+    std::printf("%4u %-10s %12s %6.3f %9.4f %9.4f %9.4f %4s %12s %7llu  %s\n", n.uid(), to_hex(n.hotkey()).substr(0, 8).c_str(),
+                chain::format_tao_short(n.stake(), false).c_str(), n.consensus_u16() / 65535.0, n.incentive_u16() / 65535.0,
                 n.dividends_u16() / 65535.0, n.validator_trust_u16() / 65535.0, n.validator_permit() ? "yes" : "-",
-                chain::format_tao(n.total_earned()).c_str(), static_cast<unsigned long long>(n.last_update()),
+                chain::format_tao_short(n.total_earned(), false).c_str(), static_cast<unsigned long long>(n.last_update()),
                 n.address().empty() ? "-" : n.address().c_str());
   }
   return Status::Ok();

@@ -307,7 +307,7 @@ Status run_demo_in(const GlobalOptions& global, const DemoOptions& o, const fs::
         }
         std::printf("  window %4llu | val loss %.4f | merged %zu/%d | miners paid %s | %5.0fs\n",
                     static_cast<unsigned long long>((*ann)->window), loss, merged, o.miners,
-                    chain::format_tao(paid).c_str(), seconds_since(t_start));
+                    chain::format_tao_short(paid).c_str(), seconds_since(t_start));
         std::fflush(stdout);
       }
     }
@@ -416,8 +416,8 @@ Status run_demo_in(const GlobalOptions& global, const DemoOptions& o, const fs::
     all_scored += scored;
     all_judged += total;
     const std::string scored_text = std::to_string(scored) + "/" + std::to_string(total);
-    std::printf("  %-9s %4u %8zu %8s %12.6f %9s %12.0f %12.0f %7.0f%%\n", m.name.c_str(), uid, lines.size(),
-                scored_text.c_str(), score, chain::format_tao(earned).c_str(), sent, dense, 100 * utilization);
+      std::printf("  %-9s %4u %8zu %8s %12.6f %9s %12.0f %12.0f %7.0f%%\n", m.name.c_str(), uid, lines.size(),
+                scored_text.c_str(), score, chain::format_tao_short(earned, false).c_str(), sent, dense, 100 * utilization);
     miners_json.push_back({{"name", m.name}, {"uid", uid}, {"windows", lines.size()}, {"score", score},
                            {"scored", scored}, {"judged", total},
                            {"earned_rao", earned}, {"bytes_sent", sent}, {"dense_bytes", dense},
@@ -430,13 +430,13 @@ Status run_demo_in(const GlobalOptions& global, const DemoOptions& o, const fs::
                 all_judged, 100.0 * all_scored / all_judged);
   }
   json validators_json = json::array();
-  std::printf("  %-12s %4s %10s %9s %8s\n", "validator", "uid", "dividends", "TAO", "stake");
+  std::printf("  %-12s %4s %10s %9s %9s\n", "validator", "uid", "dividends", "TAO", "stake TAO");
   for (const auto& v : validators) {
     TESSERA_ASSIGN_OR_RETURN(Wallet w, load_wallet(home, v.name));
     const proto::Neuron* n = by_hotkey.count(raw_bytes(w.hotkey.public_key())) ? by_hotkey[raw_bytes(w.hotkey.public_key())] : nullptr;
     if (!n) continue;
-    std::printf("  %-12s %4u %10.4f %9s %8s\n", v.name.c_str(), n->uid(), n->dividends_u16() / 65535.0,
-                chain::format_tao(n->total_earned()).c_str(), chain::format_tao(n->stake()).c_str());
+    std::printf("  %-12s %4u %10.4f %9s %9s\n", v.name.c_str(), n->uid(), n->dividends_u16() / 65535.0,
+                chain::format_tao_short(n->total_earned(), false).c_str(), chain::format_tao_short(n->stake(), false).c_str());
     validators_json.push_back({{"name", v.name}, {"uid", n->uid()}, {"dividends", n->dividends_u16() / 65535.0},
                                {"earned_rao", n->total_earned()}, {"stake_rao", n->stake()},
                                {"windows", json_lines(v.out).size()}});

@@ -1,3 +1,4 @@
+#include "chain-bridge/client.h"
 #include "chain-bridge/ledger.h"
 
 #include <gtest/gtest.h>
@@ -304,6 +305,23 @@ TEST(Ledger, SerialisedStateRoundTripsToTheSameHash) {
   ASSERT_TRUE(back.ok());
   EXPECT_EQ(back->state_hash(), f.ledger.state_hash());
   EXPECT_FALSE(Ledger::deserialize("definitely not a ledger").ok());
+}
+
+}  // namespace
+}  // namespace tessera::chain
+
+namespace tessera::chain {
+namespace {
+
+// TAO amounts: exact where every rao matters, 4 aligned decimals in tables.
+TEST(Tao, ExactAndShortFormats) {
+  EXPECT_EQ(format_tao(75779318664), "75.779318664 TAO");
+  EXPECT_EQ(format_tao(12500000000), "12.5 TAO");
+  EXPECT_EQ(format_tao_short(75779318664), "75.7793 TAO");
+  EXPECT_EQ(format_tao_short(75779350000, false), "75.7794");  // half up
+  EXPECT_EQ(format_tao_short(999999950000, false), "1000.0000");
+  EXPECT_EQ(format_tao_short(0, false), "0.0000");
+  EXPECT_EQ(*parse_tao(format_tao(75779318664).substr(0, 12)), 75779318664u);
 }
 
 }  // namespace

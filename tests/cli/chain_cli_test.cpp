@@ -50,7 +50,7 @@ TEST(ChainCli, SubnetLifecycleThroughTheCommands) {
   EXPECT_EQ(j["tempo"], 100);
   auto table = testing::run_command(cmd(home, address, "subnet show --netuid 1"));
   ASSERT_EQ(table.exit_code, 0) << table.output;
-  EXPECT_NE(table.output.find("2.5 TAO"), std::string::npos) << table.output;
+  EXPECT_NE(table.output.find(" 2.5000 "), std::string::npos) << table.output;  // stake, in the "stake TAO" column
 
   // Rejections come back as clear errors with a non-zero exit.
   auto broke = testing::run_command(cmd(home, address, "wallet transfer --name alice --to owner --amount 100"));
