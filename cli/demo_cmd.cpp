@@ -351,8 +351,15 @@ Status run_demo_in(const GlobalOptions& global, const DemoOptions& o, const fs::
     bspec.train.eval_every = static_cast<int>(std::max<long>(1, bo.steps / 12));
     std::printf("  centralized baseline: %ld steps on the same %.2fM tokens\n", bo.steps, tokens / 1e6);
     std::fflush(stdout);
+    const bool tty = ::isatty(STDOUT_FILENO) != 0;  // progress on a terminal only: logs and pipes stay clean
     auto result = trainer::train_baseline(bspec, bo, [&](const trainer::BaselineProgress& p) {
       if (p.val_loss >= 0) baseline_curve.emplace_back(p.step * tpb, p.val_loss);
+      if (tty && p.step > 0) {
+        const double eta = p.elapsed_seconds * static_cast<double>(p.total_steps - p.step) / static_cast<double>(p.step);
+        std::printf("\r  baseline step %ld/%ld  loss %.4f  ETA %.0fs   ", p.step, p.total_steps, p.loss, eta);
+        if (p.step == p.total_steps) std::printf("\n");
+        std::fflush(stdout);
+      }
     });
     if (!result.ok()) return result.status().with_context("baseline");
     baseline_curve.insert(baseline_curve.begin(), {0.0, result->initial_val_loss});
