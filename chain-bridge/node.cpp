@@ -18,6 +18,10 @@ namespace tessera::chain {
 
 namespace {
 
+metrics::Gauge height_metric() {
+  return metrics::registry().gauge("tessera_chain_height", "Height of the chain's head block.");
+}
+
 // Extrinsics by what became of them (included | refused | block-full), for --metrics-listen.
 metrics::Counter extrinsics_metric(const char* result) {
   return metrics::registry().counter("tessera_chain_extrinsics_total", "Extrinsics submitted to this node, by result.",
@@ -345,8 +349,12 @@ Status ChainNode::produce_block() {
   b.set_state_format(Ledger::kStateFormat);
   for (const auto& p : pending_) *b.add_extrinsics() = p->ex;
   ledger_.end_block(b.height());
+  int epochs = 0;  // subnets whose epoch ran in this block
   for (const auto& [netuid, s] : ledger_.state().subnets) {
-    if (s.last_epoch_block == b.height()) fault_point("epoch");
+    if (s.last_epoch_block == b.height()) {
+      fault_point("epoch");
+      ++epochs;
+    }
   }
   b.set_state_hash(raw_bytes(ledger_.state_hash()));
   // Never write a block that a replay cannot reproduce: recompute it from the parent state.
@@ -380,12 +388,10 @@ Status ChainNode::produce_block() {
     p->reply.set_value(r);
   }
   auto& m = metrics::registry();
-  m.gauge("tessera_chain_height", "Height of the chain's head block.").set(static_cast<double>(head_.height));
+  height_metric().set(static_cast<double>(head_.height));
   m.counter("tessera_chain_blocks_total", "Blocks produced by this node.").inc();
   extrinsics_metric("included").inc(static_cast<double>(pending_.size()));
-  for (const auto& [netuid, s] : ledger_.state().subnets) {
-    if (s.last_epoch_block == b.height()) m.counter("tessera_chain_epochs_total", "Subnet epochs run (Yuma Consensus and emission).").inc();
-  }
+  m.counter("tessera_chain_epochs_total", "Subnet epochs run (Yuma Consensus and emission).").inc(epochs);
   if (!pending_.empty()) spdlog::debug("block {}: {} extrinsics", head_.height, pending_.size());
   pending_.clear();
   pending_bytes_ = 0;
@@ -427,7 +433,7 @@ Status ChainNode::run() {
   }
   spdlog::info("chain node listening on {} ({} ms blocks), data in {}", bound, options_.block_time_ms,
                options_.data_dir.string());
-  metrics::registry().gauge("tessera_chain_height", "Height of the chain's head block.").set(static_cast<double>(head().height));
+  height_metric().set(static_cast<double>(head().height));
   std::printf("chain node ready on %s at height %llu, chain id %s\n", bound.c_str(),
               static_cast<unsigned long long>(head().height), chain_id().c_str());
   std::fflush(stdout);

@@ -2,7 +2,6 @@
 
 #include <nlohmann/json.hpp>
 
-#include <cstring>
 #include <map>
 #include <regex>
 
@@ -16,7 +15,8 @@ struct LayerTensor {
   const char* name;
   bool transposed_in_hf;  // GPT-2's Conv1D weights are [in, out]
 };
-// Per-layer tensors in llm.c's order (grouped by kind across layers).
+// A layer's tensors in model order: transformers' order within a layer, and llm.c's
+// order of the per-kind stacks across layers.
 const LayerTensor kLayerTensors[] = {
     {"ln_1.weight", false},       {"ln_1.bias", false},      {"attn.c_attn.weight", true}, {"attn.c_attn.bias", false},
     {"attn.c_proj.weight", true}, {"attn.c_proj.bias", false}, {"ln_2.weight", false},     {"ln_2.bias", false},
@@ -136,15 +136,8 @@ Result<HfExport> encode_hf_gpt2(const NamedTensors& model, int n_head) {
   TESSERA_RETURN_IF_ERROR(add("wte.weight", {g.vocab, C}, false));
   TESSERA_RETURN_IF_ERROR(add("wpe.weight", {g.context, C}, false));
   for (std::int64_t l = 0; l < g.layers; ++l) {
-    // Model order (transformers' state_dict order): ln_1, attn, ln_2, mlp.
-    for (const char* part : {"ln_1.weight", "ln_1.bias", "attn.c_attn.weight", "attn.c_attn.bias", "attn.c_proj.weight",
-                             "attn.c_proj.bias", "ln_2.weight", "ln_2.bias", "mlp.c_fc.weight", "mlp.c_fc.bias",
-                             "mlp.c_proj.weight", "mlp.c_proj.bias"}) {
-      bool transpose = false;
-      for (const auto& p : kLayerTensors) {
-        if (std::strcmp(p.name, part) == 0) transpose = p.transposed_in_hf;
-      }
-      TESSERA_RETURN_IF_ERROR(add("h." + std::to_string(l) + "." + part, layer_shape(part, g), transpose));
+    for (const auto& p : kLayerTensors) {
+      TESSERA_RETURN_IF_ERROR(add("h." + std::to_string(l) + "." + p.name, layer_shape(p.name, g), p.transposed_in_hf));
     }
   }
   TESSERA_RETURN_IF_ERROR(add("ln_f.weight", {C}, false));

@@ -17,6 +17,7 @@ inline constexpr const char* kMomentumPrefix = "outer.momentum.";
 // Whether a tensor name is optimizer state rather than a model parameter.
 bool is_optimizer_state(const std::string& name);
 // The parameters of a checkpoint (its tensors without optimizer state), in model order.
+NamedTensors model_named_parameters(const Checkpoint& checkpoint);
 std::vector<torch::Tensor> model_parameters(const Checkpoint& checkpoint);
 std::vector<std::vector<std::int64_t>> parameter_shapes(const Checkpoint& checkpoint);
 

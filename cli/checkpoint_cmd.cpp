@@ -64,10 +64,7 @@ Status run_serve(const std::string& store_dir, const std::string& listen, int da
 Status write_export(const checkpoints::Checkpoint& checkpoint, const std::string& format, const std::filesystem::path& out) {
   if (format == "safetensors") return Status::Ok();
   TESSERA_ASSIGN_OR_RETURN(int heads, checkpoints::heads_from_description(checkpoint.manifest.model));
-  checkpoints::NamedTensors model;
-  for (const auto& [name, t] : checkpoint.tensors) {
-    if (!checkpoints::is_optimizer_state(name)) model.emplace_back(name, t);
-  }
+  const checkpoints::NamedTensors model = checkpoints::model_named_parameters(checkpoint);
   if (format == "llmc") {
     TESSERA_ASSIGN_OR_RETURN(std::string bytes, checkpoints::encode_llmc(model, heads));
     const auto path = out / "model.llmc.bin";

@@ -20,6 +20,7 @@
 #include "cli/dashboard_page.h"
 #include "core/hash.h"
 #include "core/interrupt.h"
+#include "net/http_server.h"
 #include "verification/validator.h"
 
 namespace tessera::cli {
@@ -176,37 +177,25 @@ Status poll(chain::ChainClient& chain, std::uint32_t netuid, Observed& seen, jso
 
 Status run_dashboard(const std::string& chain_address, std::uint32_t netuid, const std::string& listen, int poll_ms,
                      const std::vector<std::string>& validator_metrics) {
-  TESSERA_ASSIGN_OR_RETURN(auto chain,
-                           chain::connect_embedded_chain(chain_address.empty() ? chain::default_chain_address() : chain_address));
-  TESSERA_RETURN_IF_ERROR(chain->subnet(netuid).status());
   std::mutex mu;
   json state = {{"netuid", netuid}, {"windows", json::array()}, {"miners", json::array()}, {"validators", json::array()}};
   std::string last_error;
-  httplib::Server server;
-  server.set_read_timeout(5, 0);
-  server.set_write_timeout(5, 0);
-  server.set_payload_max_length(4096);
-  server.Get("/", [](const httplib::Request&, httplib::Response& res) {
-    res.set_content(kDashboardPage, "text/html; charset=utf-8");
-  });
-  server.Get("/api/state", [&](const httplib::Request&, httplib::Response& res) {
-    std::lock_guard lock(mu);
-    json out = state;
-    out["error"] = last_error.empty() ? json(nullptr) : json(last_error);
-    res.set_content(out.dump(), "application/json");
-  });
-  std::string host = "127.0.0.1";
-  int port = 0;
-  if (const auto colon = listen.rfind(':'); colon != std::string::npos) {
-    host = listen.substr(0, colon);
-    port = std::atoi(listen.substr(colon + 1).c_str());
-  } else {
-    port = std::atoi(listen.c_str());
-  }
-  const int bound = port == 0 ? server.bind_to_any_port(host) : (server.bind_to_port(host, port) ? port : -1);
-  if (bound <= 0) return Unavailable("cannot serve the dashboard on " + listen + " (address in use?)");
-  std::thread http([&] { server.listen_after_bind(); });
-  std::printf("dashboard of subnet %u on http://%s:%d/\n", netuid, host.c_str(), bound);
+  // Declared after what its handlers read, so that it stops before they go.
+  TESSERA_ASSIGN_OR_RETURN(auto http, net::HttpServer::start(listen, "--listen", [&](httplib::Server& server) {
+                             server.Get("/", [](const httplib::Request&, httplib::Response& res) {
+                               res.set_content(kDashboardPage, "text/html; charset=utf-8");
+                             });
+                             server.Get("/api/state", [&](const httplib::Request&, httplib::Response& res) {
+                               std::lock_guard lock(mu);
+                               json out = state;
+                               out["error"] = last_error.empty() ? json(nullptr) : json(last_error);
+                               res.set_content(out.dump(), "application/json");
+                             });
+                           }));
+  TESSERA_ASSIGN_OR_RETURN(auto chain,
+                           chain::connect_embedded_chain(chain_address.empty() ? chain::default_chain_address() : chain_address));
+  TESSERA_RETURN_IF_ERROR(chain->subnet(netuid).status());
+  std::printf("dashboard of subnet %u on %s\n", netuid, http->url("/").c_str());
   std::fflush(stdout);
   install_interrupt_handler();
   Observed seen;
@@ -221,8 +210,6 @@ Status run_dashboard(const std::string& chain_address, std::uint32_t netuid, con
     }
     for (int waited = 0; waited < poll_ms && !interrupted(); waited += 50) std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
-  server.stop();
-  http.join();
   return Status::Ok();
 }
 

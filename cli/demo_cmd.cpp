@@ -423,7 +423,7 @@ Status run_demo_in(const GlobalOptions& global, const DemoOptions& o, const fs::
     all_scored += scored;
     all_judged += total;
     const std::string scored_text = std::to_string(scored) + "/" + std::to_string(total);
-      std::printf("  %-9s %4u %8zu %8s %12.6f %9s %12.0f %12.0f %7.0f%%\n", m.name.c_str(), uid, lines.size(),
+    std::printf("  %-9s %4u %8zu %8s %12.6f %9s %12.0f %12.0f %7.0f%%\n", m.name.c_str(), uid, lines.size(),
                 scored_text.c_str(), score, chain::format_tao_short(earned, false).c_str(), sent, dense, 100 * utilization);
     miners_json.push_back({{"name", m.name}, {"uid", uid}, {"windows", lines.size()}, {"score", score},
                            {"scored", scored}, {"judged", total},

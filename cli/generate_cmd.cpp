@@ -26,10 +26,7 @@ struct GenerateFlags {
 // manifest's model description.
 Result<model::GPT> model_of(const checkpoints::Checkpoint& checkpoint, const torch::Device& device) {
   TESSERA_ASSIGN_OR_RETURN(int heads, checkpoints::heads_from_description(checkpoint.manifest.model));
-  checkpoints::NamedTensors params;
-  for (const auto& [name, t] : checkpoint.tensors) {
-    if (!checkpoints::is_optimizer_state(name)) params.emplace_back(name, t);
-  }
+  const checkpoints::NamedTensors params = checkpoints::model_named_parameters(checkpoint);
   TESSERA_ASSIGN_OR_RETURN(auto g, checkpoints::gpt_geometry(params, heads));
   model::ModelConfig config;
   config.preset = checkpoint.manifest.model;

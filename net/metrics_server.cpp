@@ -54,47 +54,16 @@ void register_process_metrics(metrics::Registry& registry) {
 }
 
 Result<std::unique_ptr<MetricsServer>> MetricsServer::start(const std::string& address, metrics::Registry& registry) {
-  std::string host = "127.0.0.1", port_text = address;
-  if (const auto colon = address.rfind(':'); colon != std::string::npos) {
-    host = address.substr(0, colon);
-    port_text = address.substr(colon + 1);
-  }
-  int port = -1;
-  try {
-    std::size_t used = 0;
-    port = std::stoi(port_text, &used);
-    if (used != port_text.size()) port = -1;
-  } catch (const std::exception&) {
-  }
-  if (host.empty() || port < 0 || port > 65535) {
-    return InvalidArgument("--metrics-listen '" + address + "': give HOST:PORT or PORT (0: any free port)");
-  }
+  TESSERA_ASSIGN_OR_RETURN(auto http, HttpServer::start(address, "--metrics-listen", [&registry](httplib::Server& server) {
+                             server.Get("/metrics", [&registry](const httplib::Request&, httplib::Response& res) {
+                               res.set_content(registry.exposition(), "text/plain; version=0.0.4; charset=utf-8");
+                             });
+                             server.Get("/", [](const httplib::Request&, httplib::Response& res) {
+                               res.set_content("Tessera metrics: /metrics (Prometheus text format)\n", "text/plain");
+                             });
+                           }));
   register_process_metrics(registry);
-  std::unique_ptr<MetricsServer> s(new MetricsServer());
-  s->server_ = std::make_unique<httplib::Server>();
-  s->server_->set_read_timeout(5, 0);
-  s->server_->set_write_timeout(5, 0);
-  s->server_->set_payload_max_length(4096);
-  s->server_->Get("/metrics", [&registry](const httplib::Request&, httplib::Response& res) {
-    res.set_content(registry.exposition(), "text/plain; version=0.0.4; charset=utf-8");
-  });
-  s->server_->Get("/", [](const httplib::Request&, httplib::Response& res) {
-    res.set_content("Tessera metrics: /metrics (Prometheus text format)\n", "text/plain");
-  });
-  const int bound = port == 0 ? s->server_->bind_to_any_port(host) : (s->server_->bind_to_port(host, port) ? port : -1);
-  if (bound <= 0) return Unavailable("cannot serve metrics on " + host + ":" + std::to_string(port) + " (address in use?)");
-  s->host_ = host;
-  s->port_ = bound;
-  auto* server = s->server_.get();
-  s->thread_ = std::thread([server] { server->listen_after_bind(); });
-  return s;
+  return std::unique_ptr<MetricsServer>(new MetricsServer(std::move(http)));
 }
-
-MetricsServer::~MetricsServer() {
-  if (server_) server_->stop();
-  if (thread_.joinable()) thread_.join();
-}
-
-std::string MetricsServer::url() const { return "http://" + host_ + ":" + std::to_string(port_) + "/metrics"; }
 
 }  // namespace tessera::net

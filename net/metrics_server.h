@@ -1,19 +1,14 @@
 // `--metrics-listen ADDR`: serves the process's metrics registry (core/metrics.h) over
-// HTTP at /metrics in Prometheus' text exposition format, for Prometheus to scrape.
-// cpp-httplib (Debian's libcpp-httplib-dev) does the HTTP; requests carry no body (capped
-// at 4 KiB) and time out after 5 s, so a slow client cannot hold the role.
+// HTTP (http_server.h) at /metrics in Prometheus' text exposition format, for Prometheus
+// to scrape.
 #pragma once
 
 #include <memory>
 #include <string>
-#include <thread>
 
 #include "core/metrics.h"
 #include "core/status.h"
-
-namespace httplib {
-class Server;
-}
+#include "net/http_server.h"
 
 namespace tessera::net {
 
@@ -24,19 +19,13 @@ class MetricsServer {
   // standard process_* metrics on `registry`.
   static Result<std::unique_ptr<MetricsServer>> start(const std::string& address,
                                                       metrics::Registry& registry = metrics::registry());
-  ~MetricsServer();  // stops serving
-  MetricsServer(const MetricsServer&) = delete;
-  MetricsServer& operator=(const MetricsServer&) = delete;
 
-  int port() const { return port_; }
-  std::string url() const;  // http://HOST:PORT/metrics
+  int port() const { return http_->port(); }
+  std::string url() const { return http_->url("/metrics"); }
 
  private:
-  MetricsServer() = default;
-  std::unique_ptr<httplib::Server> server_;
-  std::thread thread_;
-  std::string host_;
-  int port_ = 0;
+  explicit MetricsServer(std::unique_ptr<HttpServer> http) : http_(std::move(http)) {}
+  std::unique_ptr<HttpServer> http_;  // stops serving when the MetricsServer goes
 };
 
 // process_resident_memory_bytes, process_cpu_seconds_total, process_open_fds,

@@ -439,12 +439,11 @@ void Miner::report_window(std::uint64_t window, const InnerResult& trained, std:
         .inc(seconds);
   }
   m.counter("tessera_miner_sent_bytes_total", "Submission bytes sent to validators.").inc(static_cast<double>(sent.bytes));
-  m.counter("tessera_miner_submissions_total", "Deliveries to validators, by whether the validator accepted them.",
-            {{"result", "accepted"}})
-      .inc(static_cast<double>(sent.accepted));
-  m.counter("tessera_miner_submissions_total", "Deliveries to validators, by whether the validator accepted them.",
-            {{"result", "refused"}})
-      .inc(static_cast<double>(sent.validators - sent.accepted));
+  for (const auto& [result, n] : {std::pair{"accepted", sent.accepted}, std::pair{"refused", sent.validators - sent.accepted}}) {
+    m.counter("tessera_miner_submissions_total", "Deliveries to validators, by whether the validator accepted them.",
+              {{"result", result}})
+        .inc(static_cast<double>(n));
+  }
   m.gauge("tessera_miner_train_loss", "Training loss after the last window's inner steps.").set(trained.last_loss);
   if (!options_.on_window) return;
   nlohmann::json j = {{"window", window},

@@ -250,6 +250,10 @@ TEST(Cli, UnknownCommandIsAnError) {
   auto r = testing::run_command(tessera_cmd(home, "dashbord 2>&1"));
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.output.find("unknown command 'dashbord'"), std::string::npos) << r.output;
+  // A listen address that is not one is refused by name, before anything else is tried.
+  auto bad = testing::run_command(tessera_cmd(home, "dashboard --netuid 1 --listen abc --chain 127.0.0.1:1 2>&1"));
+  EXPECT_NE(bad.exit_code, 0);
+  EXPECT_NE(bad.output.find("--listen 'abc'"), std::string::npos) << bad.output;
 }
 
 // The pull benchmark runs end to end on a small model and every figure it prints is a
