@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs every Debian package Tessera needs, and the npm packages of the browser test
-# at the versions its lockfile pins. Idempotent: prints nothing and touches neither apt
+# and of the subtensor tests (chopsticks, @polkadot/api) at the versions their lockfiles pin. Idempotent: prints nothing and touches neither apt
 # nor npm when everything is already present. Must run as root (or with sudo).
 set -euo pipefail
 
@@ -9,7 +9,7 @@ PACKAGES=(
   libtorch-dev libopenblas0-pthread
   libzmq3-dev cppzmq-dev
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
-  libboost-serialization-dev libgloo-dev libsodium-dev
+  libboost-serialization-dev libboost-dev libxxhash-dev libgloo-dev libsodium-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libcli11-dev libspdlog-dev libfmt-dev libtomlplusplus-dev nlohmann-json3-dev
   clang-14 libclang-rt-14-dev
@@ -46,12 +46,14 @@ if [ "${#missing[@]}" -gt 0 ]; then
   echo "install-deps: done"
 fi
 
-# npm packages at the versions the lockfile pins (the dashboard's browser test drives
-# Debian's Chromium with playwright-core). Reinstalled only when the lockfile changed.
+# npm packages at the versions the lockfiles pin: the dashboard's browser test drives
+# Debian's Chromium with playwright-core; the subtensor tests run the testfinney runtime
+# under chopsticks. Reinstalled only when a lockfile changed.
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-BROWSER="$ROOT/tests/browser"
-if ! cmp -s "$BROWSER/package-lock.json" "$BROWSER/node_modules/.tessera-lock.json" 2>/dev/null; then
-  echo "install-deps: npm ci in tests/browser"
-  (cd "$BROWSER" && npm ci --no-audit --no-fund --loglevel=error >/dev/null &&
-    cp package-lock.json node_modules/.tessera-lock.json)
-fi
+for dir in "$ROOT/tests/browser" "$ROOT/tests/subtensor"; do
+  if ! cmp -s "$dir/package-lock.json" "$dir/node_modules/.tessera-lock.json" 2>/dev/null; then
+    echo "install-deps: npm ci in ${dir#"$ROOT"/}"
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null &&
+      cp package-lock.json node_modules/.tessera-lock.json)
+  fi
+done

@@ -1,0 +1,233 @@
+// The substrate client against a real subtensor runtime: testfinney's (spec 103) executed
+// by chopsticks on loopback, one instance for the whole binary (its start takes ~20 s).
+// ctest label "subtensor". Chopsticks comes from `scripts/install-deps.sh` (npm, pinned);
+// without it these tests fail and say so: `make test` always installs it.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <memory>
+
+#include "chain-bridge/substrate/ss58.h"
+#include "chain-bridge/substrate/substrate_client.h"
+#include "tests/test_util.h"
+
+namespace tessera::substrate {
+namespace {
+
+namespace fs = std::filesystem;
+const fs::path kSource = TESSERA_SOURCE_DIR;
+
+class Chopsticks : public ::testing::Environment {
+ public:
+  static std::string url;
+  static std::string error;
+
+  void SetUp() override {
+    fs::path bin = kSource / "tests/subtensor/node_modules/.bin/chopsticks";
+    if (!fs::exists(bin)) {
+      error = "chopsticks is not installed (" + bin.string() + "): run scripts/install-deps.sh";
+      return;
+    }
+    dir_ = std::make_unique<testing::TempDir>();
+    log_ = dir_->path() / "chopsticks.log";
+    // Instant: every submitted extrinsic gets its own block. --db in a fresh folder: no
+    // state from an earlier run.
+    process_ = std::make_unique<testing::Process>(
+        std::vector<std::string>{bin.string(), "--genesis", (kSource / "tests/data/subtensor/raw_spec_testfinney.json").string(),
+                                 "--port", "0", "--allow-unresolved-imports", "--build-block-mode", "Instant", "--db",
+                                 (dir_->path() / "db.sqlite").string()},
+        log_, fs::path{}, std::vector<std::string>{"LOG_LEVEL=info"});
+    std::string port = testing::wait_for_match(log_, R"(ws://\[::\]:(\d+))", std::chrono::seconds(120));
+    if (port.empty()) {
+      error = "chopsticks did not start within 120 s; its log: " + log_.string();
+      return;
+    }
+    url = "ws://127.0.0.1:" + port;
+  }
+  void TearDown() override {
+    process_.reset();
+    dir_.reset();
+  }
+
+ private:
+  std::unique_ptr<testing::TempDir> dir_;
+  fs::path log_;
+  std::unique_ptr<testing::Process> process_;
+};
+std::string Chopsticks::url;
+std::string Chopsticks::error;
+
+// Test set-up only (chopsticks' dev RPC, not part of a real node): gives `key` a free
+// balance of `rao`.
+void fund(SubstrateClient& c, const PublicKey& key, std::uint64_t rao) {
+  nlohmann::json set = {{"System", {{"Account", nlohmann::json::array({nlohmann::json::array(
+                                                    {nlohmann::json::array({ss58_encode(key)}),
+                                                     {{"providers", 1}, {"data", {{"free", std::to_string(rao)}}}}})})}}}};
+  auto r = c.rpc().call("dev_setStorage", nlohmann::json::array({set}));
+  ASSERT_TRUE(r.ok()) << r.status().to_string();
+}
+
+Keypair fresh_key(std::uint8_t fill) {
+  std::array<std::uint8_t, 32> seed{};
+  seed.fill(fill);
+  seed[0] = static_cast<std::uint8_t>(::testing::UnitTest::GetInstance()->random_seed());
+  seed[1] = static_cast<std::uint8_t>(std::chrono::steady_clock::now().time_since_epoch().count());
+  return Keypair::from_seed(seed);
+}
+
+class Subtensor : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(Chopsticks::error.empty()) << Chopsticks::error;
+    auto c = SubstrateClient::connect(Chopsticks::url);
+    ASSERT_TRUE(c.ok()) << c.status().to_string();
+    client = std::move(*c);
+  }
+  std::unique_ptr<SubstrateClient> client;
+};
+
+TEST_F(Subtensor, ReadsTheRuntimeItRuns) {
+  EXPECT_EQ(client->metadata().version, 14);
+  EXPECT_EQ(client->identity().version.spec_name, "node-subtensor");
+  EXPECT_EQ(client->identity().version.spec_version, 103u);
+  auto sub = client->metadata().pallet("SubtensorModule");
+  ASSERT_TRUE(sub.ok());
+  EXPECT_EQ((*sub)->index, 8);
+  auto head = client->best_header();
+  ASSERT_TRUE(head.ok()) << head.status().to_string();
+  EXPECT_EQ(head->hash.size(), 32u);
+}
+
+TEST_F(Subtensor, TheBalanceOfAFundedAccountReadsRight) {
+  Keypair alice = fresh_key(1);
+  auto before = client->account(alice.public_key());
+  ASSERT_TRUE(before.ok()) << before.status().to_string();
+  EXPECT_TRUE(before->free == 0);
+  fund(*client, alice.public_key(), 1'000'000'000'000'000ull);
+  auto after = client->account(alice.public_key());
+  ASSERT_TRUE(after.ok()) << after.status().to_string();
+  EXPECT_TRUE(after->free == 1'000'000'000'000'000ull) << u128_to_string(after->free);
+}
+
+TEST_F(Subtensor, ATransferSignedByATesseraKeyMovesExactlyItsAmount) {
+  Keypair alice = fresh_key(2), bob = fresh_key(3);
+  fund(*client, alice.public_key(), 1'000'000'000'000ull);
+  fund(*client, bob.public_key(), 500'000'000ull);
+  auto sent = client->submit(alice, "Balances", "transfer_keep_alive",
+                             {{"dest", {{"Id", hex_of(bob.public_key())}}}, {"value", 123'456'789}});
+  ASSERT_TRUE(sent.ok()) << sent.status().to_string();
+  EXPECT_GT(sent->block_number, 0u);
+  bool transfer_event = false;
+  for (const auto& e : sent->events)
+    if (e.pallet == "Balances" && e.name == "Transfer") transfer_event = e.fields["amount"] == 123'456'789;
+  EXPECT_TRUE(transfer_event);
+  auto bob_after = client->account(bob.public_key());
+  ASSERT_TRUE(bob_after.ok());
+  EXPECT_TRUE(bob_after->free == 500'000'000ull + 123'456'789ull) << u128_to_string(bob_after->free);
+  auto alice_after = client->account(alice.public_key());
+  ASSERT_TRUE(alice_after.ok());
+  EXPECT_EQ(alice_after->nonce, 1u);
+  // Alice paid the amount plus a fee; the fee is what the runtime charged, no more.
+  u128 spent = 1'000'000'000'000ull - alice_after->free;
+  EXPECT_TRUE(spent > 123'456'789ull && spent < 123'456'789ull + 1'000'000'000ull) << u128_to_string(spent);
+}
+
+TEST_F(Subtensor, AFailingCallSurfacesTheRuntimesErrorByName) {
+  Keypair carol = fresh_key(4);
+  fund(*client, carol.public_key(), 1'000'000'000'000ull);
+  auto refused = client->submit(carol, "SubtensorModule", "burned_register",
+                                {{"netuid", 77}, {"hotkey", hex_of(fresh_key(5).public_key())}});
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(refused.status().message().find("SubtensorModule::"), std::string::npos) << refused.status().message();
+  std::cout << "runtime refusal: " << refused.status().message() << "\n";
+  // A transaction the pool refuses (no funds for the fee) is the node's message, not a hang.
+  auto broke = client->submit(fresh_key(6), "Balances", "transfer_keep_alive",
+                              {{"dest", {{"Id", hex_of(carol.public_key())}}}, {"value", 1}});
+  ASSERT_FALSE(broke.ok());
+  EXPECT_NE(broke.status().message().find("author_submitAndWatchExtrinsic"), std::string::npos) << broke.status().message();
+}
+
+TEST_F(Subtensor, ANewHeadSubscriptionSeesTheBlocksBuilt) {
+  auto other = SubstrateClient::connect(Chopsticks::url);
+  ASSERT_TRUE(other.ok());
+  auto head = client->best_header();
+  ASSERT_TRUE(head.ok());
+  auto sub = client->rpc().subscribe("chain_subscribeNewHeads", nlohmann::json::array());
+  ASSERT_TRUE(sub.ok()) << sub.status().to_string();
+  auto built = (*other)->rpc().call("dev_newBlock", {{{"count", 3}}});
+  ASSERT_TRUE(built.ok()) << built.status().to_string();
+  std::vector<std::uint64_t> seen;
+  while (seen.empty() || seen.back() < head->number + 3) {
+    auto h = client->rpc().next(*sub, std::chrono::seconds(30));
+    ASSERT_TRUE(h.ok()) << h.status().to_string();
+    std::string number = (*h)["number"].get<std::string>();
+    seen.push_back(std::stoull(number.substr(2), nullptr, 16));
+  }
+  EXPECT_EQ(seen.back(), head->number + 3);
+  for (std::size_t i = 1; i < seen.size(); ++i) EXPECT_EQ(seen[i], seen[i - 1] + 1);
+  EXPECT_TRUE(client->rpc().unsubscribe("chain_unsubscribeNewHeads", *sub).ok());
+  // watch_heads: the same through the typed client (a node sends the current head
+  // first, then each new one).
+  std::vector<std::uint64_t> watched_numbers;
+  auto more = (*other)->rpc().call("dev_newBlock", {{{"count", 1}}});
+  ASSERT_TRUE(more.ok());
+  Status watched = client->watch_heads(
+      [&](const Header& h) {
+        watched_numbers.push_back(h.number);
+        return h.number < head->number + 4;
+      },
+      std::chrono::seconds(10));
+  EXPECT_TRUE(watched.ok()) << watched.to_string();
+  ASSERT_FALSE(watched_numbers.empty());
+  EXPECT_EQ(watched_numbers.back(), head->number + 4);
+}
+
+TEST_F(Subtensor, PagedMapReadsAndStorageDefaults) {
+  Keypair dave = fresh_key(7);
+  fund(*client, dave.public_key(), 42);
+  auto accounts = client->storage_entries("System", "Account", nlohmann::json::array(), 100'000, 2);
+  ASSERT_TRUE(accounts.ok()) << accounts.status().to_string();
+  bool found = false;
+  for (const auto& [key, value] : *accounts) {
+    Bytes tail(key.end() - 32, key.end());
+    if (tail == Bytes(dave.public_key().begin(), dave.public_key().end())) found = value["data"]["free"] == 42;
+  }
+  EXPECT_TRUE(found) << accounts->size() << " accounts read";
+  auto networks = client->storage("SubtensorModule", "TotalNetworks");
+  ASSERT_TRUE(networks.ok()) << networks.status().to_string();
+  EXPECT_TRUE(networks->is_number_unsigned());
+}
+
+TEST_F(Subtensor, AClosedPortAndABadUrlAreClearErrors) {
+  RpcOptions quick;
+  quick.connect_timeout = std::chrono::seconds(2);
+  auto closed = RpcClient::connect("ws://127.0.0.1:1", quick);
+  ASSERT_FALSE(closed.ok());
+  EXPECT_EQ(closed.status().code(), StatusCode::kUnavailable);
+  auto bad = RpcClient::connect("http://127.0.0.1:9944");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("must start with ws://"), std::string::npos);
+}
+
+TEST_F(Subtensor, AnAnswerOverTheSizeCapClosesTheConnectionAndTheNextCallReconnects) {
+  RpcOptions small;
+  small.max_message_bytes = 64 * 1024;  // the metadata is ~90 KB of hex
+  auto rpc = RpcClient::connect(Chopsticks::url, small);
+  ASSERT_TRUE(rpc.ok());
+  auto big = (*rpc)->call("state_getMetadata", nlohmann::json::array());
+  ASSERT_FALSE(big.ok());
+  EXPECT_EQ(big.status().code(), StatusCode::kResourceExhausted) << big.status().to_string();
+  auto again = (*rpc)->call("chain_getBlockHash", nlohmann::json::array({0}));
+  ASSERT_TRUE(again.ok()) << again.status().to_string();
+  EXPECT_EQ((*rpc)->counters().reconnects, 1u);
+}
+
+}  // namespace
+}  // namespace tessera::substrate
+
+int main(int argc, char** argv) {
+  ::testing::InitGoogleTest(&argc, argv);
+  ::testing::AddGlobalTestEnvironment(new tessera::substrate::Chopsticks);
+  return RUN_ALL_TESTS();
+}
