@@ -249,16 +249,16 @@ Status Harness::check_folder(int round) {
 Status Harness::check_restart(int round) {
   TESSERA_ASSIGN_OR_RETURN(auto chain, chain::connect_embedded_chain(address_, std::chrono::seconds(10)));
   TESSERA_ASSIGN_OR_RETURN(chain::HeadInfo head, chain->head());
-  TESSERA_ASSIGN_OR_RETURN(proto::AccountReply sink, chain->account(sink_.public_key()));
-  TESSERA_ASSIGN_OR_RETURN(proto::SubnetReply subnet, chain->subnet(1));
+  TESSERA_ASSIGN_OR_RETURN(chain::AccountInfo sink, chain->account(sink_.public_key()));
+  TESSERA_ASSIGN_OR_RETURN(chain::Subnet subnet, chain->subnet(1));
   std::lock_guard lock(ack_.mu);
   const std::string at = "round " + std::to_string(round) + ": ";
   if (head.height < ack_.highest_block) {
     return Internal(at + "restarted at height " + std::to_string(head.height) + ", below acknowledged block " +
                     std::to_string(ack_.highest_block));
   }
-  if (sink.balance() < ack_.transfers_rao || sink.balance() > ack_.transfers_rao + 997) {
-    return Internal(at + "the sink holds " + std::to_string(sink.balance()) + " rao; acknowledged transfers total " +
+  if (sink.balance < ack_.transfers_rao || sink.balance > ack_.transfers_rao + 997) {
+    return Internal(at + "the sink holds " + std::to_string(sink.balance) + " rao; acknowledged transfers total " +
                     std::to_string(ack_.transfers_rao));
   }
   for (const auto& [hotkey, uid] : ack_.registered) {
@@ -266,7 +266,7 @@ Status Harness::check_restart(int round) {
     std::copy(hotkey.begin(), hotkey.end(), pk.begin());
     const auto found = chain::find_uid(subnet, pk);
     // A registration can be replaced later by another one once it is no longer immune.
-    if (!found && subnet.neurons_size() < static_cast<int>(subnet.params().max_uids())) {
+    if (!found && static_cast<int>(subnet.neurons.size()) < static_cast<int>(subnet.params.max_uids())) {
       return Internal(at + "an acknowledged registration (uid " + std::to_string(uid) + ") is missing");
     }
   }

@@ -29,6 +29,26 @@ Result<std::uint32_t> parse_number_after(const std::string& result, const std::s
   return static_cast<std::uint32_t>(std::stoul(result.substr(prefix.size())));
 }
 
+Subnet subnet_of(const proto::SubnetReply& r) {
+  Subnet s;
+  s.netuid = r.netuid();
+  s.owner = r.owner();
+  s.params = r.params();
+  s.spec_toml = r.spec_toml();
+  s.spec_hash = r.spec_hash();
+  s.locked = r.locked();
+  s.pending_emission = r.pending_emission();
+  s.block = r.block();
+  s.last_epoch_block = r.last_epoch_block();
+  s.neurons.reserve(static_cast<std::size_t>(r.neurons_size()));
+  for (const auto& n : r.neurons()) {
+    s.neurons.push_back({n.uid(), n.hotkey(), n.coldkey(), n.stake(), n.address(), n.curve_public_key(), n.consensus_u16(),
+                         n.incentive_u16(), n.dividends_u16(), n.validator_trust_u16(), n.last_emission(), n.total_earned(),
+                         n.last_update(), n.registration_block(), n.validator_permit()});
+  }
+  return s;
+}
+
 class EmbeddedChain final : public ChainClient {
  public:
   explicit EmbeddedChain(std::shared_ptr<grpc::Channel> channel)
@@ -42,24 +62,24 @@ class EmbeddedChain final : public ChainClient {
     return HeadInfo{r.height(), r.hash(), r.chain_id(), r.total_issuance()};
   }
 
-  Result<proto::AccountReply> account(const PublicKey& key) override {
+  Result<AccountInfo> account(const PublicKey& key) override {
     grpc::ClientContext ctx;
     net::set_deadline(&ctx, std::chrono::seconds(10));
     proto::AccountRequest req;
     req.set_account(key_of(key));
     proto::AccountReply r;
     TESSERA_RETURN_IF_ERROR(from_grpc(stub_->GetAccount(&ctx, req, &r), "reading an account"));
-    return r;
+    return AccountInfo{r.balance(), r.nonce(), r.block()};
   }
 
-  Result<proto::SubnetReply> subnet(std::uint32_t netuid) override {
+  Result<Subnet> subnet(std::uint32_t netuid) override {
     grpc::ClientContext ctx;
     net::set_deadline(&ctx, std::chrono::seconds(10));
     proto::SubnetRequest req;
     req.set_netuid(netuid);
     proto::SubnetReply r;
     TESSERA_RETURN_IF_ERROR(from_grpc(stub_->GetSubnet(&ctx, req, &r), "reading subnet " + std::to_string(netuid)));
-    return r;
+    return subnet_of(r);
   }
 
   Result<std::optional<CheckpointInfo>> checkpoint(std::uint32_t netuid, std::optional<std::uint64_t> window) override {
@@ -73,18 +93,6 @@ class EmbeddedChain final : public ChainClient {
     TESSERA_RETURN_IF_ERROR(from_grpc(stub_->GetCheckpoint(&ctx, req, &r), "reading a checkpoint announcement"));
     if (!r.found()) return std::optional<CheckpointInfo>();
     return std::optional<CheckpointInfo>(CheckpointInfo{r.window(), r.hash(), r.address(), r.block(), r.announcer()});
-  }
-
-  Result<Included> submit(const Keypair& signer, const proto::Call& call) override {
-    TESSERA_ASSIGN_OR_RETURN(HeadInfo h, head());
-    TESSERA_ASSIGN_OR_RETURN(proto::AccountReply acc, account(signer.public_key()));
-    const proto::Extrinsic ex = make_extrinsic(signer, h.chain_id, acc.nonce(), call);
-    grpc::ClientContext ctx;
-    net::set_deadline(&ctx, std::chrono::seconds(120));
-    proto::SubmitReply r;
-    TESSERA_RETURN_IF_ERROR(from_grpc(stub_->Submit(&ctx, ex, &r), "submitting an extrinsic"));
-    if (!r.accepted()) return FailedPrecondition("chain rejected the extrinsic: " + r.reason());
-    return Included{r.block(), r.result()};
   }
 
   Status watch_blocks(const std::function<bool(const HeadInfo&)>& on_block, std::chrono::milliseconds deadline,
@@ -113,98 +121,121 @@ class EmbeddedChain final : public ChainClient {
     return from_grpc(st, "watching blocks");
   }
 
+  Result<Included> transfer(const Keypair& from, const PublicKey& to, std::uint64_t rao) override {
+    proto::Call call;
+    call.mutable_transfer()->set_to(key_of(to));
+    call.mutable_transfer()->set_amount(rao);
+    return submit(from, call);
+  }
+
+  Result<std::uint32_t> create_subnet(const Keypair& owner, const std::string& spec_toml,
+                                      const proto::SubnetParams& params) override {
+    proto::Call call;
+    call.mutable_create_subnet()->set_spec_toml(spec_toml);
+    *call.mutable_create_subnet()->mutable_params() = params;
+    TESSERA_ASSIGN_OR_RETURN(Included inc, submit(owner, call));
+    if (!inc.netuid) return Internal("the chain included the subnet but named no netuid");
+    return *inc.netuid;
+  }
+
+  Result<std::uint32_t> register_hotkey(const Keypair& coldkey, const PublicKey& hotkey, std::uint32_t netuid) override {
+    proto::Call call;
+    call.mutable_register_()->set_netuid(netuid);
+    call.mutable_register_()->set_hotkey(key_of(hotkey));
+    TESSERA_ASSIGN_OR_RETURN(Included inc, submit(coldkey, call));
+    if (!inc.uid) return Internal("the chain included the registration but named no uid");
+    return *inc.uid;
+  }
+
+  Result<Included> serve(const Keypair& hotkey, std::uint32_t netuid, const std::string& address,
+                         const std::string& curve_public_key) override {
+    proto::Call call;
+    call.mutable_serve()->set_netuid(netuid);
+    call.mutable_serve()->set_address(address);
+    call.mutable_serve()->set_curve_public_key(curve_public_key);
+    return submit(hotkey, call);
+  }
+
+  Result<Included> set_weights(const Keypair& hotkey, std::uint32_t netuid, const std::vector<std::uint32_t>& uids,
+                               const std::vector<std::uint32_t>& values, std::uint64_t version_key) override {
+    proto::Call call;
+    fill_weights(call.mutable_set_weights(), netuid, uids, values, version_key);
+    return submit(hotkey, call);
+  }
+
+  Result<Included> commit_weights(const Keypair& hotkey, std::uint32_t netuid, const std::string& commit_hash) override {
+    proto::Call call;
+    call.mutable_commit_weights()->set_netuid(netuid);
+    call.mutable_commit_weights()->set_commit_hash(commit_hash);
+    return submit(hotkey, call);
+  }
+
+  Result<Included> reveal_weights(const Keypair& hotkey, std::uint32_t netuid, const std::vector<std::uint32_t>& uids,
+                                  const std::vector<std::uint32_t>& values, const std::string& salt,
+                                  std::uint64_t version_key) override {
+    proto::Call call;
+    fill_weights(call.mutable_reveal_weights(), netuid, uids, values, version_key);
+    call.mutable_reveal_weights()->set_salt(salt);
+    return submit(hotkey, call);
+  }
+
+  Result<Included> announce_checkpoint(const Keypair& signer, std::uint32_t netuid, std::uint64_t window,
+                                       const std::string& hash, const std::string& address) override {
+    proto::Call call;
+    auto* a = call.mutable_announce_checkpoint();
+    a->set_netuid(netuid);
+    a->set_window(window);
+    a->set_hash(hash);
+    a->set_address(address);
+    return submit(signer, call);
+  }
+
+  Result<Included> add_stake(const Keypair& coldkey, const PublicKey& hotkey, std::uint32_t netuid,
+                             std::uint64_t rao) override {
+    proto::Call call;
+    call.mutable_add_stake()->set_netuid(netuid);
+    call.mutable_add_stake()->set_hotkey(key_of(hotkey));
+    call.mutable_add_stake()->set_amount(rao);
+    return submit(coldkey, call);
+  }
+
+  Result<Included> set_subnet_params(const Keypair& owner, std::uint32_t netuid,
+                                     const proto::SubnetParams& params) override {
+    proto::Call call;
+    call.mutable_set_subnet_params()->set_netuid(netuid);
+    *call.mutable_set_subnet_params()->mutable_params() = params;
+    return submit(owner, call);
+  }
+
  private:
+  // Signs `call` with the signer's next nonce and waits for the durable block. The node
+  // reports what a call created as "netuid N" or "uid N".
+  Result<Included> submit(const Keypair& signer, const proto::Call& call) {
+    TESSERA_ASSIGN_OR_RETURN(HeadInfo h, head());
+    TESSERA_ASSIGN_OR_RETURN(AccountInfo acc, account(signer.public_key()));
+    const proto::Extrinsic ex = make_extrinsic(signer, h.chain_id, acc.nonce, call);
+    grpc::ClientContext ctx;
+    net::set_deadline(&ctx, std::chrono::seconds(120));
+    proto::SubmitReply r;
+    TESSERA_RETURN_IF_ERROR(from_grpc(stub_->Submit(&ctx, ex, &r), "submitting an extrinsic"));
+    if (!r.accepted()) return FailedPrecondition("chain rejected the extrinsic: " + r.reason());
+    Included inc;
+    inc.block = r.block();
+    if (r.result().rfind("netuid ", 0) == 0) {
+      TESSERA_ASSIGN_OR_RETURN(auto n, parse_number_after(r.result(), "netuid "));
+      inc.netuid = n;
+    } else if (r.result().rfind("uid ", 0) == 0) {
+      TESSERA_ASSIGN_OR_RETURN(auto n, parse_number_after(r.result(), "uid "));
+      inc.uid = n;
+    }
+    return inc;
+  }
+
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<proto::ChainService::Stub> stub_;
 };
 
 }  // namespace
-
-Result<Included> ChainClient::transfer(const Keypair& from, const PublicKey& to, std::uint64_t rao) {
-  proto::Call call;
-  call.mutable_transfer()->set_to(key_of(to));
-  call.mutable_transfer()->set_amount(rao);
-  return submit(from, call);
-}
-
-Result<std::uint32_t> ChainClient::create_subnet(const Keypair& owner, const std::string& spec_toml,
-                                                 const proto::SubnetParams& params) {
-  proto::Call call;
-  call.mutable_create_subnet()->set_spec_toml(spec_toml);
-  *call.mutable_create_subnet()->mutable_params() = params;
-  TESSERA_ASSIGN_OR_RETURN(Included inc, submit(owner, call));
-  return parse_number_after(inc.result, "netuid ");
-}
-
-Result<std::uint32_t> ChainClient::register_hotkey(const Keypair& coldkey, const PublicKey& hotkey, std::uint32_t netuid) {
-  proto::Call call;
-  call.mutable_register_()->set_netuid(netuid);
-  call.mutable_register_()->set_hotkey(key_of(hotkey));
-  TESSERA_ASSIGN_OR_RETURN(Included inc, submit(coldkey, call));
-  return parse_number_after(inc.result, "uid ");
-}
-
-Result<Included> ChainClient::serve(const Keypair& hotkey, std::uint32_t netuid, const std::string& address,
-                                    const std::string& curve_public_key) {
-  proto::Call call;
-  call.mutable_serve()->set_netuid(netuid);
-  call.mutable_serve()->set_address(address);
-  call.mutable_serve()->set_curve_public_key(curve_public_key);
-  return submit(hotkey, call);
-}
-
-Result<Included> ChainClient::set_weights(const Keypair& hotkey, std::uint32_t netuid,
-                                          const std::vector<std::uint32_t>& uids,
-                                          const std::vector<std::uint32_t>& values, std::uint64_t version_key) {
-  proto::Call call;
-  fill_weights(call.mutable_set_weights(), netuid, uids, values, version_key);
-  return submit(hotkey, call);
-}
-
-Result<Included> ChainClient::commit_weights(const Keypair& hotkey, std::uint32_t netuid, const std::string& commit_hash) {
-  proto::Call call;
-  call.mutable_commit_weights()->set_netuid(netuid);
-  call.mutable_commit_weights()->set_commit_hash(commit_hash);
-  return submit(hotkey, call);
-}
-
-Result<Included> ChainClient::reveal_weights(const Keypair& hotkey, std::uint32_t netuid,
-                                             const std::vector<std::uint32_t>& uids,
-                                             const std::vector<std::uint32_t>& values, const std::string& salt,
-                                             std::uint64_t version_key) {
-  proto::Call call;
-  fill_weights(call.mutable_reveal_weights(), netuid, uids, values, version_key);
-  call.mutable_reveal_weights()->set_salt(salt);
-  return submit(hotkey, call);
-}
-
-Result<Included> ChainClient::announce_checkpoint(const Keypair& signer, std::uint32_t netuid, std::uint64_t window,
-                                                  const std::string& hash, const std::string& address) {
-  proto::Call call;
-  auto* a = call.mutable_announce_checkpoint();
-  a->set_netuid(netuid);
-  a->set_window(window);
-  a->set_hash(hash);
-  a->set_address(address);
-  return submit(signer, call);
-}
-
-Result<Included> ChainClient::add_stake(const Keypair& coldkey, const PublicKey& hotkey, std::uint32_t netuid,
-                                        std::uint64_t rao) {
-  proto::Call call;
-  call.mutable_add_stake()->set_netuid(netuid);
-  call.mutable_add_stake()->set_hotkey(key_of(hotkey));
-  call.mutable_add_stake()->set_amount(rao);
-  return submit(coldkey, call);
-}
-
-Result<Included> ChainClient::set_subnet_params(const Keypair& owner, std::uint32_t netuid,
-                                                const proto::SubnetParams& params) {
-  proto::Call call;
-  call.mutable_set_subnet_params()->set_netuid(netuid);
-  *call.mutable_set_subnet_params()->mutable_params() = params;
-  return submit(owner, call);
-}
 
 Result<std::unique_ptr<ChainClient>> connect_embedded_chain(const std::string& address,
                                                             std::chrono::milliseconds timeout) {
@@ -248,22 +279,22 @@ std::string format_tao_short(std::uint64_t rao, bool with_unit) {
   return std::to_string(units / 10000) + "." + frac + (with_unit ? " TAO" : "");
 }
 
-std::optional<std::uint32_t> find_uid(const proto::SubnetReply& subnet, const PublicKey& hotkey) {
+std::optional<std::uint32_t> find_uid(const Subnet& subnet, const PublicKey& hotkey) {
   const std::string key = raw_bytes(hotkey);
-  for (const auto& n : subnet.neurons()) {
-    if (n.hotkey() == key) return n.uid();
+  for (const auto& n : subnet.neurons) {
+    if (n.hotkey == key) return n.uid;
   }
   return std::nullopt;
 }
 
 Result<std::uint32_t> ensure_registered(ChainClient& chain, const Wallet& wallet, std::uint32_t netuid) {
-  TESSERA_ASSIGN_OR_RETURN(proto::SubnetReply subnet, chain.subnet(netuid));
+  TESSERA_ASSIGN_OR_RETURN(Subnet subnet, chain.subnet(netuid));
   if (auto uid = find_uid(subnet, wallet.hotkey.public_key())) return *uid;
-  TESSERA_ASSIGN_OR_RETURN(proto::AccountReply account, chain.account(wallet.coldkey.public_key()));
-  const std::uint64_t burn = subnet.params().registration_burn();
-  if (account.balance() < burn) {
+  TESSERA_ASSIGN_OR_RETURN(AccountInfo account, chain.account(wallet.coldkey.public_key()));
+  const std::uint64_t burn = subnet.params.registration_burn();
+  if (account.balance < burn) {
     return FailedPrecondition("wallet " + wallet.name + ": registering on subnet " + std::to_string(netuid) + " burns " +
-                              format_tao(burn) + " but the coldkey holds " + format_tao(account.balance()) +
+                              format_tao(burn) + " but the coldkey holds " + format_tao(account.balance) +
                               " (fund it with `tessera wallet transfer`)");
   }
   auto uid = chain.register_hotkey(wallet.coldkey, wallet.hotkey.public_key(), netuid);

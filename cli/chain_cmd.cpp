@@ -9,6 +9,7 @@
 #include "chain-bridge/node.h"
 #include "chain-bridge/replay.h"
 #include "chain-bridge/yuma_vectors.h"
+#include "chain-bridge/substrate/ss58.h"
 #include "cli/commands.h"
 #include "core/file_io.h"
 #include "core/hash.h"
@@ -76,7 +77,7 @@ Status run_chain_start(const GlobalOptions& global, const std::string& listen, c
 }
 
 Result<std::unique_ptr<chain::ChainClient>> connect(const std::string& address) {
-  return chain::connect_embedded_chain(address.empty() ? chain::default_chain_address() : address);
+  return chain::connect_chain(address.empty() ? chain::default_chain_address() : address);
 }
 
 Status run_subnet_create(const GlobalOptions& global, const std::string& address, const std::string& spec_path,
@@ -93,38 +94,38 @@ Status run_subnet_create(const GlobalOptions& global, const std::string& address
 
 Status run_subnet_show(const std::string& address, std::uint32_t netuid, bool json) {
   TESSERA_ASSIGN_OR_RETURN(auto client, connect(address));
-  TESSERA_ASSIGN_OR_RETURN(proto::SubnetReply s, client->subnet(netuid));
+  TESSERA_ASSIGN_OR_RETURN(chain::Subnet s, client->subnet(netuid));
   if (json) {
-    nlohmann::json j = {{"netuid", s.netuid()}, {"owner", to_hex(s.owner())}, {"block", s.block()},
-                        {"spec_hash", to_hex(s.spec_hash())}, {"locked_rao", s.locked()},
-                        {"pending_emission_rao", s.pending_emission()}, {"last_epoch_block", s.last_epoch_block()},
-                        {"tempo", s.params().tempo()}, {"max_uids", s.params().max_uids()},
-                        {"commit_reveal", s.params().commit_reveal()}, {"neurons", nlohmann::json::array()}};
-    for (const auto& n : s.neurons()) {
-      j["neurons"].push_back({{"uid", n.uid()}, {"hotkey", to_hex(n.hotkey())}, {"coldkey", to_hex(n.coldkey())},
-                              {"stake_rao", n.stake()}, {"address", n.address()},
-                              {"consensus", n.consensus_u16() / 65535.0}, {"incentive", n.incentive_u16() / 65535.0},
-                              {"dividends", n.dividends_u16() / 65535.0},
-                              {"validator_trust", n.validator_trust_u16() / 65535.0},
-                              {"validator_permit", n.validator_permit()}, {"last_emission_rao", n.last_emission()},
-                              {"total_earned_rao", n.total_earned()}, {"last_update", n.last_update()},
-                              {"registration_block", n.registration_block()}});
+    nlohmann::json j = {{"netuid", s.netuid}, {"owner", to_hex(s.owner)}, {"block", s.block},
+                        {"spec_hash", to_hex(s.spec_hash)}, {"locked_rao", s.locked},
+                        {"pending_emission_rao", s.pending_emission}, {"last_epoch_block", s.last_epoch_block},
+                        {"tempo", s.params.tempo()}, {"max_uids", s.params.max_uids()},
+                        {"commit_reveal", s.params.commit_reveal()}, {"neurons", nlohmann::json::array()}};
+    for (const auto& n : s.neurons) {
+      j["neurons"].push_back({{"uid", n.uid}, {"hotkey", to_hex(n.hotkey)}, {"coldkey", to_hex(n.coldkey)},
+                              {"stake_rao", n.stake}, {"address", n.address},
+                              {"consensus", n.consensus_u16 / 65535.0}, {"incentive", n.incentive_u16 / 65535.0},
+                              {"dividends", n.dividends_u16 / 65535.0},
+                              {"validator_trust", n.validator_trust_u16 / 65535.0},
+                              {"validator_permit", n.validator_permit}, {"last_emission_rao", n.last_emission},
+                              {"total_earned_rao", n.total_earned}, {"last_update", n.last_update},
+                              {"registration_block", n.registration_block}});
     }
     std::printf("%s\n", j.dump(2).c_str());
     return Status::Ok();
   }
   std::printf("subnet %u at block %llu — owner %s…, tempo %u, %d/%u uids, commit-reveal %s, pending %s\n",
-              s.netuid(), static_cast<unsigned long long>(s.block()), to_hex(s.owner()).substr(0, 8).c_str(),
-              s.params().tempo(), s.neurons_size(), s.params().max_uids(), s.params().commit_reveal() ? "on" : "off",
-              chain::format_tao_short(s.pending_emission()).c_str());
+              s.netuid, static_cast<unsigned long long>(s.block), to_hex(s.owner).substr(0, 8).c_str(),
+              s.params.tempo(), static_cast<int>(s.neurons.size()), s.params.max_uids(), s.params.commit_reveal() ? "on" : "off",
+              chain::format_tao_short(s.pending_emission).c_str());
   std::printf("%4s %-10s %12s %6s %9s %9s %9s %4s %12s %7s  %s\n", "uid", "hotkey", "stake TAO", "cons", "incentive",
               "dividends", "trust", "vp", "earned TAO", "updated", "endpoint");
-  for (const auto& n : s.neurons()) {
-    std::printf("%4u %-10s %12s %6.3f %9.4f %9.4f %9.4f %4s %12s %7llu  %s\n", n.uid(), to_hex(n.hotkey()).substr(0, 8).c_str(),
-                chain::format_tao_short(n.stake(), false).c_str(), n.consensus_u16() / 65535.0, n.incentive_u16() / 65535.0,
-                n.dividends_u16() / 65535.0, n.validator_trust_u16() / 65535.0, n.validator_permit() ? "yes" : "-",
-                chain::format_tao_short(n.total_earned(), false).c_str(), static_cast<unsigned long long>(n.last_update()),
-                n.address().empty() ? "-" : n.address().c_str());
+  for (const auto& n : s.neurons) {
+    std::printf("%4u %-10s %12s %6.3f %9.4f %9.4f %9.4f %4s %12s %7llu  %s\n", n.uid, to_hex(n.hotkey).substr(0, 8).c_str(),
+                chain::format_tao_short(n.stake, false).c_str(), n.consensus_u16 / 65535.0, n.incentive_u16 / 65535.0,
+                n.dividends_u16 / 65535.0, n.validator_trust_u16 / 65535.0, n.validator_permit ? "yes" : "-",
+                chain::format_tao_short(n.total_earned, false).c_str(), static_cast<unsigned long long>(n.last_update),
+                n.address.empty() ? "-" : n.address.c_str());
   }
   return Status::Ok();
 }
@@ -156,13 +157,13 @@ Status run_balance(const GlobalOptions& global, const std::string& address, cons
   TESSERA_ASSIGN_OR_RETURN(auto cold, client->account(w.coldkey.public_key()));
   TESSERA_ASSIGN_OR_RETURN(auto hot, client->account(w.hotkey.public_key()));
   if (json) {
-    std::printf("%s\n", nlohmann::json{{"wallet", w.name}, {"block", cold.block()}, {"coldkey_rao", cold.balance()},
-                                        {"hotkey_rao", hot.balance()}}.dump().c_str());
+    std::printf("%s\n", nlohmann::json{{"wallet", w.name}, {"block", cold.block}, {"coldkey_rao", cold.balance},
+                                        {"hotkey_rao", hot.balance}}.dump().c_str());
   } else {
     std::printf("wallet %s at block %llu\n  coldkey %s…  %s\n  hotkey  %s…  %s\n", w.name.c_str(),
-                static_cast<unsigned long long>(cold.block()), w.coldkey.public_hex().substr(0, 8).c_str(),
-                chain::format_tao(cold.balance()).c_str(), w.hotkey.public_hex().substr(0, 8).c_str(),
-                chain::format_tao(hot.balance()).c_str());
+                static_cast<unsigned long long>(cold.block), w.coldkey.public_hex().substr(0, 8).c_str(),
+                chain::format_tao(cold.balance).c_str(), w.hotkey.public_hex().substr(0, 8).c_str(),
+                chain::format_tao(hot.balance).c_str());
   }
   return Status::Ok();
 }
@@ -175,7 +176,9 @@ Status run_transfer(const GlobalOptions& global, const std::string& address, con
   if (auto named = load_wallet(home_path(global), to); named.ok()) {
     dest = named->coldkey.public_key();
   } else {
-    TESSERA_ASSIGN_OR_RETURN(dest, public_key_from_hex(to));
+    auto key = substrate::parse_public_key(to);
+    if (!key.ok()) return InvalidArgument("--to " + to + ": not a wallet name, and " + key.status().message());
+    dest = *key;
   }
   TESSERA_ASSIGN_OR_RETURN(auto client, connect(address));
   TESSERA_ASSIGN_OR_RETURN(auto inc, client->transfer(w.coldkey, dest, rao));
@@ -330,7 +333,7 @@ void add_chain_commands(CLI::App& app, const GlobalOptions& global, int* exit_co
   static std::string balance_name;
   static bool balance_json = false;
   balance->add_option("--name", balance_name, "Wallet name")->required();
-  balance->add_option("--chain", chain_address, "Chain node address");
+  balance->add_option("--chain", chain_address, "Chain node: HOST:PORT (embedded) or ws://HOST:PORT (subtensor)");
   balance->add_flag("--json", balance_json, "JSON output");
   balance->callback([&global, exit_code] {
     *exit_code = report(run_balance(global, chain_address, balance_name, balance_json));
@@ -338,9 +341,9 @@ void add_chain_commands(CLI::App& app, const GlobalOptions& global, int* exit_co
   auto* transfer = wallet->add_subcommand("transfer", "Send TAO from a wallet's coldkey");
   static std::string from, to, amount;
   transfer->add_option("--name", from, "Sending wallet")->required();
-  transfer->add_option("--to", to, "Receiving wallet name or hex public key")->required();
+  transfer->add_option("--to", to, "Receiving wallet name, hex public key or SS58 address")->required();
   transfer->add_option("--amount", amount, "TAO")->required();
-  transfer->add_option("--chain", chain_address, "Chain node address");
+  transfer->add_option("--chain", chain_address, "Chain node: HOST:PORT (embedded) or ws://HOST:PORT (subtensor)");
   transfer->callback([&global, exit_code] { *exit_code = report(run_transfer(global, chain_address, from, to, amount)); });
 }
 

@@ -100,7 +100,7 @@ Result<checkpoints::PullResult> pull_with_flags(const PullFlags& f, bool show_pr
   o.min_bytes_per_second = static_cast<std::uint64_t>(f.min_rate_kib * 1024);
   if (f.netuid != 0) {
     // The chain's announcement says which hash to expect and where it is served.
-    TESSERA_ASSIGN_OR_RETURN(auto client, chain::connect_embedded_chain(f.chain.empty() ? chain::default_chain_address() : f.chain));
+    TESSERA_ASSIGN_OR_RETURN(auto client, chain::connect_chain(f.chain.empty() ? chain::default_chain_address() : f.chain));
     std::optional<std::uint64_t> w;
     if (f.window >= 0) w = static_cast<std::uint64_t>(f.window);
     TESSERA_ASSIGN_OR_RETURN(auto announced, client->checkpoint(f.netuid, w));
@@ -167,10 +167,10 @@ Status run_export(const std::string& folder, const std::string& format, const st
 }
 // Recomputes the checkpoint that followed window W's and compares it with the chain.
 Status run_verify(std::uint32_t netuid, std::uint64_t window, const std::string& chain_address, const std::string& work) {
-  TESSERA_ASSIGN_OR_RETURN(auto client, chain::connect_embedded_chain(chain_address.empty() ? chain::default_chain_address()
+  TESSERA_ASSIGN_OR_RETURN(auto client, chain::connect_chain(chain_address.empty() ? chain::default_chain_address()
                                                                                            : chain_address));
   TESSERA_ASSIGN_OR_RETURN(auto subnet, client->subnet(netuid));
-  TESSERA_ASSIGN_OR_RETURN(RunSpec spec, parse_run_spec(subnet.spec_toml(), "subnet " + std::to_string(netuid) + " run spec"));
+  TESSERA_ASSIGN_OR_RETURN(RunSpec spec, parse_run_spec(subnet.spec_toml, "subnet " + std::to_string(netuid) + " run spec"));
   TESSERA_ASSIGN_OR_RETURN(auto parent_info, client->checkpoint(netuid, window));
   if (!parent_info) return NotFound("subnet " + std::to_string(netuid) + " announced no checkpoint for window " + std::to_string(window));
   std::optional<chain::CheckpointInfo> child_info;

@@ -42,14 +42,14 @@ struct Observed {
 
 double tao(std::uint64_t rao) { return static_cast<double>(rao) / 1e9; }
 
-json build_state(std::uint32_t netuid, const proto::SubnetReply& subnet, const Observed& seen) {
+json build_state(std::uint32_t netuid, const chain::Subnet& subnet, const Observed& seen) {
   std::map<std::string, std::uint32_t> uid_of_validator_hotkey;
   json miners = json::array(), validators = json::array();
   std::map<std::uint32_t, json> history;  // miner uid → judgements
   json windows = json::array();
   std::map<std::string, int> outcomes;
-  for (const auto& n : subnet.neurons()) {
-    if (!n.address().empty()) uid_of_validator_hotkey[n.hotkey()] = n.uid();
+  for (const auto& n : subnet.neurons) {
+    if (!n.address.empty()) uid_of_validator_hotkey[n.hotkey] = n.uid;
   }
   for (const auto& [window, hash] : seen.checkpoints) {
     json w = {{"window", window}, {"checkpoint", hash}, {"loss", nullptr}, {"scored", 0}, {"judged", 0}, {"bytes", 0}};
@@ -74,22 +74,22 @@ json build_state(std::uint32_t netuid, const proto::SubnetReply& subnet, const O
     }
     windows.push_back(w);
   }
-  for (const auto& n : subnet.neurons()) {
-    json row = {{"uid", n.uid()},
-                {"hotkey", to_hex(n.hotkey())},
-                {"stake_tao", tao(n.stake())},
-                {"earned_tao", tao(n.total_earned())},
-                {"incentive", n.incentive_u16() / 65535.0},
-                {"dividends", n.dividends_u16() / 65535.0}};
-    if (!n.address().empty()) {
+  for (const auto& n : subnet.neurons) {
+    json row = {{"uid", n.uid},
+                {"hotkey", to_hex(n.hotkey)},
+                {"stake_tao", tao(n.stake)},
+                {"earned_tao", tao(n.total_earned)},
+                {"incentive", n.incentive_u16 / 65535.0},
+                {"dividends", n.dividends_u16 / 65535.0}};
+    if (!n.address.empty()) {
       int served = 0;
-      for (const auto& [key, v] : seen.verdicts) served += key.first == n.uid();
+      for (const auto& [key, v] : seen.verdicts) served += key.first == n.uid;
       row["verdicts"] = served;
-      row["aggregator"] = to_hex(n.hotkey()) == seen.aggregator;
+      row["aggregator"] = to_hex(n.hotkey) == seen.aggregator;
       validators.push_back(row);
       continue;
     }
-    json h = history.count(n.uid()) ? history[n.uid()] : json::array();
+    json h = history.count(n.uid) ? history[n.uid] : json::array();
     int scored = 0;
     for (const auto& j : h) scored += j["outcome"] == "scored";
     row["scored"] = scored;
@@ -98,7 +98,7 @@ json build_state(std::uint32_t netuid, const proto::SubnetReply& subnet, const O
     row["history"] = h;
     miners.push_back(row);
   }
-  return {{"netuid", netuid},        {"block", subnet.block()},     {"last_epoch_block", subnet.last_epoch_block()},
+  return {{"netuid", netuid},        {"block", subnet.block},     {"last_epoch_block", subnet.last_epoch_block},
           {"windows", windows},      {"miners", miners},            {"validators", validators},
           {"outcomes", outcomes},    {"updated_ms", std::chrono::duration_cast<std::chrono::milliseconds>(
                                                       std::chrono::system_clock::now().time_since_epoch())
@@ -140,7 +140,7 @@ json receipt_counters(const std::vector<std::string>& urls) {
 
 // One poll: the metagraph, new announcements, and the verdicts not fetched yet.
 Status poll(chain::ChainClient& chain, std::uint32_t netuid, Observed& seen, json* state) {
-  TESSERA_ASSIGN_OR_RETURN(proto::SubnetReply subnet, chain.subnet(netuid));
+  TESSERA_ASSIGN_OR_RETURN(chain::Subnet subnet, chain.subnet(netuid));
   TESSERA_ASSIGN_OR_RETURN(auto latest, chain.checkpoint(netuid, std::nullopt));
   if (latest) {
     seen.aggregator = to_hex(latest->announcer);
@@ -154,10 +154,10 @@ Status poll(chain::ChainClient& chain, std::uint32_t netuid, Observed& seen, jso
     while (seen.checkpoints.size() > kWindowsKept) seen.checkpoints.erase(seen.checkpoints.begin());
   }
   // A window's verdicts exist once it was judged: every announced window but the newest.
-  for (const auto& n : subnet.neurons()) {
-    if (n.address().empty()) continue;
+  for (const auto& n : subnet.neurons) {
+    if (n.address.empty()) continue;
     for (const auto& [window, hash] : seen.checkpoints) {
-      const auto key = std::make_pair(n.uid(), window);
+      const auto key = std::make_pair(n.uid, window);
       if (latest && window >= latest->window) continue;
       // The two newest judged windows are asked every poll (a validator may still be
       // judging); older ones kVerdictAttempts times in all (it may be down).
@@ -193,7 +193,7 @@ Status run_dashboard(const std::string& chain_address, std::uint32_t netuid, con
                              });
                            }));
   TESSERA_ASSIGN_OR_RETURN(auto chain,
-                           chain::connect_embedded_chain(chain_address.empty() ? chain::default_chain_address() : chain_address));
+                           chain::connect_chain(chain_address.empty() ? chain::default_chain_address() : chain_address));
   TESSERA_RETURN_IF_ERROR(chain->subnet(netuid).status());
   std::printf("dashboard of subnet %u on %s\n", netuid, http->url("/").c_str());
   std::fflush(stdout);

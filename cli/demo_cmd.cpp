@@ -301,8 +301,8 @@ Status run_demo_in(const GlobalOptions& global, const DemoOptions& o, const fs::
         curve.push_back({(*ann)->window, loss, tokens, seconds_since(t_start), merged});
         std::uint64_t paid = 0;
         if (auto s = chain->subnet(netuid); s.ok()) {
-          for (const auto& n : s->neurons()) {
-            if (n.address().empty()) paid += n.total_earned();  // miners serve no endpoint
+          for (const auto& n : s->neurons) {
+            if (n.address.empty()) paid += n.total_earned;  // miners serve no endpoint
           }
         }
         std::printf("  window %4llu | val loss %.4f | merged %zu/%d | miners paid %s | %5.0fs\n",
@@ -382,8 +382,8 @@ Status run_demo_in(const GlobalOptions& global, const DemoOptions& o, const fs::
                           {"seconds", p.seconds}});
   }
   summary["curve"] = curve_json;
-  std::map<std::string, const proto::Neuron*> by_hotkey;
-  for (const auto& n : subnet.neurons()) by_hotkey[n.hotkey()] = &n;
+  std::map<std::string, const chain::Neuron*> by_hotkey;
+  for (const auto& n : subnet.neurons) by_hotkey[n.hotkey] = &n;
   const auto v0 = json_lines(validators[0].out);
   json scores = v0.empty() ? json::object() : v0.back().value("scores", json::object());
   // Honest acceptance: of validator-0's judgements of each miner, how many it scored
@@ -414,10 +414,10 @@ Status run_demo_in(const GlobalOptions& global, const DemoOptions& o, const fs::
       uid = l["uid"].get<std::uint32_t>();
     }
     TESSERA_ASSIGN_OR_RETURN(Wallet w, load_wallet(home, m.name));
-    const proto::Neuron* n = by_hotkey.count(raw_bytes(w.hotkey.public_key())) ? by_hotkey[raw_bytes(w.hotkey.public_key())] : nullptr;
-    if (n) uid = n->uid();
+    const chain::Neuron* n = by_hotkey.count(raw_bytes(w.hotkey.public_key())) ? by_hotkey[raw_bytes(w.hotkey.public_key())] : nullptr;
+    if (n) uid = n->uid;
     const double score = scores.value(std::to_string(uid), 0.0);
-    const std::uint64_t earned = n ? n->total_earned() : 0;
+    const std::uint64_t earned = n ? n->total_earned : 0;
     const double utilization = subnet_wall > 0 ? compute / subnet_wall : 0;
     const auto [scored, total] = judged.count(uid) ? judged.at(uid) : std::pair<int, int>{0, 0};
     all_scored += scored;
@@ -440,12 +440,12 @@ Status run_demo_in(const GlobalOptions& global, const DemoOptions& o, const fs::
   std::printf("  %-12s %4s %10s %9s %9s\n", "validator", "uid", "dividends", "TAO", "stake TAO");
   for (const auto& v : validators) {
     TESSERA_ASSIGN_OR_RETURN(Wallet w, load_wallet(home, v.name));
-    const proto::Neuron* n = by_hotkey.count(raw_bytes(w.hotkey.public_key())) ? by_hotkey[raw_bytes(w.hotkey.public_key())] : nullptr;
+    const chain::Neuron* n = by_hotkey.count(raw_bytes(w.hotkey.public_key())) ? by_hotkey[raw_bytes(w.hotkey.public_key())] : nullptr;
     if (!n) continue;
-    std::printf("  %-12s %4u %10.4f %9s %9s\n", v.name.c_str(), n->uid(), n->dividends_u16() / 65535.0,
-                chain::format_tao_short(n->total_earned(), false).c_str(), chain::format_tao_short(n->stake(), false).c_str());
-    validators_json.push_back({{"name", v.name}, {"uid", n->uid()}, {"dividends", n->dividends_u16() / 65535.0},
-                               {"earned_rao", n->total_earned()}, {"stake_rao", n->stake()},
+    std::printf("  %-12s %4u %10.4f %9s %9s\n", v.name.c_str(), n->uid, n->dividends_u16 / 65535.0,
+                chain::format_tao_short(n->total_earned, false).c_str(), chain::format_tao_short(n->stake, false).c_str());
+    validators_json.push_back({{"name", v.name}, {"uid", n->uid}, {"dividends", n->dividends_u16 / 65535.0},
+                               {"earned_rao", n->total_earned}, {"stake_rao", n->stake},
                                {"windows", json_lines(v.out).size()}});
   }
   summary["validators"] = validators_json;

@@ -70,7 +70,7 @@ Status run_set_aggregator(const GlobalOptions& global, const std::string& chain_
   const auto home = home_path(global);
   TESSERA_ASSIGN_OR_RETURN(Wallet o, load_wallet(home, owner));
   TESSERA_ASSIGN_OR_RETURN(Wallet a, load_wallet(home, aggregator));
-  TESSERA_ASSIGN_OR_RETURN(auto chain, chain::connect_embedded_chain(chain_address.empty() ? chain::default_chain_address()
+  TESSERA_ASSIGN_OR_RETURN(auto chain, chain::connect_chain(chain_address.empty() ? chain::default_chain_address()
                                                                                           : chain_address));
   proto::SubnetParams params;
   params.set_aggregator_hotkey(raw_bytes(a.hotkey.public_key()));
@@ -83,12 +83,12 @@ Status run_set_aggregator(const GlobalOptions& global, const std::string& chain_
 // An audit: fetch validator `uid`'s signed verdict of `window` from its submission
 // endpoint (as published on chain), check the signature and that the validator signed it.
 Status run_verdict(const std::string& chain_address, std::uint32_t netuid, std::uint32_t uid, std::uint64_t window) {
-  TESSERA_ASSIGN_OR_RETURN(auto chain, chain::connect_embedded_chain(chain_address.empty() ? chain::default_chain_address()
+  TESSERA_ASSIGN_OR_RETURN(auto chain, chain::connect_chain(chain_address.empty() ? chain::default_chain_address()
                                                                                           : chain_address));
-  TESSERA_ASSIGN_OR_RETURN(proto::SubnetReply subnet, chain->subnet(netuid));
-  const proto::Neuron* neuron = nullptr;
-  for (const auto& n : subnet.neurons()) {
-    if (n.uid() == uid) neuron = &n;
+  TESSERA_ASSIGN_OR_RETURN(chain::Subnet subnet, chain->subnet(netuid));
+  const chain::Neuron* neuron = nullptr;
+  for (const auto& n : subnet.neurons) {
+    if (n.uid == uid) neuron = &n;
   }
   if (neuron == nullptr) return NotFound("subnet " + std::to_string(netuid) + " has no uid " + std::to_string(uid));
   TESSERA_ASSIGN_OR_RETURN(proto::Verdict v, verification::fetch_verdict(*neuron, netuid, window));

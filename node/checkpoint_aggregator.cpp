@@ -13,7 +13,7 @@ Result<checkpoints::CheckpointStore*> CheckpointAggregator::start(const subnet::
   joined_ = &joined;
   const std::uint32_t netuid = joined.netuid;
   TESSERA_ASSIGN_OR_RETURN(auto subnet, joined.chain->subnet(netuid));
-  if (subnet.params().aggregator_hotkey() != raw_bytes(joined.wallet.hotkey.public_key())) {
+  if (subnet.params.aggregator_hotkey() != raw_bytes(joined.wallet.hotkey.public_key())) {
     return FailedPrecondition("subnet " + std::to_string(netuid) + " does not name this hotkey (" +
                               joined.wallet.hotkey.public_hex().substr(0, 16) +
                               "…) as its aggregator; the owner sets it with `tessera subnet set-aggregator`");

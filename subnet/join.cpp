@@ -9,10 +9,10 @@ Result<Joined> join_subnet(const JoinOptions& o) {
   j.netuid = o.netuid;
   TESSERA_ASSIGN_OR_RETURN(j.wallet, load_wallet(o.home, o.wallet));
   const std::string address = o.chain_address.empty() ? chain::default_chain_address() : o.chain_address;
-  TESSERA_ASSIGN_OR_RETURN(j.chain, chain::connect_embedded_chain(address));
+  TESSERA_ASSIGN_OR_RETURN(j.chain, chain::connect_chain(address));
   auto subnet = j.chain->subnet(o.netuid);
   if (!subnet.ok()) return subnet.status().with_context("subnet " + std::to_string(o.netuid) + " on " + address);
-  TESSERA_ASSIGN_OR_RETURN(j.spec, parse_run_spec(subnet->spec_toml(), "subnet " + std::to_string(o.netuid) + " run spec"));
+  TESSERA_ASSIGN_OR_RETURN(j.spec, parse_run_spec(subnet->spec_toml, "subnet " + std::to_string(o.netuid) + " run spec"));
   TESSERA_ASSIGN_OR_RETURN(j.config, model::resolve_config(j.spec.model));
   if (j.spec.train.seq_len > j.config.context_length) {
     return InvalidArgument("subnet " + std::to_string(o.netuid) + ": train.seq_len exceeds the model's context length");

@@ -225,10 +225,10 @@ std::vector<Endpoint> Miner::validators() {
   std::vector<Endpoint> out;
   auto subnet = joined_.chain->subnet(options_.join.netuid);
   if (!subnet.ok()) return out;
-  for (const auto& n : subnet->neurons()) {
-    const bool serves = !n.address().empty() && n.curve_public_key().size() == 32 && n.hotkey().size() == 32;
-    if (n.uid() == joined_.uid || !subnet::receives_submissions(joined_.spec, serves, n.stake())) continue;
-    out.push_back({n.address(), n.curve_public_key(), n.uid(), n.hotkey()});
+  for (const auto& n : subnet->neurons) {
+    const bool serves = !n.address.empty() && n.curve_public_key.size() == 32 && n.hotkey.size() == 32;
+    if (n.uid == joined_.uid || !subnet::receives_submissions(joined_.spec, serves, n.stake)) continue;
+    out.push_back({n.address, n.curve_public_key, n.uid, n.hotkey});
   }
   return out;
 }

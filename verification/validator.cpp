@@ -46,9 +46,9 @@ std::string verdict_signing_bytes(const std::string& verdict) {
   return m;
 }
 
-std::map<std::uint32_t, std::string> hotkeys_of(const proto::SubnetReply& s) {
+std::map<std::uint32_t, std::string> hotkeys_of(const chain::Subnet& s) {
   std::map<std::uint32_t, std::string> out;
-  for (const auto& n : s.neurons()) out[n.uid()] = n.hotkey();
+  for (const auto& n : s.neurons) out[n.uid] = n.hotkey;
   return out;
 }
 
@@ -146,16 +146,16 @@ Result<proto::Verdict> open_verdict(const proto::SignedVerdict& sv) {
   return v;
 }
 
-Result<proto::Verdict> fetch_verdict(const proto::Neuron& neuron, std::uint32_t netuid, std::uint64_t window,
+Result<proto::Verdict> fetch_verdict(const chain::Neuron& neuron, std::uint32_t netuid, std::uint64_t window,
                                      std::chrono::milliseconds timeout) {
-  const std::string who = "uid " + std::to_string(neuron.uid());
-  if (neuron.address().empty()) return FailedPrecondition(who + " serves no endpoint");
-  TESSERA_ASSIGN_OR_RETURN(auto client, net::SubmissionClient::connect(neuron.address(), neuron.curve_public_key()));
+  const std::string who = "uid " + std::to_string(neuron.uid);
+  if (neuron.address.empty()) return FailedPrecondition(who + " serves no endpoint");
+  TESSERA_ASSIGN_OR_RETURN(auto client, net::SubmissionClient::connect(neuron.address, neuron.curve_public_key));
   TESSERA_ASSIGN_OR_RETURN(std::string bytes, client->fetch_verdict(window, timeout));
   proto::SignedVerdict signed_verdict;
   if (!signed_verdict.ParseFromString(bytes)) return Corrupted("the verdict of " + who + " does not parse");
   TESSERA_ASSIGN_OR_RETURN(proto::Verdict v, open_verdict(signed_verdict));
-  if (v.validator_hotkey() != neuron.hotkey() || v.netuid() != netuid || v.window() != window) {
+  if (v.validator_hotkey() != neuron.hotkey || v.netuid() != netuid || v.window() != window) {
     return Corrupted(who + " answered with a verdict signed by " + to_hex(v.validator_hotkey()).substr(0, 16) +
                      "… for subnet " + std::to_string(v.netuid()) + " window " + std::to_string(v.window()) +
                      ", not its own of window " + std::to_string(window));
@@ -291,8 +291,8 @@ Status Validator::stake_to_target() {
   if (options_.stake_rao == 0) return Status::Ok();
   TESSERA_ASSIGN_OR_RETURN(auto subnet, joined_.chain->subnet(options_.join.netuid));
   std::uint64_t have = 0;
-  for (const auto& n : subnet.neurons()) {
-    if (n.uid() == joined_.uid) have = n.stake();
+  for (const auto& n : subnet.neurons) {
+    if (n.uid == joined_.uid) have = n.stake;
   }
   if (have >= options_.stake_rao) return Status::Ok();
   auto staked = joined_.chain->add_stake(joined_.wallet.coldkey, joined_.wallet.hotkey.public_key(), options_.join.netuid,
@@ -337,9 +337,9 @@ void Validator::refresh_metagraph() {
   if (!subnet.ok()) return;
   std::lock_guard lock(meta_mu_);
   uid_by_hotkey_.clear();
-  for (const auto& n : subnet->neurons()) uid_by_hotkey_[n.hotkey()] = n.uid();
+  for (const auto& n : subnet->neurons) uid_by_hotkey_[n.hotkey] = n.uid;
   hotkeys_ = hotkeys_of(*subnet);
-  params_ = subnet->params();
+  params_ = subnet->params;
 }
 
 std::map<std::uint32_t, std::string> Validator::current_hotkeys() {

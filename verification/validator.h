@@ -90,7 +90,7 @@ proto::SignedVerdict make_verdict(std::uint32_t netuid, std::uint64_t window, co
 Result<proto::Verdict> open_verdict(const proto::SignedVerdict& signed_verdict);
 // Fetches validator `neuron`'s signed verdict of `window` from its endpoint and checks it:
 // the signature, by the neuron's registered hotkey, for this subnet and window.
-Result<proto::Verdict> fetch_verdict(const proto::Neuron& neuron, std::uint32_t netuid, std::uint64_t window,
+Result<proto::Verdict> fetch_verdict(const chain::Neuron& neuron, std::uint32_t netuid, std::uint64_t window,
                                      std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
 }  // namespace tessera::verification

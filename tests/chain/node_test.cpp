@@ -110,7 +110,7 @@ TEST(ChainNode, SurvivesKill9WithoutLosingAcknowledgedTransfers) {
   ASSERT_TRUE(again.ok()) << again.status().to_string();
   auto account = (*again)->account(bob.public_key());
   ASSERT_TRUE(account.ok());
-  EXPECT_EQ(account->balance(), bob_balance);
+  EXPECT_EQ(account->balance, bob_balance);
   auto t = (*again)->transfer(alice->coldkey, bob.public_key(), 1);
   EXPECT_TRUE(t.ok()) << t.status().to_string();
   EXPECT_GT(t->block, head.height);

@@ -74,14 +74,14 @@ int main(int argc, char** argv) {
   std::mutex mu;
   std::map<std::string, std::uint32_t> uid_by_hotkey;
   std::atomic<std::uint64_t> block{0};
-  auto refresh = [&]() -> Result<proto::SubnetReply> {
+  auto refresh = [&]() -> Result<chain::Subnet> {
     auto head = chain.head();
     if (head.ok()) block = head->height;
     auto s = chain.subnet(netuid);
     if (s.ok()) {
       std::lock_guard lock(mu);
       uid_by_hotkey.clear();
-      for (const auto& n : s->neurons()) uid_by_hotkey[n.hotkey()] = n.uid();
+      for (const auto& n : s->neurons) uid_by_hotkey[n.hotkey] = n.uid;
     }
     return s;
   };
@@ -122,22 +122,22 @@ int main(int argc, char** argv) {
                                        static_cast<std::uint64_t>(sybil->spec.data.pages_per_window),
                                        train->num_pages(static_cast<std::uint64_t>(sybil->spec.data.page_tokens)));
     if (!pages.ok()) return fail(pages.status().message());
-    for (const auto& n : subnet->neurons()) {
+    for (const auto& n : subnet->neurons) {
       // The neurons whose verdicts pay: those miners submit to (staked, serving).
-      const bool serves = !n.address().empty() && n.curve_public_key().size() == 32;
-      if (!subnet::receives_submissions(sybil->spec, serves, n.stake()) || n.uid() == *own_uid ||
-          n.uid() == victim.uid() || n.uid() == sybil->uid) {
+      const bool serves = !n.address.empty() && n.curve_public_key.size() == 32;
+      if (!subnet::receives_submissions(sybil->spec, serves, n.stake) || n.uid == *own_uid ||
+          n.uid == victim.uid() || n.uid == sybil->uid) {
         continue;
       }
-      auto& client = clients[n.address()];
+      auto& client = clients[n.address];
       if (!client) {
-        auto c = net::SubmissionClient::connect(n.address(), n.curve_public_key());
+        auto c = net::SubmissionClient::connect(n.address, n.curve_public_key);
         if (!c.ok()) continue;
         client = std::move(*c);
       }
       proto::SubmissionHeader h = victim;
       h.set_uid(sybil->uid);
-      h.set_validator(n.hotkey());
+      h.set_validator(n.hotkey);
       h.set_data_digest(*from_hex(dataset::pages_digest(*pages)));
       h.set_timestamp_ms(0);
       h.set_nonce(std::max(++nonce, static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
@@ -147,11 +147,11 @@ int main(int argc, char** argv) {
       auto reply = client->submit(h, got->payload, sybil->wallet.hotkey, std::chrono::seconds(5));
       nlohmann::json line = {{"window", victim.window()},
                              {"victim_uid", victim.uid()},
-                             {"to_uid", n.uid()},
+                             {"to_uid", n.uid},
                              {"accepted", reply.ok() && reply->accepted()},
                              {"reason", reply.ok() ? reply->reason() : reply.status().message()}};
       std::printf("%s\n", line.dump().c_str());
-      if (!reply.ok()) clients.erase(n.address());
+      if (!reply.ok()) clients.erase(n.address);
     }
   }
   std::printf("received %llu\n", static_cast<unsigned long long>(received));
