@@ -15,6 +15,30 @@ namespace sub = substrate;
 
 std::string raw_of(const sub::Bytes& b) { return std::string(b.begin(), b.end()); }
 
+std::uint64_t u64_of(const sub::json& v) { return v.is_number_unsigned() ? v.get<std::uint64_t>() : 0; }
+
+// An axon's IPv4 or IPv6 address and port as a ZeroMQ endpoint ("" when none is served).
+std::string endpoint_of(const sub::json& axon) {
+  if (!axon.is_object() || u64_of(axon["port"]) == 0) return "";
+  auto ip = sub::u128_from_string(axon["ip"].is_string() ? axon["ip"].get<std::string>() : std::to_string(u64_of(axon["ip"])));
+  if (!ip.ok()) return "";
+  std::string host;
+  if (u64_of(axon["ip_type"]) == 4) {
+    auto v = static_cast<std::uint32_t>(*ip);
+    host = std::to_string(v >> 24) + "." + std::to_string((v >> 16) & 255) + "." + std::to_string((v >> 8) & 255) + "." +
+           std::to_string(v & 255);
+  } else {
+    char buf[8];
+    for (int i = 7; i >= 0; --i) {
+      std::snprintf(buf, sizeof buf, "%x", static_cast<unsigned>((*ip >> (16 * i)) & 0xffff));
+      host += buf;
+      if (i > 0) host += ":";
+    }
+    host = "[" + host + "]";
+  }
+  return "tcp://" + host + ":" + std::to_string(u64_of(axon["port"]));
+}
+
 class SubtensorChain final : public ChainClient {
  public:
   explicit SubtensorChain(std::unique_ptr<sub::SubstrateClient> client) : client_(std::move(client)) {}
@@ -69,22 +93,108 @@ class SubtensorChain final : public ChainClient {
     return st.code() == StatusCode::kDeadlineExceeded ? Status::Ok() : st;
   }
 
-  Result<Subnet> subnet(std::uint32_t) override { return not_yet("reading a subnet's metagraph"); }
+  // The metagraph from SubtensorModule's storage, every value read at one block.
+  Result<Subnet> subnet(std::uint32_t netuid) override {
+    const auto& md = client_->metadata();
+    TESSERA_ASSIGN_OR_RETURN(auto head, client_->best_header());
+    const sub::json id = sub::json::array({netuid});
+    TESSERA_ASSIGN_OR_RETURN(auto added, client_->storage("SubtensorModule", "NetworksAdded", id, head.hash));
+    if (added != true) return NotFound("subnet " + std::to_string(netuid) + " does not exist on " + client_->rpc().url());
+    // Per-subnet values; entries this runtime lacks are left at their zero.
+    const std::vector<std::string> per_subnet = {"SubnetworkN", "Tempo", "MaxAllowedUids", "ImmunityPeriod",
+                                                 "WeightsSetRateLimit", "Burn", "MaxAllowedValidators", "Kappa",
+                                                 "BondsMovingAverage", "WeightsVersionKey", "MinAllowedWeights",
+                                                 "MaxWeightsLimit", "Incentive", "Dividends", "Consensus", "ValidatorTrust",
+                                                 "Emission", "LastUpdate", "ValidatorPermit", "PendingEmission",
+                                                 "SubnetOwner"};
+    TESSERA_ASSIGN_OR_RETURN(auto values, read_all(per_subnet, id, head.hash));
+    Subnet s;
+    s.netuid = netuid;
+    s.block = head.number;
+    if (values["SubnetOwner"].is_string()) s.owner = raw_of(*sub::bytes_from_hex(values["SubnetOwner"].get<std::string>()));
+    s.pending_emission = u64_of(values["PendingEmission"]);
+    auto& p = s.params;
+    p.set_tempo(static_cast<std::uint32_t>(u64_of(values["Tempo"])));
+    p.set_max_uids(static_cast<std::uint32_t>(u64_of(values["MaxAllowedUids"])));
+    p.set_immunity_period(u64_of(values["ImmunityPeriod"]));
+    p.set_weights_rate_limit(u64_of(values["WeightsSetRateLimit"]));
+    p.set_registration_burn(u64_of(values["Burn"]));
+    p.set_max_validators(static_cast<std::uint32_t>(u64_of(values["MaxAllowedValidators"])));
+    p.set_kappa_u16(static_cast<std::uint32_t>(u64_of(values["Kappa"])));
+    p.set_bonds_moving_average(u64_of(values["BondsMovingAverage"]));
+    p.set_version_key(u64_of(values["WeightsVersionKey"]));
+    p.set_min_allowed_weights(static_cast<std::uint32_t>(u64_of(values["MinAllowedWeights"])));
+    p.set_max_weight_limit_u16(static_cast<std::uint32_t>(u64_of(values["MaxWeightsLimit"])));
+
+    const std::uint64_t n = std::min<std::uint64_t>(u64_of(values["SubnetworkN"]), 65536);
+    std::vector<sub::Bytes> key_keys, reg_keys;
+    for (std::uint64_t uid = 0; uid < n; ++uid) {
+      TESSERA_ASSIGN_OR_RETURN(auto k, sub::storage_key(md, "SubtensorModule", "Keys", {netuid, uid}));
+      key_keys.push_back(std::move(k));
+      TESSERA_ASSIGN_OR_RETURN(auto r, sub::storage_key(md, "SubtensorModule", "BlockAtRegistration", {netuid, uid}));
+      reg_keys.push_back(std::move(r));
+    }
+    TESSERA_ASSIGN_OR_RETURN(auto hotkeys, decoded_many("Keys", key_keys, head.hash));
+    TESSERA_ASSIGN_OR_RETURN(auto registered, decoded_many("BlockAtRegistration", reg_keys, head.hash));
+    std::vector<sub::Bytes> owner_keys, stake_keys, axon_keys;
+    for (const auto& hk : hotkeys) {
+      TESSERA_ASSIGN_OR_RETURN(auto o, sub::storage_key(md, "SubtensorModule", "Owner", sub::json::array({hk})));
+      owner_keys.push_back(std::move(o));
+      TESSERA_ASSIGN_OR_RETURN(auto st, sub::storage_key(md, "SubtensorModule", "TotalHotkeyStake", sub::json::array({hk})));
+      stake_keys.push_back(std::move(st));
+      TESSERA_ASSIGN_OR_RETURN(auto a, sub::storage_key(md, "SubtensorModule", "Axons", {netuid, hk}));
+      axon_keys.push_back(std::move(a));
+    }
+    TESSERA_ASSIGN_OR_RETURN(auto owners, decoded_many("Owner", owner_keys, head.hash));
+    TESSERA_ASSIGN_OR_RETURN(auto stakes, decoded_many("TotalHotkeyStake", stake_keys, head.hash));
+    TESSERA_ASSIGN_OR_RETURN(auto axons, decoded_many("Axons", axon_keys, head.hash));
+    auto at = [](const sub::json& v, std::uint64_t i) -> const sub::json& {
+      static const sub::json kNull;
+      return v.is_array() && i < v.size() ? v[i] : kNull;
+    };
+    for (std::uint64_t uid = 0; uid < n; ++uid) {
+      Neuron nr;
+      nr.uid = static_cast<std::uint32_t>(uid);
+      if (hotkeys[uid].is_string()) nr.hotkey = raw_of(*sub::bytes_from_hex(hotkeys[uid].get<std::string>()));
+      if (owners[uid].is_string()) nr.coldkey = raw_of(*sub::bytes_from_hex(owners[uid].get<std::string>()));
+      nr.stake = u64_of(stakes[uid]);
+      nr.address = endpoint_of(axons[uid]);
+      nr.consensus_u16 = static_cast<std::uint32_t>(u64_of(at(values["Consensus"], uid)));
+      nr.incentive_u16 = static_cast<std::uint32_t>(u64_of(at(values["Incentive"], uid)));
+      nr.dividends_u16 = static_cast<std::uint32_t>(u64_of(at(values["Dividends"], uid)));
+      nr.validator_trust_u16 = static_cast<std::uint32_t>(u64_of(at(values["ValidatorTrust"], uid)));
+      nr.last_emission = u64_of(at(values["Emission"], uid));
+      nr.last_update = u64_of(at(values["LastUpdate"], uid));
+      nr.registration_block = u64_of(registered[uid]);
+      nr.validator_permit = at(values["ValidatorPermit"], uid) == true;
+      s.neurons.push_back(std::move(nr));
+    }
+    return s;
+  }
   Result<std::optional<CheckpointInfo>> checkpoint(std::uint32_t, std::optional<std::uint64_t>) override {
     return not_yet("reading checkpoint announcements");
   }
   Result<std::uint32_t> create_subnet(const Keypair&, const std::string&, const proto::SubnetParams&) override {
     return not_yet("creating a subnet");
   }
-  Result<std::uint32_t> register_hotkey(const Keypair&, const PublicKey&, std::uint32_t) override {
-    return not_yet("registering a hotkey");
+  // Burned registration: SubtensorModule.burned_register, paid by the coldkey. The uid is
+  // read back from Uids at the including block.
+  Result<std::uint32_t> register_hotkey(const Keypair& coldkey, const PublicKey& hotkey, std::uint32_t netuid) override {
+    TESSERA_ASSIGN_OR_RETURN(auto in, submit(coldkey, "burned_register", {{"netuid", netuid}, {"hotkey", sub::hex_of(hotkey)}}));
+    TESSERA_ASSIGN_OR_RETURN(auto uid, client_->storage("SubtensorModule", "Uids", {netuid, sub::hex_of(hotkey)}, in.block_hash));
+    if (!uid.is_number_unsigned()) return Internal("registered, but Uids holds no uid for the hotkey");
+    return uid.get<std::uint32_t>();
   }
   Result<Included> serve(const Keypair&, std::uint32_t, const std::string&, const std::string&) override {
     return not_yet("serving an endpoint");
   }
-  Result<Included> set_weights(const Keypair&, std::uint32_t, const std::vector<std::uint32_t>&,
-                               const std::vector<std::uint32_t>&, std::uint64_t) override {
-    return not_yet("setting weights");
+  // SubtensorModule.set_weights: u16 uids and u16 values, and the version key.
+  Result<Included> set_weights(const Keypair& hotkey, std::uint32_t netuid, const std::vector<std::uint32_t>& uids,
+                               const std::vector<std::uint32_t>& values, std::uint64_t version_key) override {
+    TESSERA_ASSIGN_OR_RETURN(auto in, submit(hotkey, "set_weights",
+                                             {{"netuid", netuid}, {"dests", uids}, {"weights", values},
+                                              {"version_key", version_key}}));
+    return Included{in.block_number, std::nullopt, std::nullopt};
   }
   Result<Included> commit_weights(const Keypair&, std::uint32_t, const std::string&) override {
     return not_yet("committing weights");
@@ -97,14 +207,64 @@ class SubtensorChain final : public ChainClient {
                                        const std::string&) override {
     return not_yet("announcing a checkpoint");
   }
-  Result<Included> add_stake(const Keypair&, const PublicKey&, std::uint32_t, std::uint64_t) override {
-    return not_yet("adding stake");
+  // SubtensorModule.add_stake; runtimes with per-subnet stake also take the netuid.
+  Result<Included> add_stake(const Keypair& coldkey, const PublicKey& hotkey, std::uint32_t netuid, std::uint64_t rao) override {
+    TESSERA_ASSIGN_OR_RETURN(auto in, submit(coldkey, "add_stake",
+                                             {{"hotkey", sub::hex_of(hotkey)}, {"netuid", netuid}, {"amount_staked", rao}}));
+    return Included{in.block_number, std::nullopt, std::nullopt};
   }
   Result<Included> set_subnet_params(const Keypair&, std::uint32_t, const proto::SubnetParams&) override {
     return not_yet("setting subnet parameters");
   }
 
  private:
+  // A SubtensorModule call with the arguments this runtime's version of it takes, picked
+  // by name from `args` (runtimes differ: add_stake gained a netuid).
+  Result<sub::InBlock> submit(const Keypair& signer, const std::string& call, const sub::json& args) {
+    TESSERA_RETURN_IF_ERROR(client_->refresh_runtime());
+    TESSERA_ASSIGN_OR_RETURN(auto variant, client_->metadata().call("SubtensorModule", call));
+    sub::json picked = sub::json::object();
+    for (const auto& f : variant->fields) {
+      if (!args.contains(f.name))
+        return FailedPrecondition("this runtime's SubtensorModule." + call + " takes '" + f.name + "', which Tessera does not fill in");
+      picked[f.name] = args[f.name];
+    }
+    return client_->submit(signer, "SubtensorModule", call, picked);
+  }
+
+  // Values of per-subnet maps (or plain values), by entry name; entries the runtime does
+  // not have come back null.
+  Result<sub::json> read_all(const std::vector<std::string>& entries, const sub::json& keys, const sub::Bytes& at) {
+    const auto& md = client_->metadata();
+    std::vector<sub::Bytes> raw_keys;
+    std::vector<std::string> present;
+    for (const auto& e : entries) {
+      auto entry = md.storage("SubtensorModule", e);
+      if (!entry.ok()) continue;
+      auto k = sub::storage_key(md, "SubtensorModule", e, (*entry)->is_map ? keys : sub::json::array());
+      if (!k.ok()) continue;  // a different key shape in this runtime: not read
+      raw_keys.push_back(std::move(*k));
+      present.push_back(e);
+    }
+    TESSERA_ASSIGN_OR_RETURN(auto raws, client_->storage_many(raw_keys, at));
+    sub::json out = sub::json::object();
+    for (const auto& e : entries) out[e] = nullptr;
+    for (std::size_t i = 0; i < present.size(); ++i) {
+      TESSERA_ASSIGN_OR_RETURN(out[present[i]], sub::decode_storage(md, "SubtensorModule", present[i], raws[i]));
+    }
+    return out;
+  }
+
+  Result<std::vector<sub::json>> decoded_many(const std::string& entry, const std::vector<sub::Bytes>& keys, const sub::Bytes& at) {
+    TESSERA_ASSIGN_OR_RETURN(auto raws, client_->storage_many(keys, at));
+    std::vector<sub::json> out;
+    for (const auto& r : raws) {
+      TESSERA_ASSIGN_OR_RETURN(auto v, sub::decode_storage(client_->metadata(), "SubtensorModule", entry, r));
+      out.push_back(std::move(v));
+    }
+    return out;
+  }
+
   Status not_yet(const std::string& what) const {
     return FailedPrecondition(what + " on a subtensor chain (" + client_->rpc().url() +
                               ") is not supported yet: wallets (balance, transfer) are; the roles' calls are mapped in "

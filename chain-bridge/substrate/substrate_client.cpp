@@ -1,5 +1,7 @@
 #include "chain-bridge/substrate/substrate_client.h"
 
+#include <map>
+
 #include "chain-bridge/substrate/ss58.h"
 
 namespace tessera::substrate {
@@ -127,6 +129,36 @@ Result<std::vector<std::pair<Bytes, json>>> SubstrateClient::storage_entries(std
     }
     if (page_keys.size() < page) break;
     start = page_keys.back().get<std::string>();
+  }
+  return out;
+}
+
+Result<std::vector<std::optional<Bytes>>> SubstrateClient::storage_many(const std::vector<Bytes>& keys,
+                                                                        const std::optional<Bytes>& at) {
+  std::vector<std::optional<Bytes>> out(keys.size());
+  if (keys.empty()) return out;
+  std::map<std::string, std::size_t> index;
+  json list = json::array();
+  for (std::size_t i = 0; i < keys.size(); ++i) {
+    std::string h = hex_of(keys[i]);
+    index.emplace(h, i);
+    list.push_back(std::move(h));
+  }
+  json params = json::array({list});
+  if (at) params.push_back(hex_of(*at));
+  TESSERA_ASSIGN_OR_RETURN(auto values, rpc_->call("state_queryStorageAt", params));
+  if (!values.is_array()) return Corrupted("state_queryStorageAt: not an array");
+  for (const auto& set : values) {
+    if (!set.is_object() || !set.contains("changes") || !set["changes"].is_array()) return Corrupted("state_queryStorageAt: no change set");
+    for (const auto& change : set["changes"]) {
+      if (!change.is_array() || change.size() != 2 || !change[0].is_string())
+        return Corrupted("state_queryStorageAt: a change is not [key, value]");
+      auto it = index.find(change[0].get<std::string>());
+      if (it == index.end()) return Corrupted("state_queryStorageAt answered a key that was not asked for");
+      if (change[1].is_null()) continue;
+      TESSERA_ASSIGN_OR_RETURN(auto b, hex_result(change[1], "storage value"));
+      out[it->second] = std::move(b);
+    }
   }
   return out;
 }

@@ -62,6 +62,9 @@ class SubstrateClient {
   Result<std::vector<std::pair<Bytes, json>>> storage_entries(std::string_view pallet, std::string_view entry,
                                                               const json& keys = json::array(), std::size_t limit = 100'000,
                                                               std::uint32_t page = 512);
+  // Many raw values in one request, all read at block `at` (default: the best block).
+  Result<std::vector<std::optional<Bytes>>> storage_many(const std::vector<Bytes>& keys,
+                                                         const std::optional<Bytes>& at = std::nullopt);
   Result<AccountInfo> account(const PublicKey& key);
   Result<std::uint64_t> next_nonce(const PublicKey& key);
 

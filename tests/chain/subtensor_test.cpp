@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <memory>
 
+#include "chain-bridge/client.h"
 #include "chain-bridge/substrate/ss58.h"
 #include "chain-bridge/substrate/substrate_client.h"
 #include "tests/test_util.h"
@@ -241,6 +242,85 @@ TEST_F(Subtensor, WalletBalanceAndTransferFromTheCommandLine) {
   auto show = tessera("subnet show --netuid 1 --chain " + Chopsticks::url);
   EXPECT_NE(show.exit_code, 0);
   EXPECT_NE(show.output.find("not supported yet"), std::string::npos) << show.output;
+}
+
+// The roles' path through ChainClient on the real runtime: a subnet (made with sudo: this
+// genesis has no ordinary subnet creation), neurons (sudo_register: burned registration
+// is disabled here, which the ordinary path shows by name), weights from the validator,
+// and the runtime's own epoch ranking the miners as the weights do.
+TEST_F(Subtensor, WeightsSetThroughTheChainClientRankMinersInTheRuntimesEpoch) {
+  auto chain = chain::connect_chain(Chopsticks::url);
+  ASSERT_TRUE(chain.ok()) << chain.status().to_string();
+  Keypair sudo = fresh_key(20), validator_cold = fresh_key(21), validator_hot = fresh_key(22);
+  Keypair miner1 = fresh_key(23), miner2 = fresh_key(24), cold = fresh_key(25);
+  fund(*client, sudo.public_key(), 1'000'000'000'000ull);
+  fund(*client, validator_cold.public_key(), 1'000'000'000'000ull);
+  fund(*client, validator_hot.public_key(), 1'000'000'000ull);
+  fund(*client, cold.public_key(), 1'000'000'000'000ull);
+  auto set_sudo = client->rpc().call("dev_setStorage", nlohmann::json::array({{{"Sudo", {{"Key", ss58_encode(sudo.public_key())}}}}}));
+  ASSERT_TRUE(set_sudo.ok()) << set_sudo.status().to_string();
+  const std::uint32_t netuid = 11;
+  const std::uint64_t tempo = 5;
+  auto as_sudo = [&](const nlohmann::json& call) {
+    auto r = client->submit(sudo, "Sudo", "sudo", {{"call", {{"SubtensorModule", call}}}});
+    EXPECT_TRUE(r.ok()) << call.dump() << ": " << r.status().to_string();
+    // Sudo.sudo succeeds even when the inner call fails; the Sudid event carries its result.
+    if (r.ok())
+      for (const auto& e : r->events)
+        if (e.name == "Sudid") EXPECT_FALSE(e.fields.dump().find("Err") != std::string::npos) << call.dump() << ": " << e.fields.dump();
+  };
+  as_sudo({{"sudo_add_network", {{"netuid", netuid}, {"tempo", tempo}, {"modality", 0}}}});
+  as_sudo({{"sudo_set_min_allowed_weights", {{"netuid", netuid}, {"min_allowed_weights", 1}}}});
+  as_sudo({{"sudo_set_max_weight_limit", {{"netuid", netuid}, {"max_weight_limit", 65535}}}});
+  as_sudo({{"sudo_set_weights_set_rate_limit", {{"netuid", netuid}, {"weights_set_rate_limit", 0}}}});
+
+  // The ordinary path: burned registration, refused by this genesis by name.
+  auto burned = (*chain)->register_hotkey(cold, miner1.public_key(), netuid);
+  ASSERT_FALSE(burned.ok());
+  EXPECT_NE(burned.status().message().find("SubtensorModule::RegistrationDisabled"), std::string::npos)
+      << burned.status().message();
+
+  as_sudo({{"sudo_register", {{"netuid", netuid}, {"hotkey", hex_of(validator_hot.public_key())},
+                              {"coldkey", hex_of(validator_cold.public_key())}, {"stake", 100'000'000'000ull}, {"balance", 0}}}});
+  as_sudo({{"sudo_register", {{"netuid", netuid}, {"hotkey", hex_of(miner1.public_key())},
+                              {"coldkey", hex_of(cold.public_key())}, {"stake", 0}, {"balance", 0}}}});
+  as_sudo({{"sudo_register", {{"netuid", netuid}, {"hotkey", hex_of(miner2.public_key())},
+                              {"coldkey", hex_of(cold.public_key())}, {"stake", 0}, {"balance", 0}}}});
+
+  auto subnet = (*chain)->subnet(netuid);
+  ASSERT_TRUE(subnet.ok()) << subnet.status().to_string();
+  ASSERT_EQ(subnet->neurons.size(), 3u);
+  EXPECT_EQ(subnet->params.tempo(), tempo);
+  auto v_uid = chain::find_uid(*subnet, validator_hot.public_key());
+  auto m1 = chain::find_uid(*subnet, miner1.public_key());
+  auto m2 = chain::find_uid(*subnet, miner2.public_key());
+  ASSERT_TRUE(v_uid && m1 && m2);
+  EXPECT_EQ(subnet->neurons[*v_uid].stake, 100'000'000'000ull);
+  EXPECT_EQ(subnet->neurons[*m1].coldkey, std::string(cold.public_key().begin(), cold.public_key().end()));
+
+  // Validator permits are handed out by an epoch: before one, weights are refused by name.
+  auto early = (*chain)->set_weights(validator_hot, netuid, {*m1, *m2}, {60000, 20000}, subnet->params.version_key());
+  ASSERT_FALSE(early.ok());
+  EXPECT_NE(early.status().message().find("SubtensorModule::NoValidatorPermit"), std::string::npos) << early.status().message();
+  ASSERT_TRUE(client->rpc().call("dev_newBlock", {{{"count", tempo + 2}}}).ok());
+  auto permitted = (*chain)->subnet(netuid);
+  ASSERT_TRUE(permitted.ok());
+  EXPECT_TRUE(permitted->neurons[*v_uid].validator_permit);
+
+  auto weights = (*chain)->set_weights(validator_hot, netuid, {*m1, *m2}, {60000, 20000}, subnet->params.version_key());
+  ASSERT_TRUE(weights.ok()) << weights.status().to_string();
+  auto built = client->rpc().call("dev_newBlock", {{{"count", 2 * (tempo + 1)}}});
+  ASSERT_TRUE(built.ok()) << built.status().to_string();
+
+  auto after = (*chain)->subnet(netuid);
+  ASSERT_TRUE(after.ok()) << after.status().to_string();
+  const auto& n = after->neurons;
+  std::cout << "runtime epoch: incentive uid" << *m1 << " " << n[*m1].incentive_u16 << ", uid" << *m2 << " "
+            << n[*m2].incentive_u16 << "; emission " << n[*m1].last_emission << " / " << n[*m2].last_emission
+            << "; validator dividends " << n[*v_uid].dividends_u16 << "\n";
+  EXPECT_GT(n[*m1].incentive_u16, n[*m2].incentive_u16);
+  EXPECT_GT(n[*m2].incentive_u16, 0u);
+  EXPECT_GE(n[*m1].last_emission, n[*m2].last_emission);
 }
 
 TEST_F(Subtensor, AClosedPortAndABadUrlAreClearErrors) {
