@@ -9,7 +9,7 @@ PACKAGES=(
   libtorch-dev libopenblas0-pthread
   libzmq3-dev cppzmq-dev
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
-  libboost-serialization-dev libboost-dev libxxhash-dev libgloo-dev libsodium-dev
+  libboost-serialization-dev libboost-dev libxxhash-dev libssl-dev libgloo-dev libsodium-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libcli11-dev libspdlog-dev libfmt-dev libtomlplusplus-dev nlohmann-json3-dev
   clang-14 libclang-rt-14-dev

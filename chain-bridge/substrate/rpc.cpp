@@ -3,12 +3,16 @@
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
+#include <boost/beast/ssl.hpp>
 #include <boost/beast/websocket.hpp>
+#include <boost/beast/websocket/ssl.hpp>
 #include <deque>
 #include <map>
 #include <mutex>
 #include <thread>
+#include <variant>
 
 namespace tessera::substrate {
 namespace {
@@ -21,26 +25,31 @@ using json = nlohmann::json;
 using Clock = std::chrono::steady_clock;
 
 struct Url {
+  bool tls = false;
   std::string host, port, path;
 };
 
+using PlainStream = websocket::stream<beast::tcp_stream>;
+using TlsStream = websocket::stream<beast::ssl_stream<beast::tcp_stream>>;
+
 Result<Url> parse_url(const std::string& url) {
   std::string rest;
+  Url u;
   if (url.rfind("ws://", 0) == 0) {
     rest = url.substr(5);
   } else if (url.rfind("wss://", 0) == 0) {
-    return InvalidArgument("chain URL " + url + ": wss:// (TLS) is not supported yet; use ws:// (a local node, or a TLS terminator in front of a remote one)");
+    rest = url.substr(6);
+    u.tls = true;
   } else {
-    return InvalidArgument("chain URL " + url + " must start with ws://");
+    return InvalidArgument("chain URL " + url + " must start with ws:// or wss://");
   }
-  Url u;
   auto slash = rest.find('/');
   std::string hostport = rest.substr(0, slash);
   u.path = slash == std::string::npos ? "/" : rest.substr(slash);
   auto colon = hostport.rfind(':');
   if (colon == std::string::npos || hostport.back() == ']') {
     u.host = hostport;
-    u.port = "80";
+    u.port = u.tls ? "443" : "80";
   } else {
     u.host = hostport.substr(0, colon);
     u.port = hostport.substr(colon + 1);
@@ -48,7 +57,7 @@ Result<Url> parse_url(const std::string& url) {
   if (!u.host.empty() && u.host.front() == '[' && u.host.back() == ']') u.host = u.host.substr(1, u.host.size() - 2);
   if (u.host.empty() || u.port.empty() || u.port.find_first_not_of("0123456789") != std::string::npos || u.port.size() > 5 ||
       std::stoi(u.port) == 0 || std::stoi(u.port) > 65535)
-    return InvalidArgument("chain URL " + url + " needs a host and a port 1..65535 (ws://HOST:PORT)");
+    return InvalidArgument("chain URL " + url + " needs a host and a port 1..65535 (ws://HOST:PORT or wss://HOST[:PORT])");
   return u;
 }
 
@@ -59,7 +68,22 @@ struct RpcClient::Impl {
   Url url;
   RpcOptions options;
   net::io_context ioc;
-  std::unique_ptr<websocket::stream<beast::tcp_stream>> ws;
+  // wss:// verifies the server against the system's CA store (SSL_CERT_FILE and
+  // SSL_CERT_DIR override it, as for any OpenSSL client) and the URL's host name.
+  net::ssl::context tls{net::ssl::context::tls_client};
+  std::variant<std::monostate, std::unique_ptr<PlainStream>, std::unique_ptr<TlsStream>> ws;
+
+  // Calls `f` with the open WebSocket stream, plain or TLS.
+  template <typename F>
+  void with_ws(F&& f) {
+    if (auto* p = std::get_if<std::unique_ptr<PlainStream>>(&ws)) f(**p);
+    else if (auto* t = std::get_if<std::unique_ptr<TlsStream>>(&ws)) f(**t);
+  }
+  bool has_ws() const { return ws.index() != 0; }
+  void close_socket() {
+    beast::error_code ignored;
+    with_ws([&](auto& s) { beast::get_lowest_layer(s).socket().close(ignored); });
+  }
   beast::flat_buffer buffer;
   bool connected = false;
   std::uint64_t next_id = 1;
@@ -87,8 +111,7 @@ struct RpcClient::Impl {
     }
     timed_out = !done;
     if (!done) {
-      beast::error_code ignored;
-      if (ws) beast::get_lowest_layer(*ws).socket().close(ignored);
+      close_socket();
       ioc.restart();
       ioc.run_for(std::chrono::seconds(1));  // lets the aborted handlers finish
     }
@@ -102,15 +125,14 @@ struct RpcClient::Impl {
   beast::error_code read_ec;
 
   void drop_connection() {
-    if (ws) {
-      beast::error_code ignored;
-      beast::get_lowest_layer(*ws).socket().close(ignored);
+    if (has_ws()) {
+      close_socket();
       ioc.restart();
       ioc.run_for(std::chrono::seconds(1));  // aborted handlers still refer to the stream
     }
     reading = false;
     read_done = false;
-    ws.reset();
+    ws = std::monostate{};
     connected = false;
     live.clear();  // their queues stay readable; next() then reports the loss
   }
@@ -131,22 +153,44 @@ struct RpcClient::Impl {
         deadline, timed_out);
     if (timed_out) return DeadlineExceeded("resolving " + url.host + " timed out");
     if (ec) return Unavailable("cannot resolve " + url.host + ": " + ec.message());
-    ws = std::make_unique<websocket::stream<beast::tcp_stream>>(ioc);
-    ec = run_until([&](auto handler) { beast::get_lowest_layer(*ws).async_connect(endpoints, [handler](beast::error_code e, auto) mutable { handler(e); }); },
-                   deadline, timed_out);
+    if (url.tls) {
+      auto stream = std::make_unique<TlsStream>(ioc, tls);
+      // SNI, and the certificate must name the URL's host.
+      if (!SSL_set_tlsext_host_name(stream->next_layer().native_handle(), url.host.c_str()))
+        return Unavailable("cannot set the TLS server name " + url.host);
+      stream->next_layer().set_verify_mode(net::ssl::verify_peer);
+      stream->next_layer().set_verify_callback(net::ssl::host_name_verification(url.host));
+      ws = std::move(stream);
+    } else {
+      ws = std::make_unique<PlainStream>(ioc);
+    }
+    with_ws([&](auto& s) {
+      ec = run_until([&](auto handler) { beast::get_lowest_layer(s).async_connect(endpoints, [handler](beast::error_code e, auto) mutable { handler(e); }); },
+                     deadline, timed_out);
+    });
     if (timed_out || ec) {
       drop_connection();
       return Unavailable("cannot connect to " + url_text + ": " + (timed_out ? "timed out" : ec.message()));
     }
-    ws->read_message_max(options.max_message_bytes);
-    ws->set_option(websocket::stream_base::decorator(
-        [](websocket::request_type& req) { req.set(beast::http::field::user_agent, "tessera"); }));
-    ec = run_until([&](auto handler) { ws->async_handshake(url.host + ":" + url.port, url.path, handler); }, deadline, timed_out);
+    if (auto* t = std::get_if<std::unique_ptr<TlsStream>>(&ws)) {
+      ec = run_until([&](auto handler) { (*t)->next_layer().async_handshake(net::ssl::stream_base::client, handler); }, deadline,
+                     timed_out);
+      if (timed_out || ec) {
+        drop_connection();
+        return Unavailable("TLS handshake with " + url_text + " failed: " + (timed_out ? "timed out" : ec.message()));
+      }
+    }
+    with_ws([&](auto& s) {
+      s.read_message_max(options.max_message_bytes);
+      s.set_option(websocket::stream_base::decorator(
+          [](websocket::request_type& req) { req.set(beast::http::field::user_agent, "tessera"); }));
+      ec = run_until([&](auto handler) { s.async_handshake(url.host + ":" + url.port, url.path, handler); }, deadline, timed_out);
+    });
     if (timed_out || ec) {
       drop_connection();
       return Unavailable("WebSocket handshake with " + url_text + " failed: " + (timed_out ? "timed out" : ec.message()));
     }
-    ws->text(true);
+    with_ws([](auto& s) { s.text(true); });
     connected = true;
     return Status::Ok();
   }
@@ -173,7 +217,8 @@ struct RpcClient::Impl {
   Status send(const json& message, Clock::time_point deadline) {
     std::string text = message.dump();
     bool timed_out = false;
-    auto ec = run_until([&](auto handler) { ws->async_write(net::buffer(text), handler); }, deadline, timed_out);
+    beast::error_code ec;
+    with_ws([&](auto& s) { ec = run_until([&](auto handler) { s.async_write(net::buffer(text), handler); }, deadline, timed_out); });
     if (timed_out || ec) {
       drop_connection();
       return Unavailable("sending to " + url_text + " failed: " + (timed_out ? "timed out" : ec.message()));
@@ -188,10 +233,12 @@ struct RpcClient::Impl {
       buffer.clear();
       reading = true;
       read_done = false;
-      ws->async_read(buffer, [this](beast::error_code ec, std::size_t) {
-        read_ec = ec;
-        read_done = true;
-        ioc.stop();
+      with_ws([this](auto& s) {
+        s.async_read(buffer, [this](beast::error_code ec, std::size_t) {
+          read_ec = ec;
+          read_done = true;
+          ioc.stop();
+        });
       });
     }
     while (!read_done && Clock::now() < deadline) {
@@ -281,6 +328,11 @@ Result<std::unique_ptr<RpcClient>> RpcClient::connect(const std::string& url, Rp
   impl->url_text = url;
   impl->url = parsed;
   impl->options = options;
+  if (parsed.tls) {
+    boost::system::error_code ec;
+    impl->tls.set_default_verify_paths(ec);
+    if (ec) return Unavailable("cannot load the system's TLS certificate authorities: " + ec.message());
+  }
   TESSERA_RETURN_IF_ERROR(impl->open());
   return std::unique_ptr<RpcClient>(new RpcClient(std::move(impl)));
 }

@@ -323,6 +323,45 @@ TEST_F(Subtensor, WeightsSetThroughTheChainClientRankMinersInTheRuntimesEpoch) {
   EXPECT_GE(n[*m1].last_emission, n[*m2].last_emission);
 }
 
+// wss://: the same node behind a TLS terminator with a self-signed certificate for
+// 127.0.0.1. Trusted (SSL_CERT_FILE, as for any OpenSSL client) it works end to end; not
+// trusted, the handshake is refused and says why.
+TEST_F(Subtensor, WssVerifiesTheServerCertificate) {
+  testing::TempDir dir;
+  const std::string key = (dir / "key.pem").string(), cert = (dir / "cert.pem").string();
+  auto made = testing::run_command("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 "
+                                   "-subj /CN=tessera-test -addext subjectAltName=IP:127.0.0.1 -keyout " + key + " -out " +
+                                   cert + " 2>&1");
+  ASSERT_EQ(made.exit_code, 0) << made.output;
+  const std::string port = Chopsticks::url.substr(Chopsticks::url.rfind(':') + 1);
+  auto node = testing::run_command("command -v node");
+  ASSERT_EQ(node.exit_code, 0) << "node is not on PATH";
+  while (!node.output.empty() && std::isspace(static_cast<unsigned char>(node.output.back()))) node.output.pop_back();
+  testing::Process proxy({node.output, (kSource / "tests/subtensor/tls-proxy.mjs").string(), key, cert, port}, dir / "proxy.log");
+  std::string tls_port = testing::wait_for_match(dir / "proxy.log", R"(tls proxy on (\d+))", std::chrono::seconds(20));
+  ASSERT_FALSE(tls_port.empty());
+  const std::string wss = "wss://127.0.0.1:" + tls_port;
+
+  ::unsetenv("SSL_CERT_FILE");
+  auto untrusted = SubstrateClient::connect(wss);
+  ASSERT_FALSE(untrusted.ok());
+  EXPECT_NE(untrusted.status().message().find("TLS handshake"), std::string::npos) << untrusted.status().message();
+  EXPECT_NE(untrusted.status().message().find("certificate verify failed"), std::string::npos) << untrusted.status().message();
+
+  ::setenv("SSL_CERT_FILE", cert.c_str(), 1);
+  auto trusted = SubstrateClient::connect(wss);
+  ::unsetenv("SSL_CERT_FILE");
+  ASSERT_TRUE(trusted.ok()) << trusted.status().to_string();
+  EXPECT_EQ((*trusted)->identity().version.spec_version, 103u);
+  Keypair a = fresh_key(30), b = fresh_key(31);
+  fund(**trusted, a.public_key(), 1'000'000'000'000ull);
+  auto sent = (*trusted)->submit(a, "Balances", "transfer_keep_alive", {{"dest", {{"Id", hex_of(b.public_key())}}}, {"value", 777}});
+  ASSERT_TRUE(sent.ok()) << sent.status().to_string();
+  auto got = (*trusted)->account(b.public_key());
+  ASSERT_TRUE(got.ok());
+  EXPECT_TRUE(got->free == 777);
+}
+
 TEST_F(Subtensor, AClosedPortAndABadUrlAreClearErrors) {
   RpcOptions quick;
   quick.connect_timeout = std::chrono::seconds(2);
@@ -331,7 +370,7 @@ TEST_F(Subtensor, AClosedPortAndABadUrlAreClearErrors) {
   EXPECT_EQ(closed.status().code(), StatusCode::kUnavailable);
   auto bad = RpcClient::connect("http://127.0.0.1:9944");
   ASSERT_FALSE(bad.ok());
-  EXPECT_NE(bad.status().message().find("must start with ws://"), std::string::npos);
+  EXPECT_NE(bad.status().message().find("must start with ws:// or wss://"), std::string::npos);
 }
 
 TEST_F(Subtensor, AnAnswerOverTheSizeCapClosesTheConnectionAndTheNextCallReconnects) {
