@@ -238,10 +238,15 @@ TEST_F(Subtensor, WalletBalanceAndTransferFromTheCommandLine) {
   EXPECT_NE(broke.exit_code, 0);
   EXPECT_NE(broke.output.find("Balances::"), std::string::npos) << broke.output;
   std::cout << "refused transfer: " << broke.output;
-  // What the subtensor backend does not do yet says so, by name.
-  auto show = tessera("subnet show --netuid 1 --chain " + Chopsticks::url);
+  // A subnet that does not exist is named; what the subtensor backend does not do yet
+  // says so.
+  auto show = tessera("subnet show --netuid 60 --chain " + Chopsticks::url);
   EXPECT_NE(show.exit_code, 0);
-  EXPECT_NE(show.output.find("not supported yet"), std::string::npos) << show.output;
+  EXPECT_NE(show.output.find("subnet 60 does not exist"), std::string::npos) << show.output;
+  auto create = tessera("subnet create --spec " + (kSource / "examples/tiny.toml").string() + " --wallet alice --chain " +
+                        Chopsticks::url);
+  EXPECT_NE(create.exit_code, 0);
+  EXPECT_NE(create.output.find("not supported yet"), std::string::npos) << create.output;
 }
 
 // The roles' path through ChainClient on the real runtime: a subnet (made with sudo: this
@@ -260,7 +265,9 @@ TEST_F(Subtensor, WeightsSetThroughTheChainClientRankMinersInTheRuntimesEpoch) {
   auto set_sudo = client->rpc().call("dev_setStorage", nlohmann::json::array({{{"Sudo", {{"Key", ss58_encode(sudo.public_key())}}}}}));
   ASSERT_TRUE(set_sudo.ok()) << set_sudo.status().to_string();
   const std::uint32_t netuid = 11;
-  const std::uint64_t tempo = 5;
+  // Long enough that no epoch runs during the set-up's blocks (Instant mode: one block
+  // per extrinsic), so the validator has no permit until the first epoch below.
+  const std::uint64_t tempo = 30;
   auto as_sudo = [&](const nlohmann::json& call) {
     auto r = client->submit(sudo, "Sudo", "sudo", {{"call", {{"SubtensorModule", call}}}});
     EXPECT_TRUE(r.ok()) << call.dump() << ": " << r.status().to_string();
@@ -273,6 +280,16 @@ TEST_F(Subtensor, WeightsSetThroughTheChainClientRankMinersInTheRuntimesEpoch) {
   as_sudo({{"sudo_set_min_allowed_weights", {{"netuid", netuid}, {"min_allowed_weights", 1}}}});
   as_sudo({{"sudo_set_max_weight_limit", {{"netuid", netuid}, {"max_weight_limit", 65535}}}});
   as_sudo({{"sudo_set_weights_set_rate_limit", {{"netuid", netuid}, {"weights_set_rate_limit", 0}}}});
+
+  // This runtime runs a subnet's epoch at blocks where (block + netuid + 1) % (tempo + 1)
+  // is 0. Registrations and the first weights (5 blocks: one per extrinsic) must fall
+  // before the next epoch, so that the validator has no permit yet: skip past an epoch
+  // that is too close.
+  auto now = client->best_header();
+  ASSERT_TRUE(now.ok());
+  std::uint64_t until_epoch = 0;
+  while ((now->number + until_epoch + netuid + 1) % (tempo + 1) != 0) ++until_epoch;
+  if (until_epoch <= 8) ASSERT_TRUE(client->rpc().call("dev_newBlock", {{{"count", until_epoch + 1}}}).ok());
 
   // The ordinary path: burned registration, refused by this genesis by name.
   auto burned = (*chain)->register_hotkey(cold, miner1.public_key(), netuid);
@@ -302,7 +319,10 @@ TEST_F(Subtensor, WeightsSetThroughTheChainClientRankMinersInTheRuntimesEpoch) {
   auto early = (*chain)->set_weights(validator_hot, netuid, {*m1, *m2}, {60000, 20000}, subnet->params.version_key());
   ASSERT_FALSE(early.ok());
   EXPECT_NE(early.status().message().find("SubtensorModule::NoValidatorPermit"), std::string::npos) << early.status().message();
+  auto t0 = std::chrono::steady_clock::now();
   ASSERT_TRUE(client->rpc().call("dev_newBlock", {{{"count", tempo + 2}}}).ok());
+  std::cout << tempo + 2 << " blocks built in "
+            << std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count() << " ms\n";
   auto permitted = (*chain)->subnet(netuid);
   ASSERT_TRUE(permitted.ok());
   EXPECT_TRUE(permitted->neurons[*v_uid].validator_permit);
