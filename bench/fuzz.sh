@@ -4,7 +4,7 @@
 set -eu
 SECONDS_EACH=${FUZZ_SECONDS:-60}
 cd "$(dirname "$0")/.."
-for target in fuzz_submission fuzz_delta fuzz_checkpoint; do
+for target in fuzz_submission fuzz_delta fuzz_checkpoint fuzz_substrate; do
   mkdir -p "build-fuzz/corpus-$target"
   echo "== $target for ${SECONDS_EACH}s"
   "build-fuzz/tests/fuzz/$target" -max_total_time="$SECONDS_EACH" -max_len=65536 -rss_limit_mb=4096 \

@@ -110,22 +110,15 @@ Result<u128> Decoder::fixed_le(int width, std::string_view what) {
   return v;
 }
 
-Result<std::uint8_t> Decoder::u8(std::string_view what) {
-  TESSERA_ASSIGN_OR_RETURN(auto v, fixed_le(1, what));
-  return static_cast<std::uint8_t>(v);
+template <typename T>
+Result<T> Decoder::uint_le(std::string_view what) {
+  TESSERA_ASSIGN_OR_RETURN(auto v, fixed_le(static_cast<int>(sizeof(T)), what));
+  return static_cast<T>(v);
 }
-Result<std::uint16_t> Decoder::u16(std::string_view what) {
-  TESSERA_ASSIGN_OR_RETURN(auto v, fixed_le(2, what));
-  return static_cast<std::uint16_t>(v);
-}
-Result<std::uint32_t> Decoder::u32(std::string_view what) {
-  TESSERA_ASSIGN_OR_RETURN(auto v, fixed_le(4, what));
-  return static_cast<std::uint32_t>(v);
-}
-Result<std::uint64_t> Decoder::u64(std::string_view what) {
-  TESSERA_ASSIGN_OR_RETURN(auto v, fixed_le(8, what));
-  return static_cast<std::uint64_t>(v);
-}
+Result<std::uint8_t> Decoder::u8(std::string_view what) { return uint_le<std::uint8_t>(what); }
+Result<std::uint16_t> Decoder::u16(std::string_view what) { return uint_le<std::uint16_t>(what); }
+Result<std::uint32_t> Decoder::u32(std::string_view what) { return uint_le<std::uint32_t>(what); }
+Result<std::uint64_t> Decoder::u64(std::string_view what) { return uint_le<std::uint64_t>(what); }
 Result<bool> Decoder::boolean(std::string_view what) {
   std::size_t at = pos_;
   TESSERA_ASSIGN_OR_RETURN(auto v, u8(what));

@@ -70,6 +70,8 @@ class Decoder {
   Status expect_end(std::string_view what) const;
 
  private:
+  template <typename T>
+  Result<T> uint_le(std::string_view what);
   Status short_read(std::size_t need, std::string_view what) const;
   std::span<const std::uint8_t> data_;
   std::size_t pos_ = 0;
