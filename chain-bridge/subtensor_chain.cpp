@@ -1,10 +1,13 @@
 // SubtensorChain: the ChainClient over a subtensor node (chain-bridge/substrate).
-// Today it carries what a wallet needs (head, balances, transfers, new blocks); the
-// roles' calls (subnets, registration, serving, weights, checkpoint announcements) map
-// onto subtensor in the next step, and until then each says so by name.
+// It carries wallets (head, balances, transfers, new blocks), the metagraph, subnet
+// creation and hyperparameters, burned registration, weights and stake. Serving (an axon
+// has no room for the CURVE key), commit–reveal and checkpoint announcements are not
+// mapped yet, and each says so by name.
 #include <cstdlib>
+#include <tuple>
 
 #include "chain-bridge/client.h"
+#include "chain-bridge/substrate/ss58.h"
 #include "chain-bridge/substrate/substrate_client.h"
 #include "core/hash.h"
 
@@ -174,8 +177,31 @@ class SubtensorChain final : public ChainClient {
   Result<std::optional<CheckpointInfo>> checkpoint(std::uint32_t, std::optional<std::uint64_t>) override {
     return not_yet("reading checkpoint announcements");
   }
-  Result<std::uint32_t> create_subnet(const Keypair&, const std::string&, const proto::SubnetParams&) override {
-    return not_yet("creating a subnet");
+  // register_network where the runtime has it (the netuid from its NetworkAdded event);
+  // on runtimes without it (testfinney's), sudo_add_network through Sudo.sudo, which only
+  // the sudo key may sign. Subtensor keeps no run spec: roles are given it as a file.
+  Result<std::uint32_t> create_subnet(const Keypair& owner, const std::string&, const proto::SubnetParams& params) override {
+    const auto& md = client_->metadata();
+    std::uint32_t netuid = 0;
+    if (md.call("SubtensorModule", "register_network").ok()) {
+      TESSERA_ASSIGN_OR_RETURN(auto in, submit(owner, "register_network", {{"hotkey", sub::hex_of(owner.public_key())}}));
+      bool found = false;
+      for (const auto& e : in.events) {
+        if (e.name != "NetworkAdded") continue;
+        const auto& f = e.fields.is_array() && !e.fields.empty() ? e.fields[0] : e.fields;
+        if (f.is_number_unsigned()) netuid = f.get<std::uint32_t>(), found = true;
+      }
+      if (!found) return Internal("register_network was included but no NetworkAdded event names the netuid");
+    } else if (md.call("SubtensorModule", "sudo_add_network").ok()) {
+      TESSERA_RETURN_IF_ERROR(require_sudo(owner, "creating a subnet (SubtensorModule.sudo_add_network)"));
+      TESSERA_ASSIGN_OR_RETURN(netuid, free_netuid());
+      const std::uint64_t tempo = params.tempo() > 0 ? params.tempo() : 99;
+      TESSERA_RETURN_IF_ERROR(sudo(owner, "sudo_add_network", {{"netuid", netuid}, {"tempo", tempo}, {"modality", 0}}));
+    } else {
+      return FailedPrecondition("this runtime has neither SubtensorModule.register_network nor sudo_add_network");
+    }
+    TESSERA_RETURN_IF_ERROR(apply_params(owner, netuid, params));
+    return netuid;
   }
   // Burned registration: SubtensorModule.burned_register, paid by the coldkey. The uid is
   // read back from Uids at the including block.
@@ -213,11 +239,88 @@ class SubtensorChain final : public ChainClient {
                                              {{"hotkey", sub::hex_of(hotkey)}, {"netuid", netuid}, {"amount_staked", rao}}));
     return Included{in.block_number, std::nullopt, std::nullopt};
   }
-  Result<Included> set_subnet_params(const Keypair&, std::uint32_t, const proto::SubnetParams&) override {
-    return not_yet("setting subnet parameters");
+  Result<Included> set_subnet_params(const Keypair& owner, std::uint32_t netuid, const proto::SubnetParams& params) override {
+    TESSERA_RETURN_IF_ERROR(apply_params(owner, netuid, params));
+    TESSERA_ASSIGN_OR_RETURN(auto head, client_->best_header());
+    return Included{head.number, netuid, std::nullopt};
   }
 
  private:
+  Status require_sudo(const Keypair& signer, const std::string& what) {
+    TESSERA_ASSIGN_OR_RETURN(auto key, client_->storage("Sudo", "Key"));
+    if (key != sub::json(sub::hex_of(signer.public_key())))
+      return PermissionDenied(what + " needs the chain's sudo key" +
+                              (key.is_string() ? " (" + sub::ss58_encode(*parse_key(key.get<std::string>())) + ")" : std::string()) +
+                              "; the signer is " + sub::ss58_encode(signer.public_key()));
+    return Status::Ok();
+  }
+  static Result<PublicKey> parse_key(const std::string& hex) { return sub::parse_public_key(hex); }
+
+  // The lowest netuid no subnet uses.
+  Result<std::uint32_t> free_netuid() {
+    const auto& md = client_->metadata();
+    std::vector<sub::Bytes> keys;
+    for (std::uint32_t n = 1; n <= 1024; ++n) {
+      TESSERA_ASSIGN_OR_RETURN(auto k, sub::storage_key(md, "SubtensorModule", "NetworksAdded", sub::json::array({n})));
+      keys.push_back(std::move(k));
+    }
+    TESSERA_ASSIGN_OR_RETURN(auto raws, client_->storage_many(keys));
+    for (std::uint32_t i = 0; i < raws.size(); ++i) {
+      TESSERA_ASSIGN_OR_RETURN(auto added, sub::decode_storage(md, "SubtensorModule", "NetworksAdded", raws[i]));
+      if (added != true) return i + 1;
+    }
+    return ResourceExhausted("netuids 1..1024 are all in use");
+  }
+
+  // Sudo.sudo(SubtensorModule.<call>); the inner call's own failure (Sudo's Sudid event)
+  // comes back by name.
+  Status sudo(const Keypair& signer, const std::string& call, const sub::json& args) {
+    TESSERA_RETURN_IF_ERROR(client_->refresh_runtime());
+    TESSERA_ASSIGN_OR_RETURN(auto variant, client_->metadata().call("SubtensorModule", call));
+    sub::json picked = sub::json::object();
+    for (const auto& f : variant->fields) {
+      if (!args.contains(f.name)) return FailedPrecondition("this runtime's SubtensorModule." + call + " takes '" + f.name + "'");
+      picked[f.name] = args[f.name];
+    }
+    TESSERA_ASSIGN_OR_RETURN(auto in, client_->submit(signer, "Sudo", "sudo", {{"call", {{"SubtensorModule", {{call, picked}}}}}}));
+    for (const auto& e : in.events) {
+      if (e.pallet != "Sudo" || e.name != "Sudid") continue;
+      const sub::json& result = e.fields.is_object() && e.fields.contains("sudo_result") ? e.fields["sudo_result"] : e.fields;
+      if (result.is_object() && result.contains("Err"))
+        return FailedPrecondition("SubtensorModule." + call + " (as sudo) failed: " +
+                                  sub::dispatch_error_name(client_->metadata(), result["Err"]));
+    }
+    return Status::Ok();
+  }
+
+  // The run spec's hyperparameters that subtensor has setters for; zero means "leave the
+  // runtime's default". Through sudo on runtimes where subnet owners cannot set them.
+  Status apply_params(const Keypair& owner, std::uint32_t netuid, const proto::SubnetParams& p) {
+    const std::vector<std::tuple<std::uint64_t, const char*, const char*>> settings = {
+        {p.min_allowed_weights(), "sudo_set_min_allowed_weights", "min_allowed_weights"},
+        {p.max_weight_limit_u16(), "sudo_set_max_weight_limit", "max_weight_limit"},
+        {p.weights_rate_limit(), "sudo_set_weights_set_rate_limit", "weights_set_rate_limit"},
+        {p.immunity_period(), "sudo_set_immunity_period", "immunity_period"},
+        {p.max_uids(), "sudo_set_max_allowed_uids", "max_allowed_uids"},
+        {p.kappa_u16(), "sudo_set_kappa", "kappa"},
+        {p.bonds_moving_average(), "sudo_set_bonds_moving_average", "bonds_moving_average"},
+        {p.version_key(), "sudo_set_weights_version_key", "weights_version_key"},
+        {p.max_validators(), "sudo_set_max_allowed_validators", "max_allowed_validators"},
+        {p.registration_burn(), "sudo_set_burn", "burn"},
+    };
+    bool any = false;
+    for (const auto& [value, call, arg] : settings) any = any || value != 0;
+    if (!any) return Status::Ok();
+    TESSERA_RETURN_IF_ERROR(require_sudo(owner, "setting subnet hyperparameters on this runtime"));
+    for (const auto& [value, call, arg] : settings) {
+      if (value == 0) continue;
+      if (!client_->metadata().call("SubtensorModule", call).ok())
+        return FailedPrecondition("this runtime has no SubtensorModule." + std::string(call));
+      TESSERA_RETURN_IF_ERROR(sudo(owner, call, {{"netuid", netuid}, {arg, value}}));
+    }
+    return Status::Ok();
+  }
+
   // A SubtensorModule call with the arguments this runtime's version of it takes, picked
   // by name from `args` (runtimes differ: add_stake gained a netuid).
   Result<sub::InBlock> submit(const Keypair& signer, const std::string& call, const sub::json& args) {

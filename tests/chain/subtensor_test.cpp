@@ -238,15 +238,14 @@ TEST_F(Subtensor, WalletBalanceAndTransferFromTheCommandLine) {
   EXPECT_NE(broke.exit_code, 0);
   EXPECT_NE(broke.output.find("Balances::"), std::string::npos) << broke.output;
   std::cout << "refused transfer: " << broke.output;
-  // A subnet that does not exist is named; what the subtensor backend does not do yet
-  // says so.
+  // A subnet that does not exist is named; creating one on this runtime takes the sudo key.
   auto show = tessera("subnet show --netuid 60 --chain " + Chopsticks::url);
   EXPECT_NE(show.exit_code, 0);
   EXPECT_NE(show.output.find("subnet 60 does not exist"), std::string::npos) << show.output;
   auto create = tessera("subnet create --spec " + (kSource / "examples/tiny.toml").string() + " --wallet alice --chain " +
                         Chopsticks::url);
   EXPECT_NE(create.exit_code, 0);
-  EXPECT_NE(create.output.find("not supported yet"), std::string::npos) << create.output;
+  EXPECT_NE(create.output.find("needs the chain's sudo key"), std::string::npos) << create.output;
 }
 
 // The roles' path through ChainClient on the real runtime: a subnet (made with sudo: this
@@ -264,7 +263,6 @@ TEST_F(Subtensor, WeightsSetThroughTheChainClientRankMinersInTheRuntimesEpoch) {
   fund(*client, cold.public_key(), 1'000'000'000'000ull);
   auto set_sudo = client->rpc().call("dev_setStorage", nlohmann::json::array({{{"Sudo", {{"Key", ss58_encode(sudo.public_key())}}}}}));
   ASSERT_TRUE(set_sudo.ok()) << set_sudo.status().to_string();
-  const std::uint32_t netuid = 11;
   // Long enough that no epoch runs during the set-up's blocks (Instant mode: one block
   // per extrinsic), so the validator has no permit until the first epoch below.
   const std::uint64_t tempo = 30;
@@ -276,10 +274,20 @@ TEST_F(Subtensor, WeightsSetThroughTheChainClientRankMinersInTheRuntimesEpoch) {
       for (const auto& e : r->events)
         if (e.name == "Sudid") EXPECT_FALSE(e.fields.dump().find("Err") != std::string::npos) << call.dump() << ": " << e.fields.dump();
   };
-  as_sudo({{"sudo_add_network", {{"netuid", netuid}, {"tempo", tempo}, {"modality", 0}}}});
-  as_sudo({{"sudo_set_min_allowed_weights", {{"netuid", netuid}, {"min_allowed_weights", 1}}}});
-  as_sudo({{"sudo_set_max_weight_limit", {{"netuid", netuid}, {"max_weight_limit", 65535}}}});
-  as_sudo({{"sudo_set_weights_set_rate_limit", {{"netuid", netuid}, {"weights_set_rate_limit", 0}}}});
+  // Subnet creation through ChainClient: this runtime has no register_network, so it is
+  // sudo_add_network, which only the sudo key may sign.
+  proto::SubnetParams params;
+  params.set_tempo(static_cast<std::uint32_t>(tempo));
+  params.set_min_allowed_weights(1);
+  params.set_max_weight_limit_u16(65535);
+  params.set_weights_rate_limit(1);
+  auto refused = (*chain)->create_subnet(cold, "", params);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("needs the chain's sudo key (" + ss58_encode(sudo.public_key()) + ")"),
+            std::string::npos) << refused.status().message();
+  auto created = (*chain)->create_subnet(sudo, "", params);
+  ASSERT_TRUE(created.ok()) << created.status().to_string();
+  const std::uint32_t netuid = *created;
 
   // This runtime runs a subnet's epoch at blocks where (block + netuid + 1) % (tempo + 1)
   // is 0. Registrations and the first weights (5 blocks: one per extrinsic) must fall
@@ -308,6 +316,9 @@ TEST_F(Subtensor, WeightsSetThroughTheChainClientRankMinersInTheRuntimesEpoch) {
   ASSERT_TRUE(subnet.ok()) << subnet.status().to_string();
   ASSERT_EQ(subnet->neurons.size(), 3u);
   EXPECT_EQ(subnet->params.tempo(), tempo);
+  EXPECT_EQ(subnet->params.min_allowed_weights(), 1u);
+  EXPECT_EQ(subnet->params.max_weight_limit_u16(), 65535u);
+  EXPECT_EQ(subnet->params.weights_rate_limit(), 1u);
   auto v_uid = chain::find_uid(*subnet, validator_hot.public_key());
   auto m1 = chain::find_uid(*subnet, miner1.public_key());
   auto m2 = chain::find_uid(*subnet, miner2.public_key());
