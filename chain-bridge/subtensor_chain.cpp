@@ -10,6 +10,7 @@
 #include "chain-bridge/substrate/ss58.h"
 #include "chain-bridge/substrate/substrate_client.h"
 #include "core/hash.h"
+#include "core/run_spec.h"
 
 namespace tessera::chain {
 namespace {
@@ -180,8 +181,14 @@ class SubtensorChain final : public ChainClient {
   // register_network where the runtime has it (the netuid from its NetworkAdded event);
   // on runtimes without it (testfinney's), sudo_add_network through Sudo.sudo, which only
   // the sudo key may sign. Subtensor keeps no run spec: roles are given it as a file.
-  Result<std::uint32_t> create_subnet(const Keypair& owner, const std::string&, const proto::SubnetParams& params) override {
+  Result<std::uint32_t> create_subnet(const Keypair& owner, const std::string& spec_toml,
+                                      const proto::SubnetParams& given) override {
     const auto& md = client_->metadata();
+    proto::SubnetParams params = given;
+    if (!spec_toml.empty() && params.tempo() == 0) {  // the spec's tempo, as the embedded chain takes it
+      TESSERA_ASSIGN_OR_RETURN(RunSpec spec, parse_run_spec(spec_toml, "subnet spec"));
+      params.set_tempo(static_cast<std::uint32_t>(spec.schedule.tempo));
+    }
     std::uint32_t netuid = 0;
     if (md.call("SubtensorModule", "register_network").ok()) {
       TESSERA_ASSIGN_OR_RETURN(auto in, submit(owner, "register_network", {{"hotkey", sub::hex_of(owner.public_key())}}));

@@ -16,7 +16,7 @@ PACKAGES=(
   fortunes fortunes-min
   python3-torch
   libcpp-httplib-dev prometheus
-  chromium curl
+  chromium curl jq
 )
 
 missing=()

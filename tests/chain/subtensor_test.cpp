@@ -4,6 +4,12 @@
 // without it these tests fail and say so: `make test` always installs it.
 #include <gtest/gtest.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <csignal>
 #include <filesystem>
 #include <memory>
 
@@ -391,6 +397,62 @@ TEST_F(Subtensor, WssVerifiesTheServerCertificate) {
   auto got = (*trusted)->account(b.public_key());
   ASSERT_TRUE(got.ok());
   EXPECT_TRUE(got->free == 777);
+}
+
+std::uint16_t free_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  socklen_t len = sizeof a;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  ::close(fd);
+  return ntohs(a.sin_port);
+}
+
+// scripts/subtensor-localnet.sh as a user runs it: funded wallets, a sudo key, a subnet
+// from a run spec, blocks that advance on their own, and a clean stop on SIGTERM.
+TEST_F(Subtensor, TheLocalnetScriptStartsFundsCreatesTicksAndStops) {
+  testing::TempDir home;
+  const std::string port = std::to_string(free_port());
+  auto script = std::make_unique<testing::Process>(
+      std::vector<std::string>{"/bin/bash", (kSource / "scripts/subtensor-localnet.sh").string(), "--port", port,
+                               "--block-time-ms", "200", "--home", home.path().string(), "--fund", "owner=1000",
+                               "--fund", "alice=7", "--sudo", "owner", "--subnet", (kSource / "examples/tiny.toml").string()},
+      home / "localnet.log", fs::path{}, std::vector<std::string>{std::string("TESSERA=") + TESSERA_BINARY});
+  std::string url = testing::wait_for_match(home / "localnet.log", R"(subtensor localnet on (ws://\S+))", std::chrono::seconds(120));
+  ASSERT_FALSE(url.empty()) << testing::run_command("cat " + (home / "localnet.log").string()).output;
+  EXPECT_NE(testing::run_command("cat " + (home / "localnet.log").string()).output.find("netuid 1"), std::string::npos);
+  auto c = SubstrateClient::connect(url);
+  ASSERT_TRUE(c.ok()) << c.status().to_string();
+  auto first = (*c)->best_header();
+  ASSERT_TRUE(first.ok());
+  EXPECT_TRUE(testing::wait_until(
+      [&] {
+        auto h = (*c)->best_header();
+        return h.ok() && h->number >= first->number + 3;
+      },
+      std::chrono::seconds(30)))
+      << "blocks do not advance on their own";
+  auto shown = testing::run_command(std::string(TESSERA_BINARY) + " --home " + home.path().string() +
+                                    " wallet balance --name alice --json --chain " + url + " 2>&1");
+  ASSERT_EQ(shown.exit_code, 0) << shown.output;
+  EXPECT_EQ(nlohmann::json::parse(shown.output)["coldkey_rao"], 7'000'000'000ull);
+  auto chain = chain::connect_chain(url);
+  ASSERT_TRUE(chain.ok());
+  auto subnet = (*chain)->subnet(1);
+  ASSERT_TRUE(subnet.ok()) << subnet.status().to_string();
+  EXPECT_GT(subnet->params.tempo(), 0u);
+  c->reset();
+  chain->reset();
+  script->signal(SIGTERM);
+  int code = -1;
+  ASSERT_TRUE(script->wait(std::chrono::seconds(20), &code));
+  EXPECT_EQ(code, 0);
+  RpcOptions quick;
+  quick.connect_timeout = std::chrono::seconds(2);
+  EXPECT_FALSE(RpcClient::connect(url, quick).ok()) << "chopsticks still answers after the script stopped";
 }
 
 TEST_F(Subtensor, AClosedPortAndABadUrlAreClearErrors) {
