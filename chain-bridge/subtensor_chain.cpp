@@ -1,12 +1,17 @@
 // SubtensorChain: the ChainClient over a subtensor node (chain-bridge/substrate).
 // It carries wallets (head, balances, transfers, new blocks), the metagraph, subnet
-// creation and hyperparameters, burned registration, weights and stake. Serving (an axon
-// has no room for the CURVE key), commit–reveal and checkpoint announcements are not
-// mapped yet, and each says so by name.
+// creation and hyperparameters, burned registration, serving (an axon pointing at a
+// signed endpoint record), weights and stake. Commit–reveal and checkpoint announcements
+// are not mapped yet, and each says so by name.
 #include <cstdlib>
 #include <tuple>
 
+#include <arpa/inet.h>
+
+#include <map>
+
 #include "chain-bridge/client.h"
+#include "chain-bridge/endpoint_info.h"
 #include "chain-bridge/substrate/ss58.h"
 #include "chain-bridge/substrate/substrate_client.h"
 #include "core/hash.h"
@@ -162,7 +167,7 @@ class SubtensorChain final : public ChainClient {
       if (hotkeys[uid].is_string()) nr.hotkey = raw_of(*sub::bytes_from_hex(hotkeys[uid].get<std::string>()));
       if (owners[uid].is_string()) nr.coldkey = raw_of(*sub::bytes_from_hex(owners[uid].get<std::string>()));
       nr.stake = u64_of(stakes[uid]);
-      nr.address = endpoint_of(axons[uid]);
+      resolve_endpoint(netuid, axons[uid], nr);
       nr.consensus_u16 = static_cast<std::uint32_t>(u64_of(at(values["Consensus"], uid)));
       nr.incentive_u16 = static_cast<std::uint32_t>(u64_of(at(values["Incentive"], uid)));
       nr.dividends_u16 = static_cast<std::uint32_t>(u64_of(at(values["Dividends"], uid)));
@@ -218,8 +223,36 @@ class SubtensorChain final : public ChainClient {
     if (!uid.is_number_unsigned()) return Internal("registered, but Uids holds no uid for the hotkey");
     return uid.get<std::uint32_t>();
   }
-  Result<Included> serve(const Keypair&, std::uint32_t, const std::string&, const std::string&) override {
-    return not_yet("serving an endpoint");
+  // An axon holds an IP and a port only: it points at this process's endpoint-info
+  // service (chain-bridge/endpoint_info.h), which serves the submission address and the
+  // CURVE key signed by the hotkey. The service lives as long as this client.
+  Result<Included> serve(const Keypair& hotkey, std::uint32_t netuid, const std::string& address,
+                         const std::string& curve_public_key) override {
+    std::string hostport = address.rfind("tcp://", 0) == 0 ? address.substr(6) : address;
+    const auto colon = hostport.rfind(':');
+    const std::string host = hostport.substr(0, colon);
+    in_addr ip{};
+    if (colon == std::string::npos || ::inet_pton(AF_INET, host.c_str(), &ip) != 1)
+      return InvalidArgument("serving " + address + " on subtensor: an axon takes an IPv4 address and a port (tcp://A.B.C.D:PORT)");
+    if (curve_public_key.size() != 32) return InvalidArgument("serving needs the 32-byte CURVE public key");
+    if (!endpoint_service_ || endpoint_host_ != host) {
+      TESSERA_ASSIGN_OR_RETURN(endpoint_service_, EndpointInfoService::start(host));
+      endpoint_host_ = host;
+    }
+    EndpointRecord record{netuid, raw_bytes(hotkey.public_key()), "tcp://" + hostport, curve_public_key,
+                          static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                         std::chrono::system_clock::now().time_since_epoch())
+                                                         .count())};
+    endpoint_service_->publish(signed_endpoint_json(record, hotkey));
+    const std::uint64_t ip_number = ntohl(ip.s_addr);
+    auto in = submit(hotkey, "serve_axon",
+                     {{"netuid", netuid}, {"version", 1}, {"ip", ip_number}, {"port", endpoint_service_->port()},
+                      {"ip_type", 4}, {"protocol", 0}, {"placeholder1", 0}, {"placeholder2", 0}});
+    if (!in.ok() && host == "127.0.0.1" && in.status().message().find("InvalidIpAddress") != std::string::npos)
+      return Status(in.status().code(), in.status().message() +
+                                            " (subtensor refuses 127.0.0.1; on one machine use another loopback address, e.g. 127.0.0.2)");
+    if (!in.ok()) return in.status();
+    return Included{in->block_number, std::nullopt, std::nullopt};
   }
   // SubtensorModule.set_weights: u16 uids and u16 values, and the version key.
   Result<Included> set_weights(const Keypair& hotkey, std::uint32_t netuid, const std::vector<std::uint32_t>& uids,
@@ -253,6 +286,30 @@ class SubtensorChain final : public ChainClient {
   }
 
  private:
+  // A neuron's axon names its endpoint-info service; its record (checked against the
+  // neuron's hotkey) gives the submission address and CURVE key. Records are cached per
+  // (hotkey, axon), failures for 30 s, so a dead or hostile axon costs one short timeout.
+  void resolve_endpoint(std::uint32_t netuid, const sub::json& axon, Neuron& nr) {
+    const std::string info = endpoint_of(axon);
+    if (info.empty() || nr.hotkey.size() != 32) return;
+    const std::string key = nr.hotkey + "|" + info + "|" + axon.value("block", sub::json(0)).dump();
+    const auto now = std::chrono::steady_clock::now();
+    auto it = endpoints_.find(key);
+    if (it == endpoints_.end() || (!it->second.record && now - it->second.at > std::chrono::seconds(30))) {
+      const std::string hostport = info.substr(6);
+      const auto colon = hostport.rfind(':');
+      std::string host = hostport.substr(0, colon);
+      if (!host.empty() && host.front() == '[') host = host.substr(1, host.size() - 2);
+      auto r = fetch_endpoint(host, std::stoi(hostport.substr(colon + 1)), nr.hotkey, netuid);
+      if (endpoints_.size() > 4096) endpoints_.clear();
+      it = endpoints_.insert_or_assign(key, CachedEndpoint{r.ok() ? std::optional<EndpointRecord>(*r) : std::nullopt, now}).first;
+    }
+    if (it->second.record) {
+      nr.address = it->second.record->address;
+      nr.curve_public_key = it->second.record->curve_public_key;
+    }
+  }
+
   Status require_sudo(const Keypair& signer, const std::string& what) {
     TESSERA_ASSIGN_OR_RETURN(auto key, client_->storage("Sudo", "Key"));
     if (key != sub::json(sub::hex_of(signer.public_key())))
@@ -381,6 +438,13 @@ class SubtensorChain final : public ChainClient {
                               "docs/chain.md's next step");
   }
   std::unique_ptr<sub::SubstrateClient> client_;
+  std::unique_ptr<EndpointInfoService> endpoint_service_;
+  std::string endpoint_host_;
+  struct CachedEndpoint {
+    std::optional<EndpointRecord> record;
+    std::chrono::steady_clock::time_point at;
+  };
+  std::map<std::string, CachedEndpoint> endpoints_;
 };
 
 }  // namespace

@@ -318,7 +318,28 @@ TEST_F(Subtensor, WeightsSetThroughTheChainClientRankMinersInTheRuntimesEpoch) {
   as_sudo({{"sudo_register", {{"netuid", netuid}, {"hotkey", hex_of(miner2.public_key())},
                               {"coldkey", hex_of(cold.public_key())}, {"stake", 0}, {"balance", 0}}}});
 
-  auto subnet = (*chain)->subnet(netuid);
+  // The validator serves: its axon points at its endpoint-info service, whose record
+  // (submission address and CURVE key, signed by its hotkey) another client reads back.
+  std::string curve(32, '\x07');
+  auto loopback = (*chain)->serve(validator_hot, netuid, "tcp://127.0.0.1:45999", curve);
+  ASSERT_FALSE(loopback.ok());  // the runtime's rule, with the way around it
+  EXPECT_NE(loopback.status().message().find("SubtensorModule::InvalidIpAddress"), std::string::npos);
+  EXPECT_NE(loopback.status().message().find("127.0.0.2"), std::string::npos) << loopback.status().message();
+  auto served = (*chain)->serve(validator_hot, netuid, "tcp://127.0.0.2:45999", curve);
+  ASSERT_TRUE(served.ok()) << served.status().to_string();
+  // A miner whose axon points at the validator's service gets nothing from it: the record
+  // is signed by another hotkey.
+  auto axon = client->storage("SubtensorModule", "Axons", {netuid, hex_of(validator_hot.public_key())});
+  ASSERT_TRUE(axon.ok() && axon->is_object()) << axon.status().to_string();
+  fund(*client, miner1.public_key(), 1'000'000'000ull);
+  auto copied = client->submit(miner1, "SubtensorModule", "serve_axon",
+                               {{"netuid", netuid}, {"version", 1}, {"ip", (*axon)["ip"]}, {"port", (*axon)["port"]},
+                                {"ip_type", 4}, {"protocol", 0}, {"placeholder1", 0}, {"placeholder2", 0}});
+  ASSERT_TRUE(copied.ok()) << copied.status().to_string();
+
+  auto reader = chain::connect_chain(Chopsticks::url);
+  ASSERT_TRUE(reader.ok());
+  auto subnet = (*reader)->subnet(netuid);
   ASSERT_TRUE(subnet.ok()) << subnet.status().to_string();
   ASSERT_EQ(subnet->neurons.size(), 3u);
   EXPECT_EQ(subnet->params.tempo(), tempo);
@@ -331,6 +352,11 @@ TEST_F(Subtensor, WeightsSetThroughTheChainClientRankMinersInTheRuntimesEpoch) {
   ASSERT_TRUE(v_uid && m1 && m2);
   EXPECT_EQ(subnet->neurons[*v_uid].stake, 100'000'000'000ull);
   EXPECT_EQ(subnet->neurons[*m1].coldkey, std::string(cold.public_key().begin(), cold.public_key().end()));
+  EXPECT_EQ(subnet->neurons[*v_uid].address, "tcp://127.0.0.2:45999");
+  EXPECT_EQ(subnet->neurons[*v_uid].curve_public_key, curve);
+  EXPECT_EQ(subnet->neurons[*m1].address, "");
+  EXPECT_EQ(subnet->neurons[*m1].curve_public_key, "");
+  EXPECT_EQ(subnet->neurons[*m2].address, "");
 
   // Validator permits are handed out by an epoch: before one, weights are refused by name.
   auto early = (*chain)->set_weights(validator_hot, netuid, {*m1, *m2}, {60000, 20000}, subnet->params.version_key());

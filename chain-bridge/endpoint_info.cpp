@@ -1,0 +1,123 @@
+#include "chain-bridge/endpoint_info.h"
+
+#include <httplib.h>
+
+#include <nlohmann/json.hpp>
+
+#include "core/hash.h"
+#include "net/http_server.h"
+
+namespace tessera::chain {
+namespace {
+
+using json = nlohmann::json;
+
+// Domain-separated, length-prefixed: nothing else a hotkey signs can be read as a record.
+std::string signing_bytes(const EndpointRecord& r) {
+  std::string out = std::string("tessera-endpoint/1") + '\0';
+  auto field = [&](const std::string& s) {
+    const std::uint64_t n = s.size();
+    out.append(reinterpret_cast<const char*>(&n), sizeof n);
+    out += s;
+  };
+  field(std::to_string(r.netuid));
+  field(r.hotkey);
+  field(r.address);
+  field(r.curve_public_key);
+  field(std::to_string(r.issued_ms));
+  return out;
+}
+
+}  // namespace
+
+std::string signed_endpoint_json(const EndpointRecord& r, const Keypair& hotkey) {
+  const Signature sig = hotkey.sign(signing_bytes(r));
+  return json{{"netuid", r.netuid},
+              {"hotkey", to_hex(r.hotkey)},
+              {"address", r.address},
+              {"curve_public_key", to_hex(r.curve_public_key)},
+              {"issued_ms", r.issued_ms},
+              {"signature", to_hex(std::span<const std::uint8_t>(sig))}}
+      .dump();
+}
+
+Result<EndpointRecord> open_endpoint_json(const std::string& body, const std::string& hotkey, std::uint32_t netuid) {
+  if (body.size() > kMaxEndpointRecordBytes) return InvalidArgument("endpoint record over " + std::to_string(kMaxEndpointRecordBytes) + " bytes");
+  const json j = json::parse(body, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) return InvalidArgument("endpoint record is not a JSON object");
+  EndpointRecord r;
+  try {
+    r.netuid = j.at("netuid").get<std::uint32_t>();
+    r.address = j.at("address").get<std::string>();
+    r.issued_ms = j.at("issued_ms").get<std::uint64_t>();
+    TESSERA_ASSIGN_OR_RETURN(r.hotkey, from_hex(j.at("hotkey").get<std::string>()));
+    TESSERA_ASSIGN_OR_RETURN(r.curve_public_key, from_hex(j.at("curve_public_key").get<std::string>()));
+    TESSERA_ASSIGN_OR_RETURN(auto sig_raw, from_hex(j.at("signature").get<std::string>()));
+    if (sig_raw.size() != 64) return InvalidArgument("endpoint record signature is not 64 bytes");
+    if (r.hotkey != hotkey) return PermissionDenied("endpoint record is for another hotkey");
+    if (r.netuid != netuid) return InvalidArgument("endpoint record is for subnet " + std::to_string(r.netuid));
+    if (r.curve_public_key.size() != 32) return InvalidArgument("endpoint record CURVE key is not 32 bytes");
+    if (r.address.rfind("tcp://", 0) != 0 || r.address.size() > 200) return InvalidArgument("endpoint record address is not tcp://HOST:PORT");
+    PublicKey key{};
+    Signature sig{};
+    std::copy(hotkey.begin(), hotkey.end(), key.begin());
+    std::copy(sig_raw.begin(), sig_raw.end(), sig.begin());
+    if (!verify_signature(key, signing_bytes(r), sig)) return PermissionDenied("endpoint record signature does not verify");
+  } catch (const json::exception& e) {
+    return InvalidArgument(std::string("endpoint record: ") + e.what());
+  }
+  return r;
+}
+
+Result<EndpointRecord> fetch_endpoint(const std::string& host, int port, const std::string& hotkey, std::uint32_t netuid,
+                                      std::chrono::milliseconds timeout) {
+  httplib::Client client(host, port);
+  const auto s = std::chrono::duration_cast<std::chrono::seconds>(timeout);
+  const auto us = std::chrono::duration_cast<std::chrono::microseconds>(timeout - s);
+  client.set_connection_timeout(s.count(), us.count());
+  client.set_read_timeout(s.count(), us.count());
+  std::string body;
+  bool too_big = false;
+  auto res = client.Get(kEndpointPath, [&](const char* data, std::size_t n) {
+    if (body.size() + n > kMaxEndpointRecordBytes) {
+      too_big = true;
+      return false;
+    }
+    body.append(data, n);
+    return true;
+  });
+  const std::string where = host + ":" + std::to_string(port);
+  if (too_big) return InvalidArgument("endpoint record at " + where + " is over " + std::to_string(kMaxEndpointRecordBytes) + " bytes");
+  if (!res) return Unavailable("no endpoint record at " + where + ": " + httplib::to_string(res.error()));
+  if (res->status != 200) return Unavailable("endpoint record at " + where + ": HTTP " + std::to_string(res->status));
+  auto r = open_endpoint_json(body, hotkey, netuid);
+  if (!r.ok()) return r.status().with_context(where);
+  return r;
+}
+
+Result<std::unique_ptr<EndpointInfoService>> EndpointInfoService::start(const std::string& host) {
+  std::unique_ptr<EndpointInfoService> s(new EndpointInfoService());
+  auto* self = s.get();
+  TESSERA_ASSIGN_OR_RETURN(s->server_, net::HttpServer::start(host + ":0", "endpoint info", [self](httplib::Server& srv) {
+    srv.Get(kEndpointPath, [self](const httplib::Request&, httplib::Response& res) {
+      std::lock_guard lock(self->mu_);
+      if (self->body_.empty()) {
+        res.status = 503;
+        return;
+      }
+      res.set_content(self->body_, "application/json");
+    });
+  }));
+  return s;
+}
+
+EndpointInfoService::~EndpointInfoService() = default;
+
+void EndpointInfoService::publish(std::string signed_json) {
+  std::lock_guard lock(mu_);
+  body_ = std::move(signed_json);
+}
+
+int EndpointInfoService::port() const { return server_->port(); }
+
+}  // namespace tessera::chain

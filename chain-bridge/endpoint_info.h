@@ -1,0 +1,59 @@
+// Endpoint records for chains whose on-chain endpoint (a subtensor axon: an IP and a
+// port) has no room for what a Tessera validator publishes: its submission address and
+// its 32-byte CURVE key. The axon points at a small HTTP service of the validator that
+// answers GET /tessera/endpoint with this record, signed by the validator's registered
+// hotkey; a reader checks the signature against the hotkey the metagraph holds for that
+// uid, so a hostile axon can only make its own neuron unreachable.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "core/identity.h"
+#include "core/status.h"
+
+namespace tessera::net {
+class HttpServer;
+}
+
+namespace tessera::chain {
+
+struct EndpointRecord {
+  std::uint32_t netuid = 0;
+  std::string hotkey;            // raw 32 bytes
+  std::string address;           // the submission endpoint, "tcp://HOST:PORT"
+  std::string curve_public_key;  // raw 32 bytes
+  std::uint64_t issued_ms = 0;
+};
+
+inline constexpr const char* kEndpointPath = "/tessera/endpoint";
+inline constexpr std::size_t kMaxEndpointRecordBytes = 4096;
+
+// The signed JSON a validator serves.
+std::string signed_endpoint_json(const EndpointRecord& record, const Keypair& hotkey);
+// Parses and checks a served record: the signature by `hotkey`, the netuid, sizes.
+Result<EndpointRecord> open_endpoint_json(const std::string& body, const std::string& hotkey, std::uint32_t netuid);
+// GET http://HOST:PORT/tessera/endpoint with short timeouts and a size cap, then
+// open_endpoint_json.
+Result<EndpointRecord> fetch_endpoint(const std::string& host, int port, const std::string& hotkey, std::uint32_t netuid,
+                                      std::chrono::milliseconds timeout = std::chrono::milliseconds(1500));
+
+// The service: one record, replaced by each publish().
+class EndpointInfoService {
+ public:
+  // Listens on HOST:0 (a free port).
+  static Result<std::unique_ptr<EndpointInfoService>> start(const std::string& host);
+  ~EndpointInfoService();
+  void publish(std::string signed_json);
+  int port() const;
+
+ private:
+  EndpointInfoService() = default;
+  std::unique_ptr<net::HttpServer> server_;
+  std::mutex mu_;
+  std::string body_;
+};
+
+}  // namespace tessera::chain
