@@ -372,6 +372,10 @@ TEST_F(Subtensor, WeightsSetThroughTheChainClientRankMinersInTheRuntimesEpoch) {
 
   auto weights = (*chain)->set_weights(validator_hot, netuid, {*m1, *m2}, {60000, 20000}, subnet->params.version_key());
   ASSERT_TRUE(weights.ok()) << weights.status().to_string();
+  // This runtime has no commit–reveal: the call is named, with what to do.
+  auto commit = (*chain)->commit_weights(validator_hot, netuid, std::string(32, '\0'));
+  ASSERT_FALSE(commit.ok());
+  EXPECT_NE(commit.status().message().find("no SubtensorModule.commit_weights"), std::string::npos) << commit.status().message();
   auto built = client->rpc().call("dev_newBlock", {{{"count", 2 * (tempo + 1)}}});
   ASSERT_TRUE(built.ok()) << built.status().to_string();
 
