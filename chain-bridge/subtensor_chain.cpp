@@ -339,13 +339,7 @@ class SubtensorChain final : public ChainClient {
   // Sudo.sudo(SubtensorModule.<call>); the inner call's own failure (Sudo's Sudid event)
   // comes back by name.
   Status sudo(const Keypair& signer, const std::string& call, const sub::json& args) {
-    TESSERA_RETURN_IF_ERROR(client_->refresh_runtime());
-    TESSERA_ASSIGN_OR_RETURN(auto variant, client_->metadata().call("SubtensorModule", call));
-    sub::json picked = sub::json::object();
-    for (const auto& f : variant->fields) {
-      if (!args.contains(f.name)) return FailedPrecondition("this runtime's SubtensorModule." + call + " takes '" + f.name + "'");
-      picked[f.name] = args[f.name];
-    }
+    TESSERA_ASSIGN_OR_RETURN(auto picked, pick_args(call, args));
     TESSERA_ASSIGN_OR_RETURN(auto in, client_->submit(signer, "Sudo", "sudo", {{"call", {{"SubtensorModule", {{call, picked}}}}}}));
     for (const auto& e : in.events) {
       if (e.pallet != "Sudo" || e.name != "Sudid") continue;
@@ -388,6 +382,12 @@ class SubtensorChain final : public ChainClient {
   // A SubtensorModule call with the arguments this runtime's version of it takes, picked
   // by name from `args` (runtimes differ: add_stake gained a netuid).
   Result<sub::InBlock> submit(const Keypair& signer, const std::string& call, const sub::json& args) {
+    TESSERA_ASSIGN_OR_RETURN(auto picked, pick_args(call, args));
+    return client_->submit(signer, "SubtensorModule", call, picked);
+  }
+
+  // The arguments this runtime's SubtensorModule.<call> takes, by name, from `args`.
+  Result<sub::json> pick_args(const std::string& call, const sub::json& args) {
     TESSERA_RETURN_IF_ERROR(client_->refresh_runtime());
     TESSERA_ASSIGN_OR_RETURN(auto variant, client_->metadata().call("SubtensorModule", call));
     sub::json picked = sub::json::object();
@@ -396,7 +396,7 @@ class SubtensorChain final : public ChainClient {
         return FailedPrecondition("this runtime's SubtensorModule." + call + " takes '" + f.name + "', which Tessera does not fill in");
       picked[f.name] = args[f.name];
     }
-    return client_->submit(signer, "SubtensorModule", call, picked);
+    return picked;
   }
 
   // Values of per-subnet maps (or plain values), by entry name; entries the runtime does

@@ -42,6 +42,14 @@ Status encode_extensions(const Metadata& md, const ChainIdentity& chain, const S
   return Status::Ok();
 }
 
+// call ++ explicit ++ implicit, hashed when over 256 bytes.
+Bytes payload_of(std::span<const std::uint8_t> call, const Encoder& explicit_part, const Encoder& implicit_part) {
+  Encoder payload;
+  payload.raw(call).raw(explicit_part.data()).raw(implicit_part.data());
+  if (payload.data().size() > 256) return blake2(payload.data(), 256);
+  return payload.take();
+}
+
 }  // namespace
 
 Era Era::Mortal(std::uint64_t period, std::uint64_t current_block) {
@@ -104,10 +112,7 @@ Result<Bytes> signing_payload(const Metadata& md, std::span<const std::uint8_t> 
                               const SignOptions& options) {
   Encoder explicit_part, implicit_part;
   TESSERA_RETURN_IF_ERROR(encode_extensions(md, chain, options, explicit_part, implicit_part));
-  Encoder payload;
-  payload.raw(call).raw(explicit_part.data()).raw(implicit_part.data());
-  if (payload.data().size() > 256) return blake2(payload.data(), 256);
-  return payload.take();
+  return payload_of(call, explicit_part, implicit_part);
 }
 
 Result<Bytes> sign_extrinsic(const Metadata& md, std::span<const std::uint8_t> call, const Keypair& signer,
@@ -117,7 +122,7 @@ Result<Bytes> sign_extrinsic(const Metadata& md, std::span<const std::uint8_t> c
   if (!md.address_type || !md.signature_type) return FailedPrecondition("the metadata names no address or signature type");
   Encoder explicit_part, implicit_part;
   TESSERA_RETURN_IF_ERROR(encode_extensions(md, chain, options, explicit_part, implicit_part));
-  TESSERA_ASSIGN_OR_RETURN(auto payload, signing_payload(md, call, chain, options));
+  const Bytes payload = payload_of(call, explicit_part, implicit_part);
   Signature sig = signer.sign(std::span<const std::uint8_t>(payload));
   Encoder body;
   body.u8(0x84);  // signed, version 4
