@@ -145,17 +145,22 @@ class SubtensorChain final : public ChainClient {
     }
     TESSERA_ASSIGN_OR_RETURN(auto hotkeys, decoded_many("Keys", key_keys, head.hash));
     TESSERA_ASSIGN_OR_RETURN(auto registered, decoded_many("BlockAtRegistration", reg_keys, head.hash));
+    // A hotkey's stake: one total on older runtimes (TotalHotkeyStake); per subnet, in the
+    // subnet's alpha, on dynamic-TAO runtimes (TotalHotkeyAlpha).
+    const bool stake_per_subnet = !md.storage("SubtensorModule", "TotalHotkeyStake").ok();
+    const std::string stake_entry = stake_per_subnet ? "TotalHotkeyAlpha" : "TotalHotkeyStake";
     std::vector<sub::Bytes> owner_keys, stake_keys, axon_keys;
     for (const auto& hk : hotkeys) {
       TESSERA_ASSIGN_OR_RETURN(auto o, sub::storage_key(md, "SubtensorModule", "Owner", sub::json::array({hk})));
       owner_keys.push_back(std::move(o));
-      TESSERA_ASSIGN_OR_RETURN(auto st, sub::storage_key(md, "SubtensorModule", "TotalHotkeyStake", sub::json::array({hk})));
+      TESSERA_ASSIGN_OR_RETURN(auto st, sub::storage_key(md, "SubtensorModule", stake_entry,
+                                                         stake_per_subnet ? sub::json::array({hk, netuid}) : sub::json::array({hk})));
       stake_keys.push_back(std::move(st));
       TESSERA_ASSIGN_OR_RETURN(auto a, sub::storage_key(md, "SubtensorModule", "Axons", {netuid, hk}));
       axon_keys.push_back(std::move(a));
     }
     TESSERA_ASSIGN_OR_RETURN(auto owners, decoded_many("Owner", owner_keys, head.hash));
-    TESSERA_ASSIGN_OR_RETURN(auto stakes, decoded_many("TotalHotkeyStake", stake_keys, head.hash));
+    TESSERA_ASSIGN_OR_RETURN(auto stakes, decoded_many(stake_entry, stake_keys, head.hash));
     TESSERA_ASSIGN_OR_RETURN(auto axons, decoded_many("Axons", axon_keys, head.hash));
     auto at = [](const sub::json& v, std::uint64_t i) -> const sub::json& {
       static const sub::json kNull;

@@ -256,6 +256,24 @@ TEST_P(RuntimeVectors, HostileEventBytesAreErrors) {
   }
 }
 
+// The storage SubtensorChain reads for a metagraph has keys this runtime can encode
+// (today's runtime is not executed here: its reads are checked this far).
+TEST_P(RuntimeVectors, TheMetagraphsStorageKeysEncode) {
+  const std::string hotkey = vectors()["accounts"]["bob_public"];
+  for (const char* e : {"NetworksAdded", "SubnetworkN", "Tempo", "MaxAllowedUids", "Burn", "Kappa", "WeightsVersionKey",
+                        "MinAllowedWeights", "MaxWeightsLimit", "Incentive", "Dividends", "Consensus", "ValidatorTrust",
+                        "Emission", "LastUpdate", "ValidatorPermit"})
+    EXPECT_TRUE(storage_key(md(), "SubtensorModule", e, json::array({3})).ok()) << e;
+  for (const char* e : {"Keys", "BlockAtRegistration"}) EXPECT_TRUE(storage_key(md(), "SubtensorModule", e, json::array({3, 2})).ok()) << e;
+  EXPECT_TRUE(storage_key(md(), "SubtensorModule", "Axons", json::array({3, hotkey})).ok());
+  EXPECT_TRUE(storage_key(md(), "SubtensorModule", "Owner", json::array({hotkey})).ok());
+  const bool per_subnet = !md().storage("SubtensorModule", "TotalHotkeyStake").ok();
+  EXPECT_EQ(per_subnet, GetParam() == "devnet");
+  auto stake = per_subnet ? storage_key(md(), "SubtensorModule", "TotalHotkeyAlpha", json::array({hotkey, 3}))
+                          : storage_key(md(), "SubtensorModule", "TotalHotkeyStake", json::array({hotkey}));
+  EXPECT_TRUE(stake.ok()) << stake.status().to_string();
+}
+
 INSTANTIATE_TEST_SUITE_P(Subtensor, RuntimeVectors, ::testing::Values("testfinney", "devnet"));
 
 }  // namespace
