@@ -390,24 +390,51 @@ TEST_F(Subtensor, WeightsSetThroughTheChainClientRankMinersInTheRuntimesEpoch) {
   EXPECT_GE(n[*m1].last_emission, n[*m2].last_emission);
 }
 
+std::uint16_t free_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  socklen_t len = sizeof a;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  ::close(fd);
+  return ntohs(a.sin_port);
+}
+
+// A TLS terminator for the node, on `port` (0: any); returns its port.
+struct TlsProxy {
+  testing::TempDir dir;
+  std::string key, cert;
+  std::unique_ptr<testing::Process> process;
+  std::string node;
+  TlsProxy() : key((dir / "key.pem").string()), cert((dir / "cert.pem").string()) {
+    auto made = testing::run_command("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 "
+                                     "-subj /CN=tessera-test -addext subjectAltName=IP:127.0.0.1 -keyout " + key + " -out " +
+                                     cert + " 2>&1");
+    EXPECT_EQ(made.exit_code, 0) << made.output;
+    auto which = testing::run_command("command -v node");
+    node = which.output;
+    while (!node.empty() && std::isspace(static_cast<unsigned char>(node.back()))) node.pop_back();
+  }
+  std::string start(const std::string& listen_port, int generation) {
+    const std::string target = Chopsticks::url.substr(Chopsticks::url.rfind(':') + 1);
+    const auto log = dir / ("proxy" + std::to_string(generation) + ".log");
+    process = std::make_unique<testing::Process>(
+        std::vector<std::string>{node, (kSource / "tests/subtensor/tls-proxy.mjs").string(), key, cert, target, listen_port}, log);
+    return testing::wait_for_match(log, R"(tls proxy on (\d+))", std::chrono::seconds(20));
+  }
+};
+
 // wss://: the same node behind a TLS terminator with a self-signed certificate for
 // 127.0.0.1. Trusted (SSL_CERT_FILE, as for any OpenSSL client) it works end to end; not
 // trusted, the handshake is refused and says why.
 TEST_F(Subtensor, WssVerifiesTheServerCertificate) {
-  testing::TempDir dir;
-  const std::string key = (dir / "key.pem").string(), cert = (dir / "cert.pem").string();
-  auto made = testing::run_command("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 "
-                                   "-subj /CN=tessera-test -addext subjectAltName=IP:127.0.0.1 -keyout " + key + " -out " +
-                                   cert + " 2>&1");
-  ASSERT_EQ(made.exit_code, 0) << made.output;
-  const std::string port = Chopsticks::url.substr(Chopsticks::url.rfind(':') + 1);
-  auto node = testing::run_command("command -v node");
-  ASSERT_EQ(node.exit_code, 0) << "node is not on PATH";
-  while (!node.output.empty() && std::isspace(static_cast<unsigned char>(node.output.back()))) node.output.pop_back();
-  testing::Process proxy({node.output, (kSource / "tests/subtensor/tls-proxy.mjs").string(), key, cert, port}, dir / "proxy.log");
-  std::string tls_port = testing::wait_for_match(dir / "proxy.log", R"(tls proxy on (\d+))", std::chrono::seconds(20));
+  TlsProxy proxy;
+  const std::string tls_port = proxy.start("0", 0);
   ASSERT_FALSE(tls_port.empty());
   const std::string wss = "wss://127.0.0.1:" + tls_port;
+  const std::string cert = proxy.cert;
 
   ::unsetenv("SSL_CERT_FILE");
   auto untrusted = SubstrateClient::connect(wss);
@@ -427,18 +454,6 @@ TEST_F(Subtensor, WssVerifiesTheServerCertificate) {
   auto got = (*trusted)->account(b.public_key());
   ASSERT_TRUE(got.ok());
   EXPECT_TRUE(got->free == 777);
-}
-
-std::uint16_t free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(fd);
-  return ntohs(a.sin_port);
 }
 
 // scripts/subtensor-localnet.sh as a user runs it: funded wallets, a sudo key, a subnet
@@ -483,6 +498,37 @@ TEST_F(Subtensor, TheLocalnetScriptStartsFundsCreatesTicksAndStops) {
   RpcOptions quick;
   quick.connect_timeout = std::chrono::seconds(2);
   EXPECT_FALSE(RpcClient::connect(url, quick).ok()) << "chopsticks still answers after the script stopped";
+}
+
+// A connection that breaks: the next call retries with exponential backoff, reports the
+// failure after the last attempt, and once the server is back the call after reconnects.
+TEST_F(Subtensor, ALostConnectionIsRetriedWithBackoffAndRecovers) {
+  TlsProxy proxy;
+  const std::string port = std::to_string(free_port());
+  ASSERT_EQ(proxy.start(port, 1), port);
+  ::setenv("SSL_CERT_FILE", proxy.cert.c_str(), 1);
+  RpcOptions options;
+  options.reconnect_attempts = 3;
+  options.backoff_initial = std::chrono::milliseconds(100);
+  options.connect_timeout = std::chrono::seconds(2);
+  auto rpc = RpcClient::connect("wss://127.0.0.1:" + port, options);
+  ASSERT_TRUE(rpc.ok()) << rpc.status().to_string();
+  ASSERT_TRUE((*rpc)->call("chain_getBlockHash", nlohmann::json::array({0})).ok());
+
+  proxy.process.reset();  // the server goes away
+  auto t0 = std::chrono::steady_clock::now();
+  auto lost = (*rpc)->call("chain_getBlockHash", nlohmann::json::array({0}));
+  auto waited = std::chrono::steady_clock::now() - t0;
+  ASSERT_FALSE(lost.ok());
+  EXPECT_EQ(lost.status().code(), StatusCode::kUnavailable) << lost.status().to_string();
+  EXPECT_NE(lost.status().message().find("after 4 attempts"), std::string::npos) << lost.status().message();
+  EXPECT_GE(waited, std::chrono::milliseconds(100 + 200 + 400)) << "backoff 100, 200, 400 ms between the attempts";
+
+  ASSERT_EQ(proxy.start(port, 2), port);  // back, on the same port
+  auto again = (*rpc)->call("chain_getBlockHash", nlohmann::json::array({0}));
+  ::unsetenv("SSL_CERT_FILE");
+  ASSERT_TRUE(again.ok()) << again.status().to_string();
+  EXPECT_EQ((*rpc)->counters().reconnects, 1u);
 }
 
 TEST_F(Subtensor, AClosedPortAndABadUrlAreClearErrors) {
