@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "chain-bridge/substrate/scale.h"
 #include "core/hash.h"
 #include "net/http_server.h"
 
@@ -12,20 +13,14 @@ namespace {
 
 using json = nlohmann::json;
 
-// Domain-separated, length-prefixed: nothing else a hotkey signs can be read as a record.
+// Domain-separated, each field prefixed by its length (u64, little-endian on every host):
+// nothing else a hotkey signs can be read as a record.
 std::string signing_bytes(const EndpointRecord& r) {
-  std::string out = std::string("tessera-endpoint/1") + '\0';
-  auto field = [&](const std::string& s) {
-    const std::uint64_t n = s.size();
-    out.append(reinterpret_cast<const char*>(&n), sizeof n);
-    out += s;
-  };
-  field(std::to_string(r.netuid));
-  field(r.hotkey);
-  field(r.address);
-  field(r.curve_public_key);
-  field(std::to_string(r.issued_ms));
-  return out;
+  substrate::Encoder out;
+  out.raw(std::string_view("tessera-endpoint/1\0", 19));
+  for (const std::string& field : {std::to_string(r.netuid), r.hotkey, r.address, r.curve_public_key, std::to_string(r.issued_ms)})
+    out.u64(field.size()).raw(field);
+  return std::string(out.data().begin(), out.data().end());
 }
 
 }  // namespace

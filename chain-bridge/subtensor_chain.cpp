@@ -26,26 +26,27 @@ std::string raw_of(const sub::Bytes& b) { return std::string(b.begin(), b.end())
 
 std::uint64_t u64_of(const sub::json& v) { return v.is_number_unsigned() ? v.get<std::uint64_t>() : 0; }
 
-// An axon's IPv4 or IPv6 address and port as a ZeroMQ endpoint ("" when none is served).
-std::string endpoint_of(const sub::json& axon) {
-  if (!axon.is_object() || u64_of(axon["port"]) == 0) return "";
-  auto ip = sub::u128_from_string(axon["ip"].is_string() ? axon["ip"].get<std::string>() : std::to_string(u64_of(axon["ip"])));
-  if (!ip.ok()) return "";
+// Where an axon points: its IPv4 or IPv6 address (inet_ntop's text) and port; nullopt
+// when none is served.
+struct AxonAddress {
   std::string host;
-  if (u64_of(axon["ip_type"]) == 4) {
-    auto v = static_cast<std::uint32_t>(*ip);
-    host = std::to_string(v >> 24) + "." + std::to_string((v >> 16) & 255) + "." + std::to_string((v >> 8) & 255) + "." +
-           std::to_string(v & 255);
+  int port = 0;
+};
+std::optional<AxonAddress> axon_address(const sub::json& axon) {
+  if (!axon.is_object() || u64_of(axon.value("port", sub::json())) == 0) return std::nullopt;
+  const sub::json& ip_json = axon.value("ip", sub::json());
+  auto ip = sub::u128_from_string(ip_json.is_string() ? ip_json.get<std::string>() : std::to_string(u64_of(ip_json)));
+  if (!ip.ok()) return std::nullopt;
+  char text[INET6_ADDRSTRLEN] = {};
+  if (u64_of(axon.value("ip_type", sub::json())) == 4) {
+    in_addr v4{htonl(static_cast<std::uint32_t>(*ip))};
+    ::inet_ntop(AF_INET, &v4, text, sizeof text);
   } else {
-    char buf[8];
-    for (int i = 7; i >= 0; --i) {
-      std::snprintf(buf, sizeof buf, "%x", static_cast<unsigned>((*ip >> (16 * i)) & 0xffff));
-      host += buf;
-      if (i > 0) host += ":";
-    }
-    host = "[" + host + "]";
+    in6_addr v6{};
+    for (int i = 0; i < 16; ++i) v6.s6_addr[i] = static_cast<std::uint8_t>(*ip >> (8 * (15 - i)));
+    ::inet_ntop(AF_INET6, &v6, text, sizeof text);
   }
-  return "tcp://" + host + ":" + std::to_string(u64_of(axon["port"]));
+  return AxonAddress{text, static_cast<int>(u64_of(axon["port"]))};
 }
 
 class SubtensorChain final : public ChainClient {
@@ -295,17 +296,14 @@ class SubtensorChain final : public ChainClient {
   // neuron's hotkey) gives the submission address and CURVE key. Records are cached per
   // (hotkey, axon), failures for 30 s, so a dead or hostile axon costs one short timeout.
   void resolve_endpoint(std::uint32_t netuid, const sub::json& axon, Neuron& nr) {
-    const std::string info = endpoint_of(axon);
-    if (info.empty() || nr.hotkey.size() != 32) return;
-    const std::string key = nr.hotkey + "|" + info + "|" + axon.value("block", sub::json(0)).dump();
+    const auto info = axon_address(axon);
+    if (!info || nr.hotkey.size() != 32) return;
+    const std::string key = nr.hotkey + "|" + info->host + "|" + std::to_string(info->port) + "|" +
+                            axon.value("block", sub::json(0)).dump();
     const auto now = std::chrono::steady_clock::now();
     auto it = endpoints_.find(key);
     if (it == endpoints_.end() || (!it->second.record && now - it->second.at > std::chrono::seconds(30))) {
-      const std::string hostport = info.substr(6);
-      const auto colon = hostport.rfind(':');
-      std::string host = hostport.substr(0, colon);
-      if (!host.empty() && host.front() == '[') host = host.substr(1, host.size() - 2);
-      auto r = fetch_endpoint(host, std::stoi(hostport.substr(colon + 1)), nr.hotkey, netuid);
+      auto r = fetch_endpoint(info->host, info->port, nr.hotkey, netuid);
       if (endpoints_.size() > 4096) endpoints_.clear();
       it = endpoints_.insert_or_assign(key, CachedEndpoint{r.ok() ? std::optional<EndpointRecord>(*r) : std::nullopt, now}).first;
     }
@@ -317,13 +315,13 @@ class SubtensorChain final : public ChainClient {
 
   Status require_sudo(const Keypair& signer, const std::string& what) {
     TESSERA_ASSIGN_OR_RETURN(auto key, client_->storage("Sudo", "Key"));
-    if (key != sub::json(sub::hex_of(signer.public_key())))
-      return PermissionDenied(what + " needs the chain's sudo key" +
-                              (key.is_string() ? " (" + sub::ss58_encode(*parse_key(key.get<std::string>())) + ")" : std::string()) +
-                              "; the signer is " + sub::ss58_encode(signer.public_key()));
-    return Status::Ok();
+    if (key == sub::json(sub::hex_of(signer.public_key()))) return Status::Ok();
+    std::string sudo_address;
+    if (key.is_string())
+      if (auto k = sub::parse_public_key(key.get<std::string>()); k.ok()) sudo_address = " (" + sub::ss58_encode(*k) + ")";
+    return PermissionDenied(what + " needs the chain's sudo key" + sudo_address + "; the signer is " +
+                            sub::ss58_encode(signer.public_key()));
   }
-  static Result<PublicKey> parse_key(const std::string& hex) { return sub::parse_public_key(hex); }
 
   // The lowest netuid no subnet uses.
   Result<std::uint32_t> free_netuid() {

@@ -3,35 +3,16 @@
 #include <algorithm>
 #include <cstring>
 
+#include "core/hash.h"
+
 namespace tessera::substrate {
 
-std::string hex_of(std::span<const std::uint8_t> bytes, bool prefix) {
-  static const char* digits = "0123456789abcdef";
-  std::string out = prefix ? "0x" : "";
-  out.reserve(out.size() + bytes.size() * 2);
-  for (std::uint8_t b : bytes) {
-    out.push_back(digits[b >> 4]);
-    out.push_back(digits[b & 15]);
-  }
-  return out;
-}
+std::string hex_of(std::span<const std::uint8_t> bytes, bool prefix) { return (prefix ? "0x" : "") + to_hex(bytes); }
 
 Result<Bytes> bytes_from_hex(std::string_view hex) {
   if (hex.starts_with("0x") || hex.starts_with("0X")) hex.remove_prefix(2);
-  if (hex.size() % 2 != 0) return InvalidArgument("hex string has an odd number of digits (" + std::to_string(hex.size()) + ")");
-  auto nibble = [](char c) -> int {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-  };
-  Bytes out(hex.size() / 2);
-  for (std::size_t i = 0; i < out.size(); ++i) {
-    int hi = nibble(hex[2 * i]), lo = nibble(hex[2 * i + 1]);
-    if (hi < 0 || lo < 0) return InvalidArgument("not a hex digit at offset " + std::to_string(2 * i));
-    out[i] = static_cast<std::uint8_t>(hi * 16 + lo);
-  }
-  return out;
+  TESSERA_ASSIGN_OR_RETURN(auto raw, from_hex(hex));
+  return Bytes(raw.begin(), raw.end());
 }
 
 std::string u128_to_string(u128 value) {

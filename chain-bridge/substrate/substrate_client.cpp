@@ -110,22 +110,17 @@ Result<std::vector<std::pair<Bytes, json>>> SubstrateClient::storage_entries(std
     if (!page_keys.is_array()) return Corrupted("state_getKeysPaged: not an array");
     if (page_keys.empty()) break;
     if (page_keys.size() > page) return Corrupted("state_getKeysPaged returned more keys than asked for");
-    TESSERA_ASSIGN_OR_RETURN(auto values, rpc_->call("state_queryStorageAt", json::array({page_keys})));
-    if (!values.is_array() || values.empty() || !values[0].is_object() || !values[0]["changes"].is_array())
-      return Corrupted("state_queryStorageAt: no change set");
-    for (const auto& change : values[0]["changes"]) {
-      if (!change.is_array() || change.size() != 2) return Corrupted("state_queryStorageAt: a change is not [key, value]");
-      TESSERA_ASSIGN_OR_RETURN(auto k, hex_result(change[0], "storage key"));
+    std::vector<Bytes> raw_keys;
+    for (const auto& key : page_keys) {
+      TESSERA_ASSIGN_OR_RETURN(auto k, hex_result(key, "storage key"));
       if (k.size() < prefix.size() || !std::equal(prefix.begin(), prefix.end(), k.begin()))
-        return Corrupted("state_queryStorageAt returned a key outside " + std::string(pallet) + "." + std::string(entry));
-      std::optional<Bytes> raw;
-      if (!change[1].is_null()) {
-        TESSERA_ASSIGN_OR_RETURN(auto b, hex_result(change[1], "storage value"));
-        raw = std::move(b);
-      }
-      TESSERA_ASSIGN_OR_RETURN(auto v, decode_storage(metadata_, pallet, entry, raw));
-      out.emplace_back(std::move(k), std::move(v));
-      if (out.size() >= limit) break;
+        return Corrupted("state_getKeysPaged returned a key outside " + std::string(pallet) + "." + std::string(entry));
+      raw_keys.push_back(std::move(k));
+    }
+    TESSERA_ASSIGN_OR_RETURN(auto values, storage_many(raw_keys));
+    for (std::size_t i = 0; i < raw_keys.size() && out.size() < limit; ++i) {
+      TESSERA_ASSIGN_OR_RETURN(auto v, decode_storage(metadata_, pallet, entry, values[i]));
+      out.emplace_back(std::move(raw_keys[i]), std::move(v));
     }
     if (page_keys.size() < page) break;
     start = page_keys.back().get<std::string>();
@@ -184,11 +179,15 @@ Result<InBlock> SubstrateClient::submit(const Keypair& signer, std::string_view 
                                         const SubmitOptions& options) {
   TESSERA_RETURN_IF_ERROR(refresh_runtime());
   TESSERA_ASSIGN_OR_RETURN(auto encoded, encode_call(metadata_, pallet, call, args));
-  return submit(signer, encoded, options);
+  return sign_and_watch(signer, encoded, options);
 }
 
 Result<InBlock> SubstrateClient::submit(const Keypair& signer, const Bytes& call, const SubmitOptions& options) {
   TESSERA_RETURN_IF_ERROR(refresh_runtime());
+  return sign_and_watch(signer, call, options);
+}
+
+Result<InBlock> SubstrateClient::sign_and_watch(const Keypair& signer, const Bytes& call, const SubmitOptions& options) {
   SignOptions sign;
   TESSERA_ASSIGN_OR_RETURN(sign.nonce, next_nonce(signer.public_key()));
   sign.tip = options.tip;

@@ -81,6 +81,8 @@ class SubstrateClient {
 
  private:
   SubstrateClient() = default;
+  // submit()'s work after the runtime was refreshed: nonce, era, signature, watch.
+  Result<InBlock> sign_and_watch(const Keypair& signer, const Bytes& call, const SubmitOptions& options);
   Result<Header> parse_header(const json& header);
   std::unique_ptr<RpcClient> rpc_;
   Metadata metadata_;

@@ -277,8 +277,11 @@ TEST_F(Subtensor, WeightsSetThroughTheChainClientRankMinersInTheRuntimesEpoch) {
     EXPECT_TRUE(r.ok()) << call.dump() << ": " << r.status().to_string();
     // Sudo.sudo succeeds even when the inner call fails; the Sudid event carries its result.
     if (r.ok())
-      for (const auto& e : r->events)
-        if (e.name == "Sudid") EXPECT_FALSE(e.fields.dump().find("Err") != std::string::npos) << call.dump() << ": " << e.fields.dump();
+      for (const auto& e : r->events) {
+        if (e.name == "Sudid") {
+          EXPECT_FALSE(e.fields.dump().find("Err") != std::string::npos) << call.dump() << ": " << e.fields.dump();
+        }
+      }
   };
   // Subnet creation through ChainClient: this runtime has no register_network, so it is
   // sudo_add_network, which only the sudo key may sign.
@@ -303,7 +306,9 @@ TEST_F(Subtensor, WeightsSetThroughTheChainClientRankMinersInTheRuntimesEpoch) {
   ASSERT_TRUE(now.ok());
   std::uint64_t until_epoch = 0;
   while ((now->number + until_epoch + netuid + 1) % (tempo + 1) != 0) ++until_epoch;
-  if (until_epoch <= 8) ASSERT_TRUE(client->rpc().call("dev_newBlock", {{{"count", until_epoch + 1}}}).ok());
+  if (until_epoch <= 8) {
+    ASSERT_TRUE(client->rpc().call("dev_newBlock", {{{"count", until_epoch + 1}}}).ok());
+  }
 
   // The ordinary path: burned registration, refused by this genesis by name.
   auto burned = (*chain)->register_hotkey(cold, miner1.public_key(), netuid);
