@@ -20,7 +20,7 @@
 // libzmq before they are buffered (ZMQ_MAXMSGSIZE), each peer may have `peer_hwm`
 // messages in flight, at most `max_connections` peers are connected (the rest are
 // refused at the handshake), handshakes must finish within `handshake_timeout_ms`, and
-// peers that stop answering heartbeats are dropped.
+// dead peers are dropped by TCP keepalive.
 #pragma once
 
 #include <atomic>
@@ -73,7 +73,10 @@ struct ServerOptions {
   int max_connections = 320;  // above the subnet's 256 uids, plus auditors
   int peer_hwm = 2;  // messages buffered per peer before libzmq stops reading it (a miner has one in flight)
   int handshake_timeout_ms = 5000;
-  int heartbeat_ms = 5000;  // idle peers are pinged; no answer within 3× drops them
+  // Dead peers: TCP keepalive probes after this long idle, then every interval; three
+  // unanswered drop the peer (no ZMTP heartbeats: docs/protocol.md "Memory").
+  int keepalive_idle_s = 10;
+  int keepalive_interval_s = 5;
   WindowSchedule schedule;
   std::uint64_t grace_blocks = 2;
   // The chain view: the uid a hotkey holds on the subnet (nullopt: not registered), and

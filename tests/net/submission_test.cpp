@@ -3,12 +3,16 @@
 
 #include <gtest/gtest.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <zmq.h>
 
 #include <atomic>
 #include <functional>
+#include <optional>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -343,6 +347,92 @@ TEST(Submission, MemoryStaysBoundedUnderAFloodOfConnections) {
   auto r = c->submit(h.header(0, 1), "payload", h.miners[0]);
   ASSERT_TRUE(r.ok()) << r.status().to_string();
   EXPECT_TRUE(r->accepted()) << r->reason();
+}
+
+// The TCP sockets this process holds whose peer listens on `port` (the clients' ends of
+// connections to a server on this host).
+std::set<int> sockets_to_port(int port) {
+  std::set<int> out;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) {
+    const int fd = std::stoi(entry.path().filename().string());
+    sockaddr_storage peer{};
+    socklen_t len = sizeof peer;
+    if (getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &len) != 0 || peer.ss_family != AF_INET) continue;
+    if (ntohs(reinterpret_cast<sockaddr_in*>(&peer)->sin_port) == port) out.insert(fd);
+  }
+  return out;
+}
+
+// A hostile peer fills its inbound pipe while the receive thread is busy, then resets the
+// connection. libzmq 4.3 leaves that connection waiting for the application to drain the
+// pipe, and a ZMTP heartbeat coming due meanwhile aborts the process
+// (`!_io_error`, stream_engine_base.cpp:331): the server must not run ZMTP heartbeats.
+// The receive thread is held here for longer than the 5 s heartbeat interval it once used
+// (which aborted this test).
+TEST(Submission, APeerResettingWithAFullPipeWhileTheServerIsBusyDoesNotAbortIt) {
+  std::atomic<bool> armed{false}, holding{false};
+  Harness h(1, 256, 16, 1 << 20, [&armed, &holding](ServerOptions* o) {
+    o->peer_hwm = 2;
+    auto inner = o->uid_of;
+    o->uid_of = [&armed, &holding, inner](const std::string& hotkey) {
+      if (armed && !holding.exchange(true)) std::this_thread::sleep_for(std::chrono::milliseconds(6500));
+      return inner(hotkey);
+    };
+  });
+  const std::string endpoint = h.server->endpoint();
+  const int port = std::stoi(endpoint.substr(endpoint.rfind(':') + 1));
+
+  // The hostile peer connects and finishes its handshake (its junk is answered) first:
+  // the ZAP handler runs on the receive thread, which is about to be held.
+  auto honest = h.client();
+  auto connected = honest->submit(h.header(0, 1), "payload", h.miners[0]);
+  ASSERT_TRUE(connected.ok() && connected->accepted());
+  const std::set<int> before = sockets_to_port(port);
+  void* ctx = zmq_ctx_new();
+  void* hostile = zmq_socket(ctx, ZMQ_DEALER);
+  auto mine = CurveKeys::generate();
+  const int no_linger = 0, reply_ms = 5000;
+  zmq_setsockopt(hostile, ZMQ_CURVE_SERVERKEY, h.curve.public_key.data(), 32);
+  zmq_setsockopt(hostile, ZMQ_CURVE_PUBLICKEY, mine->public_key.data(), 32);
+  zmq_setsockopt(hostile, ZMQ_CURVE_SECRETKEY, mine->secret_key.data(), 32);
+  zmq_setsockopt(hostile, ZMQ_LINGER, &no_linger, sizeof no_linger);
+  zmq_setsockopt(hostile, ZMQ_RCVTIMEO, &reply_ms, sizeof reply_ms);
+  ASSERT_EQ(zmq_connect(hostile, endpoint.c_str()), 0);
+  const std::string junk(64 << 10, 'j');
+  zmq_send(hostile, junk.data(), junk.size(), ZMQ_SNDMORE);
+  zmq_send(hostile, junk.data(), junk.size(), 0);
+  char reply[512];
+  ASSERT_GT(zmq_recv(hostile, reply, sizeof reply, 0), 0) << "the hostile peer's handshake did not finish";
+  std::set<int> added;
+  for (int fd : sockets_to_port(port)) {
+    if (!before.count(fd)) added.insert(fd);
+  }
+  ASSERT_EQ(added.size(), 1u) << "the hostile peer's connection";
+
+  // The receive thread is held by the honest submission; the hostile peer fills its pipe
+  // and resets the connection (SO_LINGER 0: close() sends RST).
+  std::optional<Result<proto::Reply>> first;
+  armed = true;
+  std::thread busy([&] { first = honest->submit(h.header(0, 2), "payload 2", h.miners[0]); });
+  ASSERT_TRUE(testing_wait([&] { return holding.load(); }));
+  for (int i = 0; i < 8; ++i) {
+    zmq_send(hostile, junk.data(), junk.size(), ZMQ_SNDMORE);
+    zmq_send(hostile, junk.data(), junk.size(), 0);
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  const struct linger reset{1, 0};
+  ASSERT_EQ(setsockopt(*added.begin(), SOL_SOCKET, SO_LINGER, &reset, sizeof reset), 0);
+  zmq_close(hostile);
+  zmq_ctx_term(ctx);
+
+  busy.join();  // the receive thread is free again, well after a heartbeat would have come due
+  ASSERT_TRUE(first.has_value() && first->ok()) << (first ? first->status().to_string() : "no reply");
+  EXPECT_TRUE((*first)->accepted()) << (*first)->reason();
+  ASSERT_TRUE(testing_wait([&] { return h.server->stats().connections == 1; }))  // the hostile one is gone
+      << h.server->stats().connections << " connections";
+  auto again = honest->submit(h.header(0, 3), "payload 3", h.miners[0]);
+  ASSERT_TRUE(again.ok()) << again.status().to_string();
+  EXPECT_TRUE(again->accepted()) << again->reason();
 }
 
 // A checker with one registered miner (uid 0) on subnet 3, at block 100 of 10-block windows.
