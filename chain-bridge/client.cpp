@@ -42,7 +42,8 @@ Subnet subnet_of(const proto::SubnetReply& r) {
   s.last_epoch_block = r.last_epoch_block();
   s.neurons.reserve(static_cast<std::size_t>(r.neurons_size()));
   for (const auto& n : r.neurons()) {
-    s.neurons.push_back({n.uid(), n.hotkey(), n.coldkey(), n.stake(), n.address(), n.curve_public_key(), n.consensus_u16(),
+    s.neurons.push_back({n.uid(), n.hotkey(), n.coldkey(), n.stake(), n.address(), n.curve_public_key(),
+                         n.checkpoint_address(), n.consensus_u16(),
                          n.incentive_u16(), n.dividends_u16(), n.validator_trust_u16(), n.last_emission(), n.total_earned(),
                          n.last_update(), n.registration_block(), n.validator_permit()});
   }
@@ -148,11 +149,12 @@ class EmbeddedChain final : public ChainClient {
   }
 
   Result<Included> serve(const Keypair& hotkey, std::uint32_t netuid, const std::string& address,
-                         const std::string& curve_public_key) override {
+                         const std::string& curve_public_key, const std::string& checkpoint_address) override {
     proto::Call call;
     call.mutable_serve()->set_netuid(netuid);
     call.mutable_serve()->set_address(address);
     call.mutable_serve()->set_curve_public_key(curve_public_key);
+    call.mutable_serve()->set_checkpoint_address(checkpoint_address);
     return submit(hotkey, call);
   }
 

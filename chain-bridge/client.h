@@ -50,6 +50,7 @@ struct Neuron {
   std::uint64_t stake = 0;
   std::string address;           // the endpoint it serves ("" if none)
   std::string curve_public_key;  // 32 bytes when it serves
+  std::string checkpoint_address;  // its CheckpointService ("" if none)
   std::uint32_t consensus_u16 = 0;
   std::uint32_t incentive_u16 = 0;
   std::uint32_t dividends_u16 = 0;
@@ -101,8 +102,10 @@ class ChainClient {
                                               const proto::SubnetParams& params = {}) = 0;
   // Burned registration of `hotkey` paid by `coldkey`; returns the uid.
   virtual Result<std::uint32_t> register_hotkey(const Keypair& coldkey, const PublicKey& hotkey, std::uint32_t netuid) = 0;
+  // Publishes the neuron's submission endpoint, the CURVE key miners encrypt to, and its
+  // CheckpointService ("" if none), which pulls of any checkpoint it holds may fall back to.
   virtual Result<Included> serve(const Keypair& hotkey, std::uint32_t netuid, const std::string& address,
-                                 const std::string& curve_public_key) = 0;
+                                 const std::string& curve_public_key, const std::string& checkpoint_address) = 0;
   virtual Result<Included> set_weights(const Keypair& hotkey, std::uint32_t netuid, const std::vector<std::uint32_t>& uids,
                                        const std::vector<std::uint32_t>& values, std::uint64_t version_key = 0) = 0;
   virtual Result<Included> commit_weights(const Keypair& hotkey, std::uint32_t netuid, const std::string& commit_hash) = 0;

@@ -17,8 +17,9 @@ using json = nlohmann::json;
 // nothing else a hotkey signs can be read as a record.
 std::string signing_bytes(const EndpointRecord& r) {
   substrate::Encoder out;
-  out.raw(std::string_view("tessera-endpoint/1\0", 19));
-  for (const std::string& field : {std::to_string(r.netuid), r.hotkey, r.address, r.curve_public_key, std::to_string(r.issued_ms)})
+  out.raw(std::string_view("tessera-endpoint/2\0", 19));
+  for (const std::string& field :
+       {std::to_string(r.netuid), r.hotkey, r.address, r.curve_public_key, r.checkpoint_address, std::to_string(r.issued_ms)})
     out.u64(field.size()).raw(field);
   return std::string(out.data().begin(), out.data().end());
 }
@@ -31,6 +32,7 @@ std::string signed_endpoint_json(const EndpointRecord& r, const Keypair& hotkey)
               {"hotkey", to_hex(r.hotkey)},
               {"address", r.address},
               {"curve_public_key", to_hex(r.curve_public_key)},
+              {"checkpoint_address", r.checkpoint_address},
               {"issued_ms", r.issued_ms},
               {"signature", to_hex(std::span<const std::uint8_t>(sig))}}
       .dump();
@@ -44,6 +46,7 @@ Result<EndpointRecord> open_endpoint_json(const std::string& body, const std::st
   try {
     r.netuid = j.at("netuid").get<std::uint32_t>();
     r.address = j.at("address").get<std::string>();
+    r.checkpoint_address = j.at("checkpoint_address").get<std::string>();
     r.issued_ms = j.at("issued_ms").get<std::uint64_t>();
     TESSERA_ASSIGN_OR_RETURN(r.hotkey, from_hex(j.at("hotkey").get<std::string>()));
     TESSERA_ASSIGN_OR_RETURN(r.curve_public_key, from_hex(j.at("curve_public_key").get<std::string>()));
@@ -53,6 +56,7 @@ Result<EndpointRecord> open_endpoint_json(const std::string& body, const std::st
     if (r.netuid != netuid) return InvalidArgument("endpoint record is for subnet " + std::to_string(r.netuid));
     if (r.curve_public_key.size() != 32) return InvalidArgument("endpoint record CURVE key is not 32 bytes");
     if (r.address.rfind("tcp://", 0) != 0 || r.address.size() > 200) return InvalidArgument("endpoint record address is not tcp://HOST:PORT");
+    if (r.checkpoint_address.size() > 256) return InvalidArgument("endpoint record checkpoint address is over 256 bytes");
     PublicKey key{};
     Signature sig{};
     std::copy(hotkey.begin(), hotkey.end(), key.begin());

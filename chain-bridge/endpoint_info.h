@@ -1,6 +1,6 @@
 // Endpoint records for chains whose on-chain endpoint (a subtensor axon: an IP and a
 // port) has no room for what a Tessera validator publishes: its submission address and
-// its 32-byte CURVE key. The axon points at a small HTTP service of the validator that
+// its 32-byte CURVE key, and the address of its CheckpointService. The axon points at a small HTTP service of the validator that
 // answers GET /tessera/endpoint with this record, signed by the validator's registered
 // hotkey; a reader checks the signature against the hotkey the metagraph holds for that
 // uid, so a hostile axon can only make its own neuron unreachable.
@@ -25,6 +25,7 @@ struct EndpointRecord {
   std::string hotkey;            // raw 32 bytes
   std::string address;           // the submission endpoint, "tcp://HOST:PORT"
   std::string curve_public_key;  // raw 32 bytes
+  std::string checkpoint_address;  // its CheckpointService, HOST:PORT ("" if none)
   std::uint64_t issued_ms = 0;
 };
 

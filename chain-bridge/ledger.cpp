@@ -426,9 +426,11 @@ Result<std::string> Ledger::serve(const Key& signer, const proto::ServeEndpoint&
   if (!c.curve_public_key().empty() && c.curve_public_key().size() != 32) {
     return InvalidArgument("CURVE public key must be 32 bytes");
   }
+  if (c.checkpoint_address().size() > 256) return InvalidArgument("checkpoint address must be at most 256 characters");
   auto& n = s->neurons[static_cast<std::size_t>(uid)];
   n.address = c.address();
   n.curve_key = c.curve_public_key();
+  n.checkpoint_address = c.checkpoint_address();
   return "uid " + std::to_string(uid);
 }
 

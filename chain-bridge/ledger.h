@@ -120,10 +120,12 @@ struct NeuronState {
   std::uint16_t consensus = 0, incentive = 0, dividends = 0, trust = 0;
   bool validator_permit = false;
   std::uint64_t last_emission = 0, total_earned = 0;
+  std::string checkpoint_address;  // its CheckpointService ("" if none); archive version 1, state format 3
   template <class Ar>
-  void serialize(Ar& ar, unsigned) {
+  void serialize(Ar& ar, unsigned version) {
     ar & hotkey & coldkey & stake & address & curve_key & registration_block & last_update & weights & bonds &
         consensus & incentive & dividends & trust & validator_permit & last_emission & total_earned;
+    if (version >= 1) ar & checkpoint_address;
   }
 };
 
@@ -212,7 +214,7 @@ class Ledger {
   // The hash a block records: the canonical encoding (docs/chain.md) for state format 2,
   // the legacy Boost archive for blocks written by earlier builds (state format 0).
   Hash256 state_hash(std::uint32_t state_format = kStateFormat) const;
-  static constexpr std::uint32_t kStateFormat = 2;
+  static constexpr std::uint32_t kStateFormat = 3;
   // The bytes the legacy hash is over (for diagnosing a legacy block; state_hash.cpp).
   std::string legacy_archive() const;
   std::string serialize() const;
@@ -272,3 +274,4 @@ Hash256 block_hash(const proto::Block& block);
 BOOST_CLASS_VERSION(tessera::chain::SubnetHyper, 2)
 BOOST_CLASS_VERSION(tessera::chain::ChainRules, 1)
 BOOST_CLASS_VERSION(tessera::chain::LedgerState, 1)
+BOOST_CLASS_VERSION(tessera::chain::NeuronState, 1)

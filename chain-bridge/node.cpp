@@ -123,6 +123,7 @@ class Service final : public proto::ChainService::Service {
         out->set_stake(n.stake);
         out->set_address(n.address);
         out->set_curve_public_key(n.curve_key);
+        out->set_checkpoint_address(n.checkpoint_address);
         out->set_consensus_u16(n.consensus);
         out->set_incentive_u16(n.incentive);
         out->set_dividends_u16(n.dividends);

@@ -118,7 +118,7 @@ void replay_blocks(const std::vector<proto::Block>& blocks, std::uint64_t from, 
       diverge("it does not extend block " + std::to_string(i));
       return;
     }
-    if (b.state_format() != 0 && b.state_format() != Ledger::kStateFormat) {
+    if (b.state_format() != 0 && b.state_format() != 2 && b.state_format() != Ledger::kStateFormat) {
       diverge("its state hash is in format " + std::to_string(b.state_format()) + ", unknown to this build");
       return;
     }

@@ -1,9 +1,10 @@
-// The two encodings a block's state hash can be over (Ledger::state_hash).
+// The encodings a block's state hash can be over (Ledger::state_hash).
 //
-// Format 2, the canonical encoding: every field of the state, in a fixed order, as
+// Formats 2 and 3, the canonical encoding: every field of the state, in a fixed order, as
 // little-endian fixed-width integers and length-prefixed byte strings, maps in key order.
 // It depends on nothing but the state's values: not on memory layout, padding, the
-// archive library or the platform.
+// archive library or the platform. Format 3 adds each neuron's checkpoint address; blocks
+// written in format 2 keep verifying in it.
 //
 // Format 0, the legacy encoding of earlier builds: a Boost binary archive of the state.
 // Boost writes a vector of std::pair<uint32_t, uint16_t> (weights, bonds) as raw memory,
@@ -11,6 +12,8 @@
 // (docs/chain.md, "The block 301 fixture"). This file reproduces the archive of the
 // layout those builds wrote, with the padding zeroed: it verifies legacy blocks whose
 // padding happened to be zero, and cannot verify the others.
+#include <stdexcept>
+
 #include <boost/serialization/map.hpp>
 #include <boost/serialization/string.hpp>
 #include <boost/serialization/utility.hpp>
@@ -144,7 +147,7 @@ void encode(Encoder& e, const SubnetHyper& h) {
   e.u32(static_cast<std::uint32_t>(h.alpha_steepness));
 }
 
-void encode(Encoder& e, const NeuronState& n) {
+void encode(Encoder& e, const NeuronState& n, std::uint32_t format) {
   e.bytes(n.hotkey);
   e.bytes(n.coldkey);
   e.u64(n.stake);
@@ -161,9 +164,10 @@ void encode(Encoder& e, const NeuronState& n) {
   e.u8(n.validator_permit);
   e.u64(n.last_emission);
   e.u64(n.total_earned);
+  if (format >= 3) e.bytes(n.checkpoint_address);
 }
 
-void encode(Encoder& e, const SubnetState& s) {
+void encode(Encoder& e, const SubnetState& s, std::uint32_t format) {
   e.u32(s.netuid);
   e.bytes(s.owner);
   encode(e, s.hyper);
@@ -173,7 +177,7 @@ void encode(Encoder& e, const SubnetState& s) {
   e.u64(s.pending_emission);
   e.u64(s.last_epoch_block);
   e.u64(s.neurons.size());
-  for (const auto& n : s.neurons) encode(e, n);
+  for (const auto& n : s.neurons) encode(e, n, format);
   e.u64(s.commits.size());
   for (const auto& [hotkey, c] : s.commits) {
     e.bytes(hotkey);
@@ -198,7 +202,10 @@ std::string Ledger::legacy_archive() const { return to_archive(legacy::State{&st
 Hash256 Ledger::state_hash(std::uint32_t state_format) const {
   if (state_format == 0) return blake2b_256(legacy_archive());
   Encoder e;
-  e.bytes("tessera-state/2");
+  if (state_format != 2 && state_format != 3) {
+    throw std::logic_error("state hash format " + std::to_string(state_format) + " is not known to this build");
+  }
+  e.bytes("tessera-state/" + std::to_string(state_format));
   e.bytes(state_.chain_id);
   e.u32(state_.rules.version);
   e.u64(state_.rules.emission_per_block);
@@ -211,7 +218,7 @@ Hash256 Ledger::state_hash(std::uint32_t state_format) const {
     e.u64(a.nonce);
   }
   e.u64(state_.subnets.size());
-  for (const auto& [netuid, s] : state_.subnets) encode(e, s);
+  for (const auto& [netuid, s] : state_.subnets) encode(e, s, state_format);
   e.u32(state_.next_netuid);
   e.u64(state_.total_issuance);
   e.u64(state_.burned);

@@ -233,7 +233,7 @@ class SubtensorChain final : public ChainClient {
   // service (chain-bridge/endpoint_info.h), which serves the submission address and the
   // CURVE key signed by the hotkey. The service lives as long as this client.
   Result<Included> serve(const Keypair& hotkey, std::uint32_t netuid, const std::string& address,
-                         const std::string& curve_public_key) override {
+                         const std::string& curve_public_key, const std::string& checkpoint_address) override {
     std::string hostport = address.rfind("tcp://", 0) == 0 ? address.substr(6) : address;
     const auto colon = hostport.rfind(':');
     const std::string host = hostport.substr(0, colon);
@@ -245,7 +245,7 @@ class SubtensorChain final : public ChainClient {
       TESSERA_ASSIGN_OR_RETURN(endpoint_service_, EndpointInfoService::start(host));
       endpoint_host_ = host;
     }
-    EndpointRecord record{netuid, raw_bytes(hotkey.public_key()), "tcp://" + hostport, curve_public_key,
+    EndpointRecord record{netuid, raw_bytes(hotkey.public_key()), "tcp://" + hostport, curve_public_key, checkpoint_address,
                           static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
                                                          std::chrono::system_clock::now().time_since_epoch())
                                                          .count())};
@@ -310,6 +310,7 @@ class SubtensorChain final : public ChainClient {
     if (it->second.record) {
       nr.address = it->second.record->address;
       nr.curve_public_key = it->second.record->curve_public_key;
+      nr.checkpoint_address = it->second.record->checkpoint_address;
     }
   }
 

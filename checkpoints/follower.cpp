@@ -1,7 +1,11 @@
 #include "checkpoints/follower.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
+
+#include <spdlog/spdlog.h>
 
 #include "checkpoints/safetensors.h"
 #include "checkpoints/service.h"
@@ -46,7 +50,7 @@ Result<const Checkpoint*> CheckpointFollower::load(const chain::CheckpointInfo& 
       return &*current_;
     }
   }
-  const fs::path dir = cache_dir_ / hash;
+  const fs::path dir = folder(hash);
   if (fs::exists(dir / "model.safetensors") && fs::exists(dir / "manifest.json")) {
     auto text = read_file(dir / "manifest.json");
     auto file = read_safetensors(dir / "model.safetensors");
@@ -72,15 +76,18 @@ Result<const Checkpoint*> CheckpointFollower::load(const chain::CheckpointInfo& 
           stats_.update_bytes += update->size();
           follow_metric("update", static_cast<double>(update->size()));
           current_ = Checkpoint{std::move(*manifest), std::move(*tensors), hash};
+          keep(*current_);
           return &*current_;
         }
       }
     }
   }
-  if (info.address.empty() && pull_.mirrors.empty()) {
-    return FailedPrecondition("checkpoint " + hash.substr(0, 16) + "… was announced without an address");
-  }
   PullOptions options = pull_;
+  for (auto& source : neuron_sources(info.address)) options.mirrors.push_back(std::move(source));
+  if (info.address.empty() && options.mirrors.empty()) {
+    return FailedPrecondition("checkpoint " + hash.substr(0, 16) + "… was announced without an address, and no mirror or "
+                              "other neuron serves checkpoints");
+  }
   options.address = info.address;
   options.expected_hash = hash;
   options.expected_signer = signer;
@@ -90,16 +97,58 @@ Result<const Checkpoint*> CheckpointFollower::load(const chain::CheckpointInfo& 
   stats_.bytes_pulled += pulled.bytes;
   follow_metric("pull", static_cast<double>(pulled.bytes));
   stats_.pull_seconds += pulled.seconds;
+  if (pulled.source != info.address) spdlog::info("checkpoint {}… came from {}, not the announced {}", hash.substr(0, 16),
+                                                   pulled.source, info.address.empty() ? "(none)" : info.address);
   current_ = std::move(pulled.checkpoint);
-  // Keep the newest two cached checkpoints.
-  std::vector<std::pair<fs::file_time_type, fs::path>> cached;
+  keep(*current_);
+  return &*current_;
+}
+
+std::vector<std::string> CheckpointFollower::neuron_sources(const std::string& announced) const {
+  std::vector<std::string> out;
+  if (chain_ == nullptr) return out;
+  auto subnet = chain_->subnet(netuid_);
+  if (!subnet.ok()) return out;  // the announced source and the mirrors remain
+  std::vector<const chain::Neuron*> serving;
+  for (const auto& n : subnet->neurons) {
+    if (!n.checkpoint_address.empty() && n.checkpoint_address != announced && n.checkpoint_address != own_address_)
+      serving.push_back(&n);
+  }
+  // Highest stake first (stake is what an attacker cannot get cheaply); uid breaks ties.
+  std::sort(serving.begin(), serving.end(), [](const chain::Neuron* a, const chain::Neuron* b) {
+    return a->stake != b->stake ? a->stake > b->stake : a->uid < b->uid;
+  });
+  for (const auto* n : serving) {
+    if (out.size() == kNeuronSources) break;
+    if (std::find(out.begin(), out.end(), n->checkpoint_address) == out.end()) out.push_back(n->checkpoint_address);
+  }
+  return out;
+}
+
+// Writes a checkpoint taken by an update into the cache (a pulled one is there already),
+// then keeps the newest two.
+void CheckpointFollower::keep(const Checkpoint& checkpoint) {
+  const fs::path dir = folder(checkpoint.hash);
   std::error_code ec;
-  for (const auto& e : fs::directory_iterator(cache_dir_, ec)) {
+  if (!fs::exists(dir / "manifest.json", ec)) {
+    // Written under tmp/ and renamed, so a reader of objects/ never sees half a checkpoint.
+    const fs::path tmp = cache_dir_ / "tmp" / (checkpoint.hash + "." + std::to_string(::getpid()));
+    fs::remove_all(tmp, ec);
+    Status written = write_checkpoint_folder(tmp, checkpoint);
+    if (written.ok()) {
+      fs::create_directories(dir.parent_path(), ec);
+      fs::remove_all(dir, ec);
+      fs::rename(tmp, dir, ec);
+      if (ec) written = IoError("cannot move " + tmp.string() + " to " + dir.string() + ": " + ec.message());
+    }
+    if (!written.ok()) spdlog::warn("not keeping checkpoint {}… on disk: {}", checkpoint.hash.substr(0, 16), written.message());
+  }
+  std::vector<std::pair<fs::file_time_type, fs::path>> cached;
+  for (const auto& e : fs::directory_iterator(cache_dir_ / "objects", ec)) {
     if (e.is_directory() && is_checkpoint_hash(e.path().filename().string())) cached.emplace_back(e.last_write_time(ec), e.path());
   }
   std::sort(cached.begin(), cached.end(), std::greater<>());
   for (std::size_t i = 2; i < cached.size(); ++i) fs::remove_all(cached[i].second, ec);
-  return &*current_;
 }
 
 }  // namespace tessera::checkpoints

@@ -124,6 +124,8 @@ struct CheckpointServer::Impl {
 Result<std::unique_ptr<CheckpointServer>> CheckpointServer::start(const CheckpointStore* store, const std::string& listen,
                                                                   int data_port) {
   std::unique_ptr<CheckpointServer> s(new CheckpointServer());
+  s->host_ = host_of(listen);
+  if (s->host_ == "0.0.0.0" || s->host_ == "[::]" || s->host_.empty()) s->host_ = "127.0.0.1";
   s->impl_ = std::make_unique<Impl>();
   s->impl_->service = std::make_unique<Service>(store);
   TESSERA_ASSIGN_OR_RETURN(s->impl_->server, net::GrpcServer::start({listen, kMessageBytes}, {s->impl_->service.get()}));
@@ -141,6 +143,7 @@ Result<std::unique_ptr<CheckpointServer>> CheckpointServer::start(const Checkpoi
 
 CheckpointServer::~CheckpointServer() { stop(); }
 int CheckpointServer::port() const { return impl_ && impl_->server ? impl_->server->port() : 0; }
+std::string CheckpointServer::address() const { return host_ + ":" + std::to_string(port()); }
 int CheckpointServer::data_port() const { return impl_ && impl_->data ? impl_->data->port() : 0; }
 void CheckpointServer::stop() {
   if (impl_ && impl_->data) impl_->data->stop();
@@ -156,7 +159,10 @@ using Stub = proto::CheckpointService::Stub;
 // costs a TCP and HTTP/2 handshake each time. A cached
 // channel that lost its server is replaced by a new one (which connects at once, without
 // the old one's reconnect backoff of up to two minutes).
-Result<std::unique_ptr<Stub>> connect_service(const std::string& address, int max_message_bytes) {
+// A source that refuses or cannot be reached fails at once, and none is waited for longer
+// than `connect_timeout`, so a dead source does not eat the time of the sources after it.
+Result<std::unique_ptr<Stub>> connect_service(const std::string& address, int max_message_bytes,
+                                              std::chrono::milliseconds connect_timeout = std::chrono::seconds(10)) {
   static std::mutex mu;
   static std::map<std::pair<std::string, int>, std::shared_ptr<grpc::Channel>> channels;
   const auto key = std::make_pair(address, max_message_bytes);
@@ -173,7 +179,7 @@ Result<std::unique_ptr<Stub>> connect_service(const std::string& address, int ma
     }
   }
   if (!channel) {
-    TESSERA_ASSIGN_OR_RETURN(channel, net::connect_channel(address, max_message_bytes, std::chrono::seconds(10)));
+    TESSERA_ASSIGN_OR_RETURN(channel, net::connect_channel(address, max_message_bytes, connect_timeout, /*fail_fast=*/true));
     std::lock_guard<std::mutex> lock(mu);
     channels[key] = channel;
   }
@@ -231,7 +237,8 @@ Result<PullResult> pull_from(const std::string& address, const PullOptions& o, c
   const auto t0 = std::chrono::steady_clock::now();
   const auto call_deadline = std::chrono::seconds(std::max<std::int64_t>(
       1, std::min<std::int64_t>(30, std::chrono::duration_cast<std::chrono::seconds>(pace.remaining()).count())));
-  TESSERA_ASSIGN_OR_RETURN(auto stub, connect_service(address, kMessageBytes));
+  TESSERA_ASSIGN_OR_RETURN(auto stub, connect_service(address, kMessageBytes,
+                                                       std::min<std::chrono::milliseconds>(std::chrono::seconds(10), pace.remaining())));
   TESSERA_ASSIGN_OR_RETURN(ServedManifest served, read_manifest(*stub, o.expected_hash, call_deadline));
   Manifest& manifest = served.manifest;
   const std::string& hash = served.hash;

@@ -25,6 +25,8 @@ class CheckpointServer {
                                                          int data_port = 0);
   ~CheckpointServer();
   int port() const;
+  // What peers dial: the listen host (a wildcard bind as loopback) and the bound port.
+  std::string address() const;
   int data_port() const;  // the raw data plane (checkpoints/data_plane.h); 0 if it could not listen
   void stop();
 
@@ -32,6 +34,7 @@ class CheckpointServer {
   CheckpointServer() = default;
   struct Impl;
   std::unique_ptr<Impl> impl_;
+  std::string host_;
 };
 
 // How the model file travels: the raw data plane when the server offers it (else gRPC),

@@ -167,7 +167,9 @@ void add_role_commands(CLI::App& app, const GlobalOptions& global, int* exit_cod
   auto* validator = app.add_subcommand("validator", "Run a validator: evaluate submissions, score miners, set weights");
   add_role_flags(validator, val_flags);
   validator->add_option("--listen", listen, "ZeroMQ bind address for submissions (port 0: any free port)");
-  validator->add_option("--checkpoint-listen", checkpoint_listen, "CheckpointService address (with --aggregate)");
+  validator->add_option("--checkpoint-listen", checkpoint_listen,
+                        "CheckpointService address: the aggregator's store with --aggregate, else the checkpoints this "
+                        "validator holds, re-served as a fallback source (\"\": serve none)");
   validator->add_option("--checkpoint-data-port", checkpoint_data_port,
                         "With --aggregate: TCP port of the checkpoint data plane (0: any free port)")
       ->check(CLI::Range(0, 65535));
@@ -201,6 +203,7 @@ void add_role_commands(CLI::App& app, const GlobalOptions& global, int* exit_cod
     if (s.ok()) {
       o.join = join_options(global, val_flags);
       o.listen = listen;
+      o.checkpoint_listen = checkpoint_listen;
       o.reveal_late_blocks = reveal_late;
       o.max_connections = max_connections;
       o.threads = val_flags.threads;

@@ -27,13 +27,20 @@ void GrpcServer::stop(std::chrono::milliseconds grace) {
 }
 
 Result<std::shared_ptr<grpc::Channel>> connect_channel(const std::string& address, int max_message_bytes,
-                                                       std::chrono::milliseconds timeout) {
+                                                       std::chrono::milliseconds timeout, bool fail_fast) {
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(max_message_bytes);
   args.SetMaxSendMessageSize(max_message_bytes);
   auto channel = grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
-  if (!channel->WaitForConnected(std::chrono::system_clock::now() + timeout)) {
-    return IoError("cannot reach " + address + " within " + std::to_string(timeout.count()) + " ms");
+  const auto deadline = std::chrono::system_clock::now() + timeout;
+  for (auto state = channel->GetState(/*try_to_connect=*/true); state != GRPC_CHANNEL_READY;
+       state = channel->GetState(/*try_to_connect=*/true)) {
+    if (fail_fast && state == GRPC_CHANNEL_TRANSIENT_FAILURE) {
+      return IoError("cannot connect to " + address + " (refused or unreachable)");
+    }
+    if (!channel->WaitForStateChange(state, deadline)) {
+      return IoError("cannot reach " + address + " within " + std::to_string(timeout.count()) + " ms");
+    }
   }
   return channel;
 }

@@ -35,9 +35,11 @@ class GrpcServer {
 };
 
 // A channel to `address` with a receive limit; IoError naming the address when it does
-// not connect within `timeout`.
+// not connect within `timeout`. With `fail_fast`, a first attempt that fails (refused,
+// unreachable) is the answer at once; without it the channel retries until the timeout
+// (a client waiting for a server that is starting).
 Result<std::shared_ptr<grpc::Channel>> connect_channel(const std::string& address, int max_message_bytes,
-                                                       std::chrono::milliseconds timeout);
+                                                       std::chrono::milliseconds timeout, bool fail_fast = false);
 
 // Sets a deadline `after` from now on a client context.
 void set_deadline(grpc::ClientContext* ctx, std::chrono::milliseconds after);

@@ -23,10 +23,7 @@ Result<checkpoints::CheckpointStore*> CheckpointAggregator::start(const subnet::
   store_.emplace(std::move(store));
   TESSERA_ASSIGN_OR_RETURN(server_, checkpoints::CheckpointServer::start(&*store_, options_.checkpoint_listen,
                                                                          options_.checkpoint_data_port));
-  // Announcements name an address peers can dial: a wildcard bind is announced as loopback.
-  std::string host = options_.checkpoint_listen.substr(0, options_.checkpoint_listen.rfind(':'));
-  if (host == "0.0.0.0" || host == "[::]" || host.empty()) host = "127.0.0.1";
-  address_ = host + ":" + std::to_string(server_->port());
+  address_ = server_->address();  // announcements name an address peers can dial
   return &*store_;
 }
 

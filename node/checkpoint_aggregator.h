@@ -26,6 +26,7 @@ class CheckpointAggregator final : public verification::WindowAggregator {
   explicit CheckpointAggregator(AggregatorOptions options) : options_(std::move(options)) {}
   Result<checkpoints::CheckpointStore*> start(const subnet::Joined& joined, const std::filesystem::path& dir) override;
   std::string describe() const override { return "checkpoints at " + address_; }
+  std::string checkpoint_address() const override { return address_; }
   Status publish_initial(std::uint64_t window) override;
   Result<Published> publish_next(const checkpoints::Checkpoint& base, std::uint64_t target,
                                  const verification::WindowReport& report,

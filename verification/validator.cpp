@@ -175,7 +175,7 @@ class Validator {
   Status setup();
   Status load_or_reset_state();
   Status stake_to_target();
-  Status start_serving();
+  Status start_serving(const std::string& checkpoint_address);
   void refresh_metagraph();
   std::map<std::uint32_t, std::string> current_hotkeys();
 
@@ -212,6 +212,9 @@ class Validator {
   std::uint64_t secret_ = 0;  // seeds the private evaluation batches; derived from the hotkey
   std::unique_ptr<net::SubmissionServer> server_;
   std::unique_ptr<checkpoints::CheckpointFollower> follower_;
+  // Without an aggregator: the follower cache, re-served (a read-only store over it).
+  std::optional<checkpoints::CheckpointStore> cache_store_;
+  std::unique_ptr<checkpoints::CheckpointServer> cache_server_;
   WindowSchedule schedule_;
   // The chain's height, kept current by clock_ while a window is evaluated, so that the
   // submission server's window checks never run on a stale block.
@@ -258,14 +261,28 @@ Status Validator::setup() {
   if (options_.aggregator != nullptr) {
     TESSERA_ASSIGN_OR_RETURN(store, options_.aggregator->start(joined_, dir_));
   }
-  TESSERA_RETURN_IF_ERROR(start_serving());
+  std::string checkpoint_address;
+  if (options_.aggregator != nullptr) {
+    checkpoint_address = options_.aggregator->checkpoint_address();
+  } else if (!options_.checkpoint_listen.empty()) {
+    fs::create_directories(dir_ / "cache" / "objects", ec);
+    if (ec) return IoError("cannot create " + (dir_ / "cache").string() + ": " + ec.message());
+    TESSERA_ASSIGN_OR_RETURN(auto cache, checkpoints::CheckpointStore::open_read_only(dir_ / "cache"));
+    cache_store_.emplace(std::move(cache));
+    TESSERA_ASSIGN_OR_RETURN(cache_server_, checkpoints::CheckpointServer::start(&*cache_store_, options_.checkpoint_listen));
+    checkpoint_address = cache_server_->address();
+  }
+  TESSERA_RETURN_IF_ERROR(start_serving(checkpoint_address));
   follower_ = std::make_unique<checkpoints::CheckpointFollower>(joined_.chain.get(), options_.join.netuid, dir_ / "cache",
                                                                 store);
+  follower_->set_own_address(checkpoint_address);
   follower_->set_pull_options(
       checkpoints::role_pull_options(joined_.spec, options_.join.checkpoint_mirrors, options_.join.checkpoint_deadline_s));
   spdlog::info("validator uid {} on subnet {} ({}, {}): submissions at {}{}", joined_.uid, options_.join.netuid,
                joined_.config.describe(), options_.device.str(), server_->endpoint(),
-               options_.aggregator ? ", aggregating, " + options_.aggregator->describe() : "");
+               options_.aggregator ? ", aggregating, " + options_.aggregator->describe()
+               : cache_server_     ? ", re-serving checkpoints at " + cache_server_->address()
+                                   : "");
   return Status::Ok();
 }
 
@@ -301,8 +318,9 @@ Status Validator::stake_to_target() {
   return Status::Ok();
 }
 
-// The submission endpoint, published on chain with its CURVE key.
-Status Validator::start_serving() {
+// The submission endpoint, published on chain with its CURVE key and the CheckpointService
+// this validator serves ("" if none).
+Status Validator::start_serving(const std::string& checkpoint_address) {
   const RunSpec& spec = joined_.spec;
   TESSERA_ASSIGN_OR_RETURN(auto curve, net::CurveKeys::generate());
   net::ServerOptions so;
@@ -327,7 +345,8 @@ Status Validator::start_serving() {
   TESSERA_ASSIGN_OR_RETURN(auto head, joined_.chain->head());
   block_ = head.height;
   TESSERA_ASSIGN_OR_RETURN(server_, net::SubmissionServer::start(so, joined_.wallet.hotkey, curve));
-  auto served = joined_.chain->serve(joined_.wallet.hotkey, options_.join.netuid, server_->endpoint(), curve.public_key);
+  auto served = joined_.chain->serve(joined_.wallet.hotkey, options_.join.netuid, server_->endpoint(), curve.public_key,
+                                     checkpoint_address);
   if (!served.ok()) return served.status().with_context("publishing the endpoint on chain");
   return Status::Ok();
 }

@@ -41,6 +41,8 @@ class WindowAggregator {
   virtual Result<checkpoints::CheckpointStore*> start(const subnet::Joined& joined, const std::filesystem::path& dir) = 0;
   // For the start-up log line, e.g. "checkpoints at 127.0.0.1:4711".
   virtual std::string describe() const = 0;
+  // The CheckpointService it serves (host:port), published with the validator's endpoint.
+  virtual std::string checkpoint_address() const = 0;
   // Nothing announced yet: publish the run's first checkpoint for `window` and announce it.
   virtual Status publish_initial(std::uint64_t window) = 0;
   // Window `base.manifest.window` was judged (`report`, in the order of `submissions`):
@@ -54,6 +56,10 @@ class WindowAggregator {
 struct ValidatorOptions {
   subnet::JoinOptions join;
   std::string listen = "tcp://127.0.0.1:0";  // ZeroMQ bind address of the submission endpoint
+  // Without an aggregator: where the validator re-serves the checkpoints it holds (a
+  // CheckpointService over its follower cache, a fallback source for miners and other
+  // validators; published on chain with its endpoint). Empty: it serves none.
+  std::string checkpoint_listen = "127.0.0.1:0";
   int max_connections = 320;                 // peers on the submission endpoint (net::ServerOptions)
   int threads = 0;
   // Where submissions are evaluated (model/device.h). The merge and the outer step stay on

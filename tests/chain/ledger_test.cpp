@@ -296,6 +296,35 @@ TEST(Ledger, LiquidAlphaBoundsAreSubtensors) {
   EXPECT_EQ(h.alpha_steepness, -300);
 }
 
+// A neuron's CheckpointService address: kept by serve, in snapshots and in the state hash
+// of format 3; format 2 (blocks written before it existed) leaves it out, so those blocks
+// keep verifying.
+TEST(Ledger, TheCheckpointAddressIsStateInFormat3Only) {
+  // Two chains alike but for one neuron's checkpoint address.
+  Fixture with, without;
+  const auto serve = [](Fixture& f, std::uint32_t netuid, const std::string& checkpoint_address) {
+    proto::Call c;
+    c.mutable_serve()->set_netuid(netuid);
+    c.mutable_serve()->set_address("tcp://10.0.0.1:4000");
+    c.mutable_serve()->set_checkpoint_address(checkpoint_address);
+    return f.submit(f.alice_hot, c);
+  };
+  for (Fixture* f : {&with, &without}) {
+    const auto netuid = f->create_subnet();
+    ASSERT_TRUE(f->reg(f->alice, f->alice_hot, netuid).ok());
+    ASSERT_TRUE(serve(*f, netuid, f == &with ? "10.0.0.1:4001" : "").ok());
+  }
+  EXPECT_EQ(with.ledger.subnet(1)->neurons[0].checkpoint_address, "10.0.0.1:4001");
+  EXPECT_EQ(with.ledger.state_hash(2), without.ledger.state_hash(2));
+  EXPECT_NE(with.ledger.state_hash(3), without.ledger.state_hash(3));
+  EXPECT_NE(with.ledger.state_hash(2), with.ledger.state_hash(3));
+  auto back = Ledger::deserialize(with.ledger.serialize());
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(back->state_hash(3), with.ledger.state_hash(3));
+  expect_rejected(serve(with, 1, std::string(300, 'a')), "checkpoint address must be at most 256 characters");
+  EXPECT_THROW((void)with.ledger.state_hash(7), std::logic_error);
+}
+
 TEST(Ledger, SerialisedStateRoundTripsToTheSameHash) {
   Fixture f;
   const auto netuid = f.create_subnet();

@@ -324,13 +324,14 @@ TEST_F(Subtensor, WeightsSetThroughTheChainClientRankMinersInTheRuntimesEpoch) {
                               {"coldkey", hex_of(cold.public_key())}, {"stake", 0}, {"balance", 0}}}});
 
   // The validator serves: its axon points at its endpoint-info service, whose record
-  // (submission address and CURVE key, signed by its hotkey) another client reads back.
+  // (submission address, CURVE key and CheckpointService, signed by its hotkey) another
+  // client reads back.
   std::string curve(32, '\x07');
-  auto loopback = (*chain)->serve(validator_hot, netuid, "tcp://127.0.0.1:45999", curve);
+  auto loopback = (*chain)->serve(validator_hot, netuid, "tcp://127.0.0.1:45999", curve, "");
   ASSERT_FALSE(loopback.ok());  // the runtime's rule, with the way around it
   EXPECT_NE(loopback.status().message().find("SubtensorModule::InvalidIpAddress"), std::string::npos);
   EXPECT_NE(loopback.status().message().find("127.0.0.2"), std::string::npos) << loopback.status().message();
-  auto served = (*chain)->serve(validator_hot, netuid, "tcp://127.0.0.2:45999", curve);
+  auto served = (*chain)->serve(validator_hot, netuid, "tcp://127.0.0.2:45999", curve, "127.0.0.2:45998");
   ASSERT_TRUE(served.ok()) << served.status().to_string();
   // A miner whose axon points at the validator's service gets nothing from it: the record
   // is signed by another hotkey.
@@ -359,7 +360,9 @@ TEST_F(Subtensor, WeightsSetThroughTheChainClientRankMinersInTheRuntimesEpoch) {
   EXPECT_EQ(subnet->neurons[*m1].coldkey, std::string(cold.public_key().begin(), cold.public_key().end()));
   EXPECT_EQ(subnet->neurons[*v_uid].address, "tcp://127.0.0.2:45999");
   EXPECT_EQ(subnet->neurons[*v_uid].curve_public_key, curve);
+  EXPECT_EQ(subnet->neurons[*v_uid].checkpoint_address, "127.0.0.2:45998");
   EXPECT_EQ(subnet->neurons[*m1].address, "");
+  EXPECT_EQ(subnet->neurons[*m1].checkpoint_address, "");
   EXPECT_EQ(subnet->neurons[*m1].curve_public_key, "");
   EXPECT_EQ(subnet->neurons[*m2].address, "");
 

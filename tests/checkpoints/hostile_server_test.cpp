@@ -13,6 +13,8 @@
 #include <cstring>
 #include <thread>
 
+#include "chain-bridge/client.h"
+#include "chain-bridge/node.h"
 #include "checkpoints/follower.h"
 #include "checkpoints/service.h"
 #include "core/file_io.h"
@@ -343,6 +345,83 @@ TEST(CheckpointFollowerTrust, OnlyTheAnnouncersSignatureIsAccepted) {
   auto loaded = follower.load(info);
   ASSERT_TRUE(loaded.ok()) << loaded.status().to_string();
   EXPECT_EQ((*loaded)->hash, honest.hash);
+}
+
+
+// Where the announced CheckpointService is down, a follower turns to the other neurons
+// that publish one on chain, highest stake first: here a liar with the most stake (its
+// manifest is re-signed by another key) and then a validator that re-serves what its own
+// follower pulled (a read-only store over that follower's cache). The liar is refused and
+// the re-served copy delivers. A real chain node in this process holds the metagraph.
+TEST(CheckpointFollowerSources, OtherNeuronsServeWhenTheAnnouncedServiceIsDown) {
+  Hostile liar(Lie::kResigned);
+  const Honest& honest = liar.honest;
+  testing::TempDir dir;
+
+  // A validator that pulled the checkpoint earlier, and serves its cache.
+  CheckpointFollower earlier(nullptr, 1, dir.path() / "earlier");
+  chain::CheckpointInfo info;
+  info.window = 4;
+  info.hash = *from_hex(honest.hash);
+  info.announcer = std::string(reinterpret_cast<const char*>(honest.aggregator.public_key().data()), 32);
+  {
+    auto aggregator_server = CheckpointServer::start(&honest.store, "127.0.0.1:0");
+    ASSERT_TRUE(aggregator_server.ok());
+    info.address = (*aggregator_server)->address();
+    ASSERT_TRUE(earlier.load(info).ok());
+  }  // the aggregator's service is gone from here on
+  ASSERT_TRUE(fs::exists(earlier.folder(honest.hash) / "model.safetensors"));
+  auto cache = CheckpointStore::open_read_only(dir.path() / "earlier");
+  ASSERT_TRUE(cache.ok()) << cache.status().to_string();
+  auto reserver = CheckpointServer::start(&*cache, "127.0.0.1:0");
+  ASSERT_TRUE(reserver.ok());
+
+  // The chain: a subnet whose two serving neurons are the liar (more stake) and the re-server.
+  chain::NodeOptions node_options;
+  node_options.data_dir = dir.path() / "chain";
+  node_options.block_time_ms = 20;
+  node_options.listen = "127.0.0.1:0";
+  const Keypair owner = Keypair::generate(), liar_hot = Keypair::generate(), reserver_hot = Keypair::generate();
+  node_options.genesis.balances = {{raw_bytes(owner.public_key()), 10'000 * chain::kRaoPerTao}};
+  auto node = chain::ChainNode::open(node_options);
+  ASSERT_TRUE(node.ok()) << node.status().to_string();
+  std::thread producing([&] { (void)(*node)->run(); });
+  struct Stop {
+    chain::ChainNode* node;
+    std::thread* thread;
+    ~Stop() {
+      node->stop();
+      thread->join();
+    }
+  } stop{node->get(), &producing};
+  ASSERT_TRUE(testing::wait_until([&] { return !(*node)->address().empty(); }, std::chrono::seconds(10)));
+  auto chain = chain::connect_embedded_chain((*node)->address(), std::chrono::seconds(10));
+  ASSERT_TRUE(chain.ok()) << chain.status().to_string();
+  auto netuid = (*chain)->create_subnet(owner, "[run]\nname = \"sources\"\n[model]\npreset = \"nano\"\n");
+  ASSERT_TRUE(netuid.ok()) << netuid.status().to_string();
+  for (const Keypair* hot : {&liar_hot, &reserver_hot}) {
+    ASSERT_TRUE((*chain)->register_hotkey(owner, hot->public_key(), *netuid).ok());
+  }
+  ASSERT_TRUE((*chain)->add_stake(owner, liar_hot.public_key(), *netuid, 500 * chain::kRaoPerTao).ok());
+  const std::string curve(32, '\x05');
+  ASSERT_TRUE((*chain)->serve(liar_hot, *netuid, "tcp://127.0.0.1:1", curve, liar.address()).ok());
+  ASSERT_TRUE((*chain)->serve(reserver_hot, *netuid, "tcp://127.0.0.1:2", curve, (*reserver)->address()).ok());
+
+  CheckpointFollower follower(chain->get(), *netuid, dir.path() / "miner");
+  follower.set_pull_options(tight_pull(honest, "", {}));
+  auto loaded = follower.load(info);
+  ASSERT_TRUE(loaded.ok()) << loaded.status().to_string();
+  EXPECT_EQ((*loaded)->hash, honest.hash);
+  EXPECT_EQ((*loaded)->manifest.signer, honest.aggregator.public_hex());
+  EXPECT_EQ(follower.stats().pulls, 1u);
+  EXPECT_TRUE(fs::exists(follower.folder(honest.hash) / "manifest.json"));
+
+  // Without any source that holds it, the pull fails naming every source it tried.
+  CheckpointFollower alone(nullptr, 1, dir.path() / "alone");
+  alone.set_pull_options(tight_pull(honest, "", {}));
+  auto none = alone.load(info);
+  ASSERT_FALSE(none.ok());
+  EXPECT_NE(none.status().message().find(info.address), std::string::npos) << none.status().message();
 }
 
 }  // namespace

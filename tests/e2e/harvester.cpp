@@ -101,7 +101,7 @@ int main(int argc, char** argv) {
   so.current_block = [&] { return block.load(); };
   auto server = net::SubmissionServer::start(so, wallet->hotkey, *curve);
   if (!server.ok()) return fail(server.status().message());
-  auto served = chain.serve(wallet->hotkey, netuid, (*server)->endpoint(), curve->public_key);
+  auto served = chain.serve(wallet->hotkey, netuid, (*server)->endpoint(), curve->public_key, "");
   if (!served.ok()) return fail(served.status().message());
   std::printf("harvester ready: uid %u, sybil uid %u, serving %s\n", *own_uid, sybil->uid, (*server)->endpoint().c_str());
 
