@@ -13,6 +13,7 @@
 // the same model file on the same disk (what a pull, which must be durable, is bound by).
 //
 //   build/bench/checkpoint_scale --spec examples/gpt2-124m.toml --miners 2 --inner-steps 2
+//       [--topk 128 --quant int8]   (payloads over 4 MiB)
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -49,6 +50,8 @@ struct Options {
   int inner_steps = 0;   // 0: the spec's
   int eval_batches = 2;  // held-out batches for the C_0 → C_1 loss
   int threads = 0;
+  int topk = 0;       // codec overrides (0 / "": the spec's)
+  std::string quant;
   std::string dir;  // working folder (default: a fresh one under the temp dir)
 };
 
@@ -90,6 +93,8 @@ Result<double> durable_copy_seconds(const fs::path& from, const fs::path& to) {
 Status run(const Options& opt) {
   TESSERA_ASSIGN_OR_RETURN(RunSpec spec, load_run_spec(opt.spec));
   if (opt.inner_steps > 0) spec.train.inner_steps = opt.inner_steps;
+  if (opt.topk > 0) spec.codec.topk = opt.topk;
+  if (!opt.quant.empty()) spec.codec.quant = opt.quant;
   TESSERA_ASSIGN_OR_RETURN(model::ModelConfig config, model::resolve_config(spec.model));
   TESSERA_ASSIGN_OR_RETURN(auto train, dataset::TokenDataset::load(spec.data.dir, "train"));
   TESSERA_ASSIGN_OR_RETURN(auto val, dataset::TokenDataset::load(spec.data.dir, "val"));
@@ -100,7 +105,7 @@ Status run(const Options& opt) {
   fs::create_directories(dir);
   nlohmann::json out = {{"spec", opt.spec}, {"preset", spec.model.preset}, {"miners", opt.miners},
                         {"inner_steps", spec.train.inner_steps}, {"batch_size", spec.train.batch_size},
-                        {"seq_len", spec.train.seq_len}};
+                        {"seq_len", spec.train.seq_len}, {"codec", spec.codec.quant + "-k" + std::to_string(spec.codec.topk)}};
 
   // C_0, published.
   const Keypair aggregator = Keypair::generate();
@@ -247,9 +252,11 @@ int main(int argc, char** argv) {
     else if (a == "--eval-batches") opt.eval_batches = std::stoi(value());
     else if (a == "--threads") opt.threads = std::stoi(value());
     else if (a == "--dir") opt.dir = value();
+    else if (a == "--topk") opt.topk = std::stoi(value());
+    else if (a == "--quant") opt.quant = value();
     else {
       std::fprintf(stderr, "usage: checkpoint_scale [--spec FILE] [--miners M] [--inner-steps H] [--eval-batches N] "
-                           "[--threads T] [--dir DIR]\n");
+                           "[--threads T] [--topk K] [--quant Q] [--dir DIR]\n");
       return 2;
     }
   }

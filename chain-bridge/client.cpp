@@ -148,6 +148,13 @@ class EmbeddedChain final : public ChainClient {
     return *inc.uid;
   }
 
+  Status designate_aggregator(std::uint32_t netuid, const PublicKey& hotkey) override {
+    TESSERA_ASSIGN_OR_RETURN(auto s, subnet(netuid));
+    if (s.params.aggregator_hotkey() == raw_bytes(hotkey)) return Status::Ok();
+    return FailedPrecondition("subnet " + std::to_string(netuid) +
+                              " keeps its aggregator on chain, and it is another hotkey (see `tessera subnet show`)");
+  }
+
   Result<Included> serve(const Keypair& hotkey, std::uint32_t netuid, const std::string& address,
                          const std::string& curve_public_key, const std::string& checkpoint_address) override {
     proto::Call call;

@@ -118,6 +118,10 @@ class ChainClient {
                                      std::uint64_t rao) = 0;
   virtual Result<Included> set_subnet_params(const Keypair& owner, std::uint32_t netuid,
                                              const proto::SubnetParams& params) = 0;
+  // The checkpoint aggregator the subnet's owner designated, for chains that keep none
+  // (subtensor): subnet() then names it and checkpoint() reads its signed announcements.
+  // A chain that keeps one refuses any other hotkey.
+  virtual Status designate_aggregator(std::uint32_t netuid, const PublicKey& hotkey) = 0;
 };
 
 // The uid `hotkey` holds in a subnet's metagraph (nullopt: not registered).

@@ -125,6 +125,7 @@ class SubtensorChain final : public ChainClient {
     s.pending_emission = u64_of(values["PendingEmission"]);
     auto& p = s.params;
     p.set_tempo(static_cast<std::uint32_t>(u64_of(values["Tempo"])));
+    if (auto it = aggregators_.find(netuid); it != aggregators_.end()) p.set_aggregator_hotkey(it->second);
     p.set_max_uids(static_cast<std::uint32_t>(u64_of(values["MaxAllowedUids"])));
     p.set_immunity_period(u64_of(values["ImmunityPeriod"]));
     p.set_weights_rate_limit(u64_of(values["WeightsSetRateLimit"]));
@@ -186,8 +187,26 @@ class SubtensorChain final : public ChainClient {
     }
     return s;
   }
-  Result<std::optional<CheckpointInfo>> checkpoint(std::uint32_t, std::optional<std::uint64_t>) override {
-    return not_yet("reading checkpoint announcements");
+  // Subtensor has no place for the aggregator or its announcements (on runtimes without
+  // the Commitments pallet): the owner designates the aggregator off chain, every role is
+  // given it (`--aggregator`), and its announcements are served, signed by its hotkey, by
+  // the endpoint-info service its axon names.
+  Status designate_aggregator(std::uint32_t netuid, const PublicKey& hotkey) override {
+    aggregators_[netuid] = raw_bytes(hotkey);
+    return Status::Ok();
+  }
+
+  Result<std::optional<CheckpointInfo>> checkpoint(std::uint32_t netuid, std::optional<std::uint64_t> window) override {
+    TESSERA_ASSIGN_OR_RETURN(const std::string aggregator, designated(netuid));
+    const std::string aggregator_hex = sub::hex_of(std::span<const std::uint8_t>(
+        reinterpret_cast<const std::uint8_t*>(aggregator.data()), aggregator.size()));
+    TESSERA_ASSIGN_OR_RETURN(auto axon, client_->storage("SubtensorModule", "Axons", sub::json::array({netuid, aggregator_hex})));
+    const auto at = axon_address(axon);
+    if (!at) return std::optional<CheckpointInfo>();  // the aggregator serves nothing yet
+    TESSERA_ASSIGN_OR_RETURN(auto record, fetch_announcement(at->host, at->port, aggregator, netuid, window));
+    if (!record) return std::optional<CheckpointInfo>();
+    return std::optional<CheckpointInfo>(CheckpointInfo{record->window, record->hash, record->address, record->block,
+                                                        record->announcer});
   }
   // register_network where the runtime has it (the netuid from its NetworkAdded event);
   // on runtimes without it (testfinney's), sudo_add_network through Sudo.sudo, which only
@@ -275,9 +294,19 @@ class SubtensorChain final : public ChainClient {
                                   const std::vector<std::uint32_t>&, const std::string&, std::uint64_t) override {
     return commit_reveal_missing("reveal_weights");
   }
-  Result<Included> announce_checkpoint(const Keypair&, std::uint32_t, std::uint64_t, const std::string&,
-                                       const std::string&) override {
-    return not_yet("announcing a checkpoint");
+  Result<Included> announce_checkpoint(const Keypair& signer, std::uint32_t netuid, std::uint64_t window,
+                                       const std::string& hash, const std::string& address) override {
+    TESSERA_ASSIGN_OR_RETURN(const std::string aggregator, designated(netuid));
+    if (raw_bytes(signer.public_key()) != aggregator)
+      return PermissionDenied("hotkey " + signer.public_hex().substr(0, 16) + "… is not the aggregator designated for subnet " +
+                              std::to_string(netuid) + " (--aggregator)");
+    if (!endpoint_service_)
+      return FailedPrecondition("announcing a checkpoint on subtensor needs the endpoint-info service: serve first");
+    if (hash.size() != 32) return InvalidArgument("a checkpoint hash is 32 bytes");
+    TESSERA_ASSIGN_OR_RETURN(auto head, client_->best_header());
+    AnnouncementRecord record{netuid, window, hash, address, head.number, aggregator};
+    endpoint_service_->announce(window, signed_announcement_json(record, signer));
+    return Included{head.number, netuid, std::nullopt};
   }
   // SubtensorModule.add_stake; runtimes with per-subnet stake also take the netuid.
   Result<Included> add_stake(const Keypair& coldkey, const PublicKey& hotkey, std::uint32_t netuid, std::uint64_t rao) override {
@@ -446,6 +475,14 @@ class SubtensorChain final : public ChainClient {
     return not_yet(call);
   }
 
+  Result<std::string> designated(std::uint32_t netuid) const {
+    auto it = aggregators_.find(netuid);
+    if (it == aggregators_.end())
+      return FailedPrecondition("subtensor keeps no checkpoint aggregator for subnet " + std::to_string(netuid) +
+                                ": name the one its owner designated with --aggregator HOTKEY");
+    return it->second;
+  }
+
   Status not_yet(const std::string& what) const {
     return FailedPrecondition(what + " on a subtensor chain (" + client_->rpc().url() +
                               ") is not supported yet: wallets (balance, transfer) are; the roles' calls are mapped in "
@@ -459,6 +496,7 @@ class SubtensorChain final : public ChainClient {
     std::chrono::steady_clock::time_point at;
   };
   std::map<std::string, CachedEndpoint> endpoints_;
+  std::map<std::uint32_t, std::string> aggregators_;  // netuid → the designated aggregator's raw hotkey
 };
 
 }  // namespace

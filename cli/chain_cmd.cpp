@@ -88,6 +88,7 @@ Status run_subnet_create(const GlobalOptions& global, const std::string& address
   TESSERA_ASSIGN_OR_RETURN(auto client, connect(address));
   TESSERA_ASSIGN_OR_RETURN(std::uint32_t netuid, client->create_subnet(w.coldkey, text));
   std::printf("created subnet %u (owner %s, spec %s)\n", netuid, w.name.c_str(), spec_path.c_str());
+  std::printf("run spec hash %s\n", to_hex(blake2b_256(text)).c_str());
   std::printf("netuid %u\n", netuid);
   return Status::Ok();
 }
@@ -304,6 +305,17 @@ void add_chain_commands(CLI::App& app, const GlobalOptions& global, int* exit_co
   create->add_option("--spec", spec_path, "Run spec TOML")->required();
   create->add_option("--wallet", owner, "Owner wallet (its coldkey pays the lock)")->required();
   create->callback([&global, exit_code] { *exit_code = report(run_subnet_create(global, chain_address, spec_path, owner)); });
+  auto* spec_hash = subnet->add_subcommand(
+      "spec-hash", "Print a run spec's BLAKE2b-256: what roles on a chain that keeps no spec (subtensor) check with --spec-hash");
+  static std::string hash_path;
+  spec_hash->add_option("--spec", hash_path, "Run spec TOML")->required();
+  spec_hash->callback([exit_code] {
+    auto text = read_file(hash_path);
+    Status s = text.status();
+    if (s.ok()) s = parse_run_spec(*text, hash_path).status();
+    if (s.ok()) std::printf("%s\n", to_hex(blake2b_256(*text)).c_str());
+    *exit_code = report(s);
+  });
   auto* show = subnet->add_subcommand("show", "Print a subnet's metagraph");
   static std::uint32_t netuid = 0;
   static bool show_json = false;

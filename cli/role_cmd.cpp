@@ -30,6 +30,7 @@ struct RoleFlags {
   std::vector<std::string> checkpoint_mirrors;
   double checkpoint_deadline_s = 0;
   std::string metrics_listen;
+  std::string spec_file, spec_hash, aggregator;
 };
 
 void add_role_flags(CLI::App* cmd, RoleFlags& f) {
@@ -46,6 +47,11 @@ void add_role_flags(CLI::App* cmd, RoleFlags& f) {
   cmd->add_option("--checkpoint-deadline", f.checkpoint_deadline_s,
                   "Seconds a checkpoint pull may take, every source included (default: one window of the run)");
   add_metrics_option(cmd, &f.metrics_listen);
+  cmd->add_option("--spec", f.spec_file,
+                  "The run spec as a file, for a chain that keeps none (subtensor); checked against --spec-hash");
+  cmd->add_option("--spec-hash", f.spec_hash, "BLAKE2b-256 (hex) of the run spec the subnet's owner published");
+  cmd->add_option("--aggregator", f.aggregator,
+                  "On subtensor: the checkpoint aggregator's hotkey (SS58 or hex) the subnet's owner designated");
 }
 
 subnet::JoinOptions join_options(const GlobalOptions& global, const RoleFlags& f) {
@@ -57,6 +63,9 @@ subnet::JoinOptions join_options(const GlobalOptions& global, const RoleFlags& f
   j.data_dir = f.data;
   j.checkpoint_mirrors = f.checkpoint_mirrors;
   j.checkpoint_deadline_s = f.checkpoint_deadline_s;
+  j.spec_file = f.spec_file;
+  j.spec_hash = f.spec_hash;
+  j.aggregator = f.aggregator;
   return j;
 }
 

@@ -26,7 +26,20 @@ struct JoinOptions {
   // the announced one; and the pull deadline in seconds (0: one window of the run).
   std::vector<std::string> checkpoint_mirrors;
   double checkpoint_deadline_s = 0;
+  // The run spec as a file, for chains that keep none (subtensor): its BLAKE2b-256 must be
+  // `spec_hash` (hex), the hash the subnet's owner published. On a chain that keeps the
+  // spec, a file given must be that spec.
+  std::filesystem::path spec_file;
+  std::string spec_hash;
+  // The checkpoint aggregator the owner designated (SS58 or hex), for chains that keep
+  // none (ChainClient::designate_aggregator).
+  std::string aggregator;
 };
+
+// The run spec a role follows: the chain's, or (where the chain keeps none) `spec_file`
+// checked against `spec_hash`. The error names what is missing or which hash differs.
+Result<std::string> resolve_spec(const JoinOptions& options, const std::string& chain_spec_toml,
+                                 const std::string& chain_spec_hash);
 
 struct Joined {
   std::uint32_t netuid = 0;

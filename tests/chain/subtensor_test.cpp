@@ -366,6 +366,43 @@ TEST_F(Subtensor, WeightsSetThroughTheChainClientRankMinersInTheRuntimesEpoch) {
   EXPECT_EQ(subnet->neurons[*m1].curve_public_key, "");
   EXPECT_EQ(subnet->neurons[*m2].address, "");
 
+  // Checkpoint announcements: this runtime keeps none, so they are signed by the
+  // aggregator the owner designated and served by the endpoint-info service its axon names.
+  auto undesignated = (*reader)->checkpoint(netuid, std::nullopt);
+  ASSERT_FALSE(undesignated.ok());
+  EXPECT_NE(undesignated.status().message().find("--aggregator"), std::string::npos) << undesignated.status().message();
+  ASSERT_TRUE((*chain)->designate_aggregator(netuid, validator_hot.public_key()).ok());
+  const std::string c3(32, '\x33'), c4(32, '\x44');
+  auto impostor = (*chain)->announce_checkpoint(miner1, netuid, 3, c3, "127.0.0.2:45998");
+  ASSERT_FALSE(impostor.ok());
+  EXPECT_NE(impostor.status().message().find("is not the aggregator designated"), std::string::npos);
+  ASSERT_TRUE((*chain)->announce_checkpoint(validator_hot, netuid, 3, c3, "127.0.0.2:45998").ok());
+  ASSERT_TRUE((*chain)->announce_checkpoint(validator_hot, netuid, 4, c4, "127.0.0.2:45998").ok());
+  ASSERT_TRUE((*reader)->designate_aggregator(netuid, validator_hot.public_key()).ok());
+  auto newest = (*reader)->checkpoint(netuid, std::nullopt);
+  ASSERT_TRUE(newest.ok() && newest->has_value()) << newest.status().to_string();
+  EXPECT_EQ((*newest)->window, 4u);
+  EXPECT_EQ((*newest)->hash, c4);
+  EXPECT_EQ((*newest)->address, "127.0.0.2:45998");
+  EXPECT_EQ((*newest)->announcer, std::string(validator_hot.public_key().begin(), validator_hot.public_key().end()));
+  auto third = (*reader)->checkpoint(netuid, 3);
+  ASSERT_TRUE(third.ok() && third->has_value()) << third.status().to_string();
+  EXPECT_EQ((*third)->hash, c3);
+  auto absent = (*reader)->checkpoint(netuid, 9);
+  ASSERT_TRUE(absent.ok()) << absent.status().to_string();
+  EXPECT_FALSE(absent->has_value());
+  auto designated = (*reader)->subnet(netuid);
+  ASSERT_TRUE(designated.ok());
+  EXPECT_EQ(designated->params.aggregator_hotkey(), (*newest)->announcer);
+  // A reader told another aggregator (miner1, whose axon points at the validator's
+  // service) accepts nothing from that service.
+  auto misled = chain::connect_chain(Chopsticks::url);
+  ASSERT_TRUE(misled.ok());
+  ASSERT_TRUE((*misled)->designate_aggregator(netuid, miner1.public_key()).ok());
+  auto withheld = (*misled)->checkpoint(netuid, std::nullopt);
+  ASSERT_FALSE(withheld.ok());
+  EXPECT_NE(withheld.status().message().find("not by the designated aggregator"), std::string::npos) << withheld.status().message();
+
   // Validator permits are handed out by an epoch: before one, weights are refused by name.
   auto early = (*chain)->set_weights(validator_hot, netuid, {*m1, *m2}, {60000, 20000}, subnet->params.version_key());
   ASSERT_FALSE(early.ok());
