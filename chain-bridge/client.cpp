@@ -148,6 +148,10 @@ class EmbeddedChain final : public ChainClient {
     return *inc.uid;
   }
 
+  Result<std::uint32_t> register_by_sudo(const Keypair&, const PublicKey&, const PublicKey&, std::uint32_t) override {
+    return FailedPrecondition("the embedded chain has no sudo key: register with `tessera subnet register` (burned)");
+  }
+
   Status designate_aggregator(std::uint32_t netuid, const PublicKey& hotkey) override {
     TESSERA_ASSIGN_OR_RETURN(auto s, subnet(netuid));
     if (s.params.aggregator_hotkey() == raw_bytes(hotkey)) return Status::Ok();

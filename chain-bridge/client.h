@@ -122,6 +122,10 @@ class ChainClient {
   // (subtensor): subnet() then names it and checkpoint() reads its signed announcements.
   // A chain that keeps one refuses any other hotkey.
   virtual Status designate_aggregator(std::uint32_t netuid, const PublicKey& hotkey) = 0;
+  // Registration by the chain's sudo key, for localnets whose genesis disables burned
+  // registration (subtensor's sudo_register); returns the uid. Chains without sudo refuse.
+  virtual Result<std::uint32_t> register_by_sudo(const Keypair& sudo, const PublicKey& coldkey, const PublicKey& hotkey,
+                                                 std::uint32_t netuid) = 0;
 };
 
 // The uid `hotkey` holds in a subnet's metagraph (nullopt: not registered).

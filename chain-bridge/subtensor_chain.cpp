@@ -219,6 +219,11 @@ class SubtensorChain final : public ChainClient {
       TESSERA_ASSIGN_OR_RETURN(RunSpec spec, parse_run_spec(spec_toml, "subnet spec"));
       params.set_tempo(static_cast<std::uint32_t>(spec.schedule.tempo));
     }
+    // The weight rules the embedded chain applies by default (one weight is enough, no cap
+    // per uid), where the runtime's defaults refuse a small subnet's weights
+    // (NotSettingEnoughWeights); `given` overrides them.
+    if (!params.min_allowed_weights()) params.set_min_allowed_weights(1);
+    if (!params.max_weight_limit_u16()) params.set_max_weight_limit_u16(65535);
     std::uint32_t netuid = 0;
     if (md.call("SubtensorModule", "register_network").ok()) {
       TESSERA_ASSIGN_OR_RETURN(auto in, submit(owner, "register_network", {{"hotkey", sub::hex_of(owner.public_key())}}));
@@ -232,7 +237,7 @@ class SubtensorChain final : public ChainClient {
     } else if (md.call("SubtensorModule", "sudo_add_network").ok()) {
       TESSERA_RETURN_IF_ERROR(require_sudo(owner, "creating a subnet (SubtensorModule.sudo_add_network)"));
       TESSERA_ASSIGN_OR_RETURN(netuid, free_netuid());
-      const std::uint64_t tempo = params.tempo() > 0 ? params.tempo() : 99;
+      const std::uint64_t tempo = (params.tempo() > 0 ? params.tempo() : 99);
       TESSERA_RETURN_IF_ERROR(sudo(owner, "sudo_add_network", {{"netuid", netuid}, {"tempo", tempo}, {"modality", 0}}));
     } else {
       return FailedPrecondition("this runtime has neither SubtensorModule.register_network nor sudo_add_network");
@@ -246,6 +251,16 @@ class SubtensorChain final : public ChainClient {
     TESSERA_ASSIGN_OR_RETURN(auto in, submit(coldkey, "burned_register", {{"netuid", netuid}, {"hotkey", sub::hex_of(hotkey)}}));
     TESSERA_ASSIGN_OR_RETURN(auto uid, client_->storage("SubtensorModule", "Uids", {netuid, sub::hex_of(hotkey)}, in.block_hash));
     if (!uid.is_number_unsigned()) return Internal("registered, but Uids holds no uid for the hotkey");
+    return uid.get<std::uint32_t>();
+  }
+  Result<std::uint32_t> register_by_sudo(const Keypair& sudo_key, const PublicKey& coldkey, const PublicKey& hotkey,
+                                         std::uint32_t netuid) override {
+    TESSERA_RETURN_IF_ERROR(require_sudo(sudo_key, "registering through SubtensorModule.sudo_register"));
+    TESSERA_RETURN_IF_ERROR(sudo(sudo_key, "sudo_register",
+                                 {{"netuid", netuid}, {"hotkey", sub::hex_of(hotkey)}, {"coldkey", sub::hex_of(coldkey)},
+                                  {"stake", 0}, {"balance", 0}}));
+    TESSERA_ASSIGN_OR_RETURN(auto uid, client_->storage("SubtensorModule", "Uids", {netuid, sub::hex_of(hotkey)}));
+    if (!uid.is_number_unsigned()) return Internal("sudo_register succeeded, but Uids holds no uid for the hotkey");
     return uid.get<std::uint32_t>();
   }
   // An axon holds an IP and a port only: it points at this process's endpoint-info

@@ -132,10 +132,16 @@ Status run_subnet_show(const std::string& address, std::uint32_t netuid, bool js
 }
 
 Status run_subnet_register(const GlobalOptions& global, const std::string& address, std::uint32_t netuid,
-                           const std::string& wallet_name) {
+                           const std::string& wallet_name, const std::string& sudo_wallet) {
   TESSERA_ASSIGN_OR_RETURN(Wallet w, load_wallet(home_path(global), wallet_name));
   TESSERA_ASSIGN_OR_RETURN(auto client, connect(address));
-  TESSERA_ASSIGN_OR_RETURN(std::uint32_t uid, client->register_hotkey(w.coldkey, w.hotkey.public_key(), netuid));
+  std::uint32_t uid = 0;
+  if (sudo_wallet.empty()) {
+    TESSERA_ASSIGN_OR_RETURN(uid, client->register_hotkey(w.coldkey, w.hotkey.public_key(), netuid));
+  } else {
+    TESSERA_ASSIGN_OR_RETURN(Wallet sudo, load_wallet(home_path(global), sudo_wallet));
+    TESSERA_ASSIGN_OR_RETURN(uid, client->register_by_sudo(sudo.coldkey, w.coldkey.public_key(), w.hotkey.public_key(), netuid));
+  }
   std::printf("registered hotkey %s… of wallet %s on subnet %u as uid %u\n", w.hotkey.public_hex().substr(0, 8).c_str(),
               w.name.c_str(), netuid, uid);
   return Status::Ok();
@@ -323,10 +329,15 @@ void add_chain_commands(CLI::App& app, const GlobalOptions& global, int* exit_co
   show->add_flag("--json", show_json, "JSON output");
   show->callback([exit_code] { *exit_code = report(run_subnet_show(chain_address, netuid, show_json)); });
   auto* reg = subnet->add_subcommand("register", "Burned registration of a wallet's hotkey");
-  static std::string reg_wallet;
+  static std::string reg_wallet, reg_sudo;
   reg->add_option("--netuid", netuid, "Subnet id")->required();
   reg->add_option("--wallet", reg_wallet, "Wallet (coldkey pays, hotkey is registered)")->required();
-  reg->callback([&global, exit_code] { *exit_code = report(run_subnet_register(global, chain_address, netuid, reg_wallet)); });
+  reg->add_option("--sudo", reg_sudo,
+                  "Register through the chain's sudo key held by this wallet's coldkey (localnets whose genesis "
+                  "disables burned registration; subtensor's sudo_register)");
+  reg->callback([&global, exit_code] {
+    *exit_code = report(run_subnet_register(global, chain_address, netuid, reg_wallet, reg_sudo));
+  });
 
   auto* stake = app.add_subcommand("stake", "Stake TAO to a hotkey");
   stake->require_subcommand(1);

@@ -3,6 +3,10 @@
 // (the first one aggregating) and miners — run for a number of windows with live
 // progress, stopped cleanly (also on Ctrl-C), followed by the centralized baseline on
 // the same token budget and a summary: report/summary.json and report/loss.svg.
+// With --subtensor the chain is Bittensor's subtensor runtime on a localnet
+// (scripts/subtensor-localnet.sh): the roles take the run spec as a file checked against
+// its hash, the aggregator is designated off chain, and the miners are ranked by the
+// runtime's own Yuma consensus, whose incentive the summary shows.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -55,7 +59,32 @@ struct DemoOptions {
   bool baseline = true;
   bool keep_state = false;
   std::string dashboard_listen = "127.0.0.1:0";
+  bool subtensor = false;
 };
+
+// scripts/subtensor-localnet.sh beside this build (build/tessera → scripts/), else under
+// the working directory.
+fs::path localnet_script(const fs::path& exe) {
+  for (const fs::path& root : {exe.parent_path().parent_path(), fs::current_path()}) {
+    const fs::path p = root / "scripts" / "subtensor-localnet.sh";
+    if (fs::exists(p)) return p;
+  }
+  return {};
+}
+
+// The first match of `pattern`'s group in `path` (polled while `child` runs, up to
+// `seconds`); empty if none appeared.
+std::string wait_for_line(const fs::path& path, const std::string& prefix, Subprocess& child, int seconds) {
+  for (int i = 0; i < seconds * 10 && !interrupted(); ++i) {
+    std::ifstream in(path);
+    for (std::string line; std::getline(in, line);) {
+      if (line.rfind(prefix, 0) == 0) return line.substr(prefix.size());
+    }
+    if (!child.running()) return {};
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return {};
+}
 
 double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
@@ -171,39 +200,80 @@ Status run_demo_in(const GlobalOptions& global, const DemoOptions& o, const fs::
   fs::create_directories(out_dir, ec);
   if (ec) return IoError("cannot create " + out_dir.string() + ": " + ec.message());
   TESSERA_ASSIGN_OR_RETURN(int port, free_port());
-  const std::string address = "127.0.0.1:" + std::to_string(port);
+  std::string address = "127.0.0.1:" + std::to_string(port);
   const std::string block_ms = std::to_string(spec.schedule.block_time_ms);
   const double window_s = spec.schedule.blocks_per_window * spec.schedule.block_time_ms / 1000.0;
   std::printf("tessera demo: %d miners, %d validators, %d windows of %.1fs; run spec %s; corpus %s\n"
               "  logs and state in %s\n",
               o.miners, o.validators, o.windows, window_s, o.spec.c_str(), data.c_str(), work.c_str());
 
-  // The chain, with every wallet funded at genesis.
-  std::vector<std::string> chain_argv = {exe.string(), "--home", home.string(), "--log-level", global.log_level,
-                                         "chain", "start", "--listen", address,
-                                         "--block-time-ms", block_ms, "--fund", "owner=1000"};
-  for (int i = 0; i < o.validators; ++i) chain_argv.insert(chain_argv.end(), {"--fund", "validator-" + std::to_string(i) + "=200"});
-  for (int i = 0; i < o.miners; ++i) chain_argv.insert(chain_argv.end(), {"--fund", "miner-" + std::to_string(i) + "=10"});
-  Subprocess chain_proc(chain_argv, work / "logs" / "chain.log");
+  std::unique_ptr<Subprocess> chain_proc;
   std::unique_ptr<chain::ChainClient> chain;
-  for (int i = 0; i < 100 && !chain; ++i) {
-    if (interrupted()) {
-      std::printf("  interrupted while the chain node started: nothing ran\n");
-      return Status::Ok();  // chain_proc's destructor stops the node
+  std::uint32_t netuid = 0;
+  std::vector<std::string> role_flags;       // what every role is given about the chain
+  std::vector<std::string> validator_flags;  // and every validator
+  const fs::path chain_log = work / "logs" / "chain.log";
+  if (o.subtensor) {
+    // The subtensor runtime under chopsticks: wallets funded, the owner as sudo key (this
+    // genesis creates subnets and registers neurons through sudo), the subnet created
+    // from the run spec, every role's hotkey registered.
+    const fs::path script = localnet_script(exe);
+    if (script.empty()) return FailedPrecondition("scripts/subtensor-localnet.sh not found beside the build or here");
+    std::vector<std::string> argv = {"/bin/bash", script.string(), "--port", std::to_string(port), "--block-time-ms", block_ms,
+                                      "--home", home.string(), "--fund", "owner=100000", "--sudo", "owner",
+                                      "--subnet", fs::absolute(o.spec).string()};
+    for (int i = 0; i < o.validators; ++i) {
+      argv.insert(argv.end(), {"--fund", "validator-" + std::to_string(i) + "=10000", "--register", "validator-" + std::to_string(i)});
     }
-    auto c = chain::connect_embedded_chain(address, std::chrono::milliseconds(500));
-    if (c.ok()) chain = std::move(*c);
-    if (!chain_proc.running()) return Internal("the chain node exited:\n" + tail(work / "logs" / "chain.log", 10));
+    for (int i = 0; i < o.miners; ++i) {
+      argv.insert(argv.end(), {"--fund", "miner-" + std::to_string(i) + "=100", "--register", "miner-" + std::to_string(i)});
+    }
+    chain_proc = std::make_unique<Subprocess>(argv, chain_log, fs::path{}, std::vector<std::string>{"TESSERA=" + exe.string()});
+    const std::string url = wait_for_line(chain_log, "subtensor localnet on ", *chain_proc, 180);
+    if (url.empty()) {
+      if (interrupted()) return Status::Ok();
+      return Internal("the subtensor localnet did not come up:\n" + tail(chain_log, 12));
+    }
+    address = url.substr(0, url.find(' '));
+    const std::string spec_hash = wait_for_line(chain_log, "run spec hash ", *chain_proc, 1);
+    netuid = static_cast<std::uint32_t>(std::stoul(wait_for_line(chain_log, "netuid ", *chain_proc, 1)));
+    TESSERA_ASSIGN_OR_RETURN(chain, chain::connect_chain(address));
+    TESSERA_ASSIGN_OR_RETURN(Wallet aggregator, load_wallet(home, "validator-0"));
+    TESSERA_RETURN_IF_ERROR(chain->designate_aggregator(netuid, aggregator.hotkey.public_key()));
+    role_flags = {"--spec", fs::absolute(o.spec).string(), "--spec-hash", spec_hash, "--aggregator",
+                  aggregator.hotkey.public_hex()};
+    // The runtime refuses 127.0.0.1 in an axon; any other loopback address serves.
+    validator_flags = {"--listen", "tcp://127.0.0.2:0", "--checkpoint-listen", "127.0.0.2:0"};
+    std::printf("  subtensor localnet at %s (chopsticks); subnet %u created through sudo; aggregator validator-0 "
+                "(designated off chain); run spec hash %s…\n",
+                address.c_str(), netuid, spec_hash.substr(0, 16).c_str());
+  } else {
+    // The chain, with every wallet funded at genesis.
+    std::vector<std::string> chain_argv = {exe.string(), "--home", home.string(), "--log-level", global.log_level,
+                                           "chain", "start", "--listen", address,
+                                           "--block-time-ms", block_ms, "--fund", "owner=1000"};
+    for (int i = 0; i < o.validators; ++i) chain_argv.insert(chain_argv.end(), {"--fund", "validator-" + std::to_string(i) + "=200"});
+    for (int i = 0; i < o.miners; ++i) chain_argv.insert(chain_argv.end(), {"--fund", "miner-" + std::to_string(i) + "=10"});
+    chain_proc = std::make_unique<Subprocess>(chain_argv, chain_log);
+    for (int i = 0; i < 100 && !chain; ++i) {
+      if (interrupted()) {
+        std::printf("  interrupted while the chain node started: nothing ran\n");
+        return Status::Ok();  // chain_proc's destructor stops the node
+      }
+      auto c = chain::connect_embedded_chain(address, std::chrono::milliseconds(500));
+      if (c.ok()) chain = std::move(*c);
+      if (!chain_proc->running()) return Internal("the chain node exited:\n" + tail(chain_log, 10));
+    }
+    if (!chain) return Internal("the chain node did not come up:\n" + tail(chain_log, 10));
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));  // wallets are written before the node listens
+    TESSERA_ASSIGN_OR_RETURN(Wallet owner, load_wallet(home, "owner"));
+    TESSERA_ASSIGN_OR_RETURN(Wallet aggregator, load_wallet(home, "validator-0"));
+    TESSERA_ASSIGN_OR_RETURN(netuid, chain->create_subnet(owner.coldkey, spec.text));
+    proto::SubnetParams params;
+    params.set_aggregator_hotkey(raw_bytes(aggregator.hotkey.public_key()));
+    TESSERA_RETURN_IF_ERROR(chain->set_subnet_params(owner.coldkey, netuid, params).status());
+    std::printf("  chain at %s; subnet %u created by owner; aggregator validator-0\n", address.c_str(), netuid);
   }
-  if (!chain) return Internal("the chain node did not come up:\n" + tail(work / "logs" / "chain.log", 10));
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // wallets are written before the node listens
-  TESSERA_ASSIGN_OR_RETURN(Wallet owner, load_wallet(home, "owner"));
-  TESSERA_ASSIGN_OR_RETURN(Wallet aggregator, load_wallet(home, "validator-0"));
-  TESSERA_ASSIGN_OR_RETURN(std::uint32_t netuid, chain->create_subnet(owner.coldkey, spec.text));
-  proto::SubnetParams params;
-  params.set_aggregator_hotkey(raw_bytes(aggregator.hotkey.public_key()));
-  TESSERA_RETURN_IF_ERROR(chain->set_subnet_params(owner.coldkey, netuid, params).status());
-  std::printf("  chain at %s; subnet %u created by owner; aggregator validator-0\n", address.c_str(), netuid);
 
   // Validators, then miners.
   std::vector<Role> validators, miners;
@@ -216,6 +286,8 @@ Status run_demo_in(const GlobalOptions& global, const DemoOptions& o, const fs::
                                      "--netuid", std::to_string(netuid),
                                      "--wallet", name, "--chain", address, "--data", data.string(), "--threads", "1", "--json"};
     argv.insert(argv.end(), extra.begin() + 1, extra.end());
+    argv.insert(argv.end(), role_flags.begin(), role_flags.end());
+    if (extra[0] == "validator") argv.insert(argv.end(), validator_flags.begin(), validator_flags.end());
     r.process = std::make_unique<Subprocess>(argv, r.out, r.log);
     into.push_back(std::move(r));
   };
@@ -244,11 +316,16 @@ Status run_demo_in(const GlobalOptions& global, const DemoOptions& o, const fs::
     const std::string url = url_in_log(v.log, *v.process);
     if (!url.empty()) dashboard_argv.insert(dashboard_argv.end(), {"--validator-metrics", url});
   }
-  Subprocess dashboard(dashboard_argv, dashboard_log);
-  if (const std::string url = url_in_log(dashboard_log, dashboard); !url.empty()) {
-    std::printf("  dashboard: %s\n", url.c_str());
+  std::unique_ptr<Subprocess> dashboard;
+  if (o.subtensor) {
+    std::printf("  dashboard: not on subtensor yet (it reads the embedded chain's announcements)\n");
   } else {
-    std::printf("  the dashboard did not start:\n%s", tail(dashboard_log, 4).c_str());
+    dashboard = std::make_unique<Subprocess>(dashboard_argv, dashboard_log);
+    if (const std::string url = url_in_log(dashboard_log, *dashboard); !url.empty()) {
+      std::printf("  dashboard: %s\n", url.c_str());
+    } else {
+      std::printf("  the dashboard did not start:\n%s", tail(dashboard_log, 4).c_str());
+    }
   }
   std::fflush(stdout);
   for (int i = 0; i < o.miners; ++i) spawn(miners, "miner-" + std::to_string(i), {"miner"});
@@ -281,7 +358,7 @@ Status run_demo_in(const GlobalOptions& global, const DemoOptions& o, const fs::
       break;
     }
     // Any child that dies stops the demo at once, naming it with the end of its log.
-    if (!chain_proc.running()) failure = "the chain node exited early:\n" + tail(work / "logs" / "chain.log", 12);
+    if (!chain_proc->running()) failure = "the chain node exited early:\n" + tail(chain_log, 12);
     for (auto* group : {&validators, &miners}) {
       for (auto& r : *group) {
         if (!r.process->running() && failure.empty()) failure = r.name + " exited early:\n" + tail(r.log, 12);
@@ -300,14 +377,21 @@ Status run_demo_in(const GlobalOptions& global, const DemoOptions& o, const fs::
         if (merged > 0) ++trained_windows;
         curve.push_back({(*ann)->window, loss, tokens, seconds_since(t_start), merged});
         std::uint64_t paid = 0;
+        double incentive = 0;
         if (auto s = chain->subnet(netuid); s.ok()) {
           for (const auto& n : s->neurons) {
-            if (n.address.empty()) paid += n.total_earned;  // miners serve no endpoint
+            if (!n.address.empty()) continue;  // miners serve no endpoint
+            paid += n.total_earned;
+            incentive += n.incentive_u16 / 65535.0;
           }
         }
-        std::printf("  window %4llu | val loss %.4f | merged %zu/%d | miners paid %s | %5.0fs\n",
-                    static_cast<unsigned long long>((*ann)->window), loss, merged, o.miners,
-                    chain::format_tao_short(paid).c_str(), seconds_since(t_start));
+        // This subtensor genesis pays no emission to a new subnet: the runtime's incentive
+        // is what ranks the miners there.
+        const std::string pay = o.subtensor ? "miners' runtime incentive " + std::to_string(incentive).substr(0, 5)
+                                            : "miners paid " + chain::format_tao_short(paid);
+        std::printf("  window %4llu | val loss %.4f | merged %zu/%d | %s | %5.0fs\n",
+                    static_cast<unsigned long long>((*ann)->window), loss, merged, o.miners, pay.c_str(),
+                    seconds_since(t_start));
         std::fflush(stdout);
       }
     }
@@ -331,12 +415,12 @@ Status run_demo_in(const GlobalOptions& global, const DemoOptions& o, const fs::
     }
   }
   if (!failure.empty()) {
-    chain_proc.stop();
+    chain_proc->stop();
     return Internal(failure + "\n  (logs in " + (work / "logs").string() + ")");
   }
   TESSERA_ASSIGN_OR_RETURN(auto subnet, chain->subnet(netuid));
-  chain_proc.signal(SIGINT);
-  if (!chain_proc.wait(std::chrono::seconds(10))) chain_proc.stop();
+  chain_proc->signal(SIGINT);
+  if (!chain_proc->wait(std::chrono::seconds(10))) chain_proc->stop();
 
   // The centralized baseline on the same token budget.
   std::vector<std::pair<double, double>> baseline_curve;
@@ -369,6 +453,7 @@ Status run_demo_in(const GlobalOptions& global, const DemoOptions& o, const fs::
   // Summary.
   json summary;
   summary["spec"] = o.spec;
+  summary["chain"] = o.subtensor ? "subtensor (testfinney runtime under chopsticks)" : "embedded";
   summary["windows"] = trained_windows;
   summary["wall_seconds"] = subnet_wall;
   summary["tokens"] = tokens;
@@ -399,8 +484,8 @@ Status run_demo_in(const GlobalOptions& global, const DemoOptions& o, const fs::
   std::printf("\nsummary: validation loss %.4f → %.4f over %d windows (%.0f s)", summary["val_loss_start"].get<double>(),
               summary["val_loss_end"].get<double>(), trained_windows, subnet_wall);
   if (!baseline_json.is_null()) std::printf("; centralized baseline %.4f", baseline_json["final_val_loss"].get<double>());
-  std::printf("\n  %-9s %4s %8s %8s %12s %9s %12s %12s %8s\n", "miner", "uid", "windows", "scored", "score", "TAO",
-              "bytes sent", "dense bytes", "compute");
+  std::printf("\n  %-9s %4s %8s %8s %12s %9s %9s %12s %12s %8s\n", "miner", "uid", "windows", "scored", "score",
+              "incentive", "TAO", "bytes sent", "dense bytes", "compute");
   int all_scored = 0, all_judged = 0;
   json miners_json = json::array();
   for (const auto& m : miners) {
@@ -423,9 +508,11 @@ Status run_demo_in(const GlobalOptions& global, const DemoOptions& o, const fs::
     all_scored += scored;
     all_judged += total;
     const std::string scored_text = std::to_string(scored) + "/" + std::to_string(total);
-    std::printf("  %-9s %4u %8zu %8s %12.6f %9s %12.0f %12.0f %7.0f%%\n", m.name.c_str(), uid, lines.size(),
-                scored_text.c_str(), score, chain::format_tao_short(earned, false).c_str(), sent, dense, 100 * utilization);
-    miners_json.push_back({{"name", m.name}, {"uid", uid}, {"windows", lines.size()}, {"score", score},
+    const double incentive = n ? n->incentive_u16 / 65535.0 : 0.0;  // the chain's own Yuma (subtensor's runtime with --subtensor)
+    std::printf("  %-9s %4u %8zu %8s %12.6f %9.4f %9s %12.0f %12.0f %7.0f%%\n", m.name.c_str(), uid, lines.size(),
+                scored_text.c_str(), score, incentive, chain::format_tao_short(earned, false).c_str(), sent, dense,
+                100 * utilization);
+    miners_json.push_back({{"name", m.name}, {"uid", uid}, {"windows", lines.size()}, {"score", score}, {"incentive", incentive},
                            {"scored", scored}, {"judged", total},
                            {"earned_rao", earned}, {"bytes_sent", sent}, {"dense_bytes", dense},
                            {"compute_seconds", compute}, {"compute_utilization", utilization}});
@@ -501,6 +588,9 @@ void add_demo_command(CLI::App& app, const GlobalOptions& global, int* exit_code
   cmd->add_flag("--no-baseline", no_baseline, "Skip the centralized baseline");
   cmd->add_option("--dashboard-listen", o.dashboard_listen, "HOST:PORT of the live dashboard (0: any free port)")
       ->capture_default_str();
+  cmd->add_flag("--subtensor", o.subtensor,
+                "Run on Bittensor's subtensor runtime (a chopsticks localnet, scripts/subtensor-localnet.sh) instead of "
+                "the embedded chain: the runtime's Yuma ranks the miners");
   cmd->add_flag("--keep-state", o.keep_state, "Keep the chain, wallets and logs (default: removed unless --home is given)");
   cmd->callback([&global, exit_code] {
     o.baseline = !no_baseline;

@@ -6,12 +6,15 @@
 #
 #   scripts/subtensor-localnet.sh [--port P] [--block-time-ms MS] [--home DIR]
 #                                 [--fund NAME=TAO]... [--sudo NAME] [--subnet SPEC]
+#                                 [--register NAME]...
 #
 # --fund creates wallet NAME under --home when it does not exist and gives its coldkey
 # TAO; --sudo makes NAME's coldkey the chain's sudo key (subnet creation on this runtime
 # needs it); --subnet creates a subnet from a run spec with the sudo wallet and prints its
-# netuid. Funding and the sudo key use chopsticks' dev_setStorage (set-up only); blocks
-# come from dev_newBlock, because chopsticks builds blocks only on request.
+# netuid and the run spec's hash (roles take the spec with --spec and --spec-hash); --register
+# registers NAME's hotkey on that subnet through sudo (this genesis disables burned
+# registration). Funding and the sudo key use chopsticks' dev_setStorage (set-up only);
+# blocks come from dev_newBlock, because chopsticks builds blocks only on request.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -21,6 +24,7 @@ HOME_DIR="${TESSERA_HOME:-$HOME/.tessera}"
 SUDO_NAME=""
 SUBNET_SPEC=""
 FUNDS=()
+REGISTER=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --port) PORT="$2"; shift 2 ;;
@@ -29,7 +33,8 @@ while [ $# -gt 0 ]; do
     --fund) FUNDS+=("$2"); shift 2 ;;
     --sudo) SUDO_NAME="$2"; shift 2 ;;
     --subnet) SUBNET_SPEC="$2"; shift 2 ;;
-    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    --register) REGISTER+=("$2"); shift 2 ;;
+    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
     *) echo "subtensor-localnet: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -90,7 +95,15 @@ if [ -n "$SUDO_NAME" ]; then
 fi
 if [ -n "$SUBNET_SPEC" ]; then
   [ -n "$SUDO_NAME" ] || { echo "subtensor-localnet: --subnet needs --sudo (this runtime creates subnets through sudo)" >&2; exit 2; }
-  "$TESSERA" --home "$HOME_DIR" subnet create --spec "$SUBNET_SPEC" --wallet "$SUDO_NAME" --chain "$URL"
+  created="$("$TESSERA" --home "$HOME_DIR" subnet create --spec "$SUBNET_SPEC" --wallet "$SUDO_NAME" --chain "$URL")"
+  echo "$created"
+  NETUID="$(echo "$created" | sed -n 's/^netuid \([0-9]*\)$/\1/p')"
+  for name in "${REGISTER[@]}"; do
+    ensure_wallet "$name"
+    "$TESSERA" --home "$HOME_DIR" subnet register --netuid "$NETUID" --wallet "$name" --sudo "$SUDO_NAME" --chain "$URL"
+  done
+elif [ "${#REGISTER[@]}" -gt 0 ]; then
+  echo "subtensor-localnet: --register needs --subnet" >&2; exit 2
 fi
 
 # The block ticker: one block every BLOCK_MS, so that windows and epochs advance.
