@@ -220,10 +220,11 @@ class SubtensorChain final : public ChainClient {
       params.set_tempo(static_cast<std::uint32_t>(spec.schedule.tempo));
     }
     // The weight rules the embedded chain applies by default (one weight is enough, no cap
-    // per uid), where the runtime's defaults refuse a small subnet's weights
+    // per uid, 10 blocks between a validator's weights), where the runtime's defaults refuse a small subnet's weights
     // (NotSettingEnoughWeights); `given` overrides them.
     if (!params.min_allowed_weights()) params.set_min_allowed_weights(1);
     if (!params.max_weight_limit_u16()) params.set_max_weight_limit_u16(65535);
+    if (!params.weights_rate_limit()) params.set_weights_rate_limit(10);
     std::uint32_t netuid = 0;
     if (md.call("SubtensorModule", "register_network").ok()) {
       TESSERA_ASSIGN_OR_RETURN(auto in, submit(owner, "register_network", {{"hotkey", sub::hex_of(owner.public_key())}}));
