@@ -11,6 +11,7 @@
 #include "checkpoints/export.h"
 #include "checkpoints/parameters.h"
 #include "checkpoints/service.h"
+#include "chain-bridge/substrate/ss58.h"
 #include "cli/checkpoint_use.h"
 #include "cli/commands.h"
 #include "core/file_io.h"
@@ -101,6 +102,11 @@ Result<checkpoints::PullResult> pull_with_flags(const PullFlags& f, bool show_pr
   if (f.netuid != 0) {
     // The chain's announcement says which hash to expect and where it is served.
     TESSERA_ASSIGN_OR_RETURN(auto client, chain::connect_chain(f.chain.empty() ? chain::default_chain_address() : f.chain));
+    if (!f.aggregator.empty()) {
+      auto key = substrate::parse_public_key(f.aggregator);
+      if (!key.ok()) return key.status().with_context("--aggregator");
+      TESSERA_RETURN_IF_ERROR(client->designate_aggregator(f.netuid, *key));
+    }
     std::optional<std::uint64_t> w;
     if (f.window >= 0) w = static_cast<std::uint64_t>(f.window);
     TESSERA_ASSIGN_OR_RETURN(auto announced, client->checkpoint(f.netuid, w));
@@ -234,6 +240,9 @@ void add_checkpoint_commands(CLI::App& app, const GlobalOptions&, int* exit_code
   pull->add_option("--netuid", pf.netuid, "Take the expected hash, signer and address from this subnet's announcement");
   pull->add_option("--window", pf.window, "Announced window (default: the latest)");
   pull->add_option("--chain", pf.chain, "Chain node address");
+  pull->add_option("--aggregator", pf.aggregator,
+                   "On subtensor: the aggregator's hotkey (SS58 or hex) the subnet's owner designated; only its signed "
+                   "announcements count");
   pull->add_option("--out", pf.out, "Output folder")->required();
   pull->add_option("--format", pf.format,
                    "safetensors; llmc: also write llm.c's GPT-2 checkpoint (model.llmc.bin); hf: also write a Hugging Face "

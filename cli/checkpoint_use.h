@@ -14,6 +14,7 @@ namespace tessera::cli {
 struct PullFlags {
   std::vector<std::string> from;  // sources in order: the first, then mirrors
   std::string hash, chain, out, format = "safetensors";
+  std::string aggregator;  // subtensor: the designated aggregator (SS58 or hex) whose announcements count
   std::uint32_t netuid = 0;
   long window = -1;
   double deadline_s = 1800, min_rate_kib = 256;
