@@ -14,6 +14,7 @@
 #include "chain-bridge/substrate/ss58.h"
 #include "cli/checkpoint_use.h"
 #include "cli/commands.h"
+#include "subnet/join.h"
 #include "core/file_io.h"
 #include "core/hash.h"
 #include "core/interrupt.h"
@@ -172,11 +173,22 @@ Status run_export(const std::string& folder, const std::string& format, const st
   return write_export(checkpoint, format, out);
 }
 // Recomputes the checkpoint that followed window W's and compares it with the chain.
-Status run_verify(std::uint32_t netuid, std::uint64_t window, const std::string& chain_address, const std::string& work) {
+// On a chain that keeps no spec or aggregator (subtensor), `run` gives them (--spec,
+// --spec-hash, --aggregator) as the roles take them.
+Status run_verify(std::uint32_t netuid, std::uint64_t window, const std::string& chain_address, const std::string& work,
+                  const subnet::JoinOptions& run) {
   TESSERA_ASSIGN_OR_RETURN(auto client, chain::connect_chain(chain_address.empty() ? chain::default_chain_address()
                                                                                            : chain_address));
+  if (!run.aggregator.empty()) {
+    auto key = substrate::parse_public_key(run.aggregator);
+    if (!key.ok()) return key.status().with_context("--aggregator");
+    TESSERA_RETURN_IF_ERROR(client->designate_aggregator(netuid, *key));
+  }
   TESSERA_ASSIGN_OR_RETURN(auto subnet, client->subnet(netuid));
-  TESSERA_ASSIGN_OR_RETURN(RunSpec spec, parse_run_spec(subnet.spec_toml, "subnet " + std::to_string(netuid) + " run spec"));
+  subnet::JoinOptions spec_source = run;
+  spec_source.netuid = netuid;
+  TESSERA_ASSIGN_OR_RETURN(const std::string spec_toml, subnet::resolve_spec(spec_source, subnet.spec_toml, subnet.spec_hash));
+  TESSERA_ASSIGN_OR_RETURN(RunSpec spec, parse_run_spec(spec_toml, "subnet " + std::to_string(netuid) + " run spec"));
   TESSERA_ASSIGN_OR_RETURN(auto parent_info, client->checkpoint(netuid, window));
   if (!parent_info) return NotFound("subnet " + std::to_string(netuid) + " announced no checkpoint for window " + std::to_string(window));
   std::optional<chain::CheckpointInfo> child_info;
@@ -268,7 +280,12 @@ void add_checkpoint_commands(CLI::App& app, const GlobalOptions&, int* exit_code
   verify->add_option("--window", verify_window, "Window of the parent checkpoint C_W")->required();
   verify->add_option("--chain", verify_chain, "Chain node address");
   verify->add_option("--work-dir", work, "Where to keep the pulled checkpoints (default: a temporary folder)");
-  verify->callback([exit_code] { *exit_code = report(run_verify(verify_netuid, verify_window, verify_chain, work)); });
+  static subnet::JoinOptions verify_run;
+  verify->add_option("--spec", verify_run.spec_file, "On subtensor: the run spec file (checked against --spec-hash)");
+  verify->add_option("--spec-hash", verify_run.spec_hash, "On subtensor: the run spec hash the owner published");
+  verify->add_option("--aggregator", verify_run.aggregator, "On subtensor: the designated aggregator's hotkey");
+  verify->callback(
+      [exit_code] { *exit_code = report(run_verify(verify_netuid, verify_window, verify_chain, work, verify_run)); });
 }
 
 }  // namespace tessera::cli
