@@ -11,7 +11,6 @@
 #include "checkpoints/export.h"
 #include "checkpoints/parameters.h"
 #include "checkpoints/service.h"
-#include "chain-bridge/substrate/ss58.h"
 #include "cli/checkpoint_use.h"
 #include "cli/commands.h"
 #include "subnet/join.h"
@@ -103,11 +102,7 @@ Result<checkpoints::PullResult> pull_with_flags(const PullFlags& f, bool show_pr
   if (f.netuid != 0) {
     // The chain's announcement says which hash to expect and where it is served.
     TESSERA_ASSIGN_OR_RETURN(auto client, chain::connect_chain(f.chain.empty() ? chain::default_chain_address() : f.chain));
-    if (!f.aggregator.empty()) {
-      auto key = substrate::parse_public_key(f.aggregator);
-      if (!key.ok()) return key.status().with_context("--aggregator");
-      TESSERA_RETURN_IF_ERROR(client->designate_aggregator(f.netuid, *key));
-    }
+    TESSERA_RETURN_IF_ERROR(subnet::designate_aggregator(*client, f.netuid, f.aggregator));
     std::optional<std::uint64_t> w;
     if (f.window >= 0) w = static_cast<std::uint64_t>(f.window);
     TESSERA_ASSIGN_OR_RETURN(auto announced, client->checkpoint(f.netuid, w));
@@ -179,11 +174,7 @@ Status run_verify(std::uint32_t netuid, std::uint64_t window, const std::string&
                   const subnet::JoinOptions& run) {
   TESSERA_ASSIGN_OR_RETURN(auto client, chain::connect_chain(chain_address.empty() ? chain::default_chain_address()
                                                                                            : chain_address));
-  if (!run.aggregator.empty()) {
-    auto key = substrate::parse_public_key(run.aggregator);
-    if (!key.ok()) return key.status().with_context("--aggregator");
-    TESSERA_RETURN_IF_ERROR(client->designate_aggregator(netuid, *key));
-  }
+  TESSERA_RETURN_IF_ERROR(subnet::designate_aggregator(*client, netuid, run.aggregator));
   TESSERA_ASSIGN_OR_RETURN(auto subnet, client->subnet(netuid));
   subnet::JoinOptions spec_source = run;
   spec_source.netuid = netuid;

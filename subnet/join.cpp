@@ -41,17 +41,20 @@ Result<std::string> resolve_spec(const JoinOptions& o, const std::string& chain_
   return text;
 }
 
+Status designate_aggregator(chain::ChainClient& chain, std::uint32_t netuid, const std::string& aggregator) {
+  if (aggregator.empty()) return Status::Ok();
+  auto key = substrate::parse_public_key(aggregator);
+  if (!key.ok()) return key.status().with_context("--aggregator");
+  return chain.designate_aggregator(netuid, *key);
+}
+
 Result<Joined> join_subnet(const JoinOptions& o) {
   Joined j;
   j.netuid = o.netuid;
   TESSERA_ASSIGN_OR_RETURN(j.wallet, load_wallet(o.home, o.wallet));
   const std::string address = o.chain_address.empty() ? chain::default_chain_address() : o.chain_address;
   TESSERA_ASSIGN_OR_RETURN(j.chain, chain::connect_chain(address));
-  if (!o.aggregator.empty()) {
-    auto key = substrate::parse_public_key(o.aggregator);
-    if (!key.ok()) return key.status().with_context("--aggregator");
-    TESSERA_RETURN_IF_ERROR(j.chain->designate_aggregator(o.netuid, *key));
-  }
+  TESSERA_RETURN_IF_ERROR(designate_aggregator(*j.chain, o.netuid, o.aggregator));
   auto subnet = j.chain->subnet(o.netuid);
   if (!subnet.ok()) return subnet.status().with_context("subnet " + std::to_string(o.netuid) + " on " + address);
   TESSERA_ASSIGN_OR_RETURN(const std::string spec_toml, resolve_spec(o, subnet->spec_toml, subnet->spec_hash));

@@ -36,6 +36,10 @@ struct JoinOptions {
   std::string aggregator;
 };
 
+// Tells `chain` the aggregator named by `aggregator` (SS58 or hex; empty: nothing to do),
+// for chains that keep none (ChainClient::designate_aggregator).
+Status designate_aggregator(chain::ChainClient& chain, std::uint32_t netuid, const std::string& aggregator);
+
 // The run spec a role follows: the chain's, or (where the chain keeps none) `spec_file`
 // checked against `spec_hash`. The error names what is missing or which hash differs.
 Result<std::string> resolve_spec(const JoinOptions& options, const std::string& chain_spec_toml,
