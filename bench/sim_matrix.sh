@@ -7,17 +7,19 @@
 # miners'. Long (about 2–3 min per 64-miner run and 10+ min per 256-miner run on 2 cores):
 # a benchmark, not a test. CI runs one short configuration (tests/cli, Cli.Sim*).
 #   bench/sim_matrix.sh [TESSERA_BINARY] [WINDOWS]
+# SEEDS="11 12 13" repeats the all-kinds runs with those run seeds (`sim --seed`: the
+# initial model and every miner's pages), for the spread.
 set -euo pipefail
 bin=${1:-build/tessera}
 windows=${2:-20}
-run() {  # label, miners, adversaries
+run() {  # label, miners, adversaries[, seed]
   local out
-  out=$("$bin" sim --miners "$2" --adversaries "$3" --windows "$windows" 2>/dev/null)
+  out=$("$bin" sim --miners "$2" --adversaries "$3" --windows "$windows" ${4:+--seed "$4"} 2>/dev/null)
   python3 - "$1" "$out" <<'PY'
 import json, sys
 label, d = sys.argv[1], json.loads(sys.argv[2])
 print(json.dumps({
-    "run": label, "miners": d["miners"], "adversarial": d["adversarial"], "windows": d["windows"],
+    "run": label, "seed": d["seed"], "miners": d["miners"], "adversarial": d["adversarial"], "windows": d["windows"],
     "honest_emission_share": d["honest_emission_share"],
     "honest_acceptance_rate": d["honest_acceptance_rate"],
     "honest_acceptance_rate_after_window_5": d["honest_acceptance_rate_after_window_5"],
@@ -33,3 +35,7 @@ for kind in harvester median-sybil slicer index-swap replayer; do
   run "$kind-25pct-64" 64 "$kind:16"
 done
 run all-kinds-256 256 "$all256"
+for seed in ${SEEDS:-}; do
+  run "all-kinds-64-seed-$seed" 64 "$all64" "$seed"
+  run "all-kinds-256-seed-$seed" 256 "$all256" "$seed"
+done

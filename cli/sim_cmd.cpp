@@ -71,6 +71,7 @@ struct SimOptions {
   int threads = 0;
   std::string adversaries = "copycat:4,noise:4,stale:4,freerider:4,poison:4,nan:4";
   bool compare = false;
+  std::int64_t seed = -1;  // >= 0: replaces the spec's run seed (the initial model and every miner's pages)
 };
 
 // The chain, in-process: the node's Ledger, advanced block by block.
@@ -572,6 +573,7 @@ json class_table(const RunResult& r) {
 
 Status run_sim(const SimOptions& o) {
   TESSERA_ASSIGN_OR_RETURN(RunSpec spec, load_run_spec(o.spec));
+  if (o.seed >= 0) spec.seed = static_cast<std::uint64_t>(o.seed);
   TESSERA_ASSIGN_OR_RETURN(auto adversaries, parse_adversaries(o.adversaries));
   int n_adv = 0;
   for (const auto& [k, n] : adversaries) n_adv += n;
@@ -585,6 +587,7 @@ Status run_sim(const SimOptions& o) {
   TESSERA_ASSIGN_OR_RETURN(RunResult r, simulate(spec, data, honest, adversaries, o.validators, o.windows, threads, true));
   json out = {{"bench", "sim"},
               {"spec", o.spec},
+              {"seed", spec.seed},
               {"miners", o.miners},
               {"honest", honest},
               {"adversarial", n_adv},
@@ -626,6 +629,10 @@ void add_sim_command(CLI::App& app, const GlobalOptions& global, int* exit_code)
                   "index-swap, replayer");
   cmd->add_option("--validators", o.validators, "Validators (the first aggregates)")->check(CLI::Range(1, 64));
   cmd->add_option("--windows", o.windows, "Windows")->check(CLI::Range(1, 100000));
+  cmd->add_option("--seed", o.seed,
+                  "Run seed in place of the spec's: the initial model and every miner's pages (adversaries' draws and "
+                  "evaluation batches keep their own seeds)")
+      ->check(CLI::NonNegativeNumber);
   cmd->add_option("--threads", o.threads, "Worker threads for the miners (default: all cores)");
   cmd->add_flag("--compare", o.compare, "Also run the honest miners alone and compare the validation loss");
   cmd->callback([&global, exit_code] {
