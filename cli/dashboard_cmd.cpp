@@ -17,6 +17,7 @@
 
 #include "chain-bridge/client.h"
 #include "cli/commands.h"
+#include "subnet/join.h"
 #include "cli/dashboard_page.h"
 #include "core/hash.h"
 #include "core/interrupt.h"
@@ -176,7 +177,7 @@ Status poll(chain::ChainClient& chain, std::uint32_t netuid, Observed& seen, jso
 }
 
 Status run_dashboard(const std::string& chain_address, std::uint32_t netuid, const std::string& listen, int poll_ms,
-                     const std::vector<std::string>& validator_metrics) {
+                     const std::vector<std::string>& validator_metrics, const std::string& aggregator) {
   std::mutex mu;
   json state = {{"netuid", netuid}, {"windows", json::array()}, {"miners", json::array()}, {"validators", json::array()}};
   std::string last_error;
@@ -194,6 +195,7 @@ Status run_dashboard(const std::string& chain_address, std::uint32_t netuid, con
                            }));
   TESSERA_ASSIGN_OR_RETURN(auto chain,
                            chain::connect_chain(chain_address.empty() ? chain::default_chain_address() : chain_address));
+  TESSERA_RETURN_IF_ERROR(subnet::designate_aggregator(*chain, netuid, aggregator));
   TESSERA_RETURN_IF_ERROR(chain->subnet(netuid).status());
   std::printf("dashboard of subnet %u on %s\n", netuid, http->url("/").c_str());
   std::fflush(stdout);
@@ -227,7 +229,12 @@ void add_dashboard_command(CLI::App& app, const GlobalOptions&, int* exit_code) 
   static std::vector<std::string> validator_metrics;
   cmd->add_option("--validator-metrics", validator_metrics,
                   "A validator's metrics URL (its --metrics-listen): show its receipt counters, refusals by reason (repeatable)");
-  cmd->callback([exit_code] { *exit_code = report(run_dashboard(chain, netuid, listen, poll_ms, validator_metrics)); });
+  static std::string aggregator;
+  cmd->add_option("--aggregator", aggregator,
+                  "On subtensor: the aggregator's hotkey (SS58 or hex) the subnet's owner designated");
+  cmd->callback([exit_code] {
+    *exit_code = report(run_dashboard(chain, netuid, listen, poll_ms, validator_metrics, aggregator));
+  });
 }
 
 }  // namespace tessera::cli

@@ -212,6 +212,7 @@ Status run_demo_in(const GlobalOptions& global, const DemoOptions& o, const fs::
   std::uint32_t netuid = 0;
   std::vector<std::string> role_flags;       // what every role is given about the chain
   std::vector<std::string> validator_flags;  // and every validator
+  std::vector<std::string> dashboard_flags;  // and the dashboard
   const fs::path chain_log = work / "logs" / "chain.log";
   if (o.subtensor) {
     // The subtensor runtime under chopsticks: wallets funded, the owner as sudo key (this
@@ -242,6 +243,7 @@ Status run_demo_in(const GlobalOptions& global, const DemoOptions& o, const fs::
     TESSERA_RETURN_IF_ERROR(chain->designate_aggregator(netuid, aggregator.hotkey.public_key()));
     role_flags = {"--spec", fs::absolute(o.spec).string(), "--spec-hash", spec_hash, "--aggregator",
                   aggregator.hotkey.public_hex()};
+    dashboard_flags = {"--aggregator", aggregator.hotkey.public_hex()};
     // The runtime refuses 127.0.0.1 in an axon; any other loopback address serves.
     validator_flags = {"--listen", "tcp://127.0.0.2:0", "--checkpoint-listen", "127.0.0.2:0"};
     std::printf("  subtensor localnet at %s (chopsticks); subnet %u created through sudo; aggregator validator-0 "
@@ -316,16 +318,12 @@ Status run_demo_in(const GlobalOptions& global, const DemoOptions& o, const fs::
     const std::string url = url_in_log(v.log, *v.process);
     if (!url.empty()) dashboard_argv.insert(dashboard_argv.end(), {"--validator-metrics", url});
   }
-  std::unique_ptr<Subprocess> dashboard;
-  if (o.subtensor) {
-    std::printf("  dashboard: not on subtensor yet (it reads the embedded chain's announcements)\n");
+  dashboard_argv.insert(dashboard_argv.end(), dashboard_flags.begin(), dashboard_flags.end());
+  Subprocess dashboard(dashboard_argv, dashboard_log);
+  if (const std::string url = url_in_log(dashboard_log, dashboard); !url.empty()) {
+    std::printf("  dashboard: %s\n", url.c_str());
   } else {
-    dashboard = std::make_unique<Subprocess>(dashboard_argv, dashboard_log);
-    if (const std::string url = url_in_log(dashboard_log, *dashboard); !url.empty()) {
-      std::printf("  dashboard: %s\n", url.c_str());
-    } else {
-      std::printf("  the dashboard did not start:\n%s", tail(dashboard_log, 4).c_str());
-    }
+    std::printf("  the dashboard did not start:\n%s", tail(dashboard_log, 4).c_str());
   }
   std::fflush(stdout);
   for (int i = 0; i < o.miners; ++i) spawn(miners, "miner-" + std::to_string(i), {"miner"});

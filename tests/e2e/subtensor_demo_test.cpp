@@ -32,6 +32,7 @@ TEST(SubtensorDemo, FourWindowsOnTheRuntimeWithItsYumaRankingTheMiners) {
                                 " --data " + (corpus / "data").string() + " --out " + (out / "report").string() + " 2>&1");
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("subtensor localnet at ws://"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("dashboard: http://"), std::string::npos) << r.output;
   std::ifstream in(out / "report" / "summary.json");
   const auto summary = nlohmann::json::parse(in);
   EXPECT_EQ(summary["chain"], "subtensor (testfinney runtime under chopsticks)");
