@@ -83,10 +83,15 @@ Result<const Checkpoint*> CheckpointFollower::load(const chain::CheckpointInfo& 
     }
   }
   PullOptions options = pull_;
-  for (auto& source : neuron_sources(info.address)) options.mirrors.push_back(std::move(source));
   if (info.address.empty() && options.mirrors.empty()) {
-    return FailedPrecondition("checkpoint " + hash.substr(0, 16) + "… was announced without an address, and no mirror or "
-                              "other neuron serves checkpoints");
+    options.mirrors = neuron_sources(info.address);
+    if (options.mirrors.empty()) {
+      return FailedPrecondition("checkpoint " + hash.substr(0, 16) + "… was announced without an address, and no mirror or "
+                                "other neuron serves checkpoints");
+    }
+  } else {
+    // The metagraph is read for other sources only when the announced one and the mirrors failed.
+    options.more_sources = [this, announced = info.address] { return neuron_sources(announced); };
   }
   options.address = info.address;
   options.expected_hash = hash;

@@ -411,15 +411,27 @@ Result<PullResult> pull_checkpoint(const PullOptions& o, const std::function<voi
     return InvalidArgument("'" + o.expected_hash + "' is not a checkpoint hash (64 hex digits)");
   }
   std::vector<std::string> sources;
-  if (!o.address.empty()) sources.push_back(o.address);
-  for (const auto& m : o.mirrors) {
-    if (!m.empty() && std::find(sources.begin(), sources.end(), m) == sources.end()) sources.push_back(m);
-  }
+  const auto add = [&](const std::vector<std::string>& more) {
+    for (const auto& m : more) {
+      if (!m.empty() && std::find(sources.begin(), sources.end(), m) == sources.end()) sources.push_back(m);
+    }
+  };
+  add({o.address});
+  add(o.mirrors);
+  bool asked_for_more = false;
+  const auto ask_for_more = [&] {
+    if (asked_for_more || !o.more_sources) return;
+    asked_for_more = true;
+    add(o.more_sources());
+  };
+  if (sources.empty()) ask_for_more();
   if (sources.empty()) return InvalidArgument("no checkpoint source to pull from");
+  const bool several = sources.size() > 1 || o.more_sources;
   const auto start = std::chrono::steady_clock::now();
   std::string failures;
   Status last;
-  for (const auto& source : sources) {
+  for (std::size_t i = 0; i < sources.size(); ++i) {
+    const std::string source = sources[i];
     const auto spent = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);
     if (spent >= o.deadline) break;
     // Each source gets the time left and must keep the minimum rate on its own.
@@ -430,8 +442,9 @@ Result<PullResult> pull_checkpoint(const PullOptions& o, const std::function<voi
       return r;
     }
     last = r.status();
-    if (sources.size() > 1) spdlog::warn("checkpoint source {} failed: {}", source, last.message());
+    if (several) spdlog::warn("checkpoint source {} failed: {}", source, last.message());
     failures += (failures.empty() ? "" : "; ") + source + ": " + last.message();
+    if (i + 1 == sources.size()) ask_for_more();
   }
   if (sources.size() == 1 && !last.ok()) return last;
   return Status(last.ok() ? StatusCode::kDeadlineExceeded : last.code(),

@@ -52,6 +52,9 @@ struct PullOptions {
   // Other CheckpointServices to try, in order, when `address` fails or is too slow.
   // Content addressing makes any source safe; a source is dropped as soon as it lies.
   std::vector<std::string> mirrors;
+  // Asked once, only when `address` and every mirror failed (or there are none): further
+  // sources to try (a follower's other serving neurons, which cost a metagraph read).
+  std::function<std::vector<std::string>()> more_sources;
   // The whole pull, every source included, ends by this deadline; each source must also
   // average min_bytes_per_second once `grace` has passed.
   std::chrono::milliseconds deadline{std::chrono::minutes(30)};

@@ -72,8 +72,8 @@ fs::path localnet_script(const fs::path& exe) {
   return {};
 }
 
-// The first match of `pattern`'s group in `path` (polled while `child` runs, up to
-// `seconds`); empty if none appeared.
+// The rest of the first line of `path` that starts with `prefix` (polled while `child`
+// runs, up to `seconds`); empty if none appeared.
 std::string wait_for_line(const fs::path& path, const std::string& prefix, Subprocess& child, int seconds) {
   for (int i = 0; i < seconds * 10 && !interrupted(); ++i) {
     std::ifstream in(path);

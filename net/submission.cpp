@@ -251,7 +251,8 @@ void SubmissionServer::run() {
       proto::VerdictRequest request;
       // A verdict request starts with its kind (field 1); anything else (a commitment) is
       // not parsed as one, which would log protobuf's UTF-8 complaint for every commitment.
-      const std::string kind_prefix = std::string("\x0a") + static_cast<char>(kVerdictKind.size()) + std::string(kVerdictKind);
+      static const std::string kind_prefix =
+          std::string("\x0a") + static_cast<char>(kVerdictKind.size()) + std::string(kVerdictKind);
       if (body[0].rfind(kind_prefix, 0) == 0 && request.ParseFromString(body[0]) && request.kind() == kVerdictKind) {
         send_frames(socket_, {identity, answer_verdict(request.window()).SerializeAsString()});
         continue;

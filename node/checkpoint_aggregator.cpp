@@ -23,13 +23,12 @@ Result<checkpoints::CheckpointStore*> CheckpointAggregator::start(const subnet::
   store_.emplace(std::move(store));
   TESSERA_ASSIGN_OR_RETURN(server_, checkpoints::CheckpointServer::start(&*store_, options_.checkpoint_listen,
                                                                          options_.checkpoint_data_port));
-  address_ = server_->address();  // announcements name an address peers can dial
   return &*store_;
 }
 
 Status CheckpointAggregator::announce(std::uint64_t window, const std::string& hash) {
   TESSERA_ASSIGN_OR_RETURN(std::string raw, from_hex(hash));
-  auto announced = joined_->chain->announce_checkpoint(joined_->wallet.hotkey, joined_->netuid, window, raw, address_);
+  auto announced = joined_->chain->announce_checkpoint(joined_->wallet.hotkey, joined_->netuid, window, raw, server_->address());
   if (!announced.ok()) return announced.status().with_context("announcing checkpoint " + hash.substr(0, 16) + "…");
   return Status::Ok();
 }

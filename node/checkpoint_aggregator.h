@@ -25,8 +25,9 @@ class CheckpointAggregator final : public verification::WindowAggregator {
  public:
   explicit CheckpointAggregator(AggregatorOptions options) : options_(std::move(options)) {}
   Result<checkpoints::CheckpointStore*> start(const subnet::Joined& joined, const std::filesystem::path& dir) override;
-  std::string describe() const override { return "checkpoints at " + address_; }
-  std::string checkpoint_address() const override { return address_; }
+  std::string describe() const override { return "checkpoints at " + checkpoint_address(); }
+  // What announcements name: an address peers can dial (CheckpointServer::address).
+  std::string checkpoint_address() const override { return server_ ? server_->address() : ""; }
   Status publish_initial(std::uint64_t window) override;
   Result<Published> publish_next(const checkpoints::Checkpoint& base, std::uint64_t target,
                                  const verification::WindowReport& report,
@@ -40,7 +41,6 @@ class CheckpointAggregator final : public verification::WindowAggregator {
   const subnet::Joined* joined_ = nullptr;  // the validator's; outlives this object
   std::optional<checkpoints::CheckpointStore> store_;
   std::unique_ptr<checkpoints::CheckpointServer> server_;
-  std::string address_;  // what announcements name: the CheckpointService's host:port
 };
 
 }  // namespace tessera::node

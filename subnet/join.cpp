@@ -19,20 +19,19 @@ Result<std::string> resolve_spec(const JoinOptions& o, const std::string& chain_
   }
   TESSERA_ASSIGN_OR_RETURN(std::string text, read_file(o.spec_file));
   const std::string got = to_hex(blake2b_256(text));
-  std::string want;
+  // --spec-hash as typed: with or without "0x", either case.
+  std::string given = o.spec_hash.rfind("0x", 0) == 0 ? o.spec_hash.substr(2) : o.spec_hash;
+  for (auto& c : given) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  std::string want = given;
   if (!chain_spec_hash.empty()) {
     want = to_hex(chain_spec_hash);
-    if (!o.spec_hash.empty() && o.spec_hash != want) {
-      return InvalidArgument("--spec-hash " + o.spec_hash.substr(0, 16) + "… is not the run spec hash " + want.substr(0, 16) +
+    if (!given.empty() && given != want) {
+      return InvalidArgument("--spec-hash " + given.substr(0, 16) + "… is not the run spec hash " + want.substr(0, 16) +
                              "… the chain keeps for " + subnet);
     }
-  } else {
-    if (o.spec_hash.empty()) {
-      return FailedPrecondition(subnet + ": --spec needs --spec-hash, the BLAKE2b-256 the subnet's owner published "
-                                         "(`tessera subnet spec-hash --spec FILE` prints it)");
-    }
-    want = o.spec_hash.rfind("0x", 0) == 0 ? o.spec_hash.substr(2) : o.spec_hash;
-    for (auto& c : want) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  } else if (given.empty()) {
+    return FailedPrecondition(subnet + ": --spec needs --spec-hash, the BLAKE2b-256 the subnet's owner published "
+                                       "(`tessera subnet spec-hash --spec FILE` prints it)");
   }
   if (got != want) {
     return InvalidArgument(o.spec_file.string() + " hashes to " + got.substr(0, 16) + "…, not the published " +

@@ -46,6 +46,12 @@ TEST(ResolveSpec, AFileMustHashToThePublishedHash) {
   auto differs = resolve_spec(o, other, raw_bytes(blake2b_256(other)));
   ASSERT_FALSE(differs.ok());
   EXPECT_EQ(*resolve_spec(o, spec, raw_bytes(blake2b_256(spec))), spec);
+  // A hash given as typed ("0x", upper case) is the same hash on either kind of chain.
+  o.spec_hash = "0x" + published;
+  for (auto& c : o.spec_hash) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  o.spec_hash[1] = 'x';
+  EXPECT_EQ(*resolve_spec(o, spec, raw_bytes(blake2b_256(spec))), spec);
+  EXPECT_FALSE(resolve_spec(o, other, raw_bytes(blake2b_256(other))).ok());
 }
 
 }  // namespace
