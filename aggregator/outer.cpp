@@ -42,10 +42,12 @@ Status OuterOptimizer::restore(std::vector<torch::Tensor> buffers, const std::ve
   return Status::Ok();
 }
 
-Status OuterOptimizer::step(const std::vector<torch::Tensor>& params, const std::vector<torch::Tensor>& grads) {
-  if (grads.size() != params.size()) {
-    return InvalidArgument("outer step got " + std::to_string(grads.size()) + " updates for " +
-                           std::to_string(params.size()) + " parameters");
+Status OuterOptimizer::step(const std::vector<torch::Tensor>& params, const std::vector<torch::Tensor>& grads,
+                            const std::vector<bool>& frozen) {
+  if (grads.size() != params.size() || (!frozen.empty() && frozen.size() != params.size())) {
+    return InvalidArgument("outer step got " + std::to_string(grads.size()) + " updates and " +
+                           std::to_string(frozen.size()) + " frozen flags for " + std::to_string(params.size()) +
+                           " parameters");
   }
   for (std::size_t i = 0; i < params.size(); ++i) {
     TESSERA_RETURN_IF_ERROR(check_float_cpu(params[i], params[i], i, "parameter"));
@@ -58,6 +60,7 @@ Status OuterOptimizer::step(const std::vector<torch::Tensor>& params, const std:
   torch::NoGradGuard no_grad;
   const float lr = static_cast<float>(lr_), mu = static_cast<float>(momentum_);
   for (std::size_t i = 0; i < params.size(); ++i) {
+    if (!frozen.empty() && frozen[i]) continue;
     float* p = params[i].data_ptr<float>();
     const std::int64_t n = params[i].numel();
     const float* g = grads[i].defined() ? grads[i].data_ptr<float>() : nullptr;

@@ -26,7 +26,10 @@ class OuterOptimizer {
   // params[i] ← params[i] − lr · direction, where direction is g (sgd without momentum),
   // m (sgd with momentum) or g + μ·m (nesterov), m ← μ·m + g. `grads` holds one float32
   // tensor per parameter (undefined = no update for that parameter this window).
-  Status step(const std::vector<torch::Tensor>& params, const std::vector<torch::Tensor>& grads);
+  // `frozen` (empty, or one flag per parameter): parameters that take no step at all
+  // this window, momentum included — a shard no accepted miner trained (aggregator/window.h).
+  Status step(const std::vector<torch::Tensor>& params, const std::vector<torch::Tensor>& grads,
+              const std::vector<bool>& frozen = {});
 
   const std::vector<torch::Tensor>& momentum_buffers() const { return buffers_; }
   Status restore(std::vector<torch::Tensor> buffers, const std::vector<torch::Tensor>& params);

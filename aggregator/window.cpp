@@ -9,6 +9,7 @@
 #include "core/hash.h"
 #include "model/config.h"
 #include "model/gpt.h"
+#include "model/shards.h"
 
 namespace tessera::aggregator {
 
@@ -65,13 +66,27 @@ Result<NextCheckpoint> next_checkpoint(const RunSpec& spec, const checkpoints::C
   }
   std::vector<std::vector<std::int64_t>> shapes;
   for (const auto& p : params) shapes.push_back(p.sizes().vec());
+  // Per shard when miners train parts of the model: each shard's parts are clipped to
+  // that shard's reference and averaged over the miners that trained it, and a shard
+  // that no accepted miner trained takes no outer step (its momentum waits too).
+  TESSERA_ASSIGN_OR_RETURN(auto grouping, model::parameter_groups(spec.model, names, shapes));
+  const gradients::ParamGroups groups{std::move(grouping.first), grouping.second};
+  const std::vector<double> references = checkpoints::norm_references(base.manifest, groups.count);
   std::vector<torch::Tensor> grads(params.size());
+  out.stats.group_norms.assign(static_cast<std::size_t>(groups.count), {});
+  out.stats.group_deltas.assign(static_cast<std::size_t>(groups.count), 0);
   if (!deltas.empty()) {
-    TESSERA_ASSIGN_OR_RETURN(grads, gradients::merge_deltas(deltas, shapes, base.manifest.norm_reference, &out.stats));
+    TESSERA_ASSIGN_OR_RETURN(grads, gradients::merge_deltas(deltas, shapes, groups, references, &out.stats));
+  }
+  std::vector<bool> frozen;
+  if (!groups.one()) {
+    for (std::size_t i = 0; i < params.size(); ++i) {
+      frozen.push_back(out.stats.group_deltas[static_cast<std::size_t>(groups.group_of[i])] == 0);
+    }
   }
   TESSERA_ASSIGN_OR_RETURN(OuterOptimizer outer, OuterOptimizer::from_spec(spec.outer));
   if (!momentum.empty()) TESSERA_RETURN_IF_ERROR(outer.restore(momentum, params));
-  TESSERA_RETURN_IF_ERROR(outer.step(params, grads));
+  TESSERA_RETURN_IF_ERROR(outer.step(params, grads, frozen));
   for (std::size_t i = 0; i < params.size(); ++i) out.tensors.emplace_back(names[i], params[i]);
   const auto& buffers = outer.momentum_buffers();
   for (std::size_t i = 0; i < buffers.size(); ++i) {
@@ -85,7 +100,7 @@ Result<NextCheckpoint> next_checkpoint(const RunSpec& spec, const checkpoints::C
   out.manifest.accepted = accepted;
   out.manifest.model = base.manifest.model;
   out.manifest.outer = describe_outer(spec.outer);
-  out.manifest.norm_reference = gradients::next_norm_reference(base.manifest.norm_reference, out.stats.norms);
+  checkpoints::set_norm_references(&out.manifest, gradients::next_norm_references(references, out.stats.group_norms));
   TESSERA_RETURN_IF_ERROR(out.manifest.set_tensors(out.tensors));
   return out;
 }

@@ -29,6 +29,7 @@ nlohmann::ordered_json canonical_json(const Manifest& m) {
   j["tensors"] = nlohmann::ordered_json::array();
   for (const auto& t : m.tensors) j["tensors"].push_back({{"name", t.name}, {"shape", t.shape}, {"hash", t.hash}});
   if (m.norm_reference > 0.0) j["norm_reference"] = m.norm_reference;
+  if (!m.shard_norm_references.empty()) j["shard_norm_references"] = m.shard_norm_references;
   return j;
 }
 
@@ -36,6 +37,23 @@ nlohmann::ordered_json canonical_json(const Manifest& m) {
 // already computed; no second pass over the manifest).
 std::string signing_bytes(const std::string& hash_hex) { return std::string(kSignDomain) + from_hex(hash_hex).value(); }
 }  // namespace
+
+std::vector<double> norm_references(const Manifest& m, int groups) {
+  if (groups <= 1 && m.shard_norm_references.empty()) return {m.norm_reference};
+  std::vector<double> out = m.shard_norm_references;
+  out.resize(static_cast<std::size_t>(std::max(1, groups)), 0.0);
+  return out;
+}
+
+void set_norm_references(Manifest* m, const std::vector<double>& references) {
+  if (references.size() == 1) {
+    m->norm_reference = references[0];
+    m->shard_norm_references.clear();
+  } else {
+    m->norm_reference = 0.0;
+    m->shard_norm_references = references;
+  }
+}
 
 std::string checkpoint_at(const std::string& hash) { return "checkpoint " + hash.substr(0, 16) + "…: "; }
 
@@ -89,6 +107,13 @@ Result<Manifest> Manifest::from_json(const std::string& text) {
       m.norm_reference = j.at("norm_reference").get<double>();
       if (!std::isfinite(m.norm_reference) || !(m.norm_reference > 0.0)) {
         return Corrupted("manifest: norm_reference must be a positive finite number");
+      }
+    }
+    if (j.contains("shard_norm_references")) {
+      m.shard_norm_references = j.at("shard_norm_references").get<std::vector<double>>();
+      if (m.shard_norm_references.size() > 1024) return Corrupted("manifest: more than 1024 shard norm references");
+      for (double r : m.shard_norm_references) {
+        if (!std::isfinite(r) || r < 0.0) return Corrupted("manifest: a shard norm reference must be a finite number >= 0");
       }
     }
     m.signer = j.at("signer").get<std::string>();

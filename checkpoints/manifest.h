@@ -45,6 +45,10 @@ struct Manifest {
   // from the parent's (gradients/norm.h). 0: none yet (left out of the JSON, so that
   // checkpoints made before it keep their hashes).
   double norm_reference = 0.0;
+  // When miners train parts of the model (ModelSpec::sharded()): the same reference per
+  // shard, for each shard's part of a delta (0: none yet for that shard), and
+  // norm_reference stays 0. Empty otherwise (and left out of the JSON).
+  std::vector<double> shard_norm_references;
   std::string signer;     // hex ed25519 public key of the aggregator
   std::string signature;  // hex, over "tessera-checkpoint/1\0" || content hash bytes
 
@@ -59,6 +63,13 @@ struct Manifest {
   std::string to_json() const;       // canonical fields + signer + signature
   static Result<Manifest> from_json(const std::string& text);
 };
+
+// The references a window's deltas are judged and merged against, one per parameter
+// group: per shard (`groups` of them) when the manifest carries shard references or
+// `groups` > 1, else the one whole-delta reference. Missing entries are 0 (none yet).
+std::vector<double> norm_references(const Manifest& manifest, int groups);
+// Stores `references` (one per group) in the field norm_references reads.
+void set_norm_references(Manifest* manifest, const std::vector<double>& references);
 
 // 64 lower-case hex digits: the form of every checkpoint hash.
 bool is_checkpoint_hash(const std::string& h);

@@ -2,15 +2,21 @@
 // spec's model and corpus, with the machine's own baseline from the same run.
 //   miner:     H inner steps (compute) vs error feedback + encode and the signed CURVE
 //              submission over loopback (protocol overhead as a fraction of compute).
+//              With a sharded spec (or --shards-per-miner) also the whole-model miner
+//              in a child process: peak RSS, training state and step time side by side.
 //   validator: 64 submissions received through a real submission server and evaluated,
 //              against plain libtorch forward passes on the same batch.
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
+#include <unistd.h>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "core/file_io.h"
 #include "core/hash.h"
+#include "core/process.h"
 #include "core/rng.h"
 #include "core/run_spec.h"
 #include "dataset/token_dataset.h"
@@ -22,6 +28,7 @@
 #include "net/submission.h"
 #include "trainer/inner_loop.h"
 #include "trainer/optim.h"
+#include "trainer/shard_assignment.h"
 #include "verification/evaluator.h"
 
 namespace tessera::cli {
@@ -82,9 +89,39 @@ Result<RunData> load_run(const std::string& spec_path, bool need_val) {
   return r;
 }
 
-Status run_miner_bench(const std::string& spec_path, int windows, const std::string& device_name, bool json) {
+// The miner bench on the whole model, in a child process of its own (peak RSS is per
+// process): what a sharded run's figures are compared against. Returns its JSON.
+Result<nlohmann::json> whole_model_miner_bench(const std::string& spec_path, int windows, const std::string& device,
+                                               int shards) {
+  const std::filesystem::path out =
+      std::filesystem::temp_directory_path() / ("tessera-bench-miner-" + std::to_string(::getpid()) + ".json");
+  const std::string exe = std::filesystem::read_symlink("/proc/self/exe").string();
+  Subprocess child({exe, "bench", "miner", "--spec", spec_path, "--windows", std::to_string(windows), "--device", device,
+                    "--shards", std::to_string(shards), "--whole-model", "--json"},
+                   out, out.string() + ".log");
+  int code = -1;
+  if (!child.wait(std::chrono::hours(2), &code) || code != 0) {
+    return Internal("the whole-model miner bench failed (exit " + std::to_string(code) + "; see " + out.string() + ".log)");
+  }
+  TESSERA_ASSIGN_OR_RETURN(std::string text, read_file(out));
+  std::error_code ec;
+  std::filesystem::remove(out, ec);
+  std::filesystem::remove(out.string() + ".log", ec);
+  try {
+    return nlohmann::json::parse(text);
+  } catch (const std::exception& e) {
+    return Internal(std::string("the whole-model miner bench printed no JSON: ") + e.what());
+  }
+}
+
+Status run_miner_bench(const std::string& spec_path, int windows, const std::string& device_name, bool json,
+                       bool whole_model, int shards, int shards_per_miner) {
   TESSERA_ASSIGN_OR_RETURN(const torch::Device device, model::resolve_device(device_name));
   TESSERA_ASSIGN_OR_RETURN(RunData run, load_run(spec_path, false));
+  if (shards > 0) run.spec.model.shards = shards;
+  if (shards_per_miner >= 0) run.spec.model.shards_per_miner = shards_per_miner;
+  if (whole_model) run.spec.model.shards_per_miner = 0;
+  TESSERA_RETURN_IF_ERROR(model::resolve_config(run.spec.model).status());
   const RunSpec& spec = run.spec;
   const int threads = model::configure_cpu_threads(0);
   model::GPT gpt = model::make_gpt(run.config, spec.seed);
@@ -100,9 +137,12 @@ Status run_miner_bench(const std::string& spec_path, int windows, const std::str
   std::vector<torch::Tensor> start;
   for (const auto& t : model::snapshot_parameters(gpt)) start.push_back(t.to(torch::kCPU));
   trainer::InnerLoop inner{&spec};
+  trainer::ShardAssignment assignment;
   nlohmann::json rows = nlohmann::json::array();
   double compute_sum = 0, encode_sum = 0, send_sum = 0;
+  trainer::TrainingStateBytes state;
   for (int w = 0; w < windows; ++w) {
+    TESSERA_RETURN_IF_ERROR(assignment.update(gpt, optimizer.get(), &ef, spec, static_cast<std::uint64_t>(w), 0).status());
     TESSERA_ASSIGN_OR_RETURN(auto pages, dataset::assign_pages(spec.seed, static_cast<std::uint64_t>(w), 0,
                                                                static_cast<std::uint64_t>(spec.data.pages_per_window),
                                                                run.train->num_pages(spec.data.page_tokens)));
@@ -112,12 +152,13 @@ Status run_miner_bench(const std::string& spec_path, int windows, const std::str
     const auto t1 = Clock::now();
     std::vector<gradients::IndexedTensor> delta;
     std::int64_t dense = 0;
-    for (std::uint32_t i = 0; i < trained.delta.size(); ++i) {
+    for (std::uint32_t i : assignment.trained()) {
       delta.push_back({i, trained.delta[i]});
       dense += trained.delta[i].numel() * 4;
     }
     TESSERA_ASSIGN_OR_RETURN(auto encoded, ef.step(delta, codec));
     const double encode_s = since(t1);
+    state = trainer::training_state_bytes(gpt, *optimizer, &ef);
     proto::SubmissionHeader h;
     h.set_netuid(1);
     h.set_window(0);
@@ -127,6 +168,7 @@ Status run_miner_bench(const std::string& spec_path, int windows, const std::str
     h.set_base_checkpoint(std::string(32, 'c'));
     h.set_data_digest(std::string(32, 'd'));
     h.set_codec(codec.name());
+    for (int shard : assignment.shards()) h.add_shards(static_cast<std::uint32_t>(shard));
     h.set_nonce(static_cast<std::uint64_t>(w) + 1);
     const auto t2 = Clock::now();
     TESSERA_ASSIGN_OR_RETURN(auto reply, client->submit(h, encoded.bytes, miner));
@@ -155,7 +197,24 @@ Status run_miner_bench(const std::string& spec_path, int windows, const std::str
                         {"overhead_fraction", last["overhead_fraction"]},
                         {"mean_overhead_fraction", (encode_sum + send_sum) / compute_sum},
                         {"peak_rss_mb", rss_mb("VmHWM:")},
+                        {"shards", assignment.shards()},
+                        {"shard_fraction", assignment.fraction()},
+                        {"training_state_mb", {{"gradients", state.gradients / 1e6},
+                                               {"optimizer", state.optimizer / 1e6},
+                                               {"error_feedback", state.error_feedback / 1e6},
+                                               {"total", state.total() / 1e6}}},
                         {"windows", rows}};
+  if (spec.model.sharded()) {
+    // The same bench on the whole model, same spec otherwise, in its own process.
+    TESSERA_ASSIGN_OR_RETURN(const nlohmann::json full, whole_model_miner_bench(spec_path, windows, device_name, spec.model.shards));
+    out["full_model_peak_rss_mb"] = full["peak_rss_mb"];
+    out["full_model_compute_s"] = full["compute_s"];
+    out["full_model_training_state_mb"] = full["training_state_mb"];
+    out["peak_rss_vs_full_model"] = out["peak_rss_mb"].get<double>() / full["peak_rss_mb"].get<double>();
+    out["compute_vs_full_model"] = out["compute_s"].get<double>() / full["compute_s"].get<double>();
+    out["training_state_vs_full_model"] =
+        out["training_state_mb"]["total"].get<double>() / full["training_state_mb"]["total"].get<double>();
+  }
   if (json) {
     std::printf("%s\n", out.dump(2).c_str());
   } else {
@@ -165,7 +224,14 @@ Status run_miner_bench(const std::string& spec_path, int windows, const std::str
                   r["send_s"].get<double>(), r["bytes_sent"].get<long long>(), r["dense_bytes"].get<long long>(),
                   100 * r["overhead_fraction"].get<double>());
     }
-    std::printf("peak RSS %.0f MB\n", out["peak_rss_mb"].get<double>());
+    std::printf("peak RSS %.0f MB, training state %.1f MB (%.1f%% of the parameters trained)\n",
+                out["peak_rss_mb"].get<double>(), out["training_state_mb"]["total"].get<double>(),
+                100 * assignment.fraction());
+    if (out.contains("full_model_peak_rss_mb")) {
+      std::printf("whole model: peak RSS %.0f MB, training state %.1f MB, compute %.3fs\n",
+                  out["full_model_peak_rss_mb"].get<double>(), out["full_model_training_state_mb"]["total"].get<double>(),
+                  out["full_model_compute_s"].get<double>());
+    }
   }
   return Status::Ok();
 }
@@ -273,13 +339,22 @@ Status run_validator_bench(const std::string& spec_path, int count, const std::s
 void add_role_bench_commands(CLI::App* bench, int* exit_code) {
   static std::string spec_path = "examples/tiny.toml", device = "cpu";
   static int windows = 3, count = 64;
-  static bool json = false;
+  static bool json = false, whole_model = false;
+  static int shards = 0, shards_per_miner = -1;
   auto* miner = bench->add_subcommand("miner", "One miner window: compute vs encode + send, peak memory");
   miner->add_option("--spec", spec_path, "Run spec");
   miner->add_option("--windows", windows, "Windows to run (the last is reported; all are listed)")->check(CLI::Range(1, 1000));
   miner->add_option("--device", device, "cpu | cuda | cuda:N");
   miner->add_flag("--json", json, "Print JSON");
-  miner->callback([exit_code] { *exit_code = report(run_miner_bench(spec_path, windows, device, json)); });
+  miner->add_flag("--whole-model", whole_model,
+                  "Train every parameter even when the spec shards the model (a sharded spec runs this too, in a child "
+                  "process, as its baseline)");
+  miner->add_option("--shards", shards, "Override model.shards (S)")->check(CLI::Range(1, 1024));
+  miner->add_option("--shards-per-miner", shards_per_miner, "Override model.shards_per_miner (k < S: train k shards)")
+      ->check(CLI::Range(0, 1024));
+  miner->callback([exit_code] {
+    *exit_code = report(run_miner_bench(spec_path, windows, device, json, whole_model, shards, shards_per_miner));
+  });
   auto* validator = bench->add_subcommand("validator", "Evaluation cost per submission in forward-pass equivalents");
   validator->add_option("--spec", spec_path, "Run spec");
   validator->add_option("--submissions", count, "Submissions queued and evaluated")->check(CLI::Range(1, 100000));

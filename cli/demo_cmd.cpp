@@ -18,6 +18,7 @@
 #include <cstdio>
 #include <fstream>
 #include <map>
+#include <set>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <iomanip>
@@ -472,30 +473,51 @@ Status run_demo_in(const GlobalOptions& global, const DemoOptions& o, const fs::
   // Honest acceptance: of validator-0's judgements of each miner, how many it scored
   // (every demo miner is honest; the rest were no-gain or not-own-data).
   std::map<std::uint32_t, std::pair<int, int>> judged;  // uid → (scored, judged)
+  // Sharded runs: per shard, validator-0's judgements of deltas that trained it, and the
+  // scores (raw, before the cohort normalisation) of those it scored.
+  struct ShardTally {
+    int judged = 0, scored = 0;
+    double raw_score = 0;
+  };
+  std::map<int, ShardTally> per_shard;
   for (const auto& w : v0) {
     for (const auto& sub : w.value("submissions", json::array())) {
       auto& [scored, total] = judged[sub["uid"].get<std::uint32_t>()];
       scored += sub["outcome"] == "scored" ? 1 : 0;
       total += 1;
+      for (const auto& shard : sub.value("shards", json::array())) {
+        ShardTally& t = per_shard[shard.get<int>()];
+        t.judged += 1;
+        if (sub["outcome"] == "scored") {
+          t.scored += 1;
+          t.raw_score += sub.value("raw_score", 0.0);
+        }
+      }
     }
   }
   std::printf("\nsummary: validation loss %.4f → %.4f over %d windows (%.0f s)", summary["val_loss_start"].get<double>(),
               summary["val_loss_end"].get<double>(), trained_windows, subnet_wall);
   if (!baseline_json.is_null()) std::printf("; centralized baseline %.4f", baseline_json["final_val_loss"].get<double>());
-  std::printf("\n  %-9s %4s %8s %8s %12s %9s %9s %12s %12s %8s\n", "miner", "uid", "windows", "scored", "score",
-              "incentive", "TAO", "bytes sent", "dense bytes", "compute");
+  std::printf("\n  %-9s %4s %8s %8s %12s %9s %9s %12s %12s %8s %7s\n", "miner", "uid", "windows", "scored", "score",
+              "incentive", "TAO", "bytes sent", "dense bytes", "compute", "shards");
   int all_scored = 0, all_judged = 0;
   json miners_json = json::array();
   for (const auto& m : miners) {
     const auto lines = json_lines(m.out);
-    double compute = 0, sent = 0, dense = 0;
+    double compute = 0, sent = 0, dense = 0, trained_fraction = 0;
     std::uint32_t uid = 0;
+    std::set<int> shards_trained;
     for (const auto& l : lines) {
       compute += l["compute_s"].get<double>();
       sent += l["bytes_sent"].get<double>();
       dense += l["dense_bytes"].get<double>() * l["validators"].get<double>();
       uid = l["uid"].get<std::uint32_t>();
+      trained_fraction += l.value("trained_fraction", 1.0) / static_cast<double>(lines.size());
+      for (const auto& shard : l.value("shards", json::array())) shards_trained.insert(shard.get<int>());
     }
+    std::string shard_text;
+    for (int shard : shards_trained) shard_text += (shard_text.empty() ? "" : ",") + std::to_string(shard);
+    if (shard_text.empty()) shard_text = "all";
     TESSERA_ASSIGN_OR_RETURN(Wallet w, load_wallet(home, m.name));
     const chain::Neuron* n = by_hotkey.count(raw_bytes(w.hotkey.public_key())) ? by_hotkey[raw_bytes(w.hotkey.public_key())] : nullptr;
     if (n) uid = n->uid;
@@ -507,15 +529,26 @@ Status run_demo_in(const GlobalOptions& global, const DemoOptions& o, const fs::
     all_judged += total;
     const std::string scored_text = std::to_string(scored) + "/" + std::to_string(total);
     const double incentive = n ? n->incentive_u16 / 65535.0 : 0.0;  // the chain's own Yuma (subtensor's runtime with --subtensor)
-    std::printf("  %-9s %4u %8zu %8s %12.6f %9.4f %9s %12.0f %12.0f %7.0f%%\n", m.name.c_str(), uid, lines.size(),
+    std::printf("  %-9s %4u %8zu %8s %12.6f %9.4f %9s %12.0f %12.0f %7.0f%% %7s\n", m.name.c_str(), uid, lines.size(),
                 scored_text.c_str(), score, incentive, chain::format_tao_short(earned, false).c_str(), sent, dense,
-                100 * utilization);
+                100 * utilization, shard_text.c_str());
     miners_json.push_back({{"name", m.name}, {"uid", uid}, {"windows", lines.size()}, {"score", score}, {"incentive", incentive},
                            {"scored", scored}, {"judged", total},
                            {"earned_rao", earned}, {"bytes_sent", sent}, {"dense_bytes", dense},
-                           {"compute_seconds", compute}, {"compute_utilization", utilization}});
+                           {"compute_seconds", compute}, {"compute_utilization", utilization},
+                           {"shards", shards_trained}, {"trained_fraction", trained_fraction}});
   }
   summary["miners"] = miners_json;
+  if (!per_shard.empty()) {
+    json shards_json = json::array();
+    std::printf("  %-6s %8s %8s %14s\n", "shard", "judged", "scored", "mean raw score");
+    for (const auto& [shard, t] : per_shard) {
+      const double mean = t.scored > 0 ? t.raw_score / t.scored : 0.0;
+      std::printf("  %-6d %8d %8d %14.6f\n", shard, t.judged, t.scored, mean);
+      shards_json.push_back({{"shard", shard}, {"judged", t.judged}, {"scored", t.scored}, {"mean_raw_score", mean}});
+    }
+    summary["shards"] = shards_json;
+  }
   summary["honest_acceptance_rate"] = all_judged > 0 ? json(static_cast<double>(all_scored) / all_judged) : json(nullptr);
   if (all_judged > 0) {
     std::printf("  honest acceptance: validator-0 scored %d of the miners' %d submissions (%.0f%%)\n", all_scored,

@@ -1,5 +1,5 @@
 // The network roles:
-//   tessera miner --netuid N --wallet W [--chain ADDR] [--data DIR] [--shards LIST] [--workers K] [--windows K] [--json]
+//   tessera miner --netuid N --wallet W [--chain ADDR] [--data DIR] [--workers K] [--windows K] [--json]
 //   tessera validator --netuid N --wallet W [--chain ADDR] [--listen ADDR] [--aggregate] [--stake TAO] …
 //   tessera subnet set-aggregator --netuid N --wallet OWNER --hotkey-of W   (owner names the aggregator)
 #include <cstdio>
@@ -139,10 +139,8 @@ void add_role_commands(CLI::App& app, const GlobalOptions& global, int* exit_cod
   });
 
   static RoleFlags miner_flags;
-  static std::string shards;
   auto* miner = app.add_subcommand("miner", "Join a training run as a miner: train assigned pages, submit compressed deltas");
   add_role_flags(miner, miner_flags);
-  miner->add_option("--shards", shards, "Train and submit only these parameter shards, e.g. 0 or 0,2-3 (default: all)");
   static int workers = 1;
   miner->add_option("--workers", workers,
                     "Local data-parallel processes (Gloo on CPUs, NCCL on GPUs: one GPU each); must divide train.batch_size")
@@ -160,7 +158,6 @@ void add_role_commands(CLI::App& app, const GlobalOptions& global, int* exit_cod
       o.join = join_options(global, miner_flags);
       o.threads = miner_flags.threads;
       o.windows = miner_flags.windows;
-      o.shards = shards;
       o.workers = workers;
       if (miner_flags.json) o.on_window = print_json_line;
       s = trainer::run_miner(o);
@@ -237,7 +234,6 @@ void add_role_commands(CLI::App& app, const GlobalOptions& global, int* exit_cod
   w->add_option("--store", worker_store)->required();
   w->add_option("--spec", worker_spec)->required();
   w->add_option("--data", worker_data)->required();
-  w->add_option("--shards", worker.shards);
   w->add_option("--threads", worker.threads);
   static std::string worker_device = "cpu";
   w->add_option("--device", worker_device);

@@ -46,12 +46,14 @@
 #include "gradients/error_feedback.h"
 #include "model/gpt.h"
 #include "model/runtime.h"
+#include "model/shards.h"
 #include "proto/delta.pb.h"
 #include "subnet/join.h"
 #include "gradients/norm.h"
 #include "trainer/baseline.h"
 #include "trainer/inner_loop.h"
 #include "trainer/optim.h"
+#include "trainer/shard_assignment.h"
 #include "verification/evaluator.h"
 #include "verification/validator.h"
 
@@ -101,6 +103,7 @@ struct SimMiner {
   double compute = 0;  // inner-loop runs spent, in units of one honest window
   // harvester: the registered neuron, without stake, that serves an endpoint for it
   Keypair harvest_hotkey = Keypair::generate();
+  trainer::ShardAssignment shards;  // what it trains (everything when the run is unsharded)
 };
 
 const std::vector<std::string> kAdversaryKinds = {"copycat", "noise", "stale", "freerider", "poison", "nan",
@@ -142,10 +145,16 @@ Result<std::vector<std::pair<std::string, int>>> parse_adversaries(const std::st
   return out;
 }
 
+// Encodes the defined tensors of `delta` — those of `only` when given (a miner's
+// assigned shards).
 std::string encode_all(gradients::ErrorFeedback* ef, const std::vector<torch::Tensor>& delta,
-                       const gradients::CodecSettings& codec, Status* status) {
+                       const gradients::CodecSettings& codec, Status* status,
+                       const std::vector<std::uint32_t>* only = nullptr) {
   std::vector<gradients::IndexedTensor> in;
-  for (std::uint32_t i = 0; i < delta.size(); ++i) in.push_back({i, delta[i]});
+  for (std::uint32_t i = 0; i < delta.size(); ++i) {
+    if (!delta[i].defined() || (only != nullptr && !std::binary_search(only->begin(), only->end(), i))) continue;
+    in.push_back({i, delta[i]});
+  }
   auto e = ef ? ef->step(in, codec) : gradients::encode_delta(in, codec);
   if (!e.ok()) {
     *status = e.status();
@@ -175,6 +184,8 @@ struct RunResult {
   // Honest submissions the aggregating validator judged, and how many it scored (merged);
   // also counted from window 5 on, once scores and the checkpoint have settled.
   int honest_judged = 0, honest_scored = 0, honest_judged_after_5 = 0, honest_scored_after_5 = 0;
+  // Sharded runs, per shard: deltas merged over the run, and windows no delta was merged.
+  std::vector<int> shard_merged, shard_idle;
 };
 
 Result<RunResult> simulate(const RunSpec& spec, const std::string& data_dir, int honest,
@@ -268,6 +279,7 @@ Result<RunResult> simulate(const RunSpec& spec, const std::string& data_dir, int
       s.header.set_base_checkpoint(*from_hex(base));
       s.header.set_data_digest(*from_hex(dataset::pages_digest(own)));
       s.header.set_codec(codec.name());
+      for (int shard : m.shards.shards()) s.header.add_shards(static_cast<std::uint32_t>(shard));
       s.header.set_payload_hash(raw_bytes(blake2b_256(payload)));
       s.header.set_payload_size(payload.size());
       s.payload = std::move(payload);
@@ -280,6 +292,7 @@ Result<RunResult> simulate(const RunSpec& spec, const std::string& data_dir, int
       Status st = Status::Ok();
       auto own = own_pages(m.uid);
       if (!own.ok()) st = own.status();
+      const std::vector<std::uint32_t>* mine = &m.shards.trained();
       std::string payload;
       std::string base = current.hash;
       double compute = 0;
@@ -293,9 +306,11 @@ Result<RunResult> simulate(const RunSpec& spec, const std::string& data_dir, int
         } else {
           if (m.kind == "poison") {
             const double factor = m.uid % 2 ? -1.0 : 10.0;
-            for (auto& t : r->delta) t.mul_(factor);
+            for (auto& t : r->delta) {
+              if (t.defined()) t.mul_(factor);
+            }
           }
-          payload = encode_all(m.ef.get(), r->delta, codec, &st);
+          payload = encode_all(m.ef.get(), r->delta, codec, &st, mine);
           if (m.kind == "nan" && st.ok()) {
             proto::DeltaPayload p;
             p.ParseFromString(payload);
@@ -310,7 +325,7 @@ Result<RunResult> simulate(const RunSpec& spec, const std::string& data_dir, int
         torch::manual_seed(window * 1000 + m.uid);
         const double scale = m.kind == "noise" ? 2e-3 : 2e-6;
         for (const auto& t : start) noise.push_back(torch::randn_like(t) * scale);
-        payload = encode_all(nullptr, noise, codec, &st);
+        payload = encode_all(nullptr, noise, codec, &st, mine);
       } else if (st.ok() && m.kind == "replayer") {
         if (previous_merged.empty()) return;  // nothing public yet
         std::vector<torch::Tensor> replay;
@@ -321,14 +336,16 @@ Result<RunResult> simulate(const RunSpec& spec, const std::string& data_dir, int
           auto r = inner.run(m.gpt, *m.opt, start, train, *own, window, m.uid);
           compute = 1;
           if (r.ok()) {
-            for (std::size_t i = 0; i < replay.size(); ++i) replay[i].add_(r->delta[i], 0.3);
+            for (std::size_t i = 0; i < replay.size(); ++i) {
+              if (r->delta[i].defined()) replay[i].add_(r->delta[i], 0.3);
+            }
           }
         }
-        payload = encode_all(nullptr, replay, codec, &st);
+        payload = encode_all(nullptr, replay, codec, &st, mine);
       } else if (st.ok() && m.kind == "stale") {
         if (m.last_payload.empty()) {  // first window: train once (not sent), then keep resending it
           auto r = inner.run(m.gpt, *m.opt, start, train, *own, window, m.uid);
-          if (r.ok()) m.last_payload = encode_all(m.ef.get(), r->delta, codec, &st);
+          if (r.ok()) m.last_payload = encode_all(m.ef.get(), r->delta, codec, &st, mine);
           m.last_base = current.hash;
           std::lock_guard lock(mu);
           m.compute += 1;
@@ -346,6 +363,7 @@ Result<RunResult> simulate(const RunSpec& spec, const std::string& data_dir, int
       if (copies(m.kind) || m.kind == "slicer") return;  // later
       submit(m, std::move(payload), base, *own);
     };
+    for (auto& m : miners) TESSERA_RETURN_IF_ERROR(m.shards.update(m.gpt, m.opt.get(), m.ef.get(), spec, window, m.uid).status());
     std::vector<std::thread> pool;
     std::atomic<std::size_t> next_miner{0};
     for (int t = 0; t < threads; ++t) {
@@ -379,6 +397,10 @@ Result<RunResult> simulate(const RunSpec& spec, const std::string& data_dir, int
         m.compute += 1.0 / static_cast<double>(n);
         std::vector<torch::Tensor> slice;
         for (const auto& t : r.delta) {
+          if (!t.defined()) {
+            slice.push_back(t);
+            continue;
+          }
           const torch::Tensor mask = torch::arange(t.numel()).remainder(static_cast<std::int64_t>(n)).eq(static_cast<std::int64_t>(i));
           slice.push_back(t.flatten().mul(mask.to(t.dtype())).view(t.sizes()));
         }
@@ -474,7 +496,7 @@ Result<RunResult> simulate(const RunSpec& spec, const std::string& data_dir, int
       ctx.val = &val;
       ctx.eval_seed = Rng::derive("tessera/sim-eval", vi, window).next_u64();
       ctx.codec = codec;
-      ctx.norm_reference = current.manifest.norm_reference;
+      ctx.norm_references = checkpoints::norm_references(current.manifest, model::parameter_group_count(spec.model));
       ctx.public_deltas = v.public_deltas;
       TESSERA_ASSIGN_OR_RETURN(auto report, verification::evaluate_window(ctx, arrivals));
       TESSERA_ASSIGN_OR_RETURN(v.public_deltas, verification::public_deltas_of(report, shapes, codec));
@@ -528,6 +550,16 @@ Result<RunResult> simulate(const RunSpec& spec, const std::string& data_dir, int
     result.windows.push_back({{"window", window - 1}, {"val_loss", loss}, {"merged", accepted.size()},
                               {"merged_by_kind", merged_by_kind}, {"outcomes", outcomes},
                               {"seconds", std::chrono::duration<double>(Clock::now() - t0).count()}});
+    if (spec.model.sharded()) {
+      // Per shard: how many accepted deltas its merge averaged (0: it stood still).
+      result.windows.back()["merged_per_shard"] = next.stats.group_deltas;
+      for (std::size_t g = 0; g < next.stats.group_deltas.size(); ++g) {
+        result.shard_merged.resize(next.stats.group_deltas.size(), 0);
+        result.shard_idle.resize(next.stats.group_deltas.size(), 0);
+        result.shard_merged[g] += static_cast<int>(next.stats.group_deltas[g]);
+        result.shard_idle[g] += next.stats.group_deltas[g] == 0 ? 1 : 0;
+      }
+    }
     if (verbose) {
       std::fprintf(stderr, "sim: window %d/%d  val loss %.4f  merged %zu (", step + 1, windows, loss, accepted.size());
       for (const auto& [k, n] : merged_by_kind) std::fprintf(stderr, " %s=%d", k.c_str(), n);
@@ -600,6 +632,10 @@ Status run_sim(const SimOptions& o) {
                r.honest_judged_after_5 > 0 ? json(static_cast<double>(r.honest_scored_after_5) / r.honest_judged_after_5)
                                            : json(nullptr)},
               {"initial_val_loss", r.initial_val_loss},
+              {"shards", {{"count", spec.model.shards},
+                          {"per_miner", spec.model.sharded() ? spec.model.shards_per_miner : spec.model.shards},
+                          {"merged_deltas", r.shard_merged},
+                          {"windows_without_a_merge", r.shard_idle}}},
               {"final_val_loss", r.final_val_loss},
               {"per_window", r.windows}};
   if (o.compare && n_adv > 0) {

@@ -176,6 +176,8 @@ Result<RunSpec> parse_run_spec(const std::string& text, const std::string& sourc
     r.integer("context_length", &m.context_length, 2, 65536);
     r.integer("vocab_size", &m.vocab_size, 2, 1 << 20);
     r.integer("shards", &m.shards, 1, 1024);
+    r.integer("shards_per_miner", &m.shards_per_miner, 0, 1024);
+    r.integer("shard_epoch_windows", &m.shard_epoch_windows, 1, 1 << 20);
   });
   section("data", [&](SectionReader& r) {
     auto& d = spec.data;

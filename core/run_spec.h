@@ -22,7 +22,15 @@ struct ModelSpec {
   int d_model = 0;
   int context_length = 0;
   int vocab_size = 0;
-  int shards = 1;  // parameter shards S (a miner may train a subset)
+  int shards = 1;  // parameter shards S (model/shards.h)
+  // Shards each miner trains, assigned by the protocol (model/shards.h assign_shards);
+  // 0: all of them (every miner trains the whole model).
+  int shards_per_miner = 0;
+  // Windows an assignment holds: a miner keeps its shards (and their optimizer and
+  // error-feedback state) for this many windows before the rotation moves on.
+  int shard_epoch_windows = 16;
+  // True when miners train only part of the model.
+  bool sharded() const { return shards_per_miner > 0 && shards_per_miner < shards; }
 };
 
 struct DataSpec {

@@ -47,4 +47,8 @@ Result<EncodedDelta> ErrorFeedback::step(const std::vector<IndexedTensor>& delta
   return encoded;
 }
 
+void ErrorFeedback::keep_only(const std::vector<std::uint32_t>& kept) {
+  std::erase_if(buffers_, [&](const auto& b) { return !std::binary_search(kept.begin(), kept.end(), b.first); });
+}
+
 }  // namespace tessera::gradients

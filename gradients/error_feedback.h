@@ -23,6 +23,9 @@ class ErrorFeedback {
   torch::Tensor buffer(std::uint32_t param_index) const;
   const std::vector<std::pair<std::uint32_t, torch::Tensor>>& buffers() const { return buffers_; }
   void restore(std::vector<std::pair<std::uint32_t, torch::Tensor>> buffers) { buffers_ = std::move(buffers); }
+  // Drops the buffers of every parameter not in `kept` (sorted): a miner that no longer
+  // trains a shard lets its residual go.
+  void keep_only(const std::vector<std::uint32_t>& kept);
 
  private:
   double beta_;

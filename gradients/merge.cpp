@@ -10,7 +10,23 @@ namespace tessera::gradients {
 Result<std::vector<torch::Tensor>> merge_deltas(const std::vector<const gradients::DecodedDelta*>& deltas,
                                                 const std::vector<std::vector<std::int64_t>>& param_shapes,
                                                 double reference, MergeStats* stats) {
+  return merge_deltas(deltas, param_shapes, ParamGroups::whole(param_shapes.size()), {reference}, stats);
+}
+
+Result<std::vector<torch::Tensor>> merge_deltas(const std::vector<const gradients::DecodedDelta*>& deltas,
+                                                const std::vector<std::vector<std::int64_t>>& param_shapes,
+                                                const ParamGroups& groups, const std::vector<double>& references,
+                                                MergeStats* stats) {
   const std::size_t n_params = param_shapes.size();
+  const auto n_groups = static_cast<std::size_t>(std::max(1, groups.count));
+  if (groups.group_of.size() != n_params || references.size() != n_groups) {
+    return InvalidArgument("merge: " + std::to_string(groups.group_of.size()) + " group entries and " +
+                           std::to_string(references.size()) + " references for " + std::to_string(n_params) +
+                           " parameters in " + std::to_string(n_groups) + " groups");
+  }
+  for (int g : groups.group_of) {
+    if (g < 0 || static_cast<std::size_t>(g) >= n_groups) return InvalidArgument("merge: group " + std::to_string(g) + " out of range");
+  }
   std::vector<double> norms;
   for (std::size_t d = 0; d < deltas.size(); ++d) {
     for (const auto& u : deltas[d]->tensors) {
@@ -31,20 +47,41 @@ Result<std::vector<torch::Tensor>> merge_deltas(const std::vector<const gradient
     }
     norms.push_back(gradients::delta_norm(*deltas[d]));
   }
-  const double clip = reference > 0.0 ? reference : gradients::median(norms);
   MergeStats local;
   local.deltas = deltas.size();
-  local.clip_norm = clip;
+  local.group_norms.assign(n_groups, {});
+  local.group_deltas.assign(n_groups, 0);
+  // part_norm[d][g]: the L2 norm of delta d's part in group g (with one group, the whole).
+  std::vector<std::vector<double>> part_norm(deltas.size(), std::vector<double>(n_groups, 0.0));
+  for (std::size_t d = 0; d < deltas.size(); ++d) {
+    const auto parts = groups.one() ? std::vector<DecodedDelta>{} : split_by_group(*deltas[d], groups);
+    for (std::size_t g = 0; g < n_groups; ++g) {
+      if (!touches(*deltas[d], groups, static_cast<int>(g))) continue;
+      part_norm[d][g] = groups.one() ? norms[d] : gradients::delta_norm(parts[g]);
+      local.group_norms[g].push_back(part_norm[d][g]);
+      ++local.group_deltas[g];
+    }
+  }
+  for (std::size_t g = 0; g < n_groups; ++g) {
+    local.clip_norms.push_back(references[g] > 0.0 ? references[g] : gradients::median(local.group_norms[g]));
+  }
+  local.clip_norm = local.clip_norms[0];
 
   std::vector<torch::Tensor> sums(n_params), counts(n_params);
   for (std::size_t d = 0; d < deltas.size(); ++d) {
-    float scale = 1.0f;
-    if (norms[d] > clip && norms[d] > 0.0) {
-      scale = static_cast<float>(clip / norms[d]);
-      ++local.clipped;
+    std::vector<float> scales(n_groups, 1.0f);
+    bool clipped = false;
+    for (std::size_t g = 0; g < n_groups; ++g) {
+      const double clip = local.clip_norms[g];
+      if (part_norm[d][g] > clip && part_norm[d][g] > 0.0) {
+        scales[g] = static_cast<float>(clip / part_norm[d][g]);
+        clipped = true;
+      }
     }
+    if (clipped) ++local.clipped;
     for (const auto& u : deltas[d]->tensors) {
       const auto i = u.param_index;
+      const float scale = scales[static_cast<std::size_t>(groups.group_of[i])];
       if (!sums[i].defined()) {
         sums[i] = torch::zeros(param_shapes[i], torch::kFloat);
         counts[i] = torch::zeros(param_shapes[i], torch::kFloat);

@@ -15,13 +15,19 @@
 
 #include "core/status.h"
 #include "gradients/codec.h"
+#include "gradients/norm.h"
 
 namespace tessera::gradients {
 
 struct MergeStats {
   std::size_t deltas = 0;
-  double clip_norm = 0.0;        // the reference every delta was clipped to
+  double clip_norm = 0.0;        // the reference every delta was clipped to (group 0's)
   std::vector<double> norms;     // each delta's raw L2 norm, in the order given
+  // Per parameter group: the reference that group's parts were clipped to, and the raw
+  // norms of the parts of the deltas that touch it, in the order given.
+  std::vector<double> clip_norms;
+  std::vector<std::vector<double>> group_norms;
+  std::vector<std::size_t> group_deltas;  // deltas that touch each group
   std::size_t clipped = 0;       // deltas scaled down to clip_norm
   std::int64_t touched = 0;      // coordinates with at least one contribution
 };
@@ -32,5 +38,14 @@ struct MergeStats {
 Result<std::vector<torch::Tensor>> merge_deltas(const std::vector<const gradients::DecodedDelta*>& deltas,
                                                 const std::vector<std::vector<std::int64_t>>& param_shapes,
                                                 double reference = 0.0, MergeStats* stats = nullptr);
+
+// The same per parameter group (gradients/norm.h): each delta's part in group g is
+// clipped to references[g] (or, when that is 0, to the median norm of the parts that
+// touch g), then every coordinate takes the mean over the deltas that sent it — so a
+// shard's update is the mean over the miners that trained that shard.
+Result<std::vector<torch::Tensor>> merge_deltas(const std::vector<const gradients::DecodedDelta*>& deltas,
+                                                const std::vector<std::vector<std::int64_t>>& param_shapes,
+                                                const ParamGroups& groups, const std::vector<double>& references,
+                                                MergeStats* stats = nullptr);
 
 }  // namespace tessera::gradients

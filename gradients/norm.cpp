@@ -31,6 +31,33 @@ double next_norm_reference(double reference, const std::vector<double>& merged_n
   return std::clamp(m, 0.5 * reference, 2.0 * reference);
 }
 
+ParamGroups ParamGroups::whole(std::size_t params) { return ParamGroups{std::vector<int>(params, 0), 1}; }
+
+std::vector<DecodedDelta> split_by_group(const DecodedDelta& delta, const ParamGroups& groups) {
+  std::vector<DecodedDelta> parts(static_cast<std::size_t>(std::max(1, groups.count)));
+  for (const auto& t : delta.tensors) {
+    const int g = t.param_index < groups.group_of.size() ? groups.group_of[t.param_index] : 0;
+    parts[static_cast<std::size_t>(std::clamp(g, 0, static_cast<int>(parts.size()) - 1))].tensors.push_back(t);
+  }
+  return parts;
+}
+
+bool touches(const DecodedDelta& delta, const ParamGroups& groups, int g) {
+  if (groups.one()) return true;
+  return std::any_of(delta.tensors.begin(), delta.tensors.end(), [&](const TensorUpdate& t) {
+    return t.param_index < groups.group_of.size() && groups.group_of[t.param_index] == g;
+  });
+}
+
+std::vector<double> next_norm_references(const std::vector<double>& references,
+                                         const std::vector<std::vector<double>>& merged_norms) {
+  std::vector<double> out(references.size());
+  for (std::size_t g = 0; g < references.size(); ++g) {
+    out[g] = next_norm_reference(references[g], g < merged_norms.size() ? merged_norms[g] : std::vector<double>{});
+  }
+  return out;
+}
+
 namespace {
 
 // Σ a·b of one parameter's two updates.

@@ -11,6 +11,28 @@
 
 namespace tessera::gradients {
 
+// The groups of parameters the checks and the merge work per: the model's shards when
+// miners train parts of it (model/shards.h), else one group holding everything. Each
+// group has its own norm reference, clip and copy comparison, so that deltas of a small
+// or slow shard are measured against their own kind.
+struct ParamGroups {
+  std::vector<int> group_of;  // one entry per parameter, in 0 … count − 1
+  int count = 1;
+  static ParamGroups whole(std::size_t params);
+  bool one() const { return count <= 1; }
+};
+
+// `delta` cut into one part per group, sharing its tensors (an untouched group's part is
+// empty).
+std::vector<DecodedDelta> split_by_group(const DecodedDelta& delta, const ParamGroups& groups);
+
+// Whether `delta` has an update in group `g`; with a single group, always.
+bool touches(const DecodedDelta& delta, const ParamGroups& groups, int g);
+
+// next_norm_reference for each group.
+std::vector<double> next_norm_references(const std::vector<double>& references,
+                                         const std::vector<std::vector<double>>& merged_norms);
+
 // L2 norm of a decoded delta (sparse values or dense tensors), accumulated in double in
 // tensor order.
 double delta_norm(const DecodedDelta& delta);

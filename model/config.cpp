@@ -57,6 +57,10 @@ Result<ModelConfig> resolve_config(const ModelSpec& spec) {
                            std::to_string(units) + " (embeddings, " + std::to_string(config.n_layer) +
                            " layers, final norm)");
   }
+  if (spec.shards_per_miner > spec.shards) {
+    return InvalidArgument("model.shards_per_miner = " + std::to_string(spec.shards_per_miner) +
+                           ": must be at most model.shards = " + std::to_string(spec.shards));
+  }
   return config;
 }
 

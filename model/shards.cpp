@@ -2,8 +2,9 @@
 
 #include <algorithm>
 #include <numeric>
-#include <set>
-#include <sstream>
+
+#include "core/rng.h"
+#include "model/config.h"
 
 namespace tessera::model {
 
@@ -56,17 +57,25 @@ Result<std::vector<std::size_t>> balanced_contiguous_partition(const std::vector
 namespace {
 // Unit index of a parameter: 0 = embeddings, 1 + i = block i, L + 1 = final norm.
 int unit_of(const std::string& name, int n_layer) {
-  if (name.rfind("h.", 0) == 0) return 1 + std::stoi(name.substr(2, name.find('.', 2) - 2));
+  if (name.rfind("h.", 0) == 0) {
+    const std::string digits = name.substr(2, name.find('.', 2) - 2);
+    if (digits.empty() || digits.size() > 6 || digits.find_first_not_of("0123456789") != std::string::npos) return -1;
+    return 1 + std::stoi(digits);
+  }
   if (name.rfind("ln_f", 0) == 0) return n_layer + 1;
   return 0;
 }
 }  // namespace
 
-Result<std::vector<Shard>> partition_shards(const GPT& model, int shards) {
-  const int n_layer = model->config().n_layer;
-  const auto params = model->named_params();
+Result<std::vector<int>> shard_of_parameters(const std::vector<std::string>& names,
+                                             const std::vector<std::int64_t>& numels, int n_layer, int shards) {
   std::vector<std::int64_t> unit_sizes(static_cast<std::size_t>(n_layer + 2), 0);
-  for (const auto& [name, p] : params) unit_sizes[static_cast<std::size_t>(unit_of(name, n_layer))] += p.numel();
+  std::vector<int> unit(names.size());
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    unit[i] = unit_of(names[i], n_layer);
+    if (unit[i] < 0 || unit[i] > n_layer + 1) return InvalidArgument("parameter " + names[i] + " belongs to no layer of the model");
+    unit_sizes[static_cast<std::size_t>(unit[i])] += numels[i];
+  }
   auto starts = balanced_contiguous_partition(unit_sizes, shards);
   if (!starts.ok()) return starts.status().with_context("model.shards");
   std::vector<int> shard_of_unit(unit_sizes.size());
@@ -74,45 +83,61 @@ Result<std::vector<Shard>> partition_shards(const GPT& model, int shards) {
     const std::size_t end = s + 1 < starts->size() ? (*starts)[s + 1] : unit_sizes.size();
     for (std::size_t u = (*starts)[s]; u < end; ++u) shard_of_unit[u] = static_cast<int>(s);
   }
+  std::vector<int> out(names.size());
+  for (std::size_t i = 0; i < names.size(); ++i) out[i] = shard_of_unit[static_cast<std::size_t>(unit[i])];
+  return out;
+}
+
+Result<std::vector<Shard>> partition_shards(const GPT& model, int shards) {
+  const auto params = model->named_params();
+  std::vector<std::string> names;
+  std::vector<std::int64_t> numels;
+  for (const auto& [name, p] : params) {
+    names.push_back(name);
+    numels.push_back(p.numel());
+  }
+  TESSERA_ASSIGN_OR_RETURN(auto shard_of, shard_of_parameters(names, numels, model->config().n_layer, shards));
   std::vector<Shard> out(static_cast<std::size_t>(shards));
   for (int s = 0; s < shards; ++s) out[static_cast<std::size_t>(s)].index = s;
-  for (const auto& [name, p] : params) {
-    Shard& shard = out[static_cast<std::size_t>(shard_of_unit[static_cast<std::size_t>(unit_of(name, n_layer))])];
-    shard.parameter_names.push_back(name);
-    shard.numel += p.numel();
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    Shard& shard = out[static_cast<std::size_t>(shard_of[i])];
+    shard.parameter_names.push_back(names[i]);
+    shard.numel += numels[i];
   }
   return out;
 }
 
-Result<std::vector<int>> parse_shard_list(const std::string& text, int shard_count) {
-  std::set<int> out;
-  std::stringstream ss(text);
-  std::string item;
-  auto parse_int = [&](const std::string& s) -> Result<int> {
-    if (s.empty() || s.find_first_not_of("0123456789") != std::string::npos || s.size() > 6) {
-      return InvalidArgument("--shards '" + text + "': '" + s + "' is not a shard index");
-    }
-    int v = std::stoi(s);
-    if (v >= shard_count) {
-      return InvalidArgument("--shards '" + text + "': shard " + s + " does not exist (the run has " +
-                             std::to_string(shard_count) + " shards, 0.." + std::to_string(shard_count - 1) + ")");
-    }
-    return v;
-  };
-  while (std::getline(ss, item, ',')) {
-    auto dash = item.find('-');
-    if (dash == std::string::npos) {
-      TESSERA_ASSIGN_OR_RETURN(int v, parse_int(item));
-      out.insert(v);
-    } else {
-      TESSERA_ASSIGN_OR_RETURN(int a, parse_int(item.substr(0, dash)));
-      TESSERA_ASSIGN_OR_RETURN(int b, parse_int(item.substr(dash + 1)));
-      if (a > b) return InvalidArgument("--shards '" + text + "': range " + item + " is reversed");
-      for (int v = a; v <= b; ++v) out.insert(v);
-    }
+Result<std::pair<std::vector<int>, int>> parameter_groups(const ModelSpec& spec, const std::vector<std::string>& names,
+                                                          const std::vector<std::vector<std::int64_t>>& shapes) {
+  if (!spec.sharded()) return std::make_pair(std::vector<int>(names.size(), 0), 1);
+  TESSERA_ASSIGN_OR_RETURN(ModelConfig config, resolve_config(spec));
+  std::vector<std::int64_t> numels;
+  for (const auto& shape : shapes) {
+    std::int64_t n = 1;
+    for (auto d : shape) n *= d;
+    numels.push_back(n);
   }
-  if (out.empty()) return InvalidArgument("--shards '" + text + "': no shard given");
-  return std::vector<int>(out.begin(), out.end());
+  TESSERA_ASSIGN_OR_RETURN(auto shard_of, shard_of_parameters(names, numels, config.n_layer, spec.shards));
+  return std::make_pair(std::move(shard_of), spec.shards);
+}
+
+std::uint64_t shard_epoch(const ModelSpec& spec, std::uint64_t window) {
+  return window / static_cast<std::uint64_t>(std::max(1, spec.shard_epoch_windows));
+}
+
+std::vector<int> assign_shards(std::uint64_t run_seed, const ModelSpec& spec, std::uint64_t window, std::uint32_t uid) {
+  const int count = std::max(1, spec.shards);
+  std::vector<int> out;
+  if (!spec.sharded()) {
+    for (int s = 0; s < count; ++s) out.push_back(s);
+    return out;
+  }
+  const auto S = static_cast<std::uint64_t>(count), k = static_cast<std::uint64_t>(spec.shards_per_miner);
+  const std::uint64_t offset = Rng::derive("tessera/shards", run_seed, shard_epoch(spec, window)).next_u64() % S;
+  const std::uint64_t first = (static_cast<std::uint64_t>(uid) % S * k + offset) % S;
+  for (std::uint64_t j = 0; j < k; ++j) out.push_back(static_cast<int>((first + j) % S));
+  std::sort(out.begin(), out.end());
+  return out;
 }
 
 }  // namespace tessera::model

@@ -55,7 +55,10 @@ Result<InnerResult> InnerLoop::run(model::GPT& model, torch::optim::Optimizer& o
   torch::NoGradGuard no_grad;
   const auto params = model->named_params();
   for (std::size_t i = 0; i < params.size(); ++i) {
-    result.delta.push_back(start[i].to(params[i].second.device()) - params[i].second.detach());
+    // A parameter the miner does not train (trainer/shard_assignment.h) has no delta.
+    result.delta.push_back(params[i].second.requires_grad()
+                               ? start[i].to(params[i].second.device()) - params[i].second.detach()
+                               : torch::Tensor());
   }
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return result;

@@ -18,7 +18,9 @@
 namespace tessera::trainer {
 
 struct InnerResult {
-  std::vector<torch::Tensor> delta;  // one float32 tensor per parameter, θ_start − θ_end, on the model's device
+  // One float32 tensor per parameter, θ_start − θ_end, on the model's device; undefined
+  // for parameters the model does not train (requires_grad false).
+  std::vector<torch::Tensor> delta;
   double first_loss = 0.0;           // training loss of the first inner step
   double last_loss = 0.0;            // training loss of the last inner step
   double seconds = 0.0;

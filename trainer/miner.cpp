@@ -25,6 +25,7 @@
 #include "trainer/data_parallel.h"
 #include "trainer/inner_loop.h"
 #include "trainer/miner_state.h"
+#include "trainer/shard_assignment.h"
 #include "trainer/optim.h"
 
 namespace tessera::trainer {
@@ -35,29 +36,6 @@ namespace {
 
 double since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
-
-// The parameters a miner trains: all, or those of the chosen shards (the others get no
-// gradient and no optimizer state).
-Result<std::vector<std::uint32_t>> select_trained(model::GPT& model, const RunSpec& spec, const std::string& shards) {
-  const auto named = model->named_params();
-  std::vector<std::uint32_t> trained;
-  if (shards.empty()) {
-    for (std::uint32_t i = 0; i < named.size(); ++i) trained.push_back(i);
-    return trained;
-  }
-  TESSERA_ASSIGN_OR_RETURN(auto partition, model::partition_shards(model, spec.model.shards));
-  TESSERA_ASSIGN_OR_RETURN(auto chosen, model::parse_shard_list(shards, spec.model.shards));
-  std::set<std::string> names;
-  for (int s : chosen) names.insert(partition[s].parameter_names.begin(), partition[s].parameter_names.end());
-  for (std::uint32_t i = 0; i < named.size(); ++i) {
-    if (names.count(named[i].first)) {
-      trained.push_back(i);
-    } else {
-      named[i].second.set_requires_grad(false);
-    }
-  }
-  return trained;
 }
 
 // The per-window control record rank 0 broadcasts: window, uid, origin window, stop.
@@ -108,7 +86,7 @@ class Miner {
   std::unique_ptr<torch::optim::AdamW> optimizer_;
   std::unique_ptr<gradients::ErrorFeedback> ef_;
   gradients::CodecSettings codec_;
-  std::vector<std::uint32_t> trained_;  // parameter indices this miner trains and submits
+  ShardAssignment assignment_;  // the parameters this miner trains and submits this window
   fs::path dir_;
   MinerRecord record_;
   std::unique_ptr<checkpoints::CheckpointFollower> follower_;
@@ -141,7 +119,6 @@ Status Miner::start_workers() {
                                      std::to_string(options_.workers), "--store", (wdir / "store").string(), "--spec",
                                      (wdir / "spec.toml").string(), "--data", joined_.data_dir, "--threads",
                                      std::to_string(std::max(1, options_.threads)), "--device", device};
-    if (!options_.shards.empty()) argv.insert(argv.end(), {"--shards", options_.shards});
     workers_.push_back(std::make_unique<Subprocess>(argv, wdir / ("worker-" + std::to_string(r) + ".log")));
   }
   TESSERA_ASSIGN_OR_RETURN(group_, DataParallelGroup::join(wdir / "store", 0, options_.workers, options_.device));
@@ -173,8 +150,6 @@ Status Miner::setup() {
   }
   model_ = model::make_gpt(joined_.config, spec.seed);
   model_->to(options_.device);
-  const auto named = model_->named_params();
-  TESSERA_ASSIGN_OR_RETURN(trained_, select_trained(model_, spec, options_.shards));
   optimizer_ = make_adamw(model_, spec.train);
   ef_ = std::make_unique<gradients::ErrorFeedback>(spec.codec.ef_beta);
   TESSERA_ASSIGN_OR_RETURN(codec_, gradients::CodecSettings::from_spec(spec.codec));
@@ -207,8 +182,12 @@ Status Miner::setup() {
   record_.netuid = options_.join.netuid;
   record_.hotkey = joined_.wallet.hotkey.public_hex();
   record_.spec_hash = spec_hash;
-  spdlog::info("miner uid {} on subnet {} ({}, {}), training {} of {} parameter tensors, codec {}", joined_.uid,
-               options_.join.netuid, joined_.config.describe(), options_.device.str(), trained_.size(), named.size(), codec_.name());
+  spdlog::info("miner uid {} on subnet {} ({}, {}), {}, codec {}", joined_.uid, options_.join.netuid,
+               joined_.config.describe(), options_.device.str(),
+               spec.model.sharded() ? std::to_string(spec.model.shards_per_miner) + " of " + std::to_string(spec.model.shards) +
+                                          " shards, assigned per window by the protocol"
+                                    : std::string("training the whole model"),
+               codec_.name());
   return Status::Ok();
 }
 
@@ -245,12 +224,22 @@ Status Miner::do_window(const chain::CheckpointInfo& info, double waited) {
   TESSERA_ASSIGN_OR_RETURN(auto pages, dataset::assign_pages(joined_.spec.seed, info.window, joined_.uid,
                                                              static_cast<std::uint64_t>(joined_.spec.data.pages_per_window),
                                                              train_->num_pages(joined_.spec.data.page_tokens)));
+  TESSERA_ASSIGN_OR_RETURN(const bool reassigned,
+                           assignment_.update(model_, optimizer_.get(), ef_.get(), joined_.spec, info.window, joined_.uid));
+  if (reassigned && joined_.spec.model.sharded()) {
+    std::string list;
+    for (int s : assignment_.shards()) list += (list.empty() ? "" : ",") + std::to_string(s);
+    spdlog::info("window {}: training shards {} of {} ({:.1f}% of the parameters) until window {}", info.window, list,
+                 joined_.spec.model.shards, 100.0 * assignment_.fraction(),
+                 (model::shard_epoch(joined_.spec.model, info.window) + 1) *
+                     static_cast<std::uint64_t>(joined_.spec.model.shard_epoch_windows));
+  }
   TESSERA_ASSIGN_OR_RETURN(InnerResult trained, train_window(*base, info.window, pages));
   times.compute_s = trained.seconds;
   if (closed_while_training(info.window)) return Status::Ok();
   const auto t_enc = std::chrono::steady_clock::now();
   std::vector<gradients::IndexedTensor> delta;
-  for (std::uint32_t i : trained_) delta.push_back({i, trained.delta[i]});
+  for (std::uint32_t i : assignment_.trained()) delta.push_back({i, trained.delta[i]});
   TESSERA_ASSIGN_OR_RETURN(gradients::EncodedDelta encoded, ef_->step(delta, codec_));
   times.encode_s = since(t_enc);
   TESSERA_ASSIGN_OR_RETURN(proto::SubmissionHeader header, make_header(info, pages));
@@ -312,6 +301,7 @@ Result<proto::SubmissionHeader> Miner::make_header(const chain::CheckpointInfo& 
   TESSERA_ASSIGN_OR_RETURN(std::string digest, from_hex(dataset::pages_digest(pages)));
   header.set_data_digest(digest);
   header.set_codec(codec_.name());
+  for (int s : assignment_.shards()) header.add_shards(static_cast<std::uint32_t>(s));
   header.set_timestamp_ms(static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
                                                          std::chrono::system_clock::now().time_since_epoch())
                                                          .count()));
@@ -418,7 +408,7 @@ std::chrono::steady_clock::time_point Miner::window_close_time(std::uint64_t win
 void Miner::report_window(std::uint64_t window, const InnerResult& trained, std::size_t bytes, const SendReport& sent,
                           const WindowTimes& t) {
   std::int64_t dense_bytes = 0;
-  for (std::uint32_t i : trained_) dense_bytes += trained.delta[i].numel() * 4;
+  for (std::uint32_t i : assignment_.trained()) dense_bytes += trained.delta[i].numel() * 4;
   spdlog::info("window {}: loss {:.4f} → {:.4f} | {} B to {}/{} validators ({:.0f}× smaller than dense) | compute {:.2f}s "
                "encode {:.3f}s send {:.3f}s wait {:.2f}s pull {:.2f}s",
                window, trained.first_loss, trained.last_loss, bytes, sent.accepted, sent.validators,
@@ -453,6 +443,8 @@ void Miner::report_window(std::uint64_t window, const InnerResult& trained, std:
                       {"bytes", bytes},
                       {"bytes_sent", sent.bytes},
                       {"dense_bytes", dense_bytes},
+                      {"shards", assignment_.shards()},
+                      {"trained_fraction", assignment_.fraction()},
                       {"validators", sent.validators},
                       {"accepted", sent.accepted},
                       {"compute_s", t.compute_s},
@@ -525,8 +517,8 @@ Status run_miner_worker(const WorkerOptions& o) {
   model::configure_cpu_threads(o.threads);
   model::GPT gpt = model::make_gpt(config, spec.seed);
   gpt->to(o.device);
-  TESSERA_RETURN_IF_ERROR(select_trained(gpt, spec, o.shards).status());
   auto optimizer = make_adamw(gpt, spec.train);
+  ShardAssignment assignment;
   TESSERA_ASSIGN_OR_RETURN(auto group, DataParallelGroup::join(o.store, o.rank, o.world, o.device));
   std::string state;
   TESSERA_RETURN_IF_ERROR(group->broadcast_bytes(&state));
@@ -545,6 +537,7 @@ Status run_miner_worker(const WorkerOptions& o) {
     TESSERA_ASSIGN_OR_RETURN(auto pages, dataset::assign_pages(spec.seed, window, uid,
                                                                static_cast<std::uint64_t>(spec.data.pages_per_window),
                                                                train.num_pages(spec.data.page_tokens)));
+    TESSERA_RETURN_IF_ERROR(assignment.update(gpt, optimizer.get(), nullptr, spec, window, static_cast<std::uint32_t>(uid)).status());
     InnerLoop inner{&spec};
     inner.origin_window = static_cast<std::uint64_t>(c[2].item<std::int64_t>());
     inner.group = group.get();

@@ -1,7 +1,7 @@
 // The miner role (`tessera miner`, DESIGN.md §1 step 2). For each window whose
 // checkpoint C_w is announced while the window is open: load C_w (pull, verified against
 // the announced hash), train H inner AdamW steps on the pages assigned to (run seed, w,
-// uid), form Δ = θ(C_w) − θ_end, run error feedback and the codec, and send the signed
+// uid) — only the shards assigned to it when the run is sharded (shard_assignment.h) — form Δ = θ(C_w) − θ_end, run error feedback and the codec, and send the signed
 // submission to every validator serving on the subnet. It never sends stale work: a
 // window that closed while it trained is dropped, and when it falls behind it skips to
 // the newest checkpoint. Its error-feedback buffers and optimizer state survive restarts
@@ -23,7 +23,6 @@ struct MinerOptions {
   subnet::JoinOptions join;
   int threads = 0;
   std::uint64_t windows = 0;  // stop after this many submitted windows (0: until Ctrl-C)
-  std::string shards;         // "" = all; else e.g. "0" or "0,2-3" of the spec's model.shards
   int workers = 1;            // K local data-parallel processes (this one and K − 1 `miner-worker`s)
   torch::Device device = torch::kCPU;  // model, optimizer and error-feedback state (model/device.h)
   std::function<void(const std::string& json)> on_window;  // one JSON object per window
@@ -37,7 +36,6 @@ Status run_miner(const MinerOptions& options);
 struct WorkerOptions {
   int rank = 1, world = 2;
   std::filesystem::path store, spec, data;
-  std::string shards;
   int threads = 1;
   torch::Device device = torch::kCPU;
 };

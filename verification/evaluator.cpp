@@ -14,6 +14,7 @@
 #include "gradients/dispatch.h"
 #include "gradients/merge.h"
 #include "gradients/norm.h"
+#include "model/shards.h"
 
 namespace tessera::verification {
 
@@ -29,6 +30,7 @@ const char* outcome_name(Outcome o) {
     case Outcome::kNormOutlier: return "norm-outlier";
     case Outcome::kNoGain: return "no-gain";
     case Outcome::kNotOwnData: return "not-own-data";
+    case Outcome::kWrongShard: return "wrong-shard";
   }
   return "?";
 }
@@ -71,16 +73,39 @@ namespace {
 // What the model-free checks learned about the window: the candidates (indices into the
 // report) that reached evaluation, and each candidate's assigned pages.
 struct Screened {
+  gradients::ParamGroups groups;
   std::vector<std::size_t> candidates;
   std::map<std::uint32_t, std::vector<std::uint64_t>> pages_of;
-  std::vector<double> public_norms;  // of ctx.public_deltas, computed once per window
+  // Per report index: the decoded delta cut into its parameter groups (one part when the
+  // run is unsharded: the whole delta).
+  std::map<std::size_t, std::vector<gradients::DecodedDelta>> parts_of;
+  // ctx.public_deltas cut the same way, with their part norms, computed once per window.
+  std::vector<std::vector<gradients::DecodedDelta>> public_parts;
+  std::vector<std::vector<double>> public_norms;
 };
+
+std::string shard_list(const std::vector<int>& shards) {
+  std::string out;
+  for (int s : shards) out += (out.empty() ? "" : ",") + std::to_string(s);
+  return "{" + out + "}";
+}
+
+// The parts of `delta` per group and their norms (the whole delta and its norm with one group).
+std::vector<gradients::DecodedDelta> parts_of(const gradients::DecodedDelta& delta, const gradients::ParamGroups& groups,
+                                              double whole_norm, std::vector<double>* norms) {
+  std::vector<gradients::DecodedDelta> parts =
+      groups.one() ? std::vector<gradients::DecodedDelta>{delta} : gradients::split_by_group(delta, groups);
+  norms->clear();
+  for (const auto& p : parts) norms->push_back(groups.one() ? whole_norm : gradients::delta_norm(p));
+  return parts;
+}
 
 // Steps 1–2 for one submission: base, codec, data digest, duplicates, strict decoding and
 // copies of an earlier candidate. Returns the outcome when it fails one, else nullopt
 // (and the decoded delta, its norm and its pages are filled in).
 Result<std::optional<std::pair<Outcome, std::string>>> screen(const WindowContext& ctx, const net::Submission& sub,
                                                               const std::vector<std::vector<std::int64_t>>& shapes,
+                                                              const std::vector<std::string>& names,
                                                               const WindowReport& report, Screened* screened,
                                                               std::set<std::string>* seen_payloads,
                                                               std::set<std::uint32_t>* seen_uids, Evaluation* e) {
@@ -101,6 +126,19 @@ Result<std::optional<std::pair<Outcome, std::string>>> screen(const WindowContex
   if (to_hex(h.data_digest()) != dataset::pages_digest(pages)) {
     return Found({Outcome::kWrongData, "data digest does not match the pages assigned to uid " + std::to_string(h.uid())});
   }
+  const std::vector<int> claimed(h.shards().begin(), h.shards().end());
+  if (spec.model.sharded()) {
+    const std::vector<int> assigned = model::assign_shards(spec.seed, spec.model, ctx.window, h.uid());
+    if (claimed != assigned) {
+      return Found({Outcome::kWrongShard, "header names shards " + shard_list(claimed) + ", uid " +
+                                              std::to_string(h.uid()) + " is assigned " + shard_list(assigned) +
+                                              " in window " + std::to_string(ctx.window)});
+    }
+    e->shards = claimed;
+  } else if (!claimed.empty()) {
+    return Found({Outcome::kWrongShard, "header names shards " + shard_list(claimed) + ", but every miner of this run "
+                                        "trains the whole model (model.shards_per_miner = 0)"});
+  }
   if (!seen_payloads->insert(h.payload_hash()).second) {
     return Found({Outcome::kDuplicate, "the same payload as an earlier submission of this window"});
   }
@@ -112,28 +150,49 @@ Result<std::optional<std::pair<Outcome, std::string>>> screen(const WindowContex
   auto decoded = gradients::decode_delta(sub.payload, shapes, ctx.codec, limits);
   if (!decoded.ok()) return Found({Outcome::kMalformed, decoded.status().message()});
   e->delta = std::make_shared<const gradients::DecodedDelta>(std::move(*decoded));
+  if (spec.model.sharded()) {
+    for (const auto& t : e->delta->tensors) {
+      const int shard = screened->groups.group_of[t.param_index];
+      if (!std::binary_search(claimed.begin(), claimed.end(), shard)) {
+        return Found({Outcome::kWrongShard, "updates " + names[t.param_index] + " of shard " + std::to_string(shard) +
+                                                ", outside its assigned shards " + shard_list(claimed)});
+      }
+    }
+  }
   e->norm = gradients::delta_norm(*e->delta);
+  auto parts = parts_of(*e->delta, screened->groups, e->norm, &e->part_norms);
   // Copies: an earlier candidate of this window, or a public delta of the previous one (its
   // merged update, its scored deltas), judged by cosine similarity, which index swaps and
-  // value noise do not hide and which works for dense (transformed) updates too.
+  // value noise do not hide and which works for dense (transformed) updates too. Per
+  // shard when the run is sharded: copying one shard's part of another miner's delta is a
+  // copy, whatever the rest holds.
   const double limit = spec.validator.copy_similarity;
-  for (std::size_t c : screened->candidates) {
-    const auto& earlier = report.evaluations[c];
-    const double cos = gradients::delta_cosine(*e->delta, *earlier.delta, e->norm, earlier.norm);
-    if (cos > limit) {
-      return Found({Outcome::kCopy, "cosine similarity " + fmt(cos) + " with uid " + std::to_string(earlier.uid) +
-                                        "'s earlier delta (limit " + fmt(limit) + ")"});
+  for (std::size_t g = 0; g < parts.size(); ++g) {
+    if (parts[g].tensors.empty()) continue;
+    const std::string where = screened->groups.one() ? "" : " in shard " + std::to_string(g);
+    for (std::size_t c : screened->candidates) {
+      const auto& earlier = report.evaluations[c];
+      const auto& other = screened->parts_of.at(c)[g];
+      if (other.tensors.empty()) continue;
+      const double cos = gradients::delta_cosine(parts[g], other, e->part_norms[g], earlier.part_norms[g]);
+      if (cos > limit) {
+        return Found({Outcome::kCopy, "cosine similarity " + fmt(cos) + where + " with uid " +
+                                          std::to_string(earlier.uid) + "'s earlier delta (limit " + fmt(limit) + ")"});
+      }
+    }
+    for (std::size_t i = 0; i < ctx.public_deltas.size(); ++i) {
+      const auto& other = screened->public_parts[i][g];
+      if (other.tensors.empty()) continue;
+      const double cos = gradients::delta_cosine(parts[g], other, e->part_norms[g], screened->public_norms[i][g]);
+      if (cos > limit) {
+        return Found({Outcome::kCopy, "cosine similarity " + fmt(cos) + where + " with " +
+                                          (i == 0 ? std::string("the previous window's merged update")
+                                                  : "a delta scored in the previous window") +
+                                          " (limit " + fmt(limit) + "): a replay"});
+      }
     }
   }
-  for (std::size_t i = 0; i < ctx.public_deltas.size(); ++i) {
-    const double cos = gradients::delta_cosine(*e->delta, *ctx.public_deltas[i], e->norm, screened->public_norms[i]);
-    if (cos > limit) {
-      return Found({Outcome::kCopy, "cosine similarity " + fmt(cos) + " with " +
-                                        (i == 0 ? std::string("the previous window's merged update")
-                                                : "a delta scored in the previous window") +
-                                        " (limit " + fmt(limit) + "): a replay"});
-    }
-  }
+  screened->parts_of[report.evaluations.size()] = std::move(parts);
   screened->pages_of[h.uid()] = std::move(pages);
   return Found();
 }
@@ -164,8 +223,8 @@ Result<std::pair<torch::Tensor, torch::Tensor>> held_out_batch(const WindowConte
 // stays private to the validator until the window closed. Returns whether both losses
 // after applying the delta are finite.
 Result<bool> measure_gains(const WindowContext& ctx, const std::vector<torch::Tensor>& params,
-                     const std::pair<torch::Tensor, torch::Tensor>& random_batch, const Screened& screened,
-                     WindowReport* report, Evaluation* e) {
+                           const std::pair<torch::Tensor, torch::Tensor>& random_batch, const Screened& screened,
+                           std::size_t index, WindowReport* report, Evaluation* e) {
   const RunSpec& spec = *ctx.spec;
   model::GPT model = ctx.model;
   // validator.own_batches of the exact batches its inner steps drew (consecutive steps
@@ -185,11 +244,19 @@ Result<bool> measure_gains(const WindowContext& ctx, const std::vector<torch::Te
   const std::pair<torch::Tensor, torch::Tensor> own_batch =
       count == 1 ? std::make_pair(inputs[0], targets[0]) : std::make_pair(torch::cat(inputs), torch::cat(targets));
   const double before_own = loss_on(model, own_batch, &report->forward_passes);
-  const float alpha = static_cast<float>(-spec.validator.eval_lr * e->clip_scale);
-  TESSERA_ASSIGN_OR_RETURN(gradients::UndoLog undo, gradients::apply_delta(params, *e->delta, alpha));
+  // Each part with its own clip (one part, the whole delta, when the run is unsharded);
+  // undone in reverse order.
+  const auto& parts = screened.parts_of.at(index);
+  std::vector<gradients::UndoLog> undo;
+  for (std::size_t g = 0; g < parts.size(); ++g) {
+    if (parts[g].tensors.empty()) continue;
+    const float alpha = static_cast<float>(-spec.validator.eval_lr * e->part_clips[g]);
+    TESSERA_ASSIGN_OR_RETURN(auto log, gradients::apply_delta(params, parts[g], alpha));
+    undo.push_back(std::move(log));
+  }
   const double after_random = loss_on(model, random_batch, &report->forward_passes);
   const double after_own = loss_on(model, own_batch, &report->forward_passes);
-  TESSERA_RETURN_IF_ERROR(gradients::undo_delta(params, undo));
+  for (auto it = undo.rbegin(); it != undo.rend(); ++it) TESSERA_RETURN_IF_ERROR(gradients::undo_delta(params, *it));
   e->gain_random = report->before_random - after_random;
   e->gain_own = before_own - after_own;
   return std::isfinite(after_random) && std::isfinite(after_own);
@@ -207,7 +274,29 @@ void judge(bool losses_finite, Evaluation* e) {
   } else {
     e->outcome = Outcome::kScored;
     e->score = std::min(e->gain_random, e->gain_own - e->gain_random);
+    e->raw_score = e->score;
     e->reason = figures;
+  }
+}
+
+// Sharded runs: each scored delta's score × (median score of the window) / (median score
+// of its cohort, the deltas assigned the same shards). Nothing changes with one cohort.
+void normalise_cohorts(WindowReport* report) {
+  std::map<std::vector<int>, std::vector<double>> by_cohort;
+  std::vector<double> all;
+  for (const auto& e : report->evaluations) {
+    if (e.outcome != Outcome::kScored) continue;
+    by_cohort[e.shards].push_back(e.score);
+    all.push_back(e.score);
+  }
+  if (by_cohort.size() < 2) return;
+  const double window_median = gradients::median(all);
+  for (auto& e : report->evaluations) {
+    if (e.outcome != Outcome::kScored) continue;
+    const double cohort_median = gradients::median(by_cohort.at(e.shards));
+    if (!(cohort_median > 0.0)) continue;
+    e.score = e.raw_score * (window_median / cohort_median);
+    e.reason += ", cohort " + shard_list(e.shards) + " ×" + fmt(window_median / cohort_median);
   }
 }
 
@@ -219,14 +308,24 @@ Result<WindowReport> evaluate_window(const WindowContext& ctx, const std::vector
   WindowReport report;
   std::vector<torch::Tensor> params;
   std::vector<std::vector<std::int64_t>> shapes;
+  std::vector<std::string> names;
   for (const auto& [name, p] : ctx.model->named_params()) {
     params.push_back(p.detach());
     shapes.push_back(p.sizes().vec());
+    names.push_back(name);
   }
 
-  // 1–2. Checks that need no model: base, codec, data digest, duplicates, decoding, copies.
+  // 1–2. Checks that need no model: base, codec, data digest, shards, duplicates,
+  // decoding, copies.
   Screened screened;
-  for (const auto& d : ctx.public_deltas) screened.public_norms.push_back(gradients::delta_norm(*d));
+  TESSERA_ASSIGN_OR_RETURN(auto grouping, model::parameter_groups(spec.model, names, shapes));
+  screened.groups = gradients::ParamGroups{std::move(grouping.first), grouping.second};
+  report.groups = screened.groups;
+  for (const auto& d : ctx.public_deltas) {
+    std::vector<double> norms;
+    screened.public_parts.push_back(parts_of(*d, screened.groups, gradients::delta_norm(*d), &norms));
+    screened.public_norms.push_back(std::move(norms));
+  }
   std::set<std::string> seen_payloads;
   std::set<std::uint32_t> seen_uids;
   for (const auto& sub : submissions) {
@@ -234,7 +333,7 @@ Result<WindowReport> evaluate_window(const WindowContext& ctx, const std::vector
     e.uid = sub.header.uid();
     e.hotkey = sub.header.hotkey();
     e.payload_hash = sub.header.payload_hash();
-    TESSERA_ASSIGN_OR_RETURN(auto failed, screen(ctx, sub, shapes, report, &screened, &seen_payloads, &seen_uids, &e));
+    TESSERA_ASSIGN_OR_RETURN(auto failed, screen(ctx, sub, shapes, names, report, &screened, &seen_payloads, &seen_uids, &e));
     if (failed) {
       e.outcome = failed->first;
       e.reason = std::move(failed->second);
@@ -250,21 +349,29 @@ Result<WindowReport> evaluate_window(const WindowContext& ctx, const std::vector
   }
 
   // 3. The norm reference, from the base checkpoint (the median norm of what was merged
-  // into it): deltas far above it are outliers, the rest are clipped to it. Garbage sent
-  // this window cannot move it. Without one (the run's first window) nothing is clipped
-  // or refused here, and the merge clips to the median of what it merges.
-  const double reference = ctx.norm_reference;
-  report.norm_reference = reference;
+  // into it), per group: a part far above its group's is an outlier, the rest are
+  // clipped to it. Garbage sent this window cannot move it. Without one (the run's first
+  // window, a shard's first merge) nothing is clipped or refused here, and the merge
+  // clips to the median of what it merges.
+  std::vector<double> references = ctx.norm_references;
+  references.resize(static_cast<std::size_t>(screened.groups.count), 0.0);
+  report.norm_references = references;
   std::vector<std::size_t> evaluated;
   for (std::size_t c : screened.candidates) {
     Evaluation& e = report.evaluations[c];
-    if (reference > 0 && e.norm > spec.validator.max_norm_ratio * reference) {
-      e.outcome = Outcome::kNormOutlier;
-      e.reason = "norm " + fmt(e.norm) + " is " + fmt(e.norm / reference) + "× the reference " + fmt(reference) +
-                 " (limit " + fmt(spec.validator.max_norm_ratio) + "×)";
-      continue;
+    e.part_clips.assign(references.size(), 1.0);
+    for (std::size_t g = 0; g < references.size() && e.outcome != Outcome::kNormOutlier; ++g) {
+      const double reference = references[g], norm = e.part_norms[g];
+      if (reference > 0 && norm > spec.validator.max_norm_ratio * reference) {
+        e.outcome = Outcome::kNormOutlier;
+        e.reason = "norm " + fmt(norm) + (screened.groups.one() ? "" : " in shard " + std::to_string(g)) + " is " +
+                   fmt(norm / reference) + "× the reference " + fmt(reference) + " (limit " +
+                   fmt(spec.validator.max_norm_ratio) + "×)";
+      }
+      e.part_clips[g] = reference > 0 && norm > reference ? reference / norm : 1.0;
     }
-    e.clip_scale = reference > 0 && e.norm > reference ? reference / e.norm : 1.0;
+    if (e.outcome == Outcome::kNormOutlier) continue;
+    e.clip_scale = *std::min_element(e.part_clips.begin(), e.part_clips.end());
     evaluated.push_back(c);
   }
 
@@ -274,9 +381,10 @@ Result<WindowReport> evaluate_window(const WindowContext& ctx, const std::vector
   report.loss_evaluated = evaluated.size();
   for (std::size_t c : evaluated) {
     Evaluation& e = report.evaluations[c];
-    TESSERA_ASSIGN_OR_RETURN(const bool finite, measure_gains(ctx, params, random_batch, screened, &report, &e));
+    TESSERA_ASSIGN_OR_RETURN(const bool finite, measure_gains(ctx, params, random_batch, screened, c, &report, &e));
     judge(finite, &e);
   }
+  normalise_cohorts(&report);
   report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return report;
 }
@@ -293,7 +401,7 @@ Result<std::vector<std::shared_ptr<const gradients::DecodedDelta>>> public_delta
   }
   if (scored.empty()) return scored;
   if (merged.empty()) {
-    TESSERA_ASSIGN_OR_RETURN(merged, gradients::merge_deltas(pointers, param_shapes, report.norm_reference));
+    TESSERA_ASSIGN_OR_RETURN(merged, gradients::merge_deltas(pointers, param_shapes, report.groups, report.norm_references));
   }
   // The update as a replayer would submit it: compressed with the run's codec. Its plain
   // cosine with the dense update is low (top-k keeps a fraction of its energy); with

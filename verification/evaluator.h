@@ -3,6 +3,8 @@
 //   stale        its base checkpoint is not C_w
 //   wrong-codec  encoded with other settings than the run's
 //   wrong-data   its data digest is not the digest of the pages assigned to its uid
+//   wrong-shard  the run is sharded and its header does not name the shards assigned to
+//                its uid for the window, or the delta updates a parameter outside them
 //   duplicate    the same payload bytes as an earlier submission, or a second one of a uid
 //   malformed    the strict decoder rejects it (shapes, indices, non-finite values, …)
 //   copy         its cosine similarity with an earlier submission's delta, or with a
@@ -11,6 +13,13 @@
 //                loses; arrival order is commitment order, docs/protocol.md)
 //   norm-outlier its L2 norm exceeds validator.max_norm_ratio × the norm reference the
 //                base checkpoint carries (a scaled, poisoning delta)
+//
+// When miners train parts of the model (model.shards_per_miner < model.shards), the
+// copy comparison, the norm reference and the clip work per shard (a shard's part of a
+// delta against the same shard's part of the others and that shard's reference), and a
+// scored delta's score is normalised within its cohort (the miners assigned the same
+// shards): score × (median score of the window) / (median score of its cohort), so
+// that a shard whose deltas lower the loss less, for the same work, pays the same.
 //   no-gain      applying it does not lower the loss on the random held-out batch
 //   not-own-data it helps the held-out batch at least as much as the miner's own pages:
 //                it was not trained on its assignment
@@ -48,12 +57,15 @@
 #include "core/status.h"
 #include "dataset/token_dataset.h"
 #include "gradients/codec.h"
+#include "gradients/norm.h"
 #include "model/gpt.h"
 #include "net/submission.h"
 
 namespace tessera::verification {
 
-enum class Outcome { kScored, kStale, kWrongCodec, kWrongData, kDuplicate, kMalformed, kCopy, kNormOutlier, kNoGain, kNotOwnData };
+enum class Outcome {
+  kScored, kStale, kWrongCodec, kWrongData, kDuplicate, kMalformed, kCopy, kNormOutlier, kNoGain, kNotOwnData, kWrongShard
+};
 const char* outcome_name(Outcome outcome);
 
 struct Evaluation {
@@ -63,8 +75,12 @@ struct Evaluation {
   Outcome outcome = Outcome::kMalformed;
   std::string reason;  // readable: why, with the figures
   double score = 0.0;
+  double raw_score = 0.0;  // before the cohort normalisation (equal to score when unsharded)
   double gain_random = 0.0, gain_own = 0.0;
-  double norm = 0.0, clip_scale = 1.0;
+  double norm = 0.0, clip_scale = 1.0;  // whole-delta norm; the smallest clip of its parts
+  std::vector<int> shards;               // the shards it trains (its header's; empty: unsharded)
+  std::vector<double> part_norms;        // per parameter group (one group when unsharded)
+  std::vector<double> part_clips;
   std::shared_ptr<const gradients::DecodedDelta> delta;  // decoded (kept for aggregation)
 };
 
@@ -80,8 +96,9 @@ struct WindowContext {
   const dataset::TokenDataset* val = nullptr;
   std::uint64_t eval_seed = 0;  // private to the validator until the window closed
   gradients::CodecSettings codec;
-  // The base checkpoint's norm reference (Manifest::norm_reference; 0: none yet).
-  double norm_reference = 0.0;
+  // The base checkpoint's norm references, one per parameter group
+  // (checkpoints::norm_references; 0: none yet). Missing entries count as 0.
+  std::vector<double> norm_references;
   // What a replay would resubmit: the previous window's merged update first, then the
   // deltas scored in it (empty: nothing known, e.g. the first window).
   std::vector<std::shared_ptr<const gradients::DecodedDelta>> public_deltas;
@@ -90,7 +107,10 @@ struct WindowContext {
 struct WindowReport {
   std::vector<Evaluation> evaluations;  // in arrival order
   double before_random = 0.0;
-  double norm_reference = 0.0;  // what outliers and clips were measured against (0: none)
+  // What outliers and clips were measured against, per parameter group (0: none), and
+  // the groups (the shards when the run is sharded, else one).
+  std::vector<double> norm_references;
+  gradients::ParamGroups groups;
   std::size_t loss_evaluated = 0;  // submissions whose loss gains were measured
   std::uint64_t forward_passes = 0;
   double seconds = 0.0;

@@ -20,6 +20,7 @@
 #include "core/schedule.h"
 #include "model/parameters.h"
 #include "model/runtime.h"
+#include "model/shards.h"
 #include "net/submission.h"
 
 namespace tessera::verification {
@@ -185,7 +186,7 @@ class Validator {
   Status finalize(const chain::CheckpointInfo& info);
   Result<const checkpoints::Checkpoint*> load_base(const chain::CheckpointInfo& info);
   std::vector<net::Submission> take_submissions(std::uint64_t window);
-  Result<WindowReport> evaluate(std::uint64_t window, const std::string& base_hash, double norm_reference,
+  Result<WindowReport> evaluate(std::uint64_t window, const checkpoints::Checkpoint& base,
                                 const std::vector<net::Submission>& submissions);
   void score(const WindowReport& report);
   Status write_verdict(std::uint64_t window, const std::string& base_hash, const WindowReport& report,
@@ -451,18 +452,18 @@ std::vector<net::Submission> Validator::take_submissions(std::uint64_t window) {
   return subs;
 }
 
-Result<WindowReport> Validator::evaluate(std::uint64_t window, const std::string& base_hash, double norm_reference,
+Result<WindowReport> Validator::evaluate(std::uint64_t window, const checkpoints::Checkpoint& base,
                                          const std::vector<net::Submission>& submissions) {
   WindowContext ctx;
   ctx.spec = &joined_.spec;
   ctx.window = window;
-  ctx.base_hash = base_hash;
+  ctx.base_hash = base.hash;
   ctx.model = model_;
   ctx.train = &*train_;
   ctx.val = &*val_;
   ctx.eval_seed = eval_seed(window);
   ctx.codec = codec_;
-  ctx.norm_reference = norm_reference;
+  ctx.norm_references = checkpoints::norm_references(base.manifest, model::parameter_group_count(joined_.spec.model));
   ctx.public_deltas = public_deltas_;
   return evaluate_window(ctx, submissions);
 }
@@ -515,6 +516,10 @@ void Validator::report_window(std::uint64_t window, const checkpoints::Checkpoin
   for (const auto& e : report.evaluations) {
     per_uid.push_back({{"uid", e.uid}, {"outcome", outcome_name(e.outcome)}, {"score", e.score},
                        {"gain_random", e.gain_random}, {"gain_own", e.gain_own}, {"reason", e.reason}});
+    if (!e.shards.empty()) {
+      per_uid.back()["shards"] = e.shards;
+      per_uid.back()["raw_score"] = e.raw_score;
+    }
   }
   nlohmann::json ema = nlohmann::json::object();
   for (const auto& [uid, v] : state_.ema) ema[std::to_string(uid)] = v;
@@ -566,7 +571,7 @@ Status Validator::finalize(const chain::CheckpointInfo& info) {
   const std::uint64_t w = info.window;
   TESSERA_ASSIGN_OR_RETURN(const checkpoints::Checkpoint* base, load_base(info));
   const std::vector<net::Submission> subs = take_submissions(w);
-  TESSERA_ASSIGN_OR_RETURN(WindowReport report, evaluate(w, base->hash, base->manifest.norm_reference, subs));
+  TESSERA_ASSIGN_OR_RETURN(WindowReport report, evaluate(w, *base, subs));
   score(report);
   TESSERA_RETURN_IF_ERROR(write_verdict(w, base->hash, report, subs));
   std::optional<WindowAggregator::Published> published;

@@ -18,6 +18,8 @@
 #include "tests/test_util.h"
 #include "trainer/inner_loop.h"
 #include "trainer/optim.h"
+#include "trainer/shard_assignment.h"
+#include "model/shards.h"
 #include "verification/evaluator.h"
 
 #include "gradients/norm.h"
@@ -209,7 +211,7 @@ TEST_F(EvaluatorTest, HonestDeltasScoreAndEveryAttackLosesForItsReason) {
   subs.push_back(submission(2, encode(half)));  // a second submission of uid 2 in the window
   const std::string before = model::parameters_digest(model);
   WindowContext ctx = context();
-  ctx.norm_reference = gradients::delta_norm(*decoded1);  // as if C_w carried an honest delta's norm
+  ctx.norm_references = {gradients::delta_norm(*decoded1)};  // as if C_w carried an honest delta's norm
   {
     // What the previous window made public: its merged update and its one scored delta.
     WindowReport previous;
@@ -251,7 +253,7 @@ TEST_F(EvaluatorTest, HonestDeltasScoreAndEveryAttackLosesForItsReason) {
   expect(8, Outcome::kMalformed, "non-finite scale");
   expect(9, Outcome::kStale, "is not C_5");
   expect(10, Outcome::kNormOutlier, "× the reference");
-  EXPECT_EQ(report->norm_reference, ctx.norm_reference);
+  EXPECT_EQ(report->norm_references, ctx.norm_references);
   EXPECT_EQ(report->evaluations.back().outcome, Outcome::kDuplicate);
   EXPECT_NE(report->evaluations.back().reason.find("already submitted"), std::string::npos);
   // Cost: one shared forward pass plus three per evaluated submission (1, 2, 3, 6, 7).
@@ -297,6 +299,162 @@ TEST_F(EvaluatorTest, PartialShardSubmissionsAreEvaluatedAndMerged) {
                                           {e.delta.get(), report->evaluations[1].delta.get()});
   ASSERT_TRUE(next.ok()) << next.status().to_string();
   EXPECT_EQ(next->tensors.size(), start.size());
+}
+
+// Sharded runs (model.shards = 2, one shard per miner): a miner trains and submits only
+// its assigned shard; validators hold it to that assignment, judge and normalise per
+// cohort, and the aggregator merges and steps per shard, verifiably.
+class ShardedEvaluatorTest : public EvaluatorTest {
+ protected:
+  void SetUp() override {
+    EvaluatorTest::SetUp();
+    spec.model.shards = 2;
+    spec.model.shards_per_miner = 1;
+  }
+
+  std::vector<int> assigned(std::uint32_t uid) { return model::assign_shards(spec.seed, spec.model, kWindow, uid); }
+
+  // An honest sharded miner's delta (undefined outside its shard) and its payload.
+  std::pair<std::vector<torch::Tensor>, std::string> shard_delta(std::uint32_t uid) {
+    model::GPT m = model::make_gpt(config, spec.seed);
+    auto opt = trainer::make_adamw(m, spec.train);
+    trainer::ShardAssignment assignment;
+    EXPECT_TRUE(assignment.update(m, opt.get(), nullptr, spec, kWindow, uid).ok());
+    trainer::InnerLoop loop{&spec};
+    auto r = loop.run(m, *opt, start, train, pages(kWindow, uid), kWindow, uid);
+    EXPECT_TRUE(r.ok()) << r.status().to_string();
+    std::vector<gradients::IndexedTensor> in;
+    for (std::uint32_t i : assignment.trained()) in.push_back({i, r->delta[i]});
+    EXPECT_LT(assignment.fraction(), 1.0);
+    auto e = gradients::encode_delta(in, codec);
+    EXPECT_TRUE(e.ok());
+    return {r->delta, e->bytes};
+  }
+
+  net::Submission sharded_submission(std::uint32_t uid, std::string payload, const std::vector<int>& shards) {
+    auto s = submission(uid, std::move(payload));
+    for (int x : shards) s.header.add_shards(static_cast<std::uint32_t>(x));
+    return s;
+  }
+};
+
+TEST_F(ShardedEvaluatorTest, OnlyTheAssignedShardIsAcceptedAndEachCohortIsNormalised) {
+  // uids 1..4: two per shard (any 2 consecutive uids cover both shards once).
+  std::vector<net::Submission> subs;
+  std::vector<std::vector<torch::Tensor>> deltas;
+  for (std::uint32_t uid = 1; uid <= 4; ++uid) {
+    auto [delta, payload] = shard_delta(uid);
+    deltas.push_back(delta);
+    subs.push_back(sharded_submission(uid, payload, assigned(uid)));
+  }
+  // uid 5 claims the other shard than its assigned one; uid 6 sends a full-model delta
+  // under its correct header; uid 7 names shards on a header of the right assignment but
+  // adds one tensor of the other shard.
+  const int other5 = 1 - assigned(5)[0];
+  subs.push_back(sharded_submission(5, shard_delta(5).second, {other5}));
+  subs.push_back(sharded_submission(6, encode(trained_delta(6, pages(kWindow, 6))), assigned(6)));
+  auto [delta7, payload7] = shard_delta(7);
+  std::vector<gradients::IndexedTensor> plus_one;
+  for (std::uint32_t i = 0; i < delta7.size(); ++i) {
+    if (delta7[i].defined()) plus_one.push_back({i, delta7[i]});
+  }
+  for (std::uint32_t i = 0; i < delta7.size(); ++i) {
+    if (!delta7[i].defined()) {
+      plus_one.push_back({i, torch::full(shapes[i], 1e-4)});
+      break;
+    }
+  }
+  std::sort(plus_one.begin(), plus_one.end(), [](const auto& a, const auto& b) { return a.param_index < b.param_index; });
+  subs.push_back(sharded_submission(7, gradients::encode_delta(plus_one, codec)->bytes, assigned(7)));
+  // uid 8 sends its honest shard delta with no shards named.
+  subs.push_back(submission(8, shard_delta(8).second));
+
+  auto report = evaluate_window(context(), subs);
+  ASSERT_TRUE(report.ok()) << report.status().to_string();
+  ASSERT_EQ(report->groups.count, 2);
+  std::map<std::vector<int>, std::vector<double>> by_cohort;
+  for (std::size_t i = 0; i < 4; ++i) {
+    const Evaluation& e = report->evaluations[i];
+    ASSERT_EQ(e.outcome, Outcome::kScored) << "uid " << e.uid << ": " << outcome_name(e.outcome) << " " << e.reason;
+    EXPECT_EQ(e.shards, assigned(e.uid));
+    by_cohort[e.shards].push_back(e.score);
+  }
+  for (std::size_t i = 4; i < 8; ++i) {
+    EXPECT_EQ(report->evaluations[i].outcome, Outcome::kWrongShard)
+        << "uid " << report->evaluations[i].uid << ": " << outcome_name(report->evaluations[i].outcome) << " "
+        << report->evaluations[i].reason;
+  }
+  EXPECT_NE(report->evaluations[6].reason.find("outside its assigned shards"), std::string::npos)
+      << report->evaluations[6].reason;
+  // Both cohorts end with the same median score (two each: the mean of the pair).
+  ASSERT_EQ(by_cohort.size(), 2u);
+  const auto median = [](std::vector<double> v) { return gradients::median(std::move(v)); };
+  EXPECT_NEAR(median(by_cohort.begin()->second), median(by_cohort.rbegin()->second), 1e-12);
+
+  // The merge is per shard: each shard moves by the mean of its own cohort, not halved
+  // by the other cohort's absence; with one cohort missing, its shard does not move at
+  // all, momentum included; and `checkpoint verify`'s recomputation agrees bit for bit.
+  spec.outer.momentum = 0.5;
+  checkpoints::Checkpoint base;
+  for (std::size_t i = 0; i < start.size(); ++i) base.tensors.emplace_back(model->named_params()[i].first, start[i].clone());
+  base.manifest.window = kWindow;
+  base.hash = base_hash;
+  std::vector<checkpoints::AcceptedEntry> accepted;
+  std::vector<const gradients::DecodedDelta*> scored;
+  std::vector<std::string> payloads;
+  for (std::size_t i = 0; i < 4; ++i) {
+    const auto& e = report->evaluations[i];
+    accepted.push_back({e.uid, to_hex(e.hotkey), to_hex(e.payload_hash), e.score});
+    scored.push_back(e.delta.get());
+    payloads.push_back(subs[i].payload);
+  }
+  auto next = aggregator::next_checkpoint(spec, base, kWindow + 1, accepted, scored);
+  ASSERT_TRUE(next.ok()) << next.status().to_string();
+  EXPECT_EQ(next->manifest.shard_norm_references.size(), 2u);
+  EXPECT_EQ(next->manifest.norm_reference, 0.0);
+  for (double r : next->manifest.shard_norm_references) EXPECT_GT(r, 0.0);
+  checkpoints::Checkpoint child{next->manifest, next->tensors, next->manifest.content_hash()};
+  EXPECT_TRUE(aggregator::verify_transition(spec, base, child, payloads).ok());
+  // Coordinate-wise: a parameter of one shard equals the mean of that cohort's two
+  // (clipped) deltas — with lr 1 and fresh momentum, C_{w+1} = C_w − mean.
+  auto merged = gradients::merge_deltas(scored, shapes, report->groups, {0.0, 0.0});
+  ASSERT_TRUE(merged.ok());
+  for (std::size_t i = 0; i < shapes.size(); ++i) {
+    ASSERT_TRUE((*merged)[i].defined()) << "every parameter belongs to one of the two cohorts";
+    EXPECT_TRUE(torch::equal(next->tensors[i].second, start[i] - (*merged)[i])) << next->tensors[i].first;
+  }
+  // Window w+1 with only the first cohort's deltas: the other shard stays where it is.
+  const std::vector<int> first_cohort = report->evaluations[0].shards;
+  std::vector<checkpoints::AcceptedEntry> only_first;
+  std::vector<const gradients::DecodedDelta*> only_first_deltas;
+  for (std::size_t i = 0; i < 4; ++i) {
+    if (report->evaluations[i].shards != first_cohort) continue;
+    only_first.push_back(accepted[i]);
+    only_first_deltas.push_back(scored[i]);
+  }
+  auto after = aggregator::next_checkpoint(spec, child, kWindow + 2, only_first, only_first_deltas);
+  ASSERT_TRUE(after.ok()) << after.status().to_string();
+  std::size_t frozen = 0, moved = 0;
+  for (std::size_t i = 0; i < shapes.size(); ++i) {
+    const bool in_first = report->groups.group_of[i] == first_cohort[0];
+    if (torch::equal(after->tensors[i].second, child.tensors[i].second)) {
+      ++frozen;
+      EXPECT_FALSE(in_first) << after->tensors[i].first;
+    } else {
+      ++moved;
+      EXPECT_TRUE(in_first) << after->tensors[i].first;
+    }
+  }
+  EXPECT_GT(frozen, 0u);
+  EXPECT_GT(moved, 0u);
+}
+
+TEST_F(EvaluatorTest, ShardsNamedOnAnUnshardedRunAreRefused) {
+  auto s = submission(1, encode(trained_delta(1, pages(kWindow, 1))));
+  s.header.add_shards(0);
+  auto report = evaluate_window(context(), {s});
+  ASSERT_TRUE(report.ok());
+  EXPECT_EQ(report->evaluations[0].outcome, Outcome::kWrongShard) << report->evaluations[0].reason;
 }
 
 TEST(ValidatorScores, MovingAverageDecaysForMissingWindowsAndResetsReplacedUids) {
