@@ -25,7 +25,7 @@ double median(std::vector<double> values) {
 }
 
 double next_norm_reference(double reference, const std::vector<double>& merged_norms) {
-  if (merged_norms.empty()) return reference;
+  if (merged_norms.empty()) return 2.0 * reference;
   const double m = median(merged_norms);
   if (!(reference > 0.0)) return m;
   return std::clamp(m, 0.5 * reference, 2.0 * reference);

@@ -43,7 +43,11 @@ double median(std::vector<double> values);
 // The norm reference of the next window, from the current one's `reference` (0: none
 // yet) and the raw L2 norms of the deltas that were merged (judged useful): their
 // median, moved at most a factor of 2 from `reference` per window, so that no window's
-// merged set can drag the reference far; `reference` itself when nothing was merged.
+// merged set can drag the reference far. When nothing was merged, 2 × `reference`: a
+// reference left behind while deltas grow (the inner learning rate's warm-up, a shard
+// whose deltas were all refused for another reason) would otherwise refuse every later
+// delta as an outlier, and with nothing merged it could never move again. It depends
+// only on what was merged, so `checkpoint verify` recomputes it.
 double next_norm_reference(double reference, const std::vector<double>& merged_norms);
 
 // Cosine similarity of two deltas over the whole parameter vector: Σ a·b / (|a|·|b|),
