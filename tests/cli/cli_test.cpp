@@ -7,6 +7,7 @@
 #include <cmath>
 #include <csignal>
 #include <memory>
+#include <set>
 
 #include <nlohmann/json.hpp>
 
@@ -154,6 +155,41 @@ TEST(Cli, DemoSummaryReportsTheHonestAcceptanceRate) {
   ASSERT_EQ(e.exit_code, 0) << e.output;
   EXPECT_TRUE(std::filesystem::exists(out / "export" / "hf" / "config.json"));
   EXPECT_TRUE(std::filesystem::exists(out / "export" / "hf" / "model.safetensors"));
+}
+
+// A sharded demo (nano in two shards, one per miner): real miner and validator
+// processes; each miner signs and submits its assigned shard only, the validator accepts
+// it, and the summary reports the shards per miner and per shard.
+TEST(Cli, ShardedDemoTrainsEveryShardAndReportsThem) {
+  testing::TempDir home, corpus, out;
+  const auto data = corpus / "data";
+  prepare_corpus(home, corpus, data);
+  if (HasFatalFailure()) return;
+  std::ifstream nano(std::string(TESSERA_SOURCE_DIR) + "/examples/nano.toml");
+  std::string spec((std::istreambuf_iterator<char>(nano)), std::istreambuf_iterator<char>());
+  const auto at = spec.find("[model]\n");
+  ASSERT_NE(at, std::string::npos);
+  spec.insert(at + 8, "shards = 2\nshards_per_miner = 1\n");
+  testing::write_text(home / "nano-shards.toml", spec);
+  auto r = testing::run_command(tessera_cmd(home, "demo --spec " + (home / "nano-shards.toml").string() + " --data " +
+                                                      data.string() + " --miners 2 --validators 1 --windows 3 --no-baseline --out " +
+                                                      out.path().string() + " 2>&1"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  std::ifstream in(out / "summary.json");
+  const auto summary = nlohmann::json::parse(in);
+  std::set<int> trained;
+  for (const auto& m : summary["miners"]) {
+    ASSERT_EQ(m["shards"].size(), 1u) << m.dump();  // 3 windows: one shard epoch
+    trained.insert(m["shards"][0].get<int>());
+    EXPECT_LT(m["trained_fraction"].get<double>(), 1.0) << m.dump();
+    EXPECT_GT(m["trained_fraction"].get<double>(), 0.0) << m.dump();
+  }
+  EXPECT_EQ(trained, (std::set<int>{0, 1})) << "two consecutive uids cover both shards";
+  ASSERT_EQ(summary["shards"].size(), 2u) << summary.dump();
+  int judged = 0;
+  for (const auto& s : summary["shards"]) judged += s["judged"].get<int>();
+  EXPECT_GT(judged, 0) << summary.dump();
+  EXPECT_NE(r.output.find("mean raw score"), std::string::npos) << r.output;
 }
 
 // A short demo as a user starts it (no --home: its state goes to a temporary folder), for
