@@ -115,7 +115,7 @@ Result<nlohmann::json> whole_model_miner_bench(const std::string& spec_path, int
 }
 
 Status run_miner_bench(const std::string& spec_path, int windows, const std::string& device_name, bool json,
-                       bool whole_model, int shards, int shards_per_miner) {
+                       bool whole_model, int shards, int shards_per_miner, std::uint32_t uid) {
   TESSERA_ASSIGN_OR_RETURN(const torch::Device device, model::resolve_device(device_name));
   TESSERA_ASSIGN_OR_RETURN(RunData run, load_run(spec_path, false));
   if (shards > 0) run.spec.model.shards = shards;
@@ -131,7 +131,7 @@ Status run_miner_bench(const std::string& spec_path, int windows, const std::str
   TESSERA_ASSIGN_OR_RETURN(auto codec, gradients::CodecSettings::from_spec(spec.codec));
   const Keypair miner = Keypair::generate();
   LocalValidator v;
-  v.uids[raw_bytes(miner.public_key())] = 0;
+  v.uids[raw_bytes(miner.public_key())] = uid;
   TESSERA_RETURN_IF_ERROR(v.start(16, static_cast<std::size_t>(spec.validator.max_payload_bytes)));
   TESSERA_ASSIGN_OR_RETURN(auto client, net::SubmissionClient::connect(v.server->endpoint(), v.curve.public_key));
   std::vector<torch::Tensor> start;
@@ -142,7 +142,8 @@ Status run_miner_bench(const std::string& spec_path, int windows, const std::str
   double compute_sum = 0, encode_sum = 0, send_sum = 0;
   trainer::TrainingStateBytes state;
   for (int w = 0; w < windows; ++w) {
-    TESSERA_RETURN_IF_ERROR(assignment.update(gpt, optimizer.get(), &ef, spec, static_cast<std::uint64_t>(w), 0).status());
+    TESSERA_RETURN_IF_ERROR(assignment.update(gpt, optimizer.get(), &ef, spec, static_cast<std::uint64_t>(w), uid).status());
+    // uid 0's pages whatever --uid says: the whole-model baseline trains on the same tokens.
     TESSERA_ASSIGN_OR_RETURN(auto pages, dataset::assign_pages(spec.seed, static_cast<std::uint64_t>(w), 0,
                                                                static_cast<std::uint64_t>(spec.data.pages_per_window),
                                                                run.train->num_pages(spec.data.page_tokens)));
@@ -162,7 +163,7 @@ Status run_miner_bench(const std::string& spec_path, int windows, const std::str
     proto::SubmissionHeader h;
     h.set_netuid(1);
     h.set_window(0);
-    h.set_uid(0);
+    h.set_uid(uid);
     h.set_hotkey(raw_bytes(miner.public_key()));
     h.set_validator(raw_bytes(v.identity.public_key()));
     h.set_base_checkpoint(std::string(32, 'c'));
@@ -341,6 +342,7 @@ void add_role_bench_commands(CLI::App* bench, int* exit_code) {
   static int windows = 3, count = 64;
   static bool json = false, whole_model = false;
   static int shards = 0, shards_per_miner = -1;
+  static std::uint32_t uid = 0;
   auto* miner = bench->add_subcommand("miner", "One miner window: compute vs encode + send, peak memory");
   miner->add_option("--spec", spec_path, "Run spec");
   miner->add_option("--windows", windows, "Windows to run (the last is reported; all are listed)")->check(CLI::Range(1, 1000));
@@ -349,11 +351,12 @@ void add_role_bench_commands(CLI::App* bench, int* exit_code) {
   miner->add_flag("--whole-model", whole_model,
                   "Train every parameter even when the spec shards the model (a sharded spec runs this too, in a child "
                   "process, as its baseline)");
+  miner->add_option("--uid", uid, "The miner's uid: which shards it is assigned (default 0)");
   miner->add_option("--shards", shards, "Override model.shards (S)")->check(CLI::Range(1, 1024));
   miner->add_option("--shards-per-miner", shards_per_miner, "Override model.shards_per_miner (k < S: train k shards)")
       ->check(CLI::Range(0, 1024));
   miner->callback([exit_code] {
-    *exit_code = report(run_miner_bench(spec_path, windows, device, json, whole_model, shards, shards_per_miner));
+    *exit_code = report(run_miner_bench(spec_path, windows, device, json, whole_model, shards, shards_per_miner, uid));
   });
   auto* validator = bench->add_subcommand("validator", "Evaluation cost per submission in forward-pass equivalents");
   validator->add_option("--spec", spec_path, "Run spec");
