@@ -4,20 +4,34 @@
 // coordinate) and applied by the outer optimizer — once with dense fp32 deltas and once
 // per codec preset with error feedback, all from the same initial model, pages and
 // batches. Prints JSON: final validation loss per configuration and its ratio to dense.
-// The preset `centralized` adds `tessera train` on the same total tokens. Every run is
-// measured on the run's validation batches (those of the baseline and `tessera demo`).
+// The preset `centralized` adds `tessera train` on the same total tokens (the spec's
+// centralized batch, 8 on tiny); `sync-dp` is synchronous data parallel on the same
+// tokens: one model, one step per inner step of the miners, batch = miners × batch (32
+// with 4 miners of 8). Every run is measured on the run's validation batches (those of
+// the baseline and `tessera demo`).
+//
+// A study: `--seeds 1,2,3` repeats every preset per run seed (initial model, pages,
+// batches, validation batches), and `--out DIR` writes study.json (every run with its
+// curve of validation loss against tokens, and per preset the mean and spread over the
+// seeds and the gap to sync-dp), study.md (the table) and study.svg (the mean curves).
 //
 //   build/bench/codec_study --spec examples/tiny.toml --windows 30 --miners 2
 //       --presets dense,int2-k32,fp16-k32,sign-k32,sign-k8   (one line)
+//   build/bench/codec_study --spec examples/tiny.toml --windows 12 --miners 4 --seeds 1,2,3
+//       --presets int2-k32,dense,centralized,sync-dp --out study/   (bench/README.md)
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <nlohmann/json.hpp>
+#include <cmath>
+#include <filesystem>
 #include <sstream>
 
 #include "gradients/merge.h"
 #include "aggregator/outer.h"
+#include "core/chart.h"
+#include "core/file_io.h"
 #include "core/run_spec.h"
 #include "dataset/token_dataset.h"
 #include "gradients/error_feedback.h"
@@ -42,6 +56,9 @@ struct Options {
   double outer_momentum = -1.0;
   std::string dense_outer = "nesterov:0.7:0.9";  // DiLoCo's outer step for the dense runs
   std::vector<std::string> presets = {"dense", "dense-sgd", "int2-k32", "int2-k32-dct", "fp16-k32", "sign-k32", "sign-k8"};
+  std::vector<std::uint64_t> seeds;  // empty: the spec's run seed
+  std::string out;                   // a folder for study.json / .md / .svg ("": print JSON only)
+  int eval_every = 5;                // windows between validation points of a subnet run
 };
 
 std::vector<std::string> split_commas(const std::string& s) {
@@ -68,6 +85,7 @@ struct Outcome {
   double final_val_loss = 0.0;
   double bytes_per_submission = 0.0;
   std::vector<double> val_curve;
+  std::vector<std::pair<double, double>> curve;  // (tokens trained, validation loss), from 0
   double seconds = 0.0;
 };
 
@@ -75,26 +93,37 @@ Result<Outcome> run_config(const RunSpec& spec, const model::ModelConfig& config
                            const std::string& preset, const dataset::TokenDataset& train,
                            const std::vector<std::pair<torch::Tensor, torch::Tensor>>& val_batches) {
   const auto t0 = std::chrono::steady_clock::now();
-  if (preset == "centralized") {
+  const double tokens_per_sequence = spec.train.seq_len;
+  if (preset == "centralized" || preset == "sync-dp") {
     // `tessera train` on the same total tokens (miners × windows × H steps of the
     // miners' batch, in steps of the baseline's batch), its cosine schedule over that
     // length; measured on the run's validation batches, like every run of the study.
+    // sync-dp: the batch of all miners together, one step per inner step.
+    RunSpec base = spec;
+    if (preset == "sync-dp") base.train.baseline_batch_size = opt.miners * spec.train.batch_size;
+    const long batch = base.train.centralized_batch();
     trainer::BaselineOptions bo;
     const long sequences = static_cast<long>(opt.miners) * opt.windows * spec.train.inner_steps * spec.train.batch_size;
-    if (sequences % spec.train.centralized_batch() != 0) {
+    if (sequences % batch != 0) {
       return InvalidArgument("the miners' " + std::to_string(sequences) + " sequences are not a whole number of baseline batches of " +
-                             std::to_string(spec.train.centralized_batch()));
+                             std::to_string(batch));
     }
-    bo.steps = sequences / spec.train.centralized_batch();
+    bo.steps = sequences / batch;
     bo.threads = opt.threads;
-    RunSpec quiet = spec;
-    quiet.train.eval_every = 0;
-    TESSERA_ASSIGN_OR_RETURN(auto r, trainer::train_baseline(quiet, bo));
+    base.train.eval_every = static_cast<int>(std::max<long>(1, bo.steps / 12));
     Outcome outcome;
+    TESSERA_ASSIGN_OR_RETURN(auto r, trainer::train_baseline(base, bo, [&](const trainer::BaselineProgress& p) {
+      if (p.val_loss >= 0) outcome.curve.emplace_back(static_cast<double>(p.step * batch) * tokens_per_sequence, p.val_loss);
+    }));
+    outcome.curve.insert(outcome.curve.begin(), {0.0, r.initial_val_loss});
+    if (outcome.curve.back().first < static_cast<double>(sequences) * tokens_per_sequence) {
+      outcome.curve.emplace_back(static_cast<double>(sequences) * tokens_per_sequence, r.final_val_loss);
+    }
     outcome.final_val_loss = r.final_val_loss;
     outcome.val_curve = {r.final_val_loss};
     outcome.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    std::fprintf(stderr, "  %-14s %ld steps  val loss %.4f\n", preset.c_str(), bo.steps, r.final_val_loss);
+    std::fprintf(stderr, "  %-14s %ld steps of batch %ld  val loss %.4f\n", preset.c_str(), bo.steps, batch,
+                 r.final_val_loss);
     return outcome;
   }
   // "dense": full-precision pseudo-gradients with DiLoCo's outer Nesterov step;
@@ -131,6 +160,9 @@ Result<Outcome> run_config(const RunSpec& spec, const model::ModelConfig& config
   const auto num_pages = train.num_pages(static_cast<std::uint64_t>(spec.data.page_tokens));
   Outcome outcome;
   double bytes = 0.0;
+  const double tokens_per_window = static_cast<double>(opt.miners) * spec.train.inner_steps * spec.train.batch_size *
+                                   tokens_per_sequence;
+  outcome.curve.emplace_back(0.0, trainer::evaluate_loss(global, val_batches));
   for (int w = 0; w < opt.windows; ++w) {
     std::vector<gradients::DecodedDelta> decoded;
     for (std::size_t uid = 0; uid < miners.size(); ++uid) {
@@ -164,10 +196,11 @@ Result<Outcome> run_config(const RunSpec& spec, const model::ModelConfig& config
     for (const auto& d : decoded) ptrs.push_back(&d);
     TESSERA_ASSIGN_OR_RETURN(auto merged, gradients::merge_deltas(ptrs, shapes));
     TESSERA_RETURN_IF_ERROR(outer.step(theta, merged));
-    if ((w + 1) % 5 == 0 || w + 1 == opt.windows) {
+    if ((w + 1) % opt.eval_every == 0 || w + 1 == opt.windows) {
       TESSERA_RETURN_IF_ERROR(model::load_parameters(global, theta));
       const double val = trainer::evaluate_loss(global, val_batches);
       outcome.val_curve.push_back(val);
+      outcome.curve.emplace_back(tokens_per_window * (w + 1), val);
       std::fprintf(stderr, "  %-14s window %3d/%d  val loss %.4f\n", preset.c_str(), w + 1, opt.windows, val);
     }
   }
@@ -175,6 +208,135 @@ Result<Outcome> run_config(const RunSpec& spec, const model::ModelConfig& config
   outcome.bytes_per_submission = bytes / (static_cast<double>(opt.windows) * opt.miners);
   outcome.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return outcome;
+}
+
+// Every preset for one run seed: the results array of the JSON.
+Result<nlohmann::json> run_seed(const Options& opt, const RunSpec& spec, const model::ModelConfig& config,
+                                const dataset::TokenDataset& train, const dataset::TokenDataset& val) {
+  // The run's validation batches (those of `tessera train` and `tessera demo`), whatever
+  // the presets, so that every study run is comparable with every baseline.
+  const auto val_batches = trainer::validation_batches(spec, val);
+  nlohmann::json results = nlohmann::json::array();
+  for (const auto& preset : opt.presets) {
+    std::fprintf(stderr, "seed %llu, %s\n", static_cast<unsigned long long>(spec.seed), preset.c_str());
+    TESSERA_ASSIGN_OR_RETURN(auto o, run_config(spec, config, opt, preset, train, val_batches));
+    nlohmann::json r = {
+        {"preset", preset},
+        {"outer", preset == "dense"         ? opt.dense_outer
+                  : preset == "dense-sgd"   ? "sgd:1:0"
+                  : preset == "centralized" || preset == "sync-dp" ? "none"
+                                            : "spec"},
+        {"final_val_loss", o.final_val_loss},
+        {"val_loss_every_5_windows", o.val_curve},
+        {"curve", o.curve},
+        {"bytes_per_submission", o.bytes_per_submission},
+        {"ratio_vs_fp32", o.bytes_per_submission > 0 ? nlohmann::json(static_cast<double>(config.parameter_count()) * 4.0 /
+                                                                       o.bytes_per_submission)
+                                                      : nlohmann::json()},
+        {"seconds", o.seconds},
+    };
+    results.push_back(r);
+  }
+  // Ratios against the best dense run (the stricter of the two baselines).
+  double dense_loss = 0.0;
+  for (const auto& r : results) {
+    const auto p = r["preset"].get<std::string>();
+    if (p == "dense" || p == "dense-sgd") {
+      const double l = r["final_val_loss"].get<double>();
+      dense_loss = dense_loss == 0.0 ? l : std::min(dense_loss, l);
+    }
+  }
+  if (dense_loss > 0.0) {
+    for (auto& r : results) r["loss_vs_best_dense"] = r["final_val_loss"].get<double>() / dense_loss;
+  }
+  return results;
+}
+
+double final_of(const nlohmann::json& results, const std::string& preset) {
+  for (const auto& r : results) {
+    if (r["preset"] == preset) return r["final_val_loss"].get<double>();
+  }
+  return 0.0;
+}
+
+// Per preset over the seeds: mean, spread and standard deviation of the final loss, and
+// the per-seed gaps to sync-dp and (codecs) to dense, as mean / min / max.
+nlohmann::json summarize(const Options& opt, const nlohmann::json& runs) {
+  nlohmann::json out = nlohmann::json::object();
+  auto stats = [](const std::vector<double>& v) {
+    double mean = 0, sq = 0;
+    for (double x : v) mean += x / static_cast<double>(v.size());
+    for (double x : v) sq += (x - mean) * (x - mean);
+    return nlohmann::json{{"mean", mean},
+                          {"min", *std::min_element(v.begin(), v.end())},
+                          {"max", *std::max_element(v.begin(), v.end())},
+                          {"std", v.size() > 1 ? std::sqrt(sq / static_cast<double>(v.size() - 1)) : 0.0}};
+  };
+  for (const auto& preset : opt.presets) {
+    std::vector<double> finals, vs_sync, vs_dense;
+    for (const auto& run : runs) {
+      const double l = final_of(run["results"], preset);
+      finals.push_back(l);
+      const double sync = final_of(run["results"], "sync-dp"), dense = final_of(run["results"], "dense");
+      if (sync > 0) vs_sync.push_back(l / sync - 1.0);
+      if (dense > 0) vs_dense.push_back(l / dense - 1.0);
+    }
+    nlohmann::json p = {{"final_val_loss", stats(finals)}};
+    if (!vs_sync.empty()) p["gap_vs_sync_dp"] = stats(vs_sync);
+    if (!vs_dense.empty() && preset != "centralized" && preset != "sync-dp" && preset != "dense") p["gap_vs_dense"] = stats(vs_dense);
+    out[preset] = p;
+  }
+  return out;
+}
+
+std::string percent(double x) {
+  char b[32];
+  std::snprintf(b, sizeof b, "%+.1f%%", 100 * x);
+  return b;
+}
+
+std::string markdown(const nlohmann::json& study) {
+  std::ostringstream md;
+  md << "Study: " << study["model"].get<std::string>() << ", " << study["miners"] << " miners, " << study["windows"]
+     << " windows of H = " << study["inner_steps"] << ", seeds " << study["seeds"].dump() << "\n\n"
+     << "| preset | final validation loss, mean (min–max) | vs sync-dp, mean (min–max) | vs dense, mean (min–max) |\n"
+     << "|---|---|---|---|\n";
+  for (const auto& [preset, p] : study["summary"].items()) {
+    char loss[96];
+    std::snprintf(loss, sizeof loss, "%.4f (%.4f–%.4f)", p["final_val_loss"]["mean"].get<double>(),
+                  p["final_val_loss"]["min"].get<double>(), p["final_val_loss"]["max"].get<double>());
+    auto gap = [&](const char* key) {
+      if (!p.contains(key)) return std::string("");
+      return percent(p[key]["mean"].get<double>()) + " (" + percent(p[key]["min"].get<double>()) + " – " +
+             percent(p[key]["max"].get<double>()) + ")";
+    };
+    md << "| " << preset << " | " << loss << " | " << gap("gap_vs_sync_dp") << " | " << gap("gap_vs_dense") << " |\n";
+  }
+  return md.str();
+}
+
+// The mean curve of each preset over the seeds (their points fall on the same tokens).
+std::string chart(const Options& opt, const nlohmann::json& study) {
+  std::vector<ChartSeries> series;
+  for (const auto& preset : opt.presets) {
+    std::vector<std::pair<double, double>> mean;
+    std::size_t runs = 0;
+    for (const auto& run : study["runs"]) {
+      for (const auto& r : run["results"]) {
+        if (r["preset"] != preset) continue;
+        const auto curve = r["curve"].get<std::vector<std::pair<double, double>>>();
+        if (mean.empty()) mean.assign(curve.size(), {0.0, 0.0});
+        for (std::size_t i = 0; i < std::min(mean.size(), curve.size()); ++i) {
+          mean[i].first = curve[i].first;
+          mean[i].second += curve[i].second;
+        }
+        ++runs;
+      }
+    }
+    for (auto& pt : mean) pt.second /= static_cast<double>(std::max<std::size_t>(1, runs));
+    series.push_back({preset, chart_color(series.size()), std::move(mean)});
+  }
+  return line_chart_svg(series, "Validation loss against tokens, mean of " + std::to_string(study["seeds"].size()) + " seeds");
 }
 
 Status run(const Options& opt) {
@@ -186,39 +348,13 @@ Status run(const Options& opt) {
   TESSERA_ASSIGN_OR_RETURN(auto train, dataset::TokenDataset::load(spec.data.dir, "train"));
   TESSERA_ASSIGN_OR_RETURN(auto val, dataset::TokenDataset::load(spec.data.dir, "val"));
   model::configure_cpu_threads(opt.threads);
-  // The run's validation batches (those of `tessera train` and `tessera demo`), whatever
-  // the presets, so that every study run is comparable with every baseline.
-  const auto val_batches = trainer::validation_batches(spec, val);
-  nlohmann::json results = nlohmann::json::array();
-  double dense_loss = 0.0;
-  for (const auto& preset : opt.presets) {
-    TESSERA_ASSIGN_OR_RETURN(auto o, run_config(spec, config, opt, preset, train, val_batches));
-    nlohmann::json r = {
-        {"preset", preset},
-        {"outer", preset == "dense"         ? opt.dense_outer
-                  : preset == "dense-sgd"   ? "sgd:1:0"
-                  : preset == "centralized" ? "none"
-                                            : "spec"},
-        {"final_val_loss", o.final_val_loss},
-        {"val_loss_every_5_windows", o.val_curve},
-        {"bytes_per_submission", o.bytes_per_submission},
-        {"ratio_vs_fp32", o.bytes_per_submission > 0 ? nlohmann::json(static_cast<double>(config.parameter_count()) * 4.0 /
-                                                                       o.bytes_per_submission)
-                                                      : nlohmann::json()},
-        {"seconds", o.seconds},
-    };
-    results.push_back(r);
-  }
-  // Ratios against the best dense run (the stricter of the two baselines).
-  for (const auto& r : results) {
-    const auto p = r["preset"].get<std::string>();
-    if (p == "dense" || p == "dense-sgd") {
-      const double l = r["final_val_loss"].get<double>();
-      dense_loss = dense_loss == 0.0 ? l : std::min(dense_loss, l);
-    }
-  }
-  if (dense_loss > 0.0) {
-    for (auto& r : results) r["loss_vs_best_dense"] = r["final_val_loss"].get<double>() / dense_loss;
+  const std::vector<std::uint64_t> seeds = opt.seeds.empty() ? std::vector<std::uint64_t>{spec.seed} : opt.seeds;
+  nlohmann::json runs = nlohmann::json::array();
+  for (std::uint64_t seed : seeds) {
+    RunSpec seeded = spec;
+    seeded.seed = seed;
+    TESSERA_ASSIGN_OR_RETURN(auto results, run_seed(opt, seeded, config, train, val));
+    runs.push_back({{"seed", seed}, {"results", results}});
   }
   nlohmann::json out = {
       {"bench", "codec_study"},
@@ -231,44 +367,71 @@ Status run(const Options& opt) {
       {"outer", spec.outer.optimizer + " lr " + std::to_string(spec.outer.lr) + " momentum " +
                     std::to_string(spec.outer.momentum)},
       {"ef_beta", spec.codec.ef_beta},
-      {"results", results},
+      {"seeds", seeds},
+      {"runs", runs},
+      {"summary", summarize(opt, runs)},
   };
+  if (seeds.size() == 1) out["results"] = runs[0]["results"];
+  if (!opt.out.empty()) {
+    const std::filesystem::path dir(opt.out);
+    std::error_code ec;
+    std::filesystem::create_directories(dir, ec);
+    if (ec) return IoError("cannot create " + dir.string() + ": " + ec.message());
+    TESSERA_RETURN_IF_ERROR(write_file_atomic(dir / "study.json", out.dump(2) + "\n"));
+    TESSERA_RETURN_IF_ERROR(write_file_atomic(dir / "study.md", markdown(out)));
+    TESSERA_RETURN_IF_ERROR(write_file_atomic(dir / "study.svg", chart(opt, out)));
+    std::fprintf(stderr, "wrote %s/study.json, study.md and study.svg\n", dir.c_str());
+  }
   std::printf("%s\n", out.dump(2).c_str());
   return Status::Ok();
+}
+
+// Fills `opt` from the command line; false (after printing why) on a bad argument.
+bool parse_args(int argc, char** argv, Options* opt) {
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (i + 1 >= argc) {
+      std::fprintf(stderr, "usage: codec_study [--spec F] [--windows W] [--miners M] [--threads N] [--presets a,b]\n"
+                   "       [--ef-beta B] [--outer-lr L] [--outer-momentum M] [--dense-outer kind:lr:mu]\n"
+                   "       [--seeds 1,2,3] [--out DIR] [--eval-every W]\n");
+      return false;
+    }
+    const std::string v = argv[++i];
+    try {
+      if (a == "--spec") opt->spec = v;
+      else if (a == "--windows") opt->windows = std::stoi(v);
+      else if (a == "--miners") opt->miners = std::stoi(v);
+      else if (a == "--threads") opt->threads = std::stoi(v);
+      else if (a == "--ef-beta") opt->ef_beta = std::stod(v);
+      else if (a == "--outer-lr") opt->outer_lr = std::stod(v);
+      else if (a == "--outer-momentum") opt->outer_momentum = std::stod(v);
+      else if (a == "--dense-outer") opt->dense_outer = v;
+      else if (a == "--presets") opt->presets = split_commas(v);
+      else if (a == "--out") opt->out = v;
+      else if (a == "--eval-every") opt->eval_every = std::max(1, std::stoi(v));
+      else if (a == "--seeds") {
+        for (const auto& seed : split_commas(v)) opt->seeds.push_back(std::stoull(seed));
+      } else {
+        std::fprintf(stderr, "error: unknown option %s\n", a.c_str());
+        return false;
+      }
+    } catch (const std::exception&) {
+      std::fprintf(stderr, "error: %s '%s' is not a number\n", a.c_str(), v.c_str());
+      return false;
+    }
+  }
+  if (opt->windows <= 0 || opt->miners <= 0 || opt->presets.empty()) {
+    std::fprintf(stderr, "error: --windows and --miners must be positive and --presets non-empty\n");
+    return false;
+  }
+  return true;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
   Options opt;
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    auto value = [&]() -> std::string {
-      if (i + 1 >= argc) {
-        std::fprintf(stderr, "error: %s needs a value\n", a.c_str());
-        std::exit(2);
-      }
-      return argv[++i];
-    };
-    if (a == "--spec") opt.spec = value();
-    else if (a == "--windows") opt.windows = std::stoi(value());
-    else if (a == "--miners") opt.miners = std::stoi(value());
-    else if (a == "--threads") opt.threads = std::stoi(value());
-    else if (a == "--ef-beta") opt.ef_beta = std::stod(value());
-    else if (a == "--outer-lr") opt.outer_lr = std::stod(value());
-    else if (a == "--outer-momentum") opt.outer_momentum = std::stod(value());
-    else if (a == "--dense-outer") opt.dense_outer = value();
-    else if (a == "--presets") opt.presets = split_commas(value());
-    else {
-      std::fprintf(stderr, "usage: codec_study [--spec F] [--windows W] [--miners M] [--threads N] [--presets a,b]\n"
-                   "       [--ef-beta B] [--outer-lr L] [--outer-momentum M] [--dense-outer kind:lr:mu]\n");
-      return 2;
-    }
-  }
-  if (opt.windows <= 0 || opt.miners <= 0 || opt.presets.empty()) {
-    std::fprintf(stderr, "error: --windows and --miners must be positive and --presets non-empty\n");
-    return 2;
-  }
+  if (!parse_args(argc, argv, &opt)) return 2;
   Status st = run(opt);
   if (!st.ok()) {
     std::fprintf(stderr, "error: %s\n", st.message().c_str());

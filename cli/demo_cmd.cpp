@@ -27,6 +27,7 @@
 #include "chain-bridge/client.h"
 #include "checkpoints/follower.h"
 #include "cli/commands.h"
+#include "core/chart.h"
 #include "core/file_io.h"
 #include "core/hash.h"
 #include "core/interrupt.h"
@@ -126,57 +127,6 @@ std::string tail(const fs::path& path, std::size_t lines) {
   std::string out;
   for (std::size_t i = all.size() > lines ? all.size() - lines : 0; i < all.size(); ++i) out += "    " + all[i] + "\n";
   return out;
-}
-
-// A line chart of validation loss against tokens: the subnet and the baseline.
-std::string loss_svg(const std::vector<std::pair<double, double>>& subnet, const std::vector<std::pair<double, double>>& baseline,
-                     const std::string& title) {
-  double x_max = 1, y_min = 1e9, y_max = -1e9;
-  for (const auto* s : {&subnet, &baseline}) {
-    for (const auto& [x, y] : *s) {
-      x_max = std::max(x_max, x);
-      y_min = std::min(y_min, y);
-      y_max = std::max(y_max, y);
-    }
-  }
-  if (y_min > y_max) y_min = 0, y_max = 1;
-  const double pad = 0.05 * std::max(0.1, y_max - y_min);
-  y_min -= pad;
-  y_max += pad;
-  const int W = 720, H = 420, L = 70, R = 20, T = 40, B = 50;
-  auto px = [&](double x) { return L + (W - L - R) * x / x_max; };
-  auto py = [&](double y) { return T + (H - T - B) * (y_max - y) / (y_max - y_min); };
-  std::ostringstream s;
-  s.setf(std::ios::fixed);
-  s.precision(1);
-  s << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << W << "\" height=\"" << H << "\" font-family=\"sans-serif\" font-size=\"12\">\n"
-    << "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
-    << "<text x=\"" << W / 2 << "\" y=\"22\" text-anchor=\"middle\" font-size=\"15\">" << title << "</text>\n"
-    << "<line x1=\"" << L << "\" y1=\"" << H - B << "\" x2=\"" << W - R << "\" y2=\"" << H - B << "\" stroke=\"black\"/>\n"
-    << "<line x1=\"" << L << "\" y1=\"" << T << "\" x2=\"" << L << "\" y2=\"" << H - B << "\" stroke=\"black\"/>\n";
-  for (int i = 0; i <= 5; ++i) {
-    const double y = y_min + (y_max - y_min) * i / 5, x = x_max * i / 5;
-    s << "<text x=\"" << L - 6 << "\" y=\"" << py(y) + 4 << "\" text-anchor=\"end\">" << std::setprecision(2) << y << "</text>\n"
-      << "<line x1=\"" << L << "\" y1=\"" << py(y) << "\" x2=\"" << W - R << "\" y2=\"" << py(y) << "\" stroke=\"#eee\"/>\n"
-      << "<text x=\"" << px(x) << "\" y=\"" << H - B + 18 << "\" text-anchor=\"middle\">" << std::setprecision(2) << x / 1e6
-      << "M</text>\n";
-  }
-  s << "<text x=\"" << (L + W - R) / 2 << "\" y=\"" << H - 10 << "\" text-anchor=\"middle\">tokens trained</text>\n"
-    << "<text x=\"16\" y=\"" << (T + H - B) / 2 << "\" transform=\"rotate(-90 16," << (T + H - B) / 2
-    << ")\" text-anchor=\"middle\">validation loss</text>\n";
-  auto line = [&](const std::vector<std::pair<double, double>>& pts, const char* color, const char* name, int row) {
-    if (pts.empty()) return;
-    s << "<polyline fill=\"none\" stroke=\"" << color << "\" stroke-width=\"2\" points=\"";
-    for (const auto& [x, y] : pts) s << px(x) << "," << py(y) << " ";
-    s << "\"/>\n";
-    for (const auto& [x, y] : pts) s << "<circle cx=\"" << px(x) << "\" cy=\"" << py(y) << "\" r=\"2.5\" fill=\"" << color << "\"/>\n";
-    s << "<rect x=\"" << W - R - 230 << "\" y=\"" << T + 8 + 18 * row << "\" width=\"14\" height=\"4\" fill=\"" << color << "\"/>"
-      << "<text x=\"" << W - R - 210 << "\" y=\"" << T + 14 + 18 * row << "\">" << name << "</text>\n";
-  };
-  line(subnet, "#1f77b4", "subnet (shared checkpoint)", 0);
-  line(baseline, "#d62728", "centralized baseline", 1);
-  s << "</svg>\n";
-  return s.str();
 }
 
 struct Role {
@@ -571,8 +521,9 @@ Status run_demo_in(const GlobalOptions& global, const DemoOptions& o, const fs::
   for (const auto& p : curve) subnet_curve.emplace_back(p.tokens, p.val_loss);
   TESSERA_RETURN_IF_ERROR(write_file_atomic(out_dir / "summary.json", summary.dump(2) + "\n"));
   TESSERA_RETURN_IF_ERROR(write_file_atomic(
-      out_dir / "loss.svg", loss_svg(subnet_curve, baseline_curve,
-                                     "Validation loss: " + std::to_string(o.miners) + " miners vs centralized baseline")));
+      out_dir / "loss.svg",
+      line_chart_svg({{"subnet (shared checkpoint)", chart_color(0), subnet_curve}, {"centralized baseline", chart_color(1), baseline_curve}},
+                     "Validation loss: " + std::to_string(o.miners) + " miners vs centralized baseline")));
   std::printf("  wrote %s and %s\n", (out_dir / "summary.json").c_str(), (out_dir / "loss.svg").c_str());
   if (const auto* final_checkpoint = follower.current()) {
     // The shared model as it ended, for the user to try.
