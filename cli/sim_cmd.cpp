@@ -553,9 +553,9 @@ Result<RunResult> simulate(const RunSpec& spec, const std::string& data_dir, int
     if (spec.model.sharded()) {
       // Per shard: how many accepted deltas its merge averaged (0: it stood still).
       result.windows.back()["merged_per_shard"] = next.stats.group_deltas;
+      result.shard_merged.resize(next.stats.group_deltas.size(), 0);
+      result.shard_idle.resize(next.stats.group_deltas.size(), 0);
       for (std::size_t g = 0; g < next.stats.group_deltas.size(); ++g) {
-        result.shard_merged.resize(next.stats.group_deltas.size(), 0);
-        result.shard_idle.resize(next.stats.group_deltas.size(), 0);
         result.shard_merged[g] += static_cast<int>(next.stats.group_deltas[g]);
         result.shard_idle[g] += next.stats.group_deltas[g] == 0 ? 1 : 0;
       }

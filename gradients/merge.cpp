@@ -53,10 +53,12 @@ Result<std::vector<torch::Tensor>> merge_deltas(const std::vector<const gradient
   local.group_deltas.assign(n_groups, 0);
   // part_norm[d][g]: the L2 norm of delta d's part in group g (with one group, the whole).
   std::vector<std::vector<double>> part_norm(deltas.size(), std::vector<double>(n_groups, 0.0));
+  // With one group every delta counts in it (an empty one too, as before groups existed);
+  // otherwise a delta counts in the groups its parts touch.
   for (std::size_t d = 0; d < deltas.size(); ++d) {
     const auto parts = groups.one() ? std::vector<DecodedDelta>{} : split_by_group(*deltas[d], groups);
     for (std::size_t g = 0; g < n_groups; ++g) {
-      if (!touches(*deltas[d], groups, static_cast<int>(g))) continue;
+      if (!groups.one() && parts[g].tensors.empty()) continue;
       part_norm[d][g] = groups.one() ? norms[d] : gradients::delta_norm(parts[g]);
       local.group_norms[g].push_back(part_norm[d][g]);
       ++local.group_deltas[g];

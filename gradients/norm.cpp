@@ -42,13 +42,6 @@ std::vector<DecodedDelta> split_by_group(const DecodedDelta& delta, const ParamG
   return parts;
 }
 
-bool touches(const DecodedDelta& delta, const ParamGroups& groups, int g) {
-  if (groups.one()) return true;
-  return std::any_of(delta.tensors.begin(), delta.tensors.end(), [&](const TensorUpdate& t) {
-    return t.param_index < groups.group_of.size() && groups.group_of[t.param_index] == g;
-  });
-}
-
 std::vector<double> next_norm_references(const std::vector<double>& references,
                                          const std::vector<std::vector<double>>& merged_norms) {
   std::vector<double> out(references.size());

@@ -26,9 +26,6 @@ struct ParamGroups {
 // empty).
 std::vector<DecodedDelta> split_by_group(const DecodedDelta& delta, const ParamGroups& groups);
 
-// Whether `delta` has an update in group `g`; with a single group, always.
-bool touches(const DecodedDelta& delta, const ParamGroups& groups, int g);
-
 // next_norm_reference for each group.
 std::vector<double> next_norm_references(const std::vector<double>& references,
                                          const std::vector<std::vector<double>>& merged_norms);

@@ -118,7 +118,7 @@ Result<std::pair<std::vector<int>, int>> parameter_groups(const ModelSpec& spec,
     numels.push_back(n);
   }
   TESSERA_ASSIGN_OR_RETURN(auto shard_of, shard_of_parameters(names, numels, config.n_layer, spec.shards));
-  return std::make_pair(std::move(shard_of), spec.shards);
+  return std::make_pair(std::move(shard_of), parameter_group_count(spec));
 }
 
 std::uint64_t shard_epoch(const ModelSpec& spec, std::uint64_t window) {
