@@ -59,6 +59,11 @@ struct Options {
   std::vector<std::uint64_t> seeds;  // empty: the spec's run seed
   std::string out;                   // a folder for study.json / .md / .svg ("": print JSON only)
   int eval_every = 5;                // windows between validation points of a subnet run
+  // Overlapped windows (docs/architecture.md): each miner trains window w ≥ 1 from
+  // C_{w−1} for this many inner steps, then rebases onto C_w (0: no overlap; H: the
+  // whole window from C_{w−1}, rebased after the last step).
+  int overlap_steps = 0;
+  std::string overlap_from = "local";  // where an overlapped window starts: local (θ_end of the miner's last window) | checkpoint (C_{w−1})
 };
 
 std::vector<std::string> split_commas(const std::string& s) {
@@ -141,6 +146,7 @@ Result<Outcome> run_config(const RunSpec& spec, const model::ModelConfig& config
   }
   auto global = model::make_gpt(config, spec.seed);
   std::vector<torch::Tensor> theta = model::snapshot_parameters(global);
+  std::vector<torch::Tensor> previous, before_previous;  // C_{w−1} and C_{w−2}: where an overlapped window may start
   std::vector<std::vector<std::int64_t>> shapes;
   for (const auto& t : theta) shapes.emplace_back(t.sizes().begin(), t.sizes().end());
   TESSERA_ASSIGN_OR_RETURN(auto outer, aggregator::OuterOptimizer::from_spec(outer_spec));
@@ -170,8 +176,24 @@ Result<Outcome> run_config(const RunSpec& spec, const model::ModelConfig& config
       TESSERA_ASSIGN_OR_RETURN(auto pages, dataset::assign_pages(spec.seed, static_cast<std::uint64_t>(w), uid,
                                                                 static_cast<std::uint64_t>(spec.data.pages_per_window),
                                                                 num_pages));
-      TESSERA_ASSIGN_OR_RETURN(auto inner, loop.run(m.model, *m.optimizer, theta, train, pages,
-                                                    static_cast<std::uint64_t>(w), uid));
+      trainer::InnerLoop window_loop = loop;
+      if (opt.overlap_steps > 0 && !previous.empty()) {
+        window_loop.rebase = [&](int step, bool last) -> Result<trainer::InnerLoop::Base> {
+          if (step < opt.overlap_steps && !last) return trainer::InnerLoop::Base();
+          std::vector<torch::Tensor> copy;
+          for (const auto& t : theta) copy.push_back(t.clone());
+          return trainer::InnerLoop::Base(std::move(copy));
+        };
+      }
+      std::vector<torch::Tensor> start = !window_loop.rebase            ? theta
+                                         : opt.overlap_from == "local" ? model::snapshot_parameters(m.model)
+                                                                        : previous;
+      if (window_loop.rebase && opt.overlap_from == "extrapolate" && !before_previous.empty()) {
+        start.clear();
+        for (std::size_t i = 0; i < previous.size(); ++i) start.push_back(2 * previous[i] - before_previous[i]);
+      }
+      TESSERA_ASSIGN_OR_RETURN(auto inner, window_loop.run(m.model, *m.optimizer, start, train, pages,
+                                                           static_cast<std::uint64_t>(w), uid));
       if (dense) {
         gradients::DecodedDelta d;
         for (std::size_t i = 0; i < inner.delta.size(); ++i) {
@@ -195,6 +217,9 @@ Result<Outcome> run_config(const RunSpec& spec, const model::ModelConfig& config
     std::vector<const gradients::DecodedDelta*> ptrs;
     for (const auto& d : decoded) ptrs.push_back(&d);
     TESSERA_ASSIGN_OR_RETURN(auto merged, gradients::merge_deltas(ptrs, shapes));
+    before_previous = std::move(previous);
+    previous.clear();
+    for (const auto& t : theta) previous.push_back(t.clone());
     TESSERA_RETURN_IF_ERROR(outer.step(theta, merged));
     if ((w + 1) % opt.eval_every == 0 || w + 1 == opt.windows) {
       TESSERA_RETURN_IF_ERROR(model::load_parameters(global, theta));
@@ -367,6 +392,8 @@ Status run(const Options& opt) {
       {"outer", spec.outer.optimizer + " lr " + std::to_string(spec.outer.lr) + " momentum " +
                     std::to_string(spec.outer.momentum)},
       {"ef_beta", spec.codec.ef_beta},
+      {"overlap_steps", opt.overlap_steps},
+      {"overlap_from", opt.overlap_from},
       {"seeds", seeds},
       {"runs", runs},
       {"summary", summarize(opt, runs)},
@@ -393,7 +420,7 @@ bool parse_args(int argc, char** argv, Options* opt) {
     if (i + 1 >= argc) {
       std::fprintf(stderr, "usage: codec_study [--spec F] [--windows W] [--miners M] [--threads N] [--presets a,b]\n"
                    "       [--ef-beta B] [--outer-lr L] [--outer-momentum M] [--dense-outer kind:lr:mu]\n"
-                   "       [--seeds 1,2,3] [--out DIR] [--eval-every W]\n");
+                   "       [--seeds 1,2,3] [--out DIR] [--eval-every W] [--overlap-steps R]\n");
       return false;
     }
     const std::string v = argv[++i];
@@ -409,6 +436,8 @@ bool parse_args(int argc, char** argv, Options* opt) {
       else if (a == "--presets") opt->presets = split_commas(v);
       else if (a == "--out") opt->out = v;
       else if (a == "--eval-every") opt->eval_every = std::max(1, std::stoi(v));
+      else if (a == "--overlap-steps") opt->overlap_steps = std::max(0, std::stoi(v));
+      else if (a == "--overlap-from") opt->overlap_from = v;
       else if (a == "--seeds") {
         for (const auto& seed : split_commas(v)) opt->seeds.push_back(std::stoull(seed));
       } else {

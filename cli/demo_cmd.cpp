@@ -10,6 +10,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -51,6 +52,8 @@ namespace fs = std::filesystem;
 using json = nlohmann::json;
 using Clock = std::chrono::steady_clock;
 
+constexpr int kMinerNice = 10;  // the miners' nice value beside validators at 0
+
 struct DemoOptions {
   int miners = 4;
   int validators = 2;
@@ -62,6 +65,8 @@ struct DemoOptions {
   bool keep_state = false;
   std::string dashboard_listen = "127.0.0.1:0";
   bool subtensor = false;
+  bool overlap = true;  // miners train window w+1 while w is merged (`tessera miner --no-overlap`)
+  std::string window_blocks = "auto";  // "auto": sized to this machine; "spec": the spec's; or a number
 };
 
 // scripts/subtensor-localnet.sh beside this build (build/tessera → scripts/), else under
@@ -129,6 +134,54 @@ std::string tail(const fs::path& path, std::size_t lines) {
   return out;
 }
 
+// `--window-blocks auto`: a window just long enough for a miner's H inner steps here,
+// with every role sharing this machine's cores. Times one window of H steps of the spec's
+// model alone on one thread (after one untimed window), scales it by the miners per core
+// (they train at the same time), and leaves a quarter of the window for judging,
+// merging, the chain and the spread of step times (a miner slower than the window misses
+// it: its work is dropped, never sent stale). A subnet's launcher sizes the window for its expected miners the same
+// way; the demo's miners are this machine.
+Result<int> calibrated_window_blocks(const RunSpec& spec, const fs::path& data, int miners, double* alone_s) {
+  TESSERA_ASSIGN_OR_RETURN(model::ModelConfig config, model::resolve_config(spec.model));
+  TESSERA_ASSIGN_OR_RETURN(auto train, dataset::TokenDataset::load(data, "train"));
+  model::configure_cpu_threads(1);
+  model::GPT gpt = model::make_gpt(config, spec.seed);
+  auto optimizer = trainer::make_adamw(gpt, spec.train);
+  const auto start = model::snapshot_parameters(gpt);
+  trainer::InnerLoop inner{&spec};
+  double seconds = 0;
+  for (std::uint64_t w = 0; w < 2; ++w) {
+    TESSERA_ASSIGN_OR_RETURN(auto pages, dataset::assign_pages(spec.seed, w, 0, static_cast<std::uint64_t>(spec.data.pages_per_window),
+                                                              train.num_pages(static_cast<std::uint64_t>(spec.data.page_tokens))));
+    TESSERA_ASSIGN_OR_RETURN(auto r, inner.run(gpt, *optimizer, start, train, pages, w, 0));
+    seconds = r.seconds;
+  }
+  *alone_s = seconds;
+  const double cores = std::max(1u, std::thread::hardware_concurrency());
+  const double window_s = seconds * std::max(1.0, miners / cores) / 0.75;
+  // Never under 8 blocks or 2 s: the chain, the grace blocks and the merge need some.
+  const int floor_blocks = std::max(8, static_cast<int>(std::ceil(2000.0 / spec.schedule.block_time_ms)));
+  return std::max(floor_blocks, static_cast<int>(std::ceil(window_s * 1000.0 / spec.schedule.block_time_ms)));
+}
+
+// The spec with [schedule] blocks_per_window set to `blocks` (the rest of the text as is).
+Result<RunSpec> with_window_blocks(const RunSpec& spec, int blocks, const std::string& source) {
+  std::istringstream in(spec.text);
+  std::string text, section;
+  bool replaced = false;
+  for (std::string line; std::getline(in, line);) {
+    const auto first = line.find_first_not_of(" \t");
+    if (first != std::string::npos && line[first] == '[') section = line.substr(first, line.find(']') - first + 1);
+    if (section == "[schedule]" && !replaced && first != std::string::npos && line.compare(first, 17, "blocks_per_window") == 0) {
+      line = "blocks_per_window = " + std::to_string(blocks) + "  # set by tessera demo --window-blocks";
+      replaced = true;
+    }
+    text += line + "\n";
+  }
+  if (!replaced) return InvalidArgument(source + ": no [schedule] blocks_per_window line to set");
+  return parse_run_spec(text, source);
+}
+
 struct Role {
   std::string name;
   std::unique_ptr<Subprocess> process;
@@ -147,6 +200,33 @@ Status run_demo_in(const GlobalOptions& global, const DemoOptions& o, const fs::
   const fs::path exe = fs::read_symlink("/proc/self/exe");
   const fs::path home = work / "home";
   fs::create_directories(work / "logs");
+  // The window length: the spec's, or sized to this machine (calibrated_window_blocks).
+  std::string spec_path = fs::absolute(o.spec).string();
+  std::string window_note = "the spec's";
+  if (o.window_blocks != "spec") {
+    int blocks = 0;
+    double alone_s = 0;
+    if (o.window_blocks == "auto") {
+      std::printf("tessera demo: sizing the window to this machine (timing %d inner steps of %s)…\n", spec.train.inner_steps,
+                  spec.model.preset.c_str());
+      TESSERA_ASSIGN_OR_RETURN(blocks, calibrated_window_blocks(spec, data, o.miners, &alone_s));
+      char note[160];
+      std::snprintf(note, sizeof note, "sized to this machine: %d steps take %.2f s alone, %d miners share %u cores",
+                    spec.train.inner_steps, alone_s, o.miners, std::max(1u, std::thread::hardware_concurrency()));
+      window_note = note;
+    } else {
+      try {
+        blocks = std::stoi(o.window_blocks);
+      } catch (const std::exception&) {
+        blocks = 0;
+      }
+      if (blocks < 1) return InvalidArgument("--window-blocks '" + o.window_blocks + "' must be auto, spec or a positive number");
+      window_note = "--window-blocks";
+    }
+    TESSERA_ASSIGN_OR_RETURN(spec, with_window_blocks(spec, blocks, o.spec));
+    spec_path = (work / "spec.toml").string();
+    TESSERA_RETURN_IF_ERROR(write_file_atomic(spec_path, spec.text));
+  }
   const fs::path out_dir = o.out;
   fs::create_directories(out_dir, ec);
   if (ec) return IoError("cannot create " + out_dir.string() + ": " + ec.message());
@@ -154,9 +234,10 @@ Status run_demo_in(const GlobalOptions& global, const DemoOptions& o, const fs::
   std::string address = "127.0.0.1:" + std::to_string(port);
   const std::string block_ms = std::to_string(spec.schedule.block_time_ms);
   const double window_s = spec.schedule.blocks_per_window * spec.schedule.block_time_ms / 1000.0;
-  std::printf("tessera demo: %d miners, %d validators, %d windows of %.1fs; run spec %s; corpus %s\n"
+  std::printf("tessera demo: %d miners, %d validators, %d windows of %.2fs (%d blocks, %s); run spec %s; corpus %s\n"
               "  logs and state in %s\n",
-              o.miners, o.validators, o.windows, window_s, o.spec.c_str(), data.c_str(), work.c_str());
+              o.miners, o.validators, o.windows, window_s, spec.schedule.blocks_per_window, window_note.c_str(), o.spec.c_str(),
+              data.c_str(), work.c_str());
 
   std::unique_ptr<Subprocess> chain_proc;
   std::unique_ptr<chain::ChainClient> chain;
@@ -173,7 +254,7 @@ Status run_demo_in(const GlobalOptions& global, const DemoOptions& o, const fs::
     if (script.empty()) return FailedPrecondition("scripts/subtensor-localnet.sh not found beside the build or here");
     std::vector<std::string> argv = {"/bin/bash", script.string(), "--port", std::to_string(port), "--block-time-ms", block_ms,
                                       "--home", home.string(), "--fund", "owner=100000", "--sudo", "owner",
-                                      "--subnet", fs::absolute(o.spec).string()};
+                                      "--subnet", spec_path};
     for (int i = 0; i < o.validators; ++i) {
       argv.insert(argv.end(), {"--fund", "validator-" + std::to_string(i) + "=10000", "--register", "validator-" + std::to_string(i)});
     }
@@ -192,7 +273,7 @@ Status run_demo_in(const GlobalOptions& global, const DemoOptions& o, const fs::
     TESSERA_ASSIGN_OR_RETURN(chain, chain::connect_chain(address));
     TESSERA_ASSIGN_OR_RETURN(Wallet aggregator, load_wallet(home, "validator-0"));
     TESSERA_RETURN_IF_ERROR(chain->designate_aggregator(netuid, aggregator.hotkey.public_key()));
-    role_flags = {"--spec", fs::absolute(o.spec).string(), "--spec-hash", spec_hash, "--aggregator",
+    role_flags = {"--spec", spec_path, "--spec-hash", spec_hash, "--aggregator",
                   aggregator.hotkey.public_hex()};
     dashboard_flags = {"--aggregator", aggregator.hotkey.public_hex()};
     // The runtime refuses 127.0.0.1 in an axon; any other loopback address serves.
@@ -242,6 +323,13 @@ Status run_demo_in(const GlobalOptions& global, const DemoOptions& o, const fs::
     argv.insert(argv.end(), role_flags.begin(), role_flags.end());
     if (extra[0] == "validator") argv.insert(argv.end(), validator_flags.begin(), validator_flags.end());
     r.process = std::make_unique<Subprocess>(argv, r.out, r.log);
+    // All roles share this machine's cores here, where a real subnet gives validators
+    // their own: miners, which train without pause (overlapped windows), run at a lower
+    // CPU priority so that judging and merging a window is not slowed by them — the
+    // sooner C_{w+1} is out, the fewer steps a miner takes from a stale base.
+    if (extra[0] == "miner" && ::setpriority(PRIO_PROCESS, static_cast<id_t>(r.process->pid()), kMinerNice) != 0) {
+      std::fprintf(stderr, "  (could not lower %s's CPU priority; it competes with the validators)\n", name.c_str());
+    }
     into.push_back(std::move(r));
   };
   for (int i = 0; i < o.validators; ++i) {
@@ -277,7 +365,8 @@ Status run_demo_in(const GlobalOptions& global, const DemoOptions& o, const fs::
     std::printf("  the dashboard did not start:\n%s", tail(dashboard_log, 4).c_str());
   }
   std::fflush(stdout);
-  for (int i = 0; i < o.miners; ++i) spawn(miners, "miner-" + std::to_string(i), {"miner"});
+  for (int i = 0; i < o.miners; ++i) spawn(miners, "miner-" + std::to_string(i), o.overlap ? std::vector<std::string>{"miner"}
+                                                                                       : std::vector<std::string>{"miner", "--no-overlap"});
   const auto t_start = Clock::now();
 
   // Follow the shared checkpoint: validation loss on the run's fixed validation batches.
@@ -402,6 +491,10 @@ Status run_demo_in(const GlobalOptions& global, const DemoOptions& o, const fs::
   // Summary.
   json summary;
   summary["spec"] = o.spec;
+  summary["window_blocks"] = spec.schedule.blocks_per_window;
+  summary["window_seconds"] = window_s;
+  summary["window_sizing"] = window_note;
+  summary["overlapped_windows"] = o.overlap;
   summary["chain"] = o.subtensor ? "subtensor (testfinney runtime under chopsticks)" : "embedded";
   summary["windows"] = trained_windows;
   summary["wall_seconds"] = subnet_wall;
@@ -455,10 +548,12 @@ Status run_demo_in(const GlobalOptions& global, const DemoOptions& o, const fs::
   for (const auto& m : miners) {
     const auto lines = json_lines(m.out);
     double compute = 0, sent = 0, dense = 0, trained_fraction = 0;
+    int overlapped = 0;
     std::uint32_t uid = 0;
     std::set<int> shards_trained;
     for (const auto& l : lines) {
       compute += l["compute_s"].get<double>();
+      overlapped += l.value("overlapped", false) ? 1 : 0;
       sent += l["bytes_sent"].get<double>();
       dense += l["dense_bytes"].get<double>() * l["validators"].get<double>();
       uid = l["uid"].get<std::uint32_t>();
@@ -486,6 +581,7 @@ Status run_demo_in(const GlobalOptions& global, const DemoOptions& o, const fs::
                            {"scored", scored}, {"judged", total},
                            {"earned_rao", earned}, {"bytes_sent", sent}, {"dense_bytes", dense},
                            {"compute_seconds", compute}, {"compute_utilization", utilization},
+                           {"overlapped_windows", overlapped},
                            {"shards", shards_trained}, {"trained_fraction", trained_fraction}});
   }
   summary["miners"] = miners_json;
@@ -568,6 +664,11 @@ void add_demo_command(CLI::App& app, const GlobalOptions& global, int* exit_code
   cmd->add_option("--data", o.data, "Corpus folder (default: the spec's data.dir)");
   cmd->add_option("--out", o.out, "Report folder (summary.json, loss.svg)");
   cmd->add_flag("--no-baseline", no_baseline, "Skip the centralized baseline");
+  cmd->add_option("--window-blocks", o.window_blocks,
+                  "Blocks per window: auto (sized to this machine's speed and cores), spec (the run spec's), or a number")
+      ->capture_default_str();
+  static bool no_overlap = false;
+  cmd->add_flag("--no-overlap", no_overlap, "Miners wait for each window's checkpoint before training it (the comparison)");
   cmd->add_option("--dashboard-listen", o.dashboard_listen, "HOST:PORT of the live dashboard (0: any free port)")
       ->capture_default_str();
   cmd->add_flag("--subtensor", o.subtensor,
@@ -576,6 +677,7 @@ void add_demo_command(CLI::App& app, const GlobalOptions& global, int* exit_code
   cmd->add_flag("--keep-state", o.keep_state, "Keep the chain, wallets and logs (default: removed unless --home is given)");
   cmd->callback([&global, exit_code] {
     o.baseline = !no_baseline;
+    o.overlap = !no_overlap;
     (void)init_logging("demo", global.log_level);
     *exit_code = report(run_demo(global, o));
   });

@@ -145,6 +145,10 @@ void add_role_commands(CLI::App& app, const GlobalOptions& global, int* exit_cod
   miner->add_option("--workers", workers,
                     "Local data-parallel processes (Gloo on CPUs, NCCL on GPUs: one GPU each); must divide train.batch_size")
       ->check(CLI::Range(1, 64));
+  static bool no_overlap = false;
+  miner->add_flag("--no-overlap", no_overlap,
+                  "Wait for each window's checkpoint before training it (default: train window w+1 from C_w while w is "
+                  "merged, then rebase onto C_{w+1}; docs/architecture.md)");
   miner->callback([&global, exit_code] {
     (void)init_logging("miner " + miner_flags.wallet, global.log_level);
     install_interrupt_handler();
@@ -159,6 +163,7 @@ void add_role_commands(CLI::App& app, const GlobalOptions& global, int* exit_cod
       o.threads = miner_flags.threads;
       o.windows = miner_flags.windows;
       o.workers = workers;
+      o.overlap = !no_overlap;
       if (miner_flags.json) o.on_window = print_json_line;
       s = trainer::run_miner(o);
     }

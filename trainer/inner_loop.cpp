@@ -29,7 +29,53 @@ Result<InnerResult> InnerLoop::run(model::GPT& model, torch::optim::Optimizer& o
   const long horizon = total_steps > 0 ? total_steps : ts.baseline_steps;
   CosineSchedule schedule{ts.lr, ts.min_lr_ratio, ts.warmup_steps, horizon};
   InnerResult result;
+  std::vector<torch::Tensor> base = start;
+  // Before step `step` (and after the last): ask the hook, share its answer with the
+  // group, and move the model by new base − old base.
+  auto consult = [&](int step, bool last) -> Status {
+    if (result.rebased_at_step >= 0 || (!rebase && !follow_rebases)) return Status::Ok();
+    const auto t_hook = std::chrono::steady_clock::now();
+    Result<Base> decision = Base();
+    if (rebase) decision = rebase(step, last);
+    if (group != nullptr && group->world() > 1) {
+      // 0: keep the base, 1: rebase (the base follows), 2: rank 0 abandons the window.
+      const std::int64_t code = !decision.ok() ? 2 : decision->has_value() ? 1 : 0;
+      std::vector<torch::Tensor> flag{torch::tensor({code}, torch::kLong)};
+      TESSERA_RETURN_IF_ERROR(group->broadcast(flag));
+      const std::int64_t f = flag[0].item<std::int64_t>();
+      if (f == 2 && decision.ok()) return DeadlineExceeded("rank 0 abandoned window " + std::to_string(window));
+      if (f == 1) {
+        auto& next = *decision;
+        if (!next) {
+          next.emplace();
+          for (const auto& t : base) next->push_back(torch::zeros(t.sizes(), torch::kFloat));
+        } else {
+          for (auto& t : *next) t = t.to(torch::kFloat).contiguous().clone();
+        }
+        TESSERA_RETURN_IF_ERROR(group->broadcast(*next));
+      }
+    }
+    result.hook_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t_hook).count();
+    if (!decision.ok()) return decision.status();
+    auto& next = *decision;
+    if (!next) return Status::Ok();
+    if (next->size() != base.size()) {
+      return Internal("rebase: the new base has " + std::to_string(next->size()) + " tensors, the model " +
+                      std::to_string(base.size()));
+    }
+    torch::NoGradGuard no_grad;
+    const auto params = model->named_params();
+    for (std::size_t i = 0; i < params.size(); ++i) {
+      auto& p = params[i].second;
+      if (!(*next)[i].sizes().equals(p.sizes())) return Internal("rebase: parameter " + params[i].first + " changed shape");
+      p.add_((*next)[i].to(p.device(), p.scalar_type()) - base[i].to(p.device(), p.scalar_type()));
+    }
+    base = std::move(*next);
+    result.rebased_at_step = step;
+    return Status::Ok();
+  };
   for (int step = 0; step < ts.inner_steps; ++step) {
+    if (step > 0) TESSERA_RETURN_IF_ERROR(consult(step, false));
     const std::uint64_t seed = dataset::inner_batch_seed(spec->seed, window, uid, step);
     auto [x, y] = train.sample_from_pages(pages, static_cast<std::uint64_t>(spec->data.page_tokens), seed,
                                           ts.batch_size, ts.seq_len);
@@ -52,15 +98,16 @@ Result<InnerResult> InnerLoop::run(model::GPT& model, torch::optim::Optimizer& o
     if (step == 0) result.first_loss = value;
     result.last_loss = value;
   }
+  TESSERA_RETURN_IF_ERROR(consult(ts.inner_steps, true));
   torch::NoGradGuard no_grad;
   const auto params = model->named_params();
   for (std::size_t i = 0; i < params.size(); ++i) {
     // A parameter the miner does not train (trainer/shard_assignment.h) has no delta.
     result.delta.push_back(params[i].second.requires_grad()
-                               ? start[i].to(params[i].second.device()) - params[i].second.detach()
+                               ? base[i].to(params[i].second.device()) - params[i].second.detach()
                                : torch::Tensor());
   }
-  result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() - result.hook_seconds;
   return result;
 }
 

@@ -3,11 +3,18 @@
 // from the window's assigned pages, and return the pseudo-gradient Δ = θ_start − θ_end.
 // The inner optimizer's state persists across windows (DiLoCo); the learning rate
 // follows the spec's warm-up + cosine schedule over the run's global inner step.
+//
+// Overlapped windows (docs/architecture.md "Overlapped windows"): a miner may start
+// window w+1 from C_w while C_{w+1} is still being merged. When C_{w+1} arrives, the
+// `rebase` hook hands it over and the loop moves the model by C_{w+1} − C_w, keeping the
+// progress made so far; Δ is then measured from C_{w+1}, the base the submission declares.
 #pragma once
 
 #include <torch/torch.h>
 
 #include <cstdint>
+#include <functional>
+#include <optional>
 #include <vector>
 
 #include "core/run_spec.h"
@@ -23,7 +30,9 @@ struct InnerResult {
   std::vector<torch::Tensor> delta;
   double first_loss = 0.0;           // training loss of the first inner step
   double last_loss = 0.0;            // training loss of the last inner step
-  double seconds = 0.0;
+  double seconds = 0.0;               // in training steps only (not in the rebase hook)
+  double hook_seconds = 0.0;          // waiting in the rebase hook (pulls, the final wait)
+  int rebased_at_step = -1;           // the step before which the base changed; -1: never
 };
 
 class DataParallelGroup;
@@ -35,6 +44,15 @@ struct InnerLoop {
   // With a group of K ranks, each trains on rows r, r+K, … of every batch and the
   // gradients are averaged across ranks before clipping (train.batch_size % K == 0).
   DataParallelGroup* group = nullptr;
+  // Called before inner steps 1 … H−1 and once after step H−1 (`step` = H, `last`
+  // true); returns the new base (one tensor per parameter) when it changed, else nullopt.
+  // At most one rebase per window; with `last` the hook must return the base the delta
+  // is measured from, when that changed (it may block until it knows). With a group,
+  // rank 0's hook decides and the loop broadcasts the decision and the base to the other
+  // ranks, whose hook must be unset (they follow rank 0).
+  using Base = std::optional<std::vector<torch::Tensor>>;
+  std::function<Result<Base>(int step, bool last)> rebase;
+  bool follow_rebases = false;  // a worker rank of a miner whose rank 0 has a rebase hook
 
   // Loads `start` into `model`, trains on `pages` and returns Δ. `window` seeds the
   // batch draw together with the run seed and `uid`.

@@ -17,6 +17,7 @@
 #include "core/metrics.h"
 #include "core/schedule.h"
 #include "gradients/error_feedback.h"
+#include "model/parameters.h"
 #include "model/runtime.h"
 #include "model/shards.h"
 #include "net/submission.h"
@@ -38,8 +39,9 @@ double since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
-// The per-window control record rank 0 broadcasts: window, uid, origin window, stop.
-constexpr int kControlLen = 4;
+// The per-window control record rank 0 broadcasts: window, uid, origin window, stop,
+// and whether rank 0 may rebase the window (the workers then follow its decisions).
+constexpr int kControlLen = 5;
 
 struct Endpoint {
   std::string address, curve_key;
@@ -69,8 +71,14 @@ class Miner {
   std::vector<Endpoint> validators();
 
   Status do_window(const chain::CheckpointInfo& info, double waited);
-  Result<InnerResult> train_window(const checkpoints::Checkpoint& base, std::uint64_t window,
-                                   const std::vector<std::uint64_t>& pages);
+  Status do_overlapped_window(const chain::CheckpointInfo& held);
+  bool fits(std::uint64_t window);
+  Status prepare_window(std::uint64_t window, std::vector<std::uint64_t>* pages);
+  Result<InnerResult> train_window(const std::vector<torch::Tensor>& start, std::uint64_t origin_window,
+                                   std::uint64_t window, const std::vector<std::uint64_t>& pages,
+                                   const decltype(InnerLoop::rebase)& rebase = {});
+  void submit(const chain::CheckpointInfo& info, const std::vector<std::uint64_t>& pages, const InnerResult& trained,
+              WindowTimes times);
   bool closed_while_training(std::uint64_t window);
   Result<proto::SubmissionHeader> make_header(const chain::CheckpointInfo& info,
                                               const std::vector<std::uint64_t>& pages) const;
@@ -78,6 +86,7 @@ class Miner {
   std::chrono::steady_clock::time_point window_close_time(std::uint64_t window);
   void report_window(std::uint64_t window, const InnerResult& trained, std::size_t bytes, const SendReport& sent,
                      const WindowTimes& times);
+  Result<gradients::EncodedDelta> encode(const InnerResult& trained);
 
   const MinerOptions& options_;
   subnet::Joined joined_;
@@ -93,7 +102,9 @@ class Miner {
   WindowSchedule schedule_;
   std::map<std::string, std::unique_ptr<net::SubmissionClient>> clients_;  // by address + key
   std::uint64_t submitted_ = 0;
-  std::optional<std::uint64_t> skipped_window_;
+  std::optional<std::uint64_t> last_attempted_;  // the newest window trained for (sent or dropped)
+  double last_compute_s_ = 0;                     // the last window's training time (0: none yet)
+  std::optional<std::uint64_t> trained_from_;     // model_ holds the end of training from this window's checkpoint
   std::vector<std::unique_ptr<Subprocess>> workers_;
   std::unique_ptr<DataParallelGroup> group_;
 };
@@ -131,7 +142,7 @@ Status Miner::start_workers() {
 
 void Miner::stop_workers() {
   if (!group_) return;
-  std::vector<torch::Tensor> control{torch::tensor({0L, 0L, 0L, 1L}, torch::kLong)};
+  std::vector<torch::Tensor> control{torch::tensor({0L, 0L, 0L, 1L, 0L}, torch::kLong)};
   (void)group_->broadcast(control);
   for (auto& w : workers_) {
     if (!w->wait(std::chrono::seconds(10))) w->stop();
@@ -212,59 +223,161 @@ std::vector<Endpoint> Miner::validators() {
   return out;
 }
 
+// The pages and shards of `window` (both fixed by the protocol before its checkpoint
+// exists, so an overlapped window can start early).
+Status Miner::prepare_window(std::uint64_t window, std::vector<std::uint64_t>* pages) {
+  TESSERA_ASSIGN_OR_RETURN(*pages, dataset::assign_pages(joined_.spec.seed, window, joined_.uid,
+                                                         static_cast<std::uint64_t>(joined_.spec.data.pages_per_window),
+                                                         train_->num_pages(joined_.spec.data.page_tokens)));
+  TESSERA_ASSIGN_OR_RETURN(const bool reassigned,
+                           assignment_.update(model_, optimizer_.get(), ef_.get(), joined_.spec, window, joined_.uid));
+  if (reassigned && joined_.spec.model.sharded()) {
+    std::string list;
+    for (int s : assignment_.shards()) list += (list.empty() ? "" : ",") + std::to_string(s);
+    spdlog::info("window {}: training shards {} of {} ({:.1f}% of the parameters) until window {}", window, list,
+                 joined_.spec.model.shards, 100.0 * assignment_.fraction(),
+                 (model::shard_epoch(joined_.spec.model, window) + 1) *
+                     static_cast<std::uint64_t>(joined_.spec.model.shard_epoch_windows));
+  }
+  return Status::Ok();
+}
+
 // Window w as the protocol has it (docs/roles.md): load C_w, train on the assigned pages,
-// drop the work if the window closed meanwhile, encode with error feedback, sign and send
-// to every serving validator, then record and report.
+// drop the work if the window closed meanwhile, then submit.
 Status Miner::do_window(const chain::CheckpointInfo& info, double waited) {
   WindowTimes times;
   times.wait_s = waited;
   const auto t_pull = std::chrono::steady_clock::now();
   TESSERA_ASSIGN_OR_RETURN(const checkpoints::Checkpoint* base, follower_->load(info));
   times.pull_s = since(t_pull);
-  TESSERA_ASSIGN_OR_RETURN(auto pages, dataset::assign_pages(joined_.spec.seed, info.window, joined_.uid,
-                                                             static_cast<std::uint64_t>(joined_.spec.data.pages_per_window),
-                                                             train_->num_pages(joined_.spec.data.page_tokens)));
-  TESSERA_ASSIGN_OR_RETURN(const bool reassigned,
-                           assignment_.update(model_, optimizer_.get(), ef_.get(), joined_.spec, info.window, joined_.uid));
-  if (reassigned && joined_.spec.model.sharded()) {
-    std::string list;
-    for (int s : assignment_.shards()) list += (list.empty() ? "" : ",") + std::to_string(s);
-    spdlog::info("window {}: training shards {} of {} ({:.1f}% of the parameters) until window {}", info.window, list,
-                 joined_.spec.model.shards, 100.0 * assignment_.fraction(),
-                 (model::shard_epoch(joined_.spec.model, info.window) + 1) *
-                     static_cast<std::uint64_t>(joined_.spec.model.shard_epoch_windows));
-  }
-  TESSERA_ASSIGN_OR_RETURN(InnerResult trained, train_window(*base, info.window, pages));
+  std::vector<std::uint64_t> pages;
+  TESSERA_RETURN_IF_ERROR(prepare_window(info.window, &pages));
+  trained_from_.reset();
+  TESSERA_ASSIGN_OR_RETURN(InnerResult trained, train_window(checkpoints::model_parameters(*base), base->manifest.origin_window,
+                                                             info.window, pages));
+  trained_from_ = info.window;
   times.compute_s = trained.seconds;
+  last_compute_s_ = trained.seconds;
   if (closed_while_training(info.window)) return Status::Ok();
+  submit(info, pages, trained, times);
+  return Status::Ok();
+}
+
+// Overlapped window w+1 (`held` is C_w, just submitted against): train from C_w at once;
+// before each inner step look for C_{w+1}'s announcement and, once it is there, pull it
+// (usually the few-kilobyte merged update) and rebase onto it; after the last step wait
+// for it if it has not come. DeadlineExceeded when the chain moves past w+1 first: the
+// work is dropped and the main loop catches up.
+Status Miner::do_overlapped_window(const chain::CheckpointInfo& held) {
+  const std::uint64_t window = held.window + 1;
+  WindowTimes times;
+  TESSERA_ASSIGN_OR_RETURN(const checkpoints::Checkpoint* base, follower_->load(held));
+  const std::uint64_t origin = base->manifest.origin_window;
+  // Start from where this miner's own training of window w ended (C_w minus its own
+  // uncompressed progress) when the model holds it, else from C_w: continuing the local
+  // trajectory does not retake the steps already merged into C_{w+1} (docs/architecture.md
+  // "Overlapped windows" has the measurements).
+  // After a shard rotation the model holds progress on shards it no longer trains: start
+  // from C_w then.
+  const std::vector<int> shards_before = assignment_.shards();
+  std::vector<std::uint64_t> pages;
+  TESSERA_RETURN_IF_ERROR(prepare_window(window, &pages));
+  const std::vector<torch::Tensor> start = trained_from_ == held.window && assignment_.shards() == shards_before
+                                               ? model::snapshot_parameters(model_)
+                                               : checkpoints::model_parameters(*base);
+  const auto grace = static_cast<std::uint64_t>(joined_.spec.schedule.submission_grace_blocks);
+  const auto tick = std::chrono::milliseconds(std::max(20, joined_.spec.schedule.block_time_ms / 4));
+  std::optional<chain::CheckpointInfo> next;
+  auto rebase = [&](int, bool last) -> Result<InnerLoop::Base> {
+    for (;;) {
+      auto ann = follower_->announced();
+      if (ann.ok() && ann->has_value() && (*ann)->window == window) {
+        const auto t_pull = std::chrono::steady_clock::now();
+        TESSERA_ASSIGN_OR_RETURN(const checkpoints::Checkpoint* c, follower_->load(**ann));
+        times.pull_s += since(t_pull);
+        if (c->manifest.origin_window != origin) {
+          return Corrupted("checkpoint of window " + std::to_string(window) + " changed the run's origin window");
+        }
+        next = **ann;
+        return InnerLoop::Base(checkpoints::model_parameters(*c));
+      }
+      if (ann.ok() && ann->has_value() && (*ann)->window > window) {
+        return DeadlineExceeded("the checkpoint of window " + std::to_string((*ann)->window) + " came before that of window " +
+                                std::to_string(window));
+      }
+      if (!last) return InnerLoop::Base();
+      auto head = joined_.chain->head();
+      // Closed: the chain is past the window and its grace blocks (while it is still in
+      // window w, window w+1 is merely not open yet).
+      if (head.ok() && schedule_.window_of(head->height) > window && !schedule_.accepts(window, head->height, grace)) {
+        return DeadlineExceeded("window " + std::to_string(window) + " closed before its checkpoint was announced");
+      }
+      if (interrupted()) return DeadlineExceeded("interrupted");
+      std::this_thread::sleep_for(tick);
+    }
+  };
+  trained_from_.reset();
+  TESSERA_ASSIGN_OR_RETURN(InnerResult trained, train_window(start, origin, window, pages, rebase));
+  if (next) trained_from_ = next->window;
+  times.compute_s = trained.seconds;
+  last_compute_s_ = trained.seconds;
+  times.wait_s = std::max(0.0, trained.hook_seconds - times.pull_s);
+  if (!next) return Internal("overlapped window " + std::to_string(window) + " ended without its checkpoint");
+  if (closed_while_training(window)) return Status::Ok();
+  submit(*next, pages, trained, times);
+  return Status::Ok();
+}
+
+// Whether window `window`'s inner steps, at the last window's pace plus a tenth, end
+// before the window closes.
+bool Miner::fits(std::uint64_t window) {
+  if (last_compute_s_ <= 0) return true;
+  const auto left = std::chrono::duration<double>(window_close_time(window) - std::chrono::steady_clock::now()).count();
+  return left >= 1.1 * last_compute_s_;
+}
+
+// Encode with error feedback, sign and send to every serving validator, then record and
+// report.
+void Miner::submit(const chain::CheckpointInfo& info, const std::vector<std::uint64_t>& pages, const InnerResult& trained,
+                   WindowTimes times) {
   const auto t_enc = std::chrono::steady_clock::now();
-  std::vector<gradients::IndexedTensor> delta;
-  for (std::uint32_t i : assignment_.trained()) delta.push_back({i, trained.delta[i]});
-  TESSERA_ASSIGN_OR_RETURN(gradients::EncodedDelta encoded, ef_->step(delta, codec_));
+  auto encoded = encode(trained);
   times.encode_s = since(t_enc);
-  TESSERA_ASSIGN_OR_RETURN(proto::SubmissionHeader header, make_header(info, pages));
+  auto header = encoded.ok() ? make_header(info, pages) : Result<proto::SubmissionHeader>(encoded.status());
+  if (!header.ok()) {
+    record_.counters["window-errors"] += 1;
+    spdlog::error("window {}: {}", info.window, header.status().message());
+    return;
+  }
   const auto t_send = std::chrono::steady_clock::now();
-  const SendReport sent = send_to_validators(header, encoded.bytes);
+  const SendReport sent = send_to_validators(*header, encoded->bytes);
   times.send_s = since(t_send);
   record_.counters["submitted"] += 1;
   record_.counters["accepted-by-validators"] += sent.accepted;
+  if (trained.rebased_at_step >= 0) record_.counters["overlapped"] += 1;
   record_.has_window = true;
   record_.last_window = info.window;
   save_state();
   ++submitted_;
-  report_window(info.window, trained, encoded.bytes.size(), sent, times);
-  return Status::Ok();
+  report_window(info.window, trained, encoded->bytes.size(), sent, times);
 }
 
-// H inner steps from C_w (on every local worker too, when there are some).
-Result<InnerResult> Miner::train_window(const checkpoints::Checkpoint& base, std::uint64_t window,
-                                       const std::vector<std::uint64_t>& pages) {
-  const std::vector<torch::Tensor> start = checkpoints::model_parameters(base);
+Result<gradients::EncodedDelta> Miner::encode(const InnerResult& trained) {
+  std::vector<gradients::IndexedTensor> delta;
+  for (std::uint32_t i : assignment_.trained()) delta.push_back({i, trained.delta[i]});
+  return ef_->step(delta, codec_);
+}
+
+// H inner steps from `start` (on every local worker too, when there are some).
+Result<InnerResult> Miner::train_window(const std::vector<torch::Tensor>& start, std::uint64_t origin_window,
+                                       std::uint64_t window, const std::vector<std::uint64_t>& pages,
+                                       const decltype(InnerLoop::rebase)& rebase) {
   InnerLoop inner{&joined_.spec};
-  inner.origin_window = base.manifest.origin_window;
+  inner.origin_window = origin_window;
+  inner.rebase = rebase;
   if (group_) {
     std::vector<torch::Tensor> control{torch::tensor({static_cast<std::int64_t>(window), static_cast<std::int64_t>(joined_.uid),
-                                                      static_cast<std::int64_t>(inner.origin_window), 0L},
+                                                      static_cast<std::int64_t>(inner.origin_window), 0L, rebase ? 1L : 0L},
                                                      torch::kLong)};
     TESSERA_RETURN_IF_ERROR(group_->broadcast(control));
     std::vector<torch::Tensor> params;
@@ -272,9 +385,7 @@ Result<InnerResult> Miner::train_window(const checkpoints::Checkpoint& base, std
     TESSERA_RETURN_IF_ERROR(group_->broadcast(params));
     inner.group = group_.get();
   }
-  auto trained = inner.run(model_, *optimizer_, start, *train_, pages, window, joined_.uid);
-  if (!trained.ok()) return trained.status().with_context("checkpoint " + base.hash.substr(0, 16) + "…");
-  return trained;
+  return inner.run(model_, *optimizer_, start, *train_, pages, window, joined_.uid);
 }
 
 // Never send stale work: true (and the work dropped) when the window no longer accepts
@@ -409,11 +520,13 @@ void Miner::report_window(std::uint64_t window, const InnerResult& trained, std:
                           const WindowTimes& t) {
   std::int64_t dense_bytes = 0;
   for (std::uint32_t i : assignment_.trained()) dense_bytes += trained.delta[i].numel() * 4;
+  const std::string overlap =
+      trained.rebased_at_step >= 0 ? " | overlapped, rebased before step " + std::to_string(trained.rebased_at_step) : "";
   spdlog::info("window {}: loss {:.4f} → {:.4f} | {} B to {}/{} validators ({:.0f}× smaller than dense) | compute {:.2f}s "
-               "encode {:.3f}s send {:.3f}s wait {:.2f}s pull {:.2f}s",
+               "encode {:.3f}s send {:.3f}s wait {:.2f}s pull {:.2f}s{}",
                window, trained.first_loss, trained.last_loss, bytes, sent.accepted, sent.validators,
                static_cast<double>(dense_bytes) / static_cast<double>(std::max<std::size_t>(1, bytes)), t.compute_s,
-               t.encode_s, t.send_s, t.wait_s, t.pull_s);
+               t.encode_s, t.send_s, t.wait_s, t.pull_s, overlap);
   for (const auto& p : sent.problems) spdlog::warn("window {}: {}", window, p);
   auto& m = metrics::registry();
   m.gauge("tessera_miner_window", "The last window this miner submitted for.").set(static_cast<double>(window));
@@ -448,6 +561,8 @@ void Miner::report_window(std::uint64_t window, const InnerResult& trained, std:
                       {"validators", sent.validators},
                       {"accepted", sent.accepted},
                       {"compute_s", t.compute_s},
+                      {"overlapped", trained.rebased_at_step >= 0},
+                      {"rebased_at_step", trained.rebased_at_step},
                       {"encode_s", t.encode_s},
                       {"send_s", t.send_s},
                       {"wait_s", t.wait_s},
@@ -467,6 +582,8 @@ Status Miner::run() {
   }
   const auto tick = std::chrono::milliseconds(std::max(20, joined_.spec.schedule.block_time_ms / 4));
   auto wait_start = std::chrono::steady_clock::now();
+  if (record_.has_window) last_attempted_ = record_.last_window;
+  auto attempted = [&](std::uint64_t w) { return last_attempted_ && *last_attempted_ >= w; };
   while (!interrupted() && (options_.windows == 0 || submitted_ < options_.windows)) {
     auto head = joined_.chain->head();
     auto ann = follower_->announced();
@@ -475,31 +592,41 @@ Status Miner::run() {
       std::this_thread::sleep_for(std::chrono::seconds(1));
       continue;
     }
-    if (ann->has_value()) {
-      const chain::CheckpointInfo& info = **ann;
-      const bool done = (record_.has_window && record_.last_window >= info.window) ||
-                        (skipped_window_ && *skipped_window_ == info.window);
-      if (!done) {
-        if (schedule_.window_of(head->height) > info.window) {
-          // Behind: the checkpoint's window is already over; wait for the next one
-          // instead of training on a stale base.
-          skipped_window_ = info.window;
-          record_.counters["windows-skipped"] += 1;
-          spdlog::info("window {} is over (chain in window {}); catching up with the next checkpoint", info.window,
-                       schedule_.window_of(head->height));
-        } else {
-          Status s = do_window(info, since(wait_start));
-          if (!s.ok()) {
-            record_.counters["window-errors"] += 1;
-            spdlog::error("window {}: {}", info.window, s.message());
-            skipped_window_ = info.window;
-          }
-          wait_start = std::chrono::steady_clock::now();
-          continue;
-        }
-      }
+    if (!ann->has_value()) {
+      std::this_thread::sleep_for(tick);
+      continue;
     }
-    std::this_thread::sleep_for(tick);
+    // Which window to train now, from the newest checkpoint C_a with the chain in window h:
+    // a itself when a = h and its H steps fit before it closes; with overlap, else a + 1
+    // from C_a (rebased onto C_{a+1} when that comes); nothing when C_a is older than
+    // h − 1 (the aggregator is behind: wait rather than train on a stale base).
+    const chain::CheckpointInfo& info = **ann;
+    const std::uint64_t now_window = schedule_.window_of(head->height);
+    std::optional<std::uint64_t> target;
+    if (info.window == now_window && !attempted(info.window) && (!options_.overlap || fits(info.window))) {
+      target = info.window;
+    } else if (options_.overlap && info.window + 1 >= now_window && !attempted(info.window + 1)) {
+      target = info.window + 1;
+    } else if (info.window < now_window && !attempted(info.window)) {
+      last_attempted_ = info.window;
+      record_.counters["windows-skipped"] += 1;
+      spdlog::info("window {} is over (chain in window {}); catching up with the next checkpoint", info.window, now_window);
+    }
+    if (!target) {
+      std::this_thread::sleep_for(tick);
+      continue;
+    }
+    last_attempted_ = *target;
+    const bool early = *target != info.window;
+    Status s = early ? do_overlapped_window(info) : do_window(info, since(wait_start));
+    if (s.code() == StatusCode::kDeadlineExceeded) {
+      record_.counters["overlap-abandoned"] += 1;
+      spdlog::info("window {}: overlapped training abandoned ({}); catching up", *target, s.message());
+    } else if (!s.ok()) {
+      record_.counters["window-errors"] += 1;
+      spdlog::error("window {}: {}", *target, s.message());
+    }
+    wait_start = std::chrono::steady_clock::now();
   }
   stop_workers();
   spdlog::info("miner stopped after {} submitted windows", submitted_);
@@ -541,7 +668,10 @@ Status run_miner_worker(const WorkerOptions& o) {
     InnerLoop inner{&spec};
     inner.origin_window = static_cast<std::uint64_t>(c[2].item<std::int64_t>());
     inner.group = group.get();
-    TESSERA_RETURN_IF_ERROR(inner.run(gpt, *optimizer, start, train, pages, window, uid).status());
+    inner.follow_rebases = c[4].item<std::int64_t>() != 0;
+    Status trained = inner.run(gpt, *optimizer, start, train, pages, window, uid).status();
+    // Rank 0 abandoning an overlapped window is not an error here: wait for the next.
+    if (!trained.ok() && trained.code() != StatusCode::kDeadlineExceeded) return trained;
   }
 }
 

@@ -6,6 +6,12 @@
 // window that closed while it trained is dropped, and when it falls behind it skips to
 // the newest checkpoint. Its error-feedback buffers and optimizer state survive restarts
 // (miner_state.h).
+//
+// Overlapped windows (on by default): right after submitting window w the miner starts
+// window w+1's inner steps from C_w, while validators judge w and the aggregator merges
+// C_{w+1}; when C_{w+1} is announced it moves its model by C_{w+1} − C_w and goes on
+// (InnerLoop::rebase), so the submission declares C_{w+1}, as every submission of w+1
+// must. docs/architecture.md "Overlapped windows" has the design.
 #pragma once
 
 #include <filesystem>
@@ -24,6 +30,7 @@ struct MinerOptions {
   int threads = 0;
   std::uint64_t windows = 0;  // stop after this many submitted windows (0: until Ctrl-C)
   int workers = 1;            // K local data-parallel processes (this one and K − 1 `miner-worker`s)
+  bool overlap = true;        // train window w+1 while window w is judged and merged
   torch::Device device = torch::kCPU;  // model, optimizer and error-feedback state (model/device.h)
   std::function<void(const std::string& json)> on_window;  // one JSON object per window
 };

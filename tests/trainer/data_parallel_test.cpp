@@ -1,6 +1,7 @@
 // --workers: K = 2 ranks of a c10d Gloo group (here two threads of one process, the same
 // code the worker processes run) produce the same window delta as one process on the
-// same pages, within float tolerance.
+// same pages, within float tolerance — also when rank 0 rebases a window onto a newer
+// checkpoint (overlapped windows) and rank 1 follows it.
 #include <gtest/gtest.h>
 
 #include <thread>
@@ -15,7 +16,10 @@
 namespace tessera::trainer {
 namespace {
 
-TEST(DataParallel, TwoGlooRanksGiveTheOneProcessDelta) {
+class DataParallel : public ::testing::TestWithParam<bool> {};
+
+TEST_P(DataParallel, TwoGlooRanksGiveTheOneProcessDelta) {
+  const bool rebased = GetParam();
   testing::TempDir dir;
   RunSpec spec = *parse_run_spec("[run]\nseed = 4\n[model]\npreset = \"nano\"\n[data]\npage_tokens = 1024\n"
                                  "[train]\ninner_steps = 3\nbatch_size = 8\nseq_len = 32\nlr = 1e-2\nwarmup_steps = 0\n");
@@ -25,11 +29,20 @@ TEST(DataParallel, TwoGlooRanksGiveTheOneProcessDelta) {
   const auto pages = *dataset::assign_pages(spec.seed, 3, 1, 2, train.num_pages(1024));
   const auto start = model::snapshot_parameters(model::make_gpt(config, spec.seed));
 
+  std::vector<torch::Tensor> newer;  // the checkpoint rank 0 rebases onto before step 2
+  for (const auto& t : start) newer.push_back(t + 0.01 * torch::randn_like(t));
   auto run = [&](DataParallelGroup* group, std::vector<torch::Tensor>* delta, Status* status) {
     model::GPT m = model::make_gpt(config, spec.seed);
     auto opt = make_adamw(m, spec.train);
     InnerLoop loop{&spec};
     loop.group = group;
+    if (rebased && (group == nullptr || group->rank() == 0)) {
+      loop.rebase = [&](int step, bool) -> Result<InnerLoop::Base> {
+        return step == 2 ? InnerLoop::Base(newer) : InnerLoop::Base();
+      };
+    } else if (rebased) {
+      loop.follow_rebases = true;
+    }
     // Two windows, so that the AdamW state carried across windows is exercised too.
     for (std::uint64_t w : {3, 4}) {
       auto r = loop.run(m, *opt, start, train, pages, w, 1);
@@ -66,6 +79,9 @@ TEST(DataParallel, TwoGlooRanksGiveTheOneProcessDelta) {
     EXPECT_LT((rank0[i] - single[i]).abs().max().item<double>() / scale, 1e-3) << "parameter " << i;
   }
 }
+
+INSTANTIATE_TEST_SUITE_P(Rebase, DataParallel, ::testing::Bool(),
+                         [](const ::testing::TestParamInfo<bool>& i) { return i.param ? "Rebased" : "Plain"; });
 
 }  // namespace
 }  // namespace tessera::trainer
