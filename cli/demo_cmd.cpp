@@ -137,8 +137,8 @@ std::string tail(const fs::path& path, std::size_t lines) {
 // `--window-blocks auto`: a window just long enough for a miner's H inner steps here,
 // with every role sharing this machine's cores. Times one window of H steps of the spec's
 // model alone on one thread (after one untimed window), scales it by the miners per core
-// (they train at the same time), and leaves a quarter of the window for judging,
-// merging, the chain and the spread of step times (a miner slower than the window misses
+// (they train at the same time), and leaves a fifth of the window for judging, merging,
+// the chain and the spread of step times (a miner slower than the window misses
 // it: its work is dropped, never sent stale). A subnet's launcher sizes the window for its expected miners the same
 // way; the demo's miners are this machine.
 Result<int> calibrated_window_blocks(const RunSpec& spec, const fs::path& data, int miners, double* alone_s) {
@@ -158,7 +158,7 @@ Result<int> calibrated_window_blocks(const RunSpec& spec, const fs::path& data, 
   }
   *alone_s = seconds;
   const double cores = std::max(1u, std::thread::hardware_concurrency());
-  const double window_s = seconds * std::max(1.0, miners / cores) / 0.75;
+  const double window_s = seconds * std::max(1.0, miners / cores) / 0.8;
   // Never under 8 blocks or 2 s: the chain, the grace blocks and the merge need some.
   const int floor_blocks = std::max(8, static_cast<int>(std::ceil(2000.0 / spec.schedule.block_time_ms)));
   return std::max(floor_blocks, static_cast<int>(std::ceil(window_s * 1000.0 / spec.schedule.block_time_ms)));
@@ -203,7 +203,9 @@ Status run_demo_in(const GlobalOptions& global, const DemoOptions& o, const fs::
   // The window length: the spec's, or sized to this machine (calibrated_window_blocks).
   std::string spec_path = fs::absolute(o.spec).string();
   std::string window_note = "the spec's";
-  if (o.window_blocks != "spec") {
+  // On the subtensor runtime the chain's tempo and blocks set the pace: `auto` keeps the
+  // spec's window there (the runtime's epoch must fall inside the demo's windows).
+  if (o.window_blocks != "spec" && !(o.subtensor && o.window_blocks == "auto")) {
     int blocks = 0;
     double alone_s = 0;
     if (o.window_blocks == "auto") {
@@ -665,7 +667,8 @@ void add_demo_command(CLI::App& app, const GlobalOptions& global, int* exit_code
   cmd->add_option("--out", o.out, "Report folder (summary.json, loss.svg)");
   cmd->add_flag("--no-baseline", no_baseline, "Skip the centralized baseline");
   cmd->add_option("--window-blocks", o.window_blocks,
-                  "Blocks per window: auto (sized to this machine's speed and cores), spec (the run spec's), or a number")
+                  "Blocks per window: auto (sized to this machine's speed and cores; the spec's with --subtensor), spec (the run "
+                  "spec's), or a number")
       ->capture_default_str();
   static bool no_overlap = false;
   cmd->add_flag("--no-overlap", no_overlap, "Miners wait for each window's checkpoint before training it (the comparison)");
