@@ -6,6 +6,7 @@
 //              in a child process: peak RSS, training state and step time side by side.
 //   validator: 64 submissions received through a real submission server and evaluated,
 //              against plain libtorch forward passes on the same batch.
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -112,6 +113,66 @@ Result<nlohmann::json> whole_model_miner_bench(const std::string& spec_path, int
   } catch (const std::exception& e) {
     return Internal(std::string("the whole-model miner bench printed no JSON: ") + e.what());
   }
+}
+
+// `bench miner --utilization`: miner compute utilization (time in training steps over the
+// wall time of the windows) measured on a real subnet — `tessera demo`'s processes: the
+// chain, two validators that judge and merge, four miners — twice in one run: with
+// overlapped windows in a window sized to this machine, and as before them (miners wait
+// for each checkpoint, the spec's window). Same spec, H, batch and threads in both.
+Status run_miner_utilization_bench(const std::string& spec_path, int windows, bool json) {
+  const std::string exe = std::filesystem::read_symlink("/proc/self/exe").string();
+  const auto dir = std::filesystem::temp_directory_path() / ("tessera-bench-utilization-" + std::to_string(::getpid()));
+  std::error_code made;
+  std::filesystem::create_directories(dir, made);
+  if (made) return IoError("cannot create " + dir.string() + ": " + made.message());
+  nlohmann::json runs = nlohmann::json::object();
+  for (const bool overlap : {true, false}) {
+    const std::string name = overlap ? "overlapped" : "waiting";
+    std::vector<std::string> argv = {exe, "demo", "--spec", spec_path, "--windows", std::to_string(windows), "--no-baseline",
+                                     "--out", (dir / name).string()};
+    if (!overlap) argv.insert(argv.end(), {"--no-overlap", "--window-blocks", "spec"});
+    std::fprintf(stderr, "bench miner --utilization: %d windows, %s…\n", windows,
+                 overlap ? "overlapped windows, window sized to this machine" : "miners wait for each checkpoint, the spec's window");
+    Subprocess child(argv, dir / (name + ".log"));
+    int code = -1;
+    if (!child.wait(std::chrono::hours(1), &code) || code != 0) {
+      return Internal("the " + name + " subnet run failed (exit " + std::to_string(code) + "; see " + (dir / (name + ".log")).string() + ")");
+    }
+    TESSERA_ASSIGN_OR_RETURN(std::string text, read_file(dir / name / "summary.json"));
+    nlohmann::json summary;
+    try {
+      summary = nlohmann::json::parse(text);
+    } catch (const std::exception& e) {
+      return Corrupted(std::string("summary.json of the ") + name + " run: " + e.what());
+    }
+    std::vector<double> u;
+    for (const auto& m : summary["miners"]) u.push_back(m["compute_utilization"].get<double>());
+    if (u.empty()) return Internal("the " + name + " run reported no miners");
+    double mean = 0;
+    for (double x : u) mean += x / static_cast<double>(u.size());
+    runs[name] = {{"utilization_mean", mean},
+                  {"utilization_min", *std::min_element(u.begin(), u.end())},
+                  {"utilization_max", *std::max_element(u.begin(), u.end())},
+                  {"window_seconds", summary["window_seconds"]},
+                  {"window_sizing", summary["window_sizing"]},
+                  {"val_loss_end", summary["val_loss_end"]},
+                  {"honest_acceptance_rate", summary["honest_acceptance_rate"]},
+                  {"wall_seconds", summary.value("wall_seconds", nlohmann::json())}};
+  }
+  std::error_code ec;
+  std::filesystem::remove_all(dir, ec);
+  nlohmann::json out = {{"bench", "miner-utilization"}, {"spec", spec_path}, {"windows", windows}, {"runs", runs}};
+  if (json) {
+    std::printf("%s\n", out.dump(2).c_str());
+  } else {
+    for (const auto& [name, r] : runs.items()) {
+      std::printf("%-10s utilization %.0f%% (%.0f–%.0f%% over the miners) in %.2f-s windows; validation loss %.4f\n",
+                  name.c_str(), 100 * r["utilization_mean"].get<double>(), 100 * r["utilization_min"].get<double>(),
+                  100 * r["utilization_max"].get<double>(), r["window_seconds"].get<double>(), r["val_loss_end"].get<double>());
+    }
+  }
+  return Status::Ok();
 }
 
 Status run_miner_bench(const std::string& spec_path, int windows, const std::string& device_name, bool json,
@@ -355,8 +416,13 @@ void add_role_bench_commands(CLI::App* bench, int* exit_code) {
   miner->add_option("--shards", shards, "Override model.shards (S)")->check(CLI::Range(1, 1024));
   miner->add_option("--shards-per-miner", shards_per_miner, "Override model.shards_per_miner (k < S: train k shards)")
       ->check(CLI::Range(0, 1024));
+  static bool utilization = false;
+  miner->add_flag("--utilization", utilization,
+                  "Compute utilization over --windows windows of a real subnet (tessera demo's processes), with and without "
+                  "overlapped windows");
   miner->callback([exit_code] {
-    *exit_code = report(run_miner_bench(spec_path, windows, device, json, whole_model, shards, shards_per_miner, uid));
+    *exit_code = report(utilization ? run_miner_utilization_bench(spec_path, windows, json)
+                                    : run_miner_bench(spec_path, windows, device, json, whole_model, shards, shards_per_miner, uid));
   });
   auto* validator = bench->add_subcommand("validator", "Evaluation cost per submission in forward-pass equivalents");
   validator->add_option("--spec", spec_path, "Run spec");
