@@ -84,9 +84,13 @@ struct Screened {
   std::vector<std::vector<double>> public_norms;
 };
 
+// At most 8 entries and the count: a header may list millions of shards, and the reason
+// goes into verdicts and logs.
 std::string shard_list(const std::vector<int>& shards) {
+  constexpr std::size_t kShown = 8;
   std::string out;
-  for (int s : shards) out += (out.empty() ? "" : ",") + std::to_string(s);
+  for (std::size_t i = 0; i < std::min(kShown, shards.size()); ++i) out += (out.empty() ? "" : ",") + std::to_string(shards[i]);
+  if (shards.size() > kShown) out += ",… (" + std::to_string(shards.size()) + " in all)";
   return "{" + out + "}";
 }
 

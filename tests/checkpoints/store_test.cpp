@@ -7,6 +7,9 @@
 
 #include <fstream>
 #include <set>
+#include <tuple>
+
+#include <nlohmann/json.hpp>
 
 #include "core/file_io.h"
 #include "core/hash.h"
@@ -29,6 +32,41 @@ Manifest manifest(std::uint64_t window, std::string parent = "") {
   m.outer = "sgd lr 1";
   m.accepted.push_back({3, std::string(64, 'a'), std::string(64, 'b'), 0.25});
   return m;
+}
+
+// A manifest is read from any source: hostile norm references are refused, named.
+TEST(Manifest, HostileNormReferencesAreRefusedWithTheirName) {
+  const std::string good = manifest(3).to_json();
+  ASSERT_TRUE(Manifest::from_json(good).ok());
+  auto with = [&](const std::string& key, const std::string& value) {
+    // The value goes in as raw text: some (1e400) are not numbers a JSON writer can make.
+    auto j = nlohmann::json::parse(good);
+    j[key] = "@value@";
+    std::string text = j.dump();
+    text.replace(text.find("\"@value@\""), 9, value);
+    return Manifest::from_json(text);
+  };
+  std::string many = "[";
+  for (int i = 0; i < 1025; ++i) many += (i ? ",1.0" : "1.0");
+  many += "]";
+  const std::vector<std::tuple<std::string, std::string, std::string>> cases = {
+      {"shard_norm_references", many, "more than 1024"},
+      {"shard_norm_references", "[1.0, -2.0]", "finite number >= 0"},
+      {"shard_norm_references", "[1.0, 1e400]", "manifest"},  // out of double range: not a number
+      {"shard_norm_references", "[1.0, null]", "manifest"},
+      {"shard_norm_references", "\"1.0\"", "manifest"},
+      {"norm_reference", "0", "positive finite"},
+      {"norm_reference", "-1.5", "positive finite"},
+  };
+  for (const auto& [key, value, named] : cases) {
+    auto m = with(key, value);
+    ASSERT_FALSE(m.ok()) << key << " = " << value.substr(0, 40);
+    EXPECT_EQ(m.status().code(), StatusCode::kCorrupted);
+    EXPECT_NE(m.status().message().find(named), std::string::npos) << m.status().message();
+  }
+  auto fine = with("shard_norm_references", "[0.0, 2.5]");
+  ASSERT_TRUE(fine.ok()) << fine.status().to_string();
+  EXPECT_EQ(fine->shard_norm_references, (std::vector<double>{0.0, 2.5}));
 }
 
 TEST(CheckpointStore, PutGetVerifiesAndPointsLatest) {

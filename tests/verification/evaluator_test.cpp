@@ -462,6 +462,15 @@ TEST_F(EvaluatorTest, ShardsNamedOnAnUnshardedRunAreRefused) {
   auto report = evaluate_window(context(), {s});
   ASSERT_TRUE(report.ok());
   EXPECT_EQ(report->evaluations[0].outcome, Outcome::kWrongShard) << report->evaluations[0].reason;
+  // A header naming a million shards is refused the same way, and its reason (kept in
+  // verdicts and logs) stays short.
+  auto flood = submission(1, encode(trained_delta(1, pages(kWindow, 1))));
+  for (int i = 0; i < 1000000; ++i) flood.header.add_shards(static_cast<std::uint32_t>(i));
+  report = evaluate_window(context(), {flood});
+  ASSERT_TRUE(report.ok());
+  EXPECT_EQ(report->evaluations[0].outcome, Outcome::kWrongShard);
+  EXPECT_LT(report->evaluations[0].reason.size(), 200u) << report->evaluations[0].reason.substr(0, 300);
+  EXPECT_NE(report->evaluations[0].reason.find("1000000 in all"), std::string::npos) << report->evaluations[0].reason;
 }
 
 TEST(ValidatorScores, MovingAverageDecaysForMissingWindowsAndResetsReplacedUids) {
