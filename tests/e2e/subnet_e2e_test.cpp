@@ -132,11 +132,14 @@ TEST(SubnetE2E, MinersValidatorAggregatorAndChainOnLoopback) {
                              dir / "validator.json", dir / "validator.log");
   std::vector<std::unique_ptr<testing::Process>> miners;
   for (const char* name : {"alice", "bob"}) {
-    miners.push_back(std::make_unique<testing::Process>(
-        std::vector<std::string>{bin, "--home", home, "miner", "--netuid", "1", "--wallet", name, "--chain", address,
-                                 "--threads", "1", "--windows", std::to_string(kWindows), "--json", "--metrics-listen",
-                                 "127.0.0.1:0"},
-        dir / (std::string(name) + ".json"), dir / (std::string(name) + ".log")));
+    std::vector<std::string> argv = {bin, "--home", home, "miner", "--netuid", "1", "--wallet", name, "--chain", address,
+                                     "--threads", "1", "--windows", std::to_string(kWindows), "--json", "--metrics-listen",
+                                     "127.0.0.1:0"};
+    // Bob trains with a local worker process (Gloo): its rebases onto each new checkpoint
+    // (overlapped windows) are broadcast to the worker, which must follow them.
+    if (std::string(name) == "bob") argv.insert(argv.end(), {"--workers", "2"});
+    miners.push_back(std::make_unique<testing::Process>(argv, dir / (std::string(name) + ".json"),
+                                                        dir / (std::string(name) + ".log")));
   }
   // Alice's metrics while she runs: scraped until they show two windows, which must then
   // agree with her JSON lines of that moment.
@@ -296,6 +299,13 @@ TEST(SubnetE2E, MinersValidatorAggregatorAndChainOnLoopback) {
     }
   }
   ASSERT_EQ(submitted.size(), 2u);
+  // Overlapped windows: each miner trained some window before its checkpoint was out and
+  // rebased onto it, bob with his worker following.
+  for (const char* name : {"alice", "bob"}) {
+    int overlapped = 0;
+    for (const auto& l : json_lines(dir / (std::string(name) + ".json"))) overlapped += l["overlapped"].get<bool>() ? 1 : 0;
+    EXPECT_GT(overlapped, 0) << read_all(dir / (std::string(name) + ".log"));
+  }
   // Miners caught up from window to window by merged updates, not full pulls.
   for (const char* name : {"alice", "bob"}) {
     const auto last = json_lines(dir / (std::string(name) + ".json")).back();
