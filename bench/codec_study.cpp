@@ -63,7 +63,9 @@ struct Options {
   // C_{w−1} for this many inner steps, then rebases onto C_w (0: no overlap; H: the
   // whole window from C_{w−1}, rebased after the last step).
   int overlap_steps = 0;
-  std::string overlap_from = "local";  // where an overlapped window starts: local (θ_end of the miner's last window) | checkpoint (C_{w−1})
+  // Where an overlapped window starts: local (θ_end of the miner's last window) |
+  // checkpoint (C_{w−1}) | extrapolate (C_{w−1} + (C_{w−1} − C_{w−2})).
+  std::string overlap_from = "local";
 };
 
 std::vector<std::string> split_commas(const std::string& s) {
@@ -420,7 +422,8 @@ bool parse_args(int argc, char** argv, Options* opt) {
     if (i + 1 >= argc) {
       std::fprintf(stderr, "usage: codec_study [--spec F] [--windows W] [--miners M] [--threads N] [--presets a,b]\n"
                    "       [--ef-beta B] [--outer-lr L] [--outer-momentum M] [--dense-outer kind:lr:mu]\n"
-                   "       [--seeds 1,2,3] [--out DIR] [--eval-every W] [--overlap-steps R]\n");
+                   "       [--seeds 1,2,3] [--out DIR] [--eval-every W] [--overlap-steps R]\n"
+                   "       [--overlap-from local|checkpoint|extrapolate]\n");
       return false;
     }
     const std::string v = argv[++i];
@@ -448,6 +451,10 @@ bool parse_args(int argc, char** argv, Options* opt) {
       std::fprintf(stderr, "error: %s '%s' is not a number\n", a.c_str(), v.c_str());
       return false;
     }
+  }
+  if (opt->overlap_from != "local" && opt->overlap_from != "checkpoint" && opt->overlap_from != "extrapolate") {
+    std::fprintf(stderr, "error: --overlap-from '%s' must be local, checkpoint or extrapolate\n", opt->overlap_from.c_str());
+    return false;
   }
   if (opt->windows <= 0 || opt->miners <= 0 || opt->presets.empty()) {
     std::fprintf(stderr, "error: --windows and --miners must be positive and --presets non-empty\n");

@@ -138,9 +138,9 @@ std::string tail(const fs::path& path, std::size_t lines) {
 // with every role sharing this machine's cores. Times one window of H steps of the spec's
 // model alone on one thread (after one untimed window), scales it by the miners per core
 // (they train at the same time), and leaves a fifth of the window for judging, merging,
-// the chain and the spread of step times (a miner slower than the window misses
-// it: its work is dropped, never sent stale). A subnet's launcher sizes the window for its expected miners the same
-// way; the demo's miners are this machine.
+// the chain and the spread of step times (a miner slower than the window misses it: its
+// work is dropped, never sent stale). A subnet's launcher sizes the window for its
+// expected miners the same way; the demo's miners are this machine.
 Result<int> calibrated_window_blocks(const RunSpec& spec, const fs::path& data, int miners, double* alone_s) {
   TESSERA_ASSIGN_OR_RETURN(model::ModelConfig config, model::resolve_config(spec.model));
   TESSERA_ASSIGN_OR_RETURN(auto train, dataset::TokenDataset::load(data, "train"));

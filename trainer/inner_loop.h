@@ -51,7 +51,7 @@ struct InnerLoop {
   // rank 0's hook decides and the loop broadcasts the decision and the base to the other
   // ranks, whose hook must be unset (they follow rank 0).
   using Base = std::optional<std::vector<torch::Tensor>>;
-  std::function<Result<Base>(int step, bool last)> rebase;
+  std::function<Result<Base>(int step, bool last)> rebase = nullptr;
   bool follow_rebases = false;  // a worker rank of a miner whose rank 0 has a rebase hook
 
   // Loads `start` into `model`, trains on `pages` and returns Δ. `window` seeds the

@@ -73,10 +73,10 @@ class Miner {
   Status do_window(const chain::CheckpointInfo& info, double waited);
   Status do_overlapped_window(const chain::CheckpointInfo& held);
   bool fits(std::uint64_t window);
-  Status prepare_window(std::uint64_t window, std::vector<std::uint64_t>* pages);
+  Result<bool> prepare_window(std::uint64_t window, std::vector<std::uint64_t>* pages);
   Result<InnerResult> train_window(const std::vector<torch::Tensor>& start, std::uint64_t origin_window,
                                    std::uint64_t window, const std::vector<std::uint64_t>& pages,
-                                   const decltype(InnerLoop::rebase)& rebase = {});
+                                   const std::string& base_hash, const decltype(InnerLoop::rebase)& rebase = {});
   void submit(const chain::CheckpointInfo& info, const std::vector<std::uint64_t>& pages, const InnerResult& trained,
               WindowTimes times);
   bool closed_while_training(std::uint64_t window);
@@ -224,8 +224,8 @@ std::vector<Endpoint> Miner::validators() {
 }
 
 // The pages and shards of `window` (both fixed by the protocol before its checkpoint
-// exists, so an overlapped window can start early).
-Status Miner::prepare_window(std::uint64_t window, std::vector<std::uint64_t>* pages) {
+// exists, so an overlapped window can start early); true when the shards changed.
+Result<bool> Miner::prepare_window(std::uint64_t window, std::vector<std::uint64_t>* pages) {
   TESSERA_ASSIGN_OR_RETURN(*pages, dataset::assign_pages(joined_.spec.seed, window, joined_.uid,
                                                          static_cast<std::uint64_t>(joined_.spec.data.pages_per_window),
                                                          train_->num_pages(joined_.spec.data.page_tokens)));
@@ -239,7 +239,7 @@ Status Miner::prepare_window(std::uint64_t window, std::vector<std::uint64_t>* p
                  (model::shard_epoch(joined_.spec.model, window) + 1) *
                      static_cast<std::uint64_t>(joined_.spec.model.shard_epoch_windows));
   }
-  return Status::Ok();
+  return reassigned;
 }
 
 // Window w as the protocol has it (docs/roles.md): load C_w, train on the assigned pages,
@@ -251,10 +251,10 @@ Status Miner::do_window(const chain::CheckpointInfo& info, double waited) {
   TESSERA_ASSIGN_OR_RETURN(const checkpoints::Checkpoint* base, follower_->load(info));
   times.pull_s = since(t_pull);
   std::vector<std::uint64_t> pages;
-  TESSERA_RETURN_IF_ERROR(prepare_window(info.window, &pages));
+  TESSERA_RETURN_IF_ERROR(prepare_window(info.window, &pages).status());
   trained_from_.reset();
   TESSERA_ASSIGN_OR_RETURN(InnerResult trained, train_window(checkpoints::model_parameters(*base), base->manifest.origin_window,
-                                                             info.window, pages));
+                                                             info.window, pages, base->hash));
   trained_from_ = info.window;
   times.compute_s = trained.seconds;
   last_compute_s_ = trained.seconds;
@@ -263,26 +263,25 @@ Status Miner::do_window(const chain::CheckpointInfo& info, double waited) {
   return Status::Ok();
 }
 
-// Overlapped window w+1 (`held` is C_w, just submitted against): train from C_w at once;
-// before each inner step look for C_{w+1}'s announcement and, once it is there, pull it
-// (usually the few-kilobyte merged update) and rebase onto it; after the last step wait
-// for it if it has not come. DeadlineExceeded when the chain moves past w+1 first: the
+// Overlapped window w+1 (`held` is C_w, just submitted against): train at once; before
+// each inner step look for C_{w+1}'s announcement and, once it is there, pull it (usually
+// the few-kilobyte merged update) and rebase onto it; after the last step wait for it if
+// it has not come. DeadlineExceeded when the chain moves past w+1 first: the
 // work is dropped and the main loop catches up.
 Status Miner::do_overlapped_window(const chain::CheckpointInfo& held) {
   const std::uint64_t window = held.window + 1;
   WindowTimes times;
   TESSERA_ASSIGN_OR_RETURN(const checkpoints::Checkpoint* base, follower_->load(held));
   const std::uint64_t origin = base->manifest.origin_window;
+  const std::string held_hash = base->hash;  // `base` dangles once the hook loads C_{w+1}
+  std::vector<std::uint64_t> pages;
+  TESSERA_ASSIGN_OR_RETURN(const bool reassigned, prepare_window(window, &pages));
   // Start from where this miner's own training of window w ended (C_w minus its own
   // uncompressed progress) when the model holds it, else from C_w: continuing the local
   // trajectory does not retake the steps already merged into C_{w+1} (docs/architecture.md
-  // "Overlapped windows" has the measurements).
-  // After a shard rotation the model holds progress on shards it no longer trains: start
-  // from C_w then.
-  const std::vector<int> shards_before = assignment_.shards();
-  std::vector<std::uint64_t> pages;
-  TESSERA_RETURN_IF_ERROR(prepare_window(window, &pages));
-  const std::vector<torch::Tensor> start = trained_from_ == held.window && assignment_.shards() == shards_before
+  // "Overlapped windows" has the measurements). After a shard rotation the model holds
+  // progress on shards it no longer trains: start from C_w then.
+  const std::vector<torch::Tensor> start = trained_from_ == held.window && !reassigned
                                                ? model::snapshot_parameters(model_)
                                                : checkpoints::model_parameters(*base);
   const auto grace = static_cast<std::uint64_t>(joined_.spec.schedule.submission_grace_blocks);
@@ -317,7 +316,7 @@ Status Miner::do_overlapped_window(const chain::CheckpointInfo& held) {
     }
   };
   trained_from_.reset();
-  TESSERA_ASSIGN_OR_RETURN(InnerResult trained, train_window(start, origin, window, pages, rebase));
+  TESSERA_ASSIGN_OR_RETURN(InnerResult trained, train_window(start, origin, window, pages, held_hash, rebase));
   if (next) trained_from_ = next->window;
   times.compute_s = trained.seconds;
   last_compute_s_ = trained.seconds;
@@ -368,10 +367,11 @@ Result<gradients::EncodedDelta> Miner::encode(const InnerResult& trained) {
   return ef_->step(delta, codec_);
 }
 
-// H inner steps from `start` (on every local worker too, when there are some).
+// H inner steps from `start` (on every local worker too, when there are some); errors
+// name the checkpoint `base_hash` the window set out from.
 Result<InnerResult> Miner::train_window(const std::vector<torch::Tensor>& start, std::uint64_t origin_window,
                                        std::uint64_t window, const std::vector<std::uint64_t>& pages,
-                                       const decltype(InnerLoop::rebase)& rebase) {
+                                       const std::string& base_hash, const decltype(InnerLoop::rebase)& rebase) {
   InnerLoop inner{&joined_.spec};
   inner.origin_window = origin_window;
   inner.rebase = rebase;
@@ -385,7 +385,9 @@ Result<InnerResult> Miner::train_window(const std::vector<torch::Tensor>& start,
     TESSERA_RETURN_IF_ERROR(group_->broadcast(params));
     inner.group = group_.get();
   }
-  return inner.run(model_, *optimizer_, start, *train_, pages, window, joined_.uid);
+  auto trained = inner.run(model_, *optimizer_, start, *train_, pages, window, joined_.uid);
+  if (!trained.ok()) return trained.status().with_context("checkpoint " + base_hash.substr(0, 16) + "…");
+  return trained;
 }
 
 // Never send stale work: true (and the work dropped) when the window no longer accepts
