@@ -2,6 +2,7 @@
 
 #include "checkpoints/parameters.h"
 
+#include <algorithm>
 #include <sstream>
 
 #include "aggregator/outer.h"
@@ -18,6 +19,8 @@ namespace {
 std::string describe_outer(const OuterSpec& o) {
   std::ostringstream s;
   s << o.optimizer << " lr=" << o.lr << " momentum=" << o.momentum;
+  if (o.warmup_windows > 0) s << " warmup=" << o.warmup_windows;
+  if (o.rescale != "none") s << " rescale=" << o.rescale << ":" << o.rescale_max;
   return s.str();
 }
 
@@ -84,9 +87,10 @@ Result<NextCheckpoint> next_checkpoint(const RunSpec& spec, const checkpoints::C
       frozen.push_back(out.stats.group_deltas[static_cast<std::size_t>(groups.group_of[i])] == 0);
     }
   }
-  TESSERA_ASSIGN_OR_RETURN(OuterOptimizer outer, OuterOptimizer::from_spec(spec.outer));
+  const std::uint64_t step_index = base.manifest.window - std::min(base.manifest.window, base.manifest.origin_window);
+  TESSERA_ASSIGN_OR_RETURN(OuterOptimizer outer, OuterOptimizer::from_spec(spec.outer, step_index));
   if (!momentum.empty()) TESSERA_RETURN_IF_ERROR(outer.restore(momentum, params));
-  TESSERA_RETURN_IF_ERROR(outer.step(params, grads, frozen));
+  TESSERA_RETURN_IF_ERROR(outer.step(params, grads, frozen, rescale_factors(spec.outer, grads, out.stats, groups)));
   for (std::size_t i = 0; i < params.size(); ++i) out.tensors.emplace_back(names[i], params[i]);
   const auto& buffers = outer.momentum_buffers();
   for (std::size_t i = 0; i < buffers.size(); ++i) {

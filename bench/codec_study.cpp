@@ -54,6 +54,9 @@ struct Options {
   double ef_beta = -1.0;    // overrides of the spec, for tuning
   double outer_lr = -1.0;
   double outer_momentum = -1.0;
+  std::string outer;         // "kind:lr:momentum": the codec presets' outer step instead of the spec's
+  int outer_warmup = -1;     // outer.warmup_windows for every preset with an outer step but dense-sgd
+  std::string outer_rescale;  // "none" | "norm" | "norm:MAX": outer.rescale(_max), likewise
   std::string dense_outer = "nesterov:0.7:0.9";  // DiLoCo's outer step for the dense runs
   std::vector<std::string> presets = {"dense", "dense-sgd", "int2-k32", "int2-k32-dct", "fp16-k32", "sign-k32", "sign-k8"};
   std::vector<std::uint64_t> seeds;  // empty: the spec's run seed
@@ -77,15 +80,34 @@ std::vector<std::string> split_commas(const std::string& s) {
   return out;
 }
 
-// "nesterov:0.7:0.9" → OuterSpec.
-Result<OuterSpec> parse_outer(const std::string& text) {
+// "nesterov:0.7:0.9" → the optimizer, lr and momentum of `base`.
+Result<OuterSpec> parse_outer(const std::string& text, OuterSpec base = {}) {
   const auto a = text.find(':'), b = text.rfind(':');
-  if (a == std::string::npos || a == b) return InvalidArgument("--dense-outer '" + text + "' must be kind:lr:momentum");
+  if (a == std::string::npos || a == b) return InvalidArgument("outer step '" + text + "' must be kind:lr:momentum");
   try {
-    return OuterSpec{text.substr(0, a), std::stod(text.substr(a + 1, b - a - 1)), std::stod(text.substr(b + 1))};
+    base.optimizer = text.substr(0, a);
+    base.lr = std::stod(text.substr(a + 1, b - a - 1));
+    base.momentum = std::stod(text.substr(b + 1));
+    return base;
   } catch (const std::exception&) {
-    return InvalidArgument("--dense-outer '" + text + "' has a bad number");
+    return InvalidArgument("outer step '" + text + "' has a bad number");
   }
+}
+
+// The warm-up and rescale overrides of the command line, on any outer step.
+Result<OuterSpec> with_overrides(OuterSpec o, const Options& opt) {
+  if (opt.outer_warmup >= 0) o.warmup_windows = opt.outer_warmup;
+  if (!opt.outer_rescale.empty()) {
+    const auto colon = opt.outer_rescale.find(':');
+    o.rescale = opt.outer_rescale.substr(0, colon);
+    try {
+      if (colon != std::string::npos) o.rescale_max = std::stod(opt.outer_rescale.substr(colon + 1));
+    } catch (const std::exception&) {
+      return InvalidArgument("--outer-rescale '" + opt.outer_rescale + "' has a bad number");
+    }
+  }
+  TESSERA_RETURN_IF_ERROR(aggregator::OuterOptimizer::from_spec(o).status());
+  return o;
 }
 
 struct Outcome {
@@ -93,6 +115,7 @@ struct Outcome {
   double bytes_per_submission = 0.0;
   std::vector<double> val_curve;
   std::vector<std::pair<double, double>> curve;  // (tokens trained, validation loss), from 0
+  std::vector<double> rescale;  // outer.rescale = "norm": each window's factor
   double seconds = 0.0;
 };
 
@@ -141,6 +164,7 @@ Result<Outcome> run_config(const RunSpec& spec, const model::ModelConfig& config
   OuterSpec outer_spec = spec.outer;
   if (preset == "dense") {
     TESSERA_ASSIGN_OR_RETURN(outer_spec, parse_outer(opt.dense_outer));
+    TESSERA_ASSIGN_OR_RETURN(outer_spec, with_overrides(outer_spec, opt));
   } else if (preset == "dense-sgd") {
     outer_spec = OuterSpec{"sgd", 1.0, 0.0};
   } else {
@@ -151,7 +175,8 @@ Result<Outcome> run_config(const RunSpec& spec, const model::ModelConfig& config
   std::vector<torch::Tensor> previous, before_previous;  // C_{w−1} and C_{w−2}: where an overlapped window may start
   std::vector<std::vector<std::int64_t>> shapes;
   for (const auto& t : theta) shapes.emplace_back(t.sizes().begin(), t.sizes().end());
-  TESSERA_ASSIGN_OR_RETURN(auto outer, aggregator::OuterOptimizer::from_spec(outer_spec));
+  std::vector<torch::Tensor> momentum;  // the outer step's buffers, carried between windows as a checkpoint carries them
+  const auto groups = gradients::ParamGroups::whole(theta.size());
 
   struct Miner {
     model::GPT model{nullptr};
@@ -218,11 +243,19 @@ Result<Outcome> run_config(const RunSpec& spec, const model::ModelConfig& config
     }
     std::vector<const gradients::DecodedDelta*> ptrs;
     for (const auto& d : decoded) ptrs.push_back(&d);
-    TESSERA_ASSIGN_OR_RETURN(auto merged, gradients::merge_deltas(ptrs, shapes));
+    gradients::MergeStats stats;
+    TESSERA_ASSIGN_OR_RETURN(auto merged, gradients::merge_deltas(ptrs, shapes, 0.0, &stats));
     before_previous = std::move(previous);
     previous.clear();
     for (const auto& t : theta) previous.push_back(t.clone());
-    TESSERA_RETURN_IF_ERROR(outer.step(theta, merged));
+    // As aggregator::next_checkpoint: this window's outer step (the warm-up counts
+    // windows), the buffers restored, the rescale factors from the merge.
+    TESSERA_ASSIGN_OR_RETURN(auto outer, aggregator::OuterOptimizer::from_spec(outer_spec, static_cast<std::uint64_t>(w)));
+    if (!momentum.empty()) TESSERA_RETURN_IF_ERROR(outer.restore(momentum, theta));
+    const std::vector<float> scales = aggregator::rescale_factors(outer_spec, merged, stats, groups);
+    if (outer_spec.rescale != "none") outcome.rescale.push_back(scales.empty() ? 1.0 : scales[0]);
+    TESSERA_RETURN_IF_ERROR(outer.step(theta, merged, {}, scales));
+    momentum = outer.momentum_buffers();
     if ((w + 1) % opt.eval_every == 0 || w + 1 == opt.windows) {
       TESSERA_RETURN_IF_ERROR(model::load_parameters(global, theta));
       const double val = trainer::evaluate_loss(global, val_batches);
@@ -262,6 +295,7 @@ Result<nlohmann::json> run_seed(const Options& opt, const RunSpec& spec, const m
                                                       : nlohmann::json()},
         {"seconds", o.seconds},
     };
+    if (!o.rescale.empty()) r["rescale_factors"] = o.rescale;
     results.push_back(r);
   }
   // Ratios against the best dense run (the stricter of the two baselines).
@@ -371,6 +405,10 @@ Status run(const Options& opt) {
   if (opt.ef_beta >= 0.0) spec.codec.ef_beta = opt.ef_beta;
   if (opt.outer_lr > 0.0) spec.outer.lr = opt.outer_lr;
   if (opt.outer_momentum >= 0.0) spec.outer.momentum = opt.outer_momentum;
+  if (!opt.outer.empty()) {
+    TESSERA_ASSIGN_OR_RETURN(spec.outer, parse_outer(opt.outer, spec.outer));
+  }
+  TESSERA_ASSIGN_OR_RETURN(spec.outer, with_overrides(spec.outer, opt));
   TESSERA_ASSIGN_OR_RETURN(model::ModelConfig config, model::resolve_config(spec.model));
   TESSERA_ASSIGN_OR_RETURN(auto train, dataset::TokenDataset::load(spec.data.dir, "train"));
   TESSERA_ASSIGN_OR_RETURN(auto val, dataset::TokenDataset::load(spec.data.dir, "val"));
@@ -392,7 +430,9 @@ Status run(const Options& opt) {
       {"inner_steps", spec.train.inner_steps},
       {"tokens_per_miner_window", static_cast<long>(spec.train.inner_steps) * spec.train.batch_size * spec.train.seq_len},
       {"outer", spec.outer.optimizer + " lr " + std::to_string(spec.outer.lr) + " momentum " +
-                    std::to_string(spec.outer.momentum)},
+                    std::to_string(spec.outer.momentum) + " warmup " + std::to_string(spec.outer.warmup_windows) +
+                    " rescale " + spec.outer.rescale +
+                    (spec.outer.rescale == "none" ? std::string() : ":" + std::to_string(spec.outer.rescale_max))},
       {"ef_beta", spec.codec.ef_beta},
       {"overlap_steps", opt.overlap_steps},
       {"overlap_from", opt.overlap_from},
@@ -421,7 +461,8 @@ bool parse_args(int argc, char** argv, Options* opt) {
     const std::string a = argv[i];
     if (i + 1 >= argc) {
       std::fprintf(stderr, "usage: codec_study [--spec F] [--windows W] [--miners M] [--threads N] [--presets a,b]\n"
-                   "       [--ef-beta B] [--outer-lr L] [--outer-momentum M] [--dense-outer kind:lr:mu]\n"
+                   "       [--ef-beta B] [--outer-lr L] [--outer-momentum M] [--outer kind:lr:mu]\n"
+                   "       [--outer-warmup W] [--outer-rescale none|norm[:max]] [--dense-outer kind:lr:mu]\n"
                    "       [--seeds 1,2,3] [--out DIR] [--eval-every W] [--overlap-steps R]\n"
                    "       [--overlap-from local|checkpoint|extrapolate]\n");
       return false;
@@ -436,6 +477,9 @@ bool parse_args(int argc, char** argv, Options* opt) {
       else if (a == "--outer-lr") opt->outer_lr = std::stod(v);
       else if (a == "--outer-momentum") opt->outer_momentum = std::stod(v);
       else if (a == "--dense-outer") opt->dense_outer = v;
+      else if (a == "--outer") opt->outer = v;
+      else if (a == "--outer-warmup") opt->outer_warmup = std::stoi(v);
+      else if (a == "--outer-rescale") opt->outer_rescale = v;
       else if (a == "--presets") opt->presets = split_commas(v);
       else if (a == "--out") opt->out = v;
       else if (a == "--eval-every") opt->eval_every = std::max(1, std::stoi(v));

@@ -215,6 +215,9 @@ Result<RunSpec> parse_run_spec(const std::string& text, const std::string& sourc
     r.choice("optimizer", &o.optimizer, {"sgd", "nesterov"});
     r.real("lr", &o.lr, 0.0, 100.0, /*min_open=*/true);
     r.real("momentum", &o.momentum, 0.0, 1.0, false, /*max_open=*/true);
+    r.integer("warmup_windows", &o.warmup_windows, 0, 1 << 20);
+    r.choice("rescale", &o.rescale, {"none", "norm"});
+    r.real("rescale_max", &o.rescale_max, 1.0, 16.0);
   });
   section("codec", [&](SectionReader& r) {
     auto& c = spec.codec;

@@ -73,6 +73,14 @@ struct OuterSpec {
   std::string optimizer = "sgd";  // sgd | nesterov (docs/codec.md: EF replaces momentum)
   double lr = 1.0;
   double momentum = 0.0;
+  // Momentum warm-up: outer step t (0 = the first after the run's initial checkpoint)
+  // uses momentum · min(1, (t + 1) / warmup_windows); 0 = none.
+  int warmup_windows = 0;
+  // "none", or "norm": each group's merged update is scaled up towards the median norm of
+  // the deltas it averages (at most rescale_max times), undoing the shrinkage of averaging
+  // updates whose noisy parts cancel (docs/checkpoints.md "Merge and outer step").
+  std::string rescale = "none";
+  double rescale_max = 2.0;
 };
 
 struct CodecSpec {

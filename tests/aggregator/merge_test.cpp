@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <limits>
+
 #include "aggregator/outer.h"
 #include "gradients/norm.h"
 #include "core/hash.h"
@@ -122,6 +125,94 @@ TEST(OuterOptimizer, ResumesFromSavedMomentumBitForBit) {
   for (std::size_t i = 0; i < p1.size(); ++i) EXPECT_TRUE(torch::equal(p1[i], p2[i])) << i;
   EXPECT_FALSE(OuterOptimizer::from_spec({"adam", 1, 0}).ok());
   EXPECT_FALSE(o3.restore({torch::zeros({3})}, p2).ok());
+}
+
+TEST(OuterOptimizer, MomentumWarmsUpOverTheFirstWindows) {
+  OuterSpec spec{"nesterov", 1.0, 0.8};
+  spec.warmup_windows = 4;
+  for (std::uint64_t t = 0; t < 4; ++t) {
+    EXPECT_DOUBLE_EQ(OuterOptimizer::from_spec(spec, t)->momentum(), 0.8 * static_cast<double>(t + 1) / 4.0) << t;
+  }
+  EXPECT_DOUBLE_EQ(OuterOptimizer::from_spec(spec, 4)->momentum(), 0.8);
+  EXPECT_DOUBLE_EQ(OuterOptimizer::from_spec(spec, 1000)->momentum(), 0.8);
+  // The first warmed-up step moves less than the unwarmed one: μ/4 of momentum, not μ.
+  const auto g = *gradients::merge_deltas(ptrs(deltas()), kShapes);
+  auto warm = std::vector<torch::Tensor>{torch::zeros({8, 6}), torch::zeros({10})};
+  auto cold = std::vector<torch::Tensor>{torch::zeros({8, 6}), torch::zeros({10})};
+  ASSERT_TRUE(OuterOptimizer::from_spec(spec, 0)->step(warm, g).ok());
+  OuterSpec no_warmup = spec;
+  no_warmup.warmup_windows = 0;
+  ASSERT_TRUE(OuterOptimizer::from_spec(no_warmup, 0)->step(cold, g).ok());
+  // Nesterov's first step is g + μ·g: (1 + 0.2)·g against (1 + 0.8)·g.
+  EXPECT_TRUE(torch::allclose(warm[1], -1.2f * g[1])) << warm[1];
+  EXPECT_TRUE(torch::allclose(cold[1], -1.8f * g[1])) << cold[1];
+  // A warm-up with momentum 0 still keeps no buffers.
+  auto sgd = std::vector<torch::Tensor>{torch::zeros({8, 6}), torch::zeros({10})};
+  OuterSpec plain{"sgd", 1.0, 0.0};
+  plain.warmup_windows = 4;
+  auto o = *OuterOptimizer::from_spec(plain, 0);
+  ASSERT_TRUE(o.step(sgd, g).ok());
+  EXPECT_TRUE(o.momentum_buffers().empty());
+}
+
+TEST(OuterOptimizer, BadWarmupOrRescaleSettingsAreNamed) {
+  OuterSpec s{"sgd", 1.0, 0.0};
+  s.rescale = "cubic";
+  auto r = OuterOptimizer::from_spec(s);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("outer.rescale = 'cubic'"), std::string::npos) << r.status().message();
+  s.rescale = "norm";
+  s.rescale_max = 0.5;
+  r = OuterOptimizer::from_spec(s);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("outer.rescale_max"), std::string::npos) << r.status().message();
+  s.rescale_max = 2.0;
+  s.warmup_windows = -1;
+  EXPECT_FALSE(OuterOptimizer::from_spec(s).ok());
+  auto params = std::vector<torch::Tensor>{torch::zeros({8, 6}), torch::zeros({10})};
+  const auto g = *gradients::merge_deltas(ptrs(deltas()), kShapes);
+  auto o = *OuterOptimizer::from_spec({"sgd", 1.0, 0.0});
+  EXPECT_FALSE(o.step(params, g, {}, {1.0f}).ok());                                       // wrong count
+  EXPECT_FALSE(o.step(params, g, {}, {1.0f, std::numeric_limits<float>::quiet_NaN()}).ok());  // NaN
+}
+
+// Two deltas s + n and s − n average to s. With rescale = "norm" the step takes back the
+// length of one of them, |s + n| / |s| times the mean, and no more than rescale_max.
+TEST(OuterOptimizer, NormRescaleGivesTheMeanTheLengthOfATypicalDelta) {
+  std::vector<gradients::DecodedDelta> ds(2);
+  const auto sig = torch::full({10}, 1.0f);
+  auto noise = torch::zeros({10});
+  noise.index_put_({0}, 3.0f);
+  noise.index_put_({1}, -3.0f);  // |s + n| = |s − n|: neither is clipped
+  ds[0].tensors = {dense(1, sig + noise)};
+  ds[1].tensors = {dense(1, sig - noise)};
+  gradients::MergeStats stats;
+  const auto g = *gradients::merge_deltas(ptrs(ds), kShapes, 0.0, &stats);
+  ASSERT_TRUE(torch::allclose(g[1], sig));
+  OuterSpec spec{"sgd", 1.0, 0.0};
+  const auto groups = gradients::ParamGroups::whole(kShapes.size());
+  EXPECT_EQ(rescale_factors(spec, g, stats, groups), (std::vector<float>{1.0f, 1.0f}));  // rescale = "none"
+  spec.rescale = "norm";
+  spec.rescale_max = 16.0;
+  const double expected = std::sqrt(28.0 / 10.0);  // |s + n| = √(4² + 2² + 8·1²) over |s| = √10
+  auto f = rescale_factors(spec, g, stats, groups);
+  ASSERT_EQ(f.size(), 2u);
+  EXPECT_NEAR(f[1], expected, 1e-6);
+  EXPECT_EQ(f[0], f[1]);  // one group: one factor
+  spec.rescale_max = 1.25;
+  EXPECT_FLOAT_EQ(rescale_factors(spec, g, stats, groups)[1], 1.25f);
+  // Agreeing deltas are not lengthened; opposite ones (a zero mean) are left alone.
+  ds[1].tensors = {dense(1, sig + noise)};
+  const auto same = *gradients::merge_deltas(ptrs(ds), kShapes, 0.0, &stats);
+  EXPECT_FLOAT_EQ(rescale_factors(spec, same, stats, groups)[1], 1.0f);
+  ds[1].tensors = {dense(1, -(sig + noise))};
+  const auto zero = *gradients::merge_deltas(ptrs(ds), kShapes, 0.0, &stats);
+  EXPECT_FLOAT_EQ(rescale_factors(spec, zero, stats, groups)[1], 1.0f);
+  // The step applies the factor to g.
+  auto params = std::vector<torch::Tensor>{torch::zeros({8, 6}), torch::zeros({10})};
+  spec.rescale_max = 16.0;
+  ASSERT_TRUE(OuterOptimizer::from_spec(spec)->step(params, g, {}, rescale_factors(spec, g, stats, groups)).ok());
+  EXPECT_TRUE(torch::allclose(params[1], -static_cast<float>(expected) * sig)) << params[1];
 }
 
 }  // namespace

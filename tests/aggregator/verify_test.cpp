@@ -84,5 +84,31 @@ TEST_F(VerifyTransition, RefusesAnotherOuterStep) {
   expect_refused(verify_transition(spec, parent, forged, payloads), "tensors of another outer step");
 }
 
+// A run with a momentum warm-up and the norm rescale: `checkpoint verify` recomputes each
+// transition bit for bit, and a verifier told another warm-up or no rescale refuses it.
+TEST_F(VerifyTransition, RecomputesTheWarmedUpRescaledOuterStep) {
+  RunSpec warmed = spec;
+  warmed.outer.warmup_windows = 3;
+  warmed.outer.rescale = "norm";
+  std::vector<const gradients::DecodedDelta*> deltas = {&decoded[0], &decoded[1]};
+  checkpoints::Checkpoint at = parent;
+  for (std::uint64_t w = 5; w <= 6; ++w) {
+    auto next = *next_checkpoint(warmed, at, w, accepted, deltas);
+    checkpoints::Checkpoint c;
+    c.tensors = next.tensors;
+    c.manifest = next.manifest;
+    c.hash = c.manifest.content_hash();
+    EXPECT_NE(c.manifest.outer.find("warmup=3 rescale=norm:2"), std::string::npos) << c.manifest.outer;
+    EXPECT_TRUE(verify_transition(warmed, at, c, payloads).ok()) << "window " << w;
+    RunSpec other = warmed;
+    other.outer.warmup_windows = 2;
+    expect_refused(verify_transition(other, at, c, payloads), "another warm-up");
+    other = warmed;
+    other.outer.rescale = "none";
+    expect_refused(verify_transition(other, at, c, payloads), "no rescale");
+    at = c;
+  }
+}
+
 }  // namespace
 }  // namespace tessera::aggregator

@@ -63,7 +63,8 @@ int main() {
   }
   std::vector<const grad::DecodedDelta*> pointers;
   for (const auto& d : deltas) pointers.push_back(&d);
-  auto merged = tessera::gradients::merge_deltas(pointers, shapes);
+  tessera::gradients::MergeStats stats;
+  auto merged = tessera::gradients::merge_deltas(pointers, shapes, 0.0, &stats);
   if (!merged.ok()) return 3;
   for (const auto& t : *merged) append(&bytes, t.data_ptr<float>(), static_cast<std::size_t>(t.numel()));
 
@@ -72,12 +73,22 @@ int main() {
     params.push_back(torch::empty(shape, torch::kFloat));
     for (std::int64_t i = 0; i < params.back().numel(); ++i) params.back().data_ptr<float>()[i] = gaussian(rng);
   }
-  agg::OuterOptimizer outer(agg::OuterOptimizer::Kind::kNesterov, 0.7, 0.9);
+  // The outer step as the aggregator takes it: Nesterov with a momentum warm-up and the
+  // norm rescale, a fresh optimizer per window restored from the last one's buffers.
+  tessera::OuterSpec outer_spec{"nesterov", 0.7, 0.9};
+  outer_spec.warmup_windows = 2;
+  outer_spec.rescale = "norm";
+  const auto scales = agg::rescale_factors(outer_spec, *merged, stats, grad::ParamGroups::whole(shapes.size()));
+  for (float f : scales) append(&bytes, &f, 1);
+  std::vector<torch::Tensor> buffers;
   for (int step = 0; step < 3; ++step) {
-    if (!outer.step(params, *merged).ok()) return 4;
+    auto outer = agg::OuterOptimizer::from_spec(outer_spec, static_cast<std::uint64_t>(step));
+    if (!outer.ok() || (!buffers.empty() && !outer->restore(buffers, params).ok())) return 4;
+    if (!outer->step(params, *merged, {}, scales).ok()) return 4;
+    buffers = outer->momentum_buffers();
   }
   for (const auto& t : params) append(&bytes, t.data_ptr<float>(), static_cast<std::size_t>(t.numel()));
-  for (const auto& t : outer.momentum_buffers()) append(&bytes, t.data_ptr<float>(), static_cast<std::size_t>(t.numel()));
+  for (const auto& t : buffers) append(&bytes, t.data_ptr<float>(), static_cast<std::size_t>(t.numel()));
 
   std::printf("%s\n", tessera::to_hex(tessera::blake2b_256(bytes)).c_str());
   return 0;

@@ -77,6 +77,9 @@ TEST(RunSpec, ErrorsNameKeyValueAndLine) {
   expect_error("[train]\ninner_steps = 2.5\n", "train.inner_steps = 2.5: must be an integer");
   expect_error("[codec]\nquant = \"int3\"\n", "codec.quant = \"int3\"");
   expect_error("[outer]\nmomentum = 1.0\n", "outer.momentum = 1.0");
+  expect_error("[outer]\nrescale = \"cubic\"\n", "outer.rescale = \"cubic\": must be one of none | norm");
+  expect_error("[outer]\nrescale_max = 0.5\n", "outer.rescale_max = 0.5");
+  expect_error("[outer]\nwarmup_windows = -2\n", "outer.warmup_windows = -2");
 }
 
 TEST(RunSpec, RejectsUnknownKeysAndSections) {
