@@ -273,7 +273,12 @@ void judge(bool losses_finite, Evaluation* e) {
     e->outcome = Outcome::kNoGain;
     e->reason = "does not lower the held-out loss (" + figures + ")";
   } else if (!(e->gain_own > e->gain_random)) {
+    // The score formula, unclamped: g_O − g_R ≤ 0 here. It enters the uid's moving
+    // average (update_scores), so a delta trained elsewhere, which passes this test now and
+    // then by noise alone, averages about zero instead of its positive draws.
     e->outcome = Outcome::kNotOwnData;
+    e->score = e->gain_own - e->gain_random;
+    e->raw_score = e->score;
     e->reason = "helps held-out data as much as its own pages: not trained on its assignment (" + figures + ")";
   } else {
     e->outcome = Outcome::kScored;

@@ -22,11 +22,15 @@
 // that a shard whose deltas lower the loss less, for the same work, pays the same.
 //   no-gain      applying it does not lower the loss on the random held-out batch
 //   not-own-data it helps the held-out batch at least as much as the miner's own pages:
-//                it was not trained on its assignment
+//                it was not trained on its assignment. Its score is g_O − g_R ≤ 0 (the
+//                formula below, unclamped), and it counts in the uid's moving average:
+//                a delta trained elsewhere passes this test now and then by noise alone,
+//                and must average about zero, not the sum of its lucky draws
 //   scored       everything passed: score = min(g_R, g_O − g_R), where g_R and g_O are the
 //                loss gains on the held-out batch and on the miner's own batch — the
 //                part of the improvement that is both useful on data nobody trained on
 //                and specific to the miner's assignment
+
 //
 // The own-pages batch is validator.own_batches of the exact batches the miner's inner
 // steps drew (consecutive steps from one chosen with the validator's private seed), as

@@ -57,11 +57,15 @@ std::map<std::uint32_t, std::string> hotkeys_of(const chain::Subnet& s) {
 
 void update_scores(ValidatorState& state, const WindowReport& report, double alpha,
                    const std::map<std::uint32_t, std::string>& hotkeys) {
+  // A uid's window score is that of its submission whose gains were measured (scored, or
+  // not-own-data with its non-positive score): at most one per uid, since the evaluator
+  // refuses a uid's second submission before measuring it. Other outcomes add nothing.
   std::map<std::uint32_t, double> window_score;
   for (const auto& e : report.evaluations) {
+    if (e.outcome != Outcome::kScored && e.outcome != Outcome::kNotOwnData) continue;
     auto it = hotkeys.find(e.uid);
     if (it == hotkeys.end() || it->second != e.hotkey) continue;  // deregistered since
-    window_score[e.uid] = std::max(window_score[e.uid], e.score);
+    window_score.emplace(e.uid, e.score);
   }
   for (const auto& [uid, hotkey] : hotkeys) {
     auto known = state.uid_hotkey.find(uid);

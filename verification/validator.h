@@ -77,8 +77,10 @@ struct ValidatorOptions {
 Status run_validator(const ValidatorOptions& options);
 
 // Folds one window into the moving averages: every uid of `hotkeys` (uid → raw hotkey,
-// the current metagraph) decays by (1 − α) and gains α · score when it submitted. A uid
-// whose hotkey changed (replaced registration) starts from zero.
+// the current metagraph) decays by (1 − α) and gains α · score when its submission's
+// gains were measured: scored, or not-own-data with its score ≤ 0, so an average may
+// fall below zero (and then earns no weight). A uid whose hotkey changed (replaced
+// registration) starts from zero.
 void update_scores(ValidatorState& state, const WindowReport& report, double alpha,
                    const std::map<std::uint32_t, std::string>& hotkeys);
 // Weights (uids, u16-scaled values) from the averages: every uid with a positive average,

@@ -234,7 +234,10 @@ TEST_F(EvaluatorTest, HonestDeltasScoreAndEveryAttackLosesForItsReason) {
     const Evaluation& e = *by_uid.at(uid);
     EXPECT_EQ(outcome_name(e.outcome), std::string(outcome_name(outcome))) << "uid " << uid << ": " << e.reason;
     EXPECT_NE(e.reason.find(reason_part), std::string::npos) << "uid " << uid << ": " << e.reason;
-    if (outcome != Outcome::kScored) {
+    if (outcome == Outcome::kNotOwnData) {  // the score formula, unclamped
+      EXPECT_LE(e.score, 0.0) << "uid " << uid;
+      EXPECT_DOUBLE_EQ(e.score, e.gain_own - e.gain_random) << "uid " << uid;
+    } else if (outcome != Outcome::kScored) {
       EXPECT_EQ(e.score, 0.0) << "uid " << uid;
     }
   };
@@ -500,6 +503,32 @@ TEST(ValidatorScores, MovingAverageDecaysForMissingWindowsAndResetsReplacedUids)
   auto [uids, values] = weights_from_scores(state);
   ASSERT_EQ(uids, std::vector<std::uint32_t>{2});
   EXPECT_EQ(values[0], 65535u);
+}
+
+TEST(ValidatorScores, NotOwnDataPullsTheAverageDownAndEarnsNoWeight) {
+  // A uid that passes the own-data test by chance in one window and fails it in the next
+  // averages about zero; its other outcomes (a copy, a second submission) add nothing.
+  ValidatorState state;
+  std::map<std::uint32_t, std::string> meta = {{1, "k1"}, {2, "k2"}};
+  auto evaluation = [](std::uint32_t uid, const std::string& hotkey, Outcome outcome, double score) {
+    Evaluation e;
+    e.uid = uid;
+    e.hotkey = hotkey;
+    e.outcome = outcome;
+    e.score = score;
+    return e;
+  };
+  WindowReport lucky, unlucky;
+  lucky.evaluations = {evaluation(1, "k1", Outcome::kScored, 0.01), evaluation(2, "k2", Outcome::kScored, 0.02)};
+  unlucky.evaluations = {evaluation(1, "k1", Outcome::kNotOwnData, -0.012), evaluation(1, "k1", Outcome::kDuplicate, 0.0),
+                         evaluation(2, "k2", Outcome::kScored, 0.02)};
+  update_scores(state, lucky, 0.5, meta);
+  EXPECT_DOUBLE_EQ(state.ema[1], 0.005);
+  update_scores(state, unlucky, 0.5, meta);
+  EXPECT_DOUBLE_EQ(state.ema[1], 0.5 * 0.005 - 0.5 * 0.012);
+  EXPECT_LT(state.ema[1], 0.0);
+  auto [uids, values] = weights_from_scores(state);
+  EXPECT_EQ(uids, std::vector<std::uint32_t>{2});
 }
 
 TEST(ValidatorState, RoundTripsAndRejectsDamage) {
