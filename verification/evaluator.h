@@ -30,7 +30,6 @@
 //                loss gains on the held-out batch and on the miner's own batch — the
 //                part of the improvement that is both useful on data nobody trained on
 //                and specific to the miner's assignment
-
 //
 // The own-pages batch is validator.own_batches of the exact batches the miner's inner
 // steps drew (consecutive steps from one chosen with the validator's private seed), as
