@@ -16,8 +16,9 @@
 //   slicer       one operator, groups of 4 uids: trains once on the union of the group's
 //                pages and submits disjoint coordinate slices of that one delta
 //   index-swap   an honest delta with 4 of every 32 kept coordinates moved and 5% value noise
-//   replayer     the previous window's public merged update (odd uids: plus 0.3× a delta
-//                it trained on its own pages)
+//   replayer     the previous window's public merged update: as it is (uids 0 mod 4),
+//                plus one inner step on its own pages (2 mod 4, 1/H of the compute), or
+//                plus 0.3× a whole window trained on its own pages (odd uids)
 // Submissions are judged in commitment order (docs/protocol.md): a copy of a payload can
 // only commit after its original, so every copying kind comes after its victim.
 // Prints JSON: the miners' emission share, outcomes and compute per class, and the
@@ -174,12 +175,23 @@ std::vector<torch::Tensor> dense_of(const gradients::DecodedDelta& d, const std:
 // Kinds that copy another submission: they commit after it (the protocol's order).
 bool copies(const std::string& kind) { return kind == "copycat" || kind == "index-swap" || kind == "harvester"; }
 
+// The variant of a kind that behaves differently by uid, for the per-variant figures
+// ("" for the others).
+std::string variant_of(const std::string& kind, std::uint32_t uid) {
+  if (kind == "replayer") return uid % 2 == 1 ? "plus-0.3x-window" : uid % 4 == 2 ? "plus-one-step" : "as-is";
+  if (kind == "poison") return uid % 2 == 1 ? "sign-flipped" : "scaled-10x";
+  return "";
+}
+
 struct RunResult {
   json windows = json::array();
   std::map<std::string, double> earned_by_kind;
   std::map<std::string, int> count_by_kind;
   std::map<std::string, std::map<std::string, int>> outcomes_by_kind;
   std::map<std::string, double> compute_by_kind;  // inner-loop runs, honest-window units
+  // The same three per variant ("kind" → "variant" → figure) of the kinds that have them.
+  std::map<std::string, std::map<std::string, double>> earned_by_variant, compute_by_variant;
+  std::map<std::string, std::map<std::string, int>> count_by_variant;
   double final_val_loss = 0, initial_val_loss = 0;
   // Honest submissions the aggregating validator judged, and how many it scored (merged);
   // also counted from window 5 on, once scores and the checkpoint have settled.
@@ -259,6 +271,16 @@ Result<RunResult> simulate(const RunSpec& spec, const std::string& data_dir, int
   result.initial_val_loss = trainer::evaluate_loss(probe, val_batches);
   trainer::InnerLoop inner{&spec};
   inner.origin_window = window;
+  // "A little overfitting": one inner step on the first of the miner's own batches, at
+  // the learning rate an honest miner starts the window with (the schedule's warm-up and
+  // horizon counted in windows, since this loop takes one step a window).
+  RunSpec one_step_spec = spec;
+  const int h = std::max(1, spec.train.inner_steps);
+  one_step_spec.train.inner_steps = 1;
+  one_step_spec.train.warmup_steps = spec.train.warmup_steps / h;
+  trainer::InnerLoop one_step{&one_step_spec};
+  one_step.origin_window = window;
+  one_step.total_steps = std::max(1L, static_cast<long>(spec.train.baseline_steps) / h);
   const auto shapes = checkpoints::parameter_shapes(current);
   std::vector<torch::Tensor> previous_merged;  // U_{w−1}, public (replayers resubmit it)
 
@@ -305,7 +327,7 @@ Result<RunResult> simulate(const RunSpec& spec, const std::string& data_dir, int
           st = r.status();
         } else {
           if (m.kind == "poison") {
-            const double factor = m.uid % 2 ? -1.0 : 10.0;
+            const double factor = variant_of(m.kind, m.uid) == "sign-flipped" ? -1.0 : 10.0;
             for (auto& t : r->delta) {
               if (t.defined()) t.mul_(factor);
             }
@@ -332,12 +354,21 @@ Result<RunResult> simulate(const RunSpec& spec, const std::string& data_dir, int
         for (std::size_t i = 0; i < start.size(); ++i) {
           replay.push_back(previous_merged[i].defined() ? previous_merged[i].clone() : torch::zeros_like(start[i]));
         }
-        if (m.uid % 2 == 1) {  // plus a little training of its own
+        const std::string variant = variant_of(m.kind, m.uid);
+        if (variant == "plus-0.3x-window") {
           auto r = inner.run(m.gpt, *m.opt, start, train, *own, window, m.uid);
           compute = 1;
           if (r.ok()) {
             for (std::size_t i = 0; i < replay.size(); ++i) {
               if (r->delta[i].defined()) replay[i].add_(r->delta[i], 0.3);
+            }
+          }
+        } else if (variant == "plus-one-step") {
+          auto r = one_step.run(m.gpt, *m.opt, start, train, *own, window, m.uid);
+          compute = 1.0 / h;
+          if (r.ok()) {
+            for (std::size_t i = 0; i < replay.size(); ++i) {
+              if (r->delta[i].defined()) replay[i].add_(r->delta[i]);
             }
           }
         }
@@ -575,6 +606,11 @@ Result<RunResult> simulate(const RunSpec& spec, const std::string& data_dir, int
     result.count_by_kind[m.kind] += 1;
     result.earned_by_kind[m.kind] += static_cast<double>(neurons[m.uid].total_earned);
     result.compute_by_kind[m.kind] += m.compute;
+    const std::string variant = variant_of(m.kind, m.uid);
+    if (variant.empty()) continue;
+    result.count_by_variant[m.kind][variant] += 1;
+    result.earned_by_variant[m.kind][variant] += static_cast<double>(neurons[m.uid].total_earned);
+    result.compute_by_variant[m.kind][variant] += m.compute;
   }
   return result;
 }
@@ -589,16 +625,23 @@ json class_table(const RunResult& r) {
   const double honest_rate = value(r.compute_by_kind, "honest") > 0
                                  ? value(r.earned_by_kind, "honest") / value(r.compute_by_kind, "honest")
                                  : 0.0;
+  auto figures = [&](int n, double earned, double compute) {
+    return json{{"miners", n},
+                {"emission_share", total > 0 ? earned / total : 0.0},
+                {"earned_tao", earned / static_cast<double>(chain::kRaoPerTao)},
+                {"compute", compute},
+                {"earned_per_compute_vs_honest",
+                 compute > 0 && honest_rate > 0 ? json(earned / compute / honest_rate) : json(nullptr)}};
+  };
   json out = json::object();
   for (const auto& [kind, n] : r.count_by_kind) {
-    const double earned = value(r.earned_by_kind, kind), compute = value(r.compute_by_kind, kind);
-    out[kind] = {{"miners", n},
-                 {"emission_share", total > 0 ? earned / total : 0.0},
-                 {"earned_tao", earned / static_cast<double>(chain::kRaoPerTao)},
-                 {"compute", compute},
-                 {"earned_per_compute_vs_honest",
-                  compute > 0 && honest_rate > 0 ? json(earned / compute / honest_rate) : json(nullptr)},
-                 {"outcomes", r.outcomes_by_kind.count(kind) ? json(r.outcomes_by_kind.at(kind)) : json::object()}};
+    out[kind] = figures(n, value(r.earned_by_kind, kind), value(r.compute_by_kind, kind));
+    out[kind]["outcomes"] = r.outcomes_by_kind.count(kind) ? json(r.outcomes_by_kind.at(kind)) : json::object();
+    if (!r.count_by_variant.count(kind)) continue;
+    for (const auto& [variant, count] : r.count_by_variant.at(kind)) {
+      out[kind]["variants"][variant] = figures(count, value(r.earned_by_variant.at(kind), variant),
+                                               value(r.compute_by_variant.at(kind), variant));
+    }
   }
   return out;
 }

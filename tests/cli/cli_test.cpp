@@ -108,6 +108,42 @@ TEST(Cli, SimReportsTheHonestAcceptanceRateItCounted) {
   EXPECT_LE(late.get<double>(), 1.0);
 }
 
+// Kinds that act differently by uid (replayer, poison) report each variant apart: the
+// variants add up to their class, and a replayer that adds one inner step is charged
+// 1/H of a window's compute per submission (nano: H = 4), not a whole window.
+TEST(Cli, SimReportsEachVariantOfAKindAndAddsThemUp) {
+  testing::TempDir home, corpus;
+  const auto data = corpus / "data";
+  prepare_corpus(home, corpus, data);
+  if (HasFatalFailure()) return;
+  auto r = testing::run_command(tessera_cmd(home, "sim --spec " + std::string(TESSERA_SOURCE_DIR) +
+                                                      "/examples/nano.toml --data " + data.string() +
+                                                      " --miners 12 --adversaries replayer:8 --windows 3 2>/dev/null"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const auto json = nlohmann::json::parse(r.output.substr(r.output.find('{')));
+  const auto& replayer = json["classes"]["replayer"];
+  ASSERT_TRUE(replayer["variants"].is_object()) << replayer.dump();
+  int miners = 0;
+  double share = 0, compute = 0;
+  for (const auto& [name, v] : replayer["variants"].items()) {
+    miners += v["miners"].get<int>();
+    share += v["emission_share"].get<double>();
+    compute += v["compute"].get<double>();
+  }
+  EXPECT_EQ(miners, 8);
+  EXPECT_NEAR(share, replayer["emission_share"].get<double>(), 1e-12);
+  EXPECT_NEAR(compute, replayer["compute"].get<double>(), 1e-12);
+  // Eight consecutive uids hold two of each of the one-step and as-is variants and four
+  // of the 0.3×-window one. The first window has no public update to replay: nothing is
+  // sent or spent.
+  const auto& variants = replayer["variants"];
+  ASSERT_TRUE(variants.contains("plus-one-step") && variants.contains("as-is")) << variants.dump();
+  EXPECT_EQ(variants["plus-one-step"]["miners"].get<int>(), 2);
+  EXPECT_NEAR(variants["plus-one-step"]["compute"].get<double>(), 2 * 2 * 0.25, 1e-12);
+  EXPECT_EQ(variants["as-is"]["compute"].get<double>(), 0.0);
+  EXPECT_NEAR(variants["plus-0.3x-window"]["compute"].get<double>(), 4 * 2.0, 1e-12);
+}
+
 // The demo's summary reports the honest acceptance rate: validator-0's scored share of
 // the miners' submissions, counted per miner and in total, on the terminal and in
 // summary.json; the two must agree. A short demo: nano, 2 miners, 1 validator, 3 windows.
