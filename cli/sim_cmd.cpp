@@ -192,6 +192,7 @@ struct RunResult {
   // The same three per variant ("kind" → "variant" → figure) of the kinds that have them.
   std::map<std::string, std::map<std::string, double>> earned_by_variant, compute_by_variant;
   std::map<std::string, std::map<std::string, int>> count_by_variant;
+  std::map<std::string, std::vector<double>> earned_per_miner;  // per kind, in uid order
   double final_val_loss = 0, initial_val_loss = 0;
   // Honest submissions the aggregating validator judged, and how many it scored (merged);
   // also counted from window 5 on, once scores and the checkpoint have settled.
@@ -534,7 +535,7 @@ Result<RunResult> simulate(const RunSpec& spec, const std::string& data_dir, int
       verification::update_scores(v.state, report, spec.validator.score_ema, hotkeys);
       if (++v.state.windows_since_weights >= static_cast<std::uint64_t>(spec.validator.windows_per_weights)) {
         v.state.windows_since_weights = 0;
-        auto [uids, values] = verification::weights_from_scores(v.state);
+        auto [uids, values] = verification::weights_from_scores(v.state, spec.validator.weight_power);
         if (!uids.empty()) {
           proto::Call c;
           auto* sw = c.mutable_set_weights();
@@ -606,6 +607,7 @@ Result<RunResult> simulate(const RunSpec& spec, const std::string& data_dir, int
     result.count_by_kind[m.kind] += 1;
     result.earned_by_kind[m.kind] += static_cast<double>(neurons[m.uid].total_earned);
     result.compute_by_kind[m.kind] += m.compute;
+    result.earned_per_miner[m.kind].push_back(static_cast<double>(neurons[m.uid].total_earned));
     const std::string variant = variant_of(m.kind, m.uid);
     if (variant.empty()) continue;
     result.count_by_variant[m.kind][variant] += 1;
@@ -637,6 +639,15 @@ json class_table(const RunResult& r) {
   for (const auto& [kind, n] : r.count_by_kind) {
     out[kind] = figures(n, value(r.earned_by_kind, kind), value(r.compute_by_kind, kind));
     out[kind]["outcomes"] = r.outcomes_by_kind.count(kind) ? json(r.outcomes_by_kind.at(kind)) : json::object();
+    // How evenly the class's miners were paid: the 10th, 50th and 90th percentile of a
+    // miner's earnings over the class mean (nearest rank).
+    std::vector<double> each = r.earned_per_miner.count(kind) ? r.earned_per_miner.at(kind) : std::vector<double>{};
+    const double mean = each.empty() ? 0.0 : value(r.earned_by_kind, kind) / static_cast<double>(each.size());
+    if (mean > 0.0) {
+      std::sort(each.begin(), each.end());
+      auto at = [&](double q) { return each[static_cast<std::size_t>(q * static_cast<double>(each.size() - 1) + 0.5)] / mean; };
+      out[kind]["earned_vs_class_mean"] = {{"p10", at(0.1)}, {"p50", at(0.5)}, {"p90", at(0.9)}};
+    }
     if (!r.count_by_variant.count(kind)) continue;
     for (const auto& [variant, count] : r.count_by_variant.at(kind)) {
       out[kind]["variants"][variant] = figures(count, value(r.earned_by_variant.at(kind), variant),

@@ -235,6 +235,7 @@ Result<RunSpec> parse_run_spec(const std::string& text, const std::string& sourc
     r.real("eval_lr", &v.eval_lr, 0.0, 1e6, /*min_open=*/true);
     r.integer("windows_per_weights", &v.windows_per_weights, 1, 1 << 20);
     r.real("score_ema", &v.score_ema, 0.0, 1.0, /*min_open=*/true);
+    r.integer("weight_power", &v.weight_power, 1, 4);
     r.real("copy_similarity", &v.copy_similarity, 0.0, 1.0, /*min_open=*/true);
     // Read and range-checked for the specs of existing subnets (their chains replay them);
     // copies are judged by copy_similarity since index overlap missed swapped indices.

@@ -100,6 +100,10 @@ struct ValidatorSpec {
   double eval_lr = 1.0;        // η_eval: step size a delta is applied with for evaluation
   int windows_per_weights = 4;
   double score_ema = 0.2;      // weight of the newest window in the moving average
+  // Weights ∝ (average / top average)^weight_power. Above 1, a uid earns more than the
+  // sum of its parts split over several uids and more per unit of compute for a whole
+  // window's work than for a cheap part of it (docs/roles.md, "Scores").
+  int weight_power = 1;
   // A delta whose cosine similarity with an earlier one of the window, or with a public
   // delta of the previous window, exceeds this is a copy.
   double copy_similarity = 0.8;

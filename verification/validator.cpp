@@ -87,14 +87,17 @@ void update_scores(ValidatorState& state, const WindowReport& report, double alp
   }
 }
 
-std::pair<std::vector<std::uint32_t>, std::vector<std::uint32_t>> weights_from_scores(const ValidatorState& state) {
+std::pair<std::vector<std::uint32_t>, std::vector<std::uint32_t>> weights_from_scores(const ValidatorState& state,
+                                                                                      int power) {
   double top = 0.0;
   for (const auto& [uid, v] : state.ema) top = std::max(top, v);
   std::vector<std::uint32_t> uids, values;
   if (!(top > 0.0)) return {uids, values};
   for (const auto& [uid, v] : state.ema) {
     if (!(v > 0.0)) continue;
-    const auto scaled = static_cast<std::uint32_t>(std::lround(v / top * 65535.0));
+    double relative = 1.0;
+    for (int i = 0; i < std::max(1, power); ++i) relative *= v / top;
+    const auto scaled = static_cast<std::uint32_t>(std::lround(relative * 65535.0));
     if (scaled == 0) continue;
     uids.push_back(uid);
     values.push_back(scaled);
@@ -399,7 +402,7 @@ Status Validator::maybe_set_weights(std::uint64_t block) {
     state_.pending_reveal = false;
   }
   if (state_.windows_since_weights < static_cast<std::uint64_t>(spec.validator.windows_per_weights)) return Status::Ok();
-  auto [uids, values] = weights_from_scores(state_);
+  auto [uids, values] = weights_from_scores(state_, spec.validator.weight_power);
   state_.windows_since_weights = 0;
   if (uids.empty()) return Status::Ok();
   if (params.commit_reveal()) {

@@ -84,8 +84,10 @@ Status run_validator(const ValidatorOptions& options);
 void update_scores(ValidatorState& state, const WindowReport& report, double alpha,
                    const std::map<std::uint32_t, std::string>& hotkeys);
 // Weights (uids, u16-scaled values) from the averages: every uid with a positive average,
-// the largest scaled to 65535.
-std::pair<std::vector<std::uint32_t>, std::vector<std::uint32_t>> weights_from_scores(const ValidatorState& state);
+// (average / top)^power scaled to 65535, so the top uid gets 65535. The power is an
+// integer (validator.weight_power, 1–4) and is taken by multiplication.
+std::pair<std::vector<std::uint32_t>, std::vector<std::uint32_t>> weights_from_scores(const ValidatorState& state,
+                                                                                      int power = 1);
 
 // The verdict of a window, signed by `hotkey`: scored submissions in arrival order (what
 // the aggregator merges), and every judgement with its outcome, reason (cut to 400 bytes)

@@ -110,7 +110,8 @@ TEST(Cli, SimReportsTheHonestAcceptanceRateItCounted) {
 
 // Kinds that act differently by uid (replayer, poison) report each variant apart: the
 // variants add up to their class, and a replayer that adds one inner step is charged
-// 1/H of a window's compute per submission (nano: H = 4), not a whole window.
+// 1/H of a window's compute per submission (nano: H = 4), not a whole window. Each class
+// also reports how evenly its miners were paid.
 TEST(Cli, SimReportsEachVariantOfAKindAndAddsThemUp) {
   testing::TempDir home, corpus;
   const auto data = corpus / "data";
@@ -118,7 +119,7 @@ TEST(Cli, SimReportsEachVariantOfAKindAndAddsThemUp) {
   if (HasFatalFailure()) return;
   auto r = testing::run_command(tessera_cmd(home, "sim --spec " + std::string(TESSERA_SOURCE_DIR) +
                                                       "/examples/nano.toml --data " + data.string() +
-                                                      " --miners 12 --adversaries replayer:8 --windows 3 2>/dev/null"));
+                                                      " --miners 12 --adversaries replayer:8 --windows 8 2>/dev/null"));
   ASSERT_EQ(r.exit_code, 0) << r.output;
   const auto json = nlohmann::json::parse(r.output.substr(r.output.find('{')));
   const auto& replayer = json["classes"]["replayer"];
@@ -139,9 +140,16 @@ TEST(Cli, SimReportsEachVariantOfAKindAndAddsThemUp) {
   const auto& variants = replayer["variants"];
   ASSERT_TRUE(variants.contains("plus-one-step") && variants.contains("as-is")) << variants.dump();
   EXPECT_EQ(variants["plus-one-step"]["miners"].get<int>(), 2);
-  EXPECT_NEAR(variants["plus-one-step"]["compute"].get<double>(), 2 * 2 * 0.25, 1e-12);
+  EXPECT_NEAR(variants["plus-one-step"]["compute"].get<double>(), 2 * 7 * 0.25, 1e-12);
   EXPECT_EQ(variants["as-is"]["compute"].get<double>(), 0.0);
-  EXPECT_NEAR(variants["plus-0.3x-window"]["compute"].get<double>(), 4 * 2.0, 1e-12);
+  EXPECT_NEAR(variants["plus-0.3x-window"]["compute"].get<double>(), 4 * 7.0, 1e-12);
+  // The spread of the honest miners' pay, as percentiles over the class mean (the first
+  // weights reach an epoch after window 6 with nano's tempo).
+  const auto& spread = json["classes"]["honest"]["earned_vs_class_mean"];
+  ASSERT_TRUE(spread.is_object()) << json["classes"]["honest"].dump();
+  EXPECT_LE(spread["p10"].get<double>(), spread["p50"].get<double>());
+  EXPECT_LE(spread["p50"].get<double>(), spread["p90"].get<double>());
+  EXPECT_GE(spread["p90"].get<double>(), 1.0);
 }
 
 // The demo's summary reports the honest acceptance rate: validator-0's scored share of

@@ -531,6 +531,24 @@ TEST(ValidatorScores, NotOwnDataPullsTheAverageDownAndEarnsNoWeight) {
   EXPECT_EQ(uids, std::vector<std::uint32_t>{2});
 }
 
+TEST(ValidatorScores, AWeightPowerPaysTheWholeMoreThanItsParts) {
+  // Averages 0.02 (one uid's whole work) and 0.01 + 0.01 (the same work split over two
+  // uids). Linear weights pay the split exactly as much as the whole; squared weights pay
+  // it half as much, so splitting, or doing half the work for half the score, stops paying.
+  ValidatorState state;
+  state.ema = {{1, 0.02}, {2, 0.01}, {3, 0.01}, {4, -0.01}};
+  auto [uids1, linear] = weights_from_scores(state, 1);
+  ASSERT_EQ(uids1, (std::vector<std::uint32_t>{1, 2, 3}));
+  EXPECT_EQ(linear, (std::vector<std::uint32_t>{65535, 32768, 32768}));
+  auto [uids2, squared] = weights_from_scores(state, 2);
+  ASSERT_EQ(uids2, (std::vector<std::uint32_t>{1, 2, 3}));
+  EXPECT_EQ(squared, (std::vector<std::uint32_t>{65535, 16384, 16384}));
+  // A spec value outside 1–4 is refused with the key's name.
+  auto bad = parse_run_spec("[run]\nname = \"x\"\n[validator]\nweight_power = 5\n");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("weight_power"), std::string::npos) << bad.status().message();
+}
+
 TEST(ValidatorState, RoundTripsAndRejectsDamage) {
   testing::TempDir dir;
   ValidatorState s;
