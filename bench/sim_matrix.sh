@@ -24,7 +24,9 @@ print(json.dumps({
     "honest_acceptance_rate": d["honest_acceptance_rate"],
     "honest_acceptance_rate_after_window_5": d["honest_acceptance_rate_after_window_5"],
     "classes": {k: {"share": v["emission_share"], "per_compute_vs_honest": v["earned_per_compute_vs_honest"],
-                    "outcomes": v["outcomes"]} for k, v in d["classes"].items()},
+                    "outcomes": v["outcomes"],
+                    "variants": {n: {"share": x["emission_share"], "per_compute_vs_honest": x["earned_per_compute_vs_honest"]}
+                                 for n, x in v.get("variants", {}).items()}} for k, v in d["classes"].items()},
     "wall_seconds": d["wall_seconds"]}))
 PY
 }

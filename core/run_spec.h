@@ -103,7 +103,7 @@ struct ValidatorSpec {
   // Weights ∝ (average / top average)^weight_power. Above 1, a uid earns more than the
   // sum of its parts split over several uids and more per unit of compute for a whole
   // window's work than for a cheap part of it (docs/roles.md, "Scores").
-  int weight_power = 1;
+  int weight_power = 2;
   // A delta whose cosine similarity with an earlier one of the window, or with a public
   // delta of the previous window, exceeds this is a copy.
   double copy_similarity = 0.8;
