@@ -82,17 +82,27 @@ void prepare_corpus(const testing::TempDir& home, const testing::TempDir& corpus
   ASSERT_EQ(r.exit_code, 0) << r.output;
 }
 
-// The sim's honest acceptance rate agrees with the outcomes it counted per class.
-TEST(Cli, SimReportsTheHonestAcceptanceRateItCounted) {
+// `tessera sim` on nano with the given miners, adversaries and windows, its JSON parsed
+// into `*out` (fatal failures on a bad exit or no JSON).
+void run_sim(const std::string& args, nlohmann::json* out) {
   testing::TempDir home, corpus;
   const auto data = corpus / "data";
   prepare_corpus(home, corpus, data);
-  if (HasFatalFailure()) return;
+  if (::testing::Test::HasFatalFailure()) return;
   auto r = testing::run_command(tessera_cmd(home, "sim --spec " + std::string(TESSERA_SOURCE_DIR) +
-                                                      "/examples/nano.toml --data " + data.string() +
-                                                      " --miners 6 --adversaries freerider:2 --windows 6 2>/dev/null"));
+                                                      "/examples/nano.toml --data " + data.string() + " " + args +
+                                                      " 2>/dev/null"));
   ASSERT_EQ(r.exit_code, 0) << r.output;
-  const auto json = nlohmann::json::parse(r.output.substr(r.output.find('{')));
+  const auto brace = r.output.find('{');
+  ASSERT_NE(brace, std::string::npos) << r.output;
+  *out = nlohmann::json::parse(r.output.substr(brace));
+}
+
+// The sim's honest acceptance rate agrees with the outcomes it counted per class.
+TEST(Cli, SimReportsTheHonestAcceptanceRateItCounted) {
+  nlohmann::json json;
+  run_sim("--miners 6 --adversaries freerider:2 --windows 6", &json);
+  if (HasFatalFailure()) return;
   // The rate is the honest class's scored share of its judged submissions, counted apart
   // from the per-class outcome table; the two must agree.
   int judged = 0, scored = 0;
@@ -113,15 +123,9 @@ TEST(Cli, SimReportsTheHonestAcceptanceRateItCounted) {
 // 1/H of a window's compute per submission (nano: H = 4), not a whole window. Each class
 // also reports how evenly its miners were paid.
 TEST(Cli, SimReportsEachVariantOfAKindAndAddsThemUp) {
-  testing::TempDir home, corpus;
-  const auto data = corpus / "data";
-  prepare_corpus(home, corpus, data);
+  nlohmann::json json;
+  run_sim("--miners 12 --adversaries replayer:8 --windows 8", &json);
   if (HasFatalFailure()) return;
-  auto r = testing::run_command(tessera_cmd(home, "sim --spec " + std::string(TESSERA_SOURCE_DIR) +
-                                                      "/examples/nano.toml --data " + data.string() +
-                                                      " --miners 12 --adversaries replayer:8 --windows 8 2>/dev/null"));
-  ASSERT_EQ(r.exit_code, 0) << r.output;
-  const auto json = nlohmann::json::parse(r.output.substr(r.output.find('{')));
   const auto& replayer = json["classes"]["replayer"];
   ASSERT_TRUE(replayer["variants"].is_object()) << replayer.dump();
   int miners = 0;
