@@ -397,7 +397,9 @@ std::string chart(const Options& opt, const nlohmann::json& study) {
     for (auto& pt : mean) pt.second /= static_cast<double>(std::max<std::size_t>(1, runs));
     series.push_back({preset, chart_color(series.size()), std::move(mean)});
   }
-  return line_chart_svg(series, "Validation loss against tokens, mean of " + std::to_string(study["seeds"].size()) + " seeds");
+  const std::size_t seeds = study["seeds"].size();
+  return line_chart_svg(series, seeds == 1 ? std::string("Validation loss against tokens, one seed")
+                                           : "Validation loss against tokens, mean of " + std::to_string(seeds) + " seeds");
 }
 
 Status run(const Options& opt) {
