@@ -95,8 +95,9 @@ std::pair<std::vector<std::uint32_t>, std::vector<std::uint32_t>> weights_from_s
   if (!(top > 0.0)) return {uids, values};
   for (const auto& [uid, v] : state.ema) {
     if (!(v > 0.0)) continue;
-    double relative = 1.0;
-    for (int i = 0; i < std::max(1, power); ++i) relative *= v / top;
+    const double ratio = v / top;
+    double relative = ratio;
+    for (int i = 1; i < power; ++i) relative *= ratio;
     const auto scaled = static_cast<std::uint32_t>(std::lround(relative * 65535.0));
     if (scaled == 0) continue;
     uids.push_back(uid);

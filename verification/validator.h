@@ -87,7 +87,7 @@ void update_scores(ValidatorState& state, const WindowReport& report, double alp
 // (average / top)^power scaled to 65535, so the top uid gets 65535. The power is an
 // integer (validator.weight_power, 1–4) and is taken by multiplication.
 std::pair<std::vector<std::uint32_t>, std::vector<std::uint32_t>> weights_from_scores(const ValidatorState& state,
-                                                                                      int power = 1);
+                                                                                      int power);
 
 // The verdict of a window, signed by `hotkey`: scored submissions in arrival order (what
 // the aggregator merges), and every judgement with its outcome, reason (cut to 400 bytes)

@@ -500,7 +500,7 @@ TEST(ValidatorScores, MovingAverageDecaysForMissingWindowsAndResetsReplacedUids)
   WindowReport r2;
   r2.evaluations.push_back(a);
   update_scores(state, r2, 0.5, meta);
-  auto [uids, values] = weights_from_scores(state);
+  auto [uids, values] = weights_from_scores(state, 2);
   ASSERT_EQ(uids, std::vector<std::uint32_t>{2});
   EXPECT_EQ(values[0], 65535u);
 }
@@ -527,7 +527,7 @@ TEST(ValidatorScores, NotOwnDataPullsTheAverageDownAndEarnsNoWeight) {
   update_scores(state, unlucky, 0.5, meta);
   EXPECT_DOUBLE_EQ(state.ema[1], 0.5 * 0.005 - 0.5 * 0.012);
   EXPECT_LT(state.ema[1], 0.0);
-  auto [uids, values] = weights_from_scores(state);
+  auto [uids, values] = weights_from_scores(state, 2);
   EXPECT_EQ(uids, std::vector<std::uint32_t>{2});
 }
 
