@@ -355,21 +355,15 @@ Result<RunResult> simulate(const RunSpec& spec, const std::string& data_dir, int
         for (std::size_t i = 0; i < start.size(); ++i) {
           replay.push_back(previous_merged[i].defined() ? previous_merged[i].clone() : torch::zeros_like(start[i]));
         }
+        // Its own training, if any: which loop, what it costs, how much of it is added.
         const std::string variant = variant_of(m.kind, m.uid);
-        if (variant == "plus-0.3x-window") {
-          auto r = inner.run(m.gpt, *m.opt, start, train, *own, window, m.uid);
-          compute = 1;
+        const bool window_of_it = variant == "plus-0.3x-window";
+        if (window_of_it || variant == "plus-one-step") {
+          auto r = (window_of_it ? inner : one_step).run(m.gpt, *m.opt, start, train, *own, window, m.uid);
+          compute = window_of_it ? 1.0 : 1.0 / h;
           if (r.ok()) {
             for (std::size_t i = 0; i < replay.size(); ++i) {
-              if (r->delta[i].defined()) replay[i].add_(r->delta[i], 0.3);
-            }
-          }
-        } else if (variant == "plus-one-step") {
-          auto r = one_step.run(m.gpt, *m.opt, start, train, *own, window, m.uid);
-          compute = 1.0 / h;
-          if (r.ok()) {
-            for (std::size_t i = 0; i < replay.size(); ++i) {
-              if (r->delta[i].defined()) replay[i].add_(r->delta[i]);
+              if (r->delta[i].defined()) replay[i].add_(r->delta[i], window_of_it ? 0.3 : 1.0);
             }
           }
         }
@@ -604,14 +598,15 @@ Result<RunResult> simulate(const RunSpec& spec, const std::string& data_dir, int
   chain.advance(static_cast<std::uint64_t>(spec.schedule.tempo) + 2);
   const auto& neurons = chain.ledger.subnet(netuid)->neurons;
   for (const auto& m : miners) {
+    const auto earned = static_cast<double>(neurons[m.uid].total_earned);
     result.count_by_kind[m.kind] += 1;
-    result.earned_by_kind[m.kind] += static_cast<double>(neurons[m.uid].total_earned);
+    result.earned_by_kind[m.kind] += earned;
     result.compute_by_kind[m.kind] += m.compute;
-    result.earned_per_miner[m.kind].push_back(static_cast<double>(neurons[m.uid].total_earned));
+    result.earned_per_miner[m.kind].push_back(earned);
     const std::string variant = variant_of(m.kind, m.uid);
     if (variant.empty()) continue;
     result.count_by_variant[m.kind][variant] += 1;
-    result.earned_by_variant[m.kind][variant] += static_cast<double>(neurons[m.uid].total_earned);
+    result.earned_by_variant[m.kind][variant] += earned;
     result.compute_by_variant[m.kind][variant] += m.compute;
   }
   return result;
