@@ -39,7 +39,9 @@
 #include "model/parameters.h"
 #include "model/runtime.h"
 #include "trainer/baseline.h"
+#include "bench/collective_adamw.h"
 #include "trainer/inner_loop.h"
+#include "trainer/lr_schedule.h"
 #include "trainer/optim.h"
 
 using namespace tessera;
@@ -69,6 +71,14 @@ struct Options {
   // Where an overlapped window starts: local (θ_end of the miner's last window) |
   // checkpoint (C_{w−1}) | extrapolate (C_{w−1} + (C_{w−1} − C_{w−2})).
   std::string overlap_from = "local";
+  // Inner-optimizer statistics shared through the outer step: after every window each
+  // miner's AdamW moments are replaced by the miners' mean (none | v: the second moment
+  // only | mv: both moments), or (m0) each miner's first moment is zeroed at the start of
+  // every window. A study lever: the subnet's protocol does not carry them.
+  std::string share_inner = "none";
+  // The miners' inner optimizer: adamw (the subnet's) | collective (trainer/collective_adamw.h,
+  // normalised for the miners' combined batch).
+  std::string inner = "adamw";
 };
 
 std::vector<std::string> split_commas(const std::string& s) {
@@ -119,6 +129,47 @@ struct Outcome {
   double seconds = 0.0;
 };
 
+// Replaces every miner's AdamW second moment (and, with `first`, its first moment) by the
+// miners' mean, parameter by parameter (the models share one parameter order).
+template <typename Miner>
+void share_inner_state(std::vector<Miner>& miners, bool first) {
+  torch::NoGradGuard no_grad;
+  std::vector<std::vector<torch::optim::AdamWParamState*>> states;
+  for (auto& m : miners) {
+    std::vector<torch::optim::AdamWParamState*> own;
+    for (const auto& group : m.optimizer->param_groups()) {
+      for (const auto& p : group.params()) {
+        auto it = m.optimizer->state().find(c10::guts::to_string(p.unsafeGetTensorImpl()));
+        own.push_back(it == m.optimizer->state().end() || !dynamic_cast<torch::optim::AdamW*>(m.optimizer.get()) ? nullptr
+                                                       : static_cast<torch::optim::AdamWParamState*>(it->second.get()));
+      }
+    }
+    states.push_back(std::move(own));
+  }
+  for (std::size_t i = 0; i < states[0].size(); ++i) {
+    bool all = true;
+    for (const auto& own : states) all = all && own[i] != nullptr;
+    if (!all) continue;
+    auto v = torch::zeros_like(states[0][i]->exp_avg_sq());
+    auto m = torch::zeros_like(states[0][i]->exp_avg());
+    for (const auto& own : states) {
+      v += own[i]->exp_avg_sq() / static_cast<double>(states.size());
+      m += own[i]->exp_avg() / static_cast<double>(states.size());
+    }
+    for (auto& own : states) {
+      own[i]->exp_avg_sq().copy_(v);
+      if (first) own[i]->exp_avg().copy_(m);
+    }
+  }
+}
+
+// Zeroes an AdamW's first moment (the step count, and so the bias correction, go on).
+void zero_first_moment(torch::optim::Optimizer& optimizer) {
+  if (!dynamic_cast<torch::optim::AdamW*>(&optimizer)) return;
+  torch::NoGradGuard no_grad;
+  for (auto& [key, state] : optimizer.state()) static_cast<torch::optim::AdamWParamState&>(*state).exp_avg().zero_();
+}
+
 Result<Outcome> run_config(const RunSpec& spec, const model::ModelConfig& config, const Options& opt,
                            const std::string& preset, const dataset::TokenDataset& train,
                            const std::vector<std::pair<torch::Tensor, torch::Tensor>>& val_batches) {
@@ -156,6 +207,52 @@ Result<Outcome> run_config(const RunSpec& spec, const model::ModelConfig& config
                  r.final_val_loss);
     return outcome;
   }
+  if (preset == "sync-dp-pages") {
+    // Synchronous data parallel on exactly the miners' sequences: at every inner step of
+    // every window, the batches the M miners draw from their assigned pages (the same
+    // seeds as the inner loop) form one batch of M × batch, one AdamW step on it, the
+    // subnet's schedule over windows × H. What separates it from the subnet is only the
+    // averaging; from sync-dp, only the page assignment's locality and repetition.
+    auto model = model::make_gpt(config, spec.seed);
+    auto optimizer = trainer::make_adamw(model, spec.train);
+    const auto& ts = spec.train;
+    trainer::CosineSchedule schedule{ts.lr, ts.min_lr_ratio, ts.warmup_steps, static_cast<long>(opt.windows) * ts.inner_steps};
+    const auto num_pages = train.num_pages(static_cast<std::uint64_t>(spec.data.page_tokens));
+    const double tokens_per_window = static_cast<double>(opt.miners) * ts.inner_steps * ts.batch_size * tokens_per_sequence;
+    Outcome outcome;
+    outcome.curve.emplace_back(0.0, trainer::evaluate_loss(model, val_batches));
+    for (int w = 0; w < opt.windows; ++w) {
+      std::vector<std::vector<std::uint64_t>> pages;
+      for (int uid = 0; uid < opt.miners; ++uid) {
+        TESSERA_ASSIGN_OR_RETURN(auto p, dataset::assign_pages(spec.seed, static_cast<std::uint64_t>(w), static_cast<std::uint64_t>(uid),
+                                                               static_cast<std::uint64_t>(spec.data.pages_per_window), num_pages));
+        pages.push_back(std::move(p));
+      }
+      model->train();
+      for (int step = 0; step < ts.inner_steps; ++step) {
+        std::vector<torch::Tensor> xs, ys;
+        for (int uid = 0; uid < opt.miners; ++uid) {
+          const auto seed = dataset::inner_batch_seed(spec.seed, static_cast<std::uint64_t>(w), static_cast<std::uint64_t>(uid),
+                                                      static_cast<std::uint64_t>(step));
+          auto [x, y] = train.sample_from_pages(pages[static_cast<std::size_t>(uid)], static_cast<std::uint64_t>(spec.data.page_tokens),
+                                                seed, ts.batch_size, ts.seq_len);
+          xs.push_back(x);
+          ys.push_back(y);
+        }
+        trainer::train_step(model, *optimizer, torch::cat(xs), torch::cat(ys),
+                            schedule.at(static_cast<long>(w) * ts.inner_steps + step), ts.grad_clip);
+      }
+      if ((w + 1) % opt.eval_every == 0 || w + 1 == opt.windows) {
+        const double val = trainer::evaluate_loss(model, val_batches);
+        outcome.val_curve.push_back(val);
+        outcome.curve.emplace_back(tokens_per_window * (w + 1), val);
+        std::fprintf(stderr, "  %-14s window %3d/%d  val loss %.4f\n", preset.c_str(), w + 1, opt.windows, val);
+      }
+    }
+    outcome.final_val_loss = outcome.val_curve.back();
+    outcome.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    return outcome;
+  }
   // "dense": full-precision pseudo-gradients with DiLoCo's outer Nesterov step;
   // "dense-sgd": full precision with plain averaging (outer SGD, lr 1) — with one miner
   // this is exactly centralised training. Codec presets use the spec's outer step.
@@ -180,13 +277,17 @@ Result<Outcome> run_config(const RunSpec& spec, const model::ModelConfig& config
 
   struct Miner {
     model::GPT model{nullptr};
-    std::unique_ptr<torch::optim::AdamW> optimizer;
+    std::unique_ptr<torch::optim::Optimizer> optimizer;
     gradients::ErrorFeedback ef{0.0};
   };
   std::vector<Miner> miners(static_cast<std::size_t>(opt.miners));
   for (auto& m : miners) {
     m.model = model::make_gpt(config, spec.seed);
-    m.optimizer = trainer::make_adamw(m.model, spec.train);
+    if (opt.inner == "collective") {
+      m.optimizer = bench::make_collective_adamw(m.model, spec.train, opt.miners);
+    } else {
+      m.optimizer = trainer::make_adamw(m.model, spec.train);
+    }
     m.ef = gradients::ErrorFeedback(spec.codec.ef_beta);
   }
   trainer::InnerLoop loop{&spec, static_cast<long>(opt.windows) * spec.train.inner_steps};
@@ -212,6 +313,7 @@ Result<Outcome> run_config(const RunSpec& spec, const model::ModelConfig& config
           return trainer::InnerLoop::Base(std::move(copy));
         };
       }
+      if (opt.share_inner == "m0") zero_first_moment(*m.optimizer);
       std::vector<torch::Tensor> start = !window_loop.rebase            ? theta
                                          : opt.overlap_from == "local" ? model::snapshot_parameters(m.model)
                                                                         : previous;
@@ -241,6 +343,7 @@ Result<Outcome> run_config(const RunSpec& spec, const model::ModelConfig& config
       bytes += static_cast<double>(encoded.bytes.size());
       decoded.push_back(std::move(d));
     }
+    if (opt.share_inner == "v" || opt.share_inner == "mv") share_inner_state(miners, opt.share_inner == "mv");
     std::vector<const gradients::DecodedDelta*> ptrs;
     for (const auto& d : decoded) ptrs.push_back(&d);
     gradients::MergeStats stats;
@@ -284,7 +387,7 @@ Result<nlohmann::json> run_seed(const Options& opt, const RunSpec& spec, const m
         {"preset", preset},
         {"outer", preset == "dense"         ? opt.dense_outer
                   : preset == "dense-sgd"   ? "sgd:1:0"
-                  : preset == "centralized" || preset == "sync-dp" ? "none"
+                  : preset == "centralized" || preset.rfind("sync-dp", 0) == 0 ? "none"
                                             : "spec"},
         {"final_val_loss", o.final_val_loss},
         {"val_loss_every_5_windows", o.val_curve},
@@ -438,6 +541,8 @@ Status run(const Options& opt) {
       {"ef_beta", spec.codec.ef_beta},
       {"overlap_steps", opt.overlap_steps},
       {"overlap_from", opt.overlap_from},
+      {"share_inner", opt.share_inner},
+      {"inner", opt.inner},
       {"seeds", seeds},
       {"runs", runs},
       {"summary", summarize(opt, runs)},
@@ -466,7 +571,8 @@ bool parse_args(int argc, char** argv, Options* opt) {
                    "       [--ef-beta B] [--outer-lr L] [--outer-momentum M] [--outer kind:lr:mu]\n"
                    "       [--outer-warmup W] [--outer-rescale none|norm[:max]] [--dense-outer kind:lr:mu]\n"
                    "       [--seeds 1,2,3] [--out DIR] [--eval-every W] [--overlap-steps R]\n"
-                   "       [--overlap-from local|checkpoint|extrapolate]\n");
+                   "       [--overlap-from local|checkpoint|extrapolate] [--share-inner none|v|mv|m0]\n"
+                   "       [--inner adamw|collective]\n");
       return false;
     }
     const std::string v = argv[++i];
@@ -487,6 +593,8 @@ bool parse_args(int argc, char** argv, Options* opt) {
       else if (a == "--eval-every") opt->eval_every = std::max(1, std::stoi(v));
       else if (a == "--overlap-steps") opt->overlap_steps = std::max(0, std::stoi(v));
       else if (a == "--overlap-from") opt->overlap_from = v;
+      else if (a == "--share-inner") opt->share_inner = v;
+      else if (a == "--inner") opt->inner = v;
       else if (a == "--seeds") {
         for (const auto& seed : split_commas(v)) opt->seeds.push_back(std::stoull(seed));
       } else {
@@ -497,6 +605,14 @@ bool parse_args(int argc, char** argv, Options* opt) {
       std::fprintf(stderr, "error: %s '%s' is not a number\n", a.c_str(), v.c_str());
       return false;
     }
+  }
+  if (opt->inner != "adamw" && opt->inner != "collective") {
+    std::fprintf(stderr, "error: --inner '%s' must be adamw or collective\n", opt->inner.c_str());
+    return false;
+  }
+  if (opt->share_inner != "none" && opt->share_inner != "v" && opt->share_inner != "mv" && opt->share_inner != "m0") {
+    std::fprintf(stderr, "error: --share-inner '%s' must be none, v, mv or m0\n", opt->share_inner.c_str());
+    return false;
   }
   if (opt->overlap_from != "local" && opt->overlap_from != "checkpoint" && opt->overlap_from != "extrapolate") {
     std::fprintf(stderr, "error: --overlap-from '%s' must be local, checkpoint or extrapolate\n", opt->overlap_from.c_str());

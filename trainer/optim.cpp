@@ -4,7 +4,7 @@
 
 namespace tessera::trainer {
 
-std::unique_ptr<torch::optim::AdamW> make_adamw(const model::GPT& model, const TrainSpec& spec) {
+std::vector<torch::optim::OptimizerParamGroup> adamw_groups(const model::GPT& model, const TrainSpec& spec) {
   std::vector<torch::Tensor> decay, no_decay;
   for (const auto& [name, p] : model->named_params()) (p.dim() >= 2 ? decay : no_decay).push_back(p);
   auto options = [&](double weight_decay) {
@@ -14,7 +14,11 @@ std::unique_ptr<torch::optim::AdamW> make_adamw(const model::GPT& model, const T
   std::vector<torch::optim::OptimizerParamGroup> groups;
   groups.emplace_back(decay, options(spec.weight_decay));
   groups.emplace_back(no_decay, options(0.0));
-  return std::make_unique<torch::optim::AdamW>(std::move(groups), torch::optim::AdamWOptions(spec.lr));
+  return groups;
+}
+
+std::unique_ptr<torch::optim::AdamW> make_adamw(const model::GPT& model, const TrainSpec& spec) {
+  return std::make_unique<torch::optim::AdamW>(adamw_groups(model, spec), torch::optim::AdamWOptions(spec.lr));
 }
 
 void set_learning_rate(torch::optim::Optimizer& optimizer, double lr) {

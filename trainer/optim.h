@@ -12,6 +12,8 @@
 
 namespace tessera::trainer {
 
+// Two groups: matrices and embeddings with the spec's weight decay, the rest without.
+std::vector<torch::optim::OptimizerParamGroup> adamw_groups(const model::GPT& model, const TrainSpec& spec);
 std::unique_ptr<torch::optim::AdamW> make_adamw(const model::GPT& model, const TrainSpec& spec);
 void set_learning_rate(torch::optim::Optimizer& optimizer, double lr);
 
