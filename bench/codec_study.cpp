@@ -79,6 +79,9 @@ struct Options {
   // The miners' inner optimizer: adamw (the subnet's) | collective (trainer/collective_adamw.h,
   // normalised for the miners' combined batch).
   std::string inner = "adamw";
+  // Per-coordinate averaging weights from the senders' agreement: the merged update is
+  // multiplied by 1 + α·|Σ sign(Δ_i)| / M per coordinate (0: plain mean). A study lever.
+  double agree_boost = 0.0;
 };
 
 std::vector<std::string> split_commas(const std::string& s) {
@@ -348,6 +351,19 @@ Result<Outcome> run_config(const RunSpec& spec, const model::ModelConfig& config
     for (const auto& d : decoded) ptrs.push_back(&d);
     gradients::MergeStats stats;
     TESSERA_ASSIGN_OR_RETURN(auto merged, gradients::merge_deltas(ptrs, shapes, 0.0, &stats));
+    if (opt.agree_boost > 0.0) {
+      torch::NoGradGuard no_grad;
+      for (std::size_t i = 0; i < merged.size(); ++i) {
+        if (!merged[i].defined()) continue;
+        auto votes = torch::zeros_like(merged[i]);
+        for (const auto& d : decoded) {
+          for (const auto& u : d.tensors) {
+            if (u.param_index == i) votes += u.to_dense(merged[i].sizes()).sign();
+          }
+        }
+        merged[i] = merged[i] * (1.0 + opt.agree_boost * votes.abs() / static_cast<double>(decoded.size()));
+      }
+    }
     before_previous = std::move(previous);
     previous.clear();
     for (const auto& t : theta) previous.push_back(t.clone());
@@ -543,6 +559,7 @@ Status run(const Options& opt) {
       {"overlap_from", opt.overlap_from},
       {"share_inner", opt.share_inner},
       {"inner", opt.inner},
+      {"agree_boost", opt.agree_boost},
       {"seeds", seeds},
       {"runs", runs},
       {"summary", summarize(opt, runs)},
@@ -572,7 +589,7 @@ bool parse_args(int argc, char** argv, Options* opt) {
                    "       [--outer-warmup W] [--outer-rescale none|norm[:max]] [--dense-outer kind:lr:mu]\n"
                    "       [--seeds 1,2,3] [--out DIR] [--eval-every W] [--overlap-steps R]\n"
                    "       [--overlap-from local|checkpoint|extrapolate] [--share-inner none|v|mv|m0]\n"
-                   "       [--inner adamw|collective]\n");
+                   "       [--inner adamw|collective] [--agree-boost A]\n");
       return false;
     }
     const std::string v = argv[++i];
@@ -595,6 +612,7 @@ bool parse_args(int argc, char** argv, Options* opt) {
       else if (a == "--overlap-from") opt->overlap_from = v;
       else if (a == "--share-inner") opt->share_inner = v;
       else if (a == "--inner") opt->inner = v;
+      else if (a == "--agree-boost") opt->agree_boost = std::stod(v);
       else if (a == "--seeds") {
         for (const auto& seed : split_commas(v)) opt->seeds.push_back(std::stoull(seed));
       } else {
