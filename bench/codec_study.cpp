@@ -82,6 +82,8 @@ struct Options {
   // Per-coordinate averaging weights from the senders' agreement: the merged update is
   // multiplied by 1 + α·|Σ sign(Δ_i)| / M per coordinate (0: plain mean). A study lever.
   double agree_boost = 0.0;
+  double inner_lr = -1.0;     // train.lr for every preset (the miners' and the baselines')
+  double baseline_lr = -1.0;  // train.lr for centralized, sync-dp and sync-dp-pages only
 };
 
 std::vector<std::string> split_commas(const std::string& s) {
@@ -398,9 +400,16 @@ Result<nlohmann::json> run_seed(const Options& opt, const RunSpec& spec, const m
   nlohmann::json results = nlohmann::json::array();
   for (const auto& preset : opt.presets) {
     std::fprintf(stderr, "seed %llu, %s\n", static_cast<unsigned long long>(spec.seed), preset.c_str());
-    TESSERA_ASSIGN_OR_RETURN(auto o, run_config(spec, config, opt, preset, train, val_batches));
+    // The baselines may take their own learning rate (tuned separately: batch 32 wants a
+    // larger one than the miners' batch 8).
+    RunSpec preset_spec = spec;
+    if (opt.baseline_lr > 0.0 && (preset == "centralized" || preset.rfind("sync-dp", 0) == 0)) {
+      preset_spec.train.lr = opt.baseline_lr;
+    }
+    TESSERA_ASSIGN_OR_RETURN(auto o, run_config(preset_spec, config, opt, preset, train, val_batches));
     nlohmann::json r = {
         {"preset", preset},
+        {"lr", preset_spec.train.lr},
         {"outer", preset == "dense"         ? opt.dense_outer
                   : preset == "dense-sgd"   ? "sgd:1:0"
                   : preset == "centralized" || preset.rfind("sync-dp", 0) == 0 ? "none"
@@ -525,6 +534,7 @@ Status run(const Options& opt) {
   TESSERA_ASSIGN_OR_RETURN(RunSpec spec, load_run_spec(opt.spec));
   if (opt.ef_beta >= 0.0) spec.codec.ef_beta = opt.ef_beta;
   if (opt.outer_lr > 0.0) spec.outer.lr = opt.outer_lr;
+  if (opt.inner_lr > 0.0) spec.train.lr = opt.inner_lr;
   if (opt.outer_momentum >= 0.0) spec.outer.momentum = opt.outer_momentum;
   if (!opt.outer.empty()) {
     TESSERA_ASSIGN_OR_RETURN(spec.outer, parse_outer(opt.outer, spec.outer));
@@ -589,7 +599,8 @@ bool parse_args(int argc, char** argv, Options* opt) {
                    "       [--outer-warmup W] [--outer-rescale none|norm[:max]] [--dense-outer kind:lr:mu]\n"
                    "       [--seeds 1,2,3] [--out DIR] [--eval-every W] [--overlap-steps R]\n"
                    "       [--overlap-from local|checkpoint|extrapolate] [--share-inner none|v|mv|m0]\n"
-                   "       [--inner adamw|collective] [--agree-boost A]\n");
+                   "       [--inner adamw|collective] [--agree-boost A]\n"
+                   "       [--lr X] [--baseline-lr X]\n");
       return false;
     }
     const std::string v = argv[++i];
@@ -613,6 +624,8 @@ bool parse_args(int argc, char** argv, Options* opt) {
       else if (a == "--share-inner") opt->share_inner = v;
       else if (a == "--inner") opt->inner = v;
       else if (a == "--agree-boost") opt->agree_boost = std::stod(v);
+      else if (a == "--lr") opt->inner_lr = std::stod(v);
+      else if (a == "--baseline-lr") opt->baseline_lr = std::stod(v);
       else if (a == "--seeds") {
         for (const auto& seed : split_commas(v)) opt->seeds.push_back(std::stoull(seed));
       } else {
