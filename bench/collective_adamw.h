@@ -1,10 +1,11 @@
 // AdamW normalised for the collective batch. M miners each train on batches of B and
 // their pseudo-gradients are averaged; synchronous data parallel on the same tokens
 // normalises every step by the second moment of the M·B batch's gradient, E[g²] + σ²/(MB),
-// while each miner's AdamW divides by its own E[g²] + σ²/B. Where noise dominates, a
-// miner's step along the true gradient is then up to √M times shorter than the
-// synchronous one, and averaging the miners cannot give it back (docs/results.md,
-// "Learning efficiency").
+// while each miner's AdamW divides by its own E[g²] + σ²/B. The hypothesis this tests:
+// where noise dominates, a miner's step along the true gradient is up to √M times
+// shorter than the synchronous one, and averaging the miners cannot give it back. It did
+// not hold: the gap is the same with four times larger miner batches (docs/results.md,
+// "Where the gap comes from").
 //
 // This optimizer estimates the collective second moment on the miner's own gradients:
 // consecutive gradients differ by the batch noise (the true gradient barely moves in one
