@@ -28,6 +28,7 @@
 #include <filesystem>
 #include <sstream>
 
+#include "bench/collective_adamw.h"
 #include "gradients/merge.h"
 #include "aggregator/outer.h"
 #include "core/chart.h"
@@ -39,7 +40,6 @@
 #include "model/parameters.h"
 #include "model/runtime.h"
 #include "trainer/baseline.h"
-#include "bench/collective_adamw.h"
 #include "trainer/inner_loop.h"
 #include "trainer/lr_schedule.h"
 #include "trainer/optim.h"
@@ -76,7 +76,7 @@ struct Options {
   // only | mv: both moments), or (m0) each miner's first moment is zeroed at the start of
   // every window. A study lever: the subnet's protocol does not carry them.
   std::string share_inner = "none";
-  // The miners' inner optimizer: adamw (the subnet's) | collective (trainer/collective_adamw.h,
+  // The miners' inner optimizer: adamw (the subnet's) | collective (bench/collective_adamw.h,
   // normalised for the miners' combined batch).
   std::string inner = "adamw";
   // Per-coordinate averaging weights from the senders' agreement: the merged update is
@@ -135,7 +135,8 @@ struct Outcome {
 };
 
 // Replaces every miner's AdamW second moment (and, with `first`, its first moment) by the
-// miners' mean, parameter by parameter (the models share one parameter order).
+// miners' mean, parameter by parameter (the models share one parameter order). The miners
+// train with torch's AdamW (parse_args refuses --share-inner with --inner collective).
 template <typename Miner>
 void share_inner_state(std::vector<Miner>& miners, bool first) {
   torch::NoGradGuard no_grad;
@@ -145,7 +146,7 @@ void share_inner_state(std::vector<Miner>& miners, bool first) {
     for (const auto& group : m.optimizer->param_groups()) {
       for (const auto& p : group.params()) {
         auto it = m.optimizer->state().find(c10::guts::to_string(p.unsafeGetTensorImpl()));
-        own.push_back(it == m.optimizer->state().end() || !dynamic_cast<torch::optim::AdamW*>(m.optimizer.get()) ? nullptr
+        own.push_back(it == m.optimizer->state().end() ? nullptr
                                                        : static_cast<torch::optim::AdamWParamState*>(it->second.get()));
       }
     }
@@ -170,7 +171,6 @@ void share_inner_state(std::vector<Miner>& miners, bool first) {
 
 // Zeroes an AdamW's first moment (the step count, and so the bias correction, go on).
 void zero_first_moment(torch::optim::Optimizer& optimizer) {
-  if (!dynamic_cast<torch::optim::AdamW*>(&optimizer)) return;
   torch::NoGradGuard no_grad;
   for (auto& [key, state] : optimizer.state()) static_cast<torch::optim::AdamWParamState&>(*state).exp_avg().zero_();
 }
@@ -643,6 +643,10 @@ bool parse_args(int argc, char** argv, Options* opt) {
   }
   if (opt->share_inner != "none" && opt->share_inner != "v" && opt->share_inner != "mv" && opt->share_inner != "m0") {
     std::fprintf(stderr, "error: --share-inner '%s' must be none, v, mv or m0\n", opt->share_inner.c_str());
+    return false;
+  }
+  if (opt->share_inner != "none" && opt->inner != "adamw") {
+    std::fprintf(stderr, "error: --share-inner works on the miners' AdamW; drop it or --inner %s\n", opt->inner.c_str());
     return false;
   }
   if (opt->overlap_from != "local" && opt->overlap_from != "checkpoint" && opt->overlap_from != "extrapolate") {
