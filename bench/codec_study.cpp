@@ -134,6 +134,18 @@ struct Outcome {
   double seconds = 0.0;
 };
 
+// Whether a subnet-shaped run (the windows of the subnet, or of sync-dp-pages) measures
+// the validation loss after window `w`: every eval_every windows and after the last.
+bool is_eval_window(const Options& opt, int w) { return (w + 1) % opt.eval_every == 0 || w + 1 == opt.windows; }
+
+// One point of such a run's curve, after window `w`, printed as it is taken.
+void record_point(Outcome* outcome, const Options& opt, const std::string& preset, int w, double tokens_per_window,
+                  double val) {
+  outcome->val_curve.push_back(val);
+  outcome->curve.emplace_back(tokens_per_window * (w + 1), val);
+  std::fprintf(stderr, "  %-14s window %3d/%d  val loss %.4f\n", preset.c_str(), w + 1, opt.windows, val);
+}
+
 // Replaces every miner's AdamW second moment (and, with `first`, its first moment) by the
 // miners' mean, parameter by parameter (the models share one parameter order). The miners
 // train with torch's AdamW (parse_args refuses --share-inner with --inner collective).
@@ -237,8 +249,7 @@ Result<Outcome> run_config(const RunSpec& spec, const model::ModelConfig& config
       for (int step = 0; step < ts.inner_steps; ++step) {
         std::vector<torch::Tensor> xs, ys;
         for (int uid = 0; uid < opt.miners; ++uid) {
-          const auto seed = dataset::inner_batch_seed(spec.seed, static_cast<std::uint64_t>(w), static_cast<std::uint64_t>(uid),
-                                                      static_cast<std::uint64_t>(step));
+          const auto seed = dataset::inner_batch_seed(spec.seed, static_cast<std::uint64_t>(w), static_cast<std::uint64_t>(uid), step);
           auto [x, y] = train.sample_from_pages(pages[static_cast<std::size_t>(uid)], static_cast<std::uint64_t>(spec.data.page_tokens),
                                                 seed, ts.batch_size, ts.seq_len);
           xs.push_back(x);
@@ -247,11 +258,8 @@ Result<Outcome> run_config(const RunSpec& spec, const model::ModelConfig& config
         trainer::train_step(model, *optimizer, torch::cat(xs), torch::cat(ys),
                             schedule.at(static_cast<long>(w) * ts.inner_steps + step), ts.grad_clip);
       }
-      if ((w + 1) % opt.eval_every == 0 || w + 1 == opt.windows) {
-        const double val = trainer::evaluate_loss(model, val_batches);
-        outcome.val_curve.push_back(val);
-        outcome.curve.emplace_back(tokens_per_window * (w + 1), val);
-        std::fprintf(stderr, "  %-14s window %3d/%d  val loss %.4f\n", preset.c_str(), w + 1, opt.windows, val);
+      if (is_eval_window(opt, w)) {
+        record_point(&outcome, opt, preset, w, tokens_per_window, trainer::evaluate_loss(model, val_batches));
       }
     }
     outcome.final_val_loss = outcome.val_curve.back();
@@ -377,12 +385,9 @@ Result<Outcome> run_config(const RunSpec& spec, const model::ModelConfig& config
     if (outer_spec.rescale != "none") outcome.rescale.push_back(scales.empty() ? 1.0 : scales[0]);
     TESSERA_RETURN_IF_ERROR(outer.step(theta, merged, {}, scales));
     momentum = outer.momentum_buffers();
-    if ((w + 1) % opt.eval_every == 0 || w + 1 == opt.windows) {
+    if (is_eval_window(opt, w)) {
       TESSERA_RETURN_IF_ERROR(model::load_parameters(global, theta));
-      const double val = trainer::evaluate_loss(global, val_batches);
-      outcome.val_curve.push_back(val);
-      outcome.curve.emplace_back(tokens_per_window * (w + 1), val);
-      std::fprintf(stderr, "  %-14s window %3d/%d  val loss %.4f\n", preset.c_str(), w + 1, opt.windows, val);
+      record_point(&outcome, opt, preset, w, tokens_per_window, trainer::evaluate_loss(global, val_batches));
     }
   }
   outcome.final_val_loss = outcome.val_curve.back();
