@@ -30,6 +30,17 @@ void write_text(const std::filesystem::path& path, const std::string& contents) 
   out << contents;
 }
 
+void flip_byte_from_end(const std::filesystem::path& path, int back, unsigned char mask) {
+  std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+  f.seekg(-back, std::ios::end);
+  char ch = 0;
+  f.read(&ch, 1);
+  f.seekp(-back, std::ios::end);
+  ch = static_cast<char>(static_cast<unsigned char>(ch) ^ mask);
+  f.write(&ch, 1);
+  if (!f) throw std::runtime_error("could not flip a byte of " + path.string());
+}
+
 std::string synthetic_text(std::size_t bytes, unsigned seed) {
   static const char* subjects[] = {"the cat", "a dog", "my friend", "the old man", "a small bird", "the teacher"};
   static const char* verbs[] = {"sees", "likes", "finds", "follows", "reads", "builds"};

@@ -28,6 +28,10 @@ class TempDir {
 // Writes `contents` to `path` (plain write, for fixtures).
 void write_text(const std::filesystem::path& path, const std::string& contents);
 
+// Corrupts the byte `back` bytes before the end of `path` by XOR with `mask` (non-zero), so
+// the byte always changes: writing a fixed value is a no-op whenever the byte already holds it.
+void flip_byte_from_end(const std::filesystem::path& path, int back, unsigned char mask = 0x40);
+
 // A deterministic, learnable English-like text of about `bytes` bytes.
 std::string synthetic_text(std::size_t bytes, unsigned seed = 1);
 

@@ -72,11 +72,7 @@ TEST_P(CheckpointPull, DownloadsVerifiesAndReportsProgress) {
 TEST_P(CheckpointPull, RefusesACorruptedFileNamingTheTensor) {
   Served s;
   const auto file = s.dir.path() / "store" / "objects" / s.hash / "model.safetensors";
-  {
-    std::fstream f(file, std::ios::in | std::ios::out | std::ios::binary);
-    f.seekp(-100, std::ios::end);  // inside ln_f.bias
-    f.put('\x7f');
-  }
+  testing::flip_byte_from_end(file, 100);  // inside ln_f.bias
   auto r = pull_checkpoint(options(s, s.hash, s.dir.path() / "out"));
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.status().message().find("tensor ln_f.bias does not match its hash"), std::string::npos)

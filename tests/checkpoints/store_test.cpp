@@ -96,15 +96,7 @@ TEST(CheckpointStore, CorruptionIsDetectedAndNamed) {
   auto store = *CheckpointStore::open(dir.path());
   const auto hash = *store.put(model(1.5f), manifest(4), Keypair::generate());
   const auto file = dir.path() / "objects" / hash / "model.safetensors";
-  {  // flip one byte near the end: inside ln_f.bias
-    std::fstream f(file, std::ios::in | std::ios::out | std::ios::binary);
-    f.seekg(-3, std::ios::end);
-    char ch = 0;
-    f.read(&ch, 1);
-    f.seekp(-3, std::ios::end);
-    ch = static_cast<char>(ch ^ 0x40);
-    f.write(&ch, 1);
-  }
+  testing::flip_byte_from_end(file, 3);  // inside ln_f.bias
   auto r = store.get(hash);
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.status().message().find("tensor ln_f.bias does not match its hash"), std::string::npos) << r.status().message();
