@@ -54,6 +54,12 @@ using Clock = std::chrono::steady_clock;
 
 constexpr int kMinerNice = 10;  // the miners' nice value beside validators at 0
 
+// What `--window-blocks auto` measured: one thread's seconds for each role's work of a window.
+struct WindowSizing {
+  double miner_s = 0, validator_s = 0, monitor_s = 0;
+  unsigned cores = 1;
+};
+
 struct DemoOptions {
   int miners = 4;
   int validators = 2;
@@ -134,31 +140,64 @@ std::string tail(const fs::path& path, std::size_t lines) {
   return out;
 }
 
-// `--window-blocks auto`: a window just long enough for a miner's H inner steps here,
-// with every role sharing this machine's cores. Times one window of H steps of the spec's
-// model alone on one thread (after one untimed window), scales it by the miners per core
-// (they train at the same time), and leaves a fifth of the window for judging, merging,
-// the chain and the spread of step times (a miner slower than the window misses it: its
-// work is dropped, never sent stale). A subnet's launcher sizes the window for its
-// expected miners the same way; the demo's miners are this machine.
-Result<int> calibrated_window_blocks(const RunSpec& spec, const fs::path& data, int miners, double* alone_s) {
+// `--window-blocks auto`: a window just long enough for one window's work of the whole
+// demo on this machine's cores. Times, on one thread, a miner's H inner steps, one
+// validator's forward passes of a window (the held-out batch once, then for each miner its
+// own batch before and both batches after applying the delta) and the monitor's
+// validation batches; the window is that CPU time for every miner, every validator and
+// the monitor, spread over the cores, rounded up to whole blocks. Nothing is added for
+// spare: the miners' utilization falls steeply with every idle fraction of a window
+// (docs/results.md: 85–89% in 4.0-s windows, 62–67% in 4.5–5.0-s ones on this VM), and a
+// miner whose steps overrun skips its next window rather than start it late
+// (trainer/miner.cpp), so an overrun costs one window, not a cascade. Sizing for the
+// miners alone left out the validators' and the monitor's fifth of the work: the steps
+// took longer than the window. A subnet's launcher sizes the window for its expected
+// miners the same way; the demo's miners are this machine.
+Result<int> calibrated_window_blocks(const RunSpec& spec, const fs::path& data, int miners, int validators, WindowSizing* out) {
   TESSERA_ASSIGN_OR_RETURN(model::ModelConfig config, model::resolve_config(spec.model));
   TESSERA_ASSIGN_OR_RETURN(auto train, dataset::TokenDataset::load(data, "train"));
+  TESSERA_ASSIGN_OR_RETURN(auto val, dataset::TokenDataset::load(data, "val"));
   model::configure_cpu_threads(1);
+  const auto page_tokens = static_cast<std::uint64_t>(spec.data.page_tokens);
+  const std::uint64_t num_pages = train.num_pages(page_tokens);
+  const auto val_batches = trainer::validation_batches(spec, val);
+  TESSERA_ASSIGN_OR_RETURN(auto eval_pages, dataset::assign_pages(spec.seed, 0, 0, static_cast<std::uint64_t>(spec.data.pages_per_window), num_pages));
+  const auto held_out = train.sample_from_pages(eval_pages, page_tokens, 1, spec.validator.eval_batch_size, spec.train.seq_len);
+  const auto own = train.sample_from_pages(
+      eval_pages, page_tokens, 2,
+      static_cast<std::int64_t>(std::min(spec.train.inner_steps, spec.validator.own_batches)) * spec.train.batch_size,
+      spec.train.seq_len);
   model::GPT gpt = model::make_gpt(config, spec.seed);
   auto optimizer = trainer::make_adamw(gpt, spec.train);
   const auto start = model::snapshot_parameters(gpt);
+  auto forward = [&](const std::pair<torch::Tensor, torch::Tensor>& batch) {
+    torch::NoGradGuard no_grad;
+    (void)gpt->forward(batch.first).sum().item<float>();
+  };
   trainer::InnerLoop inner{&spec};
-  double seconds = 0;
-  for (std::uint64_t w = 0; w < 2; ++w) {
-    TESSERA_ASSIGN_OR_RETURN(auto pages, dataset::assign_pages(spec.seed, w, 0, static_cast<std::uint64_t>(spec.data.pages_per_window),
-                                                              train.num_pages(static_cast<std::uint64_t>(spec.data.page_tokens))));
+  // Round 0 is untimed; each figure is the least of the three timed rounds, the machine's
+  // pace without the stray stalls that make single timings vary by a sixth.
+  for (std::uint64_t w = 0; w < 4; ++w) {
+    auto keep = [&](double* figure, double seconds) { *figure = w == 1 ? seconds : std::min(*figure, seconds); };
+    TESSERA_ASSIGN_OR_RETURN(auto pages, dataset::assign_pages(spec.seed, w, 0, static_cast<std::uint64_t>(spec.data.pages_per_window), num_pages));
     TESSERA_ASSIGN_OR_RETURN(auto r, inner.run(gpt, *optimizer, start, train, pages, w, 0));
-    seconds = r.seconds;
+    keep(&out->miner_s, r.seconds);
+    auto t = Clock::now();
+    forward(held_out);
+    for (int m = 0; m < miners; ++m) {
+      forward(own);
+      forward(held_out);
+      forward(own);
+    }
+    keep(&out->validator_s, std::chrono::duration<double>(Clock::now() - t).count());
+    t = Clock::now();
+    for (const auto& b : val_batches) forward(b);
+    keep(&out->monitor_s, std::chrono::duration<double>(Clock::now() - t).count());
   }
-  *alone_s = seconds;
-  const double cores = std::max(1u, std::thread::hardware_concurrency());
-  const double window_s = seconds * std::max(1.0, miners / cores) / 0.8;
+  out->cores = std::max(1u, std::thread::hardware_concurrency());
+  const double busy_s = miners * out->miner_s + validators * out->validator_s + out->monitor_s;
+  // One miner never trains faster than alone, however many cores there are.
+  const double window_s = std::max(out->miner_s, busy_s / out->cores);
   // Never under 8 blocks or 2 s: the chain, the grace blocks and the merge need some.
   const int floor_blocks = std::max(8, static_cast<int>(std::ceil(2000.0 / spec.schedule.block_time_ms)));
   return std::max(floor_blocks, static_cast<int>(std::ceil(window_s * 1000.0 / spec.schedule.block_time_ms)));
@@ -207,14 +246,15 @@ Status run_demo_in(const GlobalOptions& global, const DemoOptions& o, const fs::
   // spec's window there (the runtime's epoch must fall inside the demo's windows).
   if (o.window_blocks != "spec" && !(o.subtensor && o.window_blocks == "auto")) {
     int blocks = 0;
-    double alone_s = 0;
+    WindowSizing sized;
     if (o.window_blocks == "auto") {
-      std::printf("tessera demo: sizing the window to this machine (timing %d inner steps of %s)…\n", spec.train.inner_steps,
-                  spec.model.preset.c_str());
-      TESSERA_ASSIGN_OR_RETURN(blocks, calibrated_window_blocks(spec, data, o.miners, &alone_s));
-      char note[160];
-      std::snprintf(note, sizeof note, "sized to this machine: %d steps take %.2f s alone, %d miners share %u cores",
-                    spec.train.inner_steps, alone_s, o.miners, std::max(1u, std::thread::hardware_concurrency()));
+      std::printf("tessera demo: sizing the window to this machine (timing a window's work of %s: %d inner steps, the "
+                  "validators' and the monitor's forward passes)…\n", spec.model.preset.c_str(), spec.train.inner_steps);
+      TESSERA_ASSIGN_OR_RETURN(blocks, calibrated_window_blocks(spec, data, o.miners, o.validators, &sized));
+      char note[240];
+      std::snprintf(note, sizeof note, "sized to this machine: on one core a miner's %d steps take %.2f s, a validator's "
+                    "passes %.2f s, the monitor's %.2f s; %d miners and %d validators share %u cores",
+                    spec.train.inner_steps, sized.miner_s, sized.validator_s, sized.monitor_s, o.miners, o.validators, sized.cores);
       window_note = note;
     } else {
       try {

@@ -575,6 +575,27 @@ void Miner::report_window(std::uint64_t window, const InnerResult& trained, std:
   options_.on_window(j.dump());
 }
 
+}  // namespace
+
+WindowChoice choose_window(std::uint64_t announced, std::uint64_t now, std::optional<std::uint64_t> last_attempted, bool overlap,
+                           const std::function<bool(std::uint64_t)>& fits) {
+  auto attempted = [&](std::uint64_t w) { return last_attempted && *last_attempted >= w; };
+  if (announced == now && !attempted(announced) && (!overlap || fits(announced))) return {WindowChoice::kTrain, announced};
+  if (overlap && announced + 1 >= now && !attempted(announced + 1)) {
+    // Work that cannot make its deadline would be dropped, would start the next window
+    // late too (a cascade of misses), and takes cores from miners that can still make
+    // theirs.
+    if (announced + 1 == now && !fits(now)) return {WindowChoice::kSkip, now};
+    return {WindowChoice::kTrainAhead, announced + 1};
+  }
+  // C_a is older than h − 1 when nothing above applies: the aggregator is behind; wait
+  // rather than train on a stale base.
+  if (announced < now && !attempted(announced)) return {WindowChoice::kSkip, announced};
+  return {};
+}
+
+namespace {
+
 Status Miner::run() {
   TESSERA_RETURN_IF_ERROR(setup());
   Status started = start_workers();
@@ -585,7 +606,6 @@ Status Miner::run() {
   const auto tick = std::chrono::milliseconds(std::max(20, joined_.spec.schedule.block_time_ms / 4));
   auto wait_start = std::chrono::steady_clock::now();
   if (record_.has_window) last_attempted_ = record_.last_window;
-  auto attempted = [&](std::uint64_t w) { return last_attempted_ && *last_attempted_ >= w; };
   while (!interrupted() && (options_.windows == 0 || submitted_ < options_.windows)) {
     auto head = joined_.chain->head();
     auto ann = follower_->announced();
@@ -598,35 +618,33 @@ Status Miner::run() {
       std::this_thread::sleep_for(tick);
       continue;
     }
-    // Which window to train now, from the newest checkpoint C_a with the chain in window h:
-    // a itself when a = h and its H steps fit before it closes; with overlap, else a + 1
-    // from C_a (rebased onto C_{a+1} when that comes); nothing when C_a is older than
-    // h − 1 (the aggregator is behind: wait rather than train on a stale base).
     const chain::CheckpointInfo& info = **ann;
     const std::uint64_t now_window = schedule_.window_of(head->height);
-    std::optional<std::uint64_t> target;
-    if (info.window == now_window && !attempted(info.window) && (!options_.overlap || fits(info.window))) {
-      target = info.window;
-    } else if (options_.overlap && info.window + 1 >= now_window && !attempted(info.window + 1)) {
-      target = info.window + 1;
-    } else if (info.window < now_window && !attempted(info.window)) {
-      last_attempted_ = info.window;
+    const WindowChoice choice =
+        choose_window(info.window, now_window, last_attempted_, options_.overlap, [&](std::uint64_t w) { return fits(w); });
+    // The choice and its reasons: choose_window (trainer/miner.h).
+    if (choice.kind == WindowChoice::kSkip) {
+      last_attempted_ = choice.window;
       record_.counters["windows-skipped"] += 1;
-      spdlog::info("window {} is over (chain in window {}); catching up with the next checkpoint", info.window, now_window);
+      if (choice.window == now_window) {
+        spdlog::info("window {}: too little of it is left for {} steps at the last window's {:.2f} s; skipping to window {}",
+                     now_window, joined_.spec.train.inner_steps, last_compute_s_, now_window + 1);
+      } else {
+        spdlog::info("window {} is over (chain in window {}); catching up with the next checkpoint", choice.window, now_window);
+      }
     }
-    if (!target) {
+    if (choice.kind != WindowChoice::kTrain && choice.kind != WindowChoice::kTrainAhead) {
       std::this_thread::sleep_for(tick);
       continue;
     }
-    last_attempted_ = *target;
-    const bool early = *target != info.window;
-    Status s = early ? do_overlapped_window(info) : do_window(info, since(wait_start));
+    last_attempted_ = choice.window;
+    Status s = choice.kind == WindowChoice::kTrainAhead ? do_overlapped_window(info) : do_window(info, since(wait_start));
     if (s.code() == StatusCode::kDeadlineExceeded) {
       record_.counters["overlap-abandoned"] += 1;
-      spdlog::info("window {}: overlapped training abandoned ({}); catching up", *target, s.message());
+      spdlog::info("window {}: overlapped training abandoned ({}); catching up", choice.window, s.message());
     } else if (!s.ok()) {
       record_.counters["window-errors"] += 1;
-      spdlog::error("window {}: {}", *target, s.message());
+      spdlog::error("window {}: {}", choice.window, s.message());
     }
     wait_start = std::chrono::steady_clock::now();
   }

@@ -16,6 +16,7 @@
 
 #include <filesystem>
 #include <functional>
+#include <optional>
 #include <string>
 
 #include <torch/torch.h>
@@ -36,6 +37,22 @@ struct MinerOptions {
 };
 
 Status run_miner(const MinerOptions& options);
+
+// The miner's scheduler: which window to train, given the newest announced checkpoint
+// C_a and the chain in window h (docs/architecture.md "Overlapped windows").
+//   kTrain:      window a from C_a (a = h, not yet attempted, and with overlap its steps fit);
+//   kTrainAhead: window a + 1 from C_a, rebased onto C_{a+1} when it comes (overlap only);
+//   kSkip:       give `window` up: a + 1 is open already and its steps no longer fit before
+//                it closes (start a + 2 the moment C_{a+1} comes instead of a + 1 late), or
+//                C_a's window is over (catch up with the next checkpoint);
+//   kWait:       nothing to do until the chain or the checkpoint moves.
+// `fits(w)`: whether H steps at the last window's pace end before window w closes.
+struct WindowChoice {
+  enum Kind { kWait, kTrain, kTrainAhead, kSkip } kind = kWait;
+  std::uint64_t window = 0;
+};
+WindowChoice choose_window(std::uint64_t announced, std::uint64_t now, std::optional<std::uint64_t> last_attempted, bool overlap,
+                           const std::function<bool(std::uint64_t)>& fits);
 
 // One worker rank of `tessera miner --workers K` (started by the miner itself as
 // `tessera miner-worker`): joins the miner's group (Gloo on CPUs, NCCL on GPUs) and
