@@ -249,9 +249,8 @@ Result<Outcome> run_config(const RunSpec& spec, const model::ModelConfig& config
       for (int step = 0; step < ts.inner_steps; ++step) {
         std::vector<torch::Tensor> xs, ys;
         for (int uid = 0; uid < opt.miners; ++uid) {
-          const auto seed = dataset::inner_batch_seed(spec.seed, static_cast<std::uint64_t>(w), static_cast<std::uint64_t>(uid), step);
-          auto [x, y] = train.sample_from_pages(pages[static_cast<std::size_t>(uid)], static_cast<std::uint64_t>(spec.data.page_tokens),
-                                                seed, ts.batch_size, ts.seq_len);
+          auto [x, y] = dataset::inner_batch(train, spec, pages[static_cast<std::size_t>(uid)], static_cast<std::uint64_t>(w),
+                                             static_cast<std::uint64_t>(uid), step);
           xs.push_back(x);
           ys.push_back(y);
         }

@@ -115,6 +115,13 @@ std::uint64_t inner_batch_seed(std::uint64_t run_seed, std::uint64_t window, std
   return Rng::derive("tessera/inner-batch", run_seed, window, uid * 65536 + static_cast<std::uint64_t>(step)).next_u64();
 }
 
+std::pair<torch::Tensor, torch::Tensor> inner_batch(const TokenDataset& train, const RunSpec& spec,
+                                                    const std::vector<std::uint64_t>& pages, std::uint64_t window,
+                                                    std::uint64_t uid, int step) {
+  return train.sample_from_pages(pages, static_cast<std::uint64_t>(spec.data.page_tokens),
+                                 inner_batch_seed(spec.seed, window, uid, step), spec.train.batch_size, spec.train.seq_len);
+}
+
 Status check_split(const TokenDataset& data, const std::string& where, int seq_len, int vocab_size) {
   if (data.size() <= static_cast<std::size_t>(seq_len) + 1) {
     return FailedPrecondition("data in " + where + " is too small for train.seq_len = " + std::to_string(seq_len));

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "core/run_spec.h"
 #include "core/status.h"
 
 namespace tessera::dataset {
@@ -60,5 +61,12 @@ std::string pages_digest(const std::vector<std::uint64_t>& pages);
 // Seed of the batch a miner draws from its pages at inner step `step` of `window`.
 // Validators recompute it to measure a delta on the exact data it was trained on.
 std::uint64_t inner_batch_seed(std::uint64_t run_seed, std::uint64_t window, std::uint64_t uid, int step);
+
+// The batch a miner trains on at inner step `step` of `window`: train.batch_size rows of
+// train.seq_len from its `pages`, drawn with inner_batch_seed. The miner, the validators'
+// replay of its own batches and the studies all draw it here, so they cannot disagree.
+std::pair<torch::Tensor, torch::Tensor> inner_batch(const TokenDataset& train, const RunSpec& spec,
+                                                    const std::vector<std::uint64_t>& pages, std::uint64_t window,
+                                                    std::uint64_t uid, int step);
 
 }  // namespace tessera::dataset

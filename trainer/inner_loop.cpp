@@ -76,9 +76,7 @@ Result<InnerResult> InnerLoop::run(model::GPT& model, torch::optim::Optimizer& o
   };
   for (int step = 0; step < ts.inner_steps; ++step) {
     if (step > 0) TESSERA_RETURN_IF_ERROR(consult(step, false));
-    const std::uint64_t seed = dataset::inner_batch_seed(spec->seed, window, uid, step);
-    auto [x, y] = train.sample_from_pages(pages, static_cast<std::uint64_t>(spec->data.page_tokens), seed,
-                                          ts.batch_size, ts.seq_len);
+    auto [x, y] = dataset::inner_batch(train, *spec, pages, window, uid, step);
     Status reduced = Status::Ok();
     std::function<void()> after_backward;
     if (group != nullptr && group->world() > 1) {

@@ -239,9 +239,7 @@ Result<bool> measure_gains(const WindowContext& ctx, const std::vector<torch::Te
                                      static_cast<std::uint64_t>(steps));
   std::vector<torch::Tensor> inputs, targets;
   for (int i = 0; i < count; ++i) {
-    auto b = ctx.train->sample_from_pages(screened.pages_of.at(e->uid), static_cast<std::uint64_t>(spec.data.page_tokens),
-                                          dataset::inner_batch_seed(spec.seed, ctx.window, e->uid, (first + i) % steps),
-                                          spec.train.batch_size, spec.train.seq_len);
+    auto b = dataset::inner_batch(*ctx.train, spec, screened.pages_of.at(e->uid), ctx.window, e->uid, (first + i) % steps);
     inputs.push_back(std::move(b.first));
     targets.push_back(std::move(b.second));
   }
