@@ -145,14 +145,14 @@ std::string tail(const fs::path& path, std::size_t lines) {
 // validator's forward passes of a window (the held-out batch once, then for each miner its
 // own batch before and both batches after applying the delta) and the monitor's
 // validation batches; the window is that CPU time for every miner, every validator and
-// the monitor, spread over the cores, rounded up to whole blocks. Nothing is added for
-// spare: the miners' utilization falls steeply with every idle fraction of a window
-// (docs/results.md: 85–89% in 4.0-s windows, 62–67% in 4.5–5.0-s ones on this VM), and a
-// miner whose steps overrun skips its next window rather than start it late
-// (trainer/miner.cpp), so an overrun costs one window, not a cascade. Sizing for the
-// miners alone left out the validators' and the monitor's fifth of the work: the steps
-// took longer than the window. A subnet's launcher sizes the window for its expected
-// miners the same way; the demo's miners are this machine.
+// the monitor, spread over the cores, rounded up to whole blocks. The validators and the
+// monitor are a fifth of it with the demo spec, and the miners' steps stretch by their
+// share. Nothing is added for spare: the miners' utilization falls steeply with every
+// idle part of a window (docs/results.md: 81–87% in 4.0–4.25-s windows, 61–70% in
+// 4.5–5.0-s ones on this VM), and a miner whose steps overrun skips its next window
+// rather than start it late (trainer::choose_window), so an overrun costs one window.
+// A subnet's launcher sizes the window for its expected miners the same way; the demo's
+// miners are this machine.
 Result<int> calibrated_window_blocks(const RunSpec& spec, const fs::path& data, int miners, int validators, WindowSizing* out) {
   TESSERA_ASSIGN_OR_RETURN(model::ModelConfig config, model::resolve_config(spec.model));
   TESSERA_ASSIGN_OR_RETURN(auto train, dataset::TokenDataset::load(data, "train"));

@@ -59,6 +59,30 @@ std::string synthetic_text(std::size_t bytes, unsigned seed) {
   return out;
 }
 
+std::string topical_text(std::size_t bytes, unsigned seed) {
+  static const char* syllables[] = {"ka", "lo", "mi", "zu", "re", "ta", "vo", "ni", "pe", "xi", "go", "shu", "bar", "del", "fen"};
+  static const char* verbs[] = {"sees", "likes", "finds", "follows", "reads", "builds"};
+  std::mt19937 rng(seed);
+  std::vector<std::vector<std::string>> nouns(32);
+  for (auto& topic : nouns) {
+    for (int i = 0; i < 6; ++i) {
+      std::string word;
+      for (int k = 0; k < 3; ++k) word += syllables[rng() % 15];
+      topic.push_back(word);
+    }
+  }
+  std::string out;
+  while (out.size() < bytes) {
+    const auto& topic = nouns[rng() % nouns.size()];
+    for (const std::size_t end = out.size() + 1000; out.size() < end;) {
+      out += "the " + topic[rng() % 6] + ' ' + verbs[rng() % 6] + " the " + topic[rng() % 6];
+      out += (rng() % 4 == 0) ? ".\n%\n" : ". ";
+    }
+  }
+  out.resize(bytes);
+  return out;
+}
+
 CommandResult run_command(const std::string& command_line) {
   CommandResult result;
   FILE* pipe = ::popen((command_line + " 2>&1").c_str(), "r");

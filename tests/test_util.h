@@ -35,6 +35,13 @@ void flip_byte_from_end(const std::filesystem::path& path, int back, unsigned ch
 // A deterministic, learnable English-like text of about `bytes` bytes.
 std::string synthetic_text(std::size_t bytes, unsigned seed = 1);
 
+// Like synthetic_text, but each stretch of about a kilobyte is about one of 32 topics with
+// its own made-up nouns, so pages of a kilobyte differ in content as real documents do:
+// training on some pages teaches what others do not show, which the validators' own-data
+// test measures. On synthetic_text every page is the same 216 sentences in another order
+// and that test is a coin flip.
+std::string topical_text(std::size_t bytes, unsigned seed = 1);
+
 struct CommandResult {
   int exit_code = -1;
   std::string output;  // stdout and stderr together
