@@ -67,7 +67,7 @@ std::string topical_text(std::size_t bytes, unsigned seed) {
   for (auto& topic : nouns) {
     for (int i = 0; i < 6; ++i) {
       std::string word;
-      for (int k = 0; k < 3; ++k) word += syllables[rng() % 15];
+      for (int k = 0; k < 3; ++k) word += syllables[rng() % std::size(syllables)];
       topic.push_back(word);
     }
   }

@@ -70,10 +70,10 @@ std::map<std::string, double> scrape(const std::string& url, const std::filesyst
   return samples;
 }
 
-// A run as its owner starts it, shared by the tests below: a synthetic corpus of topics (testing::topical_text), a nano
-// run spec of 1-s windows (10 blocks of 100 ms, epochs every 21 blocks; 4 grace blocks,
-// since on 2 loaded cores a delivery once missed the default 2 by a few blocks) with
-// `validator_keys` added to its [validator] table, a `tessera chain start` node funding
+// A run as its owner starts it, shared by the tests below: a synthetic corpus of topics
+// (testing::topical_text), a nano run spec of 1-s windows (10 blocks of 100 ms, epochs
+// every 21 blocks; 4 grace blocks, since on 2 loaded cores a delivery once missed the
+// default 2 by a few blocks) with `validator_keys` added to its [validator] table, a `tessera chain start` node funding
 // `funds` (NAME=TAO), the subnet created by `owner` and the wallet `val` named its
 // aggregator. Check HasFatalFailure() after start().
 struct LocalSubnet {
@@ -133,8 +133,9 @@ TEST(SubnetE2E, MinersValidatorAggregatorAndChainOnLoopback) {
 
   constexpr int kWindows = 6;
   // Registered in a fixed order before the roles start, which would otherwise race for
-  // uids: a miner's pages follow from its uid, and the own-data test's margins from its
-  // pages, so the run is the same on every machine and under any load.
+  // uids: a miner's pages follow from its uid (and from the windows it trains, which
+  // still depend on timing), so which miner gets which pages no longer depends on which
+  // process registers first.
   for (const char* name : {"val", "alice", "bob"}) {
     auto reg = tessera(std::string("subnet register --netuid 1 --wallet ") + name);
     ASSERT_EQ(reg.exit_code, 0) << reg.output;
