@@ -72,6 +72,7 @@ struct DemoOptions {
   std::string dashboard_listen = "127.0.0.1:0";
   bool subtensor = false;
   bool overlap = true;  // miners train window w+1 while w is merged (`tessera miner --no-overlap`)
+  bool prejudge = true;  // validators judge each delta as it arrives (`tessera validator --no-prejudge`)
   std::string window_blocks = "auto";  // "auto": sized to this machine; "spec": the spec's; or a number
 };
 
@@ -377,6 +378,7 @@ Status run_demo_in(const GlobalOptions& global, const DemoOptions& o, const fs::
   for (int i = 0; i < o.validators; ++i) {
     std::vector<std::string> extra = {"validator", "--stake", i == 0 ? "100" : "50", "--metrics-listen", "127.0.0.1:0"};
     if (i == 0) extra.push_back("--aggregate");
+    if (!o.prejudge) extra.push_back("--no-prejudge");
     spawn(validators, "validator-" + std::to_string(i), extra);
   }
   // The first "http://…" line a child writes to its log (its metrics or page address),
@@ -642,6 +644,38 @@ Status run_demo_in(const GlobalOptions& global, const DemoOptions& o, const fs::
     std::printf("  honest acceptance: validator-0 scored %d of the miners' %d submissions (%.0f%%)\n", all_scored,
                 all_judged, 100.0 * all_scored / all_judged);
   }
+  // What sets the miners' stale steps: how long validator-0 (the aggregator) judged after
+  // each close, and the step before which the miners rebased onto the next checkpoint.
+  double close_seconds = 0;
+  std::size_t windows_judged = 0, measured_ahead = 0, evaluated = 0;
+  for (const auto& w : v0) {
+    close_seconds += w.value("eval_seconds", 0.0);
+    measured_ahead += w.value("prejudged", std::size_t{0});
+    evaluated += w.value("evaluated", std::size_t{0});
+    windows_judged += 1;
+  }
+  double rebase_steps = 0;
+  int rebased = 0;
+  for (const auto& m : miners) {
+    for (const auto& l : json_lines(m.out)) {
+      if (!l.value("overlapped", false)) continue;
+      rebase_steps += l.value("rebased_at_step", 0);
+      rebased += 1;
+    }
+  }
+  if (windows_judged > 0) {
+    const double mean_close = close_seconds / static_cast<double>(windows_judged);
+    std::printf("  judging after each close: validator-0 %.2f s a window on average; %zu of %zu deltas measured as they "
+                "arrived\n", mean_close, measured_ahead, evaluated);
+    summary["judging_after_close_seconds"] = mean_close;
+    summary["deltas_measured_ahead"] = measured_ahead;
+  }
+  if (rebased > 0) {
+    const double mean_rebase = rebase_steps / rebased;
+    std::printf("  stale steps: the miners rebased onto each new checkpoint before step %.1f of %d on average\n",
+                mean_rebase, spec.train.inner_steps);
+    summary["mean_rebase_step"] = mean_rebase;
+  }
   json validators_json = json::array();
   std::printf("  %-12s %4s %10s %9s %9s\n", "validator", "uid", "dividends", "TAO", "stake TAO");
   for (const auto& v : validators) {
@@ -712,6 +746,9 @@ void add_demo_command(CLI::App& app, const GlobalOptions& global, int* exit_code
       ->capture_default_str();
   static bool no_overlap = false;
   cmd->add_flag("--no-overlap", no_overlap, "Miners wait for each window's checkpoint before training it (the comparison)");
+  static bool no_prejudge = false;
+  cmd->add_flag("--no-prejudge", no_prejudge,
+                "Validators judge every delta after its window closes, not as it arrives (the comparison)");
   cmd->add_option("--dashboard-listen", o.dashboard_listen, "HOST:PORT of the live dashboard (0: any free port)")
       ->capture_default_str();
   cmd->add_flag("--subtensor", o.subtensor,
@@ -721,6 +758,7 @@ void add_demo_command(CLI::App& app, const GlobalOptions& global, int* exit_code
   cmd->callback([&global, exit_code] {
     o.baseline = !no_baseline;
     o.overlap = !no_overlap;
+    o.prejudge = !no_prejudge;
     (void)init_logging("demo", global.log_level);
     *exit_code = report(run_demo(global, o));
   });

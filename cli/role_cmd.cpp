@@ -193,6 +193,9 @@ void add_role_commands(CLI::App& app, const GlobalOptions& global, int* exit_cod
                         "Peers connected to the submission endpoint at once; more are refused at the handshake "
                         "(bounds memory, docs/protocol.md)")
       ->check(CLI::Range(1, 100000));
+  static bool no_prejudge = false;
+  validator->add_flag("--no-prejudge", no_prejudge,
+                      "Judge every submission after its window closes instead of as it arrives (the comparison)");
   static std::uint64_t reveal_late = 0;
   validator->add_option("--reveal-late", reveal_late,
                         "Testing: reveal committed weights this many blocks after the reveal window (the chain refuses them)")
@@ -219,6 +222,7 @@ void add_role_commands(CLI::App& app, const GlobalOptions& global, int* exit_cod
       o.max_connections = max_connections;
       o.threads = val_flags.threads;
       o.windows = val_flags.windows;
+      o.prejudge = !no_prejudge;
       if (val_flags.json) o.on_window = print_json_line;
       std::optional<node::CheckpointAggregator> aggregator;
       if (aggregate) {

@@ -201,16 +201,26 @@ Result<std::optional<std::pair<Outcome, std::string>>> screen(const WindowContex
   return Found();
 }
 
-// R_w: rows from random training pages that no evaluated miner was assigned this window
-// — the same distribution as the miners' own pages, data none of them trained on.
-Result<std::pair<torch::Tensor, torch::Tensor>> held_out_batch(const WindowContext& ctx, const Screened& screened) {
+// The pages every candidate of `screened` was assigned (R_w must avoid them all).
+std::set<std::uint64_t> assigned_pages(const Screened& screened) {
+  std::set<std::uint64_t> assigned;
+  for (const auto& [uid, p] : screened.pages_of) assigned.insert(p.begin(), p.end());
+  return assigned;
+}
+
+// R_w: rows from random training pages outside `assigned` (the pages of the window's
+// evaluated miners) — the same distribution as the miners' own pages, data none of them
+// trained on. `pages` receives the pages drawn: the batch is a function of them, the
+// window and the private seed.
+Result<std::pair<torch::Tensor, torch::Tensor>> held_out_batch(const WindowContext& ctx,
+                                                               const std::set<std::uint64_t>& assigned,
+                                                               std::vector<std::uint64_t>* pages) {
   const RunSpec& spec = *ctx.spec;
   const auto page_tokens = static_cast<std::uint64_t>(spec.data.page_tokens);
   const std::uint64_t num_pages = ctx.train->num_pages(page_tokens);
   const std::int64_t batch = spec.validator.eval_batch_size;
-  std::set<std::uint64_t> assigned;
-  for (const auto& [uid, p] : screened.pages_of) assigned.insert(p.begin(), p.end());
-  std::vector<std::uint64_t> held_out;
+  std::vector<std::uint64_t>& held_out = *pages;
+  held_out.clear();
   Rng pick = Rng::derive("tessera/eval-random-pages", ctx.eval_seed, ctx.window);
   for (int tries = 0; held_out.size() < static_cast<std::size_t>(batch) && tries < 64 * batch; ++tries) {
     const std::uint64_t p = pick.next_u64() % num_pages;
@@ -227,8 +237,9 @@ Result<std::pair<torch::Tensor, torch::Tensor>> held_out_batch(const WindowConte
 // stays private to the validator until the window closed. Returns whether both losses
 // after applying the delta are finite.
 Result<bool> measure_gains(const WindowContext& ctx, const std::vector<torch::Tensor>& params,
-                           const std::pair<torch::Tensor, torch::Tensor>& random_batch, const Screened& screened,
-                           std::size_t index, WindowReport* report, Evaluation* e) {
+                           const std::pair<torch::Tensor, torch::Tensor>& random_batch,
+                           const std::vector<std::uint64_t>& own_pages, const std::vector<gradients::DecodedDelta>& parts,
+                           WindowReport* report, Evaluation* e) {
   const RunSpec& spec = *ctx.spec;
   model::GPT model = ctx.model;
   // validator.own_batches of the exact batches its inner steps drew (consecutive steps
@@ -239,7 +250,7 @@ Result<bool> measure_gains(const WindowContext& ctx, const std::vector<torch::Te
                                      static_cast<std::uint64_t>(steps));
   std::vector<torch::Tensor> inputs, targets;
   for (int i = 0; i < count; ++i) {
-    auto b = dataset::inner_batch(*ctx.train, spec, screened.pages_of.at(e->uid), ctx.window, e->uid, (first + i) % steps);
+    auto b = dataset::inner_batch(*ctx.train, spec, own_pages, ctx.window, e->uid, (first + i) % steps);
     inputs.push_back(std::move(b.first));
     targets.push_back(std::move(b.second));
   }
@@ -248,7 +259,6 @@ Result<bool> measure_gains(const WindowContext& ctx, const std::vector<torch::Te
   const double before_own = loss_on(model, own_batch, &report->forward_passes);
   // Each part with its own clip (one part, the whole delta, when the run is unsharded);
   // undone in reverse order.
-  const auto& parts = screened.parts_of.at(index);
   std::vector<gradients::UndoLog> undo;
   for (std::size_t g = 0; g < parts.size(); ++g) {
     if (parts[g].tensors.empty()) continue;
@@ -309,24 +319,68 @@ void normalise_cohorts(WindowReport* report) {
 
 }  // namespace
 
+namespace {
+
+// The model's parameters (detached: applied to and restored in place), their shapes and
+// names, and their groups (the shards when the run is sharded, else one).
+struct WindowModel {
+  std::vector<torch::Tensor> params;
+  std::vector<std::vector<std::int64_t>> shapes;
+  std::vector<std::string> names;
+  gradients::ParamGroups groups;
+};
+
+Result<WindowModel> window_model(const WindowContext& ctx) {
+  WindowModel wm;
+  for (const auto& [name, p] : ctx.model->named_params()) {
+    wm.params.push_back(p.detach());
+    wm.shapes.push_back(p.sizes().vec());
+    wm.names.push_back(name);
+  }
+  TESSERA_ASSIGN_OR_RETURN(auto grouping, model::parameter_groups(ctx.spec->model, wm.names, wm.shapes));
+  wm.groups = gradients::ParamGroups{std::move(grouping.first), grouping.second};
+  return wm;
+}
+
+// The norm references of the base checkpoint, one per group (missing ones are 0: none).
+std::vector<double> references_of(const WindowContext& ctx, const gradients::ParamGroups& groups) {
+  std::vector<double> references = ctx.norm_references;
+  references.resize(static_cast<std::size_t>(groups.count), 0.0);
+  return references;
+}
+
+// Step 3 for one candidate: an outlier when a part's norm is far above its group's
+// reference; otherwise each part's clip to it. Returns whether its gains are measured.
+bool clip_to_references(const RunSpec& spec, const std::vector<double>& references, const gradients::ParamGroups& groups,
+                        Evaluation* e) {
+  e->part_clips.assign(references.size(), 1.0);
+  for (std::size_t g = 0; g < references.size(); ++g) {
+    const double reference = references[g], norm = e->part_norms[g];
+    e->part_clips[g] = reference > 0 && norm > reference ? reference / norm : 1.0;
+    if (reference > 0 && norm > spec.validator.max_norm_ratio * reference) {
+      e->outcome = Outcome::kNormOutlier;
+      e->reason = "norm " + fmt(norm) + (groups.one() ? "" : " in shard " + std::to_string(g)) + " is " +
+                  fmt(norm / reference) + "× the reference " + fmt(reference) + " (limit " +
+                  fmt(spec.validator.max_norm_ratio) + "×)";
+      return false;
+    }
+  }
+  e->clip_scale = *std::min_element(e->part_clips.begin(), e->part_clips.end());
+  return true;
+}
+
+}  // namespace
+
 Result<WindowReport> evaluate_window(const WindowContext& ctx, const std::vector<net::Submission>& submissions) {
   const auto t0 = std::chrono::steady_clock::now();
   const RunSpec& spec = *ctx.spec;
   WindowReport report;
-  std::vector<torch::Tensor> params;
-  std::vector<std::vector<std::int64_t>> shapes;
-  std::vector<std::string> names;
-  for (const auto& [name, p] : ctx.model->named_params()) {
-    params.push_back(p.detach());
-    shapes.push_back(p.sizes().vec());
-    names.push_back(name);
-  }
+  TESSERA_ASSIGN_OR_RETURN(const WindowModel wm, window_model(ctx));
 
   // 1–2. Checks that need no model: base, codec, data digest, shards, duplicates,
   // decoding, copies.
   Screened screened;
-  TESSERA_ASSIGN_OR_RETURN(auto grouping, model::parameter_groups(spec.model, names, shapes));
-  screened.groups = gradients::ParamGroups{std::move(grouping.first), grouping.second};
+  screened.groups = wm.groups;
   report.groups = screened.groups;
   for (const auto& d : ctx.public_deltas) {
     std::vector<double> norms;
@@ -340,7 +394,8 @@ Result<WindowReport> evaluate_window(const WindowContext& ctx, const std::vector
     e.uid = sub.header.uid();
     e.hotkey = sub.header.hotkey();
     e.payload_hash = sub.header.payload_hash();
-    TESSERA_ASSIGN_OR_RETURN(auto failed, screen(ctx, sub, shapes, names, report, &screened, &seen_payloads, &seen_uids, &e));
+    TESSERA_ASSIGN_OR_RETURN(auto failed,
+                             screen(ctx, sub, wm.shapes, wm.names, report, &screened, &seen_payloads, &seen_uids, &e));
     if (failed) {
       e.outcome = failed->first;
       e.reason = std::move(failed->second);
@@ -360,40 +415,132 @@ Result<WindowReport> evaluate_window(const WindowContext& ctx, const std::vector
   // clipped to it. Garbage sent this window cannot move it. Without one (the run's first
   // window, a shard's first merge) nothing is clipped or refused here, and the merge
   // clips to the median of what it merges.
-  std::vector<double> references = ctx.norm_references;
-  references.resize(static_cast<std::size_t>(screened.groups.count), 0.0);
+  const std::vector<double> references = references_of(ctx, screened.groups);
   report.norm_references = references;
   std::vector<std::size_t> evaluated;
   for (std::size_t c : screened.candidates) {
-    Evaluation& e = report.evaluations[c];
-    e.part_clips.assign(references.size(), 1.0);
-    for (std::size_t g = 0; g < references.size() && e.outcome != Outcome::kNormOutlier; ++g) {
-      const double reference = references[g], norm = e.part_norms[g];
-      if (reference > 0 && norm > spec.validator.max_norm_ratio * reference) {
-        e.outcome = Outcome::kNormOutlier;
-        e.reason = "norm " + fmt(norm) + (screened.groups.one() ? "" : " in shard " + std::to_string(g)) + " is " +
-                   fmt(norm / reference) + "× the reference " + fmt(reference) + " (limit " +
-                   fmt(spec.validator.max_norm_ratio) + "×)";
-      }
-      e.part_clips[g] = reference > 0 && norm > reference ? reference / norm : 1.0;
-    }
-    if (e.outcome == Outcome::kNormOutlier) continue;
-    e.clip_scale = *std::min_element(e.part_clips.begin(), e.part_clips.end());
-    evaluated.push_back(c);
+    if (clip_to_references(spec, references, screened.groups, &report.evaluations[c])) evaluated.push_back(c);
   }
 
-  // 4–5. Loss gains on R_w and the miner's own batch, then the outcome.
-  TESSERA_ASSIGN_OR_RETURN(const auto random_batch, held_out_batch(ctx, screened));
-  if (!evaluated.empty()) report.before_random = loss_on(ctx.model, random_batch, &report.forward_passes);
+  // 4–5. Loss gains on R_w and the miner's own batch, then the outcome. Gains measured
+  // ahead (prejudge_window) on the same R_w, with the same clips, are taken as they are.
+  std::vector<std::uint64_t> random_pages;
+  TESSERA_ASSIGN_OR_RETURN(const auto random_batch, held_out_batch(ctx, assigned_pages(screened), &random_pages));
+  const Prejudged* ahead = ctx.prejudged;
+  const bool reuse = ahead != nullptr && ahead->window == ctx.window && ahead->base_hash == ctx.base_hash &&
+                     ahead->has_before && ahead->random_pages == random_pages;
+  if (!evaluated.empty()) {
+    report.before_random = reuse ? ahead->before_random : loss_on(ctx.model, random_batch, &report.forward_passes);
+  }
   report.loss_evaluated = evaluated.size();
   for (std::size_t c : evaluated) {
     Evaluation& e = report.evaluations[c];
-    TESSERA_ASSIGN_OR_RETURN(const bool finite, measure_gains(ctx, params, random_batch, screened, c, &report, &e));
+    const auto found = reuse ? ahead->entries.find({e.uid, e.payload_hash}) : Prejudged::Entries::const_iterator{};
+    bool finite = false;
+    if (reuse && found != ahead->entries.end() && found->second.measured && found->second.clips == e.part_clips) {
+      e.gain_random = found->second.gain_random;
+      e.gain_own = found->second.gain_own;
+      finite = found->second.finite;
+      ++report.prejudged;
+    } else {
+      TESSERA_ASSIGN_OR_RETURN(finite, measure_gains(ctx, wm.params, random_batch, screened.pages_of.at(e.uid),
+                                                     screened.parts_of.at(c), &report, &e));
+    }
     judge(finite, &e);
   }
   normalise_cohorts(&report);
   report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return report;
+}
+
+Result<std::size_t> prejudge_window(const WindowContext& ctx, const std::vector<net::Submission>& arrived,
+                                    Prejudged* ahead, std::size_t budget) {
+  if (ahead->window != ctx.window || ahead->base_hash != ctx.base_hash) {
+    *ahead = Prejudged{};
+    ahead->window = ctx.window;
+    ahead->base_hash = ctx.base_hash;
+  }
+  TESSERA_ASSIGN_OR_RETURN(const WindowModel wm, window_model(ctx));
+  const std::vector<double> references = references_of(ctx, wm.groups);
+  // Each new arrival screened on its own: what its measurement depends on (its decoded
+  // parts, pages and clips). The copy checks are left to the close (they decide the
+  // outcome, not the gains), so an arrival is screened without the public deltas. The
+  // decoded parts are dropped once measured and decoded again only if R_w changes.
+  WindowContext alone_ctx = ctx;
+  alone_ctx.public_deltas.clear();
+  const auto screen_arrivals = [&]() -> Status {
+    for (const auto& sub : arrived) {
+      const Prejudged::Key key{sub.header.uid(), sub.header.payload_hash()};
+      const auto known = ahead->entries.find(key);
+      if (known != ahead->entries.end() &&
+          !(known->second.evaluated && !known->second.measured && known->second.parts.empty())) {
+        continue;
+      }
+      Screened alone;
+      alone.groups = wm.groups;
+      WindowReport scratch;
+      std::set<std::string> payloads;
+      std::set<std::uint32_t> uids;
+      Evaluation e;
+      e.uid = sub.header.uid();
+      TESSERA_ASSIGN_OR_RETURN(auto failed,
+                               screen(alone_ctx, sub, wm.shapes, wm.names, scratch, &alone, &payloads, &uids, &e));
+      Prejudged::Entry& entry = ahead->entries[key];
+      if (failed) continue;
+      entry.screened = true;
+      entry.pages = alone.pages_of.at(e.uid);
+      entry.evaluated = clip_to_references(*ctx.spec, references, wm.groups, &e);
+      if (!entry.evaluated) continue;
+      entry.clips = e.part_clips;
+      entry.parts = std::move(alone.parts_of.at(0));
+    }
+    return Status::Ok();
+  };
+  TESSERA_RETURN_IF_ERROR(screen_arrivals());
+  // R_w avoids the pages of every arrival that passed screening; a later arrival whose
+  // pages it drew changes it, and what was measured on the old one is dropped.
+  std::set<std::uint64_t> assigned;
+  for (const auto& [key, entry] : ahead->entries) {
+    if (entry.screened) assigned.insert(entry.pages.begin(), entry.pages.end());
+  }
+  std::vector<std::uint64_t> random_pages;
+  TESSERA_ASSIGN_OR_RETURN(const auto random_batch, held_out_batch(ctx, assigned, &random_pages));
+  if (random_pages != ahead->random_pages) {
+    for (auto& [key, entry] : ahead->entries) {
+      if (entry.measured) ++ahead->discarded;
+      entry.measured = false;
+    }
+    ahead->random_pages = std::move(random_pages);
+    ahead->has_before = false;
+    TESSERA_RETURN_IF_ERROR(screen_arrivals());  // decodes again what was measured
+  }
+  // The work thrown away is bounded: once R_w has changed under twice as many
+  // measurements as the window has deltas to measure, the rest waits for the close.
+  const auto to_measure = static_cast<std::uint64_t>(
+      std::count_if(ahead->entries.begin(), ahead->entries.end(), [](const auto& kv) { return kv.second.evaluated; }));
+  if (ahead->discarded > 0 && ahead->discarded >= 2 * to_measure) return std::size_t{0};
+  WindowReport scratch;
+  std::size_t measured = 0;
+  for (auto& [key, entry] : ahead->entries) {
+    if (!entry.evaluated || entry.measured || entry.parts.empty()) continue;
+    if (measured >= budget) break;
+    if (!ahead->has_before) {
+      ahead->before_random = loss_on(ctx.model, random_batch, &scratch.forward_passes);
+      ahead->has_before = true;
+    }
+    scratch.before_random = ahead->before_random;
+    Evaluation e;
+    e.uid = key.first;
+    e.part_clips = entry.clips;
+    TESSERA_ASSIGN_OR_RETURN(entry.finite, measure_gains(ctx, wm.params, random_batch, entry.pages, entry.parts, &scratch, &e));
+    entry.gain_random = e.gain_random;
+    entry.gain_own = e.gain_own;
+    entry.measured = true;
+    entry.parts.clear();
+    ++measured;
+  }
+  ahead->forward_passes += scratch.forward_passes;
+  return measured;
 }
 
 Result<std::vector<std::shared_ptr<const gradients::DecodedDelta>>> public_deltas_of(

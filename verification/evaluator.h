@@ -52,6 +52,7 @@
 #include <torch/torch.h>
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -87,6 +88,37 @@ struct Evaluation {
   std::shared_ptr<const gradients::DecodedDelta> delta;  // decoded (kept for aggregation)
 };
 
+// Gains measured while the window is still open (prejudge_window), for evaluate_window to
+// take at the close instead of measuring them again, so that the judging left after the
+// close is the screening and the arrivals of the last moments. An entry is taken only
+// where everything its measurement depends on is the same at the close: the window, the
+// base, R_w's pages (they avoid the pages of every evaluated miner, so a later arrival can
+// change them) and the delta's clips. The report is then the one evaluate_window makes
+// without it, bit for bit. Bounded by the arrivals of one window (one delivery per
+// registered hotkey, docs/protocol.md); reset when the window or base changes.
+struct Prejudged {
+  using Key = std::pair<std::uint32_t, std::string>;  // uid, raw payload hash
+  struct Entry {
+    bool screened = false;   // passed the model-free checks (its pages keep out of R_w)
+    bool evaluated = false;  // and the norm check: its gains are measured
+    bool measured = false;   // on R_w = random_pages
+    bool finite = false;
+    double gain_random = 0.0, gain_own = 0.0;
+    std::vector<double> clips;
+    std::vector<std::uint64_t> pages;
+    std::vector<gradients::DecodedDelta> parts;  // the decoded delta per parameter group
+  };
+  using Entries = std::map<Key, Entry>;
+  std::uint64_t window = 0;
+  std::string base_hash;
+  std::vector<std::uint64_t> random_pages;
+  bool has_before = false;
+  double before_random = 0.0;
+  Entries entries;
+  std::uint64_t forward_passes = 0;  // spent ahead, with those of dropped measurements
+  std::uint64_t discarded = 0;       // measurements dropped because R_w changed
+};
+
 // What evaluate_window reads. The pointers are borrowed, never owned: the caller keeps
 // the spec and the splits alive for the call. The model handle is shared; the call
 // changes its parameters and restores them bit for bit before it returns.
@@ -105,6 +137,8 @@ struct WindowContext {
   // What a replay would resubmit: the previous window's merged update first, then the
   // deltas scored in it (empty: nothing known, e.g. the first window).
   std::vector<std::shared_ptr<const gradients::DecodedDelta>> public_deltas;
+  // Gains measured ahead for this window (nullptr: none); borrowed, read only.
+  const Prejudged* prejudged = nullptr;
 };
 
 struct WindowReport {
@@ -115,7 +149,8 @@ struct WindowReport {
   std::vector<double> norm_references;
   gradients::ParamGroups groups;
   std::size_t loss_evaluated = 0;  // submissions whose loss gains were measured
-  std::uint64_t forward_passes = 0;
+  std::uint64_t forward_passes = 0;  // at the close (not those of prejudge_window)
+  std::size_t prejudged = 0;         // evaluated submissions whose gains were measured ahead
   double seconds = 0.0;
   std::size_t count(Outcome o) const;
 };
@@ -123,6 +158,12 @@ struct WindowReport {
 // Evaluates `submissions` (arrival order) against C_w. The model's parameters are
 // unchanged afterwards (bit for bit).
 Result<WindowReport> evaluate_window(const WindowContext& context, const std::vector<net::Submission>& submissions);
+
+// Measures the gains of up to `budget` arrivals of the open window that `ahead` does not
+// hold yet, against C_w (the context's model) and the R_w their pages leave; `arrived` in
+// any order. Returns how many it measured. The model is unchanged afterwards (bit for bit).
+Result<std::size_t> prejudge_window(const WindowContext& context, const std::vector<net::Submission>& arrived,
+                                    Prejudged* ahead, std::size_t budget);
 
 // What this window makes public for the next one's replay check (WindowContext::
 // public_deltas): the merge of its scored deltas (clipped to the report's reference, as

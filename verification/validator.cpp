@@ -194,8 +194,12 @@ class Validator {
   Status finalize(const chain::CheckpointInfo& info);
   Result<const checkpoints::Checkpoint*> load_base(const chain::CheckpointInfo& info);
   std::vector<net::Submission> take_submissions(std::uint64_t window);
+  WindowContext context(std::uint64_t window, const checkpoints::Checkpoint& base);
   Result<WindowReport> evaluate(std::uint64_t window, const checkpoints::Checkpoint& base,
                                 const std::vector<net::Submission>& submissions);
+  // Measures one arrival of the open window ahead of its close (docs/roles.md): returns
+  // whether it measured one, so that the loop goes on without sleeping.
+  Result<bool> prejudge(const chain::CheckpointInfo& info);
   void score(const WindowReport& report);
   Status write_verdict(std::uint64_t window, const std::string& base_hash, const WindowReport& report,
                        const std::vector<net::Submission>& submissions);
@@ -237,6 +241,11 @@ class Validator {
   std::map<std::uint64_t, std::vector<net::Submission>> pending_;  // by window
   // The previous window's merged update and scored deltas (WindowContext::public_deltas).
   std::vector<std::shared_ptr<const gradients::DecodedDelta>> public_deltas_;
+  // Gains of the open window's arrivals measured ahead of its close, and the base whose
+  // parameters model_ holds for them ("": reload it first).
+  Prejudged prejudged_;
+  std::string prejudge_base_;
+  std::pair<std::uint64_t, std::size_t> prejudged_all_{~0ULL, 0};  // (window, arrivals) with nothing left
   std::uint64_t windows_done_ = 0;
   nlohmann::json weights_event_;  // weights set or committed while finalising the current window
 };
@@ -460,8 +469,7 @@ std::vector<net::Submission> Validator::take_submissions(std::uint64_t window) {
   return subs;
 }
 
-Result<WindowReport> Validator::evaluate(std::uint64_t window, const checkpoints::Checkpoint& base,
-                                         const std::vector<net::Submission>& submissions) {
+WindowContext Validator::context(std::uint64_t window, const checkpoints::Checkpoint& base) {
   WindowContext ctx;
   ctx.spec = &joined_.spec;
   ctx.window = window;
@@ -473,7 +481,36 @@ Result<WindowReport> Validator::evaluate(std::uint64_t window, const checkpoints
   ctx.codec = codec_;
   ctx.norm_references = checkpoints::norm_references(base.manifest, model::parameter_group_count(joined_.spec.model));
   ctx.public_deltas = public_deltas_;
+  return ctx;
+}
+
+Result<WindowReport> Validator::evaluate(std::uint64_t window, const checkpoints::Checkpoint& base,
+                                         const std::vector<net::Submission>& submissions) {
+  WindowContext ctx = context(window, base);
+  if (options_.prejudge) ctx.prejudged = &prejudged_;
   return evaluate_window(ctx, submissions);
+}
+
+Result<bool> Validator::prejudge(const chain::CheckpointInfo& info) {
+  const auto it = pending_.find(info.window);
+  if (it == pending_.end() || it->second.empty()) return false;
+  if (prejudged_all_ == std::make_pair(info.window, it->second.size())) return false;
+  const checkpoints::Checkpoint* base = nullptr;
+  if (prejudge_base_ != to_hex(info.hash)) {
+    TESSERA_ASSIGN_OR_RETURN(base, load_base(info));
+    prejudge_base_ = base->hash;
+  } else {
+    TESSERA_ASSIGN_OR_RETURN(base, follower_->load(info));
+  }
+  auto measured = prejudge_window(context(info.window, *base), it->second, &prejudged_, 1);
+  if (!measured.ok()) {
+    // The model may hold a half-applied delta: reload it, and measure everything again.
+    prejudge_base_.clear();
+    prejudged_ = Prejudged{};
+    return measured.status();
+  }
+  if (*measured == 0) prejudged_all_ = {info.window, it->second.size()};
+  return *measured > 0;
 }
 
 void Validator::score(const WindowReport& report) {
@@ -538,6 +575,7 @@ void Validator::report_window(std::uint64_t window, const checkpoints::Checkpoin
                            {"outcomes", outcomes},
                            {"rejected_at_receive_total", rejected},
                            {"eval_seconds", report.seconds},
+                           {"prejudged", report.prejudged},
                            {"forward_passes", report.forward_passes},
                            {"loss_before", report.before_random},
                            {"submissions", per_uid},
@@ -578,8 +616,10 @@ void Validator::report_window(std::uint64_t window, const checkpoints::Checkpoin
 Status Validator::finalize(const chain::CheckpointInfo& info) {
   const std::uint64_t w = info.window;
   TESSERA_ASSIGN_OR_RETURN(const checkpoints::Checkpoint* base, load_base(info));
+  prejudge_base_ = base->hash;
   const std::vector<net::Submission> subs = take_submissions(w);
   TESSERA_ASSIGN_OR_RETURN(WindowReport report, evaluate(w, *base, subs));
+  prejudged_ = Prejudged{};
   score(report);
   TESSERA_RETURN_IF_ERROR(write_verdict(w, base->hash, report, subs));
   std::optional<WindowAggregator::Published> published;
@@ -665,6 +705,15 @@ Status Validator::run() {
           std::this_thread::sleep_for(std::chrono::seconds(1));
         }
         continue;
+      }
+      if (!done && options_.prejudge) {
+        auto measured = prejudge(info);
+        if (!measured.ok()) {
+          spdlog::warn("window {}: measuring ahead: {}", info.window, measured.status().message());
+          count_event(state_, "prejudge-errors", 1);
+        } else if (*measured) {
+          continue;
+        }
       }
       if (done && state_.pending_reveal) (void)maybe_set_weights(head->height);
     }

@@ -66,6 +66,9 @@ struct ValidatorOptions {
   // the CPU whatever the device: they are consensus (docs/devices.md).
   torch::Device device = torch::kCPU;
   std::uint64_t windows = 0;  // stop after this many evaluated windows (0: until Ctrl-C)
+  // Measure each arrival's gains while its window is open, so that little judging is left
+  // after the close (prejudge_window); off: everything at the close, as a comparison.
+  bool prejudge = true;
   std::uint64_t stake_rao = 0;  // stake the hotkey up to this amount at start
   WindowAggregator* aggregator = nullptr;  // not owned; set for an aggregating validator
   // For tests and the crash harness: reveal committed weights this many blocks after the

@@ -74,9 +74,11 @@ TEST(Cli, BadSpecNamesKeyAndExitsNonZero) {
   EXPECT_NE(r.output.find("train.inner_steps = 0"), std::string::npos) << r.output;
 }
 
-// A synthetic corpus prepared into `data` (the short sim and demo runs below).
+// A synthetic corpus prepared into `data` (the short sim and demo runs below): topical,
+// so that a miner's own pages differ from held-out ones as documents do and the
+// validators' own-data test measures something (testing::topical_text).
 void prepare_corpus(const testing::TempDir& home, const testing::TempDir& corpus, const std::filesystem::path& data) {
-  testing::write_text(corpus / "text.txt", testing::synthetic_text(400000, 7));
+  testing::write_text(corpus / "text.txt", testing::topical_text(400000, 7));
   auto r = testing::run_command(tessera_cmd(home, "data prepare --input " + (corpus / "text.txt").string() + " --out " +
                                                       data.string()));
   ASSERT_EQ(r.exit_code, 0) << r.output;

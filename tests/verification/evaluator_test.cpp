@@ -5,6 +5,7 @@
 // rejected for its norm.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <map>
 
 #include "aggregator/window.h"
@@ -120,6 +121,32 @@ class EvaluatorTest : public ::testing::Test {
   gradients::CodecSettings codec;
   const std::string base_hash = std::string(64, 'a');
 };
+
+// Two reports of the same window agree in every judgement, bit for bit.
+void expect_same_judgements(const WindowReport& a, const WindowReport& b) {
+  EXPECT_EQ(a.before_random, b.before_random);
+  ASSERT_EQ(a.evaluations.size(), b.evaluations.size());
+  for (std::size_t i = 0; i < a.evaluations.size(); ++i) {
+    const Evaluation &x = a.evaluations[i], &y = b.evaluations[i];
+    EXPECT_EQ(x.uid, y.uid) << i;
+    EXPECT_EQ(x.outcome, y.outcome) << "uid " << x.uid << ": " << x.reason << " / " << y.reason;
+    EXPECT_EQ(x.reason, y.reason) << "uid " << x.uid;
+    EXPECT_EQ(x.score, y.score) << "uid " << x.uid;
+    EXPECT_EQ(x.gain_random, y.gain_random) << "uid " << x.uid;
+    EXPECT_EQ(x.gain_own, y.gain_own) << "uid " << x.uid;
+    EXPECT_EQ(x.clip_scale, y.clip_scale) << "uid " << x.uid;
+  }
+}
+
+// Measures ahead until nothing is left, one measurement a call (as the validator's loop does).
+void prejudge_all(const WindowContext& ctx, const std::vector<net::Submission>& arrived, Prejudged* ahead) {
+  for (int calls = 0; calls < 100; ++calls) {
+    auto measured = prejudge_window(ctx, arrived, ahead, 1);
+    ASSERT_TRUE(measured.ok()) << measured.status().to_string();
+    if (*measured == 0) return;
+  }
+  FAIL() << "prejudge_window never ran out of work";
+}
 
 TEST_F(EvaluatorTest, HonestDeltasScoreAndEveryAttackLosesForItsReason) {
   const auto honest1 = trained_delta(1, pages(kWindow, 1));
@@ -262,6 +289,124 @@ TEST_F(EvaluatorTest, HonestDeltasScoreAndEveryAttackLosesForItsReason) {
   // Cost: one shared forward pass plus three per evaluated submission (1, 2, 3, 6, 7).
   EXPECT_EQ(report->loss_evaluated, 5u);
   EXPECT_EQ(report->forward_passes, 1u + 3u * 5u);
+
+  // Every attack measured ahead as it arrived (here in reverse order): the same judgement.
+  Prejudged ahead;
+  prejudge_all(ctx, std::vector<net::Submission>(subs.rbegin(), subs.rend()), &ahead);
+  if (HasFatalFailure()) return;
+  WindowContext with = ctx;
+  with.prejudged = &ahead;
+  auto again = evaluate_window(with, subs);
+  ASSERT_TRUE(again.ok()) << again.status().to_string();
+  expect_same_judgements(*report, *again);
+  EXPECT_EQ(model::parameters_digest(model), before);
+}
+
+// Gains measured as the deltas arrive (prejudge_window, in arrival order, a few at a
+// time) give the judgement the close gives without them, bit for bit, and leave the close
+// no forward pass. A late arrival whose pages R_w had drawn changes R_w: the close then
+// measures everything again, and so does the next prejudge.
+TEST_F(EvaluatorTest, GainsMeasuredAheadGiveTheSameJudgement) {
+  std::vector<net::Submission> subs;
+  for (std::uint32_t uid : {1u, 2u, 3u}) subs.push_back(submission(uid, encode(trained_delta(uid, pages(kWindow, uid)))));
+  subs.push_back(submission(7, encode(trained_delta(7, pages(kWindow + 1000, 7)))));  // trained elsewhere
+  const std::string before = model::parameters_digest(model);
+  WindowContext ctx = context();
+  auto plain = evaluate_window(ctx, subs);
+  ASSERT_TRUE(plain.ok()) << plain.status().to_string();
+  ASSERT_EQ(plain->loss_evaluated, 4u);
+  ASSERT_GE(plain->count(Outcome::kScored), 1u);
+
+  Prejudged ahead;
+  std::vector<net::Submission> arrived;
+  for (auto it = subs.rbegin(); it != subs.rend(); ++it) {
+    arrived.push_back(*it);
+    prejudge_all(ctx, arrived, &ahead);
+    if (HasFatalFailure()) return;
+  }
+  EXPECT_EQ(model::parameters_digest(model), before) << "the model was not restored bit for bit";
+  EXPECT_GE(ahead.forward_passes, 1u + 3u * 4u);
+  WindowContext with = ctx;
+  with.prejudged = &ahead;
+  auto report = evaluate_window(with, subs);
+  ASSERT_TRUE(report.ok()) << report.status().to_string();
+  expect_same_judgements(*plain, *report);
+  EXPECT_EQ(report->prejudged, 4u);
+  EXPECT_EQ(report->forward_passes, 0u);
+
+  // All at once: nothing measured twice.
+  Prejudged at_once;
+  prejudge_all(ctx, subs, &at_once);
+  if (HasFatalFailure()) return;
+  EXPECT_EQ(at_once.discarded, 0u);
+  EXPECT_EQ(at_once.forward_passes, 1u + 3u * 4u);
+  EXPECT_EQ(at_once.random_pages, ahead.random_pages);
+  with.prejudged = &at_once;
+
+  // A late arrival on a page of R_w.
+  std::uint32_t late = 0;
+  for (std::uint32_t uid = 20; uid < 2000 && late == 0; ++uid) {
+    for (auto p : pages(kWindow, uid)) {
+      if (std::find(ahead.random_pages.begin(), ahead.random_pages.end(), p) != ahead.random_pages.end()) late = uid;
+    }
+  }
+  ASSERT_NE(late, 0u);
+  auto all = subs;
+  all.push_back(submission(late, encode(trained_delta(late, pages(kWindow, late)))));
+  auto plain_all = evaluate_window(ctx, all);
+  ASSERT_TRUE(plain_all.ok()) << plain_all.status().to_string();
+  auto on_old = evaluate_window(with, all);
+  ASSERT_TRUE(on_old.ok()) << on_old.status().to_string();
+  expect_same_judgements(*plain_all, *on_old);
+  EXPECT_EQ(on_old->prejudged, 0u);
+  EXPECT_EQ(on_old->forward_passes, plain_all->forward_passes);
+  prejudge_all(ctx, all, &at_once);
+  if (HasFatalFailure()) return;
+  EXPECT_EQ(at_once.discarded, 4u);
+  auto again = evaluate_window(with, all);
+  ASSERT_TRUE(again.ok()) << again.status().to_string();
+  expect_same_judgements(*plain_all, *again);
+  EXPECT_EQ(again->prejudged, 5u);
+  EXPECT_EQ(again->forward_passes, 0u);
+  EXPECT_EQ(model::parameters_digest(model), before);
+}
+
+// Measurements of another window or base are never taken: a new window starts afresh;
+// and the work a window throws away is bounded.
+TEST_F(EvaluatorTest, GainsMeasuredAheadForAnotherBaseAreNotTaken) {
+  const std::vector<net::Submission> subs = {submission(1, encode(trained_delta(1, pages(kWindow, 1))))};
+  WindowContext ctx = context();
+  Prejudged ahead;
+  prejudge_all(ctx, subs, &ahead);
+  if (HasFatalFailure()) return;
+  ASSERT_EQ(ahead.entries.size(), 1u);
+  ahead.base_hash = std::string(64, 'c');  // as if measured against another checkpoint
+  WindowContext with = ctx;
+  with.prejudged = &ahead;
+  auto report = evaluate_window(with, subs);
+  ASSERT_TRUE(report.ok()) << report.status().to_string();
+  EXPECT_EQ(report->prejudged, 0u);
+  EXPECT_EQ(report->forward_passes, 1u + 3u);
+  // Prejudging against C_w again replaces what was measured for the other base.
+  prejudge_all(ctx, subs, &ahead);
+  EXPECT_EQ(ahead.base_hash, base_hash);
+  EXPECT_EQ(ahead.discarded, 0u);
+  report = evaluate_window(with, subs);
+  ASSERT_TRUE(report.ok());
+  EXPECT_EQ(report->prejudged, 1u);
+
+  // A window whose R_w keeps changing (late arrivals on its pages) stops measuring ahead
+  // once it threw away twice the window's measurements: the close measures the rest.
+  auto two = subs;
+  two.push_back(submission(2, encode(trained_delta(2, pages(kWindow, 2)))));
+  ahead.discarded = 4;
+  auto measured = prejudge_window(ctx, two, &ahead, 1);
+  ASSERT_TRUE(measured.ok()) << measured.status().to_string();
+  EXPECT_EQ(*measured, 0u);
+  report = evaluate_window(with, two);
+  ASSERT_TRUE(report.ok());
+  EXPECT_LE(report->prejudged, 1u);
+  EXPECT_GE(report->forward_passes, 3u);
 }
 
 TEST_F(EvaluatorTest, WrongDataDigestAndCodecAreRejected) {
@@ -400,6 +545,18 @@ TEST_F(ShardedEvaluatorTest, OnlyTheAssignedShardIsAcceptedAndEachCohortIsNormal
   ASSERT_EQ(by_cohort.size(), 2u) << "both cohorts have a scored delta";
   const auto median = [](std::vector<double> v) { return gradients::median(std::move(v)); };
   EXPECT_NEAR(median(by_cohort.begin()->second), median(by_cohort.rbegin()->second), 1e-12);
+  {
+    // Measured ahead as they arrived, part by part: the same judgement.
+    Prejudged ahead;
+    prejudge_all(context(), subs, &ahead);
+    if (HasFatalFailure()) return;
+    WindowContext with = context();
+    with.prejudged = &ahead;
+    auto again = evaluate_window(with, subs);
+    ASSERT_TRUE(again.ok()) << again.status().to_string();
+    expect_same_judgements(*report, *again);
+    EXPECT_EQ(again->prejudged, 4u);
+  }
 
   // The merge is per shard: each shard moves by the mean of its own cohort, not halved
   // by the other cohort's absence; with one cohort missing, its shard does not move at
