@@ -2,7 +2,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
+#include <deque>
 #include <functional>
 #include <map>
 #include <optional>
@@ -104,6 +106,15 @@ class Miner {
   std::uint64_t submitted_ = 0;
   std::optional<std::uint64_t> last_attempted_;  // the newest window trained for (sent or dropped)
   double last_compute_s_ = 0;                     // the last window's training time (0: none yet)
+  // Seconds from a window's deadline to the next checkpoint's announcement, as seen on
+  // time (in the rebase hook, or by the main loop while it waited): the last eight.
+  std::deque<double> checkpoint_delays_;
+  std::optional<std::uint64_t> seen_announced_;  // the newest announced window seen by the main loop
+  bool polling_ = false;  // the main loop's last turn waited, so an announcement it sees is new
+  void note_checkpoint(std::uint64_t window);
+  double checkpoint_delay_s() const {
+    return checkpoint_delays_.empty() ? 0.0 : *std::max_element(checkpoint_delays_.begin(), checkpoint_delays_.end());
+  }
   std::optional<std::uint64_t> trained_from_;     // model_ holds the end of training from this window's checkpoint
   std::vector<std::unique_ptr<Subprocess>> workers_;
   std::unique_ptr<DataParallelGroup> group_;
@@ -298,6 +309,7 @@ Status Miner::do_overlapped_window(const chain::CheckpointInfo& held) {
           return Corrupted("checkpoint of window " + std::to_string(window) + " changed the run's origin window");
         }
         next = **ann;
+        note_checkpoint(window);
         return InnerLoop::Base(checkpoints::model_parameters(*c));
       }
       if (ann.ok() && ann->has_value() && (*ann)->window > window) {
@@ -325,6 +337,18 @@ Status Miner::do_overlapped_window(const chain::CheckpointInfo& held) {
   if (closed_while_training(window)) return Status::Ok();
   submit(*next, pages, trained, times);
   return Status::Ok();
+}
+
+// C_window was announced just now: how long after window − 1's deadline (to the block).
+void Miner::note_checkpoint(std::uint64_t window) {
+  if (window == 0) return;
+  auto head = joined_.chain->head();
+  if (!head.ok()) return;
+  const auto grace = static_cast<std::uint64_t>(joined_.spec.schedule.submission_grace_blocks);
+  const std::uint64_t deadline = schedule_.first_block(window) + grace;
+  if (head->height < deadline) return;
+  checkpoint_delays_.push_back(static_cast<double>(head->height - deadline + 1) * joined_.spec.schedule.block_time_ms / 1000.0);
+  while (checkpoint_delays_.size() > 8) checkpoint_delays_.pop_front();
 }
 
 // Whether window `window`'s inner steps, at the last window's pace plus a tenth, end
@@ -577,8 +601,13 @@ void Miner::report_window(std::uint64_t window, const InnerResult& trained, std:
 
 }  // namespace
 
+bool worth_waiting(double until_checkpoint_s, double until_deadline_s, double compute_s) {
+  return compute_s > 0 && until_checkpoint_s > 0 && until_deadline_s - until_checkpoint_s >= 1.5 * compute_s;
+}
+
 WindowChoice choose_window(std::uint64_t announced, std::uint64_t now, std::optional<std::uint64_t> last_attempted, bool overlap,
-                           const std::function<bool(std::uint64_t)>& fits) {
+                           const std::function<bool(std::uint64_t)>& fits,
+                           const std::function<bool(std::uint64_t)>& wait_for) {
   auto attempted = [&](std::uint64_t w) { return last_attempted && *last_attempted >= w; };
   if (announced == now && !attempted(announced) && (!overlap || fits(announced))) return {WindowChoice::kTrain, announced};
   if (overlap && announced + 1 >= now && !attempted(announced + 1)) {
@@ -586,6 +615,9 @@ WindowChoice choose_window(std::uint64_t announced, std::uint64_t now, std::opti
     // late too (a cascade of misses), and takes cores from miners that can still make
     // theirs.
     if (announced + 1 == now && !fits(now)) return {WindowChoice::kSkip, now};
+    // Steps taken before C_{a+1} comes are stale (they cost loss, docs/architecture.md);
+    // with time to spare after its expected arrival, waiting for it costs nothing.
+    if (wait_for && wait_for(announced + 1)) return {};
     return {WindowChoice::kTrainAhead, announced + 1};
   }
   // C_a is older than h − 1 when nothing above applies: the aggregator is behind; wait
@@ -620,8 +652,24 @@ Status Miner::run() {
     }
     const chain::CheckpointInfo& info = **ann;
     const std::uint64_t now_window = schedule_.window_of(head->height);
-    const WindowChoice choice =
-        choose_window(info.window, now_window, last_attempted_, options_.overlap, [&](std::uint64_t w) { return fits(w); });
+    if (seen_announced_ != info.window) {
+      if (polling_ && seen_announced_) note_checkpoint(info.window);
+      seen_announced_ = info.window;
+    }
+    // C_w is expected half as late again as the latest of the recent delays after window
+    // w − 1's deadline; w's own deadline is the one its steps must meet.
+    const auto wait_for = [&](std::uint64_t w) {
+      if (checkpoint_delays_.empty()) return false;
+      const auto grace = static_cast<std::uint64_t>(joined_.spec.schedule.submission_grace_blocks);
+      const double block_s = joined_.spec.schedule.block_time_ms / 1000.0;
+      const auto until = [&](std::uint64_t block) {
+        return (static_cast<double>(block) - static_cast<double>(head->height)) * block_s;
+      };
+      return worth_waiting(until(schedule_.first_block(w) + grace) + 1.5 * checkpoint_delay_s(),
+                           until(schedule_.first_block(w + 1) + grace), last_compute_s_);
+    };
+    const WindowChoice choice = choose_window(info.window, now_window, last_attempted_, options_.overlap,
+                                              [&](std::uint64_t w) { return fits(w); }, wait_for);
     // The choice and its reasons: choose_window (trainer/miner.h).
     if (choice.kind == WindowChoice::kSkip) {
       last_attempted_ = choice.window;
@@ -634,9 +682,11 @@ Status Miner::run() {
       }
     }
     if (choice.kind != WindowChoice::kTrain && choice.kind != WindowChoice::kTrainAhead) {
+      polling_ = true;
       std::this_thread::sleep_for(tick);
       continue;
     }
+    polling_ = false;
     last_attempted_ = choice.window;
     Status s = choice.kind == WindowChoice::kTrainAhead ? do_overlapped_window(info) : do_window(info, since(wait_start));
     if (s.code() == StatusCode::kDeadlineExceeded) {

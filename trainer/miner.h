@@ -41,18 +41,32 @@ Status run_miner(const MinerOptions& options);
 // The miner's scheduler: which window to train, given the newest announced checkpoint
 // C_a and the chain in window h (docs/architecture.md "Overlapped windows").
 //   kTrain:      window a from C_a (a = h, not yet attempted, and with overlap its steps fit);
-//   kTrainAhead: window a + 1 from C_a, rebased onto C_{a+1} when it comes (overlap only);
+//   kTrainAhead: window a + 1 from C_a, rebased onto C_{a+1} when it comes (overlap only),
+//                unless `wait_for(a + 1)`: then kWait;
 //   kSkip:       give `window` up: a + 1 is open already and its steps no longer fit before
 //                it closes (start a + 2 the moment C_{a+1} comes instead of a + 1 late), or
 //                C_a's window is over (catch up with the next checkpoint);
 //   kWait:       nothing to do until the chain or the checkpoint moves.
 // `fits(w)`: whether H steps at the last window's pace end before window w closes.
+// `wait_for(w)`: whether C_w, expected at the checkpoint delay measured so far after
+// window w − 1 closes, is still to come and leaves w's steps time to spare
+// (worth_waiting); empty: never wait.
 struct WindowChoice {
   enum Kind { kWait, kTrain, kTrainAhead, kSkip } kind = kWait;
   std::uint64_t window = 0;
 };
 WindowChoice choose_window(std::uint64_t announced, std::uint64_t now, std::optional<std::uint64_t> last_attempted, bool overlap,
-                           const std::function<bool(std::uint64_t)>& fits);
+                           const std::function<bool(std::uint64_t)>& fits,
+                           const std::function<bool(std::uint64_t)>& wait_for = {});
+
+// Whether a miner that has nothing to train until the next checkpoint should wait for it
+// rather than train the next window ahead of it: while the checkpoint is expected in
+// `until_checkpoint_s` (> 0) and then leaves `until_deadline_s` − `until_checkpoint_s`
+// ≥ 1.5 × `compute_s` before the window's deadline (its H steps at the last window's
+// pace, with half of it to spare for the variance of step times on shared cores).
+// Waiting then costs no window and saves every stale step; with less to spare, or once
+// the checkpoint is overdue, the miner trains ahead. False before a window was trained.
+bool worth_waiting(double until_checkpoint_s, double until_deadline_s, double compute_s);
 
 // One worker rank of `tessera miner --workers K` (started by the miner itself as
 // `tessera miner-worker`): joins the miner's group (Gloo on CPUs, NCCL on GPUs) and

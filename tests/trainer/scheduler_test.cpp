@@ -34,6 +34,30 @@ TEST(MinerScheduler, TrainsAheadWhileTheNextWindowsCheckpointIsPending) {
   expect_choice(choose_window(5, 6, 5, true, kFits), WindowChoice::kTrainAhead, 6);
 }
 
+TEST(MinerScheduler, WaitsForTheNextCheckpointWhenItLeavesTimeToSpare) {
+  const auto kSpare = [](std::uint64_t) { return true; };
+  // Window 5 submitted, the chain in 5 or already in 6: C_6 is worth waiting for.
+  EXPECT_EQ(choose_window(5, 5, 5, true, kFits, kSpare).kind, WindowChoice::kWait);
+  EXPECT_EQ(choose_window(5, 5, 4, true, kLate, kSpare).kind, WindowChoice::kWait);
+  EXPECT_EQ(choose_window(5, 6, 5, true, kFits, kSpare).kind, WindowChoice::kWait);
+  // An open window 6 that no longer fits is still given up.
+  expect_choice(choose_window(5, 6, 5, true, kLate, kSpare), WindowChoice::kSkip, 6);
+  // When C_6 comes, window 6 is trained from it.
+  expect_choice(choose_window(6, 6, 5, true, kFits, kSpare), WindowChoice::kTrain, 6);
+  // No time to spare: ahead, as before.
+  expect_choice(choose_window(5, 5, 5, true, kFits, kLate), WindowChoice::kTrainAhead, 6);
+}
+
+// Waiting pays while the checkpoint is still to come and leaves the steps, with half
+// again to spare, before the deadline; never before a window was trained.
+TEST(MinerScheduler, WorthWaitingOnlyWithHalfTheStepsToSpare) {
+  EXPECT_TRUE(worth_waiting(1.5, 10.0, 4.4));    // 8.5 s left after it for 4.4 s of steps
+  EXPECT_FALSE(worth_waiting(1.0, 5.25, 4.0));   // the demo's tight windows: 4.25 < 6
+  EXPECT_FALSE(worth_waiting(4.0, 10.0, 4.4));   // 6.0 < 6.6
+  EXPECT_FALSE(worth_waiting(-0.1, 10.0, 4.4));  // overdue: train ahead
+  EXPECT_FALSE(worth_waiting(1.5, 10.0, 0.0));   // no window trained yet
+}
+
 TEST(MinerScheduler, SkipsAnOpenWindowItCanNoLongerFinish) {
   // Only the window that is already open is judged by the time left: one that has not
   // opened yet has all of its length ahead.
