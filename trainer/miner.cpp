@@ -352,10 +352,15 @@ void Miner::note_checkpoint(std::uint64_t window) {
 }
 
 // Whether window `window`'s inner steps, at the last window's pace plus a tenth, end
-// before the window closes.
+// before the window closes (its deadline, with the grace blocks).
 bool Miner::fits(std::uint64_t window) {
-  if (last_compute_s_ <= 0) return true;
   const auto left = std::chrono::duration<double>(window_close_time(window) - std::chrono::steady_clock::now()).count();
+  // Before its first window the miner knows no pace: it takes a window with at least half
+  // of it left (a fresh miner that saw C_w near the end of w would miss w).
+  if (last_compute_s_ <= 0) {
+    return left >= 0.5 * static_cast<double>(joined_.spec.schedule.blocks_per_window) *
+                       joined_.spec.schedule.block_time_ms / 1000.0;
+  }
   return left >= 1.1 * last_compute_s_;
 }
 

@@ -132,7 +132,7 @@ proto::SignedVerdict make_verdict(std::uint32_t netuid, std::uint64_t window, co
     j->set_score(e.score);
     if (i < payload_bytes.size()) j->set_payload_bytes(payload_bytes[i]);
   }
-  if (report.forward_passes > 0) v.set_heldout_loss(report.before_random);
+  if (report.loss_evaluated > 0) v.set_heldout_loss(report.before_random);
   std::string seed(8, '\0');
   for (int i = 0; i < 8; ++i) seed[i] = static_cast<char>((eval_seed >> (8 * i)) & 0xff);
   v.set_eval_seed(seed);
@@ -502,11 +502,19 @@ Result<bool> Validator::prejudge(const chain::CheckpointInfo& info) {
   } else {
     TESSERA_ASSIGN_OR_RETURN(base, follower_->load(info));
   }
+  const std::uint64_t passes_before = prejudged_.forward_passes;
   auto measured = prejudge_window(context(info.window, *base), it->second, &prejudged_, 1);
+  if (prejudged_.forward_passes > passes_before) {
+    metrics::registry()
+        .counter("tessera_validator_forward_passes_total", "Forward passes spent judging.")
+        .inc(static_cast<double>(prejudged_.forward_passes - passes_before));
+  }
   if (!measured.ok()) {
-    // The model may hold a half-applied delta: reload it, and measure everything again.
+    // The model may hold a half-applied delta: reload it, and measure everything again,
+    // once more arrivals came (an error that stays is not retried every turn).
     prejudge_base_.clear();
     prejudged_ = Prejudged{};
+    prejudged_all_ = {info.window, it->second.size()};
     return measured.status();
   }
   if (*measured == 0) prejudged_all_ = {info.window, it->second.size()};
@@ -595,7 +603,7 @@ void Validator::report_window(std::uint64_t window, const checkpoints::Checkpoin
       .observe(report.seconds);
   m.counter("tessera_validator_forward_passes_total", "Forward passes spent judging.")
       .inc(static_cast<double>(report.forward_passes));
-  if (report.forward_passes) {
+  if (report.loss_evaluated > 0) {
     m.gauge("tessera_validator_heldout_loss", "Held-out loss of the checkpoint judged against, last window.")
         .set(report.before_random);
   }
@@ -604,10 +612,11 @@ void Validator::report_window(std::uint64_t window, const checkpoints::Checkpoin
   for (auto it = outcomes.begin(); it != outcomes.end(); ++it) {
     outcome_text += (outcome_text.empty() ? "" : " ") + it.key() + "=" + std::to_string(it.value().get<int>());
   }
-  spdlog::info("window {}: {} received, {} | held-out loss {} | eval {:.2f}s ({} forward passes){}", window, received,
-               outcome_text.empty() ? "nothing to evaluate" : outcome_text,
-               report.forward_passes ? fmt::format("{:.4f}", report.before_random) : std::string("-"), report.seconds,
-               report.forward_passes,
+  spdlog::info("window {}: {} received, {} | held-out loss {} | eval after the close {:.2f}s ({} forward passes; {} "
+               "deltas measured as they arrived){}",
+               window, received, outcome_text.empty() ? "nothing to evaluate" : outcome_text,
+               report.loss_evaluated > 0 ? fmt::format("{:.4f}", report.before_random) : std::string("-"), report.seconds,
+               report.forward_passes, report.prejudged,
                published ? " | merged " + std::to_string(published->merged) + " → " + published->hash.substr(0, 12)
                          : std::string());
   if (options_.on_window) options_.on_window(status.dump());
@@ -616,7 +625,7 @@ void Validator::report_window(std::uint64_t window, const checkpoints::Checkpoin
 Status Validator::finalize(const chain::CheckpointInfo& info) {
   const std::uint64_t w = info.window;
   TESSERA_ASSIGN_OR_RETURN(const checkpoints::Checkpoint* base, load_base(info));
-  prejudge_base_ = base->hash;
+  prejudge_base_.clear();  // the next window's measurements load their own base
   const std::vector<net::Submission> subs = take_submissions(w);
   TESSERA_ASSIGN_OR_RETURN(WindowReport report, evaluate(w, *base, subs));
   prejudged_ = Prejudged{};

@@ -342,7 +342,7 @@ TEST(SubnetE2E, MinersValidatorAggregatorAndChainOnLoopback) {
       scored[s["uid"].get<std::uint32_t>()] += outcome == "scored";
       received[s["uid"].get<std::uint32_t>()].insert(w["window"].get<std::uint64_t>());
     }
-    if (w["forward_passes"].get<int>() > 0) losses.push_back(w["loss_before"].get<double>());
+    if (w["evaluated"].get<int>() > 0) losses.push_back(w["loss_before"].get<double>());
     if (w.contains("weights") && !w["weights"]["committed"].get<bool>()) last_weights = w["weights"];
   }
   EXPECT_EQ(received, submitted);
