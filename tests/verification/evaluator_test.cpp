@@ -745,7 +745,7 @@ TEST(Verdict, SignedAndTamperEvident) {
   e.outcome = Outcome::kCopy;
   e.reason = std::string(1000, 'r');
   r.evaluations.push_back(e);
-  r.forward_passes = 3;
+  r.loss_evaluated = 1;  // the held-out loss was measured (before_random is set)
   r.before_random = 2.5;
   auto sv = make_verdict(1, 9, std::string(64, 'c'), r, 123, key, {100, 200});
   auto v = open_verdict(sv);
