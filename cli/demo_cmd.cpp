@@ -567,7 +567,14 @@ Status run_demo_in(const GlobalOptions& global, const DemoOptions& o, const fs::
     double raw_score = 0;
   };
   std::map<int, ShardTally> per_shard;
+  // What sets the miners' stale steps: how long validator-0 (the aggregator) judged after
+  // each close (below: the step before which the miners rebased onto the next checkpoint).
+  double close_seconds = 0;
+  std::size_t measured_ahead = 0, evaluated = 0;
   for (const auto& w : v0) {
+    close_seconds += w.value("eval_seconds", 0.0);
+    measured_ahead += w.value("prejudged", std::size_t{0});
+    evaluated += w.value("evaluated", std::size_t{0});
     for (const auto& sub : w.value("submissions", json::array())) {
       auto& [scored, total] = judged[sub["uid"].get<std::uint32_t>()];
       scored += sub["outcome"] == "scored" ? 1 : 0;
@@ -588,6 +595,8 @@ Status run_demo_in(const GlobalOptions& global, const DemoOptions& o, const fs::
   std::printf("\n  %-9s %4s %8s %8s %12s %9s %9s %12s %12s %8s %7s\n", "miner", "uid", "windows", "scored", "score",
               "incentive", "TAO", "bytes sent", "dense bytes", "compute", "shards");
   int all_scored = 0, all_judged = 0;
+  double rebase_steps = 0;
+  int rebased = 0;
   json miners_json = json::array();
   for (const auto& m : miners) {
     const auto lines = json_lines(m.out);
@@ -597,7 +606,11 @@ Status run_demo_in(const GlobalOptions& global, const DemoOptions& o, const fs::
     std::set<int> shards_trained;
     for (const auto& l : lines) {
       compute += l["compute_s"].get<double>();
-      overlapped += l.value("overlapped", false) ? 1 : 0;
+      if (l.value("overlapped", false)) {
+        overlapped += 1;
+        rebased += 1;
+        rebase_steps += l.value("rebased_at_step", 0);
+      }
       sent += l["bytes_sent"].get<double>();
       dense += l["dense_bytes"].get<double>() * l["validators"].get<double>();
       uid = l["uid"].get<std::uint32_t>();
@@ -644,27 +657,8 @@ Status run_demo_in(const GlobalOptions& global, const DemoOptions& o, const fs::
     std::printf("  honest acceptance: validator-0 scored %d of the miners' %d submissions (%.0f%%)\n", all_scored,
                 all_judged, 100.0 * all_scored / all_judged);
   }
-  // What sets the miners' stale steps: how long validator-0 (the aggregator) judged after
-  // each close, and the step before which the miners rebased onto the next checkpoint.
-  double close_seconds = 0;
-  std::size_t windows_judged = 0, measured_ahead = 0, evaluated = 0;
-  for (const auto& w : v0) {
-    close_seconds += w.value("eval_seconds", 0.0);
-    measured_ahead += w.value("prejudged", std::size_t{0});
-    evaluated += w.value("evaluated", std::size_t{0});
-    windows_judged += 1;
-  }
-  double rebase_steps = 0;
-  int rebased = 0;
-  for (const auto& m : miners) {
-    for (const auto& l : json_lines(m.out)) {
-      if (!l.value("overlapped", false)) continue;
-      rebase_steps += l.value("rebased_at_step", 0);
-      rebased += 1;
-    }
-  }
-  if (windows_judged > 0) {
-    const double mean_close = close_seconds / static_cast<double>(windows_judged);
+  if (!v0.empty()) {
+    const double mean_close = close_seconds / static_cast<double>(v0.size());
     std::printf("  judging after each close: validator-0 %.2f s a window on average; %zu of %zu deltas measured as they "
                 "arrived\n", mean_close, measured_ahead, evaluated);
     summary["judging_after_close_seconds"] = mean_close;

@@ -112,6 +112,10 @@ class Miner {
   std::optional<std::uint64_t> seen_announced_;  // the newest announced window seen by the main loop
   bool polling_ = false;  // the main loop's last turn waited, so an announcement it sees is new
   void note_checkpoint(std::uint64_t window);
+  // The last block at which window w still takes submissions: w+1's first plus the grace.
+  std::uint64_t deadline_block(std::uint64_t window) const {
+    return schedule_.first_block(window + 1) + static_cast<std::uint64_t>(joined_.spec.schedule.submission_grace_blocks);
+  }
   double checkpoint_delay_s() const {
     return checkpoint_delays_.empty() ? 0.0 : *std::max_element(checkpoint_delays_.begin(), checkpoint_delays_.end());
   }
@@ -344,8 +348,7 @@ void Miner::note_checkpoint(std::uint64_t window) {
   if (window == 0) return;
   auto head = joined_.chain->head();
   if (!head.ok()) return;
-  const auto grace = static_cast<std::uint64_t>(joined_.spec.schedule.submission_grace_blocks);
-  const std::uint64_t deadline = schedule_.first_block(window) + grace;
+  const std::uint64_t deadline = deadline_block(window - 1);
   if (head->height < deadline) return;
   checkpoint_delays_.push_back(static_cast<double>(head->height - deadline + 1) * joined_.spec.schedule.block_time_ms / 1000.0);
   while (checkpoint_delays_.size() > 8) checkpoint_delays_.pop_front();
@@ -540,8 +543,7 @@ std::chrono::steady_clock::time_point Miner::window_close_time(std::uint64_t win
   const auto now = std::chrono::steady_clock::now();
   auto head = joined_.chain->head();
   if (!head.ok()) return now + std::chrono::seconds(10);
-  const auto grace = static_cast<std::uint64_t>(joined_.spec.schedule.submission_grace_blocks);
-  const std::uint64_t close = schedule_.first_block(window + 1) + grace;
+  const std::uint64_t close = deadline_block(window);
   const std::uint64_t blocks = close > head->height ? close - head->height : 0;
   return now + std::chrono::milliseconds(blocks * static_cast<std::uint64_t>(joined_.spec.schedule.block_time_ms));
 }
@@ -665,13 +667,12 @@ Status Miner::run() {
     // w − 1's deadline; w's own deadline is the one its steps must meet.
     const auto wait_for = [&](std::uint64_t w) {
       if (checkpoint_delays_.empty()) return false;
-      const auto grace = static_cast<std::uint64_t>(joined_.spec.schedule.submission_grace_blocks);
       const double block_s = joined_.spec.schedule.block_time_ms / 1000.0;
       const auto until = [&](std::uint64_t block) {
         return (static_cast<double>(block) - static_cast<double>(head->height)) * block_s;
       };
-      return worth_waiting(until(schedule_.first_block(w) + grace) + 1.5 * checkpoint_delay_s(),
-                           until(schedule_.first_block(w + 1) + grace), last_compute_s_);
+      return worth_waiting(until(deadline_block(w - 1)) + 1.5 * checkpoint_delay_s(), until(deadline_block(w)),
+                           last_compute_s_);
     };
     const WindowChoice choice = choose_window(info.window, now_window, last_attempted_, options_.overlap,
                                               [&](std::uint64_t w) { return fits(w); }, wait_for);

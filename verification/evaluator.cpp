@@ -429,18 +429,24 @@ Result<WindowReport> evaluate_window(const WindowContext& ctx, const std::vector
   const Prejudged* ahead = ctx.prejudged;
   const bool reuse = ahead != nullptr && ahead->window == ctx.window && ahead->base_hash == ctx.base_hash &&
                      ahead->has_before && ahead->random_pages == random_pages;
+  // The measurement taken ahead for `e`, or nullptr when there is none to take.
+  const auto measured_ahead = [&](const Evaluation& e) -> const Prejudged::Entry* {
+    if (!reuse) return nullptr;
+    const auto found = ahead->entries.find({e.uid, e.payload_hash});
+    if (found == ahead->entries.end() || !found->second.measured || found->second.clips != e.part_clips) return nullptr;
+    return &found->second;
+  };
   if (!evaluated.empty()) {
     report.before_random = reuse ? ahead->before_random : loss_on(ctx.model, random_batch, &report.forward_passes);
   }
   report.loss_evaluated = evaluated.size();
   for (std::size_t c : evaluated) {
     Evaluation& e = report.evaluations[c];
-    const auto found = reuse ? ahead->entries.find({e.uid, e.payload_hash}) : Prejudged::Entries::const_iterator{};
     bool finite = false;
-    if (reuse && found != ahead->entries.end() && found->second.measured && found->second.clips == e.part_clips) {
-      e.gain_random = found->second.gain_random;
-      e.gain_own = found->second.gain_own;
-      finite = found->second.finite;
+    if (const Prejudged::Entry* taken = measured_ahead(e)) {
+      e.gain_random = taken->gain_random;
+      e.gain_own = taken->gain_own;
+      finite = taken->finite;
       ++report.prejudged;
     } else {
       TESSERA_ASSIGN_OR_RETURN(finite, measure_gains(ctx, wm.params, random_batch, screened.pages_of.at(e.uid),
