@@ -431,9 +431,11 @@ proto::Reply SubmissionChecker::commit(const std::string& frame) {
   const std::uint64_t window = options_.schedule.window_of(options_.current_block());
   std::erase_if(per_window_, [window](const auto& e) { return e.first.second + 1 < window; });
   std::erase_if(commitments_, [window](const auto& e) { return e.second.window + 1 < window; });
+  std::erase_if(first_committer_, [window](const auto& e) { return e.first.first + 1 < window; });
   const std::uint64_t seq = ++commitment_seq_;
   const std::string header_hash = raw_hash(signed_header.header());
   commitments_[header_hash] = {seq, h.window()};
+  first_committer_.try_emplace({h.window(), h.payload_hash()}, h.uid());
   return receipt(header_hash, 0, seq, /*commitment=*/true);
 }
 
@@ -468,6 +470,11 @@ proto::Reply SubmissionChecker::deliver(const std::string& frame, const std::str
   out->payload = payload;
   out->received_ms = now_ms();
   out->commitment_seq = seq;
+  out->earlier_committer.reset();
+  if (auto first = first_committer_.find({h.window(), h.payload_hash()});
+      first != first_committer_.end() && first->second != h.uid()) {
+    out->earlier_committer = first->second;
+  }
   return receipt(header_hash, load.messages, seq, /*commitment=*/false);
 }
 

@@ -54,6 +54,11 @@ struct Submission {
   std::string payload;
   std::uint64_t received_ms = 0;
   std::uint64_t commitment_seq = 0;  // order of its commitment at this validator (copy priority)
+  // Another uid whose commitment of the same payload (by hash) came first at this
+  // validator in this window, whether or not its delivery ever comes: this is then a copy
+  // of that uid's work (docs/protocol.md, "Copy priority"). Unset when this commitment
+  // was the payload's first.
+  std::optional<std::uint32_t> earlier_committer;
 };
 
 // What the receive queue holds now (backpressure).
@@ -137,6 +142,9 @@ class SubmissionChecker {
   std::map<std::string, std::uint64_t> last_nonce_;                            // by hotkey
   std::map<std::pair<std::string, std::uint64_t>, std::uint32_t> per_window_;  // (hotkey, window) → count
   std::map<std::string, Commitment> commitments_;  // by BLAKE2b-256 of the header bytes; awaiting delivery
+  // (window, payload hash) → the uid that committed it first: one entry per accepted
+  // commitment at most (so bounded by the rate limit), forgotten with its window.
+  std::map<std::pair<std::uint64_t, std::string>, std::uint32_t> first_committer_;
   std::uint64_t commitment_seq_ = 0;
 };
 

@@ -146,6 +146,10 @@ Result<std::optional<std::pair<Outcome, std::string>>> screen(const WindowContex
   if (!seen_payloads->insert(h.payload_hash()).second) {
     return Found({Outcome::kDuplicate, "the same payload as an earlier submission of this window"});
   }
+  if (sub.earlier_committer) {
+    return Found({Outcome::kDuplicate, "the same payload as uid " + std::to_string(*sub.earlier_committer) +
+                                           " committed earlier in this window"});
+  }
   if (!seen_uids->insert(h.uid()).second) {
     return Found({Outcome::kDuplicate, "uid " + std::to_string(h.uid()) + " already submitted in this window"});
   }

@@ -546,9 +546,10 @@ TEST(SubnetE2E, HarvestingValidatorsNeitherGetNorWinCopies) {
   EXPECT_TRUE(json_lines(dir / "unstaked.out").empty()) << unstaked_out;
 
   // The validator judged each sybil copy after alice's original: a duplicate or copy in
-  // every window where her original was judged, and never scored. (On a loaded machine
-  // alice's own delivery can miss a window's deadline while the copy makes it; the copy
-  // then has no original to lose to, and the own-pages test refuses it.)
+  // every window, and never scored. On a loaded machine alice's own delivery can miss a
+  // window's deadline while the copy makes it; the validator still holds her commitment,
+  // so the copy is a duplicate of it (an own-data test on the sybil's pages would pass a
+  // foreign delta about half the time, so it is no defence here).
   int alice_scored = 0, sybil_judged = 0, sybil_after_original = 0;
   for (const auto& w : json_lines(dir / "validator.json")) {
     bool original = false;
@@ -561,10 +562,8 @@ TEST(SubnetE2E, HarvestingValidatorsNeitherGetNorWinCopies) {
         continue;
       }
       ++sybil_judged;
-      EXPECT_NE(outcome, "scored") << s.dump();
-      if (!original) continue;
-      ++sybil_after_original;
       EXPECT_TRUE(outcome == "duplicate" || outcome == "copy") << s.dump();
+      if (original) ++sybil_after_original;
     }
   }
   EXPECT_GE(sybil_judged, kWindows - 1);

@@ -520,6 +520,35 @@ TEST(SubmissionChecks, CommitmentOrderIsKeptWhateverTheDeliveryOrder) {
   EXPECT_EQ(again.code(), proto::REJECT_RATE_LIMITED) << again.reason();
 }
 
+// A byte copy names its original even when the original's delivery never comes: the
+// first uid to commit a payload hash in a window is remembered. The original itself, and
+// a payload nobody committed before, name none.
+TEST(SubmissionChecks, AByteCopyNamesTheEarlierCommitterWhoseDeliveryNeverCame) {
+  const Keypair a = Keypair::generate(), b = Keypair::generate(), validator = Keypair::generate();
+  ServerOptions o = checker_options(a);
+  const std::string ka = raw_bytes(a.public_key()), kb = raw_bytes(b.public_key());
+  o.uid_of = [ka, kb](const std::string& k) -> std::optional<std::uint32_t> {
+    if (k == ka) return 0u;
+    if (k == kb) return 1u;
+    return std::nullopt;
+  };
+  SubmissionChecker checker(o, validator);
+  const auto original = frames(a, validator, 0, 1, "original"), copy = frames(b, validator, 1, 1, "original");
+  Submission out;
+  ASSERT_TRUE(checker.check({original[0]}, {}, &out).accepted());  // a commits and never delivers
+  ASSERT_TRUE(commit_and_deliver(checker, copy, &out).accepted());
+  ASSERT_TRUE(out.earlier_committer.has_value());
+  EXPECT_EQ(*out.earlier_committer, 0u);
+
+  SubmissionChecker fresh(o, validator);
+  Submission own;
+  ASSERT_TRUE(commit_and_deliver(fresh, frames(a, validator, 0, 1, "original"), &own).accepted());
+  EXPECT_FALSE(own.earlier_committer.has_value());
+  Submission other;
+  ASSERT_TRUE(commit_and_deliver(fresh, frames(b, validator, 1, 1, "different"), &other).accepted());
+  EXPECT_FALSE(other.earlier_committer.has_value());
+}
+
 TEST(SubmissionChecks, NoncesSurviveARestart) {
   const Keypair miner = Keypair::generate(), validator = Keypair::generate();
   const auto dir = std::filesystem::temp_directory_path() / ("tessera-nonces-" + std::to_string(::getpid()));

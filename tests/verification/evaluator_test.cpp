@@ -422,6 +422,27 @@ TEST_F(EvaluatorTest, WrongDataDigestAndCodecAreRejected) {
   EXPECT_EQ(report->forward_passes, 0u);
 }
 
+// A byte copy of a payload another uid committed first, whose own delivery never came
+// (net::Submission::earlier_committer): a duplicate, with no model work. The same bytes
+// with no earlier committer are judged on their gains.
+TEST_F(EvaluatorTest, AByteCopyOfAnUndeliveredCommitmentIsADuplicate) {
+  const std::string payload = encode(trained_delta(1, pages(kWindow, 1)));
+  auto copy = submission(4, payload);
+  copy.earlier_committer = 1;
+  auto report = evaluate_window(context(), {copy});
+  ASSERT_TRUE(report.ok()) << report.status().to_string();
+  const Evaluation& e = report->evaluations[0];
+  EXPECT_EQ(e.outcome, Outcome::kDuplicate) << e.reason;
+  EXPECT_NE(e.reason.find("uid 1 committed earlier"), std::string::npos) << e.reason;
+  EXPECT_EQ(e.score, 0.0);
+  EXPECT_EQ(report->forward_passes, 0u);
+  copy.earlier_committer.reset();
+  report = evaluate_window(context(), {copy});
+  ASSERT_TRUE(report.ok()) << report.status().to_string();
+  EXPECT_EQ(report->loss_evaluated, 1u);
+  EXPECT_NE(report->evaluations[0].outcome, Outcome::kDuplicate) << report->evaluations[0].reason;
+}
+
 TEST_F(EvaluatorTest, PartialShardSubmissionsAreEvaluatedAndMerged) {
   // A miner that trains only some parameter shards submits those tensors only.
   const auto full = trained_delta(1, pages(kWindow, 1));
