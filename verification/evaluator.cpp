@@ -104,9 +104,9 @@ std::vector<gradients::DecodedDelta> parts_of(const gradients::DecodedDelta& del
   return parts;
 }
 
-// Steps 1–2 for one submission: base, codec, data digest, duplicates, strict decoding and
-// copies of an earlier candidate. Returns the outcome when it fails one, else nullopt
-// (and the decoded delta, its norm and its pages are filled in).
+// Steps 1–2 for one submission: copy priority, base, codec, data digest, duplicates,
+// strict decoding and copies of an earlier candidate. Returns the outcome when it fails
+// one, else nullopt (and the decoded delta, its norm and its pages are filled in).
 Result<std::optional<std::pair<Outcome, std::string>>> screen(const WindowContext& ctx, const net::Submission& sub,
                                                               const std::vector<std::vector<std::int64_t>>& shapes,
                                                               const std::vector<std::string>& names,
@@ -116,6 +116,11 @@ Result<std::optional<std::pair<Outcome, std::string>>> screen(const WindowContex
   const RunSpec& spec = *ctx.spec;
   const auto& h = sub.header;
   using Found = std::optional<std::pair<Outcome, std::string>>;
+  // Copy priority first: the work is another uid's, whatever its base or claims.
+  if (sub.earlier_committer) {
+    return Found({Outcome::kDuplicate, "the same payload as uid " + std::to_string(*sub.earlier_committer) +
+                                           " committed earlier in this window"});
+  }
   if (to_hex(h.base_checkpoint()) != ctx.base_hash || h.window() != ctx.window) {
     return Found({Outcome::kStale, "base checkpoint " + to_hex(h.base_checkpoint()).substr(0, 16) + "… (window " +
                                        std::to_string(h.window()) + ") is not C_" + std::to_string(ctx.window) + " " +
@@ -145,10 +150,6 @@ Result<std::optional<std::pair<Outcome, std::string>>> screen(const WindowContex
   }
   if (!seen_payloads->insert(h.payload_hash()).second) {
     return Found({Outcome::kDuplicate, "the same payload as an earlier submission of this window"});
-  }
-  if (sub.earlier_committer) {
-    return Found({Outcome::kDuplicate, "the same payload as uid " + std::to_string(*sub.earlier_committer) +
-                                           " committed earlier in this window"});
   }
   if (!seen_uids->insert(h.uid()).second) {
     return Found({Outcome::kDuplicate, "uid " + std::to_string(h.uid()) + " already submitted in this window"});
