@@ -560,7 +560,7 @@ Result<RunResult> simulate(const RunSpec& spec, const std::string& data_dir, int
           result.honest_scored_after_5 += scored;
         }
       }
-      if (e.outcome != verification::Outcome::kScored) continue;
+      if (!verification::merged_into_update(e)) continue;
       accepted.push_back({e.uid, to_hex(e.hotkey), to_hex(e.payload_hash), e.score});
       deltas.push_back(e.delta.get());
     }

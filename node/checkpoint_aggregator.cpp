@@ -49,7 +49,7 @@ Result<verification::WindowAggregator::Published> CheckpointAggregator::publish_
   std::vector<const gradients::DecodedDelta*> deltas;
   for (std::size_t i = 0; i < report.evaluations.size(); ++i) {
     const auto& e = report.evaluations[i];
-    if (e.outcome != verification::Outcome::kScored) continue;
+    if (!verification::merged_into_update(e)) continue;
     TESSERA_RETURN_IF_ERROR(store_->put_blob(to_hex(e.payload_hash), submissions[i].payload));
     accepted.push_back({e.uid, to_hex(e.hotkey), to_hex(e.payload_hash), e.score});
     deltas.push_back(e.delta.get());

@@ -171,7 +171,7 @@ Result<std::optional<std::pair<Outcome, std::string>>> screen(const WindowContex
   e->norm = gradients::delta_norm(*e->delta);
   auto parts = parts_of(*e->delta, screened->groups, e->norm, &e->part_norms);
   // Copies: an earlier candidate of this window, or a public delta of the previous one (its
-  // merged update, its scored deltas), judged by cosine similarity, which index swaps and
+  // merged update, its merged deltas), judged by cosine similarity, which index swaps and
   // value noise do not hide and which works for dense (transformed) updates too. Per
   // shard when the run is sharded: copying one shard's part of another miner's delta is a
   // copy, whatever the rest holds.
@@ -554,13 +554,17 @@ Result<std::size_t> prejudge_window(const WindowContext& ctx, const std::vector<
   return measured;
 }
 
+bool merged_into_update(const Evaluation& e) {
+  return e.outcome == Outcome::kScored || e.outcome == Outcome::kNotOwnData;
+}
+
 Result<std::vector<std::shared_ptr<const gradients::DecodedDelta>>> public_deltas_of(
     const WindowReport& report, const std::vector<std::vector<std::int64_t>>& param_shapes,
     const gradients::CodecSettings& codec, std::vector<torch::Tensor> merged) {
   std::vector<std::shared_ptr<const gradients::DecodedDelta>> scored;
   std::vector<const gradients::DecodedDelta*> pointers;
   for (const auto& e : report.evaluations) {
-    if (e.outcome != Outcome::kScored || !e.delta) continue;
+    if (!merged_into_update(e) || !e.delta) continue;
     scored.push_back(e.delta);
     pointers.push_back(e.delta.get());
   }

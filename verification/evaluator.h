@@ -5,10 +5,12 @@
 //   wrong-data   its data digest is not the digest of the pages assigned to its uid
 //   wrong-shard  the run is sharded and its header does not name the shards assigned to
 //                its uid for the window, or the delta updates a parameter outside them
-//   duplicate    the same payload bytes as an earlier submission, or a second one of a uid
+//   duplicate    the same payload bytes as an earlier submission or as another uid's
+//                earlier commitment (net::Submission::earlier_committer), or a second
+//                submission of a uid
 //   malformed    the strict decoder rejects it (shapes, indices, non-finite values, …)
 //   copy         its cosine similarity with an earlier submission's delta, or with a
-//                public delta of the previous window (its merged update, its scored
+//                public delta of the previous window (its merged update, its merged
 //                deltas: a replay), exceeds validator.copy_similarity (the later one
 //                loses; arrival order is commitment order, docs/protocol.md)
 //   norm-outlier its L2 norm exceeds validator.max_norm_ratio × the norm reference the
@@ -25,7 +27,8 @@
 //                it was not trained on its assignment. Its score is g_O − g_R ≤ 0 (the
 //                formula below, unclamped), and it counts in the uid's moving average:
 //                a delta trained elsewhere passes this test now and then by noise alone,
-//                and must average about zero, not the sum of its lucky draws
+//                and must average about zero, not the sum of its lucky draws. It is
+//                still merged (merged_into_update): the test decides pay, not safety
 //   scored       everything passed: score = min(g_R, g_O − g_R), where g_R and g_O are the
 //                loss gains on the held-out batch and on the miner's own batch — the
 //                part of the improvement that is both useful on data nobody trained on
@@ -135,7 +138,7 @@ struct WindowContext {
   // (checkpoints::norm_references; 0: none yet). Missing entries count as 0.
   std::vector<double> norm_references;
   // What a replay would resubmit: the previous window's merged update first, then the
-  // deltas scored in it (empty: nothing known, e.g. the first window).
+  // deltas merged in it (empty: nothing known, e.g. the first window).
   std::vector<std::shared_ptr<const gradients::DecodedDelta>> public_deltas;
   // Gains measured ahead for this window (nullptr: none); borrowed, read only.
   const Prejudged* prejudged = nullptr;
@@ -165,10 +168,18 @@ Result<WindowReport> evaluate_window(const WindowContext& context, const std::ve
 Result<std::size_t> prejudge_window(const WindowContext& context, const std::vector<net::Submission>& arrived,
                                     Prejudged* ahead, std::size_t budget);
 
+// Whether a judged delta goes into the window's merged update: the scored ones, and those
+// the own-data test refused. The own-data test decides pay (a delta that helps held-out
+// data as much as its own pages earns nothing), not safety: such a delta passed every
+// check that protects the model (base, codec, data, strict decoding, copies, the norm
+// clip) and lowered the loss of a held-out batch its sender could not know. Refusing it
+// threw away honest work whenever the test was at chance (docs/roles.md, "Outcomes").
+bool merged_into_update(const Evaluation& e);
+
 // What this window makes public for the next one's replay check (WindowContext::
-// public_deltas): the merge of its scored deltas (clipped to the report's reference, as
+// public_deltas): the merge of its merged deltas (clipped to the report's reference, as
 // the aggregator merges them), compressed with the run's `codec` as a replayer would
-// send it, then the scored deltas themselves. `merged`: that merge when the caller
+// send it, then the merged deltas themselves. `merged`: that merge when the caller
 // already holds it (an aggregating validator; one tensor per parameter, undefined where
 // untouched), else empty and it is made here.
 Result<std::vector<std::shared_ptr<const gradients::DecodedDelta>>> public_deltas_of(

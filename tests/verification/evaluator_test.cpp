@@ -443,6 +443,36 @@ TEST_F(EvaluatorTest, AByteCopyOfAnUndeliveredCommitmentIsADuplicate) {
   EXPECT_NE(report->evaluations[0].outcome, Outcome::kDuplicate) << report->evaluations[0].reason;
 }
 
+// The own-data test decides pay, not the merge: a not-own-data delta is merged and made
+// public with the scored ones; no other refusal is.
+TEST_F(EvaluatorTest, NotOwnDataDeltasAreMergedButOtherRefusalsAreNot) {
+  const std::vector<net::Submission> subs = {
+      submission(1, encode(trained_delta(1, pages(kWindow, 1)))),
+      submission(2, encode(trained_delta(2, pages(kWindow, 2)))),
+      submission(3, encode(trained_delta(3, pages(kWindow, 3)))),
+  };
+  auto report = evaluate_window(context(), subs);
+  ASSERT_TRUE(report.ok()) << report.status().to_string();
+  ASSERT_EQ(report->loss_evaluated, 3u);
+  // Whatever the measurement said, one outcome of each kind that has a decoded delta.
+  report->evaluations[0].outcome = Outcome::kScored;
+  report->evaluations[1].outcome = Outcome::kNotOwnData;
+  report->evaluations[2].outcome = Outcome::kNoGain;
+  EXPECT_TRUE(merged_into_update(report->evaluations[0]));
+  EXPECT_TRUE(merged_into_update(report->evaluations[1]));
+  for (Outcome o : {Outcome::kNoGain, Outcome::kCopy, Outcome::kDuplicate, Outcome::kNormOutlier, Outcome::kStale,
+                    Outcome::kMalformed, Outcome::kWrongData, Outcome::kWrongCodec, Outcome::kWrongShard}) {
+    Evaluation e;
+    e.outcome = o;
+    EXPECT_FALSE(merged_into_update(e)) << outcome_name(o);
+  }
+  auto made_public = public_deltas_of(*report, shapes, codec);
+  ASSERT_TRUE(made_public.ok()) << made_public.status().to_string();
+  ASSERT_EQ(made_public->size(), 3u);  // the merged update, then the two merged deltas
+  EXPECT_EQ((*made_public)[1].get(), report->evaluations[0].delta.get());
+  EXPECT_EQ((*made_public)[2].get(), report->evaluations[1].delta.get());
+}
+
 TEST_F(EvaluatorTest, PartialShardSubmissionsAreEvaluatedAndMerged) {
   // A miner that trains only some parameter shards submits those tensors only.
   const auto full = trained_delta(1, pages(kWindow, 1));
