@@ -555,7 +555,7 @@ Result<std::size_t> prejudge_window(const WindowContext& ctx, const std::vector<
 }
 
 bool merged_into_update(const Evaluation& e) {
-  return e.outcome == Outcome::kScored || e.outcome == Outcome::kNotOwnData;
+  return e.outcome == Outcome::kScored || (e.outcome == Outcome::kNotOwnData && e.gain_own > 0.0);
 }
 
 Result<std::vector<std::shared_ptr<const gradients::DecodedDelta>>> public_deltas_of(

@@ -169,11 +169,13 @@ Result<std::size_t> prejudge_window(const WindowContext& context, const std::vec
                                     Prejudged* ahead, std::size_t budget);
 
 // Whether a judged delta goes into the window's merged update: the scored ones, and those
-// the own-data test refused. The own-data test decides pay (a delta that helps held-out
-// data as much as its own pages earns nothing), not safety: such a delta passed every
-// check that protects the model (base, codec, data, strict decoding, copies, the norm
-// clip) and lowered the loss of a held-out batch its sender could not know. Refusing it
-// threw away honest work whenever the test was at chance (docs/roles.md, "Outcomes").
+// the own-data test refused that lowered the loss of both batches they were measured on
+// (g_R > 0 holds for every not-own-data delta; g_O > 0 keeps out most noise that helped
+// R_w by chance). The own-data test decides pay (a delta that helps held-out data as much
+// as its own pages earns nothing), not safety: such a delta passed every check that
+// protects the model (base, codec, data, strict decoding, copies, the norm clip) and
+// lowered the loss of a held-out batch its sender could not know. Refusing it threw away
+// honest work whenever the test was at chance (docs/roles.md, "Judging a submission").
 bool merged_into_update(const Evaluation& e);
 
 // What this window makes public for the next one's replay check (WindowContext::

@@ -443,8 +443,9 @@ TEST_F(EvaluatorTest, AByteCopyOfAnUndeliveredCommitmentIsADuplicate) {
   EXPECT_NE(report->evaluations[0].outcome, Outcome::kDuplicate) << report->evaluations[0].reason;
 }
 
-// The own-data test decides pay, not the merge: a not-own-data delta is merged and made
-// public with the scored ones; no other refusal is.
+// The own-data test decides pay, not the merge: a not-own-data delta that lowered the
+// loss of its own batch too is merged and made public with the scored ones; no other
+// refusal is.
 TEST_F(EvaluatorTest, NotOwnDataDeltasAreMergedButOtherRefusalsAreNot) {
   const std::vector<net::Submission> subs = {
       submission(1, encode(trained_delta(1, pages(kWindow, 1)))),
@@ -457,9 +458,13 @@ TEST_F(EvaluatorTest, NotOwnDataDeltasAreMergedButOtherRefusalsAreNot) {
   // Whatever the measurement said, one outcome of each kind that has a decoded delta.
   report->evaluations[0].outcome = Outcome::kScored;
   report->evaluations[1].outcome = Outcome::kNotOwnData;
+  report->evaluations[1].gain_own = 0.01;
   report->evaluations[2].outcome = Outcome::kNoGain;
   EXPECT_TRUE(merged_into_update(report->evaluations[0]));
   EXPECT_TRUE(merged_into_update(report->evaluations[1]));
+  Evaluation hurts_own = report->evaluations[1];  // helped R_w by chance, not its own batch
+  hurts_own.gain_own = -0.01;
+  EXPECT_FALSE(merged_into_update(hurts_own));
   for (Outcome o : {Outcome::kNoGain, Outcome::kCopy, Outcome::kDuplicate, Outcome::kNormOutlier, Outcome::kStale,
                     Outcome::kMalformed, Outcome::kWrongData, Outcome::kWrongCodec, Outcome::kWrongShard}) {
     Evaluation e;
