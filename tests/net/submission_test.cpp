@@ -467,6 +467,18 @@ std::vector<std::string> frames(const Keypair& miner, const Keypair& validator, 
   return {sign_header(h, miner), payload};
 }
 
+// Two registered miners: `a` as uid 0, `b` as uid 1.
+ServerOptions two_miner_options(const Keypair& a, const Keypair& b) {
+  ServerOptions o = checker_options(a);
+  const std::string ka = raw_bytes(a.public_key()), kb = raw_bytes(b.public_key());
+  o.uid_of = [ka, kb](const std::string& k) -> std::optional<std::uint32_t> {
+    if (k == ka) return 0u;
+    if (k == kb) return 1u;
+    return std::nullopt;
+  };
+  return o;
+}
+
 // The commitment, then the delivery; the delivery's reply (or the commitment's refusal).
 proto::Reply commit_and_deliver(SubmissionChecker& checker, const std::vector<std::string>& f, Submission* out) {
   proto::Reply committed = checker.check({f[0]}, {}, out);
@@ -500,13 +512,7 @@ TEST(SubmissionChecks, AnUnregisteredKeyIsRefusedBeforeAnySignatureWork) {
 // that commits first keeps its place even when a copier delivers first.
 TEST(SubmissionChecks, CommitmentOrderIsKeptWhateverTheDeliveryOrder) {
   const Keypair a = Keypair::generate(), b = Keypair::generate(), validator = Keypair::generate();
-  ServerOptions o = checker_options(a);
-  const std::string ka = raw_bytes(a.public_key()), kb = raw_bytes(b.public_key());
-  o.uid_of = [ka, kb](const std::string& k) -> std::optional<std::uint32_t> {
-    if (k == ka) return 0u;
-    if (k == kb) return 1u;
-    return std::nullopt;
-  };
+  const ServerOptions o = two_miner_options(a, b);
   SubmissionChecker checker(o, validator);
   const auto fa = frames(a, validator, 0, 1, "original"), fb = frames(b, validator, 1, 1, "copy");
   Submission out_a, out_b;
@@ -525,13 +531,7 @@ TEST(SubmissionChecks, CommitmentOrderIsKeptWhateverTheDeliveryOrder) {
 // a payload nobody committed before, name none.
 TEST(SubmissionChecks, AByteCopyNamesTheEarlierCommitterWhoseDeliveryNeverCame) {
   const Keypair a = Keypair::generate(), b = Keypair::generate(), validator = Keypair::generate();
-  ServerOptions o = checker_options(a);
-  const std::string ka = raw_bytes(a.public_key()), kb = raw_bytes(b.public_key());
-  o.uid_of = [ka, kb](const std::string& k) -> std::optional<std::uint32_t> {
-    if (k == ka) return 0u;
-    if (k == kb) return 1u;
-    return std::nullopt;
-  };
+  const ServerOptions o = two_miner_options(a, b);
   SubmissionChecker checker(o, validator);
   const auto original = frames(a, validator, 0, 1, "original"), copy = frames(b, validator, 1, 1, "original");
   Submission out;
