@@ -2,10 +2,13 @@
 
 #include <httplib.h>
 
+#include <limits>
+
 #include <nlohmann/json.hpp>
 
 #include "chain-bridge/substrate/scale.h"
 #include "core/hash.h"
+#include "core/json_fields.h"
 #include "net/http_server.h"
 
 namespace tessera::chain {
@@ -31,6 +34,19 @@ std::string announcement_signing_bytes(const AnnouncementRecord& r) {
                                    std::to_string(r.block), r.announcer})
     out.u64(field.size()).raw(field);
   return std::string(out.data().begin(), out.data().end());
+}
+
+// An unsigned integer field that fits T (core/json_fields.h), else an error naming it.
+template <typename T>
+Result<T> unsigned_field(const json& j, const char* name, const std::string& what) {
+  const auto it = j.find(name);
+  if (it == j.end()) return InvalidArgument(what + " has no " + name);
+  const std::optional<T> v = json_unsigned<T>(*it);
+  if (!v) {
+    return InvalidArgument(what + ": " + name + " is not an unsigned integer of at most " +
+                           std::to_string(std::numeric_limits<T>::max()));
+  }
+  return *v;
 }
 
 bool verifies(const std::string& key_raw, const std::string& message, const std::string& sig_raw) {
@@ -90,10 +106,10 @@ Result<AnnouncementRecord> open_announcement_json(const std::string& body, const
   if (j.is_discarded() || !j.is_object()) return InvalidArgument("announcement is not a JSON object");
   AnnouncementRecord r;
   try {
-    r.netuid = j.at("netuid").get<std::uint32_t>();
-    r.window = j.at("window").get<std::uint64_t>();
+    TESSERA_ASSIGN_OR_RETURN(r.netuid, unsigned_field<std::uint32_t>(j, "netuid", "announcement"));
+    TESSERA_ASSIGN_OR_RETURN(r.window, unsigned_field<std::uint64_t>(j, "window", "announcement"));
     r.address = j.at("address").get<std::string>();
-    r.block = j.at("block").get<std::uint64_t>();
+    TESSERA_ASSIGN_OR_RETURN(r.block, unsigned_field<std::uint64_t>(j, "block", "announcement"));
     TESSERA_ASSIGN_OR_RETURN(r.hash, from_hex(j.at("hash").get<std::string>()));
     TESSERA_ASSIGN_OR_RETURN(r.announcer, from_hex(j.at("announcer").get<std::string>()));
     TESSERA_ASSIGN_OR_RETURN(auto sig, from_hex(j.at("signature").get<std::string>()));
@@ -138,10 +154,10 @@ Result<EndpointRecord> open_endpoint_json(const std::string& body, const std::st
   if (j.is_discarded() || !j.is_object()) return InvalidArgument("endpoint record is not a JSON object");
   EndpointRecord r;
   try {
-    r.netuid = j.at("netuid").get<std::uint32_t>();
+    TESSERA_ASSIGN_OR_RETURN(r.netuid, unsigned_field<std::uint32_t>(j, "netuid", "endpoint record"));
     r.address = j.at("address").get<std::string>();
     r.checkpoint_address = j.at("checkpoint_address").get<std::string>();
-    r.issued_ms = j.at("issued_ms").get<std::uint64_t>();
+    TESSERA_ASSIGN_OR_RETURN(r.issued_ms, unsigned_field<std::uint64_t>(j, "issued_ms", "endpoint record"));
     TESSERA_ASSIGN_OR_RETURN(r.hotkey, from_hex(j.at("hotkey").get<std::string>()));
     TESSERA_ASSIGN_OR_RETURN(r.curve_public_key, from_hex(j.at("curve_public_key").get<std::string>()));
     TESSERA_ASSIGN_OR_RETURN(auto sig_raw, from_hex(j.at("signature").get<std::string>()));

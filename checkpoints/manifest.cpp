@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/hash.h"
+#include "core/json_fields.h"
 
 namespace tessera::checkpoints {
 
@@ -90,18 +91,29 @@ Result<Manifest> Manifest::from_json(const std::string& text) {
     }
     if (format != kFormat) return Corrupted("manifest: unknown format '" + format + "'");
     m.run_id = j.at("run_id").get<std::string>();
-    m.window = j.at("window").get<std::uint64_t>();
-    m.origin_window = j.at("origin_window").get<std::uint64_t>();
+    for (auto [name, field] : {std::pair{"window", &m.window}, std::pair{"origin_window", &m.origin_window}}) {
+      const auto v = json_unsigned<std::uint64_t>(j.at(name));
+      if (!v) return Corrupted(std::string("manifest: ") + name + " is not an unsigned 64-bit integer");
+      *field = *v;
+    }
     m.parent = j.at("parent").get<std::string>();
     m.model = j.at("model").get<std::string>();
     m.outer = j.at("outer").get<std::string>();
     for (const auto& a : j.at("accepted")) {
-      m.accepted.push_back({a.at("uid").get<std::uint32_t>(), a.at("hotkey").get<std::string>(),
-                            a.at("payload_hash").get<std::string>(), a.at("score").get<double>()});
+      const auto uid = json_unsigned<std::uint32_t>(a.at("uid"));
+      if (!uid) return Corrupted("manifest: an accepted entry's uid is not an unsigned 32-bit integer");
+      m.accepted.push_back({*uid, a.at("hotkey").get<std::string>(), a.at("payload_hash").get<std::string>(),
+                            a.at("score").get<double>()});
     }
     for (const auto& t : j.at("tensors")) {
-      m.tensors.push_back({t.at("name").get<std::string>(), t.at("shape").get<std::vector<std::int64_t>>(),
-                           t.at("hash").get<std::string>()});
+      std::vector<std::int64_t> shape;
+      if (!t.at("shape").is_array()) return Corrupted("manifest: a tensor shape is not an array");
+      for (const auto& d : t.at("shape")) {
+        const auto size = json_unsigned<std::int64_t>(d);
+        if (!size) return Corrupted("manifest: a tensor dimension is not a non-negative 64-bit integer");
+        shape.push_back(*size);
+      }
+      m.tensors.push_back({t.at("name").get<std::string>(), std::move(shape), t.at("hash").get<std::string>()});
     }
     if (j.contains("norm_reference")) {
       m.norm_reference = j.at("norm_reference").get<double>();

@@ -69,6 +69,52 @@ TEST(Manifest, HostileNormReferencesAreRefusedWithTheirName) {
   EXPECT_EQ(fine->shard_norm_references, (std::vector<double>{0.0, 2.5}));
 }
 
+// Integer fields take only non-negative integers that fit: a float, a negative number or
+// a larger one is refused, named, where the JSON library would have converted it silently
+// (a float out of range with undefined behaviour).
+TEST(Manifest, HostileIntegersAreRefusedWithTheirName) {
+  Manifest base = manifest(3);
+  base.tensors.push_back({"wte.weight", {64, 32}, std::string(64, 'c')});
+  const std::string good = base.to_json();
+  auto parsed = Manifest::from_json(good);
+  ASSERT_TRUE(parsed.ok()) << parsed.status().to_string();
+  EXPECT_EQ(parsed->tensors.at(0).shape, (std::vector<std::int64_t>{64, 32}));
+  EXPECT_EQ(parsed->accepted.at(0).uid, 3u);
+  // `path` names where the raw `value` goes: a top-level key, or accepted[0].uid /
+  // tensors[0].shape.
+  auto with = [&](const std::string& path, const std::string& value) {
+    auto j = nlohmann::json::parse(good);
+    if (path == "uid") {
+      j["accepted"][0]["uid"] = "@value@";
+    } else if (path == "shape") {
+      j["tensors"][0]["shape"] = "@value@";
+    } else {
+      j[path] = "@value@";
+    }
+    std::string text = j.dump();
+    text.replace(text.find("\"@value@\""), 9, value);
+    return Manifest::from_json(text);
+  };
+  const std::vector<std::tuple<std::string, std::string, std::string>> cases = {
+      {"window", "1e30", "window is not an unsigned 64-bit integer"},
+      {"window", "3.0", "window is not an unsigned 64-bit integer"},
+      {"window", "-1", "window is not an unsigned 64-bit integer"},
+      {"origin_window", "\"0\"", "origin_window is not an unsigned 64-bit integer"},
+      {"uid", "4294967296", "uid is not an unsigned 32-bit integer"},
+      {"uid", "-3", "uid is not an unsigned 32-bit integer"},
+      {"shape", "[64, -32]", "tensor dimension"},
+      {"shape", "[64, 1e300]", "tensor dimension"},
+      {"shape", "[64, 9223372036854775808]", "tensor dimension"},
+      {"shape", "64", "not an array"},
+  };
+  for (const auto& [path, value, named] : cases) {
+    auto m = with(path, value);
+    ASSERT_FALSE(m.ok()) << path << " = " << value;
+    EXPECT_EQ(m.status().code(), StatusCode::kCorrupted);
+    EXPECT_NE(m.status().message().find(named), std::string::npos) << m.status().message();
+  }
+}
+
 TEST(CheckpointStore, PutGetVerifiesAndPointsLatest) {
   testing::TempDir dir;
   auto store = CheckpointStore::open(dir.path());

@@ -1,0 +1,24 @@
+// Integer fields of JSON that someone else wrote (served records, manifests). nlohmann's
+// get<T>() converts a negative number, a larger one or a float to T without a word, and a
+// float out of T's range with undefined behaviour; a reader of hostile JSON takes only
+// what a writer of the format writes: a non-negative integer that fits.
+#pragma once
+
+#include <cstdint>
+#include <limits>
+#include <optional>
+
+#include <nlohmann/json.hpp>
+
+namespace tessera {
+
+// `v` as T when it is a non-negative JSON integer no larger than T's maximum, else nullopt.
+template <typename T>
+std::optional<T> json_unsigned(const nlohmann::json& v) {
+  if (!v.is_number_unsigned()) return std::nullopt;
+  const auto n = v.get<std::uint64_t>();
+  if (n > static_cast<std::uint64_t>(std::numeric_limits<T>::max())) return std::nullopt;
+  return static_cast<T>(n);
+}
+
+}  // namespace tessera
