@@ -561,14 +561,14 @@ bool merged_into_update(const Evaluation& e) {
 Result<std::vector<std::shared_ptr<const gradients::DecodedDelta>>> public_deltas_of(
     const WindowReport& report, const std::vector<std::vector<std::int64_t>>& param_shapes,
     const gradients::CodecSettings& codec, std::vector<torch::Tensor> merged) {
-  std::vector<std::shared_ptr<const gradients::DecodedDelta>> scored;
+  std::vector<std::shared_ptr<const gradients::DecodedDelta>> kept;
   std::vector<const gradients::DecodedDelta*> pointers;
   for (const auto& e : report.evaluations) {
     if (!merged_into_update(e) || !e.delta) continue;
-    scored.push_back(e.delta);
+    kept.push_back(e.delta);
     pointers.push_back(e.delta.get());
   }
-  if (scored.empty()) return scored;
+  if (kept.empty()) return kept;
   if (merged.empty()) {
     TESSERA_ASSIGN_OR_RETURN(merged, gradients::merge_deltas(pointers, param_shapes, report.groups, report.norm_references));
   }
@@ -580,8 +580,8 @@ Result<std::vector<std::shared_ptr<const gradients::DecodedDelta>>> public_delta
     if (merged[i].defined()) tensors.push_back({static_cast<std::uint32_t>(i), merged[i]});
   }
   TESSERA_ASSIGN_OR_RETURN(auto encoded, gradients::encode_delta(tensors, codec));
-  scored.insert(scored.begin(), std::make_shared<const gradients::DecodedDelta>(std::move(encoded.reconstruction)));
-  return scored;
+  kept.insert(kept.begin(), std::make_shared<const gradients::DecodedDelta>(std::move(encoded.reconstruction)));
+  return kept;
 }
 
 }  // namespace tessera::verification

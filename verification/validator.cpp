@@ -39,6 +39,13 @@ void count_event(ValidatorState& state, const std::string& event, std::uint64_t 
       .inc(static_cast<double>(n));
 }
 
+// Forward passes spent judging, whether measured ahead or after the close.
+void count_forward_passes(std::uint64_t n) {
+  metrics::registry()
+      .counter("tessera_validator_forward_passes_total", "Forward passes spent judging.")
+      .inc(static_cast<double>(n));
+}
+
 constexpr std::string_view kVerdictDomain{"tessera-verdict/1\0", 18};
 
 std::string verdict_signing_bytes(const std::string& verdict) {
@@ -505,9 +512,7 @@ Result<bool> Validator::prejudge(const chain::CheckpointInfo& info) {
   const std::uint64_t passes_before = prejudged_.forward_passes;
   auto measured = prejudge_window(context(info.window, *base), it->second, &prejudged_, 1);
   if (prejudged_.forward_passes > passes_before) {
-    metrics::registry()
-        .counter("tessera_validator_forward_passes_total", "Forward passes spent judging.")
-        .inc(static_cast<double>(prejudged_.forward_passes - passes_before));
+    count_forward_passes(prejudged_.forward_passes - passes_before);
   }
   if (!measured.ok()) {
     // The model may hold a half-applied delta: reload it, and measure everything again,
@@ -601,8 +606,7 @@ void Validator::report_window(std::uint64_t window, const checkpoints::Checkpoin
       .inc(static_cast<double>(received));
   m.histogram("tessera_validator_eval_seconds", "Time to judge one window's submissions.", metrics::seconds_buckets())
       .observe(report.seconds);
-  m.counter("tessera_validator_forward_passes_total", "Forward passes spent judging.")
-      .inc(static_cast<double>(report.forward_passes));
+  count_forward_passes(report.forward_passes);
   if (report.loss_evaluated > 0) {
     m.gauge("tessera_validator_heldout_loss", "Held-out loss of the checkpoint judged against, last window.")
         .set(report.before_random);

@@ -34,17 +34,23 @@ Manifest manifest(std::uint64_t window, std::string parent = "") {
   return m;
 }
 
+// `good` parsed again with the field `at` picks replaced by `raw` as raw text: some values
+// (1e400) are not numbers a JSON writer can make.
+template <typename At>
+Result<Manifest> with_raw(const std::string& good, At at, const std::string& raw) {
+  auto j = nlohmann::json::parse(good);
+  at(j) = "@value@";
+  std::string text = j.dump();
+  text.replace(text.find("\"@value@\""), 9, raw);
+  return Manifest::from_json(text);
+}
+
 // A manifest is read from any source: hostile norm references are refused, named.
 TEST(Manifest, HostileNormReferencesAreRefusedWithTheirName) {
   const std::string good = manifest(3).to_json();
   ASSERT_TRUE(Manifest::from_json(good).ok());
   auto with = [&](const std::string& key, const std::string& value) {
-    // The value goes in as raw text: some (1e400) are not numbers a JSON writer can make.
-    auto j = nlohmann::json::parse(good);
-    j[key] = "@value@";
-    std::string text = j.dump();
-    text.replace(text.find("\"@value@\""), 9, value);
-    return Manifest::from_json(text);
+    return with_raw(good, [&](nlohmann::json& j) -> nlohmann::json& { return j[key]; }, value);
   };
   std::string many = "[";
   for (int i = 0; i < 1025; ++i) many += (i ? ",1.0" : "1.0");
@@ -83,17 +89,13 @@ TEST(Manifest, HostileIntegersAreRefusedWithTheirName) {
   // `path` names where the raw `value` goes: a top-level key, or accepted[0].uid /
   // tensors[0].shape.
   auto with = [&](const std::string& path, const std::string& value) {
-    auto j = nlohmann::json::parse(good);
-    if (path == "uid") {
-      j["accepted"][0]["uid"] = "@value@";
-    } else if (path == "shape") {
-      j["tensors"][0]["shape"] = "@value@";
-    } else {
-      j[path] = "@value@";
-    }
-    std::string text = j.dump();
-    text.replace(text.find("\"@value@\""), 9, value);
-    return Manifest::from_json(text);
+    return with_raw(good,
+                    [&](nlohmann::json& j) -> nlohmann::json& {
+                      if (path == "uid") return j["accepted"][0]["uid"];
+                      if (path == "shape") return j["tensors"][0]["shape"];
+                      return j[path];
+                    },
+                    value);
   };
   const std::vector<std::tuple<std::string, std::string, std::string>> cases = {
       {"window", "1e30", "window is not an unsigned 64-bit integer"},
