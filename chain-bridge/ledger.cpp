@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "core/archive.h"
+#include "core/json_fields.h"
 #include "core/run_spec.h"
 #include "core/schedule.h"
 
@@ -78,17 +79,33 @@ std::string Genesis::to_json() const {
   return j.dump(2);
 }
 
+namespace {
+
+// `key` of `j` into `*out` when present (else `*out` is left as it is): only a
+// non-negative JSON integer that fits is a count of rao or a version (json_unsigned).
+template <typename T>
+Status read_unsigned(const nlohmann::json& j, const std::string& key, T* out) {
+  if (!j.contains(key)) return Status::Ok();
+  const auto n = json_unsigned<T>(j.at(key));
+  if (!n) return InvalidArgument("genesis: " + key + " is " + j.at(key).dump().substr(0, 40) + ", not a non-negative integer that fits");
+  *out = *n;
+  return Status::Ok();
+}
+
+}  // namespace
+
 Result<Genesis> Genesis::from_json(const std::string& text) {
   Genesis g;
   try {
     const auto j = nlohmann::json::parse(text);
+    if (!j.is_object()) return InvalidArgument("genesis: not a JSON object");
     g.chain_name = j.value("chain_name", g.chain_name);
-    g.subnet_lock_cost = j.value("subnet_lock_cost_rao", g.subnet_lock_cost);
+    TESSERA_RETURN_IF_ERROR(read_unsigned(j, "subnet_lock_cost_rao", &g.subnet_lock_cost));
     if (j.contains("rules_version")) {
-      g.rules.version = j.at("rules_version").get<std::uint32_t>();
-      g.rules.emission_per_block = j.value("emission_rao_per_block", g.rules.emission_per_block);
-      g.rules.max_owner_cut_ppm = j.value("max_owner_cut_ppm", g.rules.max_owner_cut_ppm);
-      g.rules.stake_threshold = j.value("stake_threshold_rao", g.rules.stake_threshold);
+      TESSERA_RETURN_IF_ERROR(read_unsigned(j, "rules_version", &g.rules.version));
+      TESSERA_RETURN_IF_ERROR(read_unsigned(j, "emission_rao_per_block", &g.rules.emission_per_block));
+      TESSERA_RETURN_IF_ERROR(read_unsigned(j, "max_owner_cut_ppm", &g.rules.max_owner_cut_ppm));
+      TESSERA_RETURN_IF_ERROR(read_unsigned(j, "stake_threshold_rao", &g.rules.stake_threshold));
     } else {
       g.rules = ChainRules{1, 0, 1000000};
     }
@@ -96,7 +113,9 @@ Result<Genesis> Genesis::from_json(const std::string& text) {
     for (const auto& b : j.at("balances")) {
       TESSERA_ASSIGN_OR_RETURN(std::string raw, from_hex(b.at("account").get<std::string>()));
       if (raw.size() != 32) return InvalidArgument("genesis account " + b.at("account").get<std::string>() + " is not 32 bytes");
-      const auto rao = b.at("rao").get<std::uint64_t>();
+      std::uint64_t rao = 0;
+      if (!b.contains("rao")) return InvalidArgument("genesis: balance of " + b.at("account").get<std::string>() + " has no rao");
+      TESSERA_RETURN_IF_ERROR(read_unsigned(b, "rao", &rao));
       if (__builtin_add_overflow(total, rao, &total)) return InvalidArgument("genesis balances overflow 64 bits");
       g.balances.push_back({raw, rao});
     }

@@ -15,6 +15,7 @@
 #include "chain-bridge/substrate/ss58.h"
 #include "chain-bridge/substrate/substrate_client.h"
 #include "core/hash.h"
+#include "core/json_fields.h"
 #include "core/run_spec.h"
 
 namespace tessera::chain {
@@ -232,7 +233,7 @@ class SubtensorChain final : public ChainClient {
       for (const auto& e : in.events) {
         if (e.name != "NetworkAdded") continue;
         const auto& f = e.fields.is_array() && !e.fields.empty() ? e.fields[0] : e.fields;
-        if (f.is_number_unsigned()) netuid = f.get<std::uint32_t>(), found = true;
+        if (const auto n = json_unsigned<std::uint16_t>(f)) netuid = *n, found = true;
       }
       if (!found) return Internal("register_network was included but no NetworkAdded event names the netuid");
     } else if (md.call("SubtensorModule", "sudo_add_network").ok()) {
@@ -251,8 +252,9 @@ class SubtensorChain final : public ChainClient {
   Result<std::uint32_t> register_hotkey(const Keypair& coldkey, const PublicKey& hotkey, std::uint32_t netuid) override {
     TESSERA_ASSIGN_OR_RETURN(auto in, submit(coldkey, "burned_register", {{"netuid", netuid}, {"hotkey", sub::hex_of(hotkey)}}));
     TESSERA_ASSIGN_OR_RETURN(auto uid, client_->storage("SubtensorModule", "Uids", {netuid, sub::hex_of(hotkey)}, in.block_hash));
-    if (!uid.is_number_unsigned()) return Internal("registered, but Uids holds no uid for the hotkey");
-    return uid.get<std::uint32_t>();
+    const auto n = json_unsigned<std::uint16_t>(uid);
+    if (!n) return Internal("registered, but Uids holds no u16 uid for the hotkey: " + uid.dump().substr(0, 40));
+    return *n;
   }
   Result<std::uint32_t> register_by_sudo(const Keypair& sudo_key, const PublicKey& coldkey, const PublicKey& hotkey,
                                          std::uint32_t netuid) override {
@@ -261,8 +263,9 @@ class SubtensorChain final : public ChainClient {
                                  {{"netuid", netuid}, {"hotkey", sub::hex_of(hotkey)}, {"coldkey", sub::hex_of(coldkey)},
                                   {"stake", 0}, {"balance", 0}}));
     TESSERA_ASSIGN_OR_RETURN(auto uid, client_->storage("SubtensorModule", "Uids", {netuid, sub::hex_of(hotkey)}));
-    if (!uid.is_number_unsigned()) return Internal("sudo_register succeeded, but Uids holds no uid for the hotkey");
-    return uid.get<std::uint32_t>();
+    const auto n = json_unsigned<std::uint16_t>(uid);
+    if (!n) return Internal("sudo_register succeeded, but Uids holds no u16 uid for the hotkey: " + uid.dump().substr(0, 40));
+    return *n;
   }
   // An axon holds an IP and a port only: it points at this process's endpoint-info
   // service (chain-bridge/endpoint_info.h), which serves the submission address and the

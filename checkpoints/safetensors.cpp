@@ -7,6 +7,7 @@
 
 #include "core/bytes.h"
 #include "core/file_io.h"
+#include "core/json_fields.h"
 
 namespace tessera::checkpoints {
 
@@ -86,10 +87,18 @@ Result<SafetensorsLayout> safetensors_layout(std::string_view prefix, std::uint6
     try {
       const std::string dtype = v.at("dtype").get<std::string>();
       if (dtype != "F32") return InvalidArgument("safetensors: tensor " + name + " has dtype " + dtype + " (only F32)");
-      if (v.at("data_offsets").size() != 2) return Corrupted("safetensors: tensor " + name + ": data_offsets needs 2 values");
-      SafetensorsLayout::Entry e{name, v.at("shape").get<std::vector<std::int64_t>>(),
-                                 v.at("data_offsets").at(0).get<std::uint64_t>(),
-                                 v.at("data_offsets").at(1).get<std::uint64_t>()};
+      const auto& offsets = v.at("data_offsets");
+      if (!offsets.is_array() || offsets.size() != 2) return Corrupted("safetensors: tensor " + name + ": data_offsets needs 2 values");
+      const auto begin = json_unsigned<std::uint64_t>(offsets[0]), end = json_unsigned<std::uint64_t>(offsets[1]);
+      if (!begin || !end) return Corrupted("safetensors: tensor " + name + ": data_offsets are not two non-negative integers");
+      const auto& dims = v.at("shape");
+      if (!dims.is_array()) return Corrupted("safetensors: tensor " + name + ": shape is not an array");
+      SafetensorsLayout::Entry e{name, {}, *begin, *end};
+      for (const auto& d : dims) {
+        const auto n = json_unsigned<std::int64_t>(d);
+        if (!n) return Corrupted("safetensors: tensor " + name + ": shape " + dims.dump() + " holds a dimension that is not a non-negative integer");
+        e.shape.push_back(*n);
+      }
       const auto bytes = float32_bytes(e.shape);
       if (!bytes.ok()) return Corrupted("safetensors: tensor " + name + " has a bad shape");
       if (e.end < e.begin || e.end > data_size) {

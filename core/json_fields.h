@@ -13,9 +13,10 @@
 namespace tessera {
 
 // `v` as T when it is a non-negative JSON integer no larger than T's maximum, else nullopt.
+// Parsed text holds such a number as unsigned; JSON built in code may hold it as signed.
 template <typename T>
 std::optional<T> json_unsigned(const nlohmann::json& v) {
-  if (!v.is_number_unsigned()) return std::nullopt;
+  if (!v.is_number_integer() || (!v.is_number_unsigned() && v.get<std::int64_t>() < 0)) return std::nullopt;
   const auto n = v.get<std::uint64_t>();
   if (n > static_cast<std::uint64_t>(std::numeric_limits<T>::max())) return std::nullopt;
   return static_cast<T>(n);

@@ -1,5 +1,9 @@
 #include "chain-bridge/substrate/storage.h"
 
+#include <optional>
+
+#include "core/json_fields.h"
+
 namespace tessera::substrate {
 
 Result<Bytes> storage_key(const Metadata& md, std::string_view pallet, std::string_view entry, const json& keys) {
@@ -47,7 +51,11 @@ Result<std::vector<EventRecord>> decode_events(const Metadata& md, std::span<con
   for (const auto& r : records) {
     EventRecord rec;
     const json& phase = r.at("phase");
-    if (phase.is_object() && phase.contains("ApplyExtrinsic")) rec.extrinsic = phase["ApplyExtrinsic"].get<std::uint32_t>();
+    if (phase.is_object() && phase.contains("ApplyExtrinsic")) {
+      const auto index = json_unsigned<std::uint32_t>(phase["ApplyExtrinsic"]);
+      if (!index) return Corrupted("System.Events holds an ApplyExtrinsic phase whose index is not a u32");
+      rec.extrinsic = *index;
+    }
     const json& event = r.at("event");  // {"Pallet": "Name"} or {"Pallet": {"Name": fields}}
     if (!event.is_object() || event.size() != 1) return Corrupted("System.Events holds an event that is not {pallet: event}");
     rec.pallet = event.begin().key();
@@ -74,15 +82,16 @@ std::string dispatch_error_name(const Metadata& md, const json& error) try {
   const std::string& kind = error.begin().key();
   const json& inner = error.begin().value();
   if (kind == "Module" && inner.is_object() && inner.contains("index") && inner.contains("error")) {
-    auto index = inner["index"].get<std::uint32_t>();
-    std::uint32_t code = 0;
+    const auto index = json_unsigned<std::uint8_t>(inner["index"]);
+    std::optional<std::uint8_t> code;
     if (inner["error"].is_string()) {  // [u8; 4]: the first byte is the error's index
       auto bytes = bytes_from_hex(inner["error"].get<std::string>());
       if (bytes.ok() && !bytes->empty()) code = (*bytes)[0];
     } else {
-      code = inner["error"].get<std::uint32_t>();
+      code = json_unsigned<std::uint8_t>(inner["error"]);
     }
-    return md.error_name(static_cast<std::uint8_t>(index), static_cast<std::uint8_t>(code));
+    if (!index || !code) return "unrecognised module error " + error.dump().substr(0, 200);
+    return md.error_name(*index, *code);
   }
   // Token(FundsUnavailable), Arithmetic(Overflow), …
   return kind + (inner.is_null() ? "" : "::" + (inner.is_string() ? inner.get<std::string>() : inner.dump()));

@@ -3,6 +3,7 @@
 #include <map>
 
 #include "chain-bridge/substrate/ss58.h"
+#include "core/json_fields.h"
 
 namespace tessera::substrate {
 namespace {
@@ -45,20 +46,31 @@ Result<std::unique_ptr<SubstrateClient>> SubstrateClient::connect(const std::str
   return c;
 }
 
+Result<RuntimeVersion> parse_runtime_version(const json& v) {
+  if (!v.is_object()) return Corrupted("state_getRuntimeVersion: the reply is not an object");
+  RuntimeVersion out;
+  for (auto [key, field] : {std::pair{"specVersion", &out.spec_version}, std::pair{"transactionVersion", &out.transaction_version}}) {
+    const auto n = v.contains(key) ? json_unsigned<std::uint32_t>(v.at(key)) : std::nullopt;
+    if (!n) return Corrupted(std::string("state_getRuntimeVersion: ") + key + " is not a u32");
+    *field = *n;
+  }
+  if (v.contains("specName")) {
+    if (!v.at("specName").is_string()) return Corrupted("state_getRuntimeVersion: specName is not a string");
+    out.spec_name = v.at("specName").get<std::string>();
+  }
+  return out;
+}
+
 Status SubstrateClient::refresh_runtime() {
   TESSERA_ASSIGN_OR_RETURN(auto v, rpc_->call("state_getRuntimeVersion", json::array()));
-  if (!v.is_object() || !v["specVersion"].is_number_unsigned() || !v["transactionVersion"].is_number_unsigned())
-    return Corrupted("state_getRuntimeVersion: no specVersion/transactionVersion");
-  std::uint32_t spec = v["specVersion"].get<std::uint32_t>();
-  if (spec == identity_.version.spec_version && !metadata_.types.empty()) return Status::Ok();
+  TESSERA_ASSIGN_OR_RETURN(RuntimeVersion version, parse_runtime_version(v));
+  if (version.spec_version == identity_.version.spec_version && !metadata_.types.empty()) return Status::Ok();
   TESSERA_ASSIGN_OR_RETURN(auto raw, rpc_->call("state_getMetadata", json::array()));
   TESSERA_ASSIGN_OR_RETURN(auto bytes, hex_result(raw, "state_getMetadata"));
   auto md = parse_metadata(bytes);
   if (!md.ok()) return md.status().with_context("the node's runtime metadata");
   metadata_ = std::move(*md);
-  identity_.version.spec_version = spec;
-  identity_.version.transaction_version = v["transactionVersion"].get<std::uint32_t>();
-  identity_.version.spec_name = v.value("specName", std::string());
+  identity_.version = std::move(version);
   return Status::Ok();
 }
 

@@ -39,6 +39,10 @@ struct InBlock {
   std::vector<EventRecord> events;  // this extrinsic's events only
 };
 
+// The reply of `state_getRuntimeVersion`: specVersion and transactionVersion as u32 JSON
+// integers, specName a string when present; anything else is refused by name.
+Result<RuntimeVersion> parse_runtime_version(const json& v);
+
 class SubstrateClient {
  public:
   static Result<std::unique_ptr<SubstrateClient>> connect(const std::string& url, RpcOptions options = {});

@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
+
 #include "core/rng.h"
 
 namespace tessera::chain {
@@ -274,6 +276,44 @@ TEST(Ledger, GenesisStakeThresholdAndTheOwnerReachTheEpoch) {
   const auto* s = f.ledger.subnet(netuid);
   EXPECT_FALSE(s->neurons[0].validator_permit);  // below the chain's stake threshold
   EXPECT_TRUE(s->neurons[2].validator_permit);   // the owner always holds one
+}
+
+// A genesis file is read like any file someone else wrote: a count of rao or a version is
+// a non-negative JSON integer that fits, or the file is refused naming the field.
+// nlohmann's get<std::uint64_t>() read -1 as 2^64 − 1 and 1.5 as 1 without a word.
+TEST(Ledger, HostileGenesisNumbersAreRefusedWithTheirName) {
+  Fixture f;
+  Genesis g;
+  for (const Keypair* k : {&f.owner, &f.alice}) g.balances.push_back({key_of(k->public_key()), 1000 * kRaoPerTao});
+  const auto good = nlohmann::json::parse(g.to_json());
+  ASSERT_TRUE(Genesis::from_json(good.dump()).ok());
+  struct Case {
+    std::string field;
+    nlohmann::json value;
+  };
+  const std::vector<Case> cases = {
+      {"subnet_lock_cost_rao", -1},          {"subnet_lock_cost_rao", 1.5},     {"subnet_lock_cost_rao", "100"},
+      {"emission_rao_per_block", 1e30},      {"max_owner_cut_ppm", 4294967296}, {"rules_version", -2},
+      {"stake_threshold_rao", nullptr},
+  };
+  for (const auto& c : cases) {
+    auto bad = good;
+    bad[c.field] = c.value;
+    auto r = Genesis::from_json(bad.dump());
+    ASSERT_FALSE(r.ok()) << c.field << " = " << c.value.dump();
+    EXPECT_NE(r.status().message().find(c.field), std::string::npos) << r.status().message();
+  }
+  for (const nlohmann::json& rao : {nlohmann::json(-5), nlohmann::json(2.5), nlohmann::json("7"), nlohmann::json(1e20)}) {
+    auto bad = good;
+    bad["balances"][0]["rao"] = rao;
+    auto r = Genesis::from_json(bad.dump());
+    ASSERT_FALSE(r.ok()) << rao.dump();
+    EXPECT_NE(r.status().message().find("rao"), std::string::npos) << r.status().message();
+  }
+  auto missing = good;
+  missing["balances"][0].erase("rao");
+  EXPECT_FALSE(Genesis::from_json(missing.dump()).ok());
+  EXPECT_FALSE(Genesis::from_json("[1, 2]").ok());
 }
 
 TEST(Ledger, LiquidAlphaBoundsAreSubtensors) {

@@ -10,6 +10,7 @@
 #include "chain-bridge/substrate/extrinsic.h"
 #include "chain-bridge/substrate/ss58.h"
 #include "chain-bridge/substrate/storage.h"
+#include "chain-bridge/substrate/substrate_client.h"
 
 namespace tessera::substrate {
 namespace {
@@ -256,6 +257,23 @@ TEST_P(RuntimeVectors, HostileEventBytesAreErrors) {
   }
 }
 
+// A module error names the pallet and error by their u8 indices; an index that is not a
+// u8 integer is reported as unrecognised, not truncated into another pallet's error (300
+// was read as 44 before).
+TEST_P(RuntimeVectors, HostileDispatchErrorsAreNotTruncatedIntoAnotherError) {
+  const Pallet& pallet = md().pallets.back();
+  const json good = {{"Module", {{"index", pallet.index}, {"error", "0x00000000"}}}};
+  EXPECT_EQ(dispatch_error_name(md(), good).rfind(pallet.name + "::", 0), 0u) << dispatch_error_name(md(), good);
+  for (const json& index : {json(pallet.index + 256), json(-1), json(1.5), json("7")}) {
+    const json bad = {{"Module", {{"index", index}, {"error", 0}}}};
+    EXPECT_NE(dispatch_error_name(md(), bad).find("unrecognised"), std::string::npos) << dispatch_error_name(md(), bad);
+  }
+  for (const json& error : {json(256), json(-3), json(2.5)}) {
+    const json bad = {{"Module", {{"index", pallet.index}, {"error", error}}}};
+    EXPECT_NE(dispatch_error_name(md(), bad).find("unrecognised"), std::string::npos) << dispatch_error_name(md(), bad);
+  }
+}
+
 // The storage SubtensorChain reads for a metagraph has keys this runtime can encode
 // (today's runtime is not executed here: its reads are checked this far).
 TEST_P(RuntimeVectors, TheMetagraphsStorageKeysEncode) {
@@ -272,6 +290,38 @@ TEST_P(RuntimeVectors, TheMetagraphsStorageKeysEncode) {
   auto stake = per_subnet ? storage_key(md(), "SubtensorModule", "TotalHotkeyAlpha", json::array({hotkey, 3}))
                           : storage_key(md(), "SubtensorModule", "TotalHotkeyStake", json::array({hotkey}));
   EXPECT_TRUE(stake.ok()) << stake.status().to_string();
+}
+
+// state_getRuntimeVersion's reply is the node's word: the versions go into every signed
+// payload, so a float, a negative or a number past u32 is refused, not converted.
+TEST(SubstrateClient, RuntimeVersionRepliesAreCheckedFieldByField) {
+  const json good = {{"specName", "node-subtensor"}, {"specVersion", 284}, {"transactionVersion", 1}, {"apis", json::array()}};
+  auto v = parse_runtime_version(good);
+  ASSERT_TRUE(v.ok()) << v.status().to_string();
+  EXPECT_EQ(v->spec_version, 284u);
+  EXPECT_EQ(v->transaction_version, 1u);
+  EXPECT_EQ(v->spec_name, "node-subtensor");
+  struct Case {
+    std::string field;
+    json value;
+    std::string fragment;
+  };
+  const std::vector<Case> cases = {
+      {"specVersion", -1, "specVersion is not a u32"},         {"specVersion", 284.5, "specVersion is not a u32"},
+      {"specVersion", 4294967296ull, "specVersion is not a u32"}, {"specVersion", "284", "specVersion is not a u32"},
+      {"transactionVersion", 1e30, "transactionVersion is not a u32"}, {"specName", 7, "specName is not a string"},
+  };
+  for (const auto& c : cases) {
+    json bad = good;
+    bad[c.field] = c.value;
+    auto r = parse_runtime_version(bad);
+    ASSERT_FALSE(r.ok()) << c.field << " = " << c.value.dump();
+    EXPECT_NE(r.status().message().find(c.fragment), std::string::npos) << r.status().message();
+  }
+  json missing = good;
+  missing.erase("transactionVersion");
+  EXPECT_FALSE(parse_runtime_version(missing).ok());
+  EXPECT_FALSE(parse_runtime_version(json::array({284, 1})).ok());
 }
 
 INSTANTIATE_TEST_SUITE_P(Subtensor, RuntimeVectors, ::testing::Values("testfinney", "devnet"));

@@ -67,7 +67,17 @@ TEST(Safetensors, RejectsMalformedFilesNamingTheProblem) {
       {with_header(R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"b":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}})", 4),
        "overlaps"},
       {with_header(R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}})", 8), "trailing"},
-      {with_header(R"({"a":{"dtype":"F32","shape":[-1],"data_offsets":[0,4]}})", 4), "bad shape"},
+      {with_header(R"({"a":{"dtype":"F32","shape":[-1],"data_offsets":[0,4]}})", 4), "not a non-negative integer"},
+      {with_header(R"({"a":{"dtype":"F32","shape":[1.5],"data_offsets":[0,4]}})", 4), "not a non-negative integer"},
+      {with_header(R"({"a":{"dtype":"F32","shape":[1e30],"data_offsets":[0,4]}})", 4), "not a non-negative integer"},
+      {with_header(R"({"a":{"dtype":"F32","shape":"1","data_offsets":[0,4]}})", 4), "shape is not an array"},
+      {with_header(R"({"a":{"dtype":"F32","shape":[1099511627776,1099511627776],"data_offsets":[0,4]}})", 4), "bad shape"},
+      // nlohmann's get<std::uint64_t>() read 4.9 as 4 (and this file as valid) and 1e30 with
+      // undefined behaviour.
+      {with_header(R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4.9]}})", 4), "data_offsets are not"},
+      {with_header(R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,1e30]}})", 4), "data_offsets are not"},
+      {with_header(R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[-4,0]}})", 4), "data_offsets are not"},
+      {with_header(R"({"a":{"dtype":"F32","shape":[1],"data_offsets":"0,4"}})", 4), "data_offsets needs 2"},
       {with_header(R"({"a":{"dtype":"F32"}})", 0), "tensor a"},
       {with_header(R"({"__metadata__":{"k":3}})", 0), "not a string"},
   };
