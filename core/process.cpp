@@ -4,11 +4,18 @@
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cstdio>
 
 namespace tessera {
+
+double process_cpu_seconds() {
+  timespec t{};
+  if (clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t) != 0) return 0.0;
+  return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_nsec) * 1e-9;
+}
 
 Subprocess::Subprocess(const std::vector<std::string>& argv, const std::filesystem::path& out, const std::filesystem::path& err,
                        const std::vector<std::string>& env) {

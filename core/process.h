@@ -18,6 +18,9 @@
 
 namespace tessera {
 
+// CPU time (user + system, all threads) this process has used so far, in seconds.
+double process_cpu_seconds();
+
 class Subprocess {
  public:
   Subprocess(const std::vector<std::string>& argv, const std::filesystem::path& out, const std::filesystem::path& err = {},

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cmath>
 
+#include "core/process.h"
 #include "core/rng.h"
 #include "model/parameters.h"
 #include "trainer/lr_schedule.h"
@@ -20,6 +21,8 @@ Result<InnerResult> InnerLoop::run(model::GPT& model, torch::optim::Optimizer& o
                                    std::uint64_t uid) const {
   const TrainSpec& ts = spec->train;
   const auto t0 = std::chrono::steady_clock::now();
+  const double cpu0 = process_cpu_seconds();
+  double hook_cpu_seconds = 0.0;
   if (group != nullptr && ts.batch_size % group->world() != 0) {
     return InvalidArgument("train.batch_size = " + std::to_string(ts.batch_size) + " does not split over " +
                            std::to_string(group->world()) + " workers");
@@ -35,6 +38,7 @@ Result<InnerResult> InnerLoop::run(model::GPT& model, torch::optim::Optimizer& o
   auto consult = [&](int step, bool last) -> Status {
     if (result.rebased_at_step >= 0 || (!rebase && !follow_rebases)) return Status::Ok();
     const auto t_hook = std::chrono::steady_clock::now();
+    const double cpu_hook = process_cpu_seconds();
     Result<Base> decision = Base();
     if (rebase) decision = rebase(step, last);
     if (group != nullptr && group->world() > 1) {
@@ -56,6 +60,7 @@ Result<InnerResult> InnerLoop::run(model::GPT& model, torch::optim::Optimizer& o
       }
     }
     result.hook_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t_hook).count();
+    hook_cpu_seconds += process_cpu_seconds() - cpu_hook;
     if (!decision.ok()) return decision.status();
     auto& next = *decision;
     if (!next) return Status::Ok();
@@ -106,6 +111,7 @@ Result<InnerResult> InnerLoop::run(model::GPT& model, torch::optim::Optimizer& o
                                : torch::Tensor());
   }
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() - result.hook_seconds;
+  result.cpu_seconds = process_cpu_seconds() - cpu0 - hook_cpu_seconds;
   return result;
 }
 

@@ -31,6 +31,9 @@ struct InnerResult {
   double first_loss = 0.0;           // training loss of the first inner step
   double last_loss = 0.0;            // training loss of the last inner step
   double seconds = 0.0;               // in training steps only (not in the rebase hook)
+  // The process's CPU time over the same steps: below `seconds` when the steps share the
+  // cores with other processes (the demo's miners and validators on one machine).
+  double cpu_seconds = 0.0;
   double hook_seconds = 0.0;          // waiting in the rebase hook (pulls, the final wait)
   int rebased_at_step = -1;           // the step before which the base changed; -1: never
 };

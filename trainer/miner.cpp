@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <deque>
 #include <functional>
 #include <map>
 #include <optional>
@@ -59,6 +58,7 @@ class Miner {
  private:
   struct WindowTimes {
     double pull_s = 0, compute_s = 0, encode_s = 0, send_s = 0, wait_s = 0;
+    double compute_cpu_s = 0;  // the process's CPU time in the steps (docs/results.md: shared cores)
   };
   struct SendReport {
     std::size_t validators = 0, accepted = 0;
@@ -106,18 +106,9 @@ class Miner {
   std::uint64_t submitted_ = 0;
   std::optional<std::uint64_t> last_attempted_;  // the newest window trained for (sent or dropped)
   double last_compute_s_ = 0;                     // the last window's training time (0: none yet)
-  // Seconds from a window's deadline to the next checkpoint's announcement, as seen on
-  // time (in the rebase hook, or by the main loop while it waited): the last eight.
-  std::deque<double> checkpoint_delays_;
-  std::optional<std::uint64_t> seen_announced_;  // the newest announced window seen by the main loop
-  bool polling_ = false;  // the main loop's last turn waited, so an announcement it sees is new
-  void note_checkpoint(std::uint64_t window);
   // The last block at which window w still takes submissions: w+1's first plus the grace.
   std::uint64_t deadline_block(std::uint64_t window) const {
     return schedule_.first_block(window + 1) + static_cast<std::uint64_t>(joined_.spec.schedule.submission_grace_blocks);
-  }
-  double checkpoint_delay_s() const {
-    return checkpoint_delays_.empty() ? 0.0 : *std::max_element(checkpoint_delays_.begin(), checkpoint_delays_.end());
   }
   std::optional<std::uint64_t> trained_from_;     // model_ holds the end of training from this window's checkpoint
   std::vector<std::unique_ptr<Subprocess>> workers_;
@@ -272,6 +263,7 @@ Status Miner::do_window(const chain::CheckpointInfo& info, double waited) {
                                                              info.window, pages, base->hash));
   trained_from_ = info.window;
   times.compute_s = trained.seconds;
+  times.compute_cpu_s = trained.cpu_seconds;
   last_compute_s_ = trained.seconds;
   if (closed_while_training(info.window)) return Status::Ok();
   submit(info, pages, trained, times);
@@ -313,7 +305,6 @@ Status Miner::do_overlapped_window(const chain::CheckpointInfo& held) {
           return Corrupted("checkpoint of window " + std::to_string(window) + " changed the run's origin window");
         }
         next = **ann;
-        note_checkpoint(window);
         return InnerLoop::Base(checkpoints::model_parameters(*c));
       }
       if (ann.ok() && ann->has_value() && (*ann)->window > window) {
@@ -335,23 +326,13 @@ Status Miner::do_overlapped_window(const chain::CheckpointInfo& held) {
   TESSERA_ASSIGN_OR_RETURN(InnerResult trained, train_window(start, origin, window, pages, held_hash, rebase));
   if (next) trained_from_ = next->window;
   times.compute_s = trained.seconds;
+  times.compute_cpu_s = trained.cpu_seconds;
   last_compute_s_ = trained.seconds;
   times.wait_s = std::max(0.0, trained.hook_seconds - times.pull_s);
   if (!next) return Internal("overlapped window " + std::to_string(window) + " ended without its checkpoint");
   if (closed_while_training(window)) return Status::Ok();
   submit(*next, pages, trained, times);
   return Status::Ok();
-}
-
-// C_window was announced just now: how long after window − 1's deadline (to the block).
-void Miner::note_checkpoint(std::uint64_t window) {
-  if (window == 0) return;
-  auto head = joined_.chain->head();
-  if (!head.ok()) return;
-  const std::uint64_t deadline = deadline_block(window - 1);
-  if (head->height < deadline) return;
-  checkpoint_delays_.push_back(static_cast<double>(head->height - deadline + 1) * joined_.spec.schedule.block_time_ms / 1000.0);
-  while (checkpoint_delays_.size() > 8) checkpoint_delays_.pop_front();
 }
 
 // Whether window `window`'s inner steps, at the last window's pace plus a tenth, end
@@ -594,6 +575,7 @@ void Miner::report_window(std::uint64_t window, const InnerResult& trained, std:
                       {"validators", sent.validators},
                       {"accepted", sent.accepted},
                       {"compute_s", t.compute_s},
+                      {"compute_cpu_s", t.compute_cpu_s},
                       {"overlapped", trained.rebased_at_step >= 0},
                       {"rebased_at_step", trained.rebased_at_step},
                       {"encode_s", t.encode_s},
@@ -608,8 +590,8 @@ void Miner::report_window(std::uint64_t window, const InnerResult& trained, std:
 
 }  // namespace
 
-bool worth_waiting(double until_checkpoint_s, double until_deadline_s, double compute_s) {
-  return compute_s > 0 && until_checkpoint_s > 0 && until_deadline_s - until_checkpoint_s >= 1.5 * compute_s;
+bool too_early_to_start(double until_deadline_s, double pace_s) {
+  return pace_s > 0 && until_deadline_s > kLatestStartMargin * pace_s;
 }
 
 WindowChoice choose_window(std::uint64_t announced, std::uint64_t now, std::optional<std::uint64_t> last_attempted, bool overlap,
@@ -623,7 +605,7 @@ WindowChoice choose_window(std::uint64_t announced, std::uint64_t now, std::opti
     // theirs.
     if (announced + 1 == now && !fits(now)) return {WindowChoice::kSkip, now};
     // Steps taken before C_{a+1} comes are stale (they cost loss, docs/architecture.md);
-    // with time to spare after its expected arrival, waiting for it costs nothing.
+    // starting them before the latest start that meets the deadline only adds stale steps.
     if (wait_for && wait_for(announced + 1)) return {};
     return {WindowChoice::kTrainAhead, announced + 1};
   }
@@ -659,20 +641,11 @@ Status Miner::run() {
     }
     const chain::CheckpointInfo& info = **ann;
     const std::uint64_t now_window = schedule_.window_of(head->height);
-    if (seen_announced_ != info.window) {
-      if (polling_ && seen_announced_) note_checkpoint(info.window);
-      seen_announced_ = info.window;
-    }
-    // C_w is expected half as late again as the latest of the recent delays after window
-    // w − 1's deadline; w's own deadline is the one its steps must meet.
+    // Window w's deadline, in seconds from the head block, is what its steps must meet.
     const auto wait_for = [&](std::uint64_t w) {
-      if (checkpoint_delays_.empty()) return false;
-      const double block_s = joined_.spec.schedule.block_time_ms / 1000.0;
-      const auto until = [&](std::uint64_t block) {
-        return (static_cast<double>(block) - static_cast<double>(head->height)) * block_s;
-      };
-      return worth_waiting(until(deadline_block(w - 1)) + 1.5 * checkpoint_delay_s(), until(deadline_block(w)),
-                           last_compute_s_);
+      const double until_deadline_s = (static_cast<double>(deadline_block(w)) - static_cast<double>(head->height)) *
+                                      joined_.spec.schedule.block_time_ms / 1000.0;
+      return too_early_to_start(until_deadline_s, last_compute_s_);
     };
     const WindowChoice choice = choose_window(info.window, now_window, last_attempted_, options_.overlap,
                                               [&](std::uint64_t w) { return fits(w); }, wait_for);
@@ -688,11 +661,9 @@ Status Miner::run() {
       }
     }
     if (choice.kind != WindowChoice::kTrain && choice.kind != WindowChoice::kTrainAhead) {
-      polling_ = true;
       std::this_thread::sleep_for(tick);
       continue;
     }
-    polling_ = false;
     last_attempted_ = choice.window;
     Status s = choice.kind == WindowChoice::kTrainAhead ? do_overlapped_window(info) : do_window(info, since(wait_start));
     if (s.code() == StatusCode::kDeadlineExceeded) {

@@ -48,9 +48,8 @@ Status run_miner(const MinerOptions& options);
 //                C_a's window is over (catch up with the next checkpoint);
 //   kWait:       nothing to do until the chain or the checkpoint moves.
 // `fits(w)`: whether H steps at the last window's pace end before window w closes.
-// `wait_for(w)`: whether C_w, expected at the checkpoint delay measured so far after
-// window w − 1 closes, is still to come and leaves w's steps time to spare
-// (worth_waiting); empty: never wait.
+// `wait_for(w)`: whether it is still too early to start window w's steps ahead of C_w
+// (too_early_to_start); empty: never wait.
 struct WindowChoice {
   enum Kind { kWait, kTrain, kTrainAhead, kSkip } kind = kWait;
   std::uint64_t window = 0;
@@ -59,14 +58,16 @@ WindowChoice choose_window(std::uint64_t announced, std::uint64_t now, std::opti
                            const std::function<bool(std::uint64_t)>& fits,
                            const std::function<bool(std::uint64_t)>& wait_for = {});
 
-// Whether a miner that has nothing to train until the next checkpoint should wait for it
-// rather than train the next window ahead of it: while the checkpoint is expected in
-// `until_checkpoint_s` (> 0) and then leaves `until_deadline_s` − `until_checkpoint_s`
-// ≥ 1.5 × `compute_s` before the window's deadline (its H steps at the last window's
-// pace, with half of it to spare for the variance of step times on shared cores).
-// Waiting then costs no window and saves every stale step; with less to spare, or once
-// the checkpoint is overdue, the miner trains ahead. False before a window was trained.
-bool worth_waiting(double until_checkpoint_s, double until_deadline_s, double compute_s);
+// Whether a miner that has nothing to train until the next checkpoint C_{a+1} should
+// wait rather than start window a+1's steps ahead of it: while a+1's deadline is more
+// than kLatestStartMargin × `pace_s` away (its H steps at the last window's pace, with a
+// quarter to spare for the variance of step times on shared cores). Steps started any
+// earlier end earlier and see C_{a+1} later: more of them are stale, and the miner idles
+// after its last step instead of before its first. A checkpoint that comes while the
+// miner waits is trained from directly (no stale step). False before a window was
+// trained (docs/architecture.md "Starting as late as the deadline allows").
+inline constexpr double kLatestStartMargin = 1.25;
+bool too_early_to_start(double until_deadline_s, double pace_s);
 
 // One worker rank of `tessera miner --workers K` (started by the miner itself as
 // `tessera miner-worker`): joins the miner's group (Gloo on CPUs, NCCL on GPUs) and

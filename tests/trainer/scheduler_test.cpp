@@ -36,7 +36,7 @@ TEST(MinerScheduler, TrainsAheadWhileTheNextWindowsCheckpointIsPending) {
 
 TEST(MinerScheduler, WaitsForTheNextCheckpointWhenItLeavesTimeToSpare) {
   const auto kSpare = [](std::uint64_t) { return true; };
-  // Window 5 submitted, the chain in 5 or already in 6: C_6 is worth waiting for.
+  // Window 5 submitted, the chain in 5 or already in 6: too early to start 6 ahead of C_6.
   EXPECT_EQ(choose_window(5, 5, 5, true, kFits, kSpare).kind, WindowChoice::kWait);
   EXPECT_EQ(choose_window(5, 5, 4, true, kLate, kSpare).kind, WindowChoice::kWait);
   EXPECT_EQ(choose_window(5, 6, 5, true, kFits, kSpare).kind, WindowChoice::kWait);
@@ -48,14 +48,15 @@ TEST(MinerScheduler, WaitsForTheNextCheckpointWhenItLeavesTimeToSpare) {
   expect_choice(choose_window(5, 5, 5, true, kFits, kLate), WindowChoice::kTrainAhead, 6);
 }
 
-// Waiting pays while the checkpoint is still to come and leaves the steps, with half
-// again to spare, before the deadline; never before a window was trained.
-TEST(MinerScheduler, WorthWaitingOnlyWithHalfTheStepsToSpare) {
-  EXPECT_TRUE(worth_waiting(1.5, 10.0, 4.4));    // 8.5 s left after it for 4.4 s of steps
-  EXPECT_FALSE(worth_waiting(1.0, 5.25, 4.0));   // the demo's tight windows: 4.25 < 6
-  EXPECT_FALSE(worth_waiting(4.0, 10.0, 4.4));   // 6.0 < 6.6
-  EXPECT_FALSE(worth_waiting(-0.1, 10.0, 4.4));  // overdue: train ahead
-  EXPECT_FALSE(worth_waiting(1.5, 10.0, 0.0));   // no window trained yet
+// The latest start: a miner waits while the deadline is more than a quarter above its
+// steps' time away, and never before a window was trained.
+TEST(MinerScheduler, TooEarlyToStartWhileTheDeadlineIsMoreThanTheStepsAndAQuarterAway) {
+  EXPECT_TRUE(too_early_to_start(10.0, 4.4));   // a window with room: 10 > 5.5, wait for C_{a+1}
+  EXPECT_TRUE(too_early_to_start(5.6, 4.4));    // 5.6 > 5.5: still 0.1 s early
+  EXPECT_FALSE(too_early_to_start(5.5, 4.4));   // the latest start: go, ahead of C_{a+1}
+  EXPECT_FALSE(too_early_to_start(5.25, 5.0));  // a window sized to the work: never waits
+  EXPECT_FALSE(too_early_to_start(-0.5, 4.4));  // past the deadline
+  EXPECT_FALSE(too_early_to_start(10.0, 0.0));  // no window trained yet: no pace to plan with
 }
 
 TEST(MinerScheduler, SkipsAnOpenWindowItCanNoLongerFinish) {
