@@ -116,7 +116,8 @@ Result<nlohmann::json> whole_model_miner_bench(const std::string& spec_path, int
 }
 
 // `bench miner --utilization`: miner compute utilization (time in training steps over the
-// wall time of the windows) measured on a real subnet — `tessera demo`'s processes: the
+// wall time of the windows, and the share of the cores' time the steps used: the two
+// differ when the miners share cores) measured on a real subnet — `tessera demo`'s processes: the
 // chain, two validators that judge and merge, four miners — twice in one run: with
 // overlapped windows in a window sized to this machine, and as before them (miners wait
 // for each checkpoint, the spec's window). Same spec, H, batch and threads in both.
@@ -154,6 +155,7 @@ Status run_miner_utilization_bench(const std::string& spec_path, int windows, bo
     runs[name] = {{"utilization_mean", mean},
                   {"utilization_min", *std::min_element(u.begin(), u.end())},
                   {"utilization_max", *std::max_element(u.begin(), u.end())},
+                  {"miners_cpu_share_of_machine", summary.value("miners_cpu_share_of_machine", 0.0)},
                   {"window_seconds", summary["window_seconds"]},
                   {"window_sizing", summary["window_sizing"]},
                   {"val_loss_end", summary["val_loss_end"]},
@@ -167,9 +169,11 @@ Status run_miner_utilization_bench(const std::string& spec_path, int windows, bo
     std::printf("%s\n", out.dump(2).c_str());
   } else {
     for (const auto& [name, r] : runs.items()) {
-      std::printf("%-10s utilization %.0f%% (%.0f–%.0f%% over the miners) in %.2f-s windows; validation loss %.4f\n",
+      std::printf("%-10s utilization %.0f%% (%.0f–%.0f%% over the miners; their steps used %.0f%% of the cores' time) in "
+                  "%.2f-s windows; validation loss %.4f\n",
                   name.c_str(), 100 * r["utilization_mean"].get<double>(), 100 * r["utilization_min"].get<double>(),
-                  100 * r["utilization_max"].get<double>(), r["window_seconds"].get<double>(), r["val_loss_end"].get<double>());
+                  100 * r["utilization_max"].get<double>(), 100 * r["miners_cpu_share_of_machine"].get<double>(),
+                  r["window_seconds"].get<double>(), r["val_loss_end"].get<double>());
     }
   }
   return Status::Ok();

@@ -149,6 +149,12 @@ void add_role_commands(CLI::App& app, const GlobalOptions& global, int* exit_cod
   miner->add_flag("--no-overlap", no_overlap,
                   "Wait for each window's checkpoint before training it (default: train window w+1 from C_w while w is "
                   "merged, then rebase onto C_{w+1}; docs/architecture.md)");
+  static double start_margin = trainer::MinerOptions{}.start_margin;
+  miner->add_option("--start-margin", start_margin,
+                    "Start window w+1 ahead of its checkpoint no earlier than this many times the last window's training "
+                    "time before its deadline (larger: earlier, more stale steps, more room for uneven step times; "
+                    "docs/architecture.md)")
+      ->check(CLI::Range(1.0, 1e6));
   miner->callback([&global, exit_code] {
     (void)init_logging("miner " + miner_flags.wallet, global.log_level);
     install_interrupt_handler();
@@ -164,6 +170,7 @@ void add_role_commands(CLI::App& app, const GlobalOptions& global, int* exit_cod
       o.windows = miner_flags.windows;
       o.workers = workers;
       o.overlap = !no_overlap;
+      o.start_margin = start_margin;
       if (miner_flags.json) o.on_window = print_json_line;
       s = trainer::run_miner(o);
     }

@@ -590,8 +590,8 @@ void Miner::report_window(std::uint64_t window, const InnerResult& trained, std:
 
 }  // namespace
 
-bool too_early_to_start(double until_deadline_s, double pace_s) {
-  return pace_s > 0 && until_deadline_s > kLatestStartMargin * pace_s;
+bool too_early_to_start(double until_deadline_s, double pace_s, double margin) {
+  return pace_s > 0 && until_deadline_s > margin * pace_s;
 }
 
 WindowChoice choose_window(std::uint64_t announced, std::uint64_t now, std::optional<std::uint64_t> last_attempted, bool overlap,
@@ -645,7 +645,7 @@ Status Miner::run() {
     const auto wait_for = [&](std::uint64_t w) {
       const double until_deadline_s = (static_cast<double>(deadline_block(w)) - static_cast<double>(head->height)) *
                                       joined_.spec.schedule.block_time_ms / 1000.0;
-      return too_early_to_start(until_deadline_s, last_compute_s_);
+      return too_early_to_start(until_deadline_s, last_compute_s_, options_.start_margin);
     };
     const WindowChoice choice = choose_window(info.window, now_window, last_attempted_, options_.overlap,
                                               [&](std::uint64_t w) { return fits(w); }, wait_for);

@@ -32,6 +32,10 @@ struct MinerOptions {
   std::uint64_t windows = 0;  // stop after this many submitted windows (0: until Ctrl-C)
   int workers = 1;            // K local data-parallel processes (this one and K − 1 `miner-worker`s)
   bool overlap = true;        // train window w+1 while window w is judged and merged
+  // Start window w+1 ahead of its checkpoint no earlier than this many times the last
+  // window's training time before its deadline (too_early_to_start, below). Larger values
+  // start earlier: more stale steps, more room for a step time that varies.
+  double start_margin = 1.25;
   torch::Device device = torch::kCPU;  // model, optimizer and error-feedback state (model/device.h)
   std::function<void(const std::string& json)> on_window;  // one JSON object per window
 };
@@ -60,14 +64,14 @@ WindowChoice choose_window(std::uint64_t announced, std::uint64_t now, std::opti
 
 // Whether a miner that has nothing to train until the next checkpoint C_{a+1} should
 // wait rather than start window a+1's steps ahead of it: while a+1's deadline is more
-// than kLatestStartMargin × `pace_s` away (its H steps at the last window's pace, with a
-// quarter to spare for the variance of step times on shared cores). Steps started any
+// than `margin` × `pace_s` away (its H steps at the last window's pace; the default
+// margin of 1.25 leaves a quarter to spare for the variance of step times on shared
+// cores, MinerOptions::start_margin). Steps started any
 // earlier end earlier and see C_{a+1} later: more of them are stale, and the miner idles
 // after its last step instead of before its first. A checkpoint that comes while the
 // miner waits is trained from directly (no stale step). False before a window was
 // trained (docs/architecture.md "Starting as late as the deadline allows").
-inline constexpr double kLatestStartMargin = 1.25;
-bool too_early_to_start(double until_deadline_s, double pace_s);
+bool too_early_to_start(double until_deadline_s, double pace_s, double margin);
 
 // One worker rank of `tessera miner --workers K` (started by the miner itself as
 // `tessera miner-worker`): joins the miner's group (Gloo on CPUs, NCCL on GPUs) and

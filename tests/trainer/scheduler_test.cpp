@@ -51,12 +51,15 @@ TEST(MinerScheduler, WaitsForTheNextCheckpointWhenItLeavesTimeToSpare) {
 // The latest start: a miner waits while the deadline is more than a quarter above its
 // steps' time away, and never before a window was trained.
 TEST(MinerScheduler, TooEarlyToStartWhileTheDeadlineIsMoreThanTheStepsAndAQuarterAway) {
-  EXPECT_TRUE(too_early_to_start(10.0, 4.4));   // a window with room: 10 > 5.5, wait for C_{a+1}
-  EXPECT_TRUE(too_early_to_start(5.6, 4.4));    // 5.6 > 5.5: still 0.1 s early
-  EXPECT_FALSE(too_early_to_start(5.5, 4.4));   // the latest start: go, ahead of C_{a+1}
-  EXPECT_FALSE(too_early_to_start(5.25, 5.0));  // a window sized to the work: never waits
-  EXPECT_FALSE(too_early_to_start(-0.5, 4.4));  // past the deadline
-  EXPECT_FALSE(too_early_to_start(10.0, 0.0));  // no window trained yet: no pace to plan with
+  const double margin = MinerOptions{}.start_margin;
+  EXPECT_EQ(margin, 1.25);
+  EXPECT_TRUE(too_early_to_start(10.0, 4.4, margin));   // a window with room: 10 > 5.5, wait for C_{a+1}
+  EXPECT_TRUE(too_early_to_start(5.6, 4.4, margin));    // 5.6 > 5.5: still 0.1 s early
+  EXPECT_FALSE(too_early_to_start(5.5, 4.4, margin));   // the latest start: go, ahead of C_{a+1}
+  EXPECT_FALSE(too_early_to_start(5.25, 5.0, margin));  // a window sized to the work: never waits
+  EXPECT_FALSE(too_early_to_start(-0.5, 4.4, margin));  // past the deadline
+  EXPECT_FALSE(too_early_to_start(10.0, 0.0, margin));  // no window trained yet: no pace to plan with
+  EXPECT_FALSE(too_early_to_start(10.0, 4.4, 1000.0));  // `--start-margin 1000`: start at once
 }
 
 TEST(MinerScheduler, SkipsAnOpenWindowItCanNoLongerFinish) {
