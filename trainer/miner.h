@@ -65,12 +65,12 @@ WindowChoice choose_window(std::uint64_t announced, std::uint64_t now, std::opti
 // Whether a miner that has nothing to train until the next checkpoint C_{a+1} should
 // wait rather than start window a+1's steps ahead of it: while a+1's deadline is more
 // than `margin` × `pace_s` away (its H steps at the last window's pace; the default
-// margin of 1.25 leaves a quarter to spare for the variance of step times on shared
-// cores, MinerOptions::start_margin). Steps started any
-// earlier end earlier and see C_{a+1} later: more of them are stale, and the miner idles
-// after its last step instead of before its first. A checkpoint that comes while the
-// miner waits is trained from directly (no stale step). False before a window was
-// trained (docs/architecture.md "Starting as late as the deadline allows").
+// margin, MinerOptions::start_margin = 1.25, leaves a quarter to spare for the variance
+// of step times on shared cores). Steps started any earlier end earlier and see C_{a+1}
+// later: more of them are stale, and the miner idles after its last step instead of
+// before its first. A checkpoint that comes while the miner waits is trained from
+// directly (no stale step). False before a window was trained (docs/architecture.md
+// "Starting as late as the deadline allows").
 bool too_early_to_start(double until_deadline_s, double pace_s, double margin);
 
 // One worker rank of `tessera miner --workers K` (started by the miner itself as
