@@ -106,14 +106,10 @@ Result<Manifest> Manifest::from_json(const std::string& text) {
                             a.at("score").get<double>()});
     }
     for (const auto& t : j.at("tensors")) {
-      std::vector<std::int64_t> shape;
       if (!t.at("shape").is_array()) return Corrupted("manifest: a tensor shape is not an array");
-      for (const auto& d : t.at("shape")) {
-        const auto size = json_unsigned<std::int64_t>(d);
-        if (!size) return Corrupted("manifest: a tensor dimension is not a non-negative 64-bit integer");
-        shape.push_back(*size);
-      }
-      m.tensors.push_back({t.at("name").get<std::string>(), std::move(shape), t.at("hash").get<std::string>()});
+      auto shape = json_dims(t.at("shape"));
+      if (!shape) return Corrupted("manifest: a tensor dimension is not a non-negative 64-bit integer");
+      m.tensors.push_back({t.at("name").get<std::string>(), std::move(*shape), t.at("hash").get<std::string>()});
     }
     if (j.contains("norm_reference")) {
       m.norm_reference = j.at("norm_reference").get<double>();

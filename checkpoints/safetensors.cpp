@@ -93,12 +93,9 @@ Result<SafetensorsLayout> safetensors_layout(std::string_view prefix, std::uint6
       if (!begin || !end) return Corrupted("safetensors: tensor " + name + ": data_offsets are not two non-negative integers");
       const auto& dims = v.at("shape");
       if (!dims.is_array()) return Corrupted("safetensors: tensor " + name + ": shape is not an array");
-      SafetensorsLayout::Entry e{name, {}, *begin, *end};
-      for (const auto& d : dims) {
-        const auto n = json_unsigned<std::int64_t>(d);
-        if (!n) return Corrupted("safetensors: tensor " + name + ": shape " + dims.dump() + " holds a dimension that is not a non-negative integer");
-        e.shape.push_back(*n);
-      }
+      auto shape = json_dims(dims);
+      if (!shape) return Corrupted("safetensors: tensor " + name + ": shape " + dims.dump() + " holds a dimension that is not a non-negative integer");
+      SafetensorsLayout::Entry e{name, std::move(*shape), *begin, *end};
       const auto bytes = float32_bytes(e.shape);
       if (!bytes.ok()) return Corrupted("safetensors: tensor " + name + " has a bad shape");
       if (e.end < e.begin || e.end > data_size) {

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <limits>
 #include <optional>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -20,6 +21,20 @@ std::optional<T> json_unsigned(const nlohmann::json& v) {
   const auto n = v.get<std::uint64_t>();
   if (n > static_cast<std::uint64_t>(std::numeric_limits<T>::max())) return std::nullopt;
   return static_cast<T>(n);
+}
+
+// A tensor shape: `v`'s entries when `v` is an array whose every entry is a non-negative
+// JSON integer that fits int64 (json_unsigned), else nullopt.
+inline std::optional<std::vector<std::int64_t>> json_dims(const nlohmann::json& v) {
+  if (!v.is_array()) return std::nullopt;
+  std::vector<std::int64_t> dims;
+  dims.reserve(v.size());
+  for (const auto& d : v) {
+    const auto n = json_unsigned<std::int64_t>(d);
+    if (!n) return std::nullopt;
+    dims.push_back(*n);
+  }
+  return dims;
 }
 
 }  // namespace tessera
