@@ -82,6 +82,14 @@ struct Options {
   // Per-coordinate averaging weights from the senders' agreement: the merged update is
   // multiplied by 1 + α·|Σ sign(Δ_i)| / M per coordinate (0: plain mean). A study lever.
   double agree_boost = 0.0;
+  // Per-coordinate averaging weights from the senders' spread (coord | tensor; "": plain
+  // mean). A miner's AdamW divides by its own batch's noise, so where the miners disagree
+  // (noise-dominated coordinates) each one's step carries 1/√M of the signal a step on the
+  // combined batch would, and averaging M of them keeps that; where they agree the mean is
+  // already the combined batch's step. With d̄ and s² the mean and variance over the M
+  // deltas, the merged update is scaled by √(1 + (1 − 1/M)·s²/d̄²), at most √M: per
+  // coordinate, or with the sums over each tensor. A study lever.
+  std::string spread_boost;
   double inner_lr = -1.0;     // train.lr for every preset (the miners' and the baselines')
   double baseline_lr = -1.0;  // train.lr for centralized, sync-dp and sync-dp-pages only
 };
@@ -373,6 +381,39 @@ Result<Outcome> run_config(const RunSpec& spec, const model::ModelConfig& config
         merged[i] = merged[i] * (1.0 + opt.agree_boost * votes.abs() / static_cast<double>(decoded.size()));
       }
     }
+    if (!opt.spread_boost.empty()) {
+      torch::NoGradGuard no_grad;
+      const double m = static_cast<double>(decoded.size());
+      double weighted = 0.0, count = 0.0;
+      for (std::size_t i = 0; i < merged.size() && m > 1; ++i) {
+        if (!merged[i].defined()) continue;
+        auto sum = torch::zeros_like(merged[i]), squares = torch::zeros_like(merged[i]);
+        for (const auto& d : decoded) {
+          for (const auto& u : d.tensors) {
+            if (u.param_index != i) continue;
+            const auto x = u.to_dense(merged[i].sizes());
+            sum += x;
+            squares += x * x;
+          }
+        }
+        const auto mean = sum / m;
+        const auto var = ((squares - m * mean * mean) / (m - 1.0)).clamp_min(0.0);
+        torch::Tensor factor;
+        if (opt.spread_boost == "tensor") {
+          const double spread = var.sum().item<double>(), signal = (mean * mean).sum().item<double>();
+          factor = torch::full({}, signal > 0 ? std::min(std::sqrt(m), std::sqrt(1.0 + (1.0 - 1.0 / m) * spread / signal)) : 1.0,
+                               merged[i].options());
+        } else {
+          const auto signal = mean * mean;
+          factor = torch::where(signal > 0, (1.0 + (1.0 - 1.0 / m) * var / signal.clamp_min(1e-30)).sqrt(), torch::ones_like(signal))
+                       .clamp_max(std::sqrt(m));
+        }
+        merged[i] = merged[i] * factor;
+        weighted += factor.mean().item<double>() * static_cast<double>(merged[i].numel());
+        count += static_cast<double>(merged[i].numel());
+      }
+      outcome.rescale.push_back(count > 0 ? weighted / count : 1.0);
+    }
     before_previous = std::move(previous);
     previous.clear();
     for (const auto& t : theta) previous.push_back(t.clone());
@@ -536,6 +577,9 @@ std::string chart(const Options& opt, const nlohmann::json& study) {
 
 Status run(const Options& opt) {
   TESSERA_ASSIGN_OR_RETURN(RunSpec spec, load_run_spec(opt.spec));
+  if (!opt.spread_boost.empty() && opt.spread_boost != "coord" && opt.spread_boost != "tensor") {
+    return InvalidArgument("--spread-boost '" + opt.spread_boost + "' must be coord or tensor");
+  }
   if (opt.ef_beta >= 0.0) spec.codec.ef_beta = opt.ef_beta;
   if (opt.outer_lr > 0.0) spec.outer.lr = opt.outer_lr;
   if (opt.inner_lr > 0.0) spec.train.lr = opt.inner_lr;
@@ -574,6 +618,7 @@ Status run(const Options& opt) {
       {"share_inner", opt.share_inner},
       {"inner", opt.inner},
       {"agree_boost", opt.agree_boost},
+      {"spread_boost", opt.spread_boost},
       {"seeds", seeds},
       {"runs", runs},
       {"summary", summarize(opt, runs)},
@@ -603,7 +648,7 @@ bool parse_args(int argc, char** argv, Options* opt) {
                    "       [--outer-warmup W] [--outer-rescale none|norm[:max]] [--dense-outer kind:lr:mu]\n"
                    "       [--seeds 1,2,3] [--out DIR] [--eval-every W] [--overlap-steps R]\n"
                    "       [--overlap-from local|checkpoint|extrapolate] [--share-inner none|v|mv|m0]\n"
-                   "       [--inner adamw|collective] [--agree-boost A]\n"
+                   "       [--inner adamw|collective] [--agree-boost A] [--spread-boost coord|tensor]\n"
                    "       [--lr X] [--baseline-lr X]\n");
       return false;
     }
@@ -628,6 +673,7 @@ bool parse_args(int argc, char** argv, Options* opt) {
       else if (a == "--share-inner") opt->share_inner = v;
       else if (a == "--inner") opt->inner = v;
       else if (a == "--agree-boost") opt->agree_boost = std::stod(v);
+      else if (a == "--spread-boost") opt->spread_boost = v;
       else if (a == "--lr") opt->inner_lr = std::stod(v);
       else if (a == "--baseline-lr") opt->baseline_lr = std::stod(v);
       else if (a == "--seeds") {

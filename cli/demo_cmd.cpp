@@ -29,6 +29,7 @@
 #include "checkpoints/follower.h"
 #include "cli/commands.h"
 #include "core/chart.h"
+#include "core/cpu_time.h"
 #include "core/file_io.h"
 #include "core/hash.h"
 #include "core/interrupt.h"
@@ -418,6 +419,16 @@ Status run_demo_in(const GlobalOptions& global, const DemoOptions& o, const fs::
   for (int i = 0; i < o.miners; ++i) spawn(miners, "miner-" + std::to_string(i), o.overlap ? std::vector<std::string>{"miner"}
                                                                                        : std::vector<std::string>{"miner", "--no-overlap"});
   const auto t_start = Clock::now();
+  // Every process's CPU time over the run, by role: where the cores' time went.
+  auto cpu_by_role = [&] {
+    std::map<std::string, double> cpu = {{"chain", process_group_cpu_seconds(chain_proc->pid())},
+                                         {"dashboard", process_group_cpu_seconds(dashboard.pid())},
+                                         {"monitor", process_cpu_seconds()}};
+    for (const auto& r : validators) cpu["validators"] += process_group_cpu_seconds(r.process->pid());
+    for (const auto& r : miners) cpu["miners"] += process_group_cpu_seconds(r.process->pid());
+    return cpu;
+  };
+  const auto cpu_at_start = cpu_by_role();
 
   // Follow the shared checkpoint: validation loss on the run's fixed validation batches.
   model::configure_cpu_threads(1);
@@ -486,6 +497,8 @@ Status run_demo_in(const GlobalOptions& global, const DemoOptions& o, const fs::
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
   }
   const double subnet_wall = seconds_since(t_start);
+  auto cpu_used = cpu_by_role();
+  for (auto& [role, seconds] : cpu_used) seconds -= cpu_at_start.at(role);
   if (!failure.empty()) {
     std::printf("  stopping: %s\n", failure.substr(0, failure.find('\n')).c_str());
   } else if (interrupted()) {
@@ -658,6 +671,20 @@ Status run_demo_in(const GlobalOptions& global, const DemoOptions& o, const fs::
   std::printf("  the miners' training steps used %.0f%% of the %u cores' time (%.1f CPU-s in steps over %.0f s)\n",
               100 * cpu_share, cores, all_compute_cpu, subnet_wall);
   summary["miners_cpu_share_of_machine"] = cpu_share;
+  // Every role's processes, the steps above included in the miners'. The monitor is this
+  // process (the validation loss printed each window), which a real subnet does not run.
+  json cpu_json = json::object();
+  double cpu_all = 0;
+  std::string cpu_text;
+  for (const char* role : {"miners", "validators", "chain", "dashboard", "monitor"}) {
+    const double share = subnet_wall > 0 ? cpu_used[role] / (subnet_wall * cores) : 0.0;
+    cpu_json[role] = share;
+    cpu_all += share;
+    cpu_text += std::string(cpu_text.empty() ? "" : ", ") + role + " " + std::to_string(static_cast<int>(std::lround(100 * share))) + "%";
+  }
+  cpu_json["all"] = cpu_all;
+  std::printf("  the cores' time by role: %s; all %.0f%%\n", cpu_text.c_str(), 100 * cpu_all);
+  summary["cpu_share_by_role"] = cpu_json;
   if (!per_shard.empty()) {
     json shards_json = json::array();
     std::printf("  %-6s %8s %8s %14s\n", "shard", "judged", "scored", "mean raw score");

@@ -190,6 +190,13 @@ TEST(Cli, DemoSummaryReportsTheHonestAcceptanceRate) {
   EXPECT_TRUE(summary["overlapped_windows"].get<bool>());
   EXPECT_GE(summary["miners_cpu_share_of_machine"].get<double>(), 0.0);
   EXPECT_LE(summary["miners_cpu_share_of_machine"].get<double>(), 1.0);
+  // Every role's CPU time, read from /proc: the miners trained, the validators judged,
+  // the monitor evaluated, and all of it fits in the cores' time (a tick of slack).
+  const auto& cpu = summary["cpu_share_by_role"];
+  for (const char* role : {"miners", "validators", "monitor"}) EXPECT_GT(cpu[role].get<double>(), 0.0) << cpu.dump();
+  EXPECT_GE(cpu["miners"].get<double>(), summary["miners_cpu_share_of_machine"].get<double>()) << summary.dump();
+  EXPECT_LE(cpu["all"].get<double>(), 1.02) << cpu.dump();
+  EXPECT_NE(r.output.find("the cores' time by role: miners "), std::string::npos) << r.output;
   EXPECT_NE(summary["window_sizing"].get<std::string>().find("sized to this machine"), std::string::npos) << summary.dump();
   EXPECT_NEAR(summary["honest_acceptance_rate"].get<double>(), static_cast<double>(scored) / judged, 1e-12);
   EXPECT_NE(r.output.find("honest acceptance: validator-0 scored " + std::to_string(scored) + " of the miners' " +

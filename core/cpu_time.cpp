@@ -1,0 +1,58 @@
+#include "core/cpu_time.h"
+
+#include <unistd.h>
+
+#include <cctype>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+namespace tessera {
+
+namespace {
+
+// Fields 5 (pgrp), 14 (utime) and 15 (stime) of a /proc/PID/stat line, counted from 1 as
+// proc(5) counts them. The command name (field 2) may hold spaces and parentheses, so
+// the fields are counted from its last ')'.
+bool parse_stat(const std::string& line, long* pgrp, unsigned long long* ticks) {
+  const auto close = line.rfind(')');
+  if (close == std::string::npos) return false;
+  std::istringstream in(line.substr(close + 1));
+  std::string field;
+  unsigned long long utime = 0, stime = 0;
+  for (int index = 3; index <= 15 && in >> field; ++index) {
+    char* end = nullptr;
+    if (index == 5) *pgrp = std::strtol(field.c_str(), &end, 10);
+    if (index == 14) utime = std::strtoull(field.c_str(), &end, 10);
+    if (index == 15) {
+      stime = std::strtoull(field.c_str(), &end, 10);
+      *ticks = utime + stime;
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+double process_group_cpu_seconds(pid_t pgid) {
+  const long ticks_per_second = ::sysconf(_SC_CLK_TCK);
+  if (pgid <= 0 || ticks_per_second <= 0) return 0.0;
+  unsigned long long total = 0;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc", ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.empty() || !std::isdigit(static_cast<unsigned char>(name[0]))) continue;
+    std::ifstream in(entry.path() / "stat");
+    std::string line;
+    if (!std::getline(in, line)) continue;
+    long pgrp = 0;
+    unsigned long long ticks = 0;
+    if (parse_stat(line, &pgrp, &ticks) && pgrp == pgid) total += ticks;
+  }
+  return static_cast<double>(total) / static_cast<double>(ticks_per_second);
+}
+
+}  // namespace tessera
