@@ -73,7 +73,7 @@ struct Options {
   std::string overlap_from = "local";
   // Inner-optimizer statistics shared through the outer step: after every window each
   // miner's AdamW moments are replaced by the miners' mean (none | v: the second moment
-  // only | mv: both moments), or (m0) each miner's first moment is zeroed at the start of
+  // only | m: the first only | mv: both), or (m0) each miner's first moment is zeroed at the start of
   // every window. A study lever: the subnet's protocol does not carry them.
   std::string share_inner = "none";
   // The miners' inner optimizer: adamw (the subnet's) | collective (bench/collective_adamw.h,
@@ -82,13 +82,15 @@ struct Options {
   // Per-coordinate averaging weights from the senders' agreement: the merged update is
   // multiplied by 1 + α·|Σ sign(Δ_i)| / M per coordinate (0: plain mean). A study lever.
   double agree_boost = 0.0;
-  // Per-coordinate averaging weights from the senders' spread (coord | tensor; "": plain
-  // mean). A miner's AdamW divides by its own batch's noise, so where the miners disagree
-  // (noise-dominated coordinates) each one's step carries 1/√M of the signal a step on the
-  // combined batch would, and averaging M of them keeps that; where they agree the mean is
-  // already the combined batch's step. With d̄ and s² the mean and variance over the M
-  // deltas, the merged update is scaled by √(1 + (1 − 1/M)·s²/d̄²), at most √M: per
-  // coordinate, or with the sums over each tensor. A study lever.
+  // Per-coordinate averaging weights from the senders' spread (coord | tensor | wiener; "":
+  // the plain mean). With m, s² and n the mean, variance and count of the (clipped) values
+  // the deltas sent for a coordinate (n ≥ 2): `coord` scales the mean by
+  // √(1 + (1 − 1/n)·s²/m²), at most √n. A miner's AdamW divides by its own batch's noise, so
+  // where the miners disagree (noise-dominated coordinates) each step carries 1/√n of the
+  // signal a step on the combined batch would, and averaging keeps that; this lengthens
+  // those coordinates towards the combined batch's step. `tensor` takes the sums over each
+  // tensor; `wiener` shrinks instead, by m²/(m² + s²/n), the noise taken out of the mean.
+  // A study lever.
   std::string spread_boost;
   double inner_lr = -1.0;     // train.lr for every preset (the miners' and the baselines')
   double baseline_lr = -1.0;  // train.lr for centralized, sync-dp and sync-dp-pages only
@@ -158,7 +160,7 @@ void record_point(Outcome* outcome, const Options& opt, const std::string& prese
 // miners' mean, parameter by parameter (the models share one parameter order). The miners
 // train with torch's AdamW (parse_args refuses --share-inner with --inner collective).
 template <typename Miner>
-void share_inner_state(std::vector<Miner>& miners, bool first) {
+void share_inner_state(std::vector<Miner>& miners, bool first, bool second) {
   torch::NoGradGuard no_grad;
   std::vector<std::vector<torch::optim::AdamWParamState*>> states;
   for (auto& m : miners) {
@@ -183,7 +185,7 @@ void share_inner_state(std::vector<Miner>& miners, bool first) {
       m += own[i]->exp_avg() / static_cast<double>(states.size());
     }
     for (auto& own : states) {
-      own[i]->exp_avg_sq().copy_(v);
+      if (second) own[i]->exp_avg_sq().copy_(v);
       if (first) own[i]->exp_avg().copy_(m);
     }
   }
@@ -363,7 +365,9 @@ Result<Outcome> run_config(const RunSpec& spec, const model::ModelConfig& config
       bytes += static_cast<double>(encoded.bytes.size());
       decoded.push_back(std::move(d));
     }
-    if (opt.share_inner == "v" || opt.share_inner == "mv") share_inner_state(miners, opt.share_inner == "mv");
+    if (opt.share_inner == "v" || opt.share_inner == "m" || opt.share_inner == "mv") {
+      share_inner_state(miners, opt.share_inner != "v", opt.share_inner != "m");
+    }
     std::vector<const gradients::DecodedDelta*> ptrs;
     for (const auto& d : decoded) ptrs.push_back(&d);
     gradients::MergeStats stats;
@@ -382,35 +386,42 @@ Result<Outcome> run_config(const RunSpec& spec, const model::ModelConfig& config
       }
     }
     if (!opt.spread_boost.empty()) {
+      // The senders' mean m (what the merge gave), variance s² and count n per coordinate,
+      // over the deltas as the merge clipped them.
       torch::NoGradGuard no_grad;
-      const double m = static_cast<double>(decoded.size());
       double weighted = 0.0, count = 0.0;
-      for (std::size_t i = 0; i < merged.size() && m > 1; ++i) {
+      for (std::size_t i = 0; i < merged.size(); ++i) {
         if (!merged[i].defined()) continue;
-        auto sum = torch::zeros_like(merged[i]), squares = torch::zeros_like(merged[i]);
-        for (const auto& d : decoded) {
-          for (const auto& u : d.tensors) {
+        auto squares = torch::zeros_like(merged[i]), senders = torch::zeros_like(merged[i]);
+        for (std::size_t k = 0; k < decoded.size(); ++k) {
+          const double scale = stats.norms[k] > stats.clip_norm && stats.norms[k] > 0 ? stats.clip_norm / stats.norms[k] : 1.0;
+          for (const auto& u : decoded[k].tensors) {
             if (u.param_index != i) continue;
-            const auto x = u.to_dense(merged[i].sizes());
-            sum += x;
+            const auto x = u.to_dense(merged[i].sizes()) * scale;
             squares += x * x;
+            senders += u.is_dense() ? torch::ones_like(x)
+                                    : torch::zeros({x.numel()}, x.options()).index_fill_(0, u.flat_index, 1.0).view_as(x);
           }
         }
-        const auto mean = sum / m;
-        const auto var = ((squares - m * mean * mean) / (m - 1.0)).clamp_min(0.0);
+        const auto& mean = merged[i];
+        const auto signal = mean * mean;
+        const auto var = ((squares - senders * signal) / (senders - 1.0).clamp_min(1.0)).clamp_min(0.0);
+        const auto measured = (senders >= 2) & (signal > 0);
         torch::Tensor factor;
-        if (opt.spread_boost == "tensor") {
-          const double spread = var.sum().item<double>(), signal = (mean * mean).sum().item<double>();
-          factor = torch::full({}, signal > 0 ? std::min(std::sqrt(m), std::sqrt(1.0 + (1.0 - 1.0 / m) * spread / signal)) : 1.0,
-                               merged[i].options());
+        if (opt.spread_boost == "wiener") {
+          factor = torch::where(measured, signal / (signal + var / senders), torch::ones_like(signal));
+        } else if (opt.spread_boost == "tensor") {
+          const double spread = torch::where(measured, var * (1.0 - 1.0 / senders), torch::zeros_like(var)).sum().item<double>();
+          const double total = torch::where(measured, signal, torch::zeros_like(signal)).sum().item<double>();
+          const double cap = std::sqrt(static_cast<double>(decoded.size()));
+          factor = torch::full({}, total > 0 ? std::min(cap, std::sqrt(1.0 + spread / total)) : 1.0, mean.options());
         } else {
-          const auto signal = mean * mean;
-          factor = torch::where(signal > 0, (1.0 + (1.0 - 1.0 / m) * var / signal.clamp_min(1e-30)).sqrt(), torch::ones_like(signal))
-                       .clamp_max(std::sqrt(m));
+          factor = torch::where(measured, (1.0 + (1.0 - 1.0 / senders) * var / signal.clamp_min(1e-30)).sqrt().clamp_max(senders.sqrt()),
+                                torch::ones_like(signal));
         }
-        merged[i] = merged[i] * factor;
-        weighted += factor.mean().item<double>() * static_cast<double>(merged[i].numel());
-        count += static_cast<double>(merged[i].numel());
+        merged[i] = mean * factor;
+        weighted += factor.mean().item<double>() * static_cast<double>(mean.numel());
+        count += static_cast<double>(mean.numel());
       }
       outcome.rescale.push_back(count > 0 ? weighted / count : 1.0);
     }
@@ -577,8 +588,9 @@ std::string chart(const Options& opt, const nlohmann::json& study) {
 
 Status run(const Options& opt) {
   TESSERA_ASSIGN_OR_RETURN(RunSpec spec, load_run_spec(opt.spec));
-  if (!opt.spread_boost.empty() && opt.spread_boost != "coord" && opt.spread_boost != "tensor") {
-    return InvalidArgument("--spread-boost '" + opt.spread_boost + "' must be coord or tensor");
+  if (!opt.spread_boost.empty() && opt.spread_boost != "coord" && opt.spread_boost != "tensor" &&
+      opt.spread_boost != "wiener") {
+    return InvalidArgument("--spread-boost '" + opt.spread_boost + "' must be coord, tensor or wiener");
   }
   if (opt.ef_beta >= 0.0) spec.codec.ef_beta = opt.ef_beta;
   if (opt.outer_lr > 0.0) spec.outer.lr = opt.outer_lr;
@@ -647,8 +659,8 @@ bool parse_args(int argc, char** argv, Options* opt) {
                    "       [--ef-beta B] [--outer-lr L] [--outer-momentum M] [--outer kind:lr:mu]\n"
                    "       [--outer-warmup W] [--outer-rescale none|norm[:max]] [--dense-outer kind:lr:mu]\n"
                    "       [--seeds 1,2,3] [--out DIR] [--eval-every W] [--overlap-steps R]\n"
-                   "       [--overlap-from local|checkpoint|extrapolate] [--share-inner none|v|mv|m0]\n"
-                   "       [--inner adamw|collective] [--agree-boost A] [--spread-boost coord|tensor]\n"
+                   "       [--overlap-from local|checkpoint|extrapolate] [--share-inner none|v|m|mv|m0]\n"
+                   "       [--inner adamw|collective] [--agree-boost A] [--spread-boost coord|tensor|wiener]\n"
                    "       [--lr X] [--baseline-lr X]\n");
       return false;
     }
@@ -691,8 +703,9 @@ bool parse_args(int argc, char** argv, Options* opt) {
     std::fprintf(stderr, "error: --inner '%s' must be adamw or collective\n", opt->inner.c_str());
     return false;
   }
-  if (opt->share_inner != "none" && opt->share_inner != "v" && opt->share_inner != "mv" && opt->share_inner != "m0") {
-    std::fprintf(stderr, "error: --share-inner '%s' must be none, v, mv or m0\n", opt->share_inner.c_str());
+  if (opt->share_inner != "none" && opt->share_inner != "v" && opt->share_inner != "m" && opt->share_inner != "mv" &&
+      opt->share_inner != "m0") {
+    std::fprintf(stderr, "error: --share-inner '%s' must be none, v, m, mv or m0\n", opt->share_inner.c_str());
     return false;
   }
   if (opt->share_inner != "none" && opt->inner != "adamw") {
