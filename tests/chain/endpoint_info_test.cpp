@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -134,6 +135,61 @@ TEST(EndpointInfo, HostileEndpointRecordsAreRefusedWithTheReason) {
     EXPECT_NE(opened_bad.status().message().find(c.error), std::string::npos)
         << c.what << ": " << opened_bad.status().to_string();
   }
+}
+
+// Random byte-level damage to signed bodies (flips, deletions, insertions, truncations,
+// repeated stretches), 3,000 of each kind of record from a fixed seed: every damaged body
+// is either refused with a message or opens to exactly the record that was signed (JSON
+// may change without changing what it says, such as the case of a hex digit), and
+// nothing throws. The libFuzzer targets (bench/fuzz.sh) do not cover these parsers.
+TEST(EndpointInfo, DamagedBodiesAreRefusedOrOpenToWhatWasSigned) {
+  const Keypair signer = Keypair::generate();
+  const std::string key = raw_bytes(signer.public_key());
+  EndpointRecord e{3, key, "tcp://127.0.0.1:9000", std::string(32, '\x11'), "127.0.0.1:9001", 1000};
+  const AnnouncementRecord a = announcement(signer);
+  const std::string endpoint_body = signed_endpoint_json(e, signer), announcement_body = signed_announcement_json(a, signer);
+  std::mt19937 rng(20261206);
+  auto damage = [&](std::string body) {
+    const int edits = 1 + static_cast<int>(rng() % 3);
+    for (int k = 0; k < edits && !body.empty(); ++k) {
+      const std::size_t at = rng() % body.size();
+      switch (rng() % 5) {
+        case 0: body[at] = static_cast<char>(body[at] ^ (1 << (rng() % 8))); break;
+        case 1: body.erase(at, 1 + rng() % 8); break;
+        case 2: body.insert(at, 1 + rng() % 4, static_cast<char>(rng() % 256)); break;
+        case 3: body.resize(at); break;
+        default: body.insert(at, body.substr(at, 1 + rng() % 32)); break;
+      }
+    }
+    return body;
+  };
+  int opened_endpoints = 0, opened_announcements = 0;
+  for (int i = 0; i < 3000; ++i) {
+    const std::string bad_endpoint = damage(endpoint_body);
+    auto r = open_endpoint_json(bad_endpoint, key, 3);
+    if (r.ok()) {
+      ++opened_endpoints;
+      EXPECT_TRUE(r->netuid == e.netuid && r->hotkey == e.hotkey && r->address == e.address &&
+                  r->curve_public_key == e.curve_public_key && r->checkpoint_address == e.checkpoint_address &&
+                  r->issued_ms == e.issued_ms)
+          << bad_endpoint;
+    } else {
+      EXPECT_FALSE(r.status().message().empty()) << bad_endpoint;
+    }
+    const std::string bad_announcement = damage(announcement_body);
+    auto b = open_announcement_json(bad_announcement, key, 3, std::nullopt);
+    if (b.ok()) {
+      ++opened_announcements;
+      EXPECT_TRUE(b->netuid == a.netuid && b->window == a.window && b->hash == a.hash && b->address == a.address &&
+                  b->block == a.block && b->announcer == a.announcer)
+          << bad_announcement;
+    } else {
+      EXPECT_FALSE(b.status().message().empty()) << bad_announcement;
+    }
+  }
+  // Nearly all damage is refused; what opens is harmless re-spelling.
+  EXPECT_LT(opened_endpoints, 300);
+  EXPECT_LT(opened_announcements, 300);
 }
 
 // The real service over HTTP: it serves the newest announcement or the one asked for,
