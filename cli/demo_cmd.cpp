@@ -75,6 +75,7 @@ struct DemoOptions {
   bool overlap = true;  // miners train window w+1 while w is merged (`tessera miner --no-overlap`)
   bool prejudge = true;  // validators judge each delta as it arrives (`tessera validator --no-prejudge`)
   std::string window_blocks = "auto";  // "auto": sized to this machine; "spec": the spec's; or a number
+  std::string start_margin;  // the miners' `--start-margin` ("": theirs by default)
 };
 
 // scripts/subtensor-localnet.sh beside this build (build/tessera → scripts/), else under
@@ -418,8 +419,10 @@ Status run_demo_in(const GlobalOptions& global, const DemoOptions& o, const fs::
     std::printf("  the dashboard did not start:\n%s", tail(dashboard_log, 4).c_str());
   }
   std::fflush(stdout);
-  for (int i = 0; i < o.miners; ++i) spawn(miners, "miner-" + std::to_string(i), o.overlap ? std::vector<std::string>{"miner"}
-                                                                                       : std::vector<std::string>{"miner", "--no-overlap"});
+  std::vector<std::string> miner_flags = {"miner"};
+  if (!o.overlap) miner_flags.push_back("--no-overlap");
+  if (!o.start_margin.empty()) miner_flags.insert(miner_flags.end(), {"--start-margin", o.start_margin});
+  for (int i = 0; i < o.miners; ++i) spawn(miners, "miner-" + std::to_string(i), miner_flags);
   const auto t_start = Clock::now();
   // Every process's CPU time over the run, by role: where the cores' time went.
   auto cpu_by_role = [&] {
@@ -785,6 +788,9 @@ void add_demo_command(CLI::App& app, const GlobalOptions& global, int* exit_code
       ->capture_default_str();
   static bool no_overlap = false;
   cmd->add_flag("--no-overlap", no_overlap, "Miners wait for each window's checkpoint before training it (the comparison)");
+  cmd->add_option("--start-margin", o.start_margin,
+                  "The miners' --start-margin: how many times its last window's training time a miner starts a window "
+                  "ahead of its deadline (default: the miner's)");
   static bool no_prejudge = false;
   cmd->add_flag("--no-prejudge", no_prejudge,
                 "Validators judge every delta after its window closes, not as it arrives (the comparison)");
