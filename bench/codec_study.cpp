@@ -73,8 +73,8 @@ struct Options {
   std::string overlap_from = "local";
   // Inner-optimizer statistics shared through the outer step: after every window each
   // miner's AdamW moments are replaced by the miners' mean (none | v: the second moment
-  // only | m: the first only | mv: both), or (m0) each miner's first moment is zeroed at the start of
-  // every window. A study lever: the subnet's protocol does not carry them.
+  // only | m: the first only | mv: both), or (m0) each miner's first moment is zeroed at
+  // the start of every window. A study lever: the subnet's protocol does not carry them.
   std::string share_inner = "none";
   // The miners' inner optimizer: adamw (the subnet's) | collective (bench/collective_adamw.h,
   // normalised for the miners' combined batch).

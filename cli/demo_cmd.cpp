@@ -503,7 +503,8 @@ Status run_demo_in(const GlobalOptions& global, const DemoOptions& o, const fs::
   }
   const double subnet_wall = seconds_since(t_start);
   auto cpu_used = cpu_by_role();
-  for (auto& [role, seconds] : cpu_used) seconds -= cpu_at_start.at(role);
+  // A process that exited takes its time with it (only live ones are read): never below 0.
+  for (auto& [role, seconds] : cpu_used) seconds = std::max(0.0, seconds - cpu_at_start.at(role));
   if (!failure.empty()) {
     std::printf("  stopping: %s\n", failure.substr(0, failure.find('\n')).c_str());
   } else if (interrupted()) {

@@ -23,11 +23,10 @@ bool parse_stat(const std::string& line, long* pgrp, unsigned long long* ticks) 
   std::string field;
   unsigned long long utime = 0, stime = 0;
   for (int index = 3; index <= 15 && in >> field; ++index) {
-    char* end = nullptr;
-    if (index == 5) *pgrp = std::strtol(field.c_str(), &end, 10);
-    if (index == 14) utime = std::strtoull(field.c_str(), &end, 10);
+    if (index == 5) *pgrp = std::strtol(field.c_str(), nullptr, 10);
+    if (index == 14) utime = std::strtoull(field.c_str(), nullptr, 10);
     if (index == 15) {
-      stime = std::strtoull(field.c_str(), &end, 10);
+      stime = std::strtoull(field.c_str(), nullptr, 10);
       *ticks = utime + stime;
       return true;
     }
