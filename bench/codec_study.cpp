@@ -588,10 +588,6 @@ std::string chart(const Options& opt, const nlohmann::json& study) {
 
 Status run(const Options& opt) {
   TESSERA_ASSIGN_OR_RETURN(RunSpec spec, load_run_spec(opt.spec));
-  if (!opt.spread_boost.empty() && opt.spread_boost != "coord" && opt.spread_boost != "tensor" &&
-      opt.spread_boost != "wiener") {
-    return InvalidArgument("--spread-boost '" + opt.spread_boost + "' must be coord, tensor or wiener");
-  }
   if (opt.ef_beta >= 0.0) spec.codec.ef_beta = opt.ef_beta;
   if (opt.outer_lr > 0.0) spec.outer.lr = opt.outer_lr;
   if (opt.inner_lr > 0.0) spec.train.lr = opt.inner_lr;
@@ -701,6 +697,11 @@ bool parse_args(int argc, char** argv, Options* opt) {
   }
   if (opt->inner != "adamw" && opt->inner != "collective") {
     std::fprintf(stderr, "error: --inner '%s' must be adamw or collective\n", opt->inner.c_str());
+    return false;
+  }
+  if (!opt->spread_boost.empty() && opt->spread_boost != "coord" && opt->spread_boost != "tensor" &&
+      opt->spread_boost != "wiener") {
+    std::fprintf(stderr, "error: --spread-boost '%s' must be coord, tensor or wiener\n", opt->spread_boost.c_str());
     return false;
   }
   if (opt->share_inner != "none" && opt->share_inner != "v" && opt->share_inner != "m" && opt->share_inner != "mv" &&

@@ -426,11 +426,16 @@ Status run_demo_in(const GlobalOptions& global, const DemoOptions& o, const fs::
   const auto t_start = Clock::now();
   // Every process's CPU time over the run, by role: where the cores' time went.
   auto cpu_by_role = [&] {
-    std::map<std::string, double> cpu = {{"chain", process_group_cpu_seconds(chain_proc->pid())},
-                                         {"dashboard", process_group_cpu_seconds(dashboard.pid())},
+    std::vector<pid_t> groups = {chain_proc->pid(), dashboard.pid()};
+    for (const auto* group : {&validators, &miners}) {
+      for (const auto& r : *group) groups.push_back(r.process->pid());
+    }
+    const auto group_cpu = process_group_cpu_seconds(groups);
+    std::map<std::string, double> cpu = {{"chain", group_cpu.at(chain_proc->pid())},
+                                         {"dashboard", group_cpu.at(dashboard.pid())},
                                          {"monitor", process_cpu_seconds()}};
-    for (const auto& r : validators) cpu["validators"] += process_group_cpu_seconds(r.process->pid());
-    for (const auto& r : miners) cpu["miners"] += process_group_cpu_seconds(r.process->pid());
+    for (const auto& r : validators) cpu["validators"] += group_cpu.at(r.process->pid());
+    for (const auto& r : miners) cpu["miners"] += group_cpu.at(r.process->pid());
     return cpu;
   };
   const auto cpu_at_start = cpu_by_role();

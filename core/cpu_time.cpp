@@ -36,12 +36,13 @@ bool parse_stat(const std::string& line, long* pgrp, unsigned long long* ticks) 
 
 }  // namespace
 
-double process_group_cpu_seconds(pid_t pgid) {
+std::map<pid_t, double> process_group_cpu_seconds(const std::vector<pid_t>& pgids) {
+  std::map<pid_t, unsigned long long> ticks_of;
+  for (pid_t g : pgids) ticks_of[g] = 0;
   const long ticks_per_second = ::sysconf(_SC_CLK_TCK);
-  if (pgid <= 0 || ticks_per_second <= 0) return 0.0;
-  unsigned long long total = 0;
   std::error_code ec;
   for (const auto& entry : std::filesystem::directory_iterator("/proc", ec)) {
+    if (ticks_per_second <= 0) break;
     const std::string name = entry.path().filename().string();
     if (name.empty() || !std::isdigit(static_cast<unsigned char>(name[0]))) continue;
     std::ifstream in(entry.path() / "stat");
@@ -49,9 +50,15 @@ double process_group_cpu_seconds(pid_t pgid) {
     if (!std::getline(in, line)) continue;
     long pgrp = 0;
     unsigned long long ticks = 0;
-    if (parse_stat(line, &pgrp, &ticks) && pgrp == pgid) total += ticks;
+    if (!parse_stat(line, &pgrp, &ticks) || pgrp <= 0) continue;
+    const auto it = ticks_of.find(static_cast<pid_t>(pgrp));
+    if (it != ticks_of.end()) it->second += ticks;
   }
-  return static_cast<double>(total) / static_cast<double>(ticks_per_second);
+  std::map<pid_t, double> seconds;
+  for (const auto& [g, t] : ticks_of) {
+    seconds[g] = ticks_per_second > 0 ? static_cast<double>(t) / static_cast<double>(ticks_per_second) : 0.0;
+  }
+  return seconds;
 }
 
 }  // namespace tessera
