@@ -156,6 +156,7 @@ Status run_miner_utilization_bench(const std::string& spec_path, int windows, bo
                   {"utilization_min", *std::min_element(u.begin(), u.end())},
                   {"utilization_max", *std::max_element(u.begin(), u.end())},
                   {"miners_cpu_share_of_machine", summary.value("miners_cpu_share_of_machine", 0.0)},
+                  {"miner_wall_time_shares", summary.value("miner_wall_time_shares", nlohmann::json())},
                   {"window_seconds", summary["window_seconds"]},
                   {"window_sizing", summary["window_sizing"]},
                   {"val_loss_end", summary["val_loss_end"]},

@@ -61,6 +61,13 @@ struct WindowSizing {
   unsigned cores = 1;
 };
 
+// The miners' wall time, summed over the miners, by what it went to (the JSON lines'
+// compute_s, wait_s, and encode_s + send_s + pull_s of each submitted window).
+struct WallTimeParts {
+  double steps = 0, waiting = 0, exchange = 0;
+  int windows_between_unsubmitted = 0;  // gaps between a miner's first and last submission
+};
+
 struct DemoOptions {
   int miners = 4;
   int validators = 2;
@@ -627,6 +634,8 @@ Status run_demo_in(const GlobalOptions& global, const DemoOptions& o, const fs::
   int all_scored = 0, all_judged = 0;
   double rebase_steps = 0, all_compute_cpu = 0;
   int rebased = 0;
+  // Where the miners' wall time went, summed over the miners (the utilization's rest).
+  WallTimeParts parts;
   json miners_json = json::array();
   for (const auto& m : miners) {
     const auto lines = json_lines(m.out);
@@ -634,9 +643,13 @@ Status run_demo_in(const GlobalOptions& global, const DemoOptions& o, const fs::
     int overlapped = 0;
     std::uint32_t uid = 0;
     std::set<int> shards_trained;
+    std::set<std::uint64_t> windows_submitted;
     for (const auto& l : lines) {
       compute += l["compute_s"].get<double>();
       compute_cpu += l.value("compute_cpu_s", 0.0);
+      parts.waiting += l.value("wait_s", 0.0);
+      parts.exchange += l.value("encode_s", 0.0) + l.value("send_s", 0.0) + l.value("pull_s", 0.0);
+      windows_submitted.insert(l["window"].get<std::uint64_t>());
       if (l.value("overlapped", false)) {
         overlapped += 1;
         rebased += 1;
@@ -657,6 +670,11 @@ Status run_demo_in(const GlobalOptions& global, const DemoOptions& o, const fs::
     const double score = scores.value(std::to_string(uid), 0.0);
     const std::uint64_t earned = n ? n->total_earned : 0;
     const double utilization = subnet_wall > 0 ? compute / subnet_wall : 0;
+    parts.steps += compute;
+    if (!windows_submitted.empty()) {
+      parts.windows_between_unsubmitted +=
+          static_cast<int>(*windows_submitted.rbegin() - *windows_submitted.begin() + 1 - windows_submitted.size());
+    }
     all_compute_cpu += compute_cpu;
     const auto [scored, total] = judged.count(uid) ? judged.at(uid) : std::pair<int, int>{0, 0};
     all_scored += scored;
@@ -682,6 +700,22 @@ Status run_demo_in(const GlobalOptions& global, const DemoOptions& o, const fs::
   std::printf("  the miners' training steps used %.0f%% of the %u cores' time (%.1f CPU-s in steps over %.0f s)\n",
               100 * cpu_share, cores, all_compute_cpu, subnet_wall);
   summary["miners_cpu_share_of_machine"] = cpu_share;
+  if (!miners.empty() && subnet_wall > 0) {
+    // The rest of each miner's wall time is its start-up (joining, the first checkpoint)
+    // and the windows it gave up: skipped for want of time, or dropped after training.
+    const double miner_wall = subnet_wall * static_cast<double>(miners.size());
+    const double rest = std::max(0.0, miner_wall - parts.steps - parts.waiting - parts.exchange);
+    std::printf("  the miners' wall time: in steps %.0f%%, waiting for a checkpoint or their latest start %.0f%%, "
+                "encoding, sending and pulling %.0f%%, the rest %.0f%% (start-up, and %d windows given up between "
+                "submissions)\n",
+                100 * parts.steps / miner_wall, 100 * parts.waiting / miner_wall, 100 * parts.exchange / miner_wall,
+                100 * rest / miner_wall, parts.windows_between_unsubmitted);
+    summary["miner_wall_time_shares"] = {{"steps", parts.steps / miner_wall},
+                                         {"waiting", parts.waiting / miner_wall},
+                                         {"exchange", parts.exchange / miner_wall},
+                                         {"rest", rest / miner_wall},
+                                         {"windows_given_up_between_submissions", parts.windows_between_unsubmitted}};
+  }
   // Every role's processes, the steps above included in the miners'. The monitor is this
   // process (the validation loss printed each window), which a real subnet does not run.
   json cpu_json = json::object();

@@ -73,7 +73,7 @@ class Miner {
   std::vector<Endpoint> validators();
 
   Status do_window(const chain::CheckpointInfo& info, double waited);
-  Status do_overlapped_window(const chain::CheckpointInfo& held);
+  Status do_overlapped_window(const chain::CheckpointInfo& held, double waited);
   bool fits(std::uint64_t window);
   Result<bool> prepare_window(std::uint64_t window, std::vector<std::uint64_t>* pages);
   Result<InnerResult> train_window(const std::vector<torch::Tensor>& start, std::uint64_t origin_window,
@@ -275,7 +275,7 @@ Status Miner::do_window(const chain::CheckpointInfo& info, double waited) {
 // the few-kilobyte merged update) and rebase onto it; after the last step wait for it if
 // it has not come. DeadlineExceeded when the chain moves past w+1 first: the
 // work is dropped and the main loop catches up.
-Status Miner::do_overlapped_window(const chain::CheckpointInfo& held) {
+Status Miner::do_overlapped_window(const chain::CheckpointInfo& held, double waited) {
   const std::uint64_t window = held.window + 1;
   WindowTimes times;
   TESSERA_ASSIGN_OR_RETURN(const checkpoints::Checkpoint* base, follower_->load(held));
@@ -328,7 +328,8 @@ Status Miner::do_overlapped_window(const chain::CheckpointInfo& held) {
   times.compute_s = trained.seconds;
   times.compute_cpu_s = trained.cpu_seconds;
   last_compute_s_ = trained.seconds;
-  times.wait_s = std::max(0.0, trained.hook_seconds - times.pull_s);
+  // Before the first step (the latest start) and in the steps' checkpoint hook.
+  times.wait_s = waited + std::max(0.0, trained.hook_seconds - times.pull_s);
   if (!next) return Internal("overlapped window " + std::to_string(window) + " ended without its checkpoint");
   if (closed_while_training(window)) return Status::Ok();
   submit(*next, pages, trained, times);
@@ -598,7 +599,12 @@ WindowChoice choose_window(std::uint64_t announced, std::uint64_t now, std::opti
                            const std::function<bool(std::uint64_t)>& fits,
                            const std::function<bool(std::uint64_t)>& wait_for) {
   auto attempted = [&](std::uint64_t w) { return last_attempted && *last_attempted >= w; };
-  if (announced == now && !attempted(announced) && (!overlap || fits(announced))) return {WindowChoice::kTrain, announced};
+  if (announced == now && !attempted(announced)) {
+    if (!overlap || fits(announced)) return {WindowChoice::kTrain, announced};
+    // C_a came with too little of window a left: give a up (reported and counted), then
+    // plan a + 1 on the next call.
+    return {WindowChoice::kSkip, announced};
+  }
   if (overlap && announced + 1 >= now && !attempted(announced + 1)) {
     // Work that cannot make its deadline would be dropped, would start the next window
     // late too (a cascade of misses), and takes cores from miners that can still make
@@ -659,13 +665,16 @@ Status Miner::run() {
       } else {
         spdlog::info("window {} is over (chain in window {}); catching up with the next checkpoint", choice.window, now_window);
       }
+      wait_start = std::chrono::steady_clock::now();  // the time before a skip went to the window given up
+      continue;  // plan the next window at once
     }
     if (choice.kind != WindowChoice::kTrain && choice.kind != WindowChoice::kTrainAhead) {
       std::this_thread::sleep_for(tick);
       continue;
     }
     last_attempted_ = choice.window;
-    Status s = choice.kind == WindowChoice::kTrainAhead ? do_overlapped_window(info) : do_window(info, since(wait_start));
+    Status s = choice.kind == WindowChoice::kTrainAhead ? do_overlapped_window(info, since(wait_start))
+                                                                 : do_window(info, since(wait_start));
     if (s.code() == StatusCode::kDeadlineExceeded) {
       record_.counters["overlap-abandoned"] += 1;
       spdlog::info("window {}: overlapped training abandoned ({}); catching up", choice.window, s.message());

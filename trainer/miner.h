@@ -47,9 +47,10 @@ Status run_miner(const MinerOptions& options);
 //   kTrain:      window a from C_a (a = h, not yet attempted, and with overlap its steps fit);
 //   kTrainAhead: window a + 1 from C_a, rebased onto C_{a+1} when it comes (overlap only),
 //                unless `wait_for(a + 1)`: then kWait;
-//   kSkip:       give `window` up: a + 1 is open already and its steps no longer fit before
-//                it closes (start a + 2 the moment C_{a+1} comes instead of a + 1 late), or
-//                C_a's window is over (catch up with the next checkpoint);
+//   kSkip:       give `window` up: C_a came with too little of window a left for its
+//                steps (overlap only), or a + 1 is open already and its steps no longer
+//                fit before it closes (start a + 2 the moment C_{a+1} comes instead of
+//                a + 1 late), or C_a's window is over (catch up with the next checkpoint);
 //   kWait:       nothing to do until the chain or the checkpoint moves.
 // `fits(w)`: whether H steps at the last window's pace end before window w closes.
 // `wait_for(w)`: whether it is still too early to start window w's steps ahead of C_w

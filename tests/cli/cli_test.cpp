@@ -197,6 +197,23 @@ TEST(Cli, DemoSummaryReportsTheHonestAcceptanceRate) {
   EXPECT_GE(cpu["miners"].get<double>(), summary["miners_cpu_share_of_machine"].get<double>()) << summary.dump();
   EXPECT_LE(cpu["all"].get<double>(), 1.02) << cpu.dump();
   EXPECT_NE(r.output.find("the cores' time by role: miners "), std::string::npos) << r.output;
+  // The miners' wall time by what it went to: the steps' share is the mean utilization,
+  // every part is a share, and together they are the whole wall time (a miner's last
+  // window may end a little after the run's wall time is taken: the rest is then 0).
+  const auto& wall = summary["miner_wall_time_shares"];
+  ASSERT_TRUE(wall.is_object()) << summary.dump();
+  double mean_utilization = 0, sum = 0;
+  for (const auto& m : summary["miners"]) mean_utilization += m["compute_utilization"].get<double>() / 2;
+  EXPECT_NEAR(wall["steps"].get<double>(), mean_utilization, 1e-9) << wall.dump();
+  EXPECT_GT(wall["steps"].get<double>(), 0.0) << wall.dump();
+  for (const char* part : {"steps", "waiting", "exchange", "rest"}) {
+    EXPECT_GE(wall[part].get<double>(), 0.0) << wall.dump();
+    sum += wall[part].get<double>();
+  }
+  EXPECT_GE(sum, 1.0 - 1e-9) << wall.dump();
+  EXPECT_LE(sum, 1.1) << wall.dump();
+  EXPECT_GE(wall["windows_given_up_between_submissions"].get<int>(), 0) << wall.dump();
+  EXPECT_NE(r.output.find("the miners' wall time: in steps "), std::string::npos) << r.output;
   EXPECT_NE(summary["window_sizing"].get<std::string>().find("sized to this machine"), std::string::npos) << summary.dump();
   EXPECT_NEAR(summary["honest_acceptance_rate"].get<double>(), static_cast<double>(scored) / judged, 1e-12);
   EXPECT_NE(r.output.find("honest acceptance: validator-0 scored " + std::to_string(scored) + " of the miners' " +
