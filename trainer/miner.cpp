@@ -659,7 +659,10 @@ Status Miner::run() {
     if (choice.kind == WindowChoice::kSkip) {
       last_attempted_ = choice.window;
       record_.counters["windows-skipped"] += 1;
-      if (choice.window == now_window) {
+      if (choice.window == now_window && last_compute_s_ <= 0) {
+        spdlog::info("window {}: less than half of it is left for a first window; skipping to window {}", now_window,
+                     now_window + 1);
+      } else if (choice.window == now_window) {
         spdlog::info("window {}: too little of it is left for {} steps at the last window's {:.2f} s; skipping to window {}",
                      now_window, joined_.spec.train.inner_steps, last_compute_s_, now_window + 1);
       } else {
@@ -673,8 +676,8 @@ Status Miner::run() {
       continue;
     }
     last_attempted_ = choice.window;
-    Status s = choice.kind == WindowChoice::kTrainAhead ? do_overlapped_window(info, since(wait_start))
-                                                                 : do_window(info, since(wait_start));
+    const double waited = since(wait_start);
+    Status s = choice.kind == WindowChoice::kTrainAhead ? do_overlapped_window(info, waited) : do_window(info, waited);
     if (s.code() == StatusCode::kDeadlineExceeded) {
       record_.counters["overlap-abandoned"] += 1;
       spdlog::info("window {}: overlapped training abandoned ({}); catching up", choice.window, s.message());
