@@ -175,6 +175,12 @@ Status run_miner_utilization_bench(const std::string& spec_path, int windows, bo
                   name.c_str(), 100 * r["utilization_mean"].get<double>(), 100 * r["utilization_min"].get<double>(),
                   100 * r["utilization_max"].get<double>(), 100 * r["miners_cpu_share_of_machine"].get<double>(),
                   r["window_seconds"].get<double>(), r["val_loss_end"].get<double>());
+      if (const auto& parts = r["miner_wall_time_shares"]; parts.is_object()) {
+        std::printf("%-10s the rest of the miners' wall time: waiting %.0f%%, encoding, sending and pulling %.0f%%, "
+                    "start-up and windows given up %.0f%%\n",
+                    "", 100 * parts["waiting"].get<double>(), 100 * parts["exchange"].get<double>(),
+                    100 * parts["rest"].get<double>());
+      }
     }
   }
   return Status::Ok();
