@@ -67,6 +67,7 @@ class Miner {
   };
 
   Status setup();
+  void count_given_up(const std::string& reason);
   Status start_workers();
   void stop_workers();
   void save_state();
@@ -206,6 +207,17 @@ Status Miner::setup() {
                                     : std::string("training the whole model"),
                codec_.name());
   return Status::Ok();
+}
+
+// A window given up, in the miner's record and its metrics (docs/operations.md).
+void Miner::count_given_up(const std::string& reason) {
+  record_.counters[reason] += 1;
+  metrics::registry()
+      .counter("tessera_miner_windows_given_up_total",
+               "Windows given up, by reason: skipped for want of time, dropped because the window closed during the "
+               "steps, or trained ahead and abandoned.",
+               {{"reason", reason}})
+      .inc();
 }
 
 void Miner::save_state() {
@@ -411,7 +423,7 @@ bool Miner::closed_while_training(std::uint64_t window) {
   if (!head.ok()) return false;  // the send will fail and say why
   const auto grace = static_cast<std::uint64_t>(joined_.spec.schedule.submission_grace_blocks);
   if (schedule_.accepts(window, head->height, grace)) return false;
-  record_.counters["stale-dropped"] += 1;
+  count_given_up("stale-dropped");
   spdlog::warn("window {}: closed while training (chain at block {}, window {}); delta dropped, not sent", window,
                head->height, schedule_.window_of(head->height));
   return true;
@@ -658,7 +670,7 @@ Status Miner::run() {
     // The choice and its reasons: choose_window (trainer/miner.h).
     if (choice.kind == WindowChoice::kSkip) {
       last_attempted_ = choice.window;
-      record_.counters["windows-skipped"] += 1;
+      count_given_up("windows-skipped");
       if (choice.window == now_window && last_compute_s_ <= 0) {
         spdlog::info("window {}: less than half of it is left for a first window; skipping to window {}", now_window,
                      now_window + 1);
@@ -679,7 +691,7 @@ Status Miner::run() {
     const double waited = since(wait_start);
     Status s = choice.kind == WindowChoice::kTrainAhead ? do_overlapped_window(info, waited) : do_window(info, waited);
     if (s.code() == StatusCode::kDeadlineExceeded) {
-      record_.counters["overlap-abandoned"] += 1;
+      count_given_up("overlap-abandoned");
       spdlog::info("window {}: overlapped training abandoned ({}); catching up", choice.window, s.message());
     } else if (!s.ok()) {
       record_.counters["window-errors"] += 1;
