@@ -2,8 +2,17 @@
 
 #include <algorithm>
 #include <cmath>
+#include <sstream>
 
 namespace tessera::aggregator {
+
+std::string describe_outer(const OuterSpec& o) {
+  std::ostringstream s;
+  s << o.optimizer << " lr=" << o.lr << " momentum=" << o.momentum;
+  if (o.warmup_windows > 0) s << " warmup=" << o.warmup_windows;
+  if (o.rescale != "none") s << " rescale=" << o.rescale << ":" << o.rescale_max;
+  return s.str();
+}
 
 Result<OuterOptimizer> OuterOptimizer::from_spec(const OuterSpec& spec, std::uint64_t step_index) {
   Kind kind;

@@ -18,6 +18,10 @@
 
 namespace tessera::aggregator {
 
+// The outer step in words, as a checkpoint's manifest records it ("nesterov lr=1
+// momentum=0.5 warmup=8").
+std::string describe_outer(const OuterSpec& o);
+
 class OuterOptimizer {
  public:
   enum class Kind { kSgd, kNesterov };

@@ -3,7 +3,6 @@
 #include "checkpoints/parameters.h"
 
 #include <algorithm>
-#include <sstream>
 
 #include "aggregator/outer.h"
 #include "gradients/norm.h"
@@ -13,18 +12,6 @@
 #include "model/shards.h"
 
 namespace tessera::aggregator {
-
-namespace {
-
-std::string describe_outer(const OuterSpec& o) {
-  std::ostringstream s;
-  s << o.optimizer << " lr=" << o.lr << " momentum=" << o.momentum;
-  if (o.warmup_windows > 0) s << " warmup=" << o.warmup_windows;
-  if (o.rescale != "none") s << " rescale=" << o.rescale << ":" << o.rescale_max;
-  return s.str();
-}
-
-}  // namespace
 
 Result<NextCheckpoint> initial_checkpoint(const RunSpec& spec, std::uint64_t window) {
   TESSERA_ASSIGN_OR_RETURN(model::ModelConfig config, model::resolve_config(spec.model));

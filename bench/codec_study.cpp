@@ -616,10 +616,7 @@ Status run(const Options& opt) {
       {"miners", opt.miners},
       {"inner_steps", spec.train.inner_steps},
       {"tokens_per_miner_window", static_cast<long>(spec.train.inner_steps) * spec.train.batch_size * spec.train.seq_len},
-      {"outer", spec.outer.optimizer + " lr " + std::to_string(spec.outer.lr) + " momentum " +
-                    std::to_string(spec.outer.momentum) + " warmup " + std::to_string(spec.outer.warmup_windows) +
-                    " rescale " + spec.outer.rescale +
-                    (spec.outer.rescale == "none" ? std::string() : ":" + std::to_string(spec.outer.rescale_max))},
+      {"outer", aggregator::describe_outer(spec.outer)},
       {"ef_beta", spec.codec.ef_beta},
       {"overlap_steps", opt.overlap_steps},
       {"overlap_from", opt.overlap_from},

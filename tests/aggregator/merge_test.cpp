@@ -7,7 +7,6 @@
 
 #include "aggregator/outer.h"
 #include "gradients/norm.h"
-#include "core/hash.h"
 
 namespace tessera::aggregator {
 namespace {
@@ -97,13 +96,14 @@ TEST(Merge, RejectsUpdatesThatDoNotFitTheModel) {
   EXPECT_FALSE(gradients::merge_deltas(ptrs(bad), kShapes).ok());
 }
 
-std::string digest(const std::vector<torch::Tensor>& ts) {
-  Blake2b256 h;
-  for (const auto& t : ts) {
-    if (!t.defined()) continue;
-    h.update(std::string_view(reinterpret_cast<const char*>(t.data_ptr<float>()), static_cast<std::size_t>(t.numel()) * 4));
-  }
-  return to_hex(h.finish());
+// The outer step in words, as manifests and codec_study's study.json record it.
+TEST(OuterOptimizer, DescribesItsSpec) {
+  OuterSpec spec{"nesterov", 1.0, 0.5};
+  EXPECT_EQ(describe_outer(spec), "nesterov lr=1 momentum=0.5");
+  spec.warmup_windows = 8;
+  spec.rescale = "norm";
+  spec.rescale_max = 2.0;
+  EXPECT_EQ(describe_outer(spec), "nesterov lr=1 momentum=0.5 warmup=8 rescale=norm:2");
 }
 
 TEST(OuterOptimizer, ResumesFromSavedMomentumBitForBit) {
