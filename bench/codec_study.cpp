@@ -394,7 +394,7 @@ Result<Outcome> run_config(const RunSpec& spec, const model::ModelConfig& config
         if (!merged[i].defined()) continue;
         auto squares = torch::zeros_like(merged[i]), senders = torch::zeros_like(merged[i]);
         for (std::size_t k = 0; k < decoded.size(); ++k) {
-          const double scale = stats.norms[k] > stats.clip_norm && stats.norms[k] > 0 ? stats.clip_norm / stats.norms[k] : 1.0;
+          const double scale = stats.scales[k][0];  // one parameter group here
           for (const auto& u : decoded[k].tensors) {
             if (u.param_index != i) continue;
             const auto x = u.to_dense(merged[i].sizes()) * scale;

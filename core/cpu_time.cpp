@@ -39,10 +39,12 @@ bool parse_stat(const std::string& line, long* pgrp, unsigned long long* ticks) 
 std::map<pid_t, double> process_group_cpu_seconds(const std::vector<pid_t>& pgids) {
   std::map<pid_t, unsigned long long> ticks_of;
   for (pid_t g : pgids) ticks_of[g] = 0;
+  std::map<pid_t, double> seconds;
+  for (pid_t g : pgids) seconds[g] = 0.0;
   const long ticks_per_second = ::sysconf(_SC_CLK_TCK);
+  if (ticks_per_second <= 0) return seconds;
   std::error_code ec;
   for (const auto& entry : std::filesystem::directory_iterator("/proc", ec)) {
-    if (ticks_per_second <= 0) break;
     const std::string name = entry.path().filename().string();
     if (name.empty() || !std::isdigit(static_cast<unsigned char>(name[0]))) continue;
     std::ifstream in(entry.path() / "stat");
@@ -54,10 +56,7 @@ std::map<pid_t, double> process_group_cpu_seconds(const std::vector<pid_t>& pgid
     const auto it = ticks_of.find(static_cast<pid_t>(pgrp));
     if (it != ticks_of.end()) it->second += ticks;
   }
-  std::map<pid_t, double> seconds;
-  for (const auto& [g, t] : ticks_of) {
-    seconds[g] = ticks_per_second > 0 ? static_cast<double>(t) / static_cast<double>(ticks_per_second) : 0.0;
-  }
+  for (const auto& [g, t] : ticks_of) seconds[g] = static_cast<double>(t) / static_cast<double>(ticks_per_second);
   return seconds;
 }
 

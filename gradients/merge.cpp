@@ -71,19 +71,19 @@ Result<std::vector<torch::Tensor>> merge_deltas(const std::vector<const gradient
 
   std::vector<torch::Tensor> sums(n_params), counts(n_params);
   for (std::size_t d = 0; d < deltas.size(); ++d) {
-    std::vector<float> scales(n_groups, 1.0f);
+    std::vector<double>& scales = local.scales.emplace_back(n_groups, 1.0);
     bool clipped = false;
     for (std::size_t g = 0; g < n_groups; ++g) {
       const double clip = local.clip_norms[g];
       if (part_norm[d][g] > clip && part_norm[d][g] > 0.0) {
-        scales[g] = static_cast<float>(clip / part_norm[d][g]);
+        scales[g] = clip / part_norm[d][g];
         clipped = true;
       }
     }
     if (clipped) ++local.clipped;
     for (const auto& u : deltas[d]->tensors) {
       const auto i = u.param_index;
-      const float scale = scales[static_cast<std::size_t>(groups.group_of[i])];
+      const auto scale = static_cast<float>(scales[static_cast<std::size_t>(groups.group_of[i])]);
       if (!sums[i].defined()) {
         sums[i] = torch::zeros(param_shapes[i], torch::kFloat);
         counts[i] = torch::zeros(param_shapes[i], torch::kFloat);

@@ -28,6 +28,9 @@ struct MergeStats {
   std::vector<double> clip_norms;
   std::vector<std::vector<double>> group_norms;
   std::vector<std::size_t> group_deltas;  // deltas that touch each group
+  // Per delta, per group: the factor the merge scaled that part by (1 where it was not
+  // clipped), in double; the merge applies it as float.
+  std::vector<std::vector<double>> scales;
   std::size_t clipped = 0;       // deltas scaled down to clip_norm
   std::int64_t touched = 0;      // coordinates with at least one contribution
 };

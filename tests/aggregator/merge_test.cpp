@@ -82,6 +82,13 @@ TEST(Merge, MatchesADenseReferenceWithMedianClipAndPerCoordinateMean) {
   }
   EXPECT_EQ(stats.deltas, 3u);
   EXPECT_EQ(stats.clipped, 1u);  // only the large dense delta
+  // Each delta's scale, as the merge applied it: clip / norm for the clipped one, else 1.
+  ASSERT_EQ(stats.scales.size(), 3u);
+  for (std::size_t d = 0; d < 3; ++d) {
+    ASSERT_EQ(stats.scales[d].size(), 1u);
+    const double want_scale = stats.norms[d] > stats.clip_norm ? stats.clip_norm / stats.norms[d] : 1.0;
+    EXPECT_DOUBLE_EQ(stats.scales[d][0], want_scale) << "delta " << d;
+  }
   // A coordinate chosen by one (unclipped) miner is not diluted by the others' zeros.
   EXPECT_FLOAT_EQ((*merged)[1][0].item<float>(), 3.0f);
 }
