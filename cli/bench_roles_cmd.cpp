@@ -157,6 +157,7 @@ Status run_miner_utilization_bench(const std::string& spec_path, int windows, bo
                   {"utilization_max", *std::max_element(u.begin(), u.end())},
                   {"miners_cpu_share_of_machine", summary.value("miners_cpu_share_of_machine", 0.0)},
                   {"miner_wall_time_shares", summary.value("miner_wall_time_shares", nlohmann::json())},
+                  {"utilization_own_windows", summary.value("miner_utilization_own_windows", nlohmann::json())},
                   {"window_seconds", summary["window_seconds"]},
                   {"window_sizing", summary["window_sizing"]},
                   {"val_loss_end", summary["val_loss_end"]},
@@ -180,6 +181,10 @@ Status run_miner_utilization_bench(const std::string& spec_path, int windows, bo
                     "start-up and windows given up %.0f%%\n",
                     "", 100 * parts["waiting"].get<double>(), 100 * parts["exchange"].get<double>(),
                     100 * parts["rest"].get<double>());
+      }
+      if (const auto& own = r["utilization_own_windows"]; own.is_number()) {
+        std::printf("%-10s over the windows each miner submitted to (not the whole run): %.0f%% in steps\n", "",
+                    100 * own.get<double>());
       }
     }
   }

@@ -65,6 +65,7 @@ struct WindowSizing {
 // compute_s, wait_s, and encode_s + send_s + pull_s of each submitted window).
 struct WallTimeParts {
   double steps = 0, waiting = 0, exchange = 0;
+  double own_windows_s = 0;  // the wall time of the windows each miner submitted to
   int windows_between_unsubmitted = 0;  // gaps between a miner's first and last submission
 };
 
@@ -670,7 +671,13 @@ Status run_demo_in(const GlobalOptions& global, const DemoOptions& o, const fs::
     const double score = scores.value(std::to_string(uid), 0.0);
     const std::uint64_t earned = n ? n->total_earned : 0;
     const double utilization = subnet_wall > 0 ? compute / subnet_wall : 0;
+    // The wording: wall time in steps over the wall time of the windows the miner
+    // took part in (those it submitted to), which leaves out its start-up and the windows
+    // it gave up; `utilization` above divides by the whole run instead.
+    const double own_windows_s = static_cast<double>(windows_submitted.size()) * window_s;
+    const double utilization_own = own_windows_s > 0 ? compute / own_windows_s : 0;
     parts.steps += compute;
+    parts.own_windows_s += own_windows_s;
     if (!windows_submitted.empty()) {
       parts.windows_between_unsubmitted +=
           static_cast<int>(*windows_submitted.rbegin() - *windows_submitted.begin() + 1 - windows_submitted.size());
@@ -688,6 +695,7 @@ Status run_demo_in(const GlobalOptions& global, const DemoOptions& o, const fs::
                            {"scored", scored}, {"judged", total},
                            {"earned_rao", earned}, {"bytes_sent", sent}, {"dense_bytes", dense},
                            {"compute_seconds", compute}, {"compute_utilization", utilization},
+                           {"compute_utilization_own_windows", utilization_own},
                            {"compute_cpu_seconds", compute_cpu},
                            {"overlapped_windows", overlapped},
                            {"shards", shards_trained}, {"trained_fraction", trained_fraction}});
@@ -715,6 +723,11 @@ Status run_demo_in(const GlobalOptions& global, const DemoOptions& o, const fs::
                                          {"exchange", parts.exchange / miner_wall},
                                          {"rest", rest / miner_wall},
                                          {"windows_given_up_between_submissions", parts.windows_between_unsubmitted}};
+    if (parts.own_windows_s > 0) {
+      std::printf("  over the windows each miner submitted to (not the whole run), the miners were in steps %.0f%% of "
+                  "the time\n", 100 * parts.steps / parts.own_windows_s);
+      summary["miner_utilization_own_windows"] = parts.steps / parts.own_windows_s;
+    }
   }
   // Every role's processes, the steps above included in the miners'. The monitor is this
   // process (the validation loss printed each window), which a real subnet does not run.
@@ -830,7 +843,8 @@ void add_demo_command(CLI::App& app, const GlobalOptions& global, int* exit_code
   cmd->add_flag("--no-overlap", no_overlap, "Miners wait for each window's checkpoint before training it (the comparison)");
   cmd->add_option("--start-margin", o.start_margin,
                   "The miners' --start-margin: how many times its last window's training time a miner starts a window "
-                  "ahead of its deadline (default: the miner's)");
+                  "ahead of its deadline (default: the miner's)")
+      ->check(CLI::Range(1.0, 1e6));  // the miner's own bounds, checked before anything starts
   static bool no_prejudge = false;
   cmd->add_flag("--no-prejudge", no_prejudge,
                 "Validators judge every delta after its window closes, not as it arrives (the comparison)");

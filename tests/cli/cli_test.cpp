@@ -214,6 +214,18 @@ TEST(Cli, DemoSummaryReportsTheHonestAcceptanceRate) {
   EXPECT_LE(sum, 1.1) << wall.dump();
   EXPECT_GE(wall["windows_given_up_between_submissions"].get<int>(), 0) << wall.dump();
   EXPECT_NE(r.output.find("the miners' wall time: in steps "), std::string::npos) << r.output;
+  // The wording of utilization: steps over the wall time of the windows each
+  // miner submitted to, per miner and over all of them (the same seconds, recomputed).
+  double steps_s = 0, own_windows_s = 0;
+  for (const auto& m : summary["miners"]) {
+    const double own_s = m["windows"].get<double>() * summary["window_seconds"].get<double>();
+    ASSERT_GT(own_s, 0.0) << m.dump();
+    EXPECT_NEAR(m["compute_utilization_own_windows"].get<double>(), m["compute_seconds"].get<double>() / own_s, 1e-9);
+    steps_s += m["compute_seconds"].get<double>();
+    own_windows_s += own_s;
+  }
+  EXPECT_NEAR(summary["miner_utilization_own_windows"].get<double>(), steps_s / own_windows_s, 1e-9) << summary.dump();
+  EXPECT_NE(r.output.find("over the windows each miner submitted to"), std::string::npos) << r.output;
   EXPECT_NE(summary["window_sizing"].get<std::string>().find("sized to this machine"), std::string::npos) << summary.dump();
   EXPECT_NEAR(summary["honest_acceptance_rate"].get<double>(), static_cast<double>(scored) / judged, 1e-12);
   EXPECT_NE(r.output.find("honest acceptance: validator-0 scored " + std::to_string(scored) + " of the miners' " +
@@ -375,6 +387,13 @@ TEST(Cli, UnknownCommandIsAnError) {
   auto bad = testing::run_command(tessera_cmd(home, "dashboard --netuid 1 --listen abc --chain 127.0.0.1:1 2>&1"));
   EXPECT_NE(bad.exit_code, 0);
   EXPECT_NE(bad.output.find("--listen 'abc'"), std::string::npos) << bad.output;
+  // The demo checks the flags it passes on to its miners before it starts anything.
+  for (const char* margin : {"0.5", "soon"}) {
+    auto early = testing::run_command(tessera_cmd(home, std::string("demo --start-margin ") + margin + " 2>&1"));
+    EXPECT_NE(early.exit_code, 0) << early.output;
+    EXPECT_NE(early.output.find("--start-margin"), std::string::npos) << early.output;
+    EXPECT_EQ(early.output.find("calibrat"), std::string::npos) << early.output;
+  }
 }
 
 // The pull benchmark runs end to end on a small model and every figure it prints is a
