@@ -409,6 +409,56 @@ TEST_F(EvaluatorTest, GainsMeasuredAheadForAnotherBaseAreNotTaken) {
   EXPECT_GE(report->forward_passes, 3u);
 }
 
+// A flood of late arrivals, each from another hotkey and each on a page the current R_w
+// drew (the worst order for measuring ahead: every arrival throws the measurements away),
+// costs work linear in the arrivals: the entries are one per arrival, at most three
+// times the window's measurements are thrown away, and the forward passes ahead stay
+// within four times the window's measurements plus one before-pass per R_w. The close
+// still gives the judgement made without measuring ahead, bit for bit.
+TEST_F(EvaluatorTest, AFloodOfLateArrivalsOnHeldOutPagesCostsBoundedWork) {
+  constexpr std::size_t kArrivals = 10;
+  WindowContext ctx = context();
+  Prejudged ahead;
+  std::vector<net::Submission> arrived;
+  std::uint32_t next_uid = 1;
+  std::size_t changes = 0;
+  while (arrived.size() < kArrivals) {
+    // The next hotkey whose pages R_w drew (any hotkey for the first arrival).
+    std::uint32_t uid = 0;
+    for (; next_uid < 5000 && uid == 0; ++next_uid) {
+      for (auto p : pages(kWindow, next_uid)) {
+        if (arrived.empty() ||
+            std::find(ahead.random_pages.begin(), ahead.random_pages.end(), p) != ahead.random_pages.end()) {
+          uid = next_uid;
+        }
+      }
+    }
+    ASSERT_NE(uid, 0u) << "no hotkey left on R_w's pages after " << arrived.size() << " arrivals";
+    arrived.push_back(submission(uid, encode(trained_delta(uid, pages(kWindow, uid)))));
+    const auto drawn = ahead.random_pages;
+    prejudge_all(ctx, arrived, &ahead);
+    if (HasFatalFailure()) return;
+    changes += ahead.random_pages != drawn ? 1 : 0;
+  }
+  EXPECT_EQ(ahead.entries.size(), kArrivals);
+  EXPECT_EQ(changes, kArrivals) << "every arrival was meant to change R_w";
+  EXPECT_GE(ahead.discarded, 2 * kArrivals) << "the flood was meant to reach the cap on thrown-away work";
+  EXPECT_LE(ahead.discarded, 3 * kArrivals);
+  EXPECT_LE(ahead.forward_passes, 3 * 4 * kArrivals + changes);
+
+  auto plain = evaluate_window(ctx, arrived);
+  ASSERT_TRUE(plain.ok()) << plain.status().to_string();
+  ASSERT_EQ(plain->loss_evaluated, kArrivals);
+  WindowContext with = ctx;
+  with.prejudged = &ahead;
+  auto report = evaluate_window(with, arrived);
+  ASSERT_TRUE(report.ok()) << report.status().to_string();
+  expect_same_judgements(*plain, *report);
+  // What measuring ahead saved the close, with what it spent ahead: never more than the
+  // close's own measurements plus the bound above.
+  EXPECT_LE(report->forward_passes, plain->forward_passes);
+}
+
 TEST_F(EvaluatorTest, WrongDataDigestAndCodecAreRejected) {
   const std::string payload = encode(trained_delta(1, pages(kWindow, 1)));
   auto wrong_digest = submission(1, payload);
