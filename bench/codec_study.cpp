@@ -92,6 +92,12 @@ struct Options {
   // tensor; `wiener` shrinks instead, by m²/(m² + s²/n), the noise taken out of the mean.
   // A study lever.
   std::string spread_boost;
+  // What each coordinate's mean divides by: `senders`, the deltas that sent it (the
+  // aggregator's merge), or `all`, every delta of the window, an unsent coordinate
+  // counting as 0. With error feedback an unsent value is held back, not dropped: a
+  // coordinate that the miners send in different windows moves by each one's whole
+  // residual under `senders`, up to M times what the dense mean moves it. A study lever.
+  std::string merge_mean = "senders";
   double inner_lr = -1.0;     // train.lr for every preset (the miners' and the baselines')
   double baseline_lr = -1.0;  // train.lr for centralized, sync-dp and sync-dp-pages only
 };
@@ -385,6 +391,24 @@ Result<Outcome> run_config(const RunSpec& spec, const model::ModelConfig& config
         merged[i] = merged[i] * (1.0 + opt.agree_boost * votes.abs() / static_cast<double>(decoded.size()));
       }
     }
+    // How many of the window's deltas sent each coordinate of parameter i.
+    const auto senders_of = [&](std::size_t i) {
+      auto senders = torch::zeros_like(merged[i]);
+      for (const auto& d : decoded) {
+        for (const auto& u : d.tensors) {
+          if (u.param_index != i) continue;
+          senders += u.is_dense() ? torch::ones_like(senders)
+                                  : torch::zeros({senders.numel()}, senders.options()).index_fill_(0, u.flat_index, 1.0).view_as(senders);
+        }
+      }
+      return senders;
+    };
+    if (opt.merge_mean == "all") {
+      torch::NoGradGuard no_grad;
+      for (std::size_t i = 0; i < merged.size(); ++i) {
+        if (merged[i].defined()) merged[i] = merged[i] * senders_of(i) / static_cast<double>(decoded.size());
+      }
+    }
     if (!opt.spread_boost.empty()) {
       // The senders' mean m (what the merge gave), variance s² and count n per coordinate,
       // over the deltas as the merge clipped them.
@@ -392,15 +416,14 @@ Result<Outcome> run_config(const RunSpec& spec, const model::ModelConfig& config
       double weighted = 0.0, count = 0.0;
       for (std::size_t i = 0; i < merged.size(); ++i) {
         if (!merged[i].defined()) continue;
-        auto squares = torch::zeros_like(merged[i]), senders = torch::zeros_like(merged[i]);
+        auto squares = torch::zeros_like(merged[i]);
+        const auto senders = senders_of(i);
         for (std::size_t k = 0; k < decoded.size(); ++k) {
           const double scale = stats.scales[k][0];  // one parameter group here
           for (const auto& u : decoded[k].tensors) {
             if (u.param_index != i) continue;
             const auto x = u.to_dense(merged[i].sizes()) * scale;
             squares += x * x;
-            senders += u.is_dense() ? torch::ones_like(x)
-                                    : torch::zeros({x.numel()}, x.options()).index_fill_(0, u.flat_index, 1.0).view_as(x);
           }
         }
         const auto& mean = merged[i];
@@ -624,6 +647,7 @@ Status run(const Options& opt) {
       {"inner", opt.inner},
       {"agree_boost", opt.agree_boost},
       {"spread_boost", opt.spread_boost},
+      {"merge_mean", opt.merge_mean},
       {"seeds", seeds},
       {"runs", runs},
       {"summary", summarize(opt, runs)},
@@ -654,7 +678,7 @@ bool parse_args(int argc, char** argv, Options* opt) {
                    "       [--seeds 1,2,3] [--out DIR] [--eval-every W] [--overlap-steps R]\n"
                    "       [--overlap-from local|checkpoint|extrapolate] [--share-inner none|v|m|mv|m0]\n"
                    "       [--inner adamw|collective] [--agree-boost A] [--spread-boost coord|tensor|wiener]\n"
-                   "       [--lr X] [--baseline-lr X]\n");
+                   "       [--merge-mean senders|all] [--lr X] [--baseline-lr X]\n");
       return false;
     }
     const std::string v = argv[++i];
@@ -679,6 +703,7 @@ bool parse_args(int argc, char** argv, Options* opt) {
       else if (a == "--inner") opt->inner = v;
       else if (a == "--agree-boost") opt->agree_boost = std::stod(v);
       else if (a == "--spread-boost") opt->spread_boost = v;
+      else if (a == "--merge-mean") opt->merge_mean = v;
       else if (a == "--lr") opt->inner_lr = std::stod(v);
       else if (a == "--baseline-lr") opt->baseline_lr = std::stod(v);
       else if (a == "--seeds") {
@@ -694,6 +719,10 @@ bool parse_args(int argc, char** argv, Options* opt) {
   }
   if (opt->inner != "adamw" && opt->inner != "collective") {
     std::fprintf(stderr, "error: --inner '%s' must be adamw or collective\n", opt->inner.c_str());
+    return false;
+  }
+  if (opt->merge_mean != "senders" && opt->merge_mean != "all") {
+    std::fprintf(stderr, "error: --merge-mean '%s' must be senders or all\n", opt->merge_mean.c_str());
     return false;
   }
   if (!opt->spread_boost.empty() && opt->spread_boost != "coord" && opt->spread_boost != "tensor" &&
