@@ -454,8 +454,8 @@ TEST_F(EvaluatorTest, AFloodOfLateArrivalsOnHeldOutPagesCostsBoundedWork) {
   auto report = evaluate_window(with, arrived);
   ASSERT_TRUE(report.ok()) << report.status().to_string();
   expect_same_judgements(*plain, *report);
-  // What measuring ahead saved the close, with what it spent ahead: never more than the
-  // close's own measurements plus the bound above.
+  // Whatever was thrown away ahead, the close never measures more than judging
+  // everything at the close does.
   EXPECT_LE(report->forward_passes, plain->forward_passes);
 }
 
