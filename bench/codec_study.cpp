@@ -20,6 +20,7 @@
 //   build/bench/codec_study --spec examples/tiny.toml --windows 12 --miners 4 --seeds 1,2,3
 //       --presets int2-k32,dense,centralized,sync-dp --out study/   (bench/README.md)
 #include <algorithm>
+#include <optional>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -98,6 +99,12 @@ struct Options {
   // coordinate that the miners send in different windows moves by each one's whole
   // residual under `senders`, up to M times what the dense mean moves it. A study lever.
   std::string merge_mean = "senders";
+  // Parameters a codec preset encodes otherwise: "MATCH=CODEC" items, MATCH a substring of
+  // the parameter's name ("wte", "ln_") or `1d` (every 1-D parameter: biases and LayerNorm
+  // gains), CODEC a codec preset ("int2-k512", each with its own error feedback) or
+  // `dense` (fp32, as sent). The first matching item wins; the rest take the run's preset.
+  // Attributes the codec's cost to the parameters it compresses. A study lever.
+  std::vector<std::string> param_codec;
   double inner_lr = -1.0;     // train.lr for every preset (the miners' and the baselines')
   double baseline_lr = -1.0;  // train.lr for centralized, sync-dp and sync-dp-pages only
 };
@@ -302,11 +309,33 @@ Result<Outcome> run_config(const RunSpec& spec, const model::ModelConfig& config
   for (const auto& t : theta) shapes.emplace_back(t.sizes().begin(), t.sizes().end());
   std::vector<torch::Tensor> momentum;  // the outer step's buffers, carried between windows as a checkpoint carries them
   const auto groups = gradients::ParamGroups::whole(theta.size());
+  // Each parameter's codec group (--param-codec): group 0 the preset's codec, a group
+  // without settings sent dense.
+  std::vector<std::optional<gradients::CodecSettings>> group_codecs = {settings};
+  std::vector<std::size_t> codec_group(theta.size(), 0);
+  if (!dense) {
+    const auto named = global->named_params();
+    for (const auto& item : opt.param_codec) {
+      const auto eq = item.find('=');
+      if (eq == std::string::npos) return InvalidArgument("--param-codec item '" + item + "' must be MATCH=CODEC");
+      const std::string match = item.substr(0, eq), codec = item.substr(eq + 1);
+      if (codec == "dense") {
+        group_codecs.emplace_back(std::nullopt);
+      } else {
+        TESSERA_ASSIGN_OR_RETURN(auto s, gradients::CodecSettings::from_preset(codec));
+        group_codecs.emplace_back(s);
+      }
+      for (std::size_t i = 0; i < named.size(); ++i) {
+        const bool hit = (match == "1d" && named[i].second.dim() == 1) || named[i].first.find(match) != std::string::npos;
+        if (hit && codec_group[i] == 0) codec_group[i] = group_codecs.size() - 1;
+      }
+    }
+  }
 
   struct Miner {
     model::GPT model{nullptr};
     std::unique_ptr<torch::optim::Optimizer> optimizer;
-    gradients::ErrorFeedback ef{0.0};
+    std::vector<gradients::ErrorFeedback> ef;  // one per codec group
   };
   std::vector<Miner> miners(static_cast<std::size_t>(opt.miners));
   for (auto& m : miners) {
@@ -316,7 +345,7 @@ Result<Outcome> run_config(const RunSpec& spec, const model::ModelConfig& config
     } else {
       m.optimizer = trainer::make_adamw(m.model, spec.train);
     }
-    m.ef = gradients::ErrorFeedback(spec.codec.ef_beta);
+    m.ef.assign(group_codecs.size(), gradients::ErrorFeedback(spec.codec.ef_beta));
   }
   trainer::InnerLoop loop{&spec, static_cast<long>(opt.windows) * spec.train.inner_steps};
   const auto num_pages = train.num_pages(static_cast<std::uint64_t>(spec.data.page_tokens));
@@ -363,12 +392,32 @@ Result<Outcome> run_config(const RunSpec& spec, const model::ModelConfig& config
         bytes += static_cast<double>(config.parameter_count()) * 4.0;
         continue;
       }
-      std::vector<gradients::IndexedTensor> indexed;
-      for (std::size_t i = 0; i < inner.delta.size(); ++i) indexed.push_back({static_cast<std::uint32_t>(i), inner.delta[i]});
-      TESSERA_ASSIGN_OR_RETURN(auto encoded, m.ef.step(indexed, settings));
-      // What the aggregator sees: the bytes, decoded strictly.
-      TESSERA_ASSIGN_OR_RETURN(auto d, gradients::decode_delta(encoded.bytes, shapes, settings));
-      bytes += static_cast<double>(encoded.bytes.size());
+      // One encoding per codec group (group 0 the preset's), merged into one delta.
+      gradients::DecodedDelta d;
+      for (std::size_t g = 0; g < group_codecs.size(); ++g) {
+        std::vector<gradients::IndexedTensor> indexed;
+        for (std::size_t i = 0; i < inner.delta.size(); ++i) {
+          if (codec_group[i] != g) continue;
+          if (!group_codecs[g]) {  // sent as it is
+            gradients::TensorUpdate u;
+            u.param_index = static_cast<std::uint32_t>(i);
+            u.dense = inner.delta[i];
+            d.tensors.push_back(std::move(u));
+            bytes += static_cast<double>(inner.delta[i].numel()) * 4.0;
+          } else {
+            indexed.push_back({static_cast<std::uint32_t>(i), inner.delta[i]});
+          }
+        }
+        if (indexed.empty()) continue;
+        TESSERA_ASSIGN_OR_RETURN(auto encoded, m.ef[g].step(indexed, *group_codecs[g]));
+        // What the aggregator sees: the bytes, decoded strictly.
+        TESSERA_ASSIGN_OR_RETURN(auto part, gradients::decode_delta(encoded.bytes, shapes, *group_codecs[g]));
+        bytes += static_cast<double>(encoded.bytes.size());
+        for (auto& u : part.tensors) d.tensors.push_back(std::move(u));
+      }
+      // The merge wants strictly increasing parameter indices.
+      std::sort(d.tensors.begin(), d.tensors.end(),
+                [](const auto& a, const auto& b) { return a.param_index < b.param_index; });
       decoded.push_back(std::move(d));
     }
     if (opt.share_inner == "v" || opt.share_inner == "m" || opt.share_inner == "mv") {
@@ -648,6 +697,7 @@ Status run(const Options& opt) {
       {"agree_boost", opt.agree_boost},
       {"spread_boost", opt.spread_boost},
       {"merge_mean", opt.merge_mean},
+      {"param_codec", opt.param_codec},
       {"seeds", seeds},
       {"runs", runs},
       {"summary", summarize(opt, runs)},
@@ -678,7 +728,7 @@ bool parse_args(int argc, char** argv, Options* opt) {
                    "       [--seeds 1,2,3] [--out DIR] [--eval-every W] [--overlap-steps R]\n"
                    "       [--overlap-from local|checkpoint|extrapolate] [--share-inner none|v|m|mv|m0]\n"
                    "       [--inner adamw|collective] [--agree-boost A] [--spread-boost coord|tensor|wiener]\n"
-                   "       [--merge-mean senders|all] [--lr X] [--baseline-lr X]\n");
+                   "       [--merge-mean senders|all] [--param-codec wte=int2-k512,1d=dense] [--lr X] [--baseline-lr X]\n");
       return false;
     }
     const std::string v = argv[++i];
@@ -704,6 +754,7 @@ bool parse_args(int argc, char** argv, Options* opt) {
       else if (a == "--agree-boost") opt->agree_boost = std::stod(v);
       else if (a == "--spread-boost") opt->spread_boost = v;
       else if (a == "--merge-mean") opt->merge_mean = v;
+      else if (a == "--param-codec") opt->param_codec = split_commas(v);
       else if (a == "--lr") opt->inner_lr = std::stod(v);
       else if (a == "--baseline-lr") opt->baseline_lr = std::stod(v);
       else if (a == "--seeds") {

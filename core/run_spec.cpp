@@ -226,6 +226,7 @@ Result<RunSpec> parse_run_spec(const std::string& text, const std::string& sourc
     r.integer("chunk_1d", &c.chunk_1d, 1, 1 << 16);
     r.integer("block_2d", &c.block_2d, 1, 256);
     r.choice("quant", &c.quant, {"fp16", "int8", "int4", "int2", "sign"});
+    r.choice("embedding_quant", &c.embedding_quant, {"none", "fp16", "int8", "int4", "int2", "sign"});
     r.real("ef_beta", &c.ef_beta, 0.0, 1.0);
   });
   section("validator", [&](SectionReader& r) {

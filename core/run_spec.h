@@ -89,6 +89,11 @@ struct CodecSpec {
   int chunk_1d = 4096;            // max elements of a 1-D chunk
   int block_2d = 64;              // max side of a 2-D block
   std::string quant = "int2";     // fp16 | int8 | int4 | int2 | sign
+  // "none": the embedding tables are coded as every other parameter. A quantiser
+  // (fp16 | int8 | int4 | int2 | sign): the model's two embedding tables (the token table,
+  // which is also the output head, and the position table) are sent whole, every value,
+  // with that quantiser and no index section (docs/codec.md "Embeddings sent whole").
+  std::string embedding_quant = "none";
   double ef_beta = 0.95;          // error-feedback decay
 };
 

@@ -1,5 +1,6 @@
 #include "gradients/codec.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -52,6 +53,19 @@ Result<CodecSettings> CodecSettings::from_spec(const CodecSpec& spec) {
     return InvalidArgument("codec.block_2d = " + std::to_string(s.block_2d) + " exceeds the DCT's largest block side " +
                            std::to_string(kernels::kMaxDctSide));
   }
+  if (spec.embedding_quant != "none") {
+    TESSERA_ASSIGN_OR_RETURN(s.whole_quant, parse_quant(spec.embedding_quant));
+    s.whole_params.assign(std::begin(kEmbeddingParams), std::end(kEmbeddingParams));
+  }
+  return s;
+}
+
+CodecSettings CodecSettings::for_param(std::uint32_t param_index) const {
+  if (!std::binary_search(whole_params.begin(), whole_params.end(), param_index)) return *this;
+  CodecSettings s = *this;
+  s.transform = Transform::kNone;
+  s.quant = whole_quant;
+  s.keep_all = true;
   return s;
 }
 
@@ -59,6 +73,11 @@ Result<CodecSettings> CodecSettings::from_preset(const std::string& name) {
   CodecSettings s;
   std::string rest = name;
   s.transform = Transform::kNone;
+  if (const auto emb = rest.find("-emb-"); emb != std::string::npos) {
+    TESSERA_ASSIGN_OR_RETURN(s.whole_quant, parse_quant(rest.substr(emb + 5)));
+    s.whole_params.assign(std::begin(kEmbeddingParams), std::end(kEmbeddingParams));
+    rest = rest.substr(0, emb);
+  }
   if (rest.size() > 4 && rest.substr(rest.size() - 4) == "-dct") {
     s.transform = Transform::kDct;
     rest = rest.substr(0, rest.size() - 4);
@@ -76,7 +95,8 @@ Result<CodecSettings> CodecSettings::from_preset(const std::string& name) {
 }
 
 std::string CodecSettings::name() const {
-  return std::string(quant_name(quant)) + "-k" + std::to_string(topk) + (transform == Transform::kDct ? "-dct" : "");
+  return std::string(quant_name(quant)) + "-k" + std::to_string(topk) + (transform == Transform::kDct ? "-dct" : "") +
+         (whole_params.empty() ? "" : std::string("-emb-") + quant_name(whole_quant));
 }
 
 std::int64_t ChunkGeometry::num_chunks() const {
@@ -123,6 +143,7 @@ Result<ChunkGeometry> chunk_geometry(const std::vector<std::int64_t>& shape, con
 }
 
 std::uint32_t values_per_chunk(std::int64_t len, bool two_d, const CodecSettings& settings) {
+  if (settings.keep_all) return static_cast<std::uint32_t>(len);
   const std::int64_t capacity = two_d ? static_cast<std::int64_t>(settings.block_2d) * settings.block_2d
                                       : static_cast<std::int64_t>(settings.chunk_1d);
   std::int64_t k = (static_cast<std::int64_t>(settings.topk) * len + capacity - 1) / capacity;
@@ -170,7 +191,10 @@ ChunkPlan plan_chunks(const ChunkGeometry& g, const CodecSettings& s) {
     plan.offsets[static_cast<std::size_t>(c)] = plan.total;
     plan.ks[static_cast<std::size_t>(c)] = values_per_chunk(g.chunk_size(c), g.two_d, s);
     plan.total += plan.ks[static_cast<std::size_t>(c)];
-    plan.index_bits += elias_fano_bits(plan.ks[static_cast<std::size_t>(c)], static_cast<std::uint32_t>(g.chunk_size(c)));
+    // A chunk that keeps every value needs no positions: they are 0 … n − 1.
+    if (!s.keep_all) {
+      plan.index_bits += elias_fano_bits(plan.ks[static_cast<std::size_t>(c)], static_cast<std::uint32_t>(g.chunk_size(c)));
+    }
   }
   return plan;
 }
@@ -264,12 +288,19 @@ TensorUpdate build_update(std::uint32_t param_index, const ChunkGeometry& g, con
 
 // Entries the sparse updates of these tensors hold (transformed tensors decode dense).
 std::int64_t sparse_entries(const std::vector<ChunkGeometry>& geometries, const std::vector<ChunkPlan>& plans,
-                            const CodecSettings& s) {
+                            const std::vector<CodecSettings>& settings) {
   std::int64_t n = 0;
   for (std::size_t i = 0; i < plans.size(); ++i) {
-    if (!transformed(geometries[i], s)) n += static_cast<std::int64_t>(plans[i].total);
+    if (!transformed(geometries[i], settings[i])) n += static_cast<std::int64_t>(plans[i].total);
   }
   return n;
+}
+
+// Chunk-local positions 0 … k_c − 1 of every chunk: those of a chunk that keeps every value.
+void all_positions(const ChunkPlan& plan, std::uint32_t* positions) {
+  for (std::size_t c = 0; c < plan.ks.size(); ++c) {
+    for (std::uint32_t i = 0; i < plan.ks[c]; ++i) positions[plan.offsets[c] + i] = i;
+  }
 }
 
 // Reads plan.total fixed-width codes, rejecting codes outside the quantiser's range and
@@ -382,6 +413,31 @@ Status select_on_host(std::uint32_t param_index, const torch::Tensor& value, con
   return Status::Ok();
 }
 
+// Every value of a whole parameter (settings.keep_all), quantised: `value` on the host.
+// Whole parameters skip top-k, so no device kernel is needed; a device tensor is copied
+// to the host first (an embedding table: vocabulary × width floats once a window).
+Status select_all_on_host(std::uint32_t param_index, const torch::Tensor& value, const ChunkGeometry& g,
+                          const CodecSettings& s, const ChunkPlan& plan, Selection* out) {
+  const torch::Tensor data = to_host(value.detach()).to(torch::kFloat).contiguous();
+  const float* p = data.data_ptr<float>();
+  thread_local std::vector<float> chunks;  // scratch, in chunk order
+  chunks.resize(plan.total);
+  if (g.two_d) {
+    kernels::gather_blocks_cpu(p, static_cast<std::size_t>(g.rows), static_cast<std::size_t>(g.cols),
+                               static_cast<std::size_t>(g.block_rows), static_cast<std::size_t>(g.block_cols),
+                               chunks.data());
+  } else {
+    std::memcpy(chunks.data(), p, sizeof(float) * plan.total);
+  }
+  for (float v : chunks) {
+    if (!std::isfinite(v)) return non_finite(param_index);
+  }
+  all_positions(plan, out->positions.data());
+  kernels::quantize_chunks_cpu(s.quant, chunks.data(), plan.ks.size(), plan.ks.data(), plan.offsets.data(),
+                               out->codes.data(), out->scale_bits.data(), out->recon.data());
+  return Status::Ok();
+}
+
 template <class T>
 void copy_to_host(const torch::Tensor& device_tensor, std::vector<T>* out) {
   const torch::Tensor host = to_host(device_tensor);
@@ -447,7 +503,7 @@ void pack_tensor(std::uint32_t param_index, const torch::Tensor& value, const Ch
   indices.reserve(bytes_for_bits(plan.index_bits) + 8);
   values.reserve(bytes_for_bits(plan.total * value_bits) + 8);
   scales.reserve(sel.scale_bits.size() * 2 + 8);
-  for (std::size_t c = 0; c < plan.ks.size(); ++c) {
+  for (std::size_t c = 0; c < plan.ks.size() && !s.keep_all; ++c) {
     elias_fano_encode(sel.positions.data() + plan.offsets[c], plan.ks[c],
                       static_cast<std::uint32_t>(g.chunk_size(static_cast<std::int64_t>(c))), &indices);
   }
@@ -492,12 +548,16 @@ Result<EncodedDelta> encode_delta(const std::vector<IndexedTensor>& tensors, con
   payload.set_topk(settings.topk);
   payload.set_chunk_1d(settings.chunk_1d);
   payload.set_block_2d(settings.block_2d);
+  for (auto p : settings.whole_params) payload.add_whole_params(p);
+  if (!settings.whole_params.empty()) payload.set_whole_quant(to_proto(settings.whole_quant));
   EncodedDelta out;
   std::vector<ChunkGeometry> geometries;
   std::vector<ChunkPlan> plans;
+  std::vector<CodecSettings> per_tensor;  // each tensor's settings (for_param)
   std::vector<const kernels::KernelBackend*> backends;
   geometries.reserve(tensors.size());
   plans.reserve(tensors.size());
+  per_tensor.reserve(tensors.size());
   std::int64_t previous = -1;
   for (const auto& [param_index, value] : tensors) {
     if (static_cast<std::int64_t>(param_index) <= previous) {
@@ -505,26 +565,28 @@ Result<EncodedDelta> encode_delta(const std::vector<IndexedTensor>& tensors, con
     }
     previous = param_index;
     const std::vector<std::int64_t> shape(value.sizes().begin(), value.sizes().end());
-    TESSERA_ASSIGN_OR_RETURN(ChunkGeometry g, chunk_geometry(shape, settings));
+    per_tensor.push_back(settings.for_param(param_index));
+    TESSERA_ASSIGN_OR_RETURN(ChunkGeometry g, chunk_geometry(shape, per_tensor.back()));
     TESSERA_ASSIGN_OR_RETURN(const kernels::KernelBackend* backend, backend_for(value.device()));
     geometries.push_back(g);
-    plans.push_back(plan_chunks(g, settings));
+    plans.push_back(plan_chunks(g, per_tensor.back()));
     backends.push_back(backend);
   }
-  SparseArena arena(sparse_entries(geometries, plans, settings));
+  SparseArena arena(sparse_entries(geometries, plans, per_tensor));
   out.reconstruction.tensors.reserve(tensors.size());
   Selection sel;
   for (std::size_t ti = 0; ti < tensors.size(); ++ti) {
     const auto& [param_index, value] = tensors[ti];
     const ChunkGeometry& g = geometries[ti];
     const ChunkPlan& plan = plans[ti];
-    sel.resize(plan, settings.quant);
-    TESSERA_RETURN_IF_ERROR(value.device().is_cpu()
-                                ? select_on_host(param_index, value, g, settings, plan, &sel)
-                                : select_on_device(*backends[ti], param_index, value, g, settings, plan, &sel));
-    pack_tensor(param_index, value, g, settings, plan, sel, &payload);
+    const CodecSettings& ts = per_tensor[ti];
+    sel.resize(plan, ts.quant);
+    TESSERA_RETURN_IF_ERROR(ts.keep_all               ? select_all_on_host(param_index, value, g, ts, plan, &sel)
+                            : value.device().is_cpu() ? select_on_host(param_index, value, g, ts, plan, &sel)
+                                                      : select_on_device(*backends[ti], param_index, value, g, ts, plan, &sel));
+    pack_tensor(param_index, value, g, ts, plan, sel, &payload);
     out.reconstruction.tensors.push_back(on_device(
-        build_update(param_index, g, settings, plan, sel.positions.data(), sel.recon.data(), value.sizes(), &arena),
+        build_update(param_index, g, ts, plan, sel.positions.data(), sel.recon.data(), value.sizes(), &arena),
         value.device()));
   }
   if (!payload.SerializeToString(&out.bytes)) return Internal("serialising the delta payload failed");
@@ -562,6 +624,15 @@ Result<DecodedDelta> decode_delta(std::string_view bytes, const std::vector<std:
                            std::to_string(payload.chunk_1d()) + ", block_2d " + std::to_string(payload.block_2d()) +
                            ") differs from the run's " + expected.name());
   }
+  const bool same_whole =
+      static_cast<std::size_t>(payload.whole_params_size()) == expected.whole_params.size() &&
+      std::equal(expected.whole_params.begin(), expected.whole_params.end(), payload.whole_params().begin()) &&
+      payload.whole_quant() == (expected.whole_params.empty() ? proto::QUANT_UNSPECIFIED : to_proto(expected.whole_quant));
+  if (!same_whole) {
+    return InvalidArgument("payload's parameters sent whole (" + std::to_string(payload.whole_params_size()) +
+                           ", quantisation " + std::to_string(payload.whole_quant()) + ") differ from the run's " +
+                           expected.name());
+  }
   if (payload.tensors_size() == 0) return InvalidArgument("payload holds no tensors");
 
   // First every tensor's header — order, shape, geometry, section sizes — then the
@@ -569,8 +640,10 @@ Result<DecodedDelta> decode_delta(std::string_view bytes, const std::vector<std:
   const auto& tensors = payload.tensors();
   std::vector<ChunkGeometry> geometries;
   std::vector<ChunkPlan> plans;
+  std::vector<CodecSettings> per_tensor;  // each tensor's settings (for_param)
   geometries.reserve(static_cast<std::size_t>(tensors.size()));
   plans.reserve(static_cast<std::size_t>(tensors.size()));
+  per_tensor.reserve(static_cast<std::size_t>(tensors.size()));
   std::int64_t previous = -1;
   for (const auto& t : tensors) {
     const std::string where = "tensor " + std::to_string(t.param_index());
@@ -593,15 +666,16 @@ Result<DecodedDelta> decode_delta(std::string_view bytes, const std::vector<std:
                                ", the model's is " + std::to_string(shape[static_cast<std::size_t>(i)]));
       }
     }
-    TESSERA_ASSIGN_OR_RETURN(ChunkGeometry g, chunk_geometry(shape, expected));
+    const CodecSettings ts = expected.for_param(t.param_index());
+    TESSERA_ASSIGN_OR_RETURN(ChunkGeometry g, chunk_geometry(shape, ts));
     if (t.block_rows() != g.block_rows || t.block_cols() != g.block_cols) {
       return InvalidArgument(where + ": chunk geometry " + std::to_string(t.block_rows()) + "x" +
                              std::to_string(t.block_cols()) + " differs from the expected " +
                              std::to_string(g.block_rows) + "x" + std::to_string(g.block_cols));
     }
-    ChunkPlan plan = plan_chunks(g, expected);
-    const std::uint64_t value_bits = plan.total * kernels::quant_bits_per_value(expected.quant);
-    const std::uint64_t scale_bits = plan.ks.size() * kernels::quant_scales_per_chunk(expected.quant) * 16ULL;
+    ChunkPlan plan = plan_chunks(g, ts);
+    const std::uint64_t value_bits = plan.total * kernels::quant_bits_per_value(ts.quant);
+    const std::uint64_t scale_bits = plan.ks.size() * kernels::quant_scales_per_chunk(ts.quant) * 16ULL;
     auto check_size = [&](const std::string& section, std::size_t have, std::uint64_t bits) -> Status {
       if (have != bytes_for_bits(bits)) {
         return Corrupted(where + ": " + section + " section has " + std::to_string(have) + " bytes, expected " +
@@ -614,11 +688,12 @@ Result<DecodedDelta> decode_delta(std::string_view bytes, const std::vector<std:
     TESSERA_RETURN_IF_ERROR(check_size("scale", t.scales().size(), scale_bits));
     geometries.push_back(g);
     plans.push_back(std::move(plan));
+    per_tensor.push_back(ts);
   }
 
   DecodedDelta out;
   out.tensors.reserve(static_cast<std::size_t>(tensors.size()));
-  SparseArena arena(sparse_entries(geometries, plans, expected));
+  SparseArena arena(sparse_entries(geometries, plans, per_tensor));
   thread_local std::vector<std::uint32_t> positions;  // scratch, reused across tensors and calls
   thread_local std::vector<float> values;
   thread_local std::vector<std::uint16_t> codes, scale_words;
@@ -626,23 +701,25 @@ Result<DecodedDelta> decode_delta(std::string_view bytes, const std::vector<std:
     const auto& t = tensors[ti];
     const ChunkGeometry& g = geometries[static_cast<std::size_t>(ti)];
     const ChunkPlan& plan = plans[static_cast<std::size_t>(ti)];
+    const CodecSettings& ts = per_tensor[static_cast<std::size_t>(ti)];
     auto where = [&] { return "tensor " + std::to_string(t.param_index()); };
     positions.resize(plan.total);
     values.resize(plan.total);
     codes.resize(plan.total);
-    scale_words.resize(plan.ks.size() * kernels::quant_scales_per_chunk(expected.quant));
+    scale_words.resize(plan.ks.size() * kernels::quant_scales_per_chunk(ts.quant));
     BitReader index_in(t.indices()), value_in(t.values()), scale_in(t.scales());
-    for (std::size_t c = 0; c < plan.ks.size(); ++c) {
+    if (ts.keep_all) all_positions(plan, positions.data());
+    for (std::size_t c = 0; c < plan.ks.size() && !ts.keep_all; ++c) {
       Status st = elias_fano_decode(&index_in, plan.ks[c],
                                     static_cast<std::uint32_t>(g.chunk_size(static_cast<std::int64_t>(c))),
                                     positions.data() + plan.offsets[c]);
       if (!st.ok()) return st.with_context(where() + " chunk " + std::to_string(c));
     }
-    Status st = read_codes(expected.quant, plan, &value_in, codes.data());
+    Status st = read_codes(ts.quant, plan, &value_in, codes.data());
     if (!st.ok()) return st.with_context(where());
-    st = read_scales(expected.quant, plan, &scale_in, scale_words.data());
+    st = read_scales(ts.quant, plan, &scale_in, scale_words.data());
     if (!st.ok()) return st.with_context(where());
-    kernels::dequantize_chunks_cpu(expected.quant, codes.data(), scale_words.data(), plan.ks.size(),
+    kernels::dequantize_chunks_cpu(ts.quant, codes.data(), scale_words.data(), plan.ks.size(),
                                    plan.ks.data(), plan.offsets.data(), values.data());
     // Padding bits must be zero so that one delta has exactly one encoding.
     for (auto* reader : {&index_in, &value_in, &scale_in}) {
@@ -650,7 +727,7 @@ Result<DecodedDelta> decode_delta(std::string_view bytes, const std::vector<std:
     }
     const auto& shape = param_shapes[t.param_index()];
     out.tensors.push_back(
-        build_update(t.param_index(), g, expected, plan, positions.data(), values.data(), shape, &arena));
+        build_update(t.param_index(), g, ts, plan, positions.data(), values.data(), shape, &arena));
   }
   return out;
 }

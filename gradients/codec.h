@@ -25,17 +25,31 @@ enum class Transform { kNone = 1, kDct = 2 };
 // names it with proto::Quant, converted in codec.cpp only.
 using Quant = kernels::QuantKind;
 
+// The GPT's embedding tables are its first two parameters: model/gpt.cpp registers wte
+// (the token table, also the output head) and then wpe (positions) before the blocks, and
+// model_test pins that order.
+inline constexpr std::uint32_t kEmbeddingParams[] = {0, 1};
+
 struct CodecSettings {
   Transform transform = Transform::kNone;
   Quant quant = Quant::kInt2;
   std::uint32_t topk = 32;
   std::uint32_t chunk_1d = 4096;
   std::uint32_t block_2d = 64;
+  // Parameters sent whole (sorted; empty: none): every value of every chunk, quantised
+  // with `whole_quant`, untransformed, with no index section.
+  std::vector<std::uint32_t> whole_params;
+  Quant whole_quant = Quant::kInt8;
+  // Set only in the settings for_param() gives a whole parameter: every value is kept.
+  bool keep_all = false;
 
   static Result<CodecSettings> from_spec(const CodecSpec& spec);
-  // "int2-k32", "sign-k8", "fp16-k32", optionally with "-dct" for the 2-D DCT.
+  // "int2-k32", "sign-k8", "fp16-k32", optionally with "-dct" for the 2-D DCT, then
+  // optionally "-emb-int8" (any quantiser) for the embedding tables sent whole.
   static Result<CodecSettings> from_preset(const std::string& name);
   std::string name() const;
+  // The settings parameter `param_index` is encoded with.
+  CodecSettings for_param(std::uint32_t param_index) const;
 };
 
 const char* quant_name(Quant q);

@@ -47,6 +47,7 @@ lr = 1
 transform = "none"
 topk = 8
 quant = "sign"
+embedding_quant = "int8"
 [validator]
 eval_lr = 0.5
 [emission]
@@ -65,6 +66,7 @@ validator_share = 0.4
   EXPECT_EQ(spec->train.inner_steps, 3);
   EXPECT_DOUBLE_EQ(spec->outer.lr, 1.0);  // integer accepted for a real key
   EXPECT_EQ(spec->codec.quant, "sign");
+  EXPECT_EQ(spec->codec.embedding_quant, "int8");
   EXPECT_DOUBLE_EQ(spec->validator.eval_lr, 0.5);
   EXPECT_DOUBLE_EQ(spec->emission.owner_share, 0.2);
 }
@@ -76,6 +78,7 @@ TEST(RunSpec, ErrorsNameKeyValueAndLine) {
   expect_error("[train]\nlr = \"fast\"\n", "train.lr = \"fast\": must be a number");
   expect_error("[train]\ninner_steps = 2.5\n", "train.inner_steps = 2.5: must be an integer");
   expect_error("[codec]\nquant = \"int3\"\n", "codec.quant = \"int3\"");
+  expect_error("[codec]\nembedding_quant = \"fp32\"\n", "codec.embedding_quant = \"fp32\"");
   expect_error("[outer]\nmomentum = 1.0\n", "outer.momentum = 1.0");
   expect_error("[outer]\nrescale = \"cubic\"\n", "outer.rescale = \"cubic\": must be one of none | norm");
   expect_error("[outer]\nrescale_max = 0.5\n", "outer.rescale_max = 0.5");

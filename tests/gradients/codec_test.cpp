@@ -80,6 +80,70 @@ TEST(Codec, RoundTripMatchesEncoderReconstructionForEveryPreset) {
   }
 }
 
+// codec.embedding_quant: parameters 0 and 1 (the embedding tables) go whole, every value
+// at the whole quantiser, with no index section; the rest keep the top-k codec.
+TEST(Codec, EmbeddingTablesAreSentWholeWithoutIndices) {
+  CodecSpec spec;
+  spec.embedding_quant = "int8";
+  const auto settings = *CodecSettings::from_spec(spec);
+  EXPECT_EQ(settings.name(), "int2-k32-emb-int8");
+  EXPECT_EQ(CodecSettings::from_preset("int2-k32-emb-int8")->name(), "int2-k32-emb-int8");
+  EXPECT_FALSE(CodecSettings::from_preset("int2-k32-emb-int9").ok());
+  const auto delta = random_delta(3);
+  auto encoded = encode_delta(delta, settings);
+  ASSERT_TRUE(encoded.ok()) << encoded.status().to_string();
+  auto decoded = decode_delta(encoded->bytes, shapes(), settings);
+  ASSERT_TRUE(decoded.ok()) << decoded.status().to_string();
+  proto::DeltaPayload payload;
+  ASSERT_TRUE(payload.ParseFromString(encoded->bytes));
+  for (std::size_t i = 0; i < 4; ++i) {
+    const auto shape = shapes()[i];
+    const auto got = decoded->tensors[i].to_dense(shape);
+    EXPECT_TRUE(torch::equal(got, encoded->reconstruction.tensors[i].to_dense(shape))) << i;
+    const auto nonzero = got.ne(0).sum().item<std::int64_t>();
+    if (i < 2) {
+      // Every value, each within half an int8 step of its chunk's largest magnitude.
+      EXPECT_TRUE(payload.tensors(static_cast<int>(i)).indices().empty()) << i;
+      EXPECT_GT(nonzero, delta[i].value.numel() * 9 / 10) << i;
+      const double step = delta[i].value.abs().max().item<double>() / 127.0;
+      EXPECT_LE((got - delta[i].value).abs().max().item<double>(), 0.51 * step * 1.01) << i;
+    } else {
+      EXPECT_FALSE(payload.tensors(static_cast<int>(i)).indices().empty()) << i;
+      EXPECT_LT(nonzero, delta[i].value.numel() / 50) << i;  // top-32 of 4,096
+    }
+  }
+  // Against a run without whole tensors, and the other way round: refused by name.
+  const auto plain = *CodecSettings::from_preset("int2-k32");
+  auto refused = decode_delta(encoded->bytes, shapes(), plain);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().to_string().find("sent whole"), std::string::npos) << refused.status().to_string();
+  auto plain_bytes = encode_delta(delta, plain)->bytes;
+  EXPECT_FALSE(decode_delta(plain_bytes, shapes(), settings).ok());
+  // A payload that drops the whole-tensor header but keeps the empty index sections.
+  proto::DeltaPayload forged = payload;
+  forged.clear_whole_params();
+  forged.set_whole_quant(proto::QUANT_UNSPECIFIED);
+  EXPECT_FALSE(decode_delta(forged.SerializeAsString(), shapes(), plain).ok());
+  // An index section smuggled into a whole tensor is a size violation.
+  forged = payload;
+  forged.mutable_tensors(0)->set_indices(std::string(4, '\0'));
+  auto smuggled = decode_delta(forged.SerializeAsString(), shapes(), settings);
+  ASSERT_FALSE(smuggled.ok());
+  EXPECT_NE(smuggled.status().to_string().find("index section"), std::string::npos) << smuggled.status().to_string();
+}
+
+// Error feedback over whole tensors: what int8 rounds off is carried, as for top-k.
+TEST(ErrorFeedback, WholeTensorsCarryTheirRoundingError) {
+  auto settings = *CodecSettings::from_preset("int2-k32-emb-int8");
+  ErrorFeedback ef(1.0);
+  const auto delta = random_delta(5);
+  auto encoded = ef.step(delta, settings);
+  ASSERT_TRUE(encoded.ok());
+  const auto sent = encoded->reconstruction.tensors[0].to_dense(shapes()[0]);
+  EXPECT_TRUE(torch::allclose(ef.buffer(0) + sent, delta[0].value, 0.0, 1e-9));
+  EXPECT_GT(ef.buffer(0).abs().max().item<double>(), 0.0);
+}
+
 TEST(Codec, EachDecodedTensorHoldsItsOwnEntries) {
   // The sparse updates of a delta share one buffer; each must see its own entries.
   auto settings = *CodecSettings::from_preset("fp16-k32");
