@@ -79,7 +79,10 @@ struct Screened {
   // Per report index: the decoded delta cut into its parameter groups (one part when the
   // run is unsharded: the whole delta).
   std::map<std::size_t, std::vector<gradients::DecodedDelta>> parts_of;
-  // ctx.public_deltas cut the same way, with their part norms, computed once per window.
+  // What copies are judged on (copy_views): per report index, and for ctx.public_deltas
+  // (computed once per window), the parts without the tensors sent whole, and their norms.
+  std::map<std::size_t, std::vector<gradients::DecodedDelta>> copy_parts_of;
+  std::map<std::size_t, std::vector<double>> copy_norms_of;
   std::vector<std::vector<gradients::DecodedDelta>> public_parts;
   std::vector<std::vector<double>> public_norms;
 };
@@ -102,6 +105,32 @@ std::vector<gradients::DecodedDelta> parts_of(const gradients::DecodedDelta& del
   norms->clear();
   for (const auto& p : parts) norms->push_back(groups.one() ? whole_norm : gradients::delta_norm(p));
   return parts;
+}
+
+// What a copy is judged on: `parts` without the tensors the codec sends whole, and their
+// norms (`part_norms` as they are when the codec sends none). The whole tensors (the
+// embedding tables, codec.embedding_quant) move alike for every honest miner: on nano
+// two honest deltas reached a cosine of 0.80, and one 0.86 with the previous merged
+// update, over the copy limit, so they say nothing about whose work a delta is. The top-k
+// tensors' positions and values do.
+std::vector<gradients::DecodedDelta> copy_views(const std::vector<gradients::DecodedDelta>& parts,
+                                                const gradients::CodecSettings& codec,
+                                                const std::vector<double>& part_norms, std::vector<double>* norms) {
+  if (codec.whole_params.empty()) {
+    *norms = part_norms;
+    return parts;
+  }
+  std::vector<gradients::DecodedDelta> out;
+  norms->clear();
+  for (const auto& p : parts) {
+    gradients::DecodedDelta view;
+    for (const auto& t : p.tensors) {
+      if (!std::binary_search(codec.whole_params.begin(), codec.whole_params.end(), t.param_index)) view.tensors.push_back(t);
+    }
+    norms->push_back(gradients::delta_norm(view));
+    out.push_back(std::move(view));
+  }
+  return out;
 }
 
 // Steps 1–2 for one submission: copy priority, base, codec, data digest, duplicates,
@@ -175,15 +204,18 @@ Result<std::optional<std::pair<Outcome, std::string>>> screen(const WindowContex
   // value noise do not hide and which works for dense (transformed) updates too. Per
   // shard when the run is sharded: copying one shard's part of another miner's delta is a
   // copy, whatever the rest holds.
+  // Judged without the tensors the codec sends whole (copy_views).
   const double limit = spec.validator.copy_similarity;
-  for (std::size_t g = 0; g < parts.size(); ++g) {
-    if (parts[g].tensors.empty()) continue;
+  std::vector<double> copy_norms;
+  auto copy_parts = copy_views(parts, ctx.codec, e->part_norms, &copy_norms);
+  for (std::size_t g = 0; g < copy_parts.size(); ++g) {
+    if (copy_parts[g].tensors.empty()) continue;
     const std::string where = screened->groups.one() ? "" : " in shard " + std::to_string(g);
     for (std::size_t c : screened->candidates) {
       const auto& earlier = report.evaluations[c];
-      const auto& other = screened->parts_of.at(c)[g];
+      const auto& other = screened->copy_parts_of.at(c)[g];
       if (other.tensors.empty()) continue;
-      const double cos = gradients::delta_cosine(parts[g], other, e->part_norms[g], earlier.part_norms[g]);
+      const double cos = gradients::delta_cosine(copy_parts[g], other, copy_norms[g], screened->copy_norms_of.at(c)[g]);
       if (cos > limit) {
         return Found({Outcome::kCopy, "cosine similarity " + fmt(cos) + where + " with uid " +
                                           std::to_string(earlier.uid) + "'s earlier delta (limit " + fmt(limit) + ")"});
@@ -192,7 +224,7 @@ Result<std::optional<std::pair<Outcome, std::string>>> screen(const WindowContex
     for (std::size_t i = 0; i < ctx.public_deltas.size(); ++i) {
       const auto& other = screened->public_parts[i][g];
       if (other.tensors.empty()) continue;
-      const double cos = gradients::delta_cosine(parts[g], other, e->part_norms[g], screened->public_norms[i][g]);
+      const double cos = gradients::delta_cosine(copy_parts[g], other, copy_norms[g], screened->public_norms[i][g]);
       if (cos > limit) {
         return Found({Outcome::kCopy, "cosine similarity " + fmt(cos) + where + " with " +
                                           (i == 0 ? std::string("the previous window's merged update")
@@ -202,6 +234,8 @@ Result<std::optional<std::pair<Outcome, std::string>>> screen(const WindowContex
     }
   }
   screened->parts_of[report.evaluations.size()] = std::move(parts);
+  screened->copy_parts_of[report.evaluations.size()] = std::move(copy_parts);
+  screened->copy_norms_of[report.evaluations.size()] = std::move(copy_norms);
   screened->pages_of[h.uid()] = std::move(pages);
   return Found();
 }
@@ -388,9 +422,10 @@ Result<WindowReport> evaluate_window(const WindowContext& ctx, const std::vector
   screened.groups = wm.groups;
   report.groups = screened.groups;
   for (const auto& d : ctx.public_deltas) {
-    std::vector<double> norms;
-    screened.public_parts.push_back(parts_of(*d, screened.groups, gradients::delta_norm(*d), &norms));
-    screened.public_norms.push_back(std::move(norms));
+    std::vector<double> norms, copy_norms;
+    const auto parts = parts_of(*d, screened.groups, gradients::delta_norm(*d), &norms);
+    screened.public_parts.push_back(copy_views(parts, ctx.codec, norms, &copy_norms));
+    screened.public_norms.push_back(std::move(copy_norms));
   }
   std::set<std::string> seen_payloads;
   std::set<std::uint32_t> seen_uids;

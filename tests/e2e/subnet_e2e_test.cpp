@@ -75,7 +75,8 @@ std::map<std::string, double> scrape(const std::string& url, const std::filesyst
 // every 21 blocks; 4 grace blocks, since on 2 loaded cores a delivery once missed the
 // default 2 by a few blocks) with `validator_keys` added to its [validator] table, a `tessera chain start` node funding
 // `funds` (NAME=TAO), the subnet created by `owner` and the wallet `val` named its
-// aggregator. Check HasFatalFailure() after start().
+// aggregator; `tables` (whole TOML tables) go after [validator]. Check HasFatalFailure()
+// after start().
 struct LocalSubnet {
   testing::TempDir dir;
   const std::string bin = TESSERA_BINARY;
@@ -87,7 +88,8 @@ struct LocalSubnet {
     return testing::run_command(bin + " --home " + home + " " + args + " --chain " + address + " 2>&1");
   }
 
-  void start(const std::string& name, const std::string& validator_keys, const std::vector<std::string>& funds) {
+  void start(const std::string& name, const std::string& validator_keys, const std::vector<std::string>& funds,
+             const std::string& tables = "") {
     testing::write_text(dir / "corpus.txt", testing::topical_text(400000, 3));
     auto prep = testing::run_command(bin + " data prepare --input " + (dir / "corpus.txt").string() + " --out " +
                                      (dir / "data").string() + " 2>&1");
@@ -96,7 +98,7 @@ struct LocalSubnet {
                                            "[data]\ndir = \"" + (dir / "data").string() + "\"\npage_tokens = 1024\npages_per_window = 2\n"
                                            "[schedule]\nblocks_per_window = 10\ntempo = 20\nblock_time_ms = 100\nsubmission_grace_blocks = 4\n"
                                            "[train]\ninner_steps = 4\nbatch_size = 8\nseq_len = 64\nlr = 1e-2\nwarmup_steps = 4\n"
-                                           "[validator]\nwindows_per_weights = 2\n" + validator_keys);
+                                           "[validator]\nwindows_per_weights = 2\n" + validator_keys + tables);
     std::vector<std::string> args = {bin, "--home", home, "chain", "start", "--listen", "127.0.0.1:0", "--block-time-ms", "100",
                                      "--metrics-listen", "127.0.0.1:0"};
     for (const auto& f : funds) {
@@ -123,7 +125,10 @@ TEST(SubnetE2E, MinersValidatorAggregatorAndChainOnLoopback) {
   // with one own batch of 8 × 64 tokens against 8 held-out rows the test decides by margins
   // of ±0.01 in loss, and under load an honest miner was refused in most windows of a run,
   // unscored and unpaid, in about one run in four.
-  subnet.start("e2e", "eval_lr = 0.25\nown_batches = 4\neval_batch_size = 32\n", {"owner=1000", "val=100", "alice=10", "bob=10"});
+  // The embedding tables go whole (int8), as in examples/tiny.toml and small.toml, so that
+  // real miners encode and real validators decode and judge that payload.
+  subnet.start("e2e", "eval_lr = 0.25\nown_batches = 4\neval_batch_size = 32\n", {"owner=1000", "val=100", "alice=10", "bob=10"},
+               "[codec]\nembedding_quant = \"int8\"\n");
   if (HasFatalFailure()) return;
   const testing::TempDir& dir = subnet.dir;
   const std::string& bin = subnet.bin;
@@ -177,6 +182,7 @@ TEST(SubnetE2E, MinersValidatorAggregatorAndChainOnLoopback) {
   EXPECT_GE(alice_metrics["tessera_miner_window_seconds_count"], 2);
   EXPECT_GT(alice_metrics["tessera_miner_phase_seconds_total{phase=\"compute\"}"], 0);
   EXPECT_GT(alice_metrics["process_resident_memory_bytes"], 1e6);
+  EXPECT_NE(read_all(dir / "alice.log").find("codec int2-k32-emb-int8"), std::string::npos);  // accepted above
   for (auto& m : miners) {
     int code = -1;
     ASSERT_TRUE(m->wait(std::chrono::seconds(90), &code)) << read_all(dir / "validator.log");

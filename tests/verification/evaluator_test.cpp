@@ -459,6 +459,35 @@ TEST_F(EvaluatorTest, AFloodOfLateArrivalsOnHeldOutPagesCostsBoundedWork) {
   EXPECT_LE(report->forward_passes, plain->forward_passes);
 }
 
+// With the embedding tables sent whole (codec.embedding_quant), copies are judged on the
+// top-k tensors only. uid 2 trains on its own pages but its embedding tables move as uid
+// 1's do, enough to carry the whole delta's cosine over the limit: not a copy. uid 3
+// sends uid 1's top-k tensors under other embedding tables: a copy.
+TEST_F(EvaluatorTest, CopiesAreJudgedWithoutTheTensorsSentWhole) {
+  spec.codec.embedding_quant = "int8";
+  codec = *gradients::CodecSettings::from_spec(spec.codec);
+  ASSERT_EQ(codec.whole_params, (std::vector<std::uint32_t>{0, 1}));
+  auto d1 = trained_delta(1, pages(kWindow, 1));
+  auto d2 = trained_delta(2, pages(kWindow, 2));
+  auto d3 = d1;
+  for (std::size_t i : {0, 1}) {
+    d1[i] = d1[i] * 20.0;  // tables that dominate the delta's norm
+    d2[i] = d1[i] * 1.1;
+    d3[i] = d1[i] * 0.9;
+  }
+  const std::string p1 = encode(d1), p2 = encode(d2), p3 = encode(d3);
+  // The whole deltas' cosine: what the copy check measured before it left the tables out.
+  const auto decoded = [&](const std::string& p) { return *gradients::decode_delta(p, shapes, codec); };
+  ASSERT_GT(gradients::delta_cosine(decoded(p1), decoded(p2)), spec.validator.copy_similarity);
+  auto report = evaluate_window(context(), {submission(1, p1), submission(2, p2), submission(3, p3)});
+  ASSERT_TRUE(report.ok()) << report.status().to_string();
+  EXPECT_NE(report->evaluations[0].outcome, Outcome::kCopy) << report->evaluations[0].reason;
+  EXPECT_NE(report->evaluations[1].outcome, Outcome::kCopy) << report->evaluations[1].reason;
+  EXPECT_EQ(report->evaluations[2].outcome, Outcome::kCopy) << report->evaluations[2].reason;
+  EXPECT_NE(report->evaluations[2].reason.find("with uid 1's earlier delta"), std::string::npos)
+      << report->evaluations[2].reason;
+}
+
 TEST_F(EvaluatorTest, WrongDataDigestAndCodecAreRejected) {
   const std::string payload = encode(trained_delta(1, pages(kWindow, 1)));
   auto wrong_digest = submission(1, payload);
