@@ -19,7 +19,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     return p;
   }();
   static const gradients::CodecSettings settings[] = {*gradients::CodecSettings::from_preset("int2-k32"),
-                                                      *gradients::CodecSettings::from_preset("fp16-k8-dct")};
+                                                      *gradients::CodecSettings::from_preset("fp16-k8-dct"),
+                                                      *gradients::CodecSettings::from_preset("int2-k32-emb-int8")};
   const std::string_view bytes(reinterpret_cast<const char*>(data), size);
   for (const auto& s : settings) {
     auto decoded = gradients::decode_delta(bytes, shapes, s);
