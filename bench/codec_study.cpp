@@ -20,13 +20,13 @@
 //   build/bench/codec_study --spec examples/tiny.toml --windows 12 --miners 4 --seeds 1,2,3
 //       --presets int2-k32,dense,centralized,sync-dp --out study/   (bench/README.md)
 #include <algorithm>
-#include <optional>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <nlohmann/json.hpp>
 #include <cmath>
 #include <filesystem>
+#include <optional>
 #include <sstream>
 
 #include "bench/collective_adamw.h"
