@@ -113,6 +113,17 @@ std::vector<gradients::DecodedDelta> parts_of(const gradients::DecodedDelta& del
 // two honest deltas reached a cosine of 0.80, and one 0.86 with the previous merged
 // update, over the copy limit, so they say nothing about whose work a delta is. The top-k
 // tensors' positions and values do.
+// `part` cut into its top-k tensors (first) and the tensors the codec sends whole.
+std::pair<gradients::DecodedDelta, gradients::DecodedDelta> split_whole(const gradients::DecodedDelta& part,
+                                                                        const gradients::CodecSettings& codec) {
+  std::pair<gradients::DecodedDelta, gradients::DecodedDelta> out;
+  for (const auto& t : part.tensors) {
+    const bool whole = std::binary_search(codec.whole_params.begin(), codec.whole_params.end(), t.param_index);
+    (whole ? out.second : out.first).tensors.push_back(t);
+  }
+  return out;
+}
+
 std::vector<gradients::DecodedDelta> copy_views(const std::vector<gradients::DecodedDelta>& parts,
                                                 const gradients::CodecSettings& codec,
                                                 const std::vector<double>& part_norms, std::vector<double>* norms) {
@@ -123,10 +134,7 @@ std::vector<gradients::DecodedDelta> copy_views(const std::vector<gradients::Dec
   std::vector<gradients::DecodedDelta> out;
   norms->clear();
   for (const auto& p : parts) {
-    gradients::DecodedDelta view;
-    for (const auto& t : p.tensors) {
-      if (!std::binary_search(codec.whole_params.begin(), codec.whole_params.end(), t.param_index)) view.tensors.push_back(t);
-    }
+    auto view = split_whole(p, codec).first;
     norms->push_back(gradients::delta_norm(view));
     out.push_back(std::move(view));
   }
@@ -297,13 +305,28 @@ Result<bool> measure_gains(const WindowContext& ctx, const std::vector<torch::Te
       count == 1 ? std::make_pair(inputs[0], targets[0]) : std::make_pair(torch::cat(inputs), torch::cat(targets));
   const double before_own = loss_on(model, own_batch, &report->forward_passes);
   // Each part with its own clip (one part, the whole delta, when the run is unsharded);
-  // undone in reverse order.
+  // undone in reverse order. The tensors sent whole at the share the merge gives one
+  // delta of them (WindowContext::merged_before): at full length, one miner's embedding
+  // tables (what its own 80 sequences taught the output head about every token) lost
+  // more on held-out data than its top-k tensors gained, and the tiny sim refused 45% of
+  // honest deltas after window 5 as `no-gain`, against 7.5% without whole tables.
+  const double whole_share = ctx.merged_before > 1 ? 1.0 / static_cast<double>(ctx.merged_before) : 1.0;
   std::vector<gradients::UndoLog> undo;
-  for (std::size_t g = 0; g < parts.size(); ++g) {
-    if (parts[g].tensors.empty()) continue;
-    const float alpha = static_cast<float>(-spec.validator.eval_lr * e->part_clips[g]);
-    TESSERA_ASSIGN_OR_RETURN(auto log, gradients::apply_delta(params, parts[g], alpha));
+  const auto apply = [&](const gradients::DecodedDelta& d, double alpha) -> Status {
+    if (d.tensors.empty()) return Status::Ok();
+    TESSERA_ASSIGN_OR_RETURN(auto log, gradients::apply_delta(params, d, static_cast<float>(alpha)));
     undo.push_back(std::move(log));
+    return Status::Ok();
+  };
+  for (std::size_t g = 0; g < parts.size(); ++g) {
+    const double alpha = -spec.validator.eval_lr * e->part_clips[g];
+    if (ctx.codec.whole_params.empty() || whole_share == 1.0) {
+      TESSERA_RETURN_IF_ERROR(apply(parts[g], alpha));
+    } else {
+      const auto [top_k, whole] = split_whole(parts[g], ctx.codec);
+      TESSERA_RETURN_IF_ERROR(apply(top_k, alpha));
+      TESSERA_RETURN_IF_ERROR(apply(whole, alpha * whole_share));
+    }
   }
   const double after_random = loss_on(model, random_batch, &report->forward_passes);
   const double after_own = loss_on(model, own_batch, &report->forward_passes);

@@ -488,6 +488,33 @@ TEST_F(EvaluatorTest, CopiesAreJudgedWithoutTheTensorsSentWhole) {
       << report->evaluations[2].reason;
 }
 
+// The tensors sent whole are measured at the share of them the merge takes from one
+// delta (1/merged_before), the top-k tensors at full length. Tables lengthened 20× lose
+// held-out loss at full length and less at a quarter; without whole tensors the count of
+// merged deltas changes nothing, bit for bit.
+TEST_F(EvaluatorTest, TensorsSentWholeAreMeasuredAtTheirShareOfTheMerge) {
+  auto d = trained_delta(1, pages(kWindow, 1));
+  const std::string plain = encode(d);
+  auto judged = [&](const std::string& payload, std::size_t merged_before) {
+    WindowContext ctx = context();
+    ctx.merged_before = merged_before;
+    auto report = evaluate_window(ctx, {submission(1, payload)});
+    EXPECT_TRUE(report.ok()) << report.status().to_string();
+    return report->evaluations[0];
+  };
+  const Evaluation plain_alone = judged(plain, 0), plain_of_four = judged(plain, 4);
+  EXPECT_EQ(plain_alone.gain_random, plain_of_four.gain_random);
+  EXPECT_EQ(plain_alone.gain_own, plain_of_four.gain_own);
+
+  spec.codec.embedding_quant = "int8";
+  codec = *gradients::CodecSettings::from_spec(spec.codec);
+  for (std::size_t i : {0, 1}) d[i] = d[i] * 20.0;
+  const std::string tables = encode(d);
+  const Evaluation alone = judged(tables, 0), one = judged(tables, 1), of_four = judged(tables, 4);
+  EXPECT_EQ(alone.gain_random, one.gain_random);  // one delta merged: the whole length
+  EXPECT_GT(of_four.gain_random, alone.gain_random) << alone.reason << " / " << of_four.reason;
+}
+
 TEST_F(EvaluatorTest, WrongDataDigestAndCodecAreRejected) {
   const std::string payload = encode(trained_delta(1, pages(kWindow, 1)));
   auto wrong_digest = submission(1, payload);
