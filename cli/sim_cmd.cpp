@@ -524,7 +524,6 @@ Result<RunResult> simulate(const RunSpec& spec, const std::string& data_dir, int
       ctx.codec = codec;
       ctx.norm_references = checkpoints::norm_references(current.manifest, model::parameter_group_count(spec.model));
       ctx.public_deltas = v.public_deltas;
-      ctx.merged_before = v.public_deltas.empty() ? 0 : v.public_deltas.size() - 1;  // after the merged update
       TESSERA_ASSIGN_OR_RETURN(auto report, verification::evaluate_window(ctx, arrivals));
       TESSERA_ASSIGN_OR_RETURN(v.public_deltas, verification::public_deltas_of(report, shapes, codec));
       verification::update_scores(v.state, report, spec.validator.score_ema, hotkeys);

@@ -306,11 +306,13 @@ Result<bool> measure_gains(const WindowContext& ctx, const std::vector<torch::Te
   const double before_own = loss_on(model, own_batch, &report->forward_passes);
   // Each part with its own clip (one part, the whole delta, when the run is unsharded);
   // undone in reverse order. The tensors sent whole at the share the merge gives one
-  // delta of them (WindowContext::merged_before): at full length, one miner's embedding
+  // delta of them: 1/m, m the deltas the previous window merged (ctx.public_deltas after
+  // its merged update), since every sender sends them. At full length, one miner's embedding
   // tables (what its own 80 sequences taught the output head about every token) lost
   // more on held-out data than its top-k tensors gained, and the tiny sim refused 45% of
   // honest deltas after window 5 as `no-gain`, against 7.5% without whole tables.
-  const double whole_share = ctx.merged_before > 1 ? 1.0 / static_cast<double>(ctx.merged_before) : 1.0;
+  const std::size_t merged_before = ctx.public_deltas.empty() ? 0 : ctx.public_deltas.size() - 1;
+  const double whole_share = merged_before > 1 ? 1.0 / static_cast<double>(merged_before) : 1.0;
   std::vector<gradients::UndoLog> undo;
   const auto apply = [&](const gradients::DecodedDelta& d, double alpha) -> Status {
     if (d.tensors.empty()) return Status::Ok();

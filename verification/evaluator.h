@@ -140,10 +140,6 @@ struct WindowContext {
   // What a replay would resubmit: the previous window's merged update first, then the
   // deltas merged in it (empty: nothing known, e.g. the first window).
   std::vector<std::shared_ptr<const gradients::DecodedDelta>> public_deltas;
-  // How many deltas the previous window merged (0: none known). A delta's tensors sent
-  // whole (codec.embedding_quant) are measured at 1/that of their length: every sender
-  // sends them, so the merge's mean moves them by that share of one delta's.
-  std::size_t merged_before = 0;
   // Gains measured ahead for this window (nullptr: none); borrowed, read only.
   const Prejudged* prejudged = nullptr;
 };

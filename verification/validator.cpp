@@ -488,7 +488,6 @@ WindowContext Validator::context(std::uint64_t window, const checkpoints::Checkp
   ctx.codec = codec_;
   ctx.norm_references = checkpoints::norm_references(base.manifest, model::parameter_group_count(joined_.spec.model));
   ctx.public_deltas = public_deltas_;
-  ctx.merged_before = public_deltas_.empty() ? 0 : public_deltas_.size() - 1;  // after the merged update
   return ctx;
 }
 

@@ -489,7 +489,7 @@ TEST_F(EvaluatorTest, CopiesAreJudgedWithoutTheTensorsSentWhole) {
 }
 
 // The tensors sent whole are measured at the share of them the merge takes from one
-// delta (1/merged_before), the top-k tensors at full length. Tables lengthened 20× lose
+// delta (1/m, m the previous window's merged deltas), the top-k tensors at full length. Tables lengthened 20× lose
 // held-out loss at full length and less at a quarter; without whole tensors the count of
 // merged deltas changes nothing, bit for bit.
 TEST_F(EvaluatorTest, TensorsSentWholeAreMeasuredAtTheirShareOfTheMerge) {
@@ -497,7 +497,10 @@ TEST_F(EvaluatorTest, TensorsSentWholeAreMeasuredAtTheirShareOfTheMerge) {
   const std::string plain = encode(d);
   auto judged = [&](const std::string& payload, std::size_t merged_before) {
     WindowContext ctx = context();
-    ctx.merged_before = merged_before;
+    // The previous window's merged update and its merged deltas (empty: nothing to copy).
+    if (merged_before > 0) {
+      ctx.public_deltas.assign(merged_before + 1, std::make_shared<const gradients::DecodedDelta>());
+    }
     auto report = evaluate_window(ctx, {submission(1, payload)});
     EXPECT_TRUE(report.ok()) << report.status().to_string();
     return report->evaluations[0];
