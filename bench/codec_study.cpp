@@ -61,6 +61,7 @@ struct Options {
   int outer_warmup = -1;     // outer.warmup_windows for every preset with an outer step but dense-sgd
   std::string outer_rescale;  // "none" | "norm" | "norm:MAX": outer.rescale(_max), likewise
   std::string dense_outer = "nesterov:0.7:0.9";  // DiLoCo's outer step for the dense runs
+  std::string whole_outer;  // "kind:lr:momentum": another outer step for the parameters a codec sends whole
   std::vector<std::string> presets = {"dense", "dense-sgd", "int2-k32", "int2-k32-dct", "fp16-k32", "sign-k32", "sign-k8"};
   std::vector<std::uint64_t> seeds;  // empty: the spec's run seed
   std::string out;                   // a folder for study.json / .md / .svg ("": print JSON only)
@@ -308,6 +309,16 @@ Result<Outcome> run_config(const RunSpec& spec, const model::ModelConfig& config
   std::vector<std::vector<std::int64_t>> shapes;
   for (const auto& t : theta) shapes.emplace_back(t.sizes().begin(), t.sizes().end());
   std::vector<torch::Tensor> momentum;  // the outer step's buffers, carried between windows as a checkpoint carries them
+  // --whole-outer: the parameters the codec sends whole take their own outer step (and
+  // buffers); each step leaves the other's parameters frozen.
+  std::optional<OuterSpec> whole_spec;
+  std::vector<torch::Tensor> whole_momentum;
+  std::vector<bool> whole_frozen(theta.size(), true), rest_frozen(theta.size(), false);
+  if (!opt.whole_outer.empty() && !settings.whole_params.empty()) {
+    TESSERA_ASSIGN_OR_RETURN(auto w, parse_outer(opt.whole_outer));
+    TESSERA_ASSIGN_OR_RETURN(whole_spec, with_overrides(w, opt));
+    for (std::uint32_t i : settings.whole_params) whole_frozen[i] = false, rest_frozen[i] = true;
+  }
   const auto groups = gradients::ParamGroups::whole(theta.size());
   // Each parameter's codec group (--param-codec): group 0 the preset's codec, a group
   // without settings sent dense.
@@ -506,8 +517,14 @@ Result<Outcome> run_config(const RunSpec& spec, const model::ModelConfig& config
     if (!momentum.empty()) TESSERA_RETURN_IF_ERROR(outer.restore(momentum, theta));
     const std::vector<float> scales = aggregator::rescale_factors(outer_spec, merged, stats, groups);
     if (outer_spec.rescale != "none") outcome.rescale.push_back(scales.empty() ? 1.0 : scales[0]);
-    TESSERA_RETURN_IF_ERROR(outer.step(theta, merged, {}, scales));
+    TESSERA_RETURN_IF_ERROR(outer.step(theta, merged, whole_spec ? rest_frozen : std::vector<bool>{}, scales));
     momentum = outer.momentum_buffers();
+    if (whole_spec) {
+      TESSERA_ASSIGN_OR_RETURN(auto whole, aggregator::OuterOptimizer::from_spec(*whole_spec, static_cast<std::uint64_t>(w)));
+      if (!whole_momentum.empty()) TESSERA_RETURN_IF_ERROR(whole.restore(whole_momentum, theta));
+      TESSERA_RETURN_IF_ERROR(whole.step(theta, merged, whole_frozen, scales));
+      whole_momentum = whole.momentum_buffers();
+    }
     if (is_eval_window(opt, w)) {
       TESSERA_RETURN_IF_ERROR(model::load_parameters(global, theta));
       record_point(&outcome, opt, preset, w, tokens_per_window, trainer::evaluate_loss(global, val_batches));
@@ -693,6 +710,7 @@ Status run(const Options& opt) {
       {"overlap_steps", opt.overlap_steps},
       {"overlap_from", opt.overlap_from},
       {"share_inner", opt.share_inner},
+      {"whole_outer", opt.whole_outer},
       {"inner", opt.inner},
       {"agree_boost", opt.agree_boost},
       {"spread_boost", opt.spread_boost},
@@ -725,6 +743,7 @@ bool parse_args(int argc, char** argv, Options* opt) {
       std::fprintf(stderr, "usage: codec_study [--spec F] [--windows W] [--miners M] [--threads N] [--presets a,b]\n"
                    "       [--ef-beta B] [--outer-lr L] [--outer-momentum M] [--outer kind:lr:mu]\n"
                    "       [--outer-warmup W] [--outer-rescale none|norm[:max]] [--dense-outer kind:lr:mu]\n"
+                   "       [--whole-outer kind:lr:mu]\n"
                    "       [--seeds 1,2,3] [--out DIR] [--eval-every W] [--overlap-steps R]\n"
                    "       [--overlap-from local|checkpoint|extrapolate] [--share-inner none|v|m|mv|m0]\n"
                    "       [--inner adamw|collective] [--agree-boost A] [--spread-boost coord|tensor|wiener]\n"
@@ -741,6 +760,7 @@ bool parse_args(int argc, char** argv, Options* opt) {
       else if (a == "--outer-lr") opt->outer_lr = std::stod(v);
       else if (a == "--outer-momentum") opt->outer_momentum = std::stod(v);
       else if (a == "--dense-outer") opt->dense_outer = v;
+      else if (a == "--whole-outer") opt->whole_outer = v;
       else if (a == "--outer") opt->outer = v;
       else if (a == "--outer-warmup") opt->outer_warmup = std::stoi(v);
       else if (a == "--outer-rescale") opt->outer_rescale = v;
