@@ -13,6 +13,21 @@ Status kernel_failed(const kernels::KernelBackend& k, const char* what, std::uin
                   std::to_string(param_index));
 }
 
+// A kernel failed partway through a delta: restore what the log holds (every earlier
+// tensor, and a dense tensor's own copy taken before its kernel ran) so that the caller's
+// parameters do not keep half a delta. A sparse kernel's own saved values are not
+// trusted after it failed, so its parameter is named as possibly changed.
+Status rolled_back(const std::vector<torch::Tensor>& params, const UndoLog& log, Status failure, bool failed_one_logged) {
+  const Status undone = undo_delta(params, log);
+  std::string what = failure.message();
+  if (!undone.ok()) {
+    what += "; undoing the delta's earlier tensors failed too: " + undone.message();
+  } else {
+    what += failed_one_logged ? "; the delta was undone" : "; its earlier tensors were undone, this parameter may hold part of its update";
+  }
+  return Internal(what);
+}
+
 }  // namespace
 
 Result<UndoLog> apply_delta(const std::vector<torch::Tensor>& params, const DecodedDelta& delta, float alpha) {
@@ -51,7 +66,7 @@ Result<UndoLog> apply_delta(const std::vector<torch::Tensor>& params, const Deco
       log.entries.push_back({u.param_index, {}, p.detach().clone()});
       const torch::Tensor d = u.dense.to(p.device(), torch::kFloat).contiguous();
       if (!k->axpy(static_cast<std::size_t>(p.numel()), alpha, d.data_ptr<float>(), data)) {
-        return kernel_failed(*k, "axpy", u.param_index);
+        return rolled_back(params, log, kernel_failed(*k, "axpy", u.param_index), true);
       }
     } else {
       // The update's index and values go where the parameter lives (a no-op on the CPU).
@@ -61,7 +76,7 @@ Result<UndoLog> apply_delta(const std::vector<torch::Tensor>& params, const Deco
       used += values.numel();
       if (!k->scatter_apply(data, index.data_ptr<std::int64_t>(), values.data_ptr<float>(),
                             static_cast<std::size_t>(values.numel()), alpha, saved.data_ptr<float>())) {
-        return kernel_failed(*k, "scatter-apply", u.param_index);
+        return rolled_back(params, log, kernel_failed(*k, "scatter-apply", u.param_index), false);
       }
       log.entries.push_back({u.param_index, index, saved});
     }
@@ -83,6 +98,11 @@ Status undo_delta(const std::vector<torch::Tensor>& params, const UndoLog& log) 
       return kernel_failed(*k, "scatter-restore", it->param_index);
     }
   }
+  return Status::Ok();
+}
+
+Status undo_deltas(const std::vector<torch::Tensor>& params, const std::vector<UndoLog>& logs) {
+  for (auto it = logs.rbegin(); it != logs.rend(); ++it) TESSERA_RETURN_IF_ERROR(undo_delta(params, *it));
   return Status::Ok();
 }
 

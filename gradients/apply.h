@@ -25,9 +25,14 @@ struct UndoLog {
 // params[i] += alpha · update_i for every tensor of `delta`; params must be float32,
 // contiguous, and match the delta's indices. They may live on any device with kernels
 // (gradients/dispatch.h): the update is copied there and applied by that device's
-// kernels; the undo log lives there too. Returns the undo log.
+// kernels; the undo log lives there too. Returns the undo log. A delta that does not fit
+// the parameters is refused before anything is written; if a device kernel fails partway,
+// the tensors already written are restored before the error returns.
 Result<UndoLog> apply_delta(const std::vector<torch::Tensor>& params, const DecodedDelta& delta, float alpha);
 // Restores what apply_delta replaced, bit for bit. Fails only when a device kernel fails.
 Status undo_delta(const std::vector<torch::Tensor>& params, const UndoLog& log);
+// Restores several applied deltas, the last applied first (the order that restores a
+// slot two of them wrote).
+Status undo_deltas(const std::vector<torch::Tensor>& params, const std::vector<UndoLog>& logs);
 
 }  // namespace tessera::gradients

@@ -313,11 +313,17 @@ Result<bool> measure_gains(const WindowContext& ctx, const std::vector<torch::Te
   // honest deltas after window 5 as `no-gain`, against 7.5% without whole tables.
   const std::size_t merged_before = ctx.public_deltas.empty() ? 0 : ctx.public_deltas.size() - 1;
   const double whole_share = merged_before > 1 ? 1.0 / static_cast<double>(merged_before) : 1.0;
+  // The parameters are the validator's shared copy of C_w: a failed apply undoes the
+  // parts applied before it, so the next candidate is measured from C_w too.
   std::vector<gradients::UndoLog> undo;
   const auto apply = [&](const gradients::DecodedDelta& d, double alpha) -> Status {
     if (d.tensors.empty()) return Status::Ok();
-    TESSERA_ASSIGN_OR_RETURN(auto log, gradients::apply_delta(params, d, static_cast<float>(alpha)));
-    undo.push_back(std::move(log));
+    auto log = gradients::apply_delta(params, d, static_cast<float>(alpha));
+    if (!log.ok()) {
+      TESSERA_RETURN_IF_ERROR(gradients::undo_deltas(params, undo));
+      return log.status();
+    }
+    undo.push_back(std::move(*log));
     return Status::Ok();
   };
   for (std::size_t g = 0; g < parts.size(); ++g) {
@@ -332,7 +338,7 @@ Result<bool> measure_gains(const WindowContext& ctx, const std::vector<torch::Te
   }
   const double after_random = loss_on(model, random_batch, &report->forward_passes);
   const double after_own = loss_on(model, own_batch, &report->forward_passes);
-  for (auto it = undo.rbegin(); it != undo.rend(); ++it) TESSERA_RETURN_IF_ERROR(gradients::undo_delta(params, *it));
+  TESSERA_RETURN_IF_ERROR(gradients::undo_deltas(params, undo));
   e->gain_random = report->before_random - after_random;
   e->gain_own = before_own - after_own;
   return std::isfinite(after_random) && std::isfinite(after_own);

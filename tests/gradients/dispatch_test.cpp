@@ -100,6 +100,8 @@ TORCH_LIBRARY_IMPL(_, PrivateUse1, m) { m.fallback(torch::CppFunction::makeFromB
 class RecordingBackend final : public kernels::KernelBackend {
  public:
   mutable std::vector<std::string> calls;
+  // Which scatter_apply or axpy call fails, counting from 0 (-1: none).
+  mutable int fail_apply_call = -1;
   std::string name() const override { return "fake"; }
   bool topk_chunks(const float* d, std::size_t n, std::size_t l, const std::uint32_t* k, const std::size_t* o,
                    std::uint32_t* p, float* v, bool* f) const override {
@@ -132,6 +134,7 @@ class RecordingBackend final : public kernels::KernelBackend {
   }
   bool scatter_apply(float* p, const std::int64_t* i, const float* v, std::size_t n, float a, float* s) const override {
     calls.push_back("scatter_apply");
+    if (fail_apply_call-- == 0) return false;  // a launch that fails before it writes
     return cpu().scatter_apply(p, i, v, n, a, s);
   }
   bool scatter_restore(float* p, const std::int64_t* i, const float* s, std::size_t n) const override {
@@ -140,6 +143,10 @@ class RecordingBackend final : public kernels::KernelBackend {
   }
   bool axpy(std::size_t n, float a, const float* x, float* y) const override {
     calls.push_back("axpy");
+    if (fail_apply_call-- == 0) {  // a kernel that fails after writing half its tensor
+      cpu().axpy(n / 2, a, x, y);
+      return false;
+    }
     return cpu().axpy(n, a, x, y);
   }
   bool cross_entropy_sum(const float* l, const std::int64_t* t, std::size_t r, std::size_t v, float* rl,
@@ -228,6 +235,41 @@ TEST_F(Dispatch, ApplyAndUndoRunOnTheParametersDevice) {
   }
   ASSERT_TRUE(undo_delta(fake_params, *log).ok());
   EXPECT_EQ(fake_.calls.back(), "scatter_restore");
+}
+
+// A device kernel that fails partway through a delta leaves no part of it applied: the
+// validator measures the next candidate on the same parameters.
+TEST_F(Dispatch, AKernelThatFailsPartwayLeavesTheParametersAsTheyWere) {
+  auto settings = *CodecSettings::from_preset("int2-k32");
+  auto sparse = *decode_delta(encode_delta(delta(false), settings)->bytes, {{256, 128}, {384}}, settings);
+  DecodedDelta dense;
+  for (const auto& t : delta(false)) {
+    TensorUpdate u;
+    u.param_index = t.param_index;
+    u.dense = t.value;
+    dense.tensors.push_back(std::move(u));
+  }
+  torch::manual_seed(9);
+  const std::vector<torch::Tensor> before = {torch::randn({256, 128}), torch::randn({384})};
+  for (const auto* d : {&sparse, &dense}) {
+    std::vector<torch::Tensor> params;
+    for (const auto& p : before) params.push_back(p.to(kFake));
+    fake_.calls.clear();
+    fake_.fail_apply_call = 1;  // the second tensor's kernel
+    auto log = apply_delta(params, *d, -0.5f);
+    ASSERT_FALSE(log.ok());
+    EXPECT_NE(log.status().message().find("kernel failed on parameter 1"), std::string::npos) << log.status().message();
+    EXPECT_NE(log.status().message().find("undone"), std::string::npos) << log.status().message();
+    const bool is_dense = d == &dense;
+    // The first tensor was written, then restored (a dense tensor from its copy, on the host).
+    const std::vector<std::string> expected = is_dense ? std::vector<std::string>{"axpy", "axpy"}
+                                                       : std::vector<std::string>{"scatter_apply", "scatter_apply",
+                                                                                  "scatter_restore"};
+    EXPECT_EQ(fake_.calls, expected);
+    for (std::size_t i = 0; i < before.size(); ++i) {
+      EXPECT_TRUE(torch::equal(to_host(params[i]), before[i])) << (is_dense ? "dense" : "sparse") << " parameter " << i;
+    }
+  }
 }
 
 TEST_F(Dispatch, ErrorFeedbackKeepsItsBuffersOnTheDevice) {
