@@ -23,7 +23,8 @@ Status rolled_back(const std::vector<torch::Tensor>& params, const UndoLog& log,
   if (!undone.ok()) {
     what += "; undoing the delta's earlier tensors failed too: " + undone.message();
   } else {
-    what += failed_one_logged ? "; the delta was undone" : "; its earlier tensors were undone, this parameter may hold part of its update";
+    what += failed_one_logged ? "; the delta was undone"
+                              : "; its earlier tensors were undone, this parameter may hold part of its update";
   }
   return Internal(what);
 }
