@@ -201,6 +201,8 @@ class Validator {
   Status finalize(const chain::CheckpointInfo& info);
   Result<const checkpoints::Checkpoint*> load_base(const chain::CheckpointInfo& info);
   std::vector<net::Submission> take_submissions(std::uint64_t window);
+  void drain_server();
+  void advance_block(std::uint64_t height);
   WindowContext context(std::uint64_t window, const checkpoints::Checkpoint& base);
   Result<WindowReport> evaluate(std::uint64_t window, const checkpoints::Checkpoint& base,
                                 const std::vector<net::Submission>& submissions);
@@ -466,6 +468,7 @@ Result<const checkpoints::Checkpoint*> Validator::load_base(const chain::Checkpo
 // What arrived for `window`, in commitment order (copy priority, docs/protocol.md);
 // whatever is still queued for earlier windows is late.
 std::vector<net::Submission> Validator::take_submissions(std::uint64_t window) {
+  drain_server();
   std::vector<net::Submission> subs = std::move(pending_[window]);
   std::stable_sort(subs.begin(), subs.end(),
                    [](const net::Submission& a, const net::Submission& b) { return a.commitment_seq < b.commitment_seq; });
@@ -474,6 +477,21 @@ std::vector<net::Submission> Validator::take_submissions(std::uint64_t window) {
     it = pending_.erase(it);
   }
   return subs;
+}
+
+// Moves what the server accepted into pending_, by window.
+void Validator::drain_server() {
+  while (auto s = server_->pop(std::chrono::milliseconds(0))) pending_[s->header.window()].push_back(std::move(*s));
+}
+
+// The block the server's window check reads only moves forward. The main loop advances it
+// before it closes a window, so that no submission checked after that point is accepted
+// for the closed window; one checked just before is in the server's queue by the time
+// finalize drains it (after loading the base), not left behind as late with a receipt.
+void Validator::advance_block(std::uint64_t height) {
+  std::uint64_t seen = block_.load();
+  while (seen < height && !block_.compare_exchange_weak(seen, height)) {
+  }
 }
 
 WindowContext Validator::context(std::uint64_t window, const checkpoints::Checkpoint& base) {
@@ -664,7 +682,7 @@ void Validator::start_clock() {
     while (!clock_stop_) {
       auto head = joined_.chain->head();
       if (head.ok()) {
-        block_ = head->height;
+        advance_block(head->height);
         if (head->height != last_refresh) {
           refresh_metagraph();
           last_refresh = head->height;
@@ -696,7 +714,8 @@ Status Validator::run() {
       std::this_thread::sleep_for(std::chrono::seconds(1));
       continue;
     }
-    while (auto s = server_->pop(std::chrono::milliseconds(0))) pending_[s->header.window()].push_back(std::move(*s));
+    advance_block(head->height);
+    drain_server();
 
     auto ann = follower_->announced();
     if (!ann.ok()) {
