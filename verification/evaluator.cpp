@@ -107,12 +107,6 @@ std::vector<gradients::DecodedDelta> parts_of(const gradients::DecodedDelta& del
   return parts;
 }
 
-// What a copy is judged on: `parts` without the tensors the codec sends whole, and their
-// norms (`part_norms` as they are when the codec sends none). The whole tensors (the
-// embedding tables, codec.embedding_quant) move alike for every honest miner: on nano
-// two honest deltas reached a cosine of 0.80, and one 0.86 with the previous merged
-// update, over the copy limit, so they say nothing about whose work a delta is. The top-k
-// tensors' positions and values do.
 // `part` cut into its top-k tensors (first) and the tensors the codec sends whole.
 std::pair<gradients::DecodedDelta, gradients::DecodedDelta> split_whole(const gradients::DecodedDelta& part,
                                                                         const gradients::CodecSettings& codec) {
@@ -124,6 +118,12 @@ std::pair<gradients::DecodedDelta, gradients::DecodedDelta> split_whole(const gr
   return out;
 }
 
+// What a copy is judged on: `parts` without the tensors the codec sends whole, and their
+// norms (`part_norms` as they are when the codec sends none). The whole tensors (the
+// embedding tables, codec.embedding_quant) move alike for every honest miner: on nano
+// two honest deltas reached a cosine of 0.80, and one 0.86 with the previous merged
+// update, over the copy limit, so they say nothing about whose work a delta is. The top-k
+// tensors' positions and values do.
 std::vector<gradients::DecodedDelta> copy_views(const std::vector<gradients::DecodedDelta>& parts,
                                                 const gradients::CodecSettings& codec,
                                                 const std::vector<double>& part_norms, std::vector<double>* norms) {

@@ -489,9 +489,9 @@ TEST_F(EvaluatorTest, CopiesAreJudgedWithoutTheTensorsSentWhole) {
 }
 
 // The tensors sent whole are measured at the share of them the merge takes from one
-// delta (1/m, m the previous window's merged deltas), the top-k tensors at full length. Tables lengthened 20× lose
-// held-out loss at full length and less at a quarter; without whole tensors the count of
-// merged deltas changes nothing, bit for bit.
+// delta (1/m, m the previous window's merged deltas), the top-k tensors at full length.
+// Tables lengthened 20× lose held-out loss at full length and less at a quarter; without
+// whole tensors the count of merged deltas changes nothing, bit for bit.
 TEST_F(EvaluatorTest, TensorsSentWholeAreMeasuredAtTheirShareOfTheMerge) {
   auto d = trained_delta(1, pages(kWindow, 1));
   const std::string plain = encode(d);
