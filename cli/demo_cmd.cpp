@@ -538,7 +538,29 @@ Status run_demo_in(const GlobalOptions& global, const DemoOptions& o, const fs::
     chain_proc->stop();
     return Internal(failure + "\n  (logs in " + (work / "logs").string() + ")");
   }
+  // The pay the summary shows is the chain's last epoch: wait (at most a tempo) for the
+  // epoch after the validators' last weights, so that the run's every weight setting is
+  // paid. Without it, a run that ends between a weight setting and the next epoch shows the
+  // pay for the weights before, which may be none.
   TESSERA_ASSIGN_OR_RETURN(auto subnet, chain->subnet(netuid));
+  std::uint64_t last_weights = 0;
+  for (const auto& n : subnet.neurons) {
+    if (!n.address.empty() && n.last_update != n.registration_block) last_weights = std::max(last_weights, n.last_update);
+  }
+  if (last_weights > 0 && subnet.last_epoch_block <= last_weights && !interrupted()) {
+    const double wait_s = (subnet.params.tempo() + 3.0) * spec.schedule.block_time_ms / 1000.0;
+    std::printf("  waiting for the chain's epoch after the last weights (set in block %llu; at most %.0f s)\n",
+                static_cast<unsigned long long>(last_weights), wait_s);
+    std::fflush(stdout);
+    const auto t_wait = Clock::now();
+    while (subnet.last_epoch_block <= last_weights && seconds_since(t_wait) < wait_s && !interrupted()) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(250));
+      TESSERA_ASSIGN_OR_RETURN(subnet, chain->subnet(netuid));
+    }
+    if (subnet.last_epoch_block <= last_weights) {
+      std::printf("  (no epoch followed in %.0f s: the pay shown is for the weights before)\n", wait_s);
+    }
+  }
   chain_proc->signal(SIGINT);
   if (!chain_proc->wait(std::chrono::seconds(10))) chain_proc->stop();
 

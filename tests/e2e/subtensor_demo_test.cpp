@@ -2,12 +2,14 @@
 // (scripts/subtensor-localnet.sh), a validator that aggregates and two miners as real
 // processes, four windows. The model learns, the validator's weights reach the runtime,
 // and the runtime's own Yuma consensus pays the miners all of the incentive and the
-// validator the dividends: the figures the summary shows are the runtime's.
+// validator the dividends: the figures the summary shows are the runtime's, read after the
+// epoch that follows the validator's last weights.
 #include <gtest/gtest.h>
 
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "tests/test_util.h"
 
@@ -30,7 +32,17 @@ TEST(SubtensorDemo, FourWindowsOnTheRuntimeWithItsYumaRankingTheMiners) {
   auto r = testing::run_command("cd " + std::string(TESSERA_SOURCE_DIR) + " && " + tessera +
                                 "demo --subtensor --windows 4 --miners 2 --validators 1 --no-baseline --spec examples/tiny.toml"
                                 " --data " + (corpus / "data").string() + " --out " + (out / "report").string() + " 2>&1");
-  ASSERT_EQ(r.exit_code, 0) << r.output;
+  // The validator's log (its outcomes by window and its weight settings), for a failure
+  // message: the demo keeps its state under --home, which the test removes.
+  auto validator_log = [&] {
+    std::ostringstream text;
+    for (const auto& run : std::filesystem::directory_iterator(home.path())) {
+      std::ifstream log(run.path() / "logs" / "validator-0.log");
+      if (log) text << "\n" << (run.path() / "logs" / "validator-0.log").string() << ":\n" << log.rdbuf();
+    }
+    return text.str();
+  };
+  ASSERT_EQ(r.exit_code, 0) << r.output << validator_log();
   EXPECT_NE(r.output.find("subtensor localnet at ws://"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("dashboard: http://"), std::string::npos) << r.output;
   std::ifstream in(out / "report" / "summary.json");
@@ -40,9 +52,11 @@ TEST(SubtensorDemo, FourWindowsOnTheRuntimeWithItsYumaRankingTheMiners) {
   EXPECT_LT(summary["val_loss_end"].get<double>(), summary["val_loss_start"].get<double>());
   double incentive = 0;
   for (const auto& m : summary["miners"]) incentive += m["incentive"].get<double>();
-  EXPECT_NEAR(incentive, 1.0, 0.01) << "the runtime's epoch gave the miners no incentive:\n" << r.output;
+  EXPECT_NEAR(incentive, 1.0, 0.01) << "the runtime's epoch gave the miners no incentive:\n"
+                                     << r.output << validator_log();
   ASSERT_EQ(summary["validators"].size(), 1u);
-  EXPECT_GT(summary["validators"][0]["dividends"].get<double>(), 0.99) << r.output;
+  EXPECT_GT(summary["validators"][0]["dividends"].get<double>(), 0.99) << r.output << validator_log();
+  EXPECT_EQ(r.output.find("no epoch followed"), std::string::npos) << r.output;
   std::printf("%s\n", r.output.substr(r.output.find("summary:")).c_str());
 }
 
