@@ -260,6 +260,7 @@ void SubmissionServer::run() {
     }
     Submission sub;
     QueueLoad load;
+    std::unique_lock<std::mutex> checking(check_mu_);
     {
       std::lock_guard<std::mutex> lock(mu_);
       load = {queue_.size(), queued_bytes_};
@@ -280,6 +281,7 @@ void SubmissionServer::run() {
         ++stats_.commitments;
       }
     }
+    checking.unlock();
     if (delivered) cv_.notify_one();
     send_frames(socket_, {identity, reply.SerializeAsString()});
   }
@@ -504,6 +506,8 @@ std::optional<Submission> SubmissionServer::pop(std::chrono::milliseconds timeou
   queued_bytes_ -= s.payload.size();
   return s;
 }
+
+void SubmissionServer::settle() { std::lock_guard<std::mutex> lock(check_mu_); }
 
 ServerStats SubmissionServer::stats() const {
   std::lock_guard<std::mutex> lock(mu_);

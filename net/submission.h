@@ -159,6 +159,12 @@ class SubmissionServer {
   std::string endpoint() const { return endpoint_; }  // actual bound address
   // Next accepted submission, in arrival order (nullopt after the timeout).
   std::optional<Submission> pop(std::chrono::milliseconds timeout);
+  // Returns once the message being checked, if any, is answered and its submission
+  // queued. A delivery is checked against the block ServerOptions::current_block gave
+  // when its check began; a caller that moved that block past a window's close and then
+  // settles finds every delivery accepted for the window in the queue, and none is
+  // accepted for it afterwards (the validator's close, docs/protocol.md).
+  void settle();
   ServerStats stats() const;
   std::size_t queued() const;
 
@@ -178,6 +184,7 @@ class SubmissionServer {
   std::thread thread_;
   std::atomic<bool> stopping_{false};
   mutable std::mutex mu_;
+  std::mutex check_mu_;  // held from a message's check until its submission is queued (settle)
   std::condition_variable cv_;
   std::deque<Submission> queue_;
   std::size_t queued_bytes_ = 0;

@@ -466,8 +466,11 @@ Result<const checkpoints::Checkpoint*> Validator::load_base(const chain::Checkpo
 }
 
 // What arrived for `window`, in commitment order (copy priority, docs/protocol.md);
-// whatever is still queued for earlier windows is late.
+// whatever is still queued for earlier windows is late. The caller has advanced the block
+// the server's checks read past the window's close: a delivery whose check began before
+// that is queued once the server settles, and none is accepted for the window after.
 std::vector<net::Submission> Validator::take_submissions(std::uint64_t window) {
+  server_->settle();
   drain_server();
   std::vector<net::Submission> subs = std::move(pending_[window]);
   std::stable_sort(subs.begin(), subs.end(),
@@ -486,8 +489,8 @@ void Validator::drain_server() {
 
 // The block the server's window check reads only moves forward. The main loop advances it
 // before it closes a window, so that no submission checked after that point is accepted
-// for the closed window; one checked just before is in the server's queue by the time
-// finalize drains it (after loading the base), not left behind as late with a receipt.
+// for the closed window; one checked just before is in the server's queue once the server
+// settles (take_submissions), not left behind as late with a receipt.
 void Validator::advance_block(std::uint64_t height) {
   std::uint64_t seen = block_.load();
   while (seen < height && !block_.compare_exchange_weak(seen, height)) {

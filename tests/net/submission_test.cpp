@@ -117,6 +117,53 @@ TEST(Submission, TwoHundredConcurrentSubmissionsFromTwentyClientsArriveIntact) {
   EXPECT_EQ(h.server->stats().accepted, 200u);
 }
 
+// The validator's close: it moves the block the checks read past the window, settles the
+// server and takes the queue. A delivery whose check read the block before it moved is in
+// the queue then, though its check was still running when the block moved; one checked
+// after is refused. Here the check stalls for 300 ms after reading the block.
+TEST(Submission, SettleQueuesTheDeliveryBeingCheckedWhenTheWindowCloses) {
+  std::atomic<std::uint64_t> block{100};
+  std::atomic<bool> stall{false}, stalled{false};
+  Harness h(2, 256, 16, 1 << 20, [&](ServerOptions* o) {
+    o->current_block = [&] {
+      const std::uint64_t b = block.load();
+      if (stall.exchange(false)) {
+        stalled = true;
+        std::this_thread::sleep_for(std::chrono::milliseconds(300));
+      }
+      return b;
+    };
+  });
+  auto client = h.client();
+  const std::string payload = payload_of(0, 0);
+  const std::string header = SubmissionClient::prepare(h.header(0, 1), payload, h.miners[0]);
+  auto committed = client->commit(header, std::chrono::seconds(5));
+  ASSERT_TRUE(committed.ok() && committed->accepted());
+  // A second miner commits too, and delivers only after the close.
+  auto late_client = h.client();
+  const std::string late_payload = payload_of(1, 0);
+  const std::string late_header = SubmissionClient::prepare(h.header(1, 1), late_payload, h.miners[1]);
+  auto late_committed = late_client->commit(late_header, std::chrono::seconds(5));
+  ASSERT_TRUE(late_committed.ok() && late_committed->accepted());
+
+  stall = true;
+  std::optional<Result<proto::Reply>> delivered;
+  std::thread sender([&] { delivered = client->deliver(header, payload, std::chrono::seconds(5)); });
+  ASSERT_TRUE(testing_wait([&] { return stalled.load(); }));
+  block = 112;  // window 10 (blocks 100-109, grace 2) is closed
+  h.server->settle();
+  auto queued = h.server->pop(std::chrono::milliseconds(0));
+  sender.join();
+  ASSERT_TRUE(delivered && delivered->ok() && (*delivered)->accepted());
+  ASSERT_TRUE(queued.has_value()) << "a delivery with a receipt was not queued when the server settled";
+  EXPECT_EQ(queued->payload, payload);
+
+  auto refused = late_client->deliver(late_header, late_payload, std::chrono::seconds(5));
+  ASSERT_TRUE(refused.ok());
+  EXPECT_EQ(refused->code(), proto::REJECT_WRONG_WINDOW) << refused->reason();
+  EXPECT_FALSE(h.server->pop(std::chrono::milliseconds(100)).has_value());
+}
+
 TEST(Submission, EveryRejectReasonIsTriggeredAndReported) {
   Harness h(2, /*queue=*/256, /*per_window=*/2, /*max_payload=*/4096);
   auto c = h.client();
