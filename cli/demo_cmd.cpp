@@ -555,7 +555,7 @@ Status run_demo_in(const GlobalOptions& global, const DemoOptions& o, const fs::
     const auto t_wait = Clock::now();
     while (subnet.last_epoch_block <= last_weights && seconds_since(t_wait) < wait_s && !interrupted()) {
       std::this_thread::sleep_for(std::chrono::milliseconds(250));
-      TESSERA_ASSIGN_OR_RETURN(subnet, chain->subnet(netuid));
+      if (auto now = chain->subnet(netuid); now.ok()) subnet = std::move(*now);  // a failed read: the next one
     }
     if (subnet.last_epoch_block <= last_weights) {
       std::printf("  (no epoch followed in %.0f s: the pay shown is for the weights before)\n", wait_s);
