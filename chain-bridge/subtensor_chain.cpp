@@ -117,14 +117,15 @@ class SubtensorChain final : public ChainClient {
                                                  "BondsMovingAverage", "WeightsVersionKey", "MinAllowedWeights",
                                                  "MaxWeightsLimit", "Incentive", "Dividends", "Consensus", "ValidatorTrust",
                                                  "Emission", "LastUpdate", "ValidatorPermit", "PendingEmission",
-                                                 "SubnetOwner", "LastMechansimStepBlock"};
+                                                 "SubnetOwner", "LastMechansimStepBlock", "LastMechanismStepBlock"};
     TESSERA_ASSIGN_OR_RETURN(auto values, read_all(per_subnet, id, head.hash));
     Subnet s;
     s.netuid = netuid;
     s.block = head.number;
     if (values["SubnetOwner"].is_string()) s.owner = raw_of(*sub::bytes_from_hex(values["SubnetOwner"].get<std::string>()));
     s.pending_emission = u64_of(values["PendingEmission"]);
-    s.last_epoch_block = u64_of(values["LastMechansimStepBlock"]);  // the runtime's spelling
+    // The block of the subnet's last epoch: the runtime's spelling, or the corrected one.
+    s.last_epoch_block = std::max(u64_of(values["LastMechansimStepBlock"]), u64_of(values["LastMechanismStepBlock"]));
     auto& p = s.params;
     p.set_tempo(static_cast<std::uint32_t>(u64_of(values["Tempo"])));
     if (auto it = aggregators_.find(netuid); it != aggregators_.end()) p.set_aggregator_hotkey(it->second);
