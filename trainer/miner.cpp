@@ -106,7 +106,9 @@ class Miner {
   std::map<std::string, std::unique_ptr<net::SubmissionClient>> clients_;  // by address + key
   std::uint64_t submitted_ = 0;
   std::optional<std::uint64_t> last_attempted_;  // the newest window trained for (sent or dropped)
-  double last_compute_s_ = 0;                     // the last window's training time (0: none yet)
+  // The pace it plans with: the last trained window's time (0: none yet), lowered after
+  // each window given up for it (pace_after_skip).
+  double last_compute_s_ = 0;
   // The last block at which window w still takes submissions: w+1's first plus the grace.
   std::uint64_t deadline_block(std::uint64_t window) const {
     return schedule_.first_block(window + 1) + static_cast<std::uint64_t>(joined_.spec.schedule.submission_grace_blocks);
@@ -607,6 +609,8 @@ bool too_early_to_start(double until_deadline_s, double pace_s, double margin) {
   return pace_s > 0 && until_deadline_s > margin * pace_s;
 }
 
+double pace_after_skip(double pace_s) { return pace_s * 5.0 / 6.0; }
+
 WindowChoice choose_window(std::uint64_t announced, std::uint64_t now, std::optional<std::uint64_t> last_attempted, bool overlap,
                            const std::function<bool(std::uint64_t)>& fits,
                            const std::function<bool(std::uint64_t)>& wait_for) {
@@ -675,8 +679,10 @@ Status Miner::run() {
         spdlog::info("window {}: less than half of it is left for a first window; skipping to window {}", now_window,
                      now_window + 1);
       } else if (choice.window == now_window) {
-        spdlog::info("window {}: too little of it is left for {} steps at the last window's {:.2f} s; skipping to window {}",
-                     now_window, joined_.spec.train.inner_steps, last_compute_s_, now_window + 1);
+        const double planned = last_compute_s_;
+        last_compute_s_ = pace_after_skip(last_compute_s_);
+        spdlog::info("window {}: too little of it is left for {} steps at {:.2f} s; skipping to window {}, planned at {:.2f} s",
+                     now_window, joined_.spec.train.inner_steps, planned, now_window + 1, last_compute_s_);
       } else {
         spdlog::info("window {} is over (chain in window {}); catching up with the next checkpoint", choice.window, now_window);
       }

@@ -74,6 +74,14 @@ WindowChoice choose_window(std::uint64_t announced, std::uint64_t now, std::opti
 // "Starting as late as the deadline allows").
 bool too_early_to_start(double until_deadline_s, double pace_s, double margin);
 
+// The pace a miner plans with after it gave a window up for that pace: a sixth shorter.
+// A skip measures nothing, so a pace that one slow window (the first, or a busy spell of
+// the machine) made longer than any window leaves would otherwise keep the miner skipping
+// every window for good. Lowered after each skip, the pace soon lets a window be tried,
+// and that window's time replaces it: a miner that is really too slow for the window
+// tries about one window in a few and drops the work it cannot finish.
+double pace_after_skip(double pace_s);
+
 // One worker rank of `tessera miner --workers K` (started by the miner itself as
 // `tessera miner-worker`): joins the miner's group (Gloo on CPUs, NCCL on GPUs) and
 // trains its slice of every batch until the miner says stop.

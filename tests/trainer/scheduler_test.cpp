@@ -5,6 +5,8 @@
 // start the next window late as well.
 #include <gtest/gtest.h>
 
+#include <optional>
+
 #include "trainer/miner.h"
 
 namespace tessera::trainer {
@@ -62,6 +64,40 @@ TEST(MinerScheduler, TooEarlyToStartWhileTheDeadlineIsMoreThanTheStepsAndAQuarte
   EXPECT_FALSE(too_early_to_start(-0.5, 4.4, margin));  // past the deadline
   EXPECT_FALSE(too_early_to_start(10.0, 0.0, margin));  // no window trained yet: no pace to plan with
   EXPECT_FALSE(too_early_to_start(10.0, 4.4, 1000.0));  // `--start-margin 1000`: start at once
+}
+
+// A miner whose first window took longer than any window leaves (4.53 s of steps against
+// 4.5-s windows with 0.5 s of grace, in a demo run) skipped every later window: a skip
+// measures no new pace. With the pace lowered after each skip it tries again within a few
+// windows, and a trained window's time replaces the planned one.
+TEST(MinerScheduler, ASlowWindowDoesNotKeepTheMinerSkippingForGood) {
+  const double left_at_start = 4.5 + 0.5 - 0.3;  // window and grace, less the merge before C_w comes
+  double pace = 4.53;
+  int trained = 0, skipped = 0;
+  std::optional<std::uint64_t> attempted = 1;
+  for (std::uint64_t w = 2; w < 14; ++w) {
+    const auto fits = [&](std::uint64_t) { return left_at_start >= 1.1 * pace; };
+    const WindowChoice c = choose_window(w, w, attempted, true, fits);
+    attempted = c.window;
+    if (c.kind == WindowChoice::kSkip) {
+      ++skipped;
+      pace = pace_after_skip(pace);
+    } else {
+      ASSERT_EQ(c.kind, WindowChoice::kTrain);
+      ++trained;
+      pace = 3.6;  // its steps' time once the start-up is over
+    }
+  }
+  EXPECT_EQ(skipped, 1);
+  EXPECT_EQ(trained, 11);
+  // A miner three times too slow for the window still tries one window after 7 skips.
+  pace = 3 * left_at_start;
+  int skips = 0;
+  while (left_at_start < 1.1 * pace && skips < 100) {
+    pace = pace_after_skip(pace);
+    ++skips;
+  }
+  EXPECT_EQ(skips, 7);
 }
 
 TEST(MinerScheduler, SkipsAnOpenWindowItCanNoLongerFinish) {
