@@ -108,7 +108,7 @@ class Miner {
   std::optional<std::uint64_t> last_attempted_;  // the newest window trained for (sent or dropped)
   // The pace it plans with: the last trained window's time (0: none yet), lowered after
   // each window given up for it (pace_after_skip).
-  double last_compute_s_ = 0;
+  double pace_s_ = 0;
   // The last block at which window w still takes submissions: w+1's first plus the grace.
   std::uint64_t deadline_block(std::uint64_t window) const {
     return schedule_.first_block(window + 1) + static_cast<std::uint64_t>(joined_.spec.schedule.submission_grace_blocks);
@@ -278,7 +278,7 @@ Status Miner::do_window(const chain::CheckpointInfo& info, double waited) {
   trained_from_ = info.window;
   times.compute_s = trained.seconds;
   times.compute_cpu_s = trained.cpu_seconds;
-  last_compute_s_ = trained.seconds;
+  pace_s_ = trained.seconds;
   if (closed_while_training(info.window)) return Status::Ok();
   submit(info, pages, trained, times);
   return Status::Ok();
@@ -341,7 +341,7 @@ Status Miner::do_overlapped_window(const chain::CheckpointInfo& held, double wai
   if (next) trained_from_ = next->window;
   times.compute_s = trained.seconds;
   times.compute_cpu_s = trained.cpu_seconds;
-  last_compute_s_ = trained.seconds;
+  pace_s_ = trained.seconds;
   // Before the first step (the latest start) and in the steps' checkpoint hook.
   times.wait_s = waited + std::max(0.0, trained.hook_seconds - times.pull_s);
   if (!next) return Internal("overlapped window " + std::to_string(window) + " ended without its checkpoint");
@@ -350,17 +350,17 @@ Status Miner::do_overlapped_window(const chain::CheckpointInfo& held, double wai
   return Status::Ok();
 }
 
-// Whether window `window`'s inner steps, at the last window's pace plus a tenth, end
+// Whether window `window`'s inner steps, at the planned pace (pace_s_) plus a tenth, end
 // before the window closes (its deadline, with the grace blocks).
 bool Miner::fits(std::uint64_t window) {
   const auto left = std::chrono::duration<double>(window_close_time(window) - std::chrono::steady_clock::now()).count();
   // Before its first window the miner knows no pace: it takes a window with at least half
   // of it left (a fresh miner that saw C_w near the end of w would miss w).
-  if (last_compute_s_ <= 0) {
+  if (pace_s_ <= 0) {
     return left >= 0.5 * static_cast<double>(joined_.spec.schedule.blocks_per_window) *
                        joined_.spec.schedule.block_time_ms / 1000.0;
   }
-  return left >= 1.1 * last_compute_s_;
+  return left >= 1.1 * pace_s_;
 }
 
 // Encode with error feedback, sign and send to every serving validator, then record and
@@ -667,7 +667,7 @@ Status Miner::run() {
     const auto wait_for = [&](std::uint64_t w) {
       const double until_deadline_s = (static_cast<double>(deadline_block(w)) - static_cast<double>(head->height)) *
                                       joined_.spec.schedule.block_time_ms / 1000.0;
-      return too_early_to_start(until_deadline_s, last_compute_s_, options_.start_margin);
+      return too_early_to_start(until_deadline_s, pace_s_, options_.start_margin);
     };
     const WindowChoice choice = choose_window(info.window, now_window, last_attempted_, options_.overlap,
                                               [&](std::uint64_t w) { return fits(w); }, wait_for);
@@ -675,14 +675,14 @@ Status Miner::run() {
     if (choice.kind == WindowChoice::kSkip) {
       last_attempted_ = choice.window;
       count_given_up("windows-skipped");
-      if (choice.window == now_window && last_compute_s_ <= 0) {
+      if (choice.window == now_window && pace_s_ <= 0) {
         spdlog::info("window {}: less than half of it is left for a first window; skipping to window {}", now_window,
                      now_window + 1);
       } else if (choice.window == now_window) {
-        const double planned = last_compute_s_;
-        last_compute_s_ = pace_after_skip(last_compute_s_);
+        const double planned = pace_s_;
+        pace_s_ = pace_after_skip(pace_s_);
         spdlog::info("window {}: too little of it is left for {} steps at {:.2f} s; skipping to window {}, planned at {:.2f} s",
-                     now_window, joined_.spec.train.inner_steps, planned, now_window + 1, last_compute_s_);
+                     now_window, joined_.spec.train.inner_steps, planned, now_window + 1, pace_s_);
       } else {
         spdlog::info("window {} is over (chain in window {}); catching up with the next checkpoint", choice.window, now_window);
       }
