@@ -9,8 +9,8 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
+#include "core/file_io.h"
 #include "tests/test_util.h"
 
 namespace tessera {
@@ -35,12 +35,12 @@ TEST(SubtensorDemo, FourWindowsOnTheRuntimeWithItsYumaRankingTheMiners) {
   // The validator's log (its outcomes by window and its weight settings), for a failure
   // message: the demo keeps its state under --home, which the test removes.
   auto validator_log = [&] {
-    std::ostringstream text;
+    std::string text;
     for (const auto& run : std::filesystem::directory_iterator(home.path())) {
-      std::ifstream log(run.path() / "logs" / "validator-0.log");
-      if (log) text << "\n" << (run.path() / "logs" / "validator-0.log").string() << ":\n" << log.rdbuf();
+      const auto path = run.path() / "logs" / "validator-0.log";
+      if (auto log = read_file(path); log.ok()) text += "\n" + path.string() + ":\n" + *log;
     }
-    return text.str();
+    return text;
   };
   ASSERT_EQ(r.exit_code, 0) << r.output << validator_log();
   EXPECT_NE(r.output.find("subtensor localnet at ws://"), std::string::npos) << r.output;
