@@ -538,17 +538,20 @@ Status run_demo_in(const GlobalOptions& global, const DemoOptions& o, const fs::
     chain_proc->stop();
     return Internal(failure + "\n  (logs in " + (work / "logs").string() + ")");
   }
-  // The pay the summary shows is the chain's last epoch: wait (at most a tempo) for the
-  // epoch after the validators' last weights, so that the run's every weight setting is
-  // paid. Without it, a run that ends between a weight setting and the next epoch shows the
-  // pay for the weights before, which may be none.
+  // The pay the summary shows is the chain's last epoch: wait (at most a tempo, and at most
+  // a minute) for the epoch after the validators' last weights, so that the run's every
+  // weight setting is paid. Without it, a run that ends between a weight setting and the
+  // next epoch shows the pay for the weights before, which may be none.
   TESSERA_ASSIGN_OR_RETURN(auto subnet, chain->subnet(netuid));
   std::uint64_t last_weights = 0;
   for (const auto& n : subnet.neurons) {
     if (!n.address.empty() && n.last_update != n.registration_block) last_weights = std::max(last_weights, n.last_update);
   }
   if (last_weights > 0 && subnet.last_epoch_block <= last_weights && !interrupted()) {
-    const double wait_s = (subnet.params.tempo() + 3.0) * spec.schedule.block_time_ms / 1000.0;
+    // A tempo of up to 65,535 blocks is valid (4.5 h of the demo's blocks): past a minute
+    // the demo says that the pay shown is for the weights before.
+    constexpr double kMaxEpochWaitS = 60;
+    const double wait_s = std::min(kMaxEpochWaitS, (subnet.params.tempo() + 3.0) * spec.schedule.block_time_ms / 1000.0);
     std::printf("  waiting for the chain's epoch after the last weights (set in block %llu; at most %.0f s)\n",
                 static_cast<unsigned long long>(last_weights), wait_s);
     std::fflush(stdout);
