@@ -84,6 +84,7 @@ struct DemoOptions {
   bool prejudge = true;  // validators judge each delta as it arrives (`tessera validator --no-prejudge`)
   std::string window_blocks = "auto";  // "auto": sized to this machine; "spec": the spec's; or a number
   std::string start_margin;  // the miners' `--start-margin` ("": theirs by default)
+  bool early_end = true;  // miners end a late window at its deadline (`tessera miner --no-early-end`)
 };
 
 // scripts/subtensor-localnet.sh beside this build (build/tessera → scripts/), else under
@@ -430,6 +431,7 @@ Status run_demo_in(const GlobalOptions& global, const DemoOptions& o, const fs::
   std::vector<std::string> miner_flags = {"miner"};
   if (!o.overlap) miner_flags.push_back("--no-overlap");
   if (!o.start_margin.empty()) miner_flags.insert(miner_flags.end(), {"--start-margin", o.start_margin});
+  if (!o.early_end) miner_flags.push_back("--no-early-end");
   for (int i = 0; i < o.miners; ++i) spawn(miners, "miner-" + std::to_string(i), miner_flags);
   const auto t_start = Clock::now();
   // Every process's CPU time over the run, by role: where the cores' time went.
@@ -660,6 +662,7 @@ Status run_demo_in(const GlobalOptions& global, const DemoOptions& o, const fs::
   int all_scored = 0, all_judged = 0;
   double rebase_steps = 0, all_compute_cpu = 0;
   int rebased = 0;
+  int ended_early = 0, ended_early_steps = 0;  // windows a miner ended at their deadline, and their steps
   // Where the miners' wall time went, summed over the miners (the utilization's rest).
   WallTimeParts parts;
   json miners_json = json::array();
@@ -676,6 +679,10 @@ Status run_demo_in(const GlobalOptions& global, const DemoOptions& o, const fs::
       parts.waiting += l.value("wait_s", 0.0);
       parts.exchange += l.value("encode_s", 0.0) + l.value("send_s", 0.0) + l.value("pull_s", 0.0);
       windows_submitted.insert(l["window"].get<std::uint64_t>());
+      if (const int steps = l.value("steps", spec.train.inner_steps); steps < spec.train.inner_steps) {
+        ended_early += 1;
+        ended_early_steps += steps;
+      }
       if (l.value("overlapped", false)) {
         overlapped += 1;
         rebased += 1;
@@ -796,6 +803,11 @@ Status run_demo_in(const GlobalOptions& global, const DemoOptions& o, const fs::
                 mean_rebase, spec.train.inner_steps);
     summary["mean_rebase_step"] = mean_rebase;
   }
+  summary["windows_ended_early"] = ended_early;
+  if (ended_early > 0) {
+    std::printf("  %d submitted windows ended early to meet their deadline, after %.1f of %d steps on average\n",
+                ended_early, static_cast<double>(ended_early_steps) / ended_early, spec.train.inner_steps);
+  }
   json validators_json = json::array();
   std::printf("  %-12s %4s %10s %9s %9s\n", "validator", "uid", "dividends", "TAO", "stake TAO");
   for (const auto& v : validators) {
@@ -870,6 +882,8 @@ void add_demo_command(CLI::App& app, const GlobalOptions& global, int* exit_code
                   "The miners' --start-margin: how many times its last window's training time a miner starts a window "
                   "ahead of its deadline (default: the miner's)")
       ->check(CLI::Range(1.0, 1e6));  // the miner's own bounds, checked before anything starts
+  static bool no_early_end = false;
+  cmd->add_flag("--no-early-end", no_early_end, "Miners drop a window whose steps run late instead of ending it early (the comparison)");
   static bool no_prejudge = false;
   cmd->add_flag("--no-prejudge", no_prejudge,
                 "Validators judge every delta after its window closes, not as it arrives (the comparison)");
@@ -883,6 +897,7 @@ void add_demo_command(CLI::App& app, const GlobalOptions& global, int* exit_code
     o.baseline = !no_baseline;
     o.overlap = !no_overlap;
     o.prejudge = !no_prejudge;
+    o.early_end = !no_early_end;
     (void)init_logging("demo", global.log_level);
     *exit_code = report(run_demo(global, o));
   });

@@ -155,6 +155,10 @@ void add_role_commands(CLI::App& app, const GlobalOptions& global, int* exit_cod
                     "time before its deadline (larger: earlier, more stale steps, more room for uneven step times; "
                     "docs/architecture.md)")
       ->check(CLI::Range(1.0, 1e6));
+  static bool no_early_end = false;
+  miner->add_flag("--no-early-end", no_early_end,
+                  "Drop a window whose steps run late (default: end it before its deadline with the steps taken, when "
+                  "they are at least half of H, and send those)");
   miner->callback([&global, exit_code] {
     (void)init_logging("miner " + miner_flags.wallet, global.log_level);
     install_interrupt_handler();
@@ -171,6 +175,7 @@ void add_role_commands(CLI::App& app, const GlobalOptions& global, int* exit_cod
       o.workers = workers;
       o.overlap = !no_overlap;
       o.start_margin = start_margin;
+      o.end_at_deadline = !no_early_end;
       if (miner_flags.json) o.on_window = print_json_line;
       s = trainer::run_miner(o);
     }

@@ -79,8 +79,29 @@ Result<InnerResult> InnerLoop::run(model::GPT& model, torch::optim::Optimizer& o
     result.rebased_at_step = step;
     return Status::Ok();
   };
-  for (int step = 0; step < ts.inner_steps; ++step) {
-    if (step > 0) TESSERA_RETURN_IF_ERROR(consult(step, false));
+  // Before step `step` (> 0): whether to end the window there, rank 0's answer shared
+  // with the group.
+  auto stop_here = [&](int step) -> Result<bool> {
+    if (!stop_before && !follow_stops) return false;
+    bool stop = false;
+    if (stop_before) {
+      const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      stop = stop_before(step, (elapsed - result.hook_seconds) / step);
+    }
+    if (group != nullptr && group->world() > 1) {
+      std::vector<torch::Tensor> flag{torch::tensor({stop ? 1L : 0L}, torch::kLong)};
+      TESSERA_RETURN_IF_ERROR(group->broadcast(flag));
+      stop = flag[0].item<std::int64_t>() != 0;
+    }
+    return stop;
+  };
+  int step = 0;
+  for (; step < ts.inner_steps; ++step) {
+    if (step > 0) {
+      TESSERA_RETURN_IF_ERROR(consult(step, false));
+      TESSERA_ASSIGN_OR_RETURN(const bool stop, stop_here(step));
+      if (stop) break;
+    }
     auto [x, y] = dataset::inner_batch(train, *spec, pages, window, uid, step);
     Status reduced = Status::Ok();
     std::function<void()> after_backward;
@@ -101,7 +122,8 @@ Result<InnerResult> InnerLoop::run(model::GPT& model, torch::optim::Optimizer& o
     if (step == 0) result.first_loss = value;
     result.last_loss = value;
   }
-  TESSERA_RETURN_IF_ERROR(consult(ts.inner_steps, true));
+  result.steps = step;
+  TESSERA_RETURN_IF_ERROR(consult(step, true));
   torch::NoGradGuard no_grad;
   const auto params = model->named_params();
   for (std::size_t i = 0; i < params.size(); ++i) {

@@ -36,6 +36,7 @@ struct InnerResult {
   double cpu_seconds = 0.0;
   double hook_seconds = 0.0;          // waiting in the rebase hook (pulls, the final wait)
   int rebased_at_step = -1;           // the step before which the base changed; -1: never
+  int steps = 0;                      // inner steps taken: H, or fewer when `stop_before` ended the window
 };
 
 class DataParallelGroup;
@@ -47,8 +48,8 @@ struct InnerLoop {
   // With a group of K ranks, each trains on rows r, r+K, … of every batch and the
   // gradients are averaged across ranks before clipping (train.batch_size % K == 0).
   DataParallelGroup* group = nullptr;
-  // Called before inner steps 1 … H−1 and once after step H−1 (`step` = H, `last`
-  // true); returns the new base (one tensor per parameter) when it changed, else nullopt.
+  // Called before inner steps 1 … H−1 and once after the last step (`step` = the steps
+  // taken, `last` true); returns the new base (one tensor per parameter) when it changed, else nullopt.
   // At most one rebase per window; with `last` the hook must return the base the delta
   // is measured from, when that changed (it may block until it knows). With a group,
   // rank 0's hook decides and the loop broadcasts the decision and the base to the other
@@ -56,6 +57,14 @@ struct InnerLoop {
   using Base = std::optional<std::vector<torch::Tensor>>;
   std::function<Result<Base>(int step, bool last)> rebase = nullptr;
   bool follow_rebases = false;  // a worker rank of a miner whose rank 0 has a rebase hook
+  // Called before inner steps 1 … H−1, after the rebase hook, with the mean wall time of
+  // the steps taken so far; true ends the window there (the rebase hook is then asked
+  // with `last` as after the last step, and Δ is the trajectory so far). A miner whose
+  // steps run late uses it to send the steps it has before its deadline instead of
+  // dropping them all. With a group, rank 0's hook decides and the other ranks, whose
+  // hook must be unset, follow (`follow_stops`).
+  std::function<bool(int step, double step_s)> stop_before = nullptr;
+  bool follow_stops = false;
 
   // Loads `start` into `model`, trains on `pages` and returns Δ. `window` seeds the
   // batch draw together with the run seed and `uid`.

@@ -41,8 +41,9 @@ double since(std::chrono::steady_clock::time_point t0) {
 }
 
 // The per-window control record rank 0 broadcasts: window, uid, origin window, stop,
-// and whether rank 0 may rebase the window (the workers then follow its decisions).
-constexpr int kControlLen = 5;
+// whether rank 0 may rebase the window and whether it may end it early (the workers then
+// follow its decisions).
+constexpr int kControlLen = 6;
 
 struct Endpoint {
   std::string address, curve_key;
@@ -80,6 +81,8 @@ class Miner {
   Result<InnerResult> train_window(const std::vector<torch::Tensor>& start, std::uint64_t origin_window,
                                    std::uint64_t window, const std::vector<std::uint64_t>& pages,
                                    const std::string& base_hash, const decltype(InnerLoop::rebase)& rebase = {});
+  decltype(InnerLoop::stop_before) end_by_deadline(std::uint64_t window);
+  double full_window_pace(const InnerResult& trained) const;
   void submit(const chain::CheckpointInfo& info, const std::vector<std::uint64_t>& pages, const InnerResult& trained,
               WindowTimes times);
   bool closed_while_training(std::uint64_t window);
@@ -109,6 +112,7 @@ class Miner {
   // The pace it plans with: the last trained window's time (0: none yet), lowered after
   // each window given up for it (pace_after_skip).
   double pace_s_ = 0;
+  double send_s_ = 0.2;  // the last window's encode and send: what an early end leaves for them
   // The last block at which window w still takes submissions: w+1's first plus the grace.
   std::uint64_t deadline_block(std::uint64_t window) const {
     return schedule_.first_block(window + 1) + static_cast<std::uint64_t>(joined_.spec.schedule.submission_grace_blocks);
@@ -278,7 +282,7 @@ Status Miner::do_window(const chain::CheckpointInfo& info, double waited) {
   trained_from_ = info.window;
   times.compute_s = trained.seconds;
   times.compute_cpu_s = trained.cpu_seconds;
-  pace_s_ = trained.seconds;
+  pace_s_ = full_window_pace(trained);
   if (closed_while_training(info.window)) return Status::Ok();
   submit(info, pages, trained, times);
   return Status::Ok();
@@ -341,7 +345,7 @@ Status Miner::do_overlapped_window(const chain::CheckpointInfo& held, double wai
   if (next) trained_from_ = next->window;
   times.compute_s = trained.seconds;
   times.compute_cpu_s = trained.cpu_seconds;
-  pace_s_ = trained.seconds;
+  pace_s_ = full_window_pace(trained);
   // Before the first step (the latest start) and in the steps' checkpoint hook.
   times.wait_s = waited + std::max(0.0, trained.hook_seconds - times.pull_s);
   if (!next) return Internal("overlapped window " + std::to_string(window) + " ended without its checkpoint");
@@ -379,9 +383,11 @@ void Miner::submit(const chain::CheckpointInfo& info, const std::vector<std::uin
   const auto t_send = std::chrono::steady_clock::now();
   const SendReport sent = send_to_validators(*header, encoded->bytes);
   times.send_s = since(t_send);
+  send_s_ = times.encode_s + times.send_s;
   record_.counters["submitted"] += 1;
   record_.counters["accepted-by-validators"] += sent.accepted;
   if (trained.rebased_at_step >= 0) record_.counters["overlapped"] += 1;
+  if (trained.steps < joined_.spec.train.inner_steps) record_.counters["ended-early"] += 1;
   record_.has_window = true;
   record_.last_window = info.window;
   save_state();
@@ -403,9 +409,11 @@ Result<InnerResult> Miner::train_window(const std::vector<torch::Tensor>& start,
   InnerLoop inner{&joined_.spec};
   inner.origin_window = origin_window;
   inner.rebase = rebase;
+  inner.stop_before = end_by_deadline(window);
   if (group_) {
     std::vector<torch::Tensor> control{torch::tensor({static_cast<std::int64_t>(window), static_cast<std::int64_t>(joined_.uid),
-                                                      static_cast<std::int64_t>(inner.origin_window), 0L, rebase ? 1L : 0L},
+                                                      static_cast<std::int64_t>(inner.origin_window), 0L, rebase ? 1L : 0L,
+                                                      inner.stop_before ? 1L : 0L},
                                                      torch::kLong)};
     TESSERA_RETURN_IF_ERROR(group_->broadcast(control));
     std::vector<torch::Tensor> params;
@@ -416,6 +424,28 @@ Result<InnerResult> Miner::train_window(const std::vector<torch::Tensor>& start,
   auto trained = inner.run(model_, *optimizer_, start, *train_, pages, window, joined_.uid);
   if (!trained.ok()) return trained.status().with_context("checkpoint " + base_hash.substr(0, 16) + "…");
   return trained;
+}
+
+// Before each inner step of `window` from half of H on: whether to end the window there so
+// that the steps taken reach the validators before it closes (end_window_now). Unset with
+// --no-early-end.
+decltype(InnerLoop::stop_before) Miner::end_by_deadline(std::uint64_t window) {
+  if (!options_.end_at_deadline) return nullptr;
+  const int inner_steps = joined_.spec.train.inner_steps;
+  return [this, window, inner_steps](int steps, double step_s) {
+    if (2 * steps < inner_steps) return false;  // before the chain need be asked
+    const double left_s = std::chrono::duration<double>(window_close_time(window) - std::chrono::steady_clock::now()).count();
+    if (!end_window_now(steps, inner_steps, step_s, left_s, send_s_)) return false;
+    spdlog::info("window {}: ending after {} of {} steps ({:.2f} s a step, {:.2f} s left before it closes)", window, steps,
+                 inner_steps, step_s, left_s);
+    return true;
+  };
+}
+
+// The time H steps take at the pace of a window's steps (fewer than H when it ended
+// early).
+double Miner::full_window_pace(const InnerResult& trained) const {
+  return trained.seconds * joined_.spec.train.inner_steps / std::max(1, trained.steps);
 }
 
 // Never send stale work: true (and the work dropped) when the window no longer accepts
@@ -549,8 +579,12 @@ void Miner::report_window(std::uint64_t window, const InnerResult& trained, std:
                           const WindowTimes& t) {
   std::int64_t dense_bytes = 0;
   for (std::uint32_t i : assignment_.trained()) dense_bytes += trained.delta[i].numel() * 4;
-  const std::string overlap =
+  std::string overlap =
       trained.rebased_at_step >= 0 ? " | overlapped, rebased before step " + std::to_string(trained.rebased_at_step) : "";
+  if (trained.steps < joined_.spec.train.inner_steps) {
+    overlap += " | ended early: " + std::to_string(trained.steps) + " of " + std::to_string(joined_.spec.train.inner_steps) +
+               " steps";
+  }
   spdlog::info("window {}: loss {:.4f} → {:.4f} | {} B to {}/{} validators ({:.0f}× smaller than dense) | compute {:.2f}s "
                "encode {:.3f}s send {:.3f}s wait {:.2f}s pull {:.2f}s{}",
                window, trained.first_loss, trained.last_loss, bytes, sent.accepted, sent.validators,
@@ -593,6 +627,7 @@ void Miner::report_window(std::uint64_t window, const InnerResult& trained, std:
                       {"compute_cpu_s", t.compute_cpu_s},
                       {"overlapped", trained.rebased_at_step >= 0},
                       {"rebased_at_step", trained.rebased_at_step},
+                      {"steps", trained.steps},
                       {"encode_s", t.encode_s},
                       {"send_s", t.send_s},
                       {"wait_s", t.wait_s},
@@ -610,6 +645,10 @@ bool too_early_to_start(double until_deadline_s, double pace_s, double margin) {
 }
 
 double pace_after_skip(double pace_s) { return pace_s * 5.0 / 6.0; }
+
+bool end_window_now(int steps, int inner_steps, double step_s, double left_s, double reserve_s) {
+  return 2 * steps >= inner_steps && left_s < 1.1 * step_s + reserve_s;
+}
 
 WindowChoice choose_window(std::uint64_t announced, std::uint64_t now, std::optional<std::uint64_t> last_attempted, bool overlap,
                            const std::function<bool(std::uint64_t)>& fits,
@@ -746,6 +785,7 @@ Status run_miner_worker(const WorkerOptions& o) {
     inner.origin_window = static_cast<std::uint64_t>(c[2].item<std::int64_t>());
     inner.group = group.get();
     inner.follow_rebases = c[4].item<std::int64_t>() != 0;
+    inner.follow_stops = c[5].item<std::int64_t>() != 0;
     Status trained = inner.run(gpt, *optimizer, start, train, pages, window, uid).status();
     // Rank 0 abandoning an overlapped window is not an error here: wait for the next.
     if (!trained.ok() && trained.code() != StatusCode::kDeadlineExceeded) return trained;

@@ -36,6 +36,10 @@ struct MinerOptions {
   // window's training time before its deadline (too_early_to_start, below). Larger values
   // start earlier: more stale steps, more room for a step time that varies.
   double start_margin = 1.25;
+  // A window whose steps run late ends before its deadline with the steps taken, when
+  // they are at least half of H, instead of being dropped whole (end_window_now,
+  // below); false: drop it as late.
+  bool end_at_deadline = true;
   torch::Device device = torch::kCPU;  // model, optimizer and error-feedback state (model/device.h)
   std::function<void(const std::string& json)> on_window;  // one JSON object per window
 };
@@ -73,6 +77,13 @@ WindowChoice choose_window(std::uint64_t announced, std::uint64_t now, std::opti
 // directly (no stale step). False before a window was trained (docs/architecture.md
 // "Starting as late as the deadline allows").
 bool too_early_to_start(double until_deadline_s, double pace_s, double margin);
+
+// Whether a miner that has taken `steps` of its `inner_steps` at `step_s` a step, with
+// `left_s` until its window closes and `reserve_s` for encoding and sending, should end
+// the window now: another step (at a tenth over the mean) would leave too little for
+// the send. Never before half of H: a delta of a few steps shortens the merge's
+// per-coordinate mean, where a dropped one leaves the window to the other miners.
+bool end_window_now(int steps, int inner_steps, double step_s, double left_s, double reserve_s);
 
 // The pace a miner plans with after it gave a window up for that pace: a sixth shorter.
 // A skip measures nothing, so a pace that one slow window (the first, or a busy spell of

@@ -1,7 +1,8 @@
 // --workers: K = 2 ranks of a c10d Gloo group (here two threads of one process, the same
 // code the worker processes run) produce the same window delta as one process on the
 // same pages, within float tolerance — also when rank 0 rebases a window onto a newer
-// checkpoint (overlapped windows) and rank 1 follows it.
+// checkpoint (overlapped windows) or ends a window early (a late window sent before its
+// deadline) and rank 1 follows it.
 #include <gtest/gtest.h>
 
 #include <thread>
@@ -16,10 +17,13 @@
 namespace tessera::trainer {
 namespace {
 
-class DataParallel : public ::testing::TestWithParam<bool> {};
+enum class Mode { kPlain, kRebased, kEndedEarly };
+
+class DataParallel : public ::testing::TestWithParam<Mode> {};
 
 TEST_P(DataParallel, TwoGlooRanksGiveTheOneProcessDelta) {
-  const bool rebased = GetParam();
+  const bool rebased = GetParam() == Mode::kRebased;
+  const bool ended_early = GetParam() == Mode::kEndedEarly;
   testing::TempDir dir;
   RunSpec spec = *parse_run_spec("[run]\nseed = 4\n[model]\npreset = \"nano\"\n[data]\npage_tokens = 1024\n"
                                  "[train]\ninner_steps = 3\nbatch_size = 8\nseq_len = 32\nlr = 1e-2\nwarmup_steps = 0\n");
@@ -43,6 +47,14 @@ TEST_P(DataParallel, TwoGlooRanksGiveTheOneProcessDelta) {
     } else if (rebased) {
       loop.follow_rebases = true;
     }
+    if (ended_early && (group == nullptr || group->rank() == 0)) {
+      loop.stop_before = [](int step, double step_s) {
+        EXPECT_GT(step_s, 0.0);
+        return step == 2;
+      };
+    } else if (ended_early) {
+      loop.follow_stops = true;
+    }
     // Two windows, so that the AdamW state carried across windows is exercised too.
     for (std::uint64_t w : {3, 4}) {
       auto r = loop.run(m, *opt, start, train, pages, w, 1);
@@ -51,6 +63,7 @@ TEST_P(DataParallel, TwoGlooRanksGiveTheOneProcessDelta) {
         return;
       }
       *delta = r->delta;
+      EXPECT_EQ(r->steps, ended_early ? 2 : spec.train.inner_steps);
     }
   };
   std::vector<torch::Tensor> single, rank0, rank1;
@@ -80,8 +93,10 @@ TEST_P(DataParallel, TwoGlooRanksGiveTheOneProcessDelta) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Rebase, DataParallel, ::testing::Bool(),
-                         [](const ::testing::TestParamInfo<bool>& i) { return i.param ? "Rebased" : "Plain"; });
+INSTANTIATE_TEST_SUITE_P(Window, DataParallel, ::testing::Values(Mode::kPlain, Mode::kRebased, Mode::kEndedEarly),
+                         [](const ::testing::TestParamInfo<Mode>& i) {
+                           return i.param == Mode::kPlain ? "Plain" : i.param == Mode::kRebased ? "Rebased" : "EndedEarly";
+                         });
 
 }  // namespace
 }  // namespace tessera::trainer

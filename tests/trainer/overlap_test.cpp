@@ -2,7 +2,8 @@
 // by new base − old base and measures Δ from the new base. A rebase after the last step
 // leaves the progress exactly as it was; a rebase by zero changes nothing; the hook is
 // asked once per step until it rebases and never after; a mid-window rebase makes every
-// later step start from the new base; and a failing hook fails the window.
+// later step start from the new base; a window ended early measures the steps it took;
+// and a failing hook fails the window.
 #include <gtest/gtest.h>
 
 #include "dataset/tokenizer.h"
@@ -96,6 +97,59 @@ TEST_F(OverlapTest, AMidWindowRebaseTrainsTheRestFromTheNewBaseAndIsAskedNoMore)
     scale += plain.delta[i].abs().sum().item<double>();
   }
   EXPECT_GT(moved, 1e-3 * scale) << "steps 1 … H−1 ran at the new base, so the progress differs";
+}
+
+TEST_F(OverlapTest, AWindowEndedEarlyGivesTheDeltaOfTheStepsTakenMeasuredFromTheLastBase) {
+  // Ended before step 2 of 4, the window's delta is that of its first two steps: the same
+  // as a window of H = 2 on the same pages (the batches depend on the step only; the run
+  // starts at this window, so the learning rates of steps 0 and 1 agree too). The rebase
+  // hook is still asked for the final base, as after a last step.
+  std::vector<double> step_times;
+  auto ended = [&](const decltype(InnerLoop::rebase)& hook, std::vector<torch::Tensor>* end) {
+    model::GPT m = model::make_gpt(config, spec.seed);
+    auto opt = make_adamw(m, spec.train);
+    InnerLoop loop{&spec};
+    loop.origin_window = 5;
+    loop.rebase = hook;
+    loop.stop_before = [&](int step, double step_s) {
+      step_times.push_back(step_s);
+      return step == 2;
+    };
+    auto r = loop.run(m, *opt, start, train, {0, 1}, 5, 2);
+    EXPECT_TRUE(r.ok()) << r.status().to_string();
+    *end = model::snapshot_parameters(m);
+    return r.ok() ? *r : InnerResult{};
+  };
+  std::vector<torch::Tensor> end, rebased_end, short_end;
+  const InnerResult two = ended({}, &end);
+  EXPECT_EQ(two.steps, 2);
+  ASSERT_EQ(step_times.size(), 2u) << "asked before steps 1 and 2, not after it ended";
+  for (double t : step_times) EXPECT_GT(t, 0.0);
+  int last_step = -1;
+  const InnerResult rebased = ended(
+      [&](int step, bool last) -> Result<InnerLoop::Base> {
+        if (!last) return InnerLoop::Base();
+        last_step = step;
+        return InnerLoop::Base(newer);
+      },
+      &rebased_end);
+  EXPECT_EQ(last_step, 2) << "the final ask names the steps taken";
+  EXPECT_EQ(rebased.rebased_at_step, 2);
+  RunSpec short_spec = spec;
+  short_spec.train.inner_steps = 2;
+  model::GPT m = model::make_gpt(config, spec.seed);
+  auto opt = make_adamw(m, short_spec.train);
+  InnerLoop short_loop{&short_spec};
+  short_loop.origin_window = 5;
+  auto plain_two = short_loop.run(m, *opt, start, train, {0, 1}, 5, 2);
+  ASSERT_TRUE(plain_two.ok()) << plain_two.status().to_string();
+  EXPECT_EQ(plain_two->steps, 2);
+  EXPECT_EQ(window({}).steps, spec.train.inner_steps);
+  for (std::size_t i = 0; i < start.size(); ++i) {
+    EXPECT_TRUE(torch::equal(two.delta[i], plain_two->delta[i])) << "parameter " << i;
+    EXPECT_TRUE(torch::allclose(rebased.delta[i], two.delta[i], 1e-5, 1e-6)) << "parameter " << i;
+    EXPECT_TRUE(torch::allclose(rebased_end[i], end[i] + (newer[i] - start[i]), 1e-5, 1e-6)) << "parameter " << i;
+  }
 }
 
 TEST_F(OverlapTest, AFailingHookFailsTheWindow) {

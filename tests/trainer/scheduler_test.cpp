@@ -100,6 +100,17 @@ TEST(MinerScheduler, ASlowWindowDoesNotKeepTheMinerSkippingForGood) {
   EXPECT_EQ(skips, 7);
 }
 
+TEST(MinerScheduler, EndsALateWindowWhenAnotherStepWouldLeaveTooLittleToSendButNeverBeforeHalfOfH) {
+  // 0.4 s a step, 0.2 s to encode and send: another step needs 0.64 s.
+  EXPECT_TRUE(end_window_now(6, 10, 0.4, 0.6, 0.2));
+  EXPECT_FALSE(end_window_now(6, 10, 0.4, 0.7, 0.2)) << "another step still leaves time to send";
+  EXPECT_FALSE(end_window_now(4, 10, 0.4, 0.1, 0.2)) << "fewer than half of H: dropped as late instead";
+  EXPECT_TRUE(end_window_now(5, 10, 0.4, 0.1, 0.2));
+  EXPECT_TRUE(end_window_now(9, 10, 0.4, -1.0, 0.2)) << "already past the close";
+  EXPECT_TRUE(end_window_now(2, 3, 0.4, 0.5, 0.2)) << "half of an odd H rounds up";
+  EXPECT_FALSE(end_window_now(1, 3, 0.4, 0.5, 0.2));
+}
+
 TEST(MinerScheduler, SkipsAnOpenWindowItCanNoLongerFinish) {
   // Only the window that is already open is judged by the time left: one that has not
   // opened yet has all of its length ahead.
