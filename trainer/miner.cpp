@@ -355,7 +355,9 @@ Status Miner::do_overlapped_window(const chain::CheckpointInfo& held, double wai
 }
 
 // Whether window `window`'s inner steps, at the planned pace (pace_s_) plus a tenth, end
-// before the window closes (its deadline, with the grace blocks).
+// before the window closes (its deadline, with the grace blocks). Not half of them, though
+// a late window ends early: started with half of its steps' time left, the demo's miners
+// ended most windows early and sent fewer, weaker deltas (docs/results.md).
 bool Miner::fits(std::uint64_t window) {
   const auto left = std::chrono::duration<double>(window_close_time(window) - std::chrono::steady_clock::now()).count();
   // Before its first window the miner knows no pace: it takes a window with at least half

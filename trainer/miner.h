@@ -37,8 +37,8 @@ struct MinerOptions {
   // start earlier: more stale steps, more room for a step time that varies.
   double start_margin = 1.25;
   // A window whose steps run late ends before its deadline with the steps taken, when
-  // they are at least half of H, instead of being dropped whole (end_window_now,
-  // below); false: drop it as late.
+  // they are at least half of H, instead of being dropped whole (end_window_now, below);
+  // false: drop it as late.
   bool end_at_deadline = true;
   torch::Device device = torch::kCPU;  // model, optimizer and error-feedback state (model/device.h)
   std::function<void(const std::string& json)> on_window;  // one JSON object per window
