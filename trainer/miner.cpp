@@ -112,7 +112,9 @@ class Miner {
   // The pace it plans with: the last trained window's time (0: none yet), lowered after
   // each window given up for it (pace_after_skip).
   double pace_s_ = 0;
-  double send_s_ = 0.2;  // the last window's encode and send: what an early end leaves for them
+  // The last window's encode and send: what an early end leaves for them (at most a tenth
+  // of the window, so that a validator that stalls a send cannot cut the next windows short).
+  double send_s_ = 0.2;
   // The last block at which window w still takes submissions: w+1's first plus the grace.
   std::uint64_t deadline_block(std::uint64_t window) const {
     return schedule_.first_block(window + 1) + static_cast<std::uint64_t>(joined_.spec.schedule.submission_grace_blocks);
@@ -385,7 +387,8 @@ void Miner::submit(const chain::CheckpointInfo& info, const std::vector<std::uin
   const auto t_send = std::chrono::steady_clock::now();
   const SendReport sent = send_to_validators(*header, encoded->bytes);
   times.send_s = since(t_send);
-  send_s_ = times.encode_s + times.send_s;
+  send_s_ = std::min(times.encode_s + times.send_s, 0.1 * static_cast<double>(schedule_.blocks_per_window) *
+                                                        joined_.spec.schedule.block_time_ms / 1000.0);
   record_.counters["submitted"] += 1;
   record_.counters["accepted-by-validators"] += sent.accepted;
   if (trained.rebased_at_step >= 0) record_.counters["overlapped"] += 1;
@@ -581,17 +584,17 @@ void Miner::report_window(std::uint64_t window, const InnerResult& trained, std:
                           const WindowTimes& t) {
   std::int64_t dense_bytes = 0;
   for (std::uint32_t i : assignment_.trained()) dense_bytes += trained.delta[i].numel() * 4;
-  std::string overlap =
+  std::string notes =
       trained.rebased_at_step >= 0 ? " | overlapped, rebased before step " + std::to_string(trained.rebased_at_step) : "";
   if (trained.steps < joined_.spec.train.inner_steps) {
-    overlap += " | ended early: " + std::to_string(trained.steps) + " of " + std::to_string(joined_.spec.train.inner_steps) +
+    notes += " | ended early: " + std::to_string(trained.steps) + " of " + std::to_string(joined_.spec.train.inner_steps) +
                " steps";
   }
   spdlog::info("window {}: loss {:.4f} → {:.4f} | {} B to {}/{} validators ({:.0f}× smaller than dense) | compute {:.2f}s "
                "encode {:.3f}s send {:.3f}s wait {:.2f}s pull {:.2f}s{}",
                window, trained.first_loss, trained.last_loss, bytes, sent.accepted, sent.validators,
                static_cast<double>(dense_bytes) / static_cast<double>(std::max<std::size_t>(1, bytes)), t.compute_s,
-               t.encode_s, t.send_s, t.wait_s, t.pull_s, overlap);
+               t.encode_s, t.send_s, t.wait_s, t.pull_s, notes);
   for (const auto& p : sent.problems) spdlog::warn("window {}: {}", window, p);
   auto& m = metrics::registry();
   m.gauge("tessera_miner_window", "The last window this miner submitted for.").set(static_cast<double>(window));
