@@ -83,6 +83,8 @@ class Miner {
                                    const std::string& base_hash, const decltype(InnerLoop::rebase)& rebase = {});
   decltype(InnerLoop::stop_before) end_by_deadline(std::uint64_t window);
   double full_window_pace(const InnerResult& trained) const;
+  double window_s() const;                         // one window's length in seconds
+  double seconds_to_close(std::uint64_t window);   // from now, on the chain's head (window_close_time)
   void submit(const chain::CheckpointInfo& info, const std::vector<std::uint64_t>& pages, const InnerResult& trained,
               WindowTimes times);
   bool closed_while_training(std::uint64_t window);
@@ -361,13 +363,10 @@ Status Miner::do_overlapped_window(const chain::CheckpointInfo& held, double wai
 // a late window ends early: started with half of its steps' time left, the demo's miners
 // ended most windows early and sent fewer, weaker deltas (docs/results.md).
 bool Miner::fits(std::uint64_t window) {
-  const auto left = std::chrono::duration<double>(window_close_time(window) - std::chrono::steady_clock::now()).count();
+  const double left = seconds_to_close(window);
   // Before its first window the miner knows no pace: it takes a window with at least half
   // of it left (a fresh miner that saw C_w near the end of w would miss w).
-  if (pace_s_ <= 0) {
-    return left >= 0.5 * static_cast<double>(joined_.spec.schedule.blocks_per_window) *
-                       joined_.spec.schedule.block_time_ms / 1000.0;
-  }
+  if (pace_s_ <= 0) return left >= 0.5 * window_s();
   return left >= 1.1 * pace_s_;
 }
 
@@ -387,8 +386,7 @@ void Miner::submit(const chain::CheckpointInfo& info, const std::vector<std::uin
   const auto t_send = std::chrono::steady_clock::now();
   const SendReport sent = send_to_validators(*header, encoded->bytes);
   times.send_s = since(t_send);
-  send_s_ = std::min(times.encode_s + times.send_s, 0.1 * static_cast<double>(schedule_.blocks_per_window) *
-                                                        joined_.spec.schedule.block_time_ms / 1000.0);
+  send_s_ = std::min(times.encode_s + times.send_s, 0.1 * window_s());
   record_.counters["submitted"] += 1;
   record_.counters["accepted-by-validators"] += sent.accepted;
   if (trained.rebased_at_step >= 0) record_.counters["overlapped"] += 1;
@@ -438,13 +436,21 @@ decltype(InnerLoop::stop_before) Miner::end_by_deadline(std::uint64_t window) {
   if (!options_.end_at_deadline) return nullptr;
   const int inner_steps = joined_.spec.train.inner_steps;
   return [this, window, inner_steps](int steps, double step_s) {
-    if (2 * steps < inner_steps) return false;  // before the chain need be asked
-    const double left_s = std::chrono::duration<double>(window_close_time(window) - std::chrono::steady_clock::now()).count();
-    if (!end_window_now(steps, inner_steps, step_s, left_s, send_s_)) return false;
+    double left_s = 0;
+    const auto left = [&] { return left_s = seconds_to_close(window); };
+    if (!end_window_now(steps, inner_steps, step_s, send_s_, left)) return false;
     spdlog::info("window {}: ending after {} of {} steps ({:.2f} s a step, {:.2f} s left before it closes)", window, steps,
                  inner_steps, step_s, left_s);
     return true;
   };
+}
+
+double Miner::window_s() const {
+  return static_cast<double>(schedule_.blocks_per_window) * joined_.spec.schedule.block_time_ms / 1000.0;
+}
+
+double Miner::seconds_to_close(std::uint64_t window) {
+  return std::chrono::duration<double>(window_close_time(window) - std::chrono::steady_clock::now()).count();
 }
 
 // The time H steps take at the pace of a window's steps (fewer than H when it ended
@@ -651,8 +657,8 @@ bool too_early_to_start(double until_deadline_s, double pace_s, double margin) {
 
 double pace_after_skip(double pace_s) { return pace_s * 5.0 / 6.0; }
 
-bool end_window_now(int steps, int inner_steps, double step_s, double left_s, double reserve_s) {
-  return 2 * steps >= inner_steps && left_s < 1.1 * step_s + reserve_s;
+bool end_window_now(int steps, int inner_steps, double step_s, double reserve_s, const std::function<double()>& left_s) {
+  return 2 * steps >= inner_steps && left_s() < 1.1 * step_s + reserve_s;
 }
 
 WindowChoice choose_window(std::uint64_t announced, std::uint64_t now, std::optional<std::uint64_t> last_attempted, bool overlap,

@@ -79,11 +79,12 @@ WindowChoice choose_window(std::uint64_t announced, std::uint64_t now, std::opti
 bool too_early_to_start(double until_deadline_s, double pace_s, double margin);
 
 // Whether a miner that has taken `steps` of its `inner_steps` at `step_s` a step, with
-// `left_s` until its window closes and `reserve_s` for encoding and sending, should end
-// the window now: another step (at a tenth over the mean) would leave too little for
-// the send. Never before half of H: a delta of a few steps shortens the merge's
-// per-coordinate mean, where a dropped one leaves the window to the other miners.
-bool end_window_now(int steps, int inner_steps, double step_s, double left_s, double reserve_s);
+// `reserve_s` for encoding and sending, should end the window now: another step (at a
+// tenth over the mean) would leave too little of the `left_s()` seconds until its window
+// closes for the send. Never before half of H, and `left_s` (a chain read) is asked only
+// from there: a delta of a few steps shortens the merge's per-coordinate mean, where a
+// dropped one leaves the window to the other miners.
+bool end_window_now(int steps, int inner_steps, double step_s, double reserve_s, const std::function<double()>& left_s);
 
 // The pace a miner plans with after it gave a window up for that pace: a sixth shorter.
 // A skip measures nothing, so a pace that one slow window (the first, or a busy spell of

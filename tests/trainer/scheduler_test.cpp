@@ -101,14 +101,24 @@ TEST(MinerScheduler, ASlowWindowDoesNotKeepTheMinerSkippingForGood) {
 }
 
 TEST(MinerScheduler, EndsALateWindowWhenAnotherStepWouldLeaveTooLittleToSendButNeverBeforeHalfOfH) {
-  // 0.4 s a step, 0.2 s to encode and send: another step needs 0.64 s.
-  EXPECT_TRUE(end_window_now(6, 10, 0.4, 0.6, 0.2));
-  EXPECT_FALSE(end_window_now(6, 10, 0.4, 0.7, 0.2)) << "another step still leaves time to send";
-  EXPECT_FALSE(end_window_now(4, 10, 0.4, 0.1, 0.2)) << "fewer than half of H: dropped as late instead";
-  EXPECT_TRUE(end_window_now(5, 10, 0.4, 0.1, 0.2));
-  EXPECT_TRUE(end_window_now(9, 10, 0.4, -1.0, 0.2)) << "already past the close";
-  EXPECT_TRUE(end_window_now(2, 3, 0.4, 0.5, 0.2)) << "half of an odd H rounds up";
-  EXPECT_FALSE(end_window_now(1, 3, 0.4, 0.5, 0.2));
+  // 0.4 s a step, 0.2 s to encode and send: another step needs 0.64 s. `reads` counts the
+  // chain reads behind the time left.
+  int reads = 0;
+  const auto ends = [&](int steps, int inner_steps, double left_s) {
+    return end_window_now(steps, inner_steps, 0.4, 0.2, [&] {
+      ++reads;
+      return left_s;
+    });
+  };
+  EXPECT_TRUE(ends(6, 10, 0.6));
+  EXPECT_FALSE(ends(6, 10, 0.7)) << "another step still leaves time to send";
+  reads = 0;
+  EXPECT_FALSE(ends(4, 10, 0.1)) << "fewer than half of H: dropped as late instead";
+  EXPECT_EQ(reads, 0) << "the time left is not read before half of H";
+  EXPECT_TRUE(ends(5, 10, 0.1));
+  EXPECT_TRUE(ends(9, 10, -1.0)) << "already past the close";
+  EXPECT_TRUE(ends(2, 3, 0.5)) << "half of an odd H rounds up";
+  EXPECT_FALSE(ends(1, 3, 0.5));
 }
 
 TEST(MinerScheduler, SkipsAnOpenWindowItCanNoLongerFinish) {
