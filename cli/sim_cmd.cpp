@@ -344,10 +344,13 @@ Result<RunResult> simulate(const RunSpec& spec, const std::string& data_dir, int
           }
         }
       } else if (st.ok() && (m.kind == "noise" || m.kind == "median-sybil")) {
+        // Its own generator: torch's global one is shared by the worker threads, so a
+        // seed set there could be drawn from by another noise miner first, and the run
+        // would not repeat.
         std::vector<torch::Tensor> noise;
-        torch::manual_seed(window * 1000 + m.uid);
+        auto gen = at::detail::createCPUGenerator(window * 1000 + m.uid);
         const double scale = m.kind == "noise" ? 2e-3 : 2e-6;
-        for (const auto& t : start) noise.push_back(torch::randn_like(t) * scale);
+        for (const auto& t : start) noise.push_back(torch::randn(t.sizes(), gen, t.options()) * scale);
         payload = encode_all(nullptr, noise, codec, &st, mine);
       } else if (st.ok() && m.kind == "replayer") {
         if (previous_merged.empty()) return;  // nothing public yet
@@ -463,7 +466,7 @@ Result<RunResult> simulate(const RunSpec& spec, const std::string& data_dir, int
         auto decoded = gradients::decode_delta(payload, shapes, codec);
         if (decoded.ok()) {
           std::vector<torch::Tensor> dense = dense_of(*decoded, shapes);
-          torch::manual_seed(window * 7919 + m.uid);
+          auto gen = at::detail::createCPUGenerator(window * 7919 + m.uid);
           for (auto& d : dense) {
             if (m.kind == "index-swap") {
               // Move every 8th kept coordinate (4 of 32) to its neighbour, add 5% noise.
@@ -477,7 +480,7 @@ Result<RunResult> simulate(const RunSpec& spec, const std::string& data_dir, int
                 flat[at] = b;
                 flat[to] = a;
               }
-              d.mul_(1.0 + 0.05 * torch::randn_like(d));
+              d.mul_(1.0 + 0.05 * torch::randn(d.sizes(), gen, d.options()));
             } else {
               d.mul_(1.02);
             }

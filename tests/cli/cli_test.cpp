@@ -120,6 +120,25 @@ TEST(Cli, SimReportsTheHonestAcceptanceRateItCounted) {
   EXPECT_LE(late.get<double>(), 1.0);
 }
 
+// Two runs of the same sim give the same figures, with the miners on two threads: the
+// noise kinds draw from generators of their own, so no thread's draws depend on another
+// thread's timing. Only the wall-clock fields may differ.
+TEST(Cli, SimRepeatsItselfOnTwoThreads) {
+  const std::string args = "--miners 8 --adversaries noise:4,median-sybil:2 --windows 3 --threads 2";
+  nlohmann::json first, second;
+  run_sim(args, &first);
+  if (HasFatalFailure()) return;
+  run_sim(args, &second);
+  if (HasFatalFailure()) return;
+  const auto without_clock = [](nlohmann::json j) {
+    j.erase("wall_seconds");
+    for (auto& w : j["per_window"]) w.erase("seconds");
+    return j;
+  };
+  ASSERT_TRUE(first["per_window"].is_array()) << first.dump();
+  EXPECT_EQ(without_clock(first), without_clock(second)) << nlohmann::json::diff(first, second).dump();
+}
+
 // Kinds that act differently by uid (replayer, poison) report each variant apart: the
 // variants add up to their class, and a replayer that adds one inner step is charged
 // 1/H of a window's compute per submission (nano: H = 4), not a whole window. Each class
