@@ -247,6 +247,8 @@ class Validator {
   std::map<std::string, std::uint32_t> uid_by_hotkey_;
   std::map<std::uint32_t, std::string> hotkeys_;
   proto::SubnetParams params_;
+  bool permit_ = false;  // this uid's validator permit, as of the last refresh
+  std::uint64_t permit_wait_logged_ = 0;  // the epoch block last named in the "no permit yet" line
   std::map<std::uint64_t, std::vector<net::Submission>> pending_;  // by window
   // The previous window's merged update and scored deltas (WindowContext::public_deltas).
   std::vector<std::shared_ptr<const gradients::DecodedDelta>> public_deltas_;
@@ -386,6 +388,10 @@ void Validator::refresh_metagraph() {
   for (const auto& n : subnet->neurons) uid_by_hotkey_[n.hotkey] = n.uid;
   hotkeys_ = hotkeys_of(*subnet);
   params_ = subnet->params;
+  permit_ = false;
+  for (const auto& n : subnet->neurons) {
+    if (n.uid == joined_.uid) permit_ = n.validator_permit;
+  }
 }
 
 std::map<std::uint32_t, std::string> Validator::current_hotkeys() {
@@ -403,9 +409,11 @@ Status Validator::maybe_set_weights(std::uint64_t block) {
   const Keypair& hotkey = joined_.wallet.hotkey;
   const std::uint32_t netuid = options_.join.netuid;
   proto::SubnetParams params;
+  bool permit = false;
   {
     std::lock_guard lock(meta_mu_);
     params = params_;
+    permit = permit_;
   }
   const std::uint64_t reveal_at = state_.commit_block + params.reveal_delay() +
                                   (options_.reveal_late_blocks > 0 ? params.reveal_window() + options_.reveal_late_blocks : 0);
@@ -422,8 +430,30 @@ Status Validator::maybe_set_weights(std::uint64_t block) {
   }
   if (state_.windows_since_weights < static_cast<std::uint64_t>(spec.validator.windows_per_weights)) return Status::Ok();
   auto [uids, values] = weights_from_scores(state_, spec.validator.weight_power);
+  if (uids.empty()) {
+    state_.windows_since_weights = 0;
+    return Status::Ok();
+  }
+  // The chain refuses a vector that is not only a self-weight from a uid without a
+  // validator permit, and grants permits by stake only at an epoch: a new validator holds
+  // none until its first. Its weights wait for the permit (tried again each window)
+  // instead of going out to be refused: on subtensor a refused extrinsic is still included
+  // in a block.
+  const bool self_only = uids.size() == 1 && uids[0] == joined_.uid;
+  if (!self_only && !permit) {
+    const std::uint64_t until =
+        EpochSchedule{static_cast<std::uint16_t>(netuid), static_cast<std::uint16_t>(params.tempo())}.blocks_until_next_epoch(block);
+    const std::uint64_t next_epoch = until == UINT64_MAX ? UINT64_MAX : block + until;
+    if (permit_wait_logged_ != next_epoch) {
+      permit_wait_logged_ = next_epoch;
+      spdlog::info("weights wait: uid {} holds no validator permit yet (the chain grants them by stake at each epoch; {})",
+                   joined_.uid,
+                   until == UINT64_MAX ? "this subnet's tempo is 0, so none will" : "the next is block " + std::to_string(next_epoch));
+    }
+    count_event(state_, "weights-waiting-for-permit", 1);
+    return Status::Ok();
+  }
   state_.windows_since_weights = 0;
-  if (uids.empty()) return Status::Ok();
   if (params.commit_reveal()) {
     if (state_.pending_reveal) return Status::Ok();  // one commit at a time
     std::string salt(16, '\0');

@@ -75,8 +75,8 @@ std::map<std::string, double> scrape(const std::string& url, const std::filesyst
 // every 21 blocks; 4 grace blocks, since on 2 loaded cores a delivery once missed the
 // default 2 by a few blocks) with `validator_keys` added to its [validator] table, a `tessera chain start` node funding
 // `funds` (NAME=TAO), the subnet created by `owner` and the wallet `val` named its
-// aggregator; `tables` (whole TOML tables) go after [validator]. Check HasFatalFailure()
-// after start().
+// aggregator; `tables` (whole TOML tables) go after [validator]; `tempo` replaces the 20.
+// Check HasFatalFailure() after start().
 struct LocalSubnet {
   testing::TempDir dir;
   const std::string bin = TESSERA_BINARY;
@@ -89,14 +89,14 @@ struct LocalSubnet {
   }
 
   void start(const std::string& name, const std::string& validator_keys, const std::vector<std::string>& funds,
-             const std::string& tables = "") {
+             const std::string& tables = "", int tempo = 20) {
     testing::write_text(dir / "corpus.txt", testing::topical_text(400000, 3));
     auto prep = testing::run_command(bin + " data prepare --input " + (dir / "corpus.txt").string() + " --out " +
                                      (dir / "data").string() + " 2>&1");
     ASSERT_EQ(prep.exit_code, 0) << prep.output;
     testing::write_text(dir / "spec.toml", "[run]\nname = \"" + name + "\"\nseed = 5\n[model]\npreset = \"nano\"\n"
                                            "[data]\ndir = \"" + (dir / "data").string() + "\"\npage_tokens = 1024\npages_per_window = 2\n"
-                                           "[schedule]\nblocks_per_window = 10\ntempo = 20\nblock_time_ms = 100\nsubmission_grace_blocks = 4\n"
+                                           "[schedule]\nblocks_per_window = 10\ntempo = " + std::to_string(tempo) + "\nblock_time_ms = 100\nsubmission_grace_blocks = 4\n"
                                            "[train]\ninner_steps = 4\nbatch_size = 8\nseq_len = 64\nlr = 1e-2\nwarmup_steps = 4\n"
                                            "[validator]\nwindows_per_weights = 2\n" + validator_keys + tables);
     std::vector<std::string> args = {bin, "--home", home, "chain", "start", "--listen", "127.0.0.1:0", "--block-time-ms", "100",
@@ -232,6 +232,9 @@ TEST(SubnetE2E, MinersValidatorAggregatorAndChainOnLoopback) {
     EXPECT_EQ(v["tessera_validator_windows_total"], static_cast<double>(json_lines(dir / "validator.json").size()));
     EXPECT_GE(v["tessera_validator_accepted_messages_total{kind=\"delivery\"}"], judged);
     EXPECT_GT(v["tessera_checkpoint_requests_total{method=\"update\"}"], 0);  // miners caught up by merged updates
+    // No weight vector went out to be refused.
+    EXPECT_EQ(v["tessera_validator_events_total{event=\"weights-failed\"}"], 0) << read_all(dir / "validator.log");
+    EXPECT_GT(v["tessera_validator_events_total{event=\"weights-set\"}"], 0) << read_all(dir / "validator.log");
     auto c = scrape(chain_url, dir / "chain.metrics", &problem);
     ASSERT_TRUE(problem.empty()) << problem;
     EXPECT_GT(c["tessera_chain_height"], 20);
@@ -483,6 +486,60 @@ TEST(SubnetE2E, DashboardShowsTheChainAndTheVerdictsInABrowser) {
     EXPECT_FALSE(w["outcome"].get<std::string>().empty());
     if (w["outcome"] != "scored") EXPECT_FALSE(w["reason"].get<std::string>().empty()) << w.dump();
   }
+}
+
+// A validator that scored miners before the chain's first epoch holds no validator
+// permit yet (the epoch grants them by stake): its weights wait for the permit instead of
+// going out to be refused, and are set once the epoch has granted it. Epochs every 151
+// blocks here (15.1 s), 1-s windows and weights every 2 windows: the validator starts
+// around block 40 and its first weights are due about 3 s later, well before the first
+// epoch at block 149.
+TEST(SubnetE2E, WeightsWaitForTheValidatorPermitOfTheFirstEpoch) {
+  LocalSubnet subnet;
+  subnet.start("permit", "", {"owner=1000", "val=100", "alice=10"}, "", 150);
+  if (HasFatalFailure()) return;
+  const testing::TempDir& dir = subnet.dir;
+  const std::string& bin = subnet.bin;
+  const std::string& home = subnet.home;
+  const std::string& address = subnet.address;
+  for (const char* name : {"val", "alice"}) {
+    auto reg = subnet.tessera(std::string("subnet register --netuid 1 --wallet ") + name);
+    ASSERT_EQ(reg.exit_code, 0) << reg.output;
+  }
+  testing::Process validator({bin, "--home", home, "validator", "--netuid", "1", "--wallet", "val", "--chain", address,
+                              "--aggregate", "--stake", "50", "--threads", "1", "--json", "--metrics-listen", "127.0.0.1:0"},
+                             dir / "validator.json", dir / "validator.log");
+  testing::Process miner({bin, "--home", home, "miner", "--netuid", "1", "--wallet", "alice", "--chain", address, "--threads",
+                          "1", "--windows", "30", "--json"},
+                         dir / "alice.json", dir / "alice.log");
+  const std::string validator_url = metrics_url(dir / "validator.log");
+  ASSERT_FALSE(validator_url.empty()) << read_all(dir / "validator.log");
+  std::map<std::string, double> v;
+  std::string problem;
+  ASSERT_TRUE(testing::wait_until(
+      [&] {
+        v = scrape(validator_url, dir / "validator.metrics", &problem);
+        return v["tessera_validator_events_total{event=\"weights-set\"}"] > 0 || !problem.empty();
+      },
+      std::chrono::seconds(60)))
+      << read_all(dir / "validator.log");
+  ASSERT_TRUE(problem.empty()) << problem;
+  const std::string log = read_all(dir / "validator.log");
+  EXPECT_GT(v["tessera_validator_events_total{event=\"weights-waiting-for-permit\"}"], 0) << log;
+  EXPECT_EQ(v["tessera_validator_events_total{event=\"weights-failed\"}"], 0) << log;
+  EXPECT_NE(log.find("holds no validator permit yet (the chain grants them by stake at each epoch; the next is block 149)"),
+            std::string::npos)
+      << log;
+  EXPECT_EQ(log.find("chain rejected"), std::string::npos) << log;
+  // Set after that epoch, in a block past it.
+  const auto weights = log.find("set weights for ");
+  ASSERT_NE(weights, std::string::npos) << log;
+  const auto block = std::stoull(log.substr(log.find(" in block ", weights) + 10));
+  EXPECT_GT(block, 149u) << log;
+  miner.signal(SIGTERM);
+  validator.signal(SIGTERM);
+  int code = -1;
+  for (auto* p : {&miner, &validator}) p->wait(std::chrono::seconds(20), &code);
 }
 
 // The harvesting-validator attack with real processes (docs/roles.md, "Threats"): two
