@@ -81,7 +81,7 @@ class Miner {
   Result<InnerResult> train_window(const std::vector<torch::Tensor>& start, std::uint64_t origin_window,
                                    std::uint64_t window, const std::vector<std::uint64_t>& pages,
                                    const std::string& base_hash, const decltype(InnerLoop::rebase)& rebase = {});
-  decltype(InnerLoop::stop_before) end_by_deadline(std::uint64_t window);
+  decltype(InnerLoop::stop_before) stop_rule(std::uint64_t window);
   double full_window_pace(const InnerResult& trained) const;
   double window_s() const;                         // one window's length in seconds
   double seconds_to_close(std::uint64_t window);   // from now, on the chain's head (window_close_time)
@@ -412,7 +412,7 @@ Result<InnerResult> Miner::train_window(const std::vector<torch::Tensor>& start,
   InnerLoop inner{&joined_.spec};
   inner.origin_window = origin_window;
   inner.rebase = rebase;
-  inner.stop_before = end_by_deadline(window);
+  inner.stop_before = stop_rule(window);
   if (group_) {
     std::vector<torch::Tensor> control{torch::tensor({static_cast<std::int64_t>(window), static_cast<std::int64_t>(joined_.uid),
                                                       static_cast<std::int64_t>(inner.origin_window), 0L, rebase ? 1L : 0L,
@@ -424,18 +424,27 @@ Result<InnerResult> Miner::train_window(const std::vector<torch::Tensor>& start,
     TESSERA_RETURN_IF_ERROR(group_->broadcast(params));
     inner.group = group_.get();
   }
+  spdlog::info("window {}: training {} steps from checkpoint {}…", window, joined_.spec.train.inner_steps,
+               base_hash.substr(0, 12));
   auto trained = inner.run(model_, *optimizer_, start, *train_, pages, window, joined_.uid);
   if (!trained.ok()) return trained.status().with_context("checkpoint " + base_hash.substr(0, 16) + "…");
+  if (interrupted() && trained->steps < joined_.spec.train.inner_steps) {
+    return DeadlineExceeded("interrupted after " + std::to_string(trained->steps) + " of " +
+                            std::to_string(joined_.spec.train.inner_steps) + " steps: not sent");
+  }
   return trained;
 }
 
-// Before each inner step of `window` from half of H on: whether to end the window there so
-// that the steps taken reach the validators before it closes (end_window_now). Unset with
-// --no-early-end.
-decltype(InnerLoop::stop_before) Miner::end_by_deadline(std::uint64_t window) {
-  if (!options_.end_at_deadline) return nullptr;
+// Before each inner step of `window`: whether to end the window there. At once after a
+// Ctrl-C (SIGINT/SIGTERM), so that a miner stops within a step rather than a window, which
+// on a large model is minutes (train_window then drops the steps taken). From half of H
+// on, also when the steps taken must leave now to reach the validators before the window
+// closes (end_window_now; not with --no-early-end).
+decltype(InnerLoop::stop_before) Miner::stop_rule(std::uint64_t window) {
   const int inner_steps = joined_.spec.train.inner_steps;
   return [this, window, inner_steps](int steps, double step_s) {
+    if (interrupted()) return true;
+    if (!options_.end_at_deadline) return false;
     double left_s = 0;
     const auto left = [&] { return left_s = seconds_to_close(window); };
     if (!end_window_now(steps, inner_steps, step_s, send_s_, left)) return false;
@@ -746,7 +755,9 @@ Status Miner::run() {
     last_attempted_ = choice.window;
     const double waited = since(wait_start);
     Status s = choice.kind == WindowChoice::kTrainAhead ? do_overlapped_window(info, waited) : do_window(info, waited);
-    if (s.code() == StatusCode::kDeadlineExceeded) {
+    if (s.code() == StatusCode::kDeadlineExceeded && interrupted()) {
+      spdlog::info("window {}: {}", choice.window, s.message());
+    } else if (s.code() == StatusCode::kDeadlineExceeded) {
       count_given_up("overlap-abandoned");
       spdlog::info("window {}: overlapped training abandoned ({}); catching up", choice.window, s.message());
     } else if (!s.ok()) {

@@ -75,8 +75,13 @@ std::map<std::string, double> scrape(const std::string& url, const std::filesyst
 // every 21 blocks; 4 grace blocks, since on 2 loaded cores a delivery once missed the
 // default 2 by a few blocks) with `validator_keys` added to its [validator] table, a `tessera chain start` node funding
 // `funds` (NAME=TAO), the subnet created by `owner` and the wallet `val` named its
-// aggregator; `tables` (whole TOML tables) go after [validator]; `tempo` replaces the 20.
-// Check HasFatalFailure() after start().
+// aggregator; `tables` (whole TOML tables) go after [validator]; `pace` can change the
+// window, the tempo and H. Check HasFatalFailure() after start().
+struct Pace {
+  int blocks_per_window = 10;
+  int tempo = 20;
+  int inner_steps = 4;
+};
 struct LocalSubnet {
   testing::TempDir dir;
   const std::string bin = TESSERA_BINARY;
@@ -89,15 +94,15 @@ struct LocalSubnet {
   }
 
   void start(const std::string& name, const std::string& validator_keys, const std::vector<std::string>& funds,
-             const std::string& tables = "", int tempo = 20) {
+             const std::string& tables = "", const Pace& pace = {}) {
     testing::write_text(dir / "corpus.txt", testing::topical_text(400000, 3));
     auto prep = testing::run_command(bin + " data prepare --input " + (dir / "corpus.txt").string() + " --out " +
                                      (dir / "data").string() + " 2>&1");
     ASSERT_EQ(prep.exit_code, 0) << prep.output;
     testing::write_text(dir / "spec.toml", "[run]\nname = \"" + name + "\"\nseed = 5\n[model]\npreset = \"nano\"\n"
                                            "[data]\ndir = \"" + (dir / "data").string() + "\"\npage_tokens = 1024\npages_per_window = 2\n"
-                                           "[schedule]\nblocks_per_window = 10\ntempo = " + std::to_string(tempo) + "\nblock_time_ms = 100\nsubmission_grace_blocks = 4\n"
-                                           "[train]\ninner_steps = 4\nbatch_size = 8\nseq_len = 64\nlr = 1e-2\nwarmup_steps = 4\n"
+                                           "[schedule]\nblocks_per_window = " + std::to_string(pace.blocks_per_window) + "\ntempo = " + std::to_string(pace.tempo) + "\nblock_time_ms = 100\nsubmission_grace_blocks = 4\n"
+                                           "[train]\ninner_steps = " + std::to_string(pace.inner_steps) + "\nbatch_size = 8\nseq_len = 64\nlr = 1e-2\nwarmup_steps = 4\n"
                                            "[validator]\nwindows_per_weights = 2\n" + validator_keys + tables);
     std::vector<std::string> args = {bin, "--home", home, "chain", "start", "--listen", "127.0.0.1:0", "--block-time-ms", "100",
                                      "--metrics-listen", "127.0.0.1:0"};
@@ -488,6 +493,48 @@ TEST(SubnetE2E, DashboardShowsTheChainAndTheVerdictsInABrowser) {
   }
 }
 
+// Ctrl-C (SIGINT) stops a miner within an inner step, not at the end of its window: on a
+// large model a window is minutes. The steps taken are dropped, not sent. Windows of 10 s
+// here, each 2,000 steps of nano (several seconds), interrupted a fifth of a second into
+// the first: the miner stops before half of H, where no deadline could have ended it.
+TEST(SubnetE2E, AnInterruptedMinerStopsWithinAStepAndSendsNothing) {
+  LocalSubnet subnet;
+  subnet.start("interrupt", "", {"owner=1000", "val=100", "alice=10"}, "",
+               Pace{.blocks_per_window = 100, .tempo = 20, .inner_steps = 2000});
+  if (HasFatalFailure()) return;
+  const testing::TempDir& dir = subnet.dir;
+  const std::string& bin = subnet.bin;
+  const std::string& home = subnet.home;
+  const std::string& address = subnet.address;
+  for (const char* name : {"val", "alice"}) {
+    auto reg = subnet.tessera(std::string("subnet register --netuid 1 --wallet ") + name);
+    ASSERT_EQ(reg.exit_code, 0) << reg.output;
+  }
+  testing::Process validator({bin, "--home", home, "validator", "--netuid", "1", "--wallet", "val", "--chain", address,
+                              "--aggregate", "--stake", "50", "--threads", "1"},
+                             dir / "validator.out", dir / "validator.log");
+  testing::Process miner({bin, "--home", home, "miner", "--netuid", "1", "--wallet", "alice", "--chain", address, "--threads",
+                          "1", "--windows", "3"},
+                         dir / "alice.out", dir / "alice.log");
+  const std::string window =
+      testing::wait_for_match(dir / "alice.log", "window ([0-9]+): training 2000 steps", std::chrono::seconds(60));
+  ASSERT_FALSE(window.empty()) << read_all(dir / "alice.log") << read_all(dir / "validator.log");
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  miner.signal(SIGINT);
+  int code = -1;
+  ASSERT_TRUE(miner.wait(std::chrono::seconds(30), &code)) << read_all(dir / "alice.log");
+  EXPECT_EQ(code, 0) << read_all(dir / "alice.log");
+  const std::string log = read_all(dir / "alice.log");
+  const std::string stopped = testing::wait_for_match(
+      dir / "alice.log", "window " + window + ": interrupted after ([0-9]+) of 2000 steps: not sent", std::chrono::seconds(1));
+  ASSERT_FALSE(stopped.empty()) << log;
+  EXPECT_LT(std::stoi(stopped), 1000) << log;
+  EXPECT_EQ(log.find("window " + window + ": loss"), std::string::npos) << log;  // no submission line
+  EXPECT_NE(log.find("miner stopped after 0 submitted windows"), std::string::npos) << log;
+  validator.signal(SIGTERM);
+  validator.wait(std::chrono::seconds(20), &code);
+}
+
 // A validator that scored miners before the chain's first epoch holds no validator
 // permit yet (the epoch grants them by stake): its weights wait for the permit instead of
 // going out to be refused, and are set once the epoch has granted it. Epochs every 151
@@ -496,7 +543,7 @@ TEST(SubnetE2E, DashboardShowsTheChainAndTheVerdictsInABrowser) {
 // epoch at block 149.
 TEST(SubnetE2E, WeightsWaitForTheValidatorPermitOfTheFirstEpoch) {
   LocalSubnet subnet;
-  subnet.start("permit", "", {"owner=1000", "val=100", "alice=10"}, "", 150);
+  subnet.start("permit", "", {"owner=1000", "val=100", "alice=10"}, "", Pace{.tempo = 150});
   if (HasFatalFailure()) return;
   const testing::TempDir& dir = subnet.dir;
   const std::string& bin = subnet.bin;
