@@ -159,10 +159,18 @@ Status Miner::start_workers() {
 
 void Miner::stop_workers() {
   if (!group_) return;
-  std::vector<torch::Tensor> control{torch::tensor({0L, 0L, 0L, 1L, 0L}, torch::kLong)};
+  std::vector<torch::Tensor> control{torch::zeros({kControlLen}, torch::kLong)};
+  control[0][3] = 1;  // stop
   (void)group_->broadcast(control);
-  for (auto& w : workers_) {
-    if (!w->wait(std::chrono::seconds(10))) w->stop();
+  for (std::size_t r = 0; r < workers_.size(); ++r) {
+    int code = -1;
+    if (!workers_[r]->wait(std::chrono::seconds(10), &code)) {
+      spdlog::warn("local worker {} did not stop within 10 s; stopping it", r + 1);
+      workers_[r]->stop();
+    } else if (code != 0) {
+      spdlog::warn("local worker {} exited with {} (its log: {})", r + 1, code,
+                   (dir_ / "workers" / ("worker-" + std::to_string(r + 1) + ".log")).string());
+    }
   }
 }
 

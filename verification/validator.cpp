@@ -438,7 +438,8 @@ Status Validator::maybe_set_weights(std::uint64_t block) {
   // validator permit, and grants permits by stake only at an epoch: a new validator holds
   // none until its first. Its weights wait for the permit (tried again each window)
   // instead of going out to be refused: on subtensor a refused extrinsic is still included
-  // in a block.
+  // in a block. (Chains of rules version 1, from earlier builds, accept weights without a
+  // permit; there they only wait for the first epoch.)
   const bool self_only = uids.size() == 1 && uids[0] == joined_.uid;
   if (!self_only && !permit) {
     const std::uint64_t until =

@@ -193,6 +193,8 @@ TEST(SubnetE2E, MinersValidatorAggregatorAndChainOnLoopback) {
     ASSERT_TRUE(m->wait(std::chrono::seconds(90), &code)) << read_all(dir / "validator.log");
     EXPECT_EQ(code, 0) << read_all(dir / "alice.log") << read_all(dir / "bob.log");
   }
+  // Bob's local worker took the stop record and exited cleanly.
+  EXPECT_EQ(read_all(dir / "bob.log").find("local worker 1 "), std::string::npos) << read_all(dir / "bob.log");
   // Let the validator finish the miners' last window, check every transition it announced
   // while it still serves its checkpoints, then stop it (SIGTERM: it saves its state
   // and exits cleanly).
