@@ -84,6 +84,7 @@ class Miner {
   decltype(InnerLoop::stop_before) stop_rule(std::uint64_t window);
   double full_window_pace(const InnerResult& trained) const;
   double window_s() const;                         // one window's length in seconds
+  std::string interrupted_note(int steps) const;   // a window stopped by Ctrl-C after `steps`
   double seconds_to_close(std::uint64_t window);   // from now, on the chain's head (window_close_time)
   void submit(const chain::CheckpointInfo& info, const std::vector<std::uint64_t>& pages, const InnerResult& trained,
               WindowTimes times);
@@ -324,7 +325,7 @@ Status Miner::do_overlapped_window(const chain::CheckpointInfo& held, double wai
   const auto grace = static_cast<std::uint64_t>(joined_.spec.schedule.submission_grace_blocks);
   const auto tick = std::chrono::milliseconds(std::max(20, joined_.spec.schedule.block_time_ms / 4));
   std::optional<chain::CheckpointInfo> next;
-  auto rebase = [&](int, bool last) -> Result<InnerLoop::Base> {
+  auto rebase = [&](int step, bool last) -> Result<InnerLoop::Base> {
     for (;;) {
       auto ann = follower_->announced();
       if (ann.ok() && ann->has_value() && (*ann)->window == window) {
@@ -348,7 +349,7 @@ Status Miner::do_overlapped_window(const chain::CheckpointInfo& held, double wai
       if (head.ok() && schedule_.window_of(head->height) > window && !schedule_.accepts(window, head->height, grace)) {
         return DeadlineExceeded("window " + std::to_string(window) + " closed before its checkpoint was announced");
       }
-      if (interrupted()) return DeadlineExceeded("interrupted");
+      if (interrupted()) return DeadlineExceeded(interrupted_note(step));
       std::this_thread::sleep_for(tick);
     }
   };
@@ -432,14 +433,17 @@ Result<InnerResult> Miner::train_window(const std::vector<torch::Tensor>& start,
     TESSERA_RETURN_IF_ERROR(group_->broadcast(params));
     inner.group = group_.get();
   }
-  spdlog::info("window {}: training {} steps from checkpoint {}…", window, joined_.spec.train.inner_steps,
+  spdlog::info("window {}: training {} steps {} {}…", window, joined_.spec.train.inner_steps,
+               rebase ? "ahead of its checkpoint, rebasing when it comes; measured from" : "from checkpoint",
                base_hash.substr(0, 12));
   auto trained = inner.run(model_, *optimizer_, start, *train_, pages, window, joined_.uid);
-  if (!trained.ok()) return trained.status().with_context("checkpoint " + base_hash.substr(0, 16) + "…");
-  if (interrupted() && trained->steps < joined_.spec.train.inner_steps) {
-    return DeadlineExceeded("interrupted after " + std::to_string(trained->steps) + " of " +
-                            std::to_string(joined_.spec.train.inner_steps) + " steps: not sent");
+  if (!trained.ok()) {
+    // An overlapped window stopped after its steps, waiting for its checkpoint: the
+    // hook's note as it is.
+    if (interrupted() && trained.status().code() == StatusCode::kDeadlineExceeded) return trained.status();
+    return trained.status().with_context("checkpoint " + base_hash.substr(0, 16) + "…");
   }
+  if (interrupted() && trained->steps < joined_.spec.train.inner_steps) return DeadlineExceeded(interrupted_note(trained->steps));
   return trained;
 }
 
@@ -460,6 +464,11 @@ decltype(InnerLoop::stop_before) Miner::stop_rule(std::uint64_t window) {
                  inner_steps, step_s, left_s);
     return true;
   };
+}
+
+std::string Miner::interrupted_note(int steps) const {
+  return "interrupted after " + std::to_string(steps) + " of " + std::to_string(joined_.spec.train.inner_steps) +
+         " steps: not sent";
 }
 
 double Miner::window_s() const {

@@ -15,6 +15,7 @@
 
 #include <fstream>
 #include <map>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <thread>
@@ -92,6 +93,30 @@ struct LocalSubnet {
   testing::CommandResult tessera(const std::string& args) const {
     return testing::run_command(bin + " --home " + home + " " + args + " --chain " + address + " 2>&1");
   }
+  // Registers the wallets in this order, so that their uids follow it. Check
+  // HasFatalFailure() after it.
+  void register_wallets(const std::vector<std::string>& names) const {
+    for (const auto& name : names) {
+      auto reg = tessera("subnet register --netuid 1 --wallet " + name);
+      ASSERT_EQ(reg.exit_code, 0) << reg.output;
+    }
+  }
+  // `tessera validator` for the wallet `val`, aggregating, with 50 TAO staked and one
+  // thread, `extra` flags added: its stdout to validator.json, its log to validator.log.
+  std::unique_ptr<testing::Process> validator(const std::vector<std::string>& extra = {}) const {
+    std::vector<std::string> argv = {bin,     "--home",  home, "validator", "--netuid", "1",         "--wallet", "val",
+                                     "--chain", address, "--aggregate", "--stake", "50", "--threads", "1"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    return std::make_unique<testing::Process>(argv, dir / "validator.json", dir / "validator.log");
+  }
+  // `tessera miner` for `wallet` on one thread, `extra` flags added: its stdout to
+  // WALLET.json, its log to WALLET.log.
+  std::unique_ptr<testing::Process> miner(const std::string& wallet, const std::vector<std::string>& extra) const {
+    std::vector<std::string> argv = {bin, "--home", home, "miner", "--netuid", "1", "--wallet", wallet, "--chain", address,
+                                     "--threads", "1"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    return std::make_unique<testing::Process>(argv, dir / (wallet + ".json"), dir / (wallet + ".log"));
+  }
 
   void start(const std::string& name, const std::string& validator_keys, const std::vector<std::string>& funds,
              const std::string& tables = "", const Pace& pace = {}) {
@@ -146,10 +171,8 @@ TEST(SubnetE2E, MinersValidatorAggregatorAndChainOnLoopback) {
   // uids: a miner's pages follow from its uid (and from the windows it trains, which
   // still depend on timing), so which miner gets which pages no longer depends on which
   // process registers first.
-  for (const char* name : {"val", "alice", "bob"}) {
-    auto reg = tessera(std::string("subnet register --netuid 1 --wallet ") + name);
-    ASSERT_EQ(reg.exit_code, 0) << reg.output;
-  }
+  subnet.register_wallets({"val", "alice", "bob"});
+  if (HasFatalFailure()) return;
   testing::Process validator({bin, "--home", home, "validator", "--netuid", "1", "--wallet", "val", "--chain", address,
                               "--aggregate", "--stake", "50", "--threads", "1", "--json", "--metrics-listen", "127.0.0.1:0"},
                              dir / "validator.json", dir / "validator.log");
@@ -358,7 +381,9 @@ TEST(SubnetE2E, MinersValidatorAggregatorAndChainOnLoopback) {
       const std::string outcome = s["outcome"];
       // Loss evaluation decides "no-gain" and "not-own-data"; any other outcome is a check
       // an honest miner must never fail.
-      EXPECT_TRUE(outcome == "scored" || outcome == "no-gain" || outcome == "not-own-data") << s.dump();
+      EXPECT_TRUE(outcome == "scored" || outcome == "no-gain" || outcome == "not-own-data")
+          << "window " << w["window"] << ": " << s.dump() << "\n" << read_all(dir / "validator.log") << read_all(dir / "alice.log")
+          << read_all(dir / "bob.log");
       scored[s["uid"].get<std::uint32_t>()] += outcome == "scored";
       received[s["uid"].get<std::uint32_t>()].insert(w["window"].get<std::uint64_t>());
     }
@@ -505,26 +530,17 @@ TEST(SubnetE2E, AnInterruptedMinerStopsWithinAStepAndSendsNothing) {
                Pace{.blocks_per_window = 100, .tempo = 20, .inner_steps = 2000});
   if (HasFatalFailure()) return;
   const testing::TempDir& dir = subnet.dir;
-  const std::string& bin = subnet.bin;
-  const std::string& home = subnet.home;
-  const std::string& address = subnet.address;
-  for (const char* name : {"val", "alice"}) {
-    auto reg = subnet.tessera(std::string("subnet register --netuid 1 --wallet ") + name);
-    ASSERT_EQ(reg.exit_code, 0) << reg.output;
-  }
-  testing::Process validator({bin, "--home", home, "validator", "--netuid", "1", "--wallet", "val", "--chain", address,
-                              "--aggregate", "--stake", "50", "--threads", "1"},
-                             dir / "validator.out", dir / "validator.log");
-  testing::Process miner({bin, "--home", home, "miner", "--netuid", "1", "--wallet", "alice", "--chain", address, "--threads",
-                          "1", "--windows", "3"},
-                         dir / "alice.out", dir / "alice.log");
+  subnet.register_wallets({"val", "alice"});
+  if (HasFatalFailure()) return;
+  auto validator = subnet.validator();
+  auto miner = subnet.miner("alice", {"--windows", "3"});
   const std::string window =
       testing::wait_for_match(dir / "alice.log", "window ([0-9]+): training 2000 steps", std::chrono::seconds(60));
   ASSERT_FALSE(window.empty()) << read_all(dir / "alice.log") << read_all(dir / "validator.log");
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  miner.signal(SIGINT);
+  miner->signal(SIGINT);
   int code = -1;
-  ASSERT_TRUE(miner.wait(std::chrono::seconds(30), &code)) << read_all(dir / "alice.log");
+  ASSERT_TRUE(miner->wait(std::chrono::seconds(30), &code)) << read_all(dir / "alice.log");
   EXPECT_EQ(code, 0) << read_all(dir / "alice.log");
   const std::string log = read_all(dir / "alice.log");
   const std::string stopped = testing::wait_for_match(
@@ -533,8 +549,8 @@ TEST(SubnetE2E, AnInterruptedMinerStopsWithinAStepAndSendsNothing) {
   EXPECT_LT(std::stoi(stopped), 1000) << log;
   EXPECT_EQ(log.find("window " + window + ": loss"), std::string::npos) << log;  // no submission line
   EXPECT_NE(log.find("miner stopped after 0 submitted windows"), std::string::npos) << log;
-  validator.signal(SIGTERM);
-  validator.wait(std::chrono::seconds(20), &code);
+  validator->signal(SIGTERM);
+  validator->wait(std::chrono::seconds(20), &code);
 }
 
 // A validator that scored miners before the chain's first epoch holds no validator
@@ -548,19 +564,10 @@ TEST(SubnetE2E, WeightsWaitForTheValidatorPermitOfTheFirstEpoch) {
   subnet.start("permit", "", {"owner=1000", "val=100", "alice=10"}, "", Pace{.tempo = 150});
   if (HasFatalFailure()) return;
   const testing::TempDir& dir = subnet.dir;
-  const std::string& bin = subnet.bin;
-  const std::string& home = subnet.home;
-  const std::string& address = subnet.address;
-  for (const char* name : {"val", "alice"}) {
-    auto reg = subnet.tessera(std::string("subnet register --netuid 1 --wallet ") + name);
-    ASSERT_EQ(reg.exit_code, 0) << reg.output;
-  }
-  testing::Process validator({bin, "--home", home, "validator", "--netuid", "1", "--wallet", "val", "--chain", address,
-                              "--aggregate", "--stake", "50", "--threads", "1", "--json", "--metrics-listen", "127.0.0.1:0"},
-                             dir / "validator.json", dir / "validator.log");
-  testing::Process miner({bin, "--home", home, "miner", "--netuid", "1", "--wallet", "alice", "--chain", address, "--threads",
-                          "1", "--windows", "30", "--json"},
-                         dir / "alice.json", dir / "alice.log");
+  subnet.register_wallets({"val", "alice"});
+  if (HasFatalFailure()) return;
+  auto validator = subnet.validator({"--json", "--metrics-listen", "127.0.0.1:0"});
+  auto miner = subnet.miner("alice", {"--windows", "30", "--json"});
   const std::string validator_url = metrics_url(dir / "validator.log");
   ASSERT_FALSE(validator_url.empty()) << read_all(dir / "validator.log");
   std::map<std::string, double> v;
@@ -585,10 +592,10 @@ TEST(SubnetE2E, WeightsWaitForTheValidatorPermitOfTheFirstEpoch) {
   ASSERT_NE(weights, std::string::npos) << log;
   const auto block = std::stoull(log.substr(log.find(" in block ", weights) + 10));
   EXPECT_GT(block, 149u) << log;
-  miner.signal(SIGTERM);
-  validator.signal(SIGTERM);
+  miner->signal(SIGTERM);
+  validator->signal(SIGTERM);
   int code = -1;
-  for (auto* p : {&miner, &validator}) p->wait(std::chrono::seconds(20), &code);
+  for (auto* p : {miner.get(), validator.get()}) p->wait(std::chrono::seconds(20), &code);
 }
 
 // The harvesting-validator attack with real processes (docs/roles.md, "Threats"): two
