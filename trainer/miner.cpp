@@ -81,7 +81,7 @@ class Miner {
   Result<InnerResult> train_window(const std::vector<torch::Tensor>& start, std::uint64_t origin_window,
                                    std::uint64_t window, const std::vector<std::uint64_t>& pages,
                                    const std::string& base_hash, const decltype(InnerLoop::rebase)& rebase = {});
-  decltype(InnerLoop::stop_before) stop_rule(std::uint64_t window);
+  decltype(InnerLoop::stop_before) stop_rule(std::uint64_t window, std::uint64_t origin_window);
   double full_window_pace(const InnerResult& trained) const;
   double window_s() const;                         // one window's length in seconds
   std::string interrupted_note(int steps) const;   // a window stopped by Ctrl-C after `steps`
@@ -421,7 +421,7 @@ Result<InnerResult> Miner::train_window(const std::vector<torch::Tensor>& start,
   InnerLoop inner{&joined_.spec};
   inner.origin_window = origin_window;
   inner.rebase = rebase;
-  inner.stop_before = stop_rule(window);
+  inner.stop_before = stop_rule(window, origin_window);
   if (group_) {
     std::vector<torch::Tensor> control{torch::tensor({static_cast<std::int64_t>(window), static_cast<std::int64_t>(joined_.uid),
                                                       static_cast<std::int64_t>(inner.origin_window), 0L, rebase ? 1L : 0L,
@@ -451,12 +451,14 @@ Result<InnerResult> Miner::train_window(const std::vector<torch::Tensor>& start,
 // Ctrl-C (SIGINT/SIGTERM), so that a miner stops within a step rather than a window, which
 // on a large model is minutes (train_window then drops the steps taken). From half of H
 // on, also when the steps taken must leave now to reach the validators before the window
-// closes (end_window_now; not with --no-early-end).
-decltype(InnerLoop::stop_before) Miner::stop_rule(std::uint64_t window) {
+// closes (end_window_now; not with --no-early-end, nor in the warm-up: in_warmup).
+decltype(InnerLoop::stop_before) Miner::stop_rule(std::uint64_t window, std::uint64_t origin_window) {
   const int inner_steps = joined_.spec.train.inner_steps;
-  return [this, window, inner_steps](int steps, double step_s) {
+  const bool may_end_early =
+      options_.end_at_deadline && !in_warmup(window, origin_window, inner_steps, joined_.spec.train.warmup_steps);
+  return [this, window, inner_steps, may_end_early](int steps, double step_s) {
     if (interrupted()) return true;
-    if (!options_.end_at_deadline) return false;
+    if (!may_end_early) return false;
     double left_s = 0;
     const auto left = [&] { return left_s = seconds_to_close(window); };
     if (!end_window_now(steps, inner_steps, step_s, send_s_, left)) return false;
@@ -685,6 +687,12 @@ double pace_after_skip(double pace_s) { return pace_s * 5.0 / 6.0; }
 
 bool end_window_now(int steps, int inner_steps, double step_s, double reserve_s, const std::function<double()>& left_s) {
   return 2 * steps >= inner_steps && left_s() < 1.1 * step_s + reserve_s;
+}
+
+bool in_warmup(std::uint64_t window, std::uint64_t origin_window, int inner_steps, int warmup_steps) {
+  if (window < origin_window) return true;
+  return (window - origin_window + 1) * static_cast<std::uint64_t>(std::max(0, inner_steps)) <=
+         static_cast<std::uint64_t>(std::max(0, warmup_steps));
 }
 
 WindowChoice choose_window(std::uint64_t announced, std::uint64_t now, std::optional<std::uint64_t> last_attempted, bool overlap,

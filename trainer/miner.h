@@ -86,6 +86,15 @@ bool too_early_to_start(double until_deadline_s, double pace_s, double margin);
 // dropped one leaves the window to the other miners.
 bool end_window_now(int steps, int inner_steps, double step_s, double reserve_s, const std::function<double()>& left_s);
 
+// Whether every step of `window` is still in the inner learning rate's warm-up (the
+// schedule counts steps from `origin_window`). Such a window is not ended early, only
+// dropped when late: its steps run at a fraction of the rate of the windows after it, so a
+// shortened delta is a small fraction of theirs, and where it is its window's only merged
+// delta it sets the norm reference so low that the next window's honest deltas are refused
+// as outliers (the e2e test saw a 2-of-4-step first window, then a whole window at 4.75×
+// that reference, over the 4× limit).
+bool in_warmup(std::uint64_t window, std::uint64_t origin_window, int inner_steps, int warmup_steps);
+
 // The pace a miner plans with after it gave a window up for that pace: a sixth shorter.
 // A skip measures nothing, so a pace that one slow window (the first, or a busy spell of
 // the machine) made longer than any window leaves would otherwise keep the miner skipping

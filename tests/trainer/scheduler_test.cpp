@@ -121,6 +121,18 @@ TEST(MinerScheduler, EndsALateWindowWhenAnotherStepWouldLeaveTooLittleToSendButN
   EXPECT_FALSE(ends(1, 3, 0.5));
 }
 
+// A window whose steps are all in the learning rate's warm-up is never ended early
+// (in_warmup): H = 4, 4 warm-up steps, the run's schedule counting from window 8.
+TEST(MinerScheduler, AWindowWhollyInTheWarmUpIsNotEndedEarly) {
+  EXPECT_TRUE(in_warmup(8, 8, 4, 4)) << "steps 0-3 of a 4-step warm-up";
+  EXPECT_FALSE(in_warmup(9, 8, 4, 4)) << "steps 4-7: past the warm-up";
+  EXPECT_TRUE(in_warmup(10, 8, 10, 30)) << "steps 20-29 of 30";
+  EXPECT_FALSE(in_warmup(11, 8, 10, 30)) << "steps 30-39";
+  EXPECT_FALSE(in_warmup(8, 8, 10, 5)) << "a window that leaves the warm-up part-way may end early";
+  EXPECT_FALSE(in_warmup(8, 8, 10, 0)) << "no warm-up";
+  EXPECT_TRUE(in_warmup(7, 8, 10, 0)) << "before the schedule's origin: nothing to measure it by";
+}
+
 TEST(MinerScheduler, SkipsAnOpenWindowItCanNoLongerFinish) {
   // Only the window that is already open is judged by the time left: one that has not
   // opened yet has all of its length ahead.
