@@ -112,7 +112,7 @@ Result<InnerResult> InnerLoop::run(model::GPT& model, torch::optim::Optimizer& o
       after_backward = [&] { reduced = group->allreduce_mean_gradients(model); };
     }
     const double value = train_step(model, optimizer, x, y,
-                                    schedule.at(static_cast<long>(window - std::min(window, origin_window)) * ts.inner_steps + step),
+                                    schedule.at(window_schedule_step(window, origin_window, ts.inner_steps, step)),
                                     ts.grad_clip, after_backward, ts.autocast == "bf16");
     TESSERA_RETURN_IF_ERROR(reduced);
     if (!std::isfinite(value)) {

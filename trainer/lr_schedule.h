@@ -2,7 +2,9 @@
 // linear warm-up to `lr`, then cosine decay to `lr · min_lr_ratio` at `total_steps`.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
+#include <cstdint>
 
 namespace tessera::trainer {
 
@@ -22,5 +24,11 @@ struct CosineSchedule {
     return min_lr + 0.5 * (lr - min_lr) * (1.0 + std::cos(M_PI * progress));
   }
 };
+
+// The schedule's step for inner step `step` of `window`: windows count from the run's
+// origin window (its checkpoints' `origin_window`); a window before it counts as the first.
+inline long window_schedule_step(std::uint64_t window, std::uint64_t origin_window, int inner_steps, int step) {
+  return static_cast<long>(window - std::min(window, origin_window)) * inner_steps + step;
+}
 
 }  // namespace tessera::trainer

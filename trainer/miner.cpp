@@ -26,6 +26,7 @@
 #include "core/process.h"
 #include "trainer/data_parallel.h"
 #include "trainer/inner_loop.h"
+#include "trainer/lr_schedule.h"
 #include "trainer/miner_state.h"
 #include "trainer/shard_assignment.h"
 #include "trainer/optim.h"
@@ -691,8 +692,8 @@ bool end_window_now(int steps, int inner_steps, double step_s, double reserve_s,
 
 bool in_warmup(std::uint64_t window, std::uint64_t origin_window, int inner_steps, int warmup_steps) {
   if (window < origin_window) return true;
-  return (window - origin_window + 1) * static_cast<std::uint64_t>(std::max(0, inner_steps)) <=
-         static_cast<std::uint64_t>(std::max(0, warmup_steps));
+  // Its last step counted as the schedule counts it (the inner loop's own rate).
+  return window_schedule_step(window, origin_window, inner_steps, inner_steps - 1) < warmup_steps;
 }
 
 WindowChoice choose_window(std::uint64_t announced, std::uint64_t now, std::optional<std::uint64_t> last_attempted, bool overlap,
