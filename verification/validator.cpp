@@ -385,13 +385,13 @@ void Validator::refresh_metagraph() {
   if (!subnet.ok()) return;
   std::lock_guard lock(meta_mu_);
   uid_by_hotkey_.clear();
-  for (const auto& n : subnet->neurons) uid_by_hotkey_[n.hotkey] = n.uid;
-  hotkeys_ = hotkeys_of(*subnet);
-  params_ = subnet->params;
   permit_ = false;
   for (const auto& n : subnet->neurons) {
+    uid_by_hotkey_[n.hotkey] = n.uid;
     if (n.uid == joined_.uid) permit_ = n.validator_permit;
   }
+  hotkeys_ = hotkeys_of(*subnet);
+  params_ = subnet->params;
 }
 
 std::map<std::uint32_t, std::string> Validator::current_hotkeys() {
