@@ -23,6 +23,7 @@ Result<NextCheckpoint> initial_checkpoint(const RunSpec& spec, std::uint64_t win
   out.manifest.origin_window = window;
   out.manifest.model = config.describe();
   out.manifest.outer = describe_outer(spec.outer);
+  out.manifest.references_per_warmup_rate = true;
   TESSERA_RETURN_IF_ERROR(out.manifest.set_tensors(out.tensors));
   return out;
 }
@@ -61,7 +62,11 @@ Result<NextCheckpoint> next_checkpoint(const RunSpec& spec, const checkpoints::C
   // that no accepted miner trained takes no outer step (its momentum waits too).
   TESSERA_ASSIGN_OR_RETURN(auto grouping, model::parameter_groups(spec.model, names, shapes));
   const gradients::ParamGroups groups{std::move(grouping.first), grouping.second};
-  const std::vector<double> references = checkpoints::norm_references(base.manifest, groups.count);
+  // Clipped to the references of the deltas' window (the base's), in the base's unit.
+  const int inner_steps = spec.train.inner_steps;
+  const long warmup_steps = spec.train.warmup_steps;
+  const std::vector<double> references =
+      checkpoints::window_references(base.manifest, groups.count, inner_steps, warmup_steps);
   std::vector<torch::Tensor> grads(params.size());
   out.stats.group_norms.assign(static_cast<std::size_t>(groups.count), {});
   out.stats.group_deltas.assign(static_cast<std::size_t>(groups.count), 0);
@@ -91,7 +96,17 @@ Result<NextCheckpoint> next_checkpoint(const RunSpec& spec, const checkpoints::C
   out.manifest.accepted = accepted;
   out.manifest.model = base.manifest.model;
   out.manifest.outer = describe_outer(spec.outer);
-  checkpoints::set_norm_references(&out.manifest, gradients::next_norm_references(references, out.stats.group_norms));
+  // The next references, in the unit the run stores them in: the merged norms and the
+  // references they moved from, both divided by the base window's rate.
+  out.manifest.references_per_warmup_rate = base.manifest.references_per_warmup_rate;
+  const double unit = checkpoints::reference_unit(base.manifest, inner_steps, warmup_steps);
+  auto merged_norms = out.stats.group_norms;
+  for (auto& norms : merged_norms) {
+    for (double& n : norms) n /= unit;
+  }
+  checkpoints::set_norm_references(
+      &out.manifest,
+      gradients::next_norm_references(checkpoints::norm_references(base.manifest, groups.count), merged_norms));
   TESSERA_RETURN_IF_ERROR(out.manifest.set_tensors(out.tensors));
   return out;
 }

@@ -6,6 +6,7 @@
 
 #include "core/hash.h"
 #include "core/json_fields.h"
+#include "core/schedule.h"
 
 namespace tessera::checkpoints {
 
@@ -13,6 +14,8 @@ namespace {
 constexpr std::string_view kSignDomain{"tessera-checkpoint/1\0", 21};
 // Format 2: tensor hashes are BLAKE3 (format 1 used BLAKE2b for them too).
 constexpr const char* kFormat = "tessera-checkpoint/2";
+// Manifest::references_per_warmup_rate's value in the JSON.
+constexpr const char* kPerWarmupRate = "warmup-rate";
 
 nlohmann::ordered_json canonical_json(const Manifest& m) {
   nlohmann::ordered_json j;
@@ -31,6 +34,7 @@ nlohmann::ordered_json canonical_json(const Manifest& m) {
   for (const auto& t : m.tensors) j["tensors"].push_back({{"name", t.name}, {"shape", t.shape}, {"hash", t.hash}});
   if (m.norm_reference > 0.0) j["norm_reference"] = m.norm_reference;
   if (!m.shard_norm_references.empty()) j["shard_norm_references"] = m.shard_norm_references;
+  if (m.references_per_warmup_rate) j["norm_reference_unit"] = kPerWarmupRate;
   return j;
 }
 
@@ -54,6 +58,17 @@ void set_norm_references(Manifest* m, const std::vector<double>& references) {
     m->norm_reference = 0.0;
     m->shard_norm_references = references;
   }
+}
+
+double reference_unit(const Manifest& m, int inner_steps, long warmup_steps) {
+  return m.references_per_warmup_rate ? window_warmup_rate(m.window, m.origin_window, inner_steps, warmup_steps) : 1.0;
+}
+
+std::vector<double> window_references(const Manifest& m, int groups, int inner_steps, long warmup_steps) {
+  std::vector<double> out = norm_references(m, groups);
+  const double unit = reference_unit(m, inner_steps, warmup_steps);
+  for (double& r : out) r *= unit;
+  return out;
 }
 
 std::string checkpoint_at(const std::string& hash) { return "checkpoint " + hash.substr(0, 16) + "…: "; }
@@ -123,6 +138,12 @@ Result<Manifest> Manifest::from_json(const std::string& text) {
       for (double r : m.shard_norm_references) {
         if (!std::isfinite(r) || r < 0.0) return Corrupted("manifest: a shard norm reference must be a finite number >= 0");
       }
+    }
+    if (j.contains("norm_reference_unit")) {
+      if (j.at("norm_reference_unit").get<std::string>() != kPerWarmupRate) {
+        return Corrupted("manifest: norm_reference_unit must be \"" + std::string(kPerWarmupRate) + "\"");
+      }
+      m.references_per_warmup_rate = true;
     }
     m.signer = j.at("signer").get<std::string>();
     m.signature = j.at("signature").get<std::string>();

@@ -49,6 +49,14 @@ struct Manifest {
   // shard, for each shard's part of a delta (0: none yet for that shard), and
   // norm_reference stays 0. Empty otherwise (and left out of the JSON).
   std::vector<double> shard_norm_references;
+  // The references are per unit of the learning rate's warm-up (window_warmup_rate,
+  // core/schedule.h): window w's deltas are judged and clipped against the stored
+  // reference × window w's rate, and the next reference is taken from the merged norms
+  // divided by it, so that the warm-up's rising rate neither clips honest deltas nor
+  // makes them outliers. Set in a run's initial checkpoint and inherited, so that a run
+  // begun before it keeps its rules and its checkpoints still verify. False: left out of
+  // the JSON.
+  bool references_per_warmup_rate = false;
   std::string signer;     // hex ed25519 public key of the aggregator
   std::string signature;  // hex, over "tessera-checkpoint/1\0" || content hash bytes
 
@@ -70,6 +78,14 @@ struct Manifest {
 std::vector<double> norm_references(const Manifest& manifest, int groups);
 // Stores `references` (one per group) in the field norm_references reads.
 void set_norm_references(Manifest* manifest, const std::vector<double>& references);
+// What the deltas trained on `manifest`'s checkpoint (window manifest.window, with
+// `inner_steps` steps a window and a warm-up of `warmup_steps`) are judged and clipped
+// against: norm_references, times that window's warm-up rate when the references are per
+// unit of it (Manifest::references_per_warmup_rate).
+std::vector<double> window_references(const Manifest& manifest, int groups, int inner_steps, long warmup_steps);
+// The unit the manifest's references are stored in for that window: its warm-up rate,
+// or 1 for references of the earlier rules.
+double reference_unit(const Manifest& manifest, int inner_steps, long warmup_steps);
 
 // 64 lower-case hex digits: the form of every checkpoint hash.
 bool is_checkpoint_hash(const std::string& h);

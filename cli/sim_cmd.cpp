@@ -525,7 +525,8 @@ Result<RunResult> simulate(const RunSpec& spec, const std::string& data_dir, int
       ctx.val = &val;
       ctx.eval_seed = Rng::derive("tessera/sim-eval", vi, window).next_u64();
       ctx.codec = codec;
-      ctx.norm_references = checkpoints::norm_references(current.manifest, model::parameter_group_count(spec.model));
+      ctx.norm_references = checkpoints::window_references(current.manifest, model::parameter_group_count(spec.model),
+                                                           spec.train.inner_steps, spec.train.warmup_steps);
       ctx.public_deltas = v.public_deltas;
       TESSERA_ASSIGN_OR_RETURN(auto report, verification::evaluate_window(ctx, arrivals));
       TESSERA_ASSIGN_OR_RETURN(v.public_deltas, verification::public_deltas_of(report, shapes, codec));

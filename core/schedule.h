@@ -6,6 +6,7 @@
 // Tempo 0 means "never".
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 
 namespace tessera {
@@ -53,5 +54,32 @@ struct EpochSchedule {
     return (block + netuid + 1) / (static_cast<std::uint64_t>(tempo) + 1);
   }
 };
+
+// The learning-rate schedule's step for inner step `step` of `window`: windows count
+// from the run's origin window (its checkpoints' `origin_window`); a window before it
+// counts as the first.
+inline long window_schedule_step(std::uint64_t window, std::uint64_t origin_window, int inner_steps, int step) {
+  return static_cast<long>(window - std::min(window, origin_window)) * inner_steps + step;
+}
+
+// The linear warm-up's factor of the peak learning rate at schedule step `step`:
+// (step + 1) / warmup_steps during the warm-up, 1 after it (and without one).
+inline double warmup_factor(long step, long warmup_steps) {
+  if (warmup_steps <= 0 || step >= warmup_steps) return 1.0;
+  return static_cast<double>(step + 1) / static_cast<double>(warmup_steps);
+}
+
+// The mean warm-up factor over the `inner_steps` steps of `window`: how far the warm-up
+// scales that window's deltas against a window at the full rate. Consensus arithmetic
+// (the norm references are per unit of it, docs/architecture.md): sums of exact
+// quotients in a fixed order, no library function, so every platform gets the same bits.
+inline double window_warmup_rate(std::uint64_t window, std::uint64_t origin_window, int inner_steps, long warmup_steps) {
+  if (inner_steps <= 0) return 1.0;
+  double sum = 0.0;
+  for (int k = 0; k < inner_steps; ++k) {
+    sum += warmup_factor(window_schedule_step(window, origin_window, inner_steps, k), warmup_steps);
+  }
+  return sum / static_cast<double>(inner_steps);
+}
 
 }  // namespace tessera

@@ -6,6 +6,8 @@
 #include <cmath>
 #include <cstdint>
 
+#include "core/schedule.h"
+
 namespace tessera::trainer {
 
 struct CosineSchedule {
@@ -15,7 +17,7 @@ struct CosineSchedule {
   long total_steps = 1;
 
   double at(long step) const {
-    if (warmup_steps > 0 && step < warmup_steps) return lr * static_cast<double>(step + 1) / warmup_steps;
+    if (warmup_steps > 0 && step < warmup_steps) return lr * warmup_factor(step, warmup_steps);
     const long decay_steps = total_steps - warmup_steps;
     if (decay_steps <= 0) return lr;
     double progress = static_cast<double>(step - warmup_steps) / static_cast<double>(decay_steps);
@@ -24,11 +26,5 @@ struct CosineSchedule {
     return min_lr + 0.5 * (lr - min_lr) * (1.0 + std::cos(M_PI * progress));
   }
 };
-
-// The schedule's step for inner step `step` of `window`: windows count from the run's
-// origin window (its checkpoints' `origin_window`); a window before it counts as the first.
-inline long window_schedule_step(std::uint64_t window, std::uint64_t origin_window, int inner_steps, int step) {
-  return static_cast<long>(window - std::min(window, origin_window)) * inner_steps + step;
-}
 
 }  // namespace tessera::trainer

@@ -538,7 +538,8 @@ WindowContext Validator::context(std::uint64_t window, const checkpoints::Checkp
   ctx.val = &*val_;
   ctx.eval_seed = eval_seed(window);
   ctx.codec = codec_;
-  ctx.norm_references = checkpoints::norm_references(base.manifest, model::parameter_group_count(joined_.spec.model));
+  ctx.norm_references = checkpoints::window_references(base.manifest, model::parameter_group_count(joined_.spec.model),
+                                                       joined_.spec.train.inner_steps, joined_.spec.train.warmup_steps);
   ctx.public_deltas = public_deltas_;
   return ctx;
 }
@@ -625,7 +626,8 @@ void Validator::report_window(std::uint64_t window, const checkpoints::Checkpoin
   nlohmann::json per_uid = nlohmann::json::array();
   for (const auto& e : report.evaluations) {
     per_uid.push_back({{"uid", e.uid}, {"outcome", outcome_name(e.outcome)}, {"score", e.score},
-                       {"gain_random", e.gain_random}, {"gain_own", e.gain_own}, {"reason", e.reason}});
+                       {"gain_random", e.gain_random}, {"gain_own", e.gain_own}, {"clip", e.clip_scale},
+                       {"reason", e.reason}});
     if (!e.shards.empty()) {
       per_uid.back()["shards"] = e.shards;
       per_uid.back()["raw_score"] = e.raw_score;
@@ -643,6 +645,7 @@ void Validator::report_window(std::uint64_t window, const checkpoints::Checkpoin
                            {"prejudged", report.prejudged},
                            {"forward_passes", report.forward_passes},
                            {"loss_before", report.before_random},
+                           {"norm_references", report.norm_references},
                            {"submissions", per_uid},
                            {"scores", ema},
                            {"checkpoint", base.hash}};

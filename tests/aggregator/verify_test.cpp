@@ -6,6 +6,7 @@
 #include "aggregator/window.h"
 #include "core/hash.h"
 #include "gradients/codec.h"
+#include "gradients/norm.h"
 
 namespace tessera::aggregator {
 namespace {
@@ -108,6 +109,54 @@ TEST_F(VerifyTransition, RecomputesTheWarmedUpRescaledOuterStep) {
     expect_refused(verify_transition(other, at, c, payloads), "no rescale");
     at = c;
   }
+}
+
+// A warm-up of 30 steps at H = 10: windows 4, 5 and 6 (the run's first three) train at
+// mean factors of 5.5, 15.5 and 25.5 thirtieths of the peak rate. The run stores its
+// norm reference per unit of that rate, so a window-5 delta twice as long as window 4's
+// (the rate rose 2.8×) is not clipped; under the earlier rules, which a run begun before
+// them keeps, it is. Both chains verify, and a checkpoint that drops the rule does not.
+TEST_F(VerifyTransition, TheNormReferenceFollowsTheWarmUpRate) {
+  RunSpec warm = spec;
+  warm.train.inner_steps = 10;
+  warm.train.warmup_steps = 30;
+  auto init = *initial_checkpoint(warm, 4);
+  checkpoints::Checkpoint base;
+  base.tensors = init.tensors;
+  base.manifest = init.manifest;
+  base.hash = base.manifest.content_hash();
+  ASSERT_TRUE(base.manifest.references_per_warmup_rate);
+  checkpoints::Checkpoint legacy_base = base;
+  legacy_base.manifest.references_per_warmup_rate = false;
+  legacy_base.hash = legacy_base.manifest.content_hash();
+
+  std::vector<const gradients::DecodedDelta*> deltas = {&decoded[0], &decoded[1]};
+  std::vector<gradients::DecodedDelta> doubled = decoded;
+  for (auto& d : doubled) {
+    for (auto& u : d.tensors) (u.is_dense() ? u.dense : u.values) = (u.is_dense() ? u.dense : u.values) * 2.0f;
+  }
+  std::vector<const gradients::DecodedDelta*> doubled_deltas = {&doubled[0], &doubled[1]};
+  const double median = gradients::median({gradients::delta_norm(decoded[0]), gradients::delta_norm(decoded[1])});
+
+  std::size_t clipped[2];
+  for (bool per_rate : {true, false}) {
+    const checkpoints::Checkpoint& from = per_rate ? base : legacy_base;
+    auto next = *next_checkpoint(warm, from, 5, accepted, deltas);
+    checkpoints::Checkpoint c5;
+    c5.tensors = next.tensors;
+    c5.manifest = next.manifest;
+    c5.hash = c5.manifest.content_hash();
+    EXPECT_EQ(c5.manifest.references_per_warmup_rate, per_rate);
+    EXPECT_DOUBLE_EQ(c5.manifest.norm_reference, per_rate ? median / (5.5 / 30.0) : median);
+    EXPECT_TRUE(verify_transition(warm, from, c5, payloads).ok()) << (per_rate ? "per rate" : "legacy");
+    checkpoints::Checkpoint dropped = c5;
+    dropped.manifest.references_per_warmup_rate = !per_rate;
+    dropped.hash = dropped.manifest.content_hash();
+    expect_refused(verify_transition(warm, from, dropped, payloads), "the reference rule changed");
+    clipped[per_rate ? 0 : 1] = next_checkpoint(warm, c5, 6, accepted, doubled_deltas)->stats.clipped;
+  }
+  EXPECT_EQ(clipped[0], 0u) << "window 5's deltas were clipped to window 4's rate";
+  EXPECT_EQ(clipped[1], 2u) << "the earlier rules changed";
 }
 
 }  // namespace

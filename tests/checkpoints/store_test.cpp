@@ -63,6 +63,8 @@ TEST(Manifest, HostileNormReferencesAreRefusedWithTheirName) {
       {"shard_norm_references", "\"1.0\"", "manifest"},
       {"norm_reference", "0", "positive finite"},
       {"norm_reference", "-1.5", "positive finite"},
+      {"norm_reference_unit", "\"lr\"", "norm_reference_unit must be \"warmup-rate\""},
+      {"norm_reference_unit", "true", "manifest"},
   };
   for (const auto& [key, value, named] : cases) {
     auto m = with(key, value);
@@ -73,6 +75,34 @@ TEST(Manifest, HostileNormReferencesAreRefusedWithTheirName) {
   auto fine = with("shard_norm_references", "[0.0, 2.5]");
   ASSERT_TRUE(fine.ok()) << fine.status().to_string();
   EXPECT_EQ(fine->shard_norm_references, (std::vector<double>{0.0, 2.5}));
+  auto per_rate = with("norm_reference_unit", "\"warmup-rate\"");
+  ASSERT_TRUE(per_rate.ok()) << per_rate.status().to_string();
+  EXPECT_TRUE(per_rate->references_per_warmup_rate);
+  EXPECT_FALSE(Manifest::from_json(good)->references_per_warmup_rate);
+}
+
+// The references a window is judged against: the stored ones times the window's warm-up
+// rate when the run stores them per unit of it, as stored under the earlier rules.
+TEST(Manifest, WindowReferencesScaleByTheWarmUpRateOnlyUnderTheirRule) {
+  Manifest m = manifest(3);
+  m.origin_window = 4;
+  m.window = 5;  // steps 10–19 of a 30-step warm-up: a mean factor of 15.5 / 30
+  m.norm_reference = 2.0;
+  EXPECT_EQ(window_references(m, 1, 10, 30), (std::vector<double>{2.0}));
+  m.references_per_warmup_rate = true;
+  EXPECT_DOUBLE_EQ(window_references(m, 1, 10, 30)[0], 2.0 * 15.5 / 30.0);
+  EXPECT_EQ(window_references(m, 1, 10, 0), (std::vector<double>{2.0}));  // no warm-up: the rate is 1
+  m.window = 7;  // past the warm-up
+  EXPECT_EQ(window_references(m, 1, 10, 30), (std::vector<double>{2.0}));
+  m.window = 5;
+  set_norm_references(&m, {0.0, 3.0});  // per shard; a shard without one stays without
+  const auto shards = window_references(m, 2, 10, 30);
+  EXPECT_EQ(shards[0], 0.0);
+  EXPECT_DOUBLE_EQ(shards[1], 3.0 * 15.5 / 30.0);
+  // The flag is part of what the hash covers.
+  Manifest legacy = m;
+  legacy.references_per_warmup_rate = false;
+  EXPECT_NE(legacy.content_hash(), m.content_hash());
 }
 
 // Integer fields take only non-negative integers that fit: a float, a negative number or

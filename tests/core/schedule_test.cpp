@@ -39,4 +39,17 @@ TEST(EpochSchedule, FollowsSubtensorPhase) {
 }
 
 }  // namespace
+// The warm-up rate of a window: the mean of its steps' factors (step + 1) / warmup,
+// counted from the run's origin window, 1 once the warm-up is over or without one.
+TEST(WarmupRate, IsTheMeanFactorOfTheWindowsSteps) {
+  EXPECT_DOUBLE_EQ(window_warmup_rate(4, 4, 10, 30), 5.5 / 30.0);   // steps 0–9
+  EXPECT_DOUBLE_EQ(window_warmup_rate(6, 4, 10, 30), 25.5 / 30.0);  // steps 20–29
+  EXPECT_EQ(window_warmup_rate(7, 4, 10, 30), 1.0);
+  EXPECT_EQ(window_warmup_rate(3, 4, 10, 30), window_warmup_rate(4, 4, 10, 30));  // before the origin: the first
+  EXPECT_DOUBLE_EQ(window_warmup_rate(5, 4, 10, 15), (65.0 / 15.0 + 5.0) / 10.0);  // steps 10–14 warm, 15–19 full
+  EXPECT_EQ(window_warmup_rate(0, 0, 10, 0), 1.0);
+  EXPECT_EQ(warmup_factor(29, 30), 1.0);
+  EXPECT_EQ(warmup_factor(30, 30), 1.0);
+}
+
 }  // namespace tessera
