@@ -550,20 +550,29 @@ Status run_demo_in(const GlobalOptions& global, const DemoOptions& o, const fs::
     if (!n.address.empty() && n.last_update != n.registration_block) last_weights = std::max(last_weights, n.last_update);
   }
   if (last_weights > 0 && subnet.last_epoch_block <= last_weights && !interrupted()) {
-    // A tempo of up to 65,535 blocks is valid (4.5 h of the demo's blocks): past a minute
-    // the demo says that the pay shown is for the weights before.
+    // Any tempo + 1 consecutive blocks hold an epoch: the wait is counted in blocks, so
+    // that a chain slower than its block time (a loaded machine, the runtime under
+    // chopsticks) still gets there. A tempo of up to 65,535 blocks is valid (4.5 h of the
+    // demo's blocks): past a minute the demo says that the pay shown is for the weights
+    // before.
     constexpr double kMaxEpochWaitS = 60;
-    const double wait_s = std::min(kMaxEpochWaitS, (subnet.params.tempo() + 3.0) * spec.schedule.block_time_ms / 1000.0);
-    std::printf("  waiting for the chain's epoch after the last weights (set in block %llu; at most %.0f s)\n",
-                static_cast<unsigned long long>(last_weights), wait_s);
+    const std::uint64_t last_block = last_weights + subnet.params.tempo() + 3;
+    std::printf("  waiting for the chain's epoch after the last weights (set in block %llu; until block %llu, at most "
+                "%.0f s)\n",
+                static_cast<unsigned long long>(last_weights), static_cast<unsigned long long>(last_block),
+                kMaxEpochWaitS);
     std::fflush(stdout);
     const auto t_wait = Clock::now();
-    while (subnet.last_epoch_block <= last_weights && seconds_since(t_wait) < wait_s && !interrupted()) {
+    std::uint64_t height = 0;
+    while (subnet.last_epoch_block <= last_weights && height <= last_block && seconds_since(t_wait) < kMaxEpochWaitS &&
+           !interrupted()) {
       std::this_thread::sleep_for(std::chrono::milliseconds(250));
       if (auto now = chain->subnet(netuid); now.ok()) subnet = std::move(*now);  // a failed read: the next one
+      if (auto head = chain->head(); head.ok()) height = head->height;
     }
     if (subnet.last_epoch_block <= last_weights) {
-      std::printf("  (no epoch followed in %.0f s: the pay shown is for the weights before)\n", wait_s);
+      std::printf("  (no epoch followed by block %llu, %.0f s: the pay shown is for the weights before)\n",
+                  static_cast<unsigned long long>(height), seconds_since(t_wait));
     }
   }
   chain_proc->signal(SIGINT);
