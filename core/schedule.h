@@ -71,7 +71,7 @@ inline double warmup_factor(long step, long warmup_steps) {
 
 // The mean warm-up factor over the `inner_steps` steps of `window`: how far the warm-up
 // scales that window's deltas against a window at the full rate. Consensus arithmetic
-// (the norm references are per unit of it, docs/architecture.md): sums of exact
+// (the norm references are per unit of it, docs/roles.md): sums of exact
 // quotients in a fixed order, no library function, so every platform gets the same bits.
 inline double window_warmup_rate(std::uint64_t window, std::uint64_t origin_window, int inner_steps, long warmup_steps) {
   if (inner_steps <= 0) return 1.0;

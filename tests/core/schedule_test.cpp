@@ -38,7 +38,6 @@ TEST(EpochSchedule, FollowsSubtensorPhase) {
   EXPECT_FALSE(EpochSchedule({1, 0}).is_epoch_block(9));
 }
 
-}  // namespace
 // The warm-up rate of a window: the mean of its steps' factors (step + 1) / warmup,
 // counted from the run's origin window, 1 once the warm-up is over or without one.
 TEST(WarmupRate, IsTheMeanFactorOfTheWindowsSteps) {
@@ -52,4 +51,5 @@ TEST(WarmupRate, IsTheMeanFactorOfTheWindowsSteps) {
   EXPECT_EQ(warmup_factor(30, 30), 1.0);
 }
 
+}  // namespace
 }  // namespace tessera
