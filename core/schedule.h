@@ -1,9 +1,12 @@
 // Window and epoch arithmetic. Time is counted in chain blocks.
 //
 // window(b)  = b / blocks_per_window; window w spans blocks [w·bpw, (w+1)·bpw).
-// Epochs follow subtensor: subnet `netuid` with tempo T runs its epoch at every block b
-// with (b + netuid + 1) mod (T + 1) == 0, so subnets do not all run on the same block.
-// Tempo 0 means "never".
+// Epochs: subnet `netuid` with tempo T runs its epoch at the end of every block b with
+// (b + netuid + 1) mod (T + 1) == 0, so subnets do not all run on the same block. That
+// is the phase subtensor's documentation states; its runtime's code runs the epoch at the
+// start of the block where that sum is ≡ T (`blocks_until_next_epoch` returns
+// T − (b + netuid + 1) mod (T + 1)), one block earlier. The embedded ledger keeps this
+// rule, under which its block logs replay. Tempo 0 means "never".
 #pragma once
 
 #include <algorithm>

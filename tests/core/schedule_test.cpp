@@ -25,7 +25,9 @@ TEST(WindowSchedule, AcceptsCurrentWindowAndGrace) {
   EXPECT_FALSE(s.accepts(1, 25, 2));  // stale
 }
 
-TEST(EpochSchedule, FollowsSubtensorPhase) {
+// The ledger's phase (core/schedule.h: subtensor's documented one; its runtime's code
+// runs one block earlier).
+TEST(EpochSchedule, FallsWhereBlockPlusNetuidPlusOneFillsATempo) {
   EpochSchedule e{1, 10};  // epochs where (b + 2) % 11 == 0
   EXPECT_TRUE(e.is_epoch_block(9));
   EXPECT_TRUE(e.is_epoch_block(20));
