@@ -5,6 +5,7 @@
 #include <cstdlib>
 
 #include "core/hash.h"
+#include "core/schedule.h"
 #include "net/grpc.h"
 #include "proto/chain.grpc.pb.h"
 
@@ -290,6 +291,20 @@ std::string format_tao_short(std::uint64_t rao, bool with_unit) {
   std::string frac = std::to_string(units % 10000);
   frac = std::string(4 - frac.size(), '0') + frac;
   return std::to_string(units / 10000) + "." + frac + (with_unit ? " TAO" : "");
+}
+
+std::uint64_t ChainClient::next_epoch_block(std::uint32_t netuid, std::uint32_t tempo, std::uint64_t block) const {
+  const std::uint64_t until =
+      EpochSchedule{static_cast<std::uint16_t>(netuid), static_cast<std::uint16_t>(tempo)}.blocks_until_next_epoch(block);
+  return until == UINT64_MAX ? UINT64_MAX : block + until;
+}
+
+std::uint64_t subtensor_next_epoch_block(std::uint32_t netuid, std::uint32_t tempo, std::uint64_t block) {
+  if (tempo == 0) return UINT64_MAX;
+  const std::uint64_t period = static_cast<std::uint64_t>(tempo) + 1;
+  // Blocks from `block` to the next n with (n + netuid + 1) mod period = tempo.
+  const std::uint64_t until = tempo - (block + netuid + 1) % period;
+  return block + (until == 0 ? period : until);
 }
 
 std::optional<std::uint32_t> find_uid(const Subnet& subnet, const PublicKey& hotkey) {

@@ -126,7 +126,17 @@ class ChainClient {
   // registration (subtensor's sudo_register); returns the uid. Chains without sudo refuse.
   virtual Result<std::uint32_t> register_by_sudo(const Keypair& sudo, const PublicKey& coldkey, const PublicKey& hotkey,
                                                  std::uint32_t netuid) = 0;
+  // The first block after `block` in which this chain runs subnet `netuid`'s epoch at
+  // `tempo` (UINT64_MAX for tempo 0). The embedded ledger's rule (core/schedule.h) unless
+  // the chain overrides it.
+  virtual std::uint64_t next_epoch_block(std::uint32_t netuid, std::uint32_t tempo, std::uint64_t block) const;
 };
+
+// Subtensor's runtime runs a subnet's epoch at the start of each block n with
+// tempo − (n + netuid + 1) mod (tempo + 1) = 0 (its blocks_until_next_epoch), one block
+// before the embedded ledger's phase. The first such block after `block`; UINT64_MAX for
+// tempo 0.
+std::uint64_t subtensor_next_epoch_block(std::uint32_t netuid, std::uint32_t tempo, std::uint64_t block);
 
 // The uid `hotkey` holds in a subnet's metagraph (nullopt: not registered).
 std::optional<std::uint32_t> find_uid(const Subnet& subnet, const PublicKey& hotkey);

@@ -54,6 +54,10 @@ class SubtensorChain final : public ChainClient {
  public:
   explicit SubtensorChain(std::unique_ptr<sub::SubstrateClient> client) : client_(std::move(client)) {}
 
+  std::uint64_t next_epoch_block(std::uint32_t netuid, std::uint32_t tempo, std::uint64_t block) const override {
+    return subtensor_next_epoch_block(netuid, tempo, block);
+  }
+
   Result<HeadInfo> head() override {
     TESSERA_ASSIGN_OR_RETURN(auto h, client_->best_header());
     TESSERA_ASSIGN_OR_RETURN(auto issuance, client_->storage("Balances", "TotalIssuance"));

@@ -442,14 +442,12 @@ Status Validator::maybe_set_weights(std::uint64_t block) {
   // permit; there they only wait for the first epoch.)
   const bool self_only = uids.size() == 1 && uids[0] == joined_.uid;
   if (!self_only && !permit) {
-    const std::uint64_t until =
-        EpochSchedule{static_cast<std::uint16_t>(netuid), static_cast<std::uint16_t>(params.tempo())}.blocks_until_next_epoch(block);
-    const std::uint64_t next_epoch = until == UINT64_MAX ? UINT64_MAX : block + until;
+    const std::uint64_t next_epoch = joined_.chain->next_epoch_block(netuid, params.tempo(), block);
     if (permit_wait_logged_ != next_epoch) {
       permit_wait_logged_ = next_epoch;
       spdlog::info("weights wait: uid {} holds no validator permit yet (the chain grants them by stake at each epoch; {})",
                    joined_.uid,
-                   until == UINT64_MAX ? "this subnet's tempo is 0, so none will" : "the next is block " + std::to_string(next_epoch));
+                   next_epoch == UINT64_MAX ? "this subnet's tempo is 0, so none will" : "the next is block " + std::to_string(next_epoch));
     }
     count_event(state_, "weights-waiting-for-permit", 1);
     return Status::Ok();

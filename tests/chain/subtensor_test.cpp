@@ -16,6 +16,7 @@
 #include "chain-bridge/client.h"
 #include "chain-bridge/substrate/ss58.h"
 #include "chain-bridge/substrate/substrate_client.h"
+#include "core/schedule.h"
 #include "tests/test_util.h"
 
 namespace tessera::substrate {
@@ -298,14 +299,12 @@ TEST_F(Subtensor, WeightsSetThroughTheChainClientRankMinersInTheRuntimesEpoch) {
   ASSERT_TRUE(created.ok()) << created.status().to_string();
   const std::uint32_t netuid = *created;
 
-  // This runtime runs a subnet's epoch at blocks where (block + netuid + 1) % (tempo + 1)
-  // is 0. Registrations and the first weights (5 blocks: one per extrinsic) must fall
-  // before the next epoch, so that the validator has no permit yet: skip past an epoch
-  // that is too close.
+  // Registrations and the first weights (5 blocks: one per extrinsic) must fall before
+  // the next epoch, so that the validator has no permit yet: skip past an epoch that is
+  // too close.
   auto now = client->best_header();
   ASSERT_TRUE(now.ok());
-  std::uint64_t until_epoch = 0;
-  while ((now->number + until_epoch + netuid + 1) % (tempo + 1) != 0) ++until_epoch;
+  const std::uint64_t until_epoch = (*chain)->next_epoch_block(netuid, tempo, now->number) - now->number;
   if (until_epoch <= 8) {
     ASSERT_TRUE(client->rpc().call("dev_newBlock", {{{"count", until_epoch + 1}}}).ok());
   }
@@ -414,6 +413,14 @@ TEST_F(Subtensor, WeightsSetThroughTheChainClientRankMinersInTheRuntimesEpoch) {
   auto permitted = (*chain)->subnet(netuid);
   ASSERT_TRUE(permitted.ok());
   EXPECT_TRUE(permitted->neurons[*v_uid].validator_permit);
+  // The epoch ran in a block of the runtime's phase (the client's next_epoch_block), one
+  // block before the embedded ledger's.
+  const std::uint64_t epoch = permitted->last_epoch_block;
+  ASSERT_GT(epoch, 0u);
+  EXPECT_EQ((*chain)->next_epoch_block(netuid, tempo, epoch - 1), epoch);
+  EXPECT_EQ(chain::subtensor_next_epoch_block(netuid, tempo, epoch - 1), epoch);
+  EXPECT_FALSE((EpochSchedule{static_cast<std::uint16_t>(netuid), static_cast<std::uint16_t>(tempo)}.is_epoch_block(epoch)));
+  EXPECT_TRUE((EpochSchedule{static_cast<std::uint16_t>(netuid), static_cast<std::uint16_t>(tempo)}.is_epoch_block(epoch + 1)));
 
   auto weights = (*chain)->set_weights(validator_hot, netuid, {*m1, *m2}, {60000, 20000}, subnet->params.version_key());
   ASSERT_TRUE(weights.ok()) << weights.status().to_string();
@@ -433,6 +440,22 @@ TEST_F(Subtensor, WeightsSetThroughTheChainClientRankMinersInTheRuntimesEpoch) {
   EXPECT_GT(n[*m1].incentive_u16, n[*m2].incentive_u16);
   EXPECT_GT(n[*m2].incentive_u16, 0u);
   EXPECT_GE(n[*m1].last_emission, n[*m2].last_emission);
+}
+
+// Subtensor's table of first epoch blocks (tempo, netuid → block) in its
+// blocks_until_next_epoch: 1, 0 → 0; 1, 1 → 1; 2, 0 → 1; 2, 1 → 0; 100, 0 → 99; 100, 1 → 98.
+TEST(SubtensorEpochPhase, MatchesTheRuntimesTable) {
+  struct Row {
+    std::uint32_t tempo, netuid;
+    std::uint64_t first;
+  };
+  for (const Row& r : {Row{1, 0, 0}, Row{1, 1, 1}, Row{2, 0, 1}, Row{2, 1, 0}, Row{100, 0, 99}, Row{100, 1, 98}}) {
+    const std::uint64_t after_0 = chain::subtensor_next_epoch_block(r.netuid, r.tempo, 0);
+    // Block 0 is an epoch block exactly when the next one after it is a period later.
+    EXPECT_EQ(after_0, r.first == 0 ? r.tempo + 1 : r.first) << "tempo " << r.tempo << ", netuid " << r.netuid;
+    EXPECT_EQ(chain::subtensor_next_epoch_block(r.netuid, r.tempo, r.first), r.first + r.tempo + 1);
+  }
+  EXPECT_EQ(chain::subtensor_next_epoch_block(3, 0, 7), UINT64_MAX);
 }
 
 std::uint16_t free_port() {
