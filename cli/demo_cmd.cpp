@@ -563,16 +563,15 @@ Status run_demo_in(const GlobalOptions& global, const DemoOptions& o, const fs::
                 kMaxEpochWaitS);
     std::fflush(stdout);
     const auto t_wait = Clock::now();
-    std::uint64_t height = 0;
-    while (subnet.last_epoch_block <= last_weights && height <= last_block && seconds_since(t_wait) < kMaxEpochWaitS &&
-           !interrupted()) {
+    // subnet.block: the head the read was made at.
+    while (subnet.last_epoch_block <= last_weights && subnet.block <= last_block &&
+           seconds_since(t_wait) < kMaxEpochWaitS && !interrupted()) {
       std::this_thread::sleep_for(std::chrono::milliseconds(250));
       if (auto now = chain->subnet(netuid); now.ok()) subnet = std::move(*now);  // a failed read: the next one
-      if (auto head = chain->head(); head.ok()) height = head->height;
     }
     if (subnet.last_epoch_block <= last_weights) {
       std::printf("  (no epoch followed by block %llu, %.0f s: the pay shown is for the weights before)\n",
-                  static_cast<unsigned long long>(height), seconds_since(t_wait));
+                  static_cast<unsigned long long>(subnet.block), seconds_since(t_wait));
     }
   }
   chain_proc->signal(SIGINT);

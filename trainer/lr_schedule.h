@@ -2,9 +2,7 @@
 // linear warm-up to `lr`, then cosine decay to `lr · min_lr_ratio` at `total_steps`.
 #pragma once
 
-#include <algorithm>
 #include <cmath>
-#include <cstdint>
 
 #include "core/schedule.h"
 

@@ -26,7 +26,6 @@
 #include "core/process.h"
 #include "trainer/data_parallel.h"
 #include "trainer/inner_loop.h"
-#include "trainer/lr_schedule.h"
 #include "trainer/miner_state.h"
 #include "trainer/shard_assignment.h"
 #include "trainer/optim.h"
