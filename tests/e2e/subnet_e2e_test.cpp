@@ -163,7 +163,6 @@ TEST(SubnetE2E, MinersValidatorAggregatorAndChainOnLoopback) {
   const testing::TempDir& dir = subnet.dir;
   const std::string& bin = subnet.bin;
   const std::string& home = subnet.home;
-  const std::string& address = subnet.address;
   auto tessera = [&](const std::string& args) { return subnet.tessera(args); };
 
   constexpr int kWindows = 6;
@@ -173,14 +172,10 @@ TEST(SubnetE2E, MinersValidatorAggregatorAndChainOnLoopback) {
   // process registers first.
   subnet.register_wallets({"val", "alice", "bob"});
   if (HasFatalFailure()) return;
-  testing::Process validator({bin, "--home", home, "validator", "--netuid", "1", "--wallet", "val", "--chain", address,
-                              "--aggregate", "--stake", "50", "--threads", "1", "--json", "--metrics-listen", "127.0.0.1:0"},
-                             dir / "validator.json", dir / "validator.log");
+  auto validator = subnet.validator({"--json", "--metrics-listen", "127.0.0.1:0"});
   std::vector<std::unique_ptr<testing::Process>> miners;
   for (const char* name : {"alice", "bob"}) {
-    std::vector<std::string> argv = {bin, "--home", home, "miner", "--netuid", "1", "--wallet", name, "--chain", address,
-                                     "--threads", "1", "--windows", std::to_string(kWindows), "--json", "--metrics-listen",
-                                     "127.0.0.1:0"};
+    std::vector<std::string> argv = {"--windows", std::to_string(kWindows), "--json", "--metrics-listen", "127.0.0.1:0"};
     // Bob trains with a local worker process (Gloo): its rebases onto each new checkpoint
     // (overlapped windows) are broadcast to the worker, which must follow them. In this
     // test's windows, long beside nano's steps, the default latest start would wait for
@@ -188,8 +183,7 @@ TEST(SubnetE2E, MinersValidatorAggregatorAndChainOnLoopback) {
     // it), so that their windows are trained ahead and rebased.
     argv.insert(argv.end(), {"--start-margin", "1000"});
     if (std::string(name) == "bob") argv.insert(argv.end(), {"--workers", "2"});
-    miners.push_back(std::make_unique<testing::Process>(argv, dir / (std::string(name) + ".json"),
-                                                        dir / (std::string(name) + ".log")));
+    miners.push_back(subnet.miner(name, argv));
   }
   // Alice's metrics while she runs: scraped until they show two windows, which must then
   // agree with her JSON lines of that moment.
@@ -316,9 +310,9 @@ TEST(SubnetE2E, MinersValidatorAggregatorAndChainOnLoopback) {
     EXPECT_NE(none.exit_code, 0);
     EXPECT_NE(none.output.find("no verdict of window 999999"), std::string::npos) << none.output;
   }
-  validator.signal(SIGTERM);
+  validator->signal(SIGTERM);
   int vcode = -1;
-  ASSERT_TRUE(validator.wait(std::chrono::seconds(20), &vcode));
+  ASSERT_TRUE(validator->wait(std::chrono::seconds(20), &vcode));
   EXPECT_EQ(vcode, 0) << read_all(dir / "validator.log");
 
   // The aggregator's store served by `checkpoint serve` as an operator runs a mirror: its
@@ -447,9 +441,7 @@ TEST(SubnetE2E, DashboardShowsTheChainAndTheVerdictsInABrowser) {
   const testing::TempDir& dir = subnet.dir;
   const std::string& bin = subnet.bin;
   const std::string& home = subnet.home;
-  testing::Process validator({bin, "--home", home, "validator", "--netuid", "1", "--wallet", "val", "--chain", subnet.address,
-                              "--aggregate", "--stake", "50", "--threads", "1", "--json", "--metrics-listen", "127.0.0.1:0"},
-                             dir / "validator.json", dir / "validator.log");
+  auto validator = subnet.validator({"--json", "--metrics-listen", "127.0.0.1:0"});
   const std::string validator_metrics = metrics_url(dir / "validator.log");
   ASSERT_FALSE(validator_metrics.empty()) << read_all(dir / "validator.log");
   std::vector<std::unique_ptr<testing::Process>> miners;
@@ -611,12 +603,9 @@ TEST(SubnetE2E, HarvestingValidatorsNeitherGetNorWinCopies) {
                {"owner=1000", "val=100", "alice=10", "staked=100", "unstaked=10", "sybil1=10", "sybil2=10"});
   if (HasFatalFailure()) return;
   const testing::TempDir& dir = subnet.dir;
-  const std::string& bin = subnet.bin;
   const std::string& home = subnet.home;
   const std::string& address = subnet.address;
-  testing::Process validator({bin, "--home", home, "validator", "--netuid", "1", "--wallet", "val", "--chain", address,
-                              "--aggregate", "--stake", "50", "--threads", "1", "--json"},
-                             dir / "validator.json", dir / "validator.log");
+  auto validator = subnet.validator({"--json"});
   const std::string harvester = TESSERA_HARVESTER;
   testing::Process staked({harvester, "--home", home, "--chain", address, "--netuid", "1", "--wallet", "staked",
                            "--sybil", "sybil1", "--stake", "50"},
@@ -631,11 +620,9 @@ TEST(SubnetE2E, HarvestingValidatorsNeitherGetNorWinCopies) {
         << read_all(dir / (std::string(h) + ".log"));
   }
   constexpr int kWindows = 5;
-  testing::Process miner({bin, "--home", home, "miner", "--netuid", "1", "--wallet", "alice", "--chain", address,
-                          "--threads", "1", "--windows", std::to_string(kWindows), "--json"},
-                         dir / "alice.json", dir / "alice.log");
+  auto miner = subnet.miner("alice", {"--windows", std::to_string(kWindows), "--json"});
   int code = -1;
-  ASSERT_TRUE(miner.wait(std::chrono::seconds(120), &code)) << read_all(dir / "alice.log");
+  ASSERT_TRUE(miner->wait(std::chrono::seconds(120), &code)) << read_all(dir / "alice.log");
   ASSERT_EQ(code, 0) << read_all(dir / "alice.log");
   const auto alice = json_lines(dir / "alice.json");
   ASSERT_EQ(alice.size(), static_cast<std::size_t>(kWindows));
@@ -655,8 +642,8 @@ TEST(SubnetE2E, HarvestingValidatorsNeitherGetNorWinCopies) {
       << read_all(dir / "validator.log");
   staked.signal(SIGTERM);
   unstaked.signal(SIGTERM);
-  validator.signal(SIGTERM);
-  for (auto* p : {&staked, &unstaked, &validator}) p->wait(std::chrono::seconds(20), &code);
+  validator->signal(SIGTERM);
+  for (auto* p : {&staked, &unstaked, validator.get()}) p->wait(std::chrono::seconds(20), &code);
 
   // The staked harvester got alice's payloads and forwarded them; the unstaked one got none.
   const std::string staked_out = read_all(dir / "staked.out"), unstaked_out = read_all(dir / "unstaked.out");
