@@ -395,7 +395,7 @@ void Miner::submit(const chain::CheckpointInfo& info, const std::vector<std::uin
   const auto t_send = std::chrono::steady_clock::now();
   const SendReport sent = send_to_validators(*header, encoded->bytes);
   times.send_s = since(t_send);
-  send_s_ = std::min(times.encode_s + times.send_s, 0.1 * window_s());
+  send_s_ = send_reserve(times.encode_s, times.send_s, window_s());
   record_.counters["submitted"] += 1;
   record_.counters["accepted-by-validators"] += sent.accepted;
   if (trained.rebased_at_step >= 0) record_.counters["overlapped"] += 1;
@@ -687,6 +687,10 @@ double pace_after_skip(double pace_s) { return pace_s * 5.0 / 6.0; }
 
 bool end_window_now(int steps, int inner_steps, double step_s, double reserve_s, const std::function<double()>& left_s) {
   return 2 * steps >= inner_steps && left_s() < 1.1 * step_s + reserve_s;
+}
+
+double send_reserve(double encode_s, double send_s, double window_s) {
+  return std::min(encode_s + send_s, 0.1 * window_s);
 }
 
 bool in_warmup(std::uint64_t window, std::uint64_t origin_window, int inner_steps, int warmup_steps) {

@@ -86,6 +86,12 @@ bool too_early_to_start(double until_deadline_s, double pace_s, double margin);
 // dropped one leaves the window to the other miners.
 bool end_window_now(int steps, int inner_steps, double step_s, double reserve_s, const std::function<double()>& left_s);
 
+// The time end_window_now reserves for encoding and sending: what the last window's took,
+// at most a tenth of the window. The send waits on the validators, so without the cap one
+// that stalls a send (or answers slowly on purpose) would make every later window of this
+// miner end early by as long as it stalled.
+double send_reserve(double encode_s, double send_s, double window_s);
+
 // Whether every step of `window` is still in the inner learning rate's warm-up (the
 // schedule counts steps from `origin_window`). Such a window is not ended early, only
 // dropped when late: its steps run at a fraction of the rate of the windows after it, so a

@@ -121,6 +121,19 @@ TEST(MinerScheduler, EndsALateWindowWhenAnotherStepWouldLeaveTooLittleToSendButN
   EXPECT_FALSE(ends(1, 3, 0.5));
 }
 
+// A validator that stalls a miner's send must not cut the miner's later windows short:
+// the reserve the early end keeps for the send is capped at a tenth of the window.
+TEST(MinerScheduler, AStalledSendReservesAtMostATenthOfTheWindow) {
+  EXPECT_DOUBLE_EQ(send_reserve(0.05, 0.15, 5.0), 0.2) << "an ordinary send: what it took";
+  const double stalled = send_reserve(0.05, 30.0, 5.0);
+  EXPECT_DOUBLE_EQ(stalled, 0.5) << "a 30-s stall in a 5-s window reserves 0.5 s";
+  // The next window, at 0.4 s a step: it goes on while 0.94 s are left, as it would with
+  // half a second to send, not from 30.44 s before the close (the whole window).
+  const auto ends = [&](double left_s) { return end_window_now(8, 10, 0.4, stalled, [&] { return left_s; }); };
+  EXPECT_FALSE(ends(1.0));
+  EXPECT_TRUE(ends(0.9));
+}
+
 // A window whose steps are all in the learning rate's warm-up is never ended early
 // (in_warmup): H = 4, 4 warm-up steps, the run's schedule counting from window 8.
 TEST(MinerScheduler, AWindowWhollyInTheWarmUpIsNotEndedEarly) {
