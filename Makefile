@@ -37,7 +37,7 @@ fuzz: deps
 	cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTESSERA_FUZZ=ON -DTESSERA_CUDA=OFF \
 	  -DCMAKE_C_COMPILER=clang-14 -DCMAKE_CXX_COMPILER=clang++-14 \
 	  -DCMAKE_CXX_FLAGS="-fsanitize=fuzzer-no-link,address" -DCMAKE_C_FLAGS="-fsanitize=fuzzer-no-link,address"
-	cmake --build build-fuzz -j $(JOBS) --target fuzz_submission fuzz_delta fuzz_checkpoint
+	cmake --build build-fuzz -j $(JOBS) --target fuzz_submission fuzz_delta fuzz_checkpoint fuzz_substrate
 
 clean:
 	rm -rf $(BUILD_DIR) build-fuzz

@@ -48,7 +48,11 @@ Result<EncodedDelta> ErrorFeedback::step(const std::vector<IndexedTensor>& delta
 }
 
 void ErrorFeedback::keep_only(const std::vector<std::uint32_t>& kept) {
-  std::erase_if(buffers_, [&](const auto& b) { return !std::binary_search(kept.begin(), kept.end(), b.first); });
+  // erase/remove_if rather than std::erase_if: the fuzz build compiles this file as C++17
+  // (torch's headers under clang 14, tests/fuzz/CMakeLists.txt).
+  buffers_.erase(std::remove_if(buffers_.begin(), buffers_.end(),
+                                [&](const auto& b) { return !std::binary_search(kept.begin(), kept.end(), b.first); }),
+                 buffers_.end());
 }
 
 }  // namespace tessera::gradients
