@@ -128,7 +128,7 @@ TEST(MinerScheduler, AStalledSendReservesAtMostATenthOfTheWindow) {
   const double stalled = send_reserve(0.05, 30.0, 5.0);
   EXPECT_DOUBLE_EQ(stalled, 0.5) << "a 30-s stall in a 5-s window reserves 0.5 s";
   // The next window, at 0.4 s a step: it goes on while 0.94 s are left, as it would with
-  // half a second to send, not from 30.44 s before the close (the whole window).
+  // half a second to send, not from 30.49 s before the close (the whole window).
   const auto ends = [&](double left_s) { return end_window_now(8, 10, 0.4, stalled, [&] { return left_s; }); };
   EXPECT_FALSE(ends(1.0));
   EXPECT_TRUE(ends(0.9));
