@@ -294,17 +294,15 @@ std::string format_tao_short(std::uint64_t rao, bool with_unit) {
 }
 
 std::uint64_t ChainClient::next_epoch_block(std::uint32_t netuid, std::uint32_t tempo, std::uint64_t block) const {
-  const std::uint64_t until =
-      EpochSchedule{static_cast<std::uint16_t>(netuid), static_cast<std::uint16_t>(tempo)}.blocks_until_next_epoch(block);
-  return until == UINT64_MAX ? UINT64_MAX : block + until;
+  return EpochSchedule{static_cast<std::uint16_t>(netuid), static_cast<std::uint16_t>(tempo)}.next_epoch_block(block);
 }
 
 std::uint64_t subtensor_next_epoch_block(std::uint32_t netuid, std::uint32_t tempo, std::uint64_t block) {
-  if (tempo == 0) return UINT64_MAX;
-  const std::uint64_t period = static_cast<std::uint64_t>(tempo) + 1;
-  // Blocks from `block` to the next n with (n + netuid + 1) mod period = tempo.
-  const std::uint64_t until = tempo - (block + netuid + 1) % period;
-  return block + (until == 0 ? period : until);
+  // The runtime's epoch blocks are the ledger's, each one block earlier: its first after
+  // `block` is the ledger's first after block + 1, less one.
+  const std::uint64_t ledger =
+      EpochSchedule{static_cast<std::uint16_t>(netuid), static_cast<std::uint16_t>(tempo)}.next_epoch_block(block + 1);
+  return ledger == UINT64_MAX ? UINT64_MAX : ledger - 1;
 }
 
 std::optional<std::uint32_t> find_uid(const Subnet& subnet, const PublicKey& hotkey) {

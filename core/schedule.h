@@ -51,6 +51,11 @@ struct EpochSchedule {
     const std::uint64_t phase = (block + netuid + 1) % period;
     return phase == 0 ? period : period - phase;
   }
+  // The first epoch block strictly after `block` (tempo 0: UINT64_MAX).
+  Block next_epoch_block(Block block) const {
+    const std::uint64_t until = blocks_until_next_epoch(block);
+    return until == UINT64_MAX ? UINT64_MAX : block + until;
+  }
   // Number of epoch blocks in [0, block].
   std::uint64_t epochs_through(Block block) const {
     if (tempo == 0) return 0;

@@ -419,8 +419,9 @@ TEST_F(Subtensor, WeightsSetThroughTheChainClientRankMinersInTheRuntimesEpoch) {
   ASSERT_GT(epoch, 0u);
   EXPECT_EQ((*chain)->next_epoch_block(netuid, tempo, epoch - 1), epoch);
   EXPECT_EQ(chain::subtensor_next_epoch_block(netuid, tempo, epoch - 1), epoch);
-  EXPECT_FALSE((EpochSchedule{static_cast<std::uint16_t>(netuid), static_cast<std::uint16_t>(tempo)}.is_epoch_block(epoch)));
-  EXPECT_TRUE((EpochSchedule{static_cast<std::uint16_t>(netuid), static_cast<std::uint16_t>(tempo)}.is_epoch_block(epoch + 1)));
+  const EpochSchedule ledger_phase{static_cast<std::uint16_t>(netuid), static_cast<std::uint16_t>(tempo)};
+  EXPECT_FALSE(ledger_phase.is_epoch_block(epoch));
+  EXPECT_TRUE(ledger_phase.is_epoch_block(epoch + 1));
 
   auto weights = (*chain)->set_weights(validator_hot, netuid, {*m1, *m2}, {60000, 20000}, subnet->params.version_key());
   ASSERT_TRUE(weights.ok()) << weights.status().to_string();

@@ -34,6 +34,9 @@ TEST(EpochSchedule, FallsWhereBlockPlusNetuidPlusOneFillsATempo) {
   EXPECT_FALSE(e.is_epoch_block(10));
   EXPECT_EQ(e.blocks_until_next_epoch(9), 11u);
   EXPECT_EQ(e.blocks_until_next_epoch(10), 10u);
+  EXPECT_EQ(e.next_epoch_block(9), 20u);
+  EXPECT_EQ(e.next_epoch_block(10), 20u);
+  EXPECT_EQ((EpochSchedule{1, 0}.next_epoch_block(10)), UINT64_MAX);
   EXPECT_EQ(e.epochs_through(8), 0u);
   EXPECT_EQ(e.epochs_through(9), 1u);
   EXPECT_EQ(e.epochs_through(20), 2u);
