@@ -31,7 +31,9 @@ TEST(PowerCut, DropsWhatWasNotSyncedAndKeepsWhatWas) {
   {
     testing::TempDir dir;
     EXPECT_EQ(probe(dir, "rename"), "(absent)");  // the rename was never made durable
-    EXPECT_EQ(*read_file(dir / "file.tmp"), "hello");
+    const auto tmp = read_file(dir / "file.tmp");
+    ASSERT_TRUE(tmp.ok()) << tmp.status().message();
+    EXPECT_EQ(*tmp, "hello");
   }
   {
     testing::TempDir dir;
