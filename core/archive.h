@@ -1,7 +1,7 @@
 // Boost.Serialization to and from bytes, the one way node-local records are encoded
 // (ledger snapshots, miner and validator state): binary archives without the Boost
-// header. Users link Boost::serialization and include the serialization headers their
-// types need (map, vector, string, …).
+// header. Users link tessera_archive and include the serialization headers their types
+// need (map, vector, string, …).
 #pragma once
 
 #include <boost/archive/binary_iarchive_impl.hpp>
@@ -21,11 +21,11 @@ namespace detail {
 
 // Boost's binary input archive with one more check: a string length or an element count
 // larger than the bytes left in the input is refused before anything is allocated for it
-// (every element of a record takes at least one byte). Boost's own archive allocates
-// first, so a damaged or forged length asked for up to 2^64 bytes: an absurd size only
-// threw std::bad_alloc, but a length of a few GiB was zero-filled before the read failed,
-// and under AddressSanitizer any failed allocation aborts. The wire format is Boost's,
-// unchanged: records written by `to_archive` and by earlier builds decode as before.
+// (every element of a record takes at least one byte). Boost's own archive allocates for
+// a length before it reads what follows, so a forged length would ask for up to 2^64
+// bytes, or zero-fill gigabytes before the read fails (and under AddressSanitizer a failed
+// allocation aborts). The format is Boost's, unchanged: records written by `to_archive`
+// and by earlier builds decode as before.
 class BoundedBinaryIArchive
     : public boost::archive::binary_iarchive_impl<BoundedBinaryIArchive, char, std::char_traits<char>> {
   using Impl = boost::archive::binary_iarchive_impl<BoundedBinaryIArchive, char, std::char_traits<char>>;
