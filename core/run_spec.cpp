@@ -184,6 +184,7 @@ Result<RunSpec> parse_run_spec(const std::string& text, const std::string& sourc
     r.string("dir", &d.dir);
     r.integer("page_tokens", &d.page_tokens, 16, 1 << 24);
     r.integer("pages_per_window", &d.pages_per_window, 1, 1 << 16);
+    r.choice("sampling", &d.sampling, {"uniform", "disjoint"});
   });
   section("schedule", [&](SectionReader& r) {
     auto& s = spec.schedule;

@@ -37,6 +37,10 @@ struct DataSpec {
   std::string dir = "data/fortunes";  // holds train_*.bin and val_*.bin (llm.c shards)
   int page_tokens = 4096;             // a page: a contiguous span of the training split
   int pages_per_window = 4;           // pages assigned to each miner per window
+  // How a miner's inner batches are cut from its pages (dataset/token_dataset.h
+  // inner_batch): "uniform", each row at a uniform offset inside a page, so that rows of
+  // one window overlap; "disjoint", the window's rows are distinct slots of its pages.
+  std::string sampling = "uniform";
 };
 
 struct ScheduleSpec {

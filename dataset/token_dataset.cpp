@@ -115,9 +115,52 @@ std::uint64_t inner_batch_seed(std::uint64_t run_seed, std::uint64_t window, std
   return Rng::derive("tessera/inner-batch", run_seed, window, uid * 65536 + static_cast<std::uint64_t>(step)).next_u64();
 }
 
+std::vector<std::uint64_t> disjoint_row_offsets(const RunSpec& spec, const std::vector<std::uint64_t>& pages,
+                                                std::uint64_t window, std::uint64_t uid, int step) {
+  const auto page_tokens = static_cast<std::uint64_t>(spec.data.page_tokens);
+  const auto seq_len = static_cast<std::uint64_t>(spec.train.seq_len);
+  TORCH_CHECK(!pages.empty(), "no pages to sample from");
+  TORCH_CHECK(page_tokens >= seq_len + 1, "page of ", page_tokens, " tokens is shorter than a sequence of ", seq_len,
+              " + 1");
+  // A page holds `per_page` slots; the `spare` tokens left over place the first one.
+  const std::uint64_t per_page = (page_tokens - 1) / seq_len;
+  const std::uint64_t spare = page_tokens - 1 - per_page * seq_len;
+  Rng rng = Rng::derive("tessera/disjoint-rows/v1", spec.seed, window, uid);
+  std::vector<std::uint64_t> slots;
+  slots.reserve(pages.size() * per_page);
+  for (const std::uint64_t page : pages) {
+    const std::uint64_t first = page * page_tokens + rng.uniform(spare + 1);
+    for (std::uint64_t k = 0; k < per_page; ++k) slots.push_back(first + k * seq_len);
+  }
+  const auto batch = static_cast<std::uint64_t>(spec.train.batch_size);
+  const std::uint64_t begin = static_cast<std::uint64_t>(step) * batch;
+  std::vector<std::uint64_t> offsets;
+  offsets.reserve(batch);
+  // Shuffle pass p orders rows [p·n, (p+1)·n); passes before the step's first row are
+  // drawn too, so that the order is the same whichever step asks.
+  std::vector<std::uint64_t> order;
+  const std::uint64_t n = slots.size();
+  for (std::uint64_t pass = 0; offsets.size() < batch; ++pass) {
+    order = slots;
+    for (std::uint64_t i = n - 1; i > 0; --i) std::swap(order[i], order[rng.uniform(i + 1)]);
+    for (std::uint64_t r = std::max(begin, pass * n); r < std::min(begin + batch, (pass + 1) * n); ++r) {
+      offsets.push_back(order[r - pass * n]);
+    }
+  }
+  return offsets;
+}
+
 std::pair<torch::Tensor, torch::Tensor> inner_batch(const TokenDataset& train, const RunSpec& spec,
                                                     const std::vector<std::uint64_t>& pages, std::uint64_t window,
                                                     std::uint64_t uid, int step) {
+  if (spec.data.sampling == "disjoint") {
+    const auto offsets = disjoint_row_offsets(spec, pages, window, uid, step);
+    for (const std::uint64_t o : offsets) {
+      TORCH_CHECK(o + static_cast<std::uint64_t>(spec.train.seq_len) + 1 <= train.size(), "a row at token ", o,
+                  " is past the end of the split");
+    }
+    return train.batch_at(offsets, spec.train.seq_len);
+  }
   return train.sample_from_pages(pages, static_cast<std::uint64_t>(spec.data.page_tokens),
                                  inner_batch_seed(spec.seed, window, uid, step), spec.train.batch_size, spec.train.seq_len);
 }

@@ -62,9 +62,20 @@ std::string pages_digest(const std::vector<std::uint64_t>& pages);
 // Validators recompute it to measure a delta on the exact data it was trained on.
 std::uint64_t inner_batch_seed(std::uint64_t run_seed, std::uint64_t window, std::uint64_t uid, int step);
 
+// The token offsets of the rows a miner trains on at inner step `step` of `window` when
+// data.sampling = "disjoint". Each page is cut, from a phase drawn per page, into slots of
+// train.seq_len tokens (a row reads seq_len + 1, so a row's last target is the next
+// slot's first input); the window's slots are shuffled, and step s takes rows
+// [s·B, (s+1)·B) of that order. No two rows of a window share an input token until the
+// window needs more rows than its pages hold; the order then goes on with a fresh shuffle
+// of the same slots. A function of (spec.seed, window, uid) and the pages alone.
+std::vector<std::uint64_t> disjoint_row_offsets(const RunSpec& spec, const std::vector<std::uint64_t>& pages,
+                                                std::uint64_t window, std::uint64_t uid, int step);
+
 // The batch a miner trains on at inner step `step` of `window`: train.batch_size rows of
-// train.seq_len from its `pages`, drawn with inner_batch_seed. The miner, the validators'
-// replay of its own batches and the studies all draw it here, so they cannot disagree.
+// train.seq_len from its `pages`, cut as data.sampling says ("uniform": drawn with
+// inner_batch_seed; "disjoint": disjoint_row_offsets). The miner, the validators' replay
+// of its own batches and the studies all draw it here, so they cannot disagree.
 std::pair<torch::Tensor, torch::Tensor> inner_batch(const TokenDataset& train, const RunSpec& spec,
                                                     const std::vector<std::uint64_t>& pages, std::uint64_t window,
                                                     std::uint64_t uid, int step);

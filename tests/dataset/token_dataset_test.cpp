@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <map>
 #include <set>
 
 namespace tessera::dataset {
@@ -67,6 +69,71 @@ TEST(TokenDataset, PageSamplingStaysInsideAssignedPages) {
   std::set<std::int64_t> seen;
   for (std::int64_t i = 0; i < values.numel(); ++i) seen.insert(values[i].item<std::int64_t>());
   EXPECT_EQ(seen, (std::set<std::int64_t>{2, 6}));
+}
+
+RunSpec disjoint_spec() {
+  RunSpec spec;
+  spec.seed = 77;
+  spec.data.page_tokens = 100;
+  spec.data.sampling = "disjoint";
+  spec.train.seq_len = 20;    // 4 slots a page, 19 tokens to place the first
+  spec.train.batch_size = 3;
+  return spec;
+}
+
+TEST(DisjointRows, AWindowsRowsAreDistinctSlotsInsideItsPages) {
+  const RunSpec spec = disjoint_spec();
+  const std::vector<std::uint64_t> pages{2, 6, 9};  // 12 slots: steps 0–3 take each once
+  std::vector<std::uint64_t> rows;
+  for (int step = 0; step < 4; ++step) {
+    const auto offsets = disjoint_row_offsets(spec, pages, 5, 1, step);
+    ASSERT_EQ(offsets.size(), 3u);
+    EXPECT_EQ(offsets, disjoint_row_offsets(spec, pages, 5, 1, step)) << "the same rows whichever role asks";
+    rows.insert(rows.end(), offsets.begin(), offsets.end());
+  }
+  std::map<std::uint64_t, int> per_page;
+  for (const auto o : rows) {
+    EXPECT_EQ(o / 100, (o + 20) / 100) << "row at " << o << " reads past its page";
+    ++per_page[o / 100];
+  }
+  EXPECT_EQ(per_page, (std::map<std::uint64_t, int>{{2, 4}, {6, 4}, {9, 4}}));
+  std::sort(rows.begin(), rows.end());
+  for (std::size_t i = 1; i < rows.size(); ++i) EXPECT_GE(rows[i] - rows[i - 1], 20u) << "inputs overlap";
+  // Another window, miner or run cuts and orders the slots anew.
+  EXPECT_NE(disjoint_row_offsets(spec, pages, 6, 1, 0), disjoint_row_offsets(spec, pages, 5, 1, 0));
+  EXPECT_NE(disjoint_row_offsets(spec, pages, 5, 2, 0), disjoint_row_offsets(spec, pages, 5, 1, 0));
+}
+
+TEST(DisjointRows, AWindowThatNeedsMoreRowsThanItsPagesHoldShufflesThemAgain) {
+  const RunSpec spec = disjoint_spec();
+  const std::vector<std::uint64_t> pages{3, 4};  // 8 slots
+  std::vector<std::uint64_t> rows;
+  for (int step = 0; step < 8; ++step) {  // 24 rows: three passes over the slots
+    const auto offsets = disjoint_row_offsets(spec, pages, 0, 0, step);
+    rows.insert(rows.end(), offsets.begin(), offsets.end());
+  }
+  for (int pass = 0; pass < 3; ++pass) {
+    std::set<std::uint64_t> slots(rows.begin() + pass * 8, rows.begin() + (pass + 1) * 8);
+    EXPECT_EQ(slots.size(), 8u) << "pass " << pass << " repeats a slot before it used them all";
+    if (pass > 0) EXPECT_EQ(slots, std::set<std::uint64_t>(rows.begin(), rows.begin() + 8));
+  }
+  EXPECT_NE(std::vector<std::uint64_t>(rows.begin(), rows.begin() + 8),
+            std::vector<std::uint64_t>(rows.begin() + 8, rows.begin() + 16));
+}
+
+TEST(DisjointRows, InnerBatchFollowsTheSpecsSampling) {
+  std::vector<std::uint16_t> tokens(1000);
+  for (std::size_t i = 0; i < tokens.size(); ++i) tokens[i] = static_cast<std::uint16_t>(i % 251);
+  const auto ds = TokenDataset::from_tokens(tokens);
+  RunSpec spec = disjoint_spec();
+  const std::vector<std::uint64_t> pages{1, 8};
+  const auto [x, y] = inner_batch(ds, spec, pages, 3, 2, 1);
+  const auto expected = ds.batch_at(disjoint_row_offsets(spec, pages, 3, 2, 1), 20);
+  EXPECT_TRUE(torch::equal(x, expected.first));
+  EXPECT_TRUE(torch::equal(y, expected.second));
+  spec.data.sampling = "uniform";
+  EXPECT_TRUE(torch::equal(inner_batch(ds, spec, pages, 3, 2, 1).first,
+                           ds.sample_from_pages(pages, 100, inner_batch_seed(77, 3, 2, 1), 3, 20).first));
 }
 
 }  // namespace
