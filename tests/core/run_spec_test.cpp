@@ -19,6 +19,7 @@ TEST(RunSpec, EmptyTextGivesDefaults) {
   EXPECT_EQ(spec->model.preset, "tiny");
   EXPECT_EQ(spec->train.inner_steps, 10);
   EXPECT_EQ(spec->codec.quant, "int2");
+  EXPECT_EQ(spec->data.sampling, "uniform");
 }
 
 TEST(RunSpec, ReadsEverySection) {
@@ -32,6 +33,7 @@ shards = 2
 [data]
 dir = "somewhere"
 page_tokens = 1024
+sampling = "disjoint"
 [schedule]
 blocks_per_window = 5
 tempo = 50
@@ -62,6 +64,7 @@ validator_share = 0.4
   EXPECT_EQ(spec->model.preset, "nano");
   EXPECT_EQ(spec->model.shards, 2);
   EXPECT_EQ(spec->data.dir, "somewhere");
+  EXPECT_EQ(spec->data.sampling, "disjoint");
   EXPECT_EQ(spec->schedule.block_time_ms, 250);
   EXPECT_EQ(spec->train.inner_steps, 3);
   EXPECT_DOUBLE_EQ(spec->outer.lr, 1.0);  // integer accepted for a real key
@@ -83,6 +86,7 @@ TEST(RunSpec, ErrorsNameKeyValueAndLine) {
   expect_error("[outer]\nrescale = \"cubic\"\n", "outer.rescale = \"cubic\": must be one of none | norm");
   expect_error("[outer]\nrescale_max = 0.5\n", "outer.rescale_max = 0.5");
   expect_error("[outer]\nwarmup_windows = -2\n", "outer.warmup_windows = -2");
+  expect_error("[data]\nsampling = \"sequential\"\n", "data.sampling = \"sequential\": must be one of uniform | disjoint");
 }
 
 TEST(RunSpec, RejectsUnknownKeysAndSections) {
