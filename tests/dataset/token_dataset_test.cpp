@@ -76,7 +76,7 @@ RunSpec disjoint_spec() {
   spec.seed = 77;
   spec.data.page_tokens = 100;
   spec.data.sampling = "disjoint";
-  spec.train.seq_len = 20;    // 4 slots a page, 19 tokens to place the first
+  spec.train.seq_len = 20;  // 4 slots a page, 19 tokens to place the first
   spec.train.batch_size = 3;
   return spec;
 }
