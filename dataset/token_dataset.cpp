@@ -47,7 +47,10 @@ std::pair<torch::Tensor, torch::Tensor> TokenDataset::batch_at(const std::vector
   auto* xp = x.data_ptr<std::int64_t>();
   auto* yp = y.data_ptr<std::int64_t>();
   for (std::int64_t b = 0; b < batch; ++b) {
-    const std::uint16_t* src = tokens_.data() + offsets[static_cast<std::size_t>(b)];
+    const std::uint64_t offset = offsets[static_cast<std::size_t>(b)];
+    TORCH_CHECK(offset + static_cast<std::uint64_t>(seq_len) + 1 <= tokens_.size(), "a row at token ", offset,
+                " is past the end of the split");
+    const std::uint16_t* src = tokens_.data() + offset;
     for (std::int64_t t = 0; t < seq_len; ++t) {
       xp[b * seq_len + t] = src[t];
       yp[b * seq_len + t] = src[t + 1];
@@ -154,12 +157,7 @@ std::pair<torch::Tensor, torch::Tensor> inner_batch(const TokenDataset& train, c
                                                     const std::vector<std::uint64_t>& pages, std::uint64_t window,
                                                     std::uint64_t uid, int step) {
   if (spec.data.sampling == "disjoint") {
-    const auto offsets = disjoint_row_offsets(spec, pages, window, uid, step);
-    for (const std::uint64_t o : offsets) {
-      TORCH_CHECK(o + static_cast<std::uint64_t>(spec.train.seq_len) + 1 <= train.size(), "a row at token ", o,
-                  " is past the end of the split");
-    }
-    return train.batch_at(offsets, spec.train.seq_len);
+    return train.batch_at(disjoint_row_offsets(spec, pages, window, uid, step), spec.train.seq_len);
   }
   return train.sample_from_pages(pages, static_cast<std::uint64_t>(spec.data.page_tokens),
                                  inner_batch_seed(spec.seed, window, uid, step), spec.train.batch_size, spec.train.seq_len);

@@ -28,8 +28,8 @@ class TokenDataset {
   const std::vector<std::uint16_t>& tokens() const { return tokens_; }
   std::uint64_t num_pages(std::uint64_t page_tokens) const { return tokens_.size() / page_tokens; }
 
-  // Input/target pair [batch, seq_len] int64 starting at the given token offsets
-  // (each offset + seq_len + 1 must be <= size()).
+  // Input/target pair [batch, seq_len] int64 starting at the given token offsets; an
+  // offset with offset + seq_len + 1 > size() throws, naming it.
   std::pair<torch::Tensor, torch::Tensor> batch_at(const std::vector<std::uint64_t>& offsets,
                                                    std::int64_t seq_len) const;
 

@@ -131,6 +131,8 @@ TEST(DisjointRows, InnerBatchFollowsTheSpecsSampling) {
   const auto expected = ds.batch_at(disjoint_row_offsets(spec, pages, 3, 2, 1), 20);
   EXPECT_TRUE(torch::equal(x, expected.first));
   EXPECT_TRUE(torch::equal(y, expected.second));
+  EXPECT_NO_THROW(ds.batch_at({979}, 20));
+  EXPECT_THROW(ds.batch_at({980}, 20), c10::Error) << "a row that reads past the split";
   spec.data.sampling = "uniform";
   EXPECT_TRUE(torch::equal(inner_batch(ds, spec, pages, 3, 2, 1).first,
                            ds.sample_from_pages(pages, 100, inner_batch_seed(77, 3, 2, 1), 3, 20).first));
