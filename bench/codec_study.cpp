@@ -811,6 +811,12 @@ bool parse_args(int argc, char** argv, Options* opt) {
     std::fprintf(stderr, "error: --spread-boost '%s' must be coord, tensor or wiener\n", opt->spread_boost.c_str());
     return false;
   }
+  // The spread boost reads the merged tensor as the senders' mean of each coordinate,
+  // which `--merge-mean all` has already shrunk by the senders' share.
+  if (!opt->spread_boost.empty() && opt->merge_mean != "senders") {
+    std::fprintf(stderr, "error: --spread-boost needs the senders' mean; drop it or --merge-mean %s\n", opt->merge_mean.c_str());
+    return false;
+  }
   if (opt->share_inner != "none" && opt->share_inner != "v" && opt->share_inner != "m" && opt->share_inner != "mv" &&
       opt->share_inner != "m0") {
     std::fprintf(stderr, "error: --share-inner '%s' must be none, v, m, mv or m0\n", opt->share_inner.c_str());
